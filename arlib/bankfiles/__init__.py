@@ -1,0 +1,138 @@
+"""Bank statement files → canonical receipts, debits, statement controls and findings.
+
+One entry point, :func:`read_statement`, for SWIFT MT940/MT942, ISO 20022 CAMT.053/054,
+OFX 1.x/2.x, BAI2 and bank CSV/XLSX exports (Chinese banks' 借方/贷方 layouts through named
+:data:`PRESETS`). Credits become receipts; debits are kept in their own frame and reported,
+never dropped. Every statement is checked (opening + credits − debits = closing) and
+consecutive statements of an account are checked for gaps and overlaps. Problems come back
+as a findings frame: a broken or hostile file is a finding, never an exception or a hang.
+
+receipt_id: the format's own line id when it has a unique one (OFX FITID, CAMT
+AcctSvcrRef, MT940 bank reference after ``//``, BAI2 bank reference, CSV 流水号); otherwise
+``<file stem>-<statement ordinal>-<line ordinal, 5 digits>``, e.g. ``stmt1-1-00012``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arlib import findings as fnd
+from arlib.bankfiles import bai2, bank_csv, camt, mt940, ofx
+from arlib.bankfiles.common import (
+    MAX_FILE_BYTES,
+    MAX_LINE_BYTES,
+    STATEMENT_SCHEMA,
+    BankRead,
+    assemble,
+    decode,
+    find_long_line,
+    read_bytes,
+)
+from arlib.bankfiles.detect import FORMATS, detect
+from arlib.bankfiles.presets import PRESETS, Preset
+
+__all__ = [
+    "FORMATS",
+    "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
+    "PRESETS",
+    "STATEMENT_SCHEMA",
+    "BankRead",
+    "Preset",
+    "read_statement",
+]
+
+_TEXT_FORMATS = {"mt940", "bai2", "ofx", "csv"}
+
+
+def read_statement(
+    path: Path | str,
+    *,
+    fmt: str | None = None,
+    preset: str | None = None,
+    encoding: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line: int = MAX_LINE_BYTES,
+) -> BankRead:
+    """Read one bank file.
+
+    ``fmt`` is one of :data:`FORMATS` (detected from the content when None); ``preset``
+    names a CSV/XLSX header mapping from :data:`PRESETS` (the best-matching one is chosen
+    when None); ``encoding`` overrides detection for text formats (BOM → utf-8-sig, valid
+    utf-8 → utf-8, else gb18030 for CSV and latin-1 for SWIFT/BAI2/OFX). ``max_bytes`` caps
+    the file size and ``max_line`` the length of a line in text formats.
+    """
+    path = Path(path)
+    found: list[fnd.Finding] = []
+    data = read_bytes(path, max_bytes, found)
+    if data is None:
+        return assemble(path, [], found, fmt)
+    if fmt is not None and fmt not in FORMATS:
+        found.append(
+            fnd.error(path, None, None, fmt, "bank_format", f"unknown format; use one of {FORMATS}")
+        )
+        return assemble(path, [], found, fmt)
+    fmt = fmt or detect(data, path)
+    if fmt is None:
+        found.append(
+            fnd.error(
+                path,
+                1,
+                None,
+                None,
+                "bank_format",
+                "not a recognised bank statement format (MT940, CAMT, OFX, BAI2, CSV, XLSX)",
+            )
+        )
+        return assemble(path, [], found, fmt)
+    if fmt in _TEXT_FORMATS:
+        long = find_long_line(data, max_line)
+        if long is not None:
+            found.append(
+                fnd.error(
+                    path,
+                    long[0],
+                    None,
+                    long[1],
+                    "bank_line_too_long",
+                    f"line {long[0]} is {long[1]} bytes, over the {max_line}-byte cap for "
+                    f"{fmt} files; file not read",
+                )
+            )
+            return assemble(path, [], found, fmt)
+    try:
+        if fmt == "mt940":
+            stmts, more = mt940.parse(
+                decode(data, path, found, encoding=encoding, fallback="latin-1"), path
+            )
+        elif fmt == "bai2":
+            stmts, more = bai2.parse(
+                decode(data, path, found, encoding=encoding, fallback="latin-1"), path
+            )
+        elif fmt == "ofx":
+            stmts, more = ofx.parse(data, path, encoding=encoding)
+        elif fmt in {"camt053", "camt054"}:
+            stmts, more = camt.parse(data, path)
+        else:
+            stmts, more = bank_csv.parse(data, path, fmt=fmt, preset=preset, encoding=encoding)
+    except RecursionError:
+        stmts, more = (
+            [],
+            [fnd.error(path, None, None, None, "bank_parse", "file nests too deeply; not read")],
+        )
+    except Exception as exc:  # a reader bug must not stop a close: report it as a finding
+        stmts, more = (
+            [],
+            [
+                fnd.error(
+                    path,
+                    None,
+                    None,
+                    None,
+                    "bank_parse",
+                    f"file could not be read as {fmt}: {type(exc).__name__}: {exc}",
+                )
+            ],
+        )
+    found.extend(more)
+    return assemble(path, stmts, found, fmt)

@@ -1,0 +1,409 @@
+"""Bank CSV/XLSX exports, above all Chinese banks' 交易明细 downloads.
+
+Those files are spreadsheets for people, not data files: title rows (bank name, 账号,
+币种, 查询期间) above the header, 借方/贷方 columns instead of a signed amount, a
+合计/总计 row at the bottom, GBK/GB18030 encoding. This module finds the header row by
+matching a preset's header texts (see :mod:`arlib.bankfiles.presets`), reads the account and
+currency from the title rows, skips totals rows with a warning (they are not receipts) and
+parses money/dates with :mod:`arlib.parsing`, so the same text rules apply as for every
+other input. When the export has a balance column (余额) the running balance is checked row
+by row and gives the statement's opening/closing balance.
+
+Encoding: BOM → utf-8-sig; valid utf-8 → utf-8; else gb18030 (a superset of GBK/GB2312).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from arlib import findings as fnd
+from arlib.bankfiles.common import Entry, Statement, clean, decode, join_text
+from arlib.bankfiles.presets import PRESETS, Preset
+from arlib.findings import Finding
+from arlib.parsing import parse_date, parse_id, parse_money
+
+_HEADER_SCAN = 30
+_BALANCE_ROWS = (
+    "balanceat",
+    "openingbalance",
+    "closingbalance",
+    "期初余额",
+    "期末余额",
+    "上日余额",
+    "本日余额",
+)
+_CCY_WORDS = {
+    "人民币": "CNY",
+    "RMB": "CNY",
+    "美元": "USD",
+    "港币": "HKD",
+    "港元": "HKD",
+    "欧元": "EUR",
+    "日元": "JPY",
+    "英镑": "GBP",
+}
+
+
+def _norm(text) -> str:
+    s = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
+    s = re.sub(r"[(（\[【][^)）\]】]*[)）\]】]", "", s) if not s.startswith("收(") else s
+    return re.sub(r"[\s:：*]", "", s)
+
+
+def _rows_csv(text: str) -> list[tuple[int, list[str]]]:
+    sample = text[:20000]
+    delim = max([",", ";", "\t", "|"], key=sample.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    out, last = [], 0
+    for row in reader:
+        out.append((last + 1, [c for c in row]))
+        last = reader.line_num
+    return out
+
+
+def _rows_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        ws = wb.worksheets[0]
+        out = []
+        for i, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = []
+            for v in row:
+                if v is None:
+                    cells.append("")
+                elif hasattr(v, "date") and hasattr(v, "isoformat"):
+                    cells.append(v.isoformat())
+                elif isinstance(v, float):
+                    cells.append(repr(v) if v != int(v) else str(int(v)))
+                else:
+                    cells.append(str(v))
+            out.append((i, cells))
+        return out
+    finally:
+        wb.close()
+
+
+def _match(header: list[str], preset: Preset) -> dict[str, list[int]]:
+    cells = [_norm(c) for c in header]
+    found: dict[str, list[int]] = {}
+    used: set[int] = set()
+    for fld, names in preset.fields.items():
+        for name in names:
+            n = _norm(name)
+            idx = [i for i, c in enumerate(cells) if c == n and i not in used]
+            if idx:
+                found.setdefault(fld, []).extend(idx[:1])
+                used.add(idx[0])
+                if fld != "memo":
+                    break
+    return found
+
+
+def _usable(m: dict[str, list[int]]) -> bool:
+    return "date" in m and bool({"credit", "debit", "amount"} & set(m))
+
+
+def _find_header(rows, preset_name: str | None):
+    names = [preset_name] if preset_name else list(PRESETS)
+    best = None
+    for name in names:
+        for k, (_, cells) in enumerate(rows[:_HEADER_SCAN]):
+            m = _match(cells, PRESETS[name])
+            if _usable(m):
+                score = len(m)
+                if best is None or score > best[0]:
+                    best = (score, name, k, m)
+                break
+    return best
+
+
+def _title_info(rows) -> tuple[str | None, str | None]:
+    account = currency = None
+    for _, cells in rows:
+        text = " ".join(c for c in cells if c)
+        norm = unicodedata.normalize("NFKC", text)
+        m = re.search(
+            r"(?:账号|帐号|账户|Account Number)\s*[:：]?\s*([0-9A-Za-z\-*]{4,}(?:\s\d{3,})*)", norm
+        )
+        if m and account is None:
+            account = m[1].strip()
+        m = re.search(r"(?:币种|货币|Currency)\s*[:：]?\s*([A-Za-z]{3}|[\u4e00-\u9fff]{2,3})", norm)
+        if m and currency is None:
+            currency = _CCY_WORDS.get(m[1], m[1].upper())
+        elif currency is None:
+            m = re.search(r"[:：]\s*([A-Z]{3})\b", norm)
+            currency = m[1] if m else None
+    return account, currency
+
+
+def _date_expr(col: str, dayfirst: bool) -> pl.Expr:
+    t = pl.col(col).str.strip_chars()
+    t = t.str.replace(r"^(\d{4})(\d{2})(\d{2})(\s.*)?$", "${1}-${2}-${3}")
+    t = t.str.replace(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2})$", "${1}/${2}/20${3}")
+    return parse_date(t, dayfirst=dayfirst)
+
+
+def _dayfirst(values: list[str | None], default: bool) -> bool:
+    for v in values:
+        m = re.match(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}", v or "")
+        if m:
+            if int(m[1]) > 12:
+                return True
+            if int(m[2]) > 12:
+                return False
+    return default
+
+
+def _decimal_comma(values: list[str | None]) -> bool:
+    vals = [v.strip() for v in values if v and v.strip()]
+    comma = any(re.fullmatch(r"[-+(]?[\d.\s]*\d,\d{1,2}\)?-?", v) for v in vals)
+    dot = any(re.search(r"\.\d{1,2}\)?-?$", v) for v in vals)
+    return comma and not dot
+
+
+def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: str | None):
+    found: list[Finding] = []
+    if preset is not None and preset not in PRESETS:
+        found.append(
+            fnd.error(
+                path,
+                None,
+                None,
+                preset,
+                "bank_preset",
+                f"unknown preset; use one of {sorted(PRESETS)}",
+            )
+        )
+        return [], found
+    if fmt == "xlsx":
+        try:
+            rows = _rows_xlsx(data)
+        except Exception as exc:  # zip/xml errors of a broken workbook
+            found.append(
+                fnd.error(
+                    path,
+                    None,
+                    None,
+                    None,
+                    "xlsx_unreadable",
+                    f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
+                )
+            )
+            return [], found
+    else:
+        text = decode(data, path, found, encoding=encoding, fallback="gb18030")
+        try:
+            rows = _rows_csv(text)
+        except csv.Error as exc:
+            found.append(fnd.error(path, None, None, None, "csv_malformed", str(exc)))
+            return [], found
+    hit = _find_header(rows, preset)
+    if hit is None:
+        found.append(
+            fnd.error(
+                path,
+                None,
+                None,
+                preset,
+                "bank_csv_no_header",
+                "no header row with a date and an amount (or 借方/贷方) column found in the "
+                f"first {_HEADER_SCAN} rows"
+                + (f" for preset {preset}" if preset else "; name a preset"),
+            )
+        )
+        return [], found
+    _, name, k, m = hit
+    pre = PRESETS[name]
+    account, t_ccy = _title_info(rows[:k])
+    body: list[tuple[int, list[str]]] = []
+    for line, cells in rows[k + 1 :]:
+        if not any(c.strip() for c in cells):
+            continue
+        lead = [_norm(c) for c in cells if c.strip()][:3]
+        if any(c.startswith(_BALANCE_ROWS) for c in lead):
+            found.append(
+                fnd.warning(
+                    path,
+                    line,
+                    None,
+                    " ".join(c for c in cells if c.strip())[:80],
+                    "bank_balance_row_skipped",
+                    "balance row (期初/期末余额) skipped: it is not a transaction",
+                )
+            )
+            continue
+        if any(c.startswith(tuple(x.lower() for x in pre.total_markers)) for c in lead):
+            found.append(
+                fnd.warning(
+                    path,
+                    line,
+                    None,
+                    " ".join(c for c in cells if c.strip())[:80],
+                    "bank_totals_row_skipped",
+                    "totals row (合计/总计) skipped: it is a sum, not a transaction",
+                )
+            )
+            continue
+        body.append((line, cells))
+
+    def col(fld: str, j: int = 0) -> list[str | None]:
+        idx = m.get(fld)
+        if not idx or j >= len(idx):
+            return [None] * len(body)
+        i = idx[j]
+        return [(cells[i] if i < len(cells) else None) for _, cells in body]
+
+    frame = pl.DataFrame(
+        {
+            "line": [ln for ln, _ in body],
+            "date": col("date"),
+            "credit": col("credit"),
+            "debit": col("debit"),
+            "amount": col("amount"),
+            "direction": col("direction"),
+            "balance": col("balance"),
+            "currency": col("currency"),
+            "payer_name": col("payer_name"),
+            "payer_account": col("payer_account"),
+            "bank_ref": col("bank_ref"),
+            **{f"memo{j}": col("memo", j) for j in range(len(m.get("memo", [])))},
+        },
+        schema_overrides={
+            c: pl.String
+            for c in ("date", "credit", "debit", "amount", "direction", "balance", "currency")
+        },
+    )
+    money_vals = [*frame["credit"], *frame["debit"], *frame["amount"], *frame["balance"]]
+    dc = _decimal_comma(money_vals)
+    # decimal comma means a European locale, where dates are day-first, unless a value proves
+    # otherwise
+    dayfirst = _dayfirst(frame["date"].to_list(), pre.dayfirst or dc)
+    parsed = frame.with_columns(
+        _date_expr("date", dayfirst).alias("d"),
+        parse_money(pl.col("credit"), decimal_comma=dc).alias("c"),
+        parse_money(pl.col("debit"), decimal_comma=dc).alias("b"),
+        parse_money(pl.col("amount"), decimal_comma=dc).alias("a"),
+        parse_money(pl.col("balance"), decimal_comma=dc).alias("bal"),
+        parse_id(pl.col("bank_ref")).alias("ref"),
+    )
+    credit_words = {_norm(x) for x in pre.direction_credit}
+    st = Statement(
+        account=account,
+        statement_id=None,
+        currency=t_ccy or pre.currency,
+        opening=None,
+        closing=None,
+        source_row=rows[k][0] + 1,
+    )
+    balances: list[tuple[int, Decimal, Decimal]] = []
+    for r in parsed.iter_rows(named=True):
+        line = r["line"]
+        texts = {f: r[f] for f in ("credit", "debit", "amount")}
+        has_money_text = any(v and v.strip() for v in texts.values())
+        bad = [
+            f
+            for f, v in texts.items()
+            if v
+            and v.strip()
+            and r[{"credit": "c", "debit": "b", "amount": "a"}[f]] is None
+            and clean(v) not in {"-", "--"}
+        ]
+        if r["d"] is None:
+            if has_money_text and not bad:
+                found.append(
+                    fnd.error(
+                        path,
+                        line,
+                        "date",
+                        r["date"],
+                        "bank_bad_date",
+                        "transaction row has no valid date; not loaded",
+                    )
+                )
+            else:
+                found.append(
+                    fnd.warning(
+                        path,
+                        line,
+                        None,
+                        join_text([r["date"], *texts.values()]),
+                        "bank_row_skipped",
+                        "row below the header is not a transaction; skipped",
+                    )
+                )
+            continue
+        if bad:
+            for f in bad:
+                found.append(
+                    fnd.error(
+                        path,
+                        line,
+                        f,
+                        texts[f],
+                        "bank_bad_amount",
+                        "not a valid amount; row not loaded",
+                    )
+                )
+            continue
+        if "credit" in m or "debit" in m:
+            # unsigned by convention; some banks print debits negative: the column decides
+            amt = abs(r["c"] or Decimal(0)) - abs(r["b"] or Decimal(0))
+            if r["c"] is None and r["b"] is None and r["a"] is not None:
+                amt = r["a"]
+        else:
+            amt = r["a"] if r["a"] is not None else Decimal(0)
+            if "direction" in m and r["direction"] is not None:
+                amt = abs(amt) if _norm(r["direction"]) in credit_words else -abs(amt)
+        memo = join_text([r.get(f"memo{j}") for j in range(len(m.get("memo", [])))], " / ")
+        st.entries.append(
+            Entry(
+                amount=amt,
+                value_date=r["d"],
+                booking_date=r["d"],
+                source_row=line,
+                currency=clean(_CCY_WORDS.get(clean(r["currency"]) or "", r["currency"])),
+                payer_name=r["payer_name"],
+                payer_account=clean(r["payer_account"]),
+                memo=memo,
+                bank_ref=r["ref"],
+                entry_id=r["ref"],
+            )
+        )
+        if r["bal"] is not None:
+            balances.append((line, amt, r["bal"]))
+    if balances and len(balances) == len(st.entries):
+        found.extend(_running_balance(path, st, balances))
+    return [st], found
+
+
+def _running_balance(path, st: Statement, bal) -> list[Finding]:
+    """Check 余额 row by row, in whichever order (oldest or newest first) the export uses."""
+    asc = sum(bal[i][2] == bal[i - 1][2] + bal[i][1] for i in range(1, len(bal)))
+    desc = sum(bal[i - 1][2] == bal[i][2] + bal[i - 1][1] for i in range(1, len(bal)))
+    rows = bal if asc >= desc else list(reversed(bal))
+    st.opening = rows[0][2] - rows[0][1]
+    st.closing = rows[-1][2]
+    out = []
+    for i in range(1, len(rows)):
+        want = rows[i - 1][2] + rows[i][1]
+        if rows[i][2] != want:
+            out.append(
+                fnd.error(
+                    path,
+                    rows[i][0],
+                    "balance",
+                    str(rows[i][2]),
+                    "bank_running_balance",
+                    f"balance after this row should be {rows[i - 1][2]} + {rows[i][1]} = {want}",
+                )
+            )
+    return out

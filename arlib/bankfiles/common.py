@@ -1,0 +1,430 @@
+"""Shared shapes and helpers for the bank-file readers.
+
+Every reader turns its format into the same small intermediate model (:class:`Statement`
+holding :class:`Entry` values, signed amounts as :class:`~decimal.Decimal`), plus a list of
+findings. :func:`assemble` then builds the canonical frames once, so that receipt ids,
+credit/debit split, statement controls and gap/overlap checks behave identically whatever
+the bank sent. Keeping the readers free of polars makes each one short and easy to test.
+
+Limits live here too: a hostile or broken file must become a finding, never a hang, so the
+byte size of a file and the length of a line in text formats are capped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import polars as pl
+
+from arlib import findings as fnd
+from arlib.findings import Finding
+from arlib.schema import MONEY, columns
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""Files larger than this are refused with a finding (override per call)."""
+
+MAX_LINE_BYTES = 1024 * 1024
+"""Text formats (MT940, BAI2, OFX, CSV) refuse a line longer than this."""
+
+STATEMENT_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String,
+    "account": pl.String,
+    "statement_id": pl.String,
+    "currency": pl.String,
+    "opening_balance": MONEY,
+    "closing_balance": MONEY,
+    "credits_total": MONEY,
+    "debits_total": MONEY,
+    "lines": pl.Int64,
+    "computed_closing": MONEY,
+    "difference": MONEY,
+    "balanced": pl.Boolean,
+    "period_start": pl.Date,
+    "period_end": pl.Date,
+}
+
+
+@dataclass
+class Entry:
+    """One statement line as the bank wrote it; ``amount`` is signed (credit > 0)."""
+
+    amount: Decimal
+    value_date: date | None
+    source_row: int
+    currency: str | None = None
+    booking_date: date | None = None
+    payer_name: str | None = None
+    payer_account: str | None = None
+    memo: str | None = None
+    bank_ref: str | None = None
+    end_to_end_id: str | None = None
+    entry_id: str | None = None  # the format's own id for the line (FITID, AcctSvcrRef, 流水号)
+
+
+@dataclass
+class Statement:
+    """One statement (or account section) of a file, in file order."""
+
+    account: str | None
+    statement_id: str | None
+    currency: str | None
+    opening: Decimal | None
+    closing: Decimal | None
+    source_row: int
+    entries: list[Entry] = field(default_factory=list)
+    period_start: date | None = None
+    period_end: date | None = None
+    opening_derived: bool = False  # OFX carries no opening balance: derived, not checked
+
+
+@dataclass(frozen=True)
+class BankRead:
+    """What :func:`arlib.bankfiles.read_statement` returns.
+
+    ``receipts`` and ``debits`` are canonical receipts frames (amounts positive);
+    ``statements`` has one row per statement/account with its balance control;
+    ``findings`` is a findings frame (see :mod:`arlib.findings`).
+    """
+
+    receipts: pl.DataFrame
+    debits: pl.DataFrame
+    statements: pl.DataFrame
+    findings: pl.DataFrame
+    fmt: str | None = None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_bytes(path: Path, max_bytes: int, out: list[Finding]) -> bytes | None:
+    """The file's bytes, or ``None`` with a finding when missing or over the size cap."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        out.append(fnd.error(path, None, None, None, "bank_file_unreadable", str(exc)))
+        return None
+    if size > max_bytes:
+        out.append(
+            fnd.error(
+                path,
+                None,
+                None,
+                size,
+                "bank_file_too_large",
+                f"file is {size} bytes, over the {max_bytes}-byte cap; not read",
+            )
+        )
+        return None
+    try:
+        with path.open("rb") as fh:
+            return fh.read(max_bytes + 1)
+    except OSError as exc:
+        out.append(fnd.error(path, None, None, None, "bank_file_unreadable", str(exc)))
+        return None
+
+
+def find_long_line(data: bytes, max_len: int) -> tuple[int, int] | None:
+    """``(line_number, length)`` of the first line longer than ``max_len`` bytes, else None.
+
+    A ``find`` loop (C speed per line) rather than a regex, which would be quadratic on
+    lines just under the cap.
+    """
+    if len(data) <= max_len:
+        return None
+    pos, line = 0, 1
+    n = len(data)
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        end = n if nl < 0 else nl
+        if end - pos > max_len:
+            return line, end - pos
+        if nl < 0:
+            break
+        pos, line = nl + 1, line + 1
+    return None
+
+
+def decode(
+    data: bytes, path: Path, out: list[Finding], *, encoding: str | None, fallback: str
+) -> str:
+    """Text from bytes: explicit encoding, else BOM → utf-8-sig, valid utf-8, else fallback.
+
+    Undecodable bytes become U+FFFD and one error finding naming the line of the first one.
+    """
+    if encoding is None:
+        if data.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        else:
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                encoding = fallback
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        out.append(fnd.error(path, None, None, encoding, "bank_encoding", "unknown encoding name"))
+        encoding = fallback
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        out.append(
+            fnd.error(
+                path,
+                line,
+                None,
+                data[exc.start : exc.start + 8].hex(" "),
+                "bank_encoding",
+                f"bytes at offset {exc.start} are not valid {encoding}; replaced with U+FFFD "
+                "(wrong encoding? pass encoding=...)",
+            )
+        )
+    return data.decode(encoding, errors="replace")
+
+
+# --------------------------------------------------------------------------- values
+
+
+def to_decimal(text: str | None) -> Decimal | None:
+    """Exact decimal from bank text: ``1.234,56``/``1,234.56``/``1234,56`` → ``1234.56``."""
+    if text is None:
+        return None
+    s = re.sub(r"\s", "", str(text)).replace("+", "")
+    if not s:
+        return None
+    if "," in s and "." in s:
+        s = (
+            s.replace(".", "").replace(",", ".")
+            if s.rfind(",") > s.rfind(".")
+            else s.replace(",", "")
+        )
+    elif "," in s:
+        s = s.replace(",", ".")
+    if not re.fullmatch(r"-?\d*\.?\d*", s) or s in {"", "-", ".", "-."}:
+        return None
+    try:
+        return Decimal(s)
+    except InvalidOperation:
+        return None
+
+
+def ymd(text: str | None) -> date | None:
+    """``YYYYMMDD`` (possibly followed by time) or ``YYYY-MM-DD`` → date, else None."""
+    if not text:
+        return None
+    m = re.match(r"\s*(\d{4})-?(\d{2})-?(\d{2})", text)
+    if not m:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def clean(text: str | None) -> str | None:
+    """Collapse whitespace; empty → None."""
+    if text is None:
+        return None
+    s = " ".join(str(text).split())
+    return s or None
+
+
+def join_text(parts: list[str | None], sep: str = " ") -> str | None:
+    """Join the non-empty, distinct parts in order."""
+    seen: list[str] = []
+    for p in parts:
+        c = clean(p)
+        if c and c not in seen:
+            seen.append(c)
+    return sep.join(seen) or None
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _money(d: Decimal | None) -> Decimal | None:
+    return None if d is None else d.quantize(Decimal("0.01"))
+
+
+def receipt_id_base(path: Path) -> str:
+    return re.sub(r"\s+", "_", path.stem)
+
+
+def assemble(path: Path, stmts: list[Statement], found: list[Finding], fmt: str | None) -> BankRead:
+    """Canonical frames and statement controls from what a reader parsed.
+
+    receipt_id: the format's own line id (``Entry.entry_id``) when it is present and unique
+    in the file; otherwise ``<file stem>-<statement ordinal>-<entry ordinal:05d>``, e.g.
+    ``stmt1-1-00012`` — stable for the same file, and unique within it.
+    """
+    file = str(path)
+    stem = receipt_id_base(path)
+    ids = [e.entry_id for s in stmts for e in s.entries if e.entry_id]
+    dup = {i for i in ids if ids.count(i) > 1} if len(ids) != len(set(ids)) else set()
+
+    rows_in: list[dict] = []
+    rows_out: list[dict] = []
+    stmt_rows: list[dict] = []
+    for k, st in enumerate(stmts, start=1):
+        credits = Decimal(0)
+        debits = Decimal(0)
+        for n, e in enumerate(st.entries, start=1):
+            rid = e.entry_id if e.entry_id and e.entry_id not in dup else f"{stem}-{k}-{n:05d}"
+            cur = e.currency or st.currency
+            row = {
+                "receipt_id": rid,
+                "value_date": e.value_date or e.booking_date,
+                "amount": _money(abs(e.amount)),
+                "currency": cur,
+                "payer_name": clean(e.payer_name),
+                "payer_account": clean(e.payer_account),
+                "memo": clean(e.memo),
+                "bank_ref": clean(e.bank_ref),
+                "end_to_end_id": clean(e.end_to_end_id),
+                "source_file": file,
+                "source_row": e.source_row,
+            }
+            if e.amount > 0:
+                credits += e.amount
+                rows_in.append(row)
+            elif e.amount < 0:
+                debits += -e.amount
+                rows_out.append(row)
+            else:
+                found.append(
+                    fnd.warning(
+                        file,
+                        e.source_row,
+                        "amount",
+                        "0",
+                        "bank_zero_amount",
+                        "zero-amount line is neither a receipt nor a debit; not loaded",
+                    )
+                )
+            if row["value_date"] is None and e.amount != 0:
+                found.append(
+                    fnd.error(
+                        file,
+                        e.source_row,
+                        "value_date",
+                        None,
+                        "bank_missing_date",
+                        "statement line has no value or booking date",
+                    )
+                )
+            if cur is None and e.amount != 0:
+                found.append(
+                    fnd.warning(
+                        file,
+                        e.source_row,
+                        "currency",
+                        None,
+                        "bank_missing_currency",
+                        "statement line has no currency and the statement gives none",
+                    )
+                )
+        dates = [e.booking_date or e.value_date for e in st.entries]
+        dates = [d for d in dates if d is not None]
+        start = st.period_start or (min(dates) if dates else None)
+        end = st.period_end or (max(dates) if dates else None)
+        opening = st.opening
+        if st.opening_derived and st.closing is not None:
+            opening = st.closing - credits + debits
+        computed = None if opening is None else opening + credits - debits
+        diff = None if computed is None or st.closing is None else st.closing - computed
+        balanced = None if diff is None or st.opening_derived else diff == 0
+        if balanced is False:
+            found.append(
+                fnd.error(
+                    file,
+                    st.source_row,
+                    "closing_balance",
+                    str(st.closing),
+                    "bank_unbalanced",
+                    f"statement {st.statement_id or k} of account {st.account}: opening "
+                    f"{opening} + credits {credits} - debits {debits} = {computed}, but the "
+                    f"bank's closing balance is {st.closing} (difference {diff})",
+                )
+            )
+        stmt_rows.append(
+            {
+                "file": file,
+                "account": st.account,
+                "statement_id": st.statement_id,
+                "currency": st.currency,
+                "opening_balance": _money(opening),
+                "closing_balance": _money(st.closing),
+                "credits_total": _money(credits),
+                "debits_total": _money(debits),
+                "lines": len(st.entries),
+                "computed_closing": _money(computed),
+                "difference": _money(diff),
+                "balanced": balanced,
+                "period_start": start,
+                "period_end": end,
+                "_row": st.source_row,
+            }
+        )
+    found.extend(_continuity(file, stmt_rows))
+    schema = columns("receipts")
+    statements = pl.DataFrame(
+        [{k: v for k, v in r.items() if k != "_row"} for r in stmt_rows], schema=STATEMENT_SCHEMA
+    )
+    return BankRead(
+        receipts=pl.DataFrame(rows_in, schema=schema),
+        debits=pl.DataFrame(rows_out, schema=schema),
+        statements=statements,
+        findings=fnd.to_frame(found),
+        fmt=fmt,
+    )
+
+
+def _continuity(file: str, rows: list[dict]) -> list[Finding]:
+    """Gap/overlap between consecutive statements of one account (in file order)."""
+    out: list[Finding] = []
+    last: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["account"], r["currency"])
+        prev = last.get(key)
+        last[key] = r
+        if prev is None:
+            continue
+        same_section = (prev["statement_id"], prev["period_end"]) == (
+            r["statement_id"],
+            r["period_end"],
+        )
+        if same_section and r["statement_id"] is not None:
+            continue  # e.g. an anonymised BAI2 repeating one account within a group
+        name = f"account {r['account']}: statement {r['statement_id']}"
+        po, pc = r["opening_balance"], prev["closing_balance"]
+        if po is not None and pc is not None and po != pc:
+            out.append(
+                fnd.error(
+                    file,
+                    r["_row"],
+                    "opening_balance",
+                    str(po),
+                    "bank_statement_gap",
+                    f"{name} opens at {po} but the previous statement "
+                    f"({prev['statement_id']}) closed at {pc}: missing or extra statement?",
+                )
+            )
+        ps, pe = r["period_start"], prev["period_end"]
+        if ps is not None and pe is not None and ps < pe:
+            out.append(
+                fnd.warning(
+                    file,
+                    r["_row"],
+                    "period_start",
+                    str(ps),
+                    "bank_statement_overlap",
+                    f"{name} starts {ps}, before the previous statement "
+                    f"({prev['statement_id']}) ends {pe}: overlapping periods",
+                )
+            )
+    return out

@@ -1,0 +1,212 @@
+"""Carry-forward: what one close leaves open is where the next one starts.
+
+``open_items.parquet`` holds, in one frame, the open invoices (with their open balance),
+unapplied cash and open exceptions/disputes of a close, each with the period it first
+appeared and a short history. The next period's params point ``inputs.opening`` at it;
+:func:`read_open_items` turns it back into canonical invoices and receipts so that the
+matching engine sees old and new items alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from arlib.schema import MONEY, columns
+
+OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "item_type": pl.String,  # invoice | unapplied_cash | exception
+    "item_id": pl.String,
+    "customer_id": pl.String,
+    "date": pl.Date,
+    "due_date": pl.Date,
+    "currency": pl.String,
+    "amount": MONEY,
+    "open_amount": MONEY,
+    "status": pl.String,
+    "origin_period": pl.String,
+    "history": pl.String,
+    "payer_name": pl.String,
+    "payer_account": pl.String,
+    "memo": pl.String,
+    "bank_ref": pl.String,
+    "tax_amount": MONEY,
+    "po_number": pl.String,
+    "description": pl.String,
+    "disputed": pl.Boolean,
+    "exception_class": pl.String,
+    "exception_type": pl.String,
+    "receipt_id": pl.String,
+    "invoice_id": pl.String,
+    "evidence": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+}
+
+
+def empty_open_items() -> pl.DataFrame:
+    return pl.DataFrame(schema=OPEN_ITEM_SCHEMA)
+
+
+def _fit(frame: pl.DataFrame) -> pl.DataFrame:
+    missing = [
+        pl.lit(None, dtype=t).alias(c)
+        for c, t in OPEN_ITEM_SCHEMA.items()
+        if c not in frame.columns
+    ]
+    return frame.with_columns(missing).select(
+        [pl.col(c).cast(t) for c, t in OPEN_ITEM_SCHEMA.items()]
+    )
+
+
+def build_open_items(
+    invoices: pl.DataFrame, receipts: pl.DataFrame, exceptions: pl.DataFrame, period: str
+) -> pl.DataFrame:
+    """Open items after a close, sorted for byte-stable output.
+
+    Args:
+        invoices: matching output with ``open_amount`` and ``status``; paid ones are dropped.
+        receipts: matching output with ``unapplied``; fully applied ones are dropped.
+        exceptions: classified exceptions; only those not closed are carried.
+        period: the period being closed (becomes ``origin_period`` for new items).
+    """
+    origin = pl.col("origin_period") if "origin_period" in invoices.columns else pl.lit(None)
+    inv = invoices.filter(pl.col("open_amount") != 0).select(
+        pl.lit("invoice").alias("item_type"),
+        pl.col("invoice_id").alias("item_id"),
+        "customer_id",
+        pl.col("invoice_date").alias("date"),
+        "due_date",
+        "currency",
+        "amount",
+        "open_amount",
+        pl.col("status"),
+        pl.coalesce(origin, pl.lit(period)).alias("origin_period"),
+        _history(invoices, period, "invoice"),
+        *[
+            c
+            for c in ("tax_amount", "po_number", "description", "disputed")
+            if c in invoices.columns
+        ],
+        pl.col("invoice_id"),
+        "source_file",
+        "source_row",
+    )
+    r_origin = pl.col("origin_period") if "origin_period" in receipts.columns else pl.lit(None)
+    cash = receipts.filter(pl.col("unapplied") > 0).select(
+        pl.lit("unapplied_cash").alias("item_type"),
+        pl.col("receipt_id").alias("item_id"),
+        "customer_id",
+        pl.col("value_date").alias("date"),
+        "currency",
+        "amount",
+        pl.col("unapplied").alias("open_amount"),
+        "status",
+        pl.coalesce(r_origin, pl.lit(period)).alias("origin_period"),
+        _history(receipts, period, "receipt"),
+        *[c for c in ("payer_name", "payer_account", "memo", "bank_ref") if c in receipts.columns],
+        "receipt_id",
+        "source_file",
+        "source_row",
+    )
+    parts = [_fit(inv), _fit(cash)]
+    if exceptions.height:
+        open_ex = exceptions.filter(pl.col("status") != "closed")
+        parts.append(
+            _fit(
+                open_ex.select(
+                    pl.lit("exception").alias("item_type"),
+                    pl.col("exception_id").alias("item_id"),
+                    "customer_id",
+                    pl.col("currency") if "currency" in open_ex.columns else pl.lit(None),
+                    "amount",
+                    pl.col("amount").alias("open_amount"),
+                    "status",
+                    pl.lit(period).alias("origin_period"),
+                    pl.format("{}: {}", pl.lit(period), pl.col("type")).alias("history"),
+                    pl.col("class").alias("exception_class"),
+                    pl.col("type").alias("exception_type"),
+                    "receipt_id",
+                    "invoice_id",
+                    "evidence",
+                )
+            )
+        )
+    order = {"invoice": 0, "unapplied_cash": 1, "exception": 2}
+    return pl.concat(parts).sort(
+        pl.col("item_type").replace_strict(order, return_dtype=pl.Int8), "item_id"
+    )
+
+
+def _history(frame: pl.DataFrame, period: str, kind: str) -> pl.Expr:
+    previous = pl.col("history") if "history" in frame.columns else pl.lit(None, pl.String)
+    if kind == "invoice":
+        event = pl.format(
+            "{}: {} open {} of {}",
+            pl.lit(period),
+            pl.col("status"),
+            pl.col("open_amount"),
+            pl.col("amount"),
+        )
+    else:
+        event = pl.format(
+            "{}: unapplied {} of {}", pl.lit(period), pl.col("unapplied"), pl.col("amount")
+        )
+    return (
+        pl.when(previous.is_null())
+        .then(event)
+        .otherwise(pl.concat_str([previous, event], separator=" | "))
+    ).alias("history")
+
+
+def write_open_items(items: pl.DataFrame, path: Path) -> None:
+    items.write_parquet(path, statistics=False, compression="zstd")
+
+
+def read_open_items(path: Path) -> dict[str, pl.DataFrame]:
+    """Open items of the previous close as canonical frames.
+
+    Returns ``invoices`` (canonical + open_amount, origin_period, history), ``receipts``
+    (unapplied cash as receipts whose amount is what is still unapplied) and
+    ``exceptions`` (open exceptions as they were).
+    """
+    items = _fit(pl.read_parquet(path))
+    inv = items.filter(pl.col("item_type") == "invoice")
+    invoices = inv.select(
+        pl.col("item_id").alias("invoice_id"),
+        "customer_id",
+        pl.col("date").alias("invoice_date"),
+        "due_date",
+        "amount",
+        "currency",
+        "tax_amount",
+        "po_number",
+        "description",
+        "disputed",
+        "source_file",
+        "source_row",
+        "open_amount",
+        "origin_period",
+        "history",
+    )
+    cash = items.filter(pl.col("item_type") == "unapplied_cash")
+    receipts = cash.select(
+        pl.col("item_id").alias("receipt_id"),
+        pl.col("date").alias("value_date"),
+        pl.col("open_amount").alias("amount"),
+        "currency",
+        "payer_name",
+        "payer_account",
+        "memo",
+        "bank_ref",
+        pl.lit(None, pl.String).alias("end_to_end_id"),
+        "source_file",
+        "source_row",
+        "customer_id",
+        "origin_period",
+        "history",
+    )
+    receipts = receipts.select([*columns("receipts"), "customer_id", "origin_period", "history"])
+    exceptions = items.filter(pl.col("item_type") == "exception")
+    return {"invoices": invoices, "receipts": receipts, "exceptions": exceptions}

@@ -1,0 +1,177 @@
+"""The ``arlib`` command line (stable: users and scripts rely on it).
+
+    arlib validate  --params params/2026-10.yaml          exit 0, or 2 with every error listed
+    arlib reconcile --params params/2026-10.yaml --out DIR matches, suggestions, exceptions
+    arlib close     --period 2026-10 [--params FILE] [--entity E]
+    arlib demo                                            sample data → full closes, offline
+    arlib synth     --out DIR [--seed N] [--customers N] [--invoices N] [--format csv|parquet]
+
+Errors in the user's data or params are printed plainly (file:row: column: message) and
+give exit code 2; a traceback means a bug in arlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from arlib.config import ConfigError, load_config
+
+EXIT_OK, EXIT_DATA = 0, 2
+
+
+def _print_findings(findings, limit: int | None = None) -> tuple[int, int]:
+    import polars as pl
+
+    errors = findings.filter(pl.col("severity") == "error").height
+    warnings = findings.height - errors
+    rows = findings.rows(named=True)
+    for row in rows if limit is None else rows[:limit]:
+        where = row["file"] + (f":{row['row']}" if row["row"] is not None else "")
+        column = f" {row['column']}:" if row["column"] else ""
+        value = f" {row['value']!r}" if row["value"] is not None else ""
+        print(
+            f"{row['severity'].upper():7} {where}:{column}{value} {row['message']} [{row['rule']}]"
+        )
+    if limit is not None and len(rows) > limit:
+        print(f"... and {len(rows) - limit} more")
+    return errors, warnings
+
+
+def cmd_validate(args) -> int:
+    from arlib.load import load_period, provenance_frame
+
+    config = load_config(args.params)
+    period = load_period(config)
+    print(f"Inputs for {config.period} ({config.source}):")
+    for row in provenance_frame(period.provenance).iter_rows(named=True):
+        total = f"{row['currency']} {row['control_total']}" if row["currency"] else ""
+        print(f"  {row['input']:13} {row['file']}  rows={row['rows']}  {total}")
+    errors, warnings = _print_findings(period.findings)
+    print(f"{errors} error(s), {warnings} warning(s)")
+    return EXIT_DATA if errors else EXIT_OK
+
+
+def cmd_reconcile(args) -> int:
+    from arlib import findings as fnd
+    from arlib.pipeline import close_stage, load_stage, match_summary, write_reconcile_outputs
+
+    config = load_config(args.params)
+    state: dict = {}
+    period = load_stage(config, state)
+    if fnd.has_errors(period.findings):
+        _print_findings(period.findings.filter(period.findings["severity"] == "error"), limit=200)
+        print("reconcile stopped: fix the errors above (arlib validate lists them all)")
+        return EXIT_DATA
+    result = close_stage(config, state)
+    out = Path(args.out)
+    written = write_reconcile_outputs(result.match, out, period.findings)
+    result.review.exceptions.write_csv(out / "exceptions.csv")
+    for path in [*written, out / "exceptions.csv"]:
+        print(f"wrote {path}")
+    summary = match_summary(result.match)
+    print(
+        f"{summary['receipts_applied']} of {summary['receipts']} receipts applied, "
+        f"{summary['receipts_suggested']} with suggestions, "
+        f"{summary['receipts_unapplied']} unapplied; "
+        f"{result.review.exceptions.height} exceptions"
+    )
+    return EXIT_OK
+
+
+def cmd_close(args) -> int:
+    from arlib.close import CloseFailed, run_close
+
+    params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
+    overrides = {"entity": args.entity} if args.entity else {}
+    if args.period:
+        overrides["period"] = args.period
+    try:
+        out = run_close(params, overrides=overrides, progress=not args.quiet)
+    except CloseFailed as exc:
+        print(f"close failed: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"close complete: {out}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from arlib.close import CloseFailed, run_close
+
+    root = Path(args.root).resolve()
+    for period in ("2026-09", "2026-10"):
+        try:
+            out = run_close(root / "params" / f"{period}.yaml", progress=not args.quiet)
+        except CloseFailed as exc:
+            print(f"close of {period} failed: {exc}", file=sys.stderr)
+            return EXIT_DATA
+        print(f"closed {period}: {out}")
+    return EXIT_OK
+
+
+def cmd_synth(args) -> int:
+    from arlib.synth import generate
+
+    summary = generate(
+        Path(args.out),
+        seed=args.seed,
+        periods=tuple(args.periods.split(",")),
+        n_customers=args.customers,
+        invoices_per_period=args.invoices,
+        fmt=args.format,
+    )
+    print(summary)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arlib", description="AR reconciliation workbench")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="load and check a period's inputs")
+    p.add_argument("--params", required=True)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("reconcile", help="match receipts to invoices, no notebooks")
+    p.add_argument("--params", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("close", help="run the notebooks for a period into outputs/<period>/")
+    p.add_argument("--period")
+    p.add_argument("--params")
+    p.add_argument("--entity")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_close)
+
+    p = sub.add_parser("demo", help="close the bundled sample periods in order")
+    p.add_argument("--root", default=".", help="project folder holding params/ and data/")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("synth", help="generate sample periods with ground truth")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=20261031)
+    p.add_argument("--periods", default="2026-09,2026-10")
+    p.add_argument("--customers", type=int, default=300)
+    p.add_argument("--invoices", type=int, default=2500)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.set_defaults(func=cmd_synth)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "close" and not (args.period or args.params):
+        print("arlib close: give --period YYYY-MM or --params FILE", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_DATA
+
+
+if __name__ == "__main__":
+    sys.exit(main())

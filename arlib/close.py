@@ -1,0 +1,228 @@
+"""Month-end close: run the notebooks with papermill and publish the outputs atomically.
+
+A close builds everything in a temporary folder beside ``outputs/<period>/`` and moves it
+into place only when every notebook ran and every output was written, so a half-finished
+close never looks complete. When a notebook fails, papermill's error-bannered copy is kept
+under ``outputs/<period>.FAILED/`` as the record of the failed run, and the error names
+the notebook and the cell. Each step appends one JSON line to ``audit_log.jsonl``: step,
+parameters, input and output hashes, row counts and time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from arlib.config import Config, ConfigError, as_plain, load_config
+
+NOTEBOOKS = (
+    "01_load_and_validate.ipynb",
+    "02_reconcile.ipynb",
+    "03_exceptions_and_aging.ipynb",
+    "04_close_and_signoff.ipynb",
+)
+PACKAGES = ("arlib", "polars", "pandas", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
+
+
+class CloseFailed(RuntimeError):
+    """A close that stopped; the message says where and what to look at."""
+
+
+def notebooks_dir(root: Path) -> Path:
+    here = root / "notebooks"
+    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_context(config: Config) -> dict[str, str]:
+    """Who, when and with what the close ran; shown at the top of every notebook."""
+    return {
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "run_by": os.environ.get("ARLIB_USER") or getpass.getuser(),
+        "arlib_version": package_versions()["arlib"],
+        "git_commit": git_commit(config.root),
+    }
+
+
+class AuditLog:
+    """One JSON line per step: what ran, on what, producing what, and how long it took."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def step(self, step: str, *, parameters=None, inputs=(), outputs=(), rows=None, seconds=0.0):
+        from arlib.load import sha256_of
+
+        record = {
+            "step": step,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "parameters": parameters or {},
+            "inputs": {str(p.name): sha256_of(p) for p in map(Path, inputs) if p.is_file()},
+            "outputs": {str(p.name): sha256_of(p) for p in map(Path, outputs) if p.is_file()},
+            "rows": rows or {},
+            "seconds": round(seconds, 3),
+        }
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _html(notebook: Path, target: Path) -> None:
+    """A code-hidden HTML copy for reviewers who do not run Jupyter."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target.write_text(body, encoding="utf-8")
+
+
+def _failed_cell(exc) -> str:
+    index = getattr(exc, "exec_count", None)
+    cell = getattr(exc, "cell_index", None)
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    where = f"cell {cell}" if cell is not None else "a cell"
+    if index is not None:
+        where += f" (execution count {index})"
+    first_line = str(evalue).strip().splitlines()[0] if str(evalue).strip() else ""
+    return f"{where}: {ename}: {first_line}"
+
+
+def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Path:
+    """Close one period: notebooks, HTML, workpapers, CSVs, open items, manifest, audit log.
+
+    Returns the published output folder. Raises :class:`CloseFailed` (with the notebook and
+    cell named) when anything stops the close; nothing is published then.
+    """
+    import papermill as pm
+    from tqdm import tqdm
+
+    try:
+        config = load_config(params_file, overrides)
+    except ConfigError as exc:
+        raise CloseFailed(str(exc)) from None
+    final = config.out_dir
+    final.parent.mkdir(parents=True, exist_ok=True)
+    build = final.parent / f".{final.name}.building-{os.getpid()}"
+    failed = final.parent / f"{final.name}.FAILED"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    state = build / ".state"
+    state.mkdir()
+    audit = AuditLog(build / "audit_log.jsonl")
+    context = run_context(config)
+    parameters = {
+        "params_file": str(Path(params_file).resolve()),
+        "state_dir": str(state),
+        "overrides": dict(overrides or {}),
+        "run_context": context,
+    }
+    books = [notebooks_dir(config.root) / name for name in NOTEBOOKS]
+    bar = tqdm(books, desc=f"close {config.period}", unit="notebook", disable=not progress)
+    for notebook in bar:
+        bar.set_postfix_str(notebook.name)
+        target = build / notebook.name
+        started = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(notebook),
+                str(target),
+                parameters=parameters,
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                kernel_name="python3",
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a clean, named stop
+            shutil.rmtree(failed, ignore_errors=True)
+            failed.mkdir(parents=True)
+            for done in build.glob("*.ipynb"):
+                shutil.copy2(done, failed / done.name)
+            (failed / "README.txt").write_text(
+                f"This close of {config.period} FAILED in {notebook.name}, {_failed_cell(exc)}.\n"
+                "These notebooks are the record of the failed run, not a complete close.\n",
+                encoding="utf-8",
+            )
+            shutil.rmtree(build, ignore_errors=True)
+            raise CloseFailed(
+                f"{notebook.name} failed at {_failed_cell(exc)}; the error-bannered notebook is "
+                f"kept in {failed}"
+            ) from None
+        _html(target, target.with_suffix(".html"))
+        audit.step(
+            notebook.stem,
+            parameters={"params_file": parameters["params_file"]},
+            outputs=[target],
+            seconds=time.perf_counter() - started,
+        )
+    _publish_outputs(config, state, build, audit, context)
+    shutil.rmtree(state)
+    if final.exists():
+        shutil.rmtree(final)
+    build.rename(final)
+    shutil.rmtree(failed, ignore_errors=True)
+    return final
+
+
+def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, context) -> None:
+    """Machine-readable outputs and workpapers, written from the state the notebooks built."""
+    from arlib import pipeline
+
+    started = time.perf_counter()
+    result = pipeline.close_stage(config, state)
+    written = pipeline.write_close_outputs(result, build)
+    inputs = [spec.path for spec in config.inputs.values()]
+    audit.step(
+        "outputs",
+        parameters={"row_cap": config.section("workpapers").row_cap},
+        inputs=inputs,
+        outputs=written,
+        rows=result.row_counts(),
+        seconds=time.perf_counter() - started,
+    )
+    manifest = {
+        "entity": config.entity,
+        "period": config.period,
+        "as_of": str(config.as_of),
+        "run": context,
+        "versions": package_versions(),
+        "platform": sys.platform,
+        "params": as_plain(config.raw),
+        "inputs": result.period.provenance,
+        "control_totals": result.control_totals(),
+        "outputs": sorted(p.name for p in written),
+    }
+    (build / "manifest.json").write_text(
+        json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8"
+    )

@@ -1,0 +1,94 @@
+"""Data problems as values, not exceptions.
+
+Every loader and check returns findings instead of raising, so a user sees every problem
+in one run. A finding names the file, the row as the user sees it in that file, the
+column, the offending value and what was expected. ``severity`` is ``error`` (the close
+cannot be trusted) or ``warning`` (shown and carried, but does not stop the run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import polars as pl
+
+FINDING_SCHEMA = {
+    "severity": pl.String,
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "rule": pl.String,
+    "message": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.row}" if self.row is not None else "")
+        col = f" {self.column}:" if self.column else ""
+        val = f" {self.value!r}" if self.value is not None else ""
+        return f"{where}:{col}{val} {self.message} [{self.severity}: {self.rule}]"
+
+
+def error(file, row, column, value, rule, message) -> Finding:
+    return Finding("error", str(file), row, column, None if value is None else str(value), rule, message)
+
+
+def warning(file, row, column, value, rule, message) -> Finding:
+    return Finding(
+        "warning", str(file), row, column, None if value is None else str(value), rule, message
+    )
+
+
+def to_frame(findings: list[Finding] | pl.DataFrame) -> pl.DataFrame:
+    """Findings as a frame (stable order: errors first, then by file and row)."""
+    if isinstance(findings, pl.DataFrame):
+        df = findings
+    else:
+        df = pl.DataFrame([asdict(f) for f in findings], schema=FINDING_SCHEMA)
+    return df.sort(
+        [pl.col("severity") != "error", "file", "row", "column"], nulls_last=True, maintain_order=True
+    )
+
+
+def concat(*parts: list[Finding] | pl.DataFrame) -> pl.DataFrame:
+    """Join findings from several stages into one frame."""
+    frames = [to_frame(p) for p in parts]
+    if not frames:
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    return to_frame(pl.concat(frames, how="vertical"))
+
+
+def from_rows(
+    df: pl.DataFrame, mask: pl.Expr, *, severity: str, column: str, rule: str, message: str
+) -> pl.DataFrame:
+    """Vectorised findings: one per row of ``df`` where ``mask`` holds.
+
+    ``df`` must carry ``source_file`` and ``source_row``; the finding's value is the
+    row's ``column`` as text (or the raw text kept under ``_raw_<column>``).
+    """
+    raw = f"_raw_{column}"
+    value = pl.col(raw) if raw in df.columns else pl.col(column).cast(pl.String)
+    return df.filter(mask).select(
+        pl.lit(severity).alias("severity"),
+        pl.col("source_file").alias("file"),
+        pl.col("source_row").alias("row"),
+        pl.lit(column).alias("column"),
+        value.alias("value"),
+        pl.lit(rule).alias("rule"),
+        pl.lit(message).alias("message"),
+    )
+
+
+def has_errors(findings: pl.DataFrame) -> bool:
+    return findings.filter(pl.col("severity") == "error").height > 0

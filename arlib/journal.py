@@ -1,0 +1,230 @@
+"""Proposed balancing adjustments (调平): the journal entries that bring the ledger in line
+with what matching cleared.
+
+Why proposals and not postings: bank charges, discounts, FX differences and small rounding
+differences were written off against invoices by matching rules; the general ledger only
+agrees with the AR subledger once matching journal entries are posted, and a person must
+approve them. Each entry is two lines (debit = credit, checked), in base currency, linked
+to the exception or allocation it clears, with accounts taken from the params.
+
+What is proposed:
+
+- tolerance allocations (bank_charge, discount, fx_difference; rounding up to the
+  write-off threshold) whose exception is ``cleared`` (``open`` ones wait for review
+  unless ``include_open``);
+- open ``rounding`` exceptions (small residuals) up to the write-off threshold;
+- optionally the change in the expected-credit-loss provision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from arlib.aging import fmt_money, to_base, to_decimal
+from arlib.schema import MONEY
+
+LINE_COLUMNS = {
+    "journal_id": pl.String,
+    "line": pl.Int64,
+    "account": pl.String,
+    "account_name": pl.String,
+    "debit": MONEY,
+    "credit": MONEY,
+    "currency": pl.String,
+    "customer_id": pl.String,
+    "reference": pl.String,
+    "description": pl.String,
+}
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    """``adjustments:`` section of the params (account codes default to 中国企业会计准则).
+
+    - ``ar_account`` 1122 应收账款: the receivable control account.
+    - ``bank_charge_account`` 6603 财务费用-手续费; ``discount_account`` 6603.02 现金折扣;
+      ``fx_account`` 6603.03 汇兑损益.
+    - ``write_off_account`` 6711 营业外支出 (small short payments written off);
+      ``write_off_gain_account`` 6301 营业外收入 (small over-receipts taken to income);
+      ``unapplied_cash_account`` 2203 预收账款 (where unapplied cash is held).
+    - ``impairment_account`` 6702 信用减值损失 / ``allowance_account`` 1231 坏账准备 for
+      the ECL provision movement.
+    - ``write_off_threshold``: largest rounding difference (base) proposed for write-off
+      (default 10.00).
+    - ``include_open``: also propose tolerance allocations whose exception is still open
+      (over tolerance / outside terms); default false.
+    - ``journal_prefix``: journal ids are ``<prefix>-<period>-NNN`` (default ``ADJ``).
+    """
+
+    ar_account: str = "1122"
+    ar_account_name: str = "应收账款"
+    bank_charge_account: str = "6603"
+    bank_charge_account_name: str = "财务费用-手续费"
+    discount_account: str = "6603.02"
+    discount_account_name: str = "现金折扣"
+    fx_account: str = "6603.03"
+    fx_account_name: str = "汇兑损益"
+    write_off_account: str = "6711"
+    write_off_account_name: str = "营业外支出"
+    write_off_gain_account: str = "6301"
+    write_off_gain_account_name: str = "营业外收入"
+    unapplied_cash_account: str = "2203"
+    unapplied_cash_account_name: str = "预收账款"
+    impairment_account: str = "6702"
+    impairment_account_name: str = "信用减值损失"
+    allowance_account: str = "1231"
+    allowance_account_name: str = "坏账准备"
+    write_off_threshold: Decimal = Decimal("10.00")
+    include_open: bool = False
+    journal_prefix: str = "ADJ"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "write_off_threshold", to_decimal(self.write_off_threshold))
+
+    def account(self, role: str) -> tuple[str, str]:
+        return getattr(self, f"{role}_account"), getattr(self, f"{role}_account_name")
+
+
+# allocation kind -> (account role, exception types that clear it, description)
+_KINDS = {
+    "bank_charge": ("bank_charge", ("bank_charge", "bank_charge_over_tolerance"), "bank charge"),
+    "discount": ("discount", ("discount", "discount_outside_terms"), "cash discount allowed"),
+    "fx_difference": ("fx", ("fx_difference",), "FX difference"),
+    "rounding": ("write_off", ("rounding",), "rounding difference written off"),
+}
+
+
+def propose_adjustments(
+    allocations: pl.DataFrame,
+    exceptions: pl.DataFrame,
+    *,
+    period: str,
+    as_of: dt.date,
+    base_currency: str = "CNY",
+    fx_rates: pl.DataFrame | None = None,
+    config: JournalConfig | None = None,
+    provision_movement: Decimal | None = None,
+) -> pl.DataFrame:
+    """Balanced journal proposal lines (see :data:`LINE_COLUMNS`).
+
+    Foreign amounts are converted at the as-of rate; items without a rate are left out
+    (the aging reports the missing rate). Raises ``AssertionError`` if unbalanced.
+    """
+    config = config or JournalConfig()
+    ex_by_key: dict[tuple, dict] = {}
+    for row in exceptions.to_dicts():
+        ex_by_key.setdefault((row["type"], row["receipt_id"], row["invoice_id"]), row)
+
+    items: list[dict] = []  # one per journal entry, amount > 0 debits the role's account
+    tol = allocations.filter(pl.col("kind").is_in(list(_KINDS)))
+    tol = to_base(
+        tol, "applied_amount", base_currency=base_currency, fx_rates=fx_rates, as_of=as_of
+    )
+    rounding_pairs = set()
+    for a in tol.sort("kind", "receipt_id", "invoice_id").to_dicts():
+        role, types, label = _KINDS[a["kind"]]
+        key_types = [t for t in types if (t, a["receipt_id"], a["invoice_id"]) in ex_by_key]
+        ex = ex_by_key[(key_types[0], a["receipt_id"], a["invoice_id"])] if key_types else None
+        if a["kind"] == "rounding":
+            rounding_pairs.add((a["receipt_id"], a["invoice_id"]))
+        if a["amount_base"] is None or a["amount_base"] == 0:
+            continue
+        if ex is not None and ex["status"] == "open" and not config.include_open:
+            continue
+        if a["kind"] == "rounding" and abs(a["amount_base"]) > config.write_off_threshold:
+            continue
+        items.append(
+            {
+                "order": (0, a["kind"]),
+                "role": role,
+                "counter": "ar",
+                "amount": a["amount_base"],
+                "customer_id": a.get("customer_id"),
+                "reference": ex["exception_id"] if ex else f"{a['receipt_id']}|{a['invoice_id']}",
+                "description": f"{label}: receipt {a['receipt_id']} on invoice "
+                f"{a['invoice_id']} ({fmt_money(a['applied_amount'])} {a['currency']})",
+            }
+        )
+
+    small = exceptions.filter(
+        (pl.col("type") == "rounding") & (pl.col("status") == "open") & (pl.col("amount") != 0)
+    )
+    small = to_base(small, "amount", base_currency=base_currency, fx_rates=fx_rates, as_of=as_of)
+    for e in small.sort("exception_id").to_dicts():
+        if (e["receipt_id"], e["invoice_id"]) in rounding_pairs or e["amount_base"] is None:
+            continue
+        if abs(e["amount_base"]) > config.write_off_threshold:
+            continue
+        over_receipt = e["invoice_id"] is None
+        items.append(
+            {
+                "order": (1, e["exception_id"]),
+                "role": "unapplied_cash" if over_receipt else "write_off",
+                "counter": "write_off_gain" if over_receipt else "ar",
+                "amount": e["amount_base"],
+                "customer_id": e["customer_id"],
+                "reference": e["exception_id"],
+                "description": (
+                    f"small over-receipt on {e['receipt_id']} taken to income"
+                    if over_receipt
+                    else f"small short payment on invoice {e['invoice_id']} written off"
+                )
+                + f" ({fmt_money(e['amount'])} {e['currency']})",
+            }
+        )
+
+    if provision_movement:
+        items.append(
+            {
+                "order": (2, ""),
+                "role": "impairment",
+                "counter": "allowance",
+                "amount": to_decimal(provision_movement),
+                "customer_id": None,
+                "reference": f"ECL {period}",
+                "description": "expected credit loss provision movement (IFRS 9 matrix)",
+            }
+        )
+
+    rows = []
+    for n, item in enumerate(sorted(items, key=lambda i: i["order"]), start=1):
+        jid = f"{config.journal_prefix}-{period}-{n:03d}"
+        amount = item["amount"]
+        dr, cr = (item["role"], item["counter"]) if amount > 0 else (item["counter"], item["role"])
+        for line, (role, debit, credit) in enumerate(
+            ((dr, abs(amount), ZERO), (cr, ZERO, abs(amount))), start=1
+        ):
+            account, name = config.account(role)
+            rows.append(
+                {
+                    "journal_id": jid,
+                    "line": line,
+                    "account": account,
+                    "account_name": name,
+                    "debit": debit,
+                    "credit": credit,
+                    "currency": base_currency,
+                    "customer_id": item["customer_id"],
+                    "reference": item["reference"],
+                    "description": item["description"],
+                }
+            )
+    lines = pl.DataFrame(rows, schema=LINE_COLUMNS)
+    check_balanced(lines)
+    return lines
+
+
+def check_balanced(lines: pl.DataFrame) -> None:
+    """Raise ``AssertionError`` unless every journal (and the whole proposal) balances."""
+    per = lines.group_by("journal_id").agg(pl.col("debit").sum(), pl.col("credit").sum())
+    bad = per.filter(pl.col("debit") != pl.col("credit"))
+    if bad.height:
+        raise AssertionError(f"unbalanced journals: {bad['journal_id'].to_list()}")
+    if lines["debit"].sum() != lines["credit"].sum():
+        raise AssertionError("journal proposal does not balance")

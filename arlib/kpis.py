@@ -1,0 +1,425 @@
+"""Collection KPIs of a close, each shown with its formula and the numbers that went in.
+
+Why the formula travels with the value: a KPI in a workpaper is only evidence if a reviewer
+can recompute it. Every summary row therefore carries ``formula`` (the definition) and
+``computation`` (the same formula with this period's numbers). Amounts are base currency,
+converted at the as-of rate like the aging, and computed with Decimal; KPI values are
+rounded half-up to two decimals only at the end.
+
+The payment history (:func:`payment_history`) is the small frame that lets KPIs, tiers and
+exceptions look across periods: one row per cash allocation with its due and payment
+dates. A close appends its own rows to the history it was given and carries it forward.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from arlib.aging import fmt_money, round_money, to_base
+from arlib.schema import MONEY
+
+HISTORY_SCHEMA = {
+    "period": pl.String,
+    "customer_id": pl.String,
+    "invoice_id": pl.String,
+    "receipt_id": pl.String,
+    "due_date": pl.Date,
+    "payment_date": pl.Date,
+    "applied_amount": MONEY,
+    "currency": pl.String,
+    "days_late": pl.Int64,
+}
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class KpiConfig:
+    """``kpis:`` section of the params.
+
+    - ``days_in_period``: days used by DSO; default null = days from period start to end.
+    - ``clamp_early_payments``: count payments before the due date as 0 days late
+      (default false: early payments lower the average).
+    - ``trend_min_periods``: periods needed before a days-late trend is called (default 3).
+    - ``trend_threshold_days``: slope (days per period) beyond which a trend is
+      ``worsening`` / ``improving`` rather than ``stable`` (default 2).
+    """
+
+    days_in_period: int | None = None
+    clamp_early_payments: bool = False
+    trend_min_periods: int = 3
+    trend_threshold_days: Decimal = Decimal("2")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trend_threshold_days", Decimal(str(self.trend_threshold_days)))
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """``summary`` (kpi, value, unit, formula, computation), ``days_late`` per customer,
+    ``weekly`` collection rates, ``trend`` of days late per customer across periods, and
+    ``history`` (the input history plus this period's payments, to carry forward)."""
+
+    summary: pl.DataFrame
+    days_late: pl.DataFrame
+    weekly: pl.DataFrame
+    trend: pl.DataFrame
+    history: pl.DataFrame
+
+
+# --------------------------------------------------------------------------- history
+def payment_history(
+    allocations: pl.DataFrame,
+    receipts: pl.DataFrame,
+    invoices: pl.DataFrame,
+    period: str | None = None,
+) -> pl.DataFrame:
+    """One row per cash allocation: who paid which invoice, when, and how many days late.
+
+    ``days_late`` = payment (receipt value) date − invoice due date; negative when early.
+    ``period`` defaults to the payment date's month (``YYYY-MM``).
+    """
+    cash = allocations.filter(pl.col("kind") == "cash") if "kind" in allocations else allocations
+    rec = receipts.select("receipt_id", pl.col("value_date").alias("payment_date"))
+    inv = invoices.select("invoice_id", "due_date", pl.col("customer_id").alias("_inv_cust"))
+    df = cash.join(rec, on="receipt_id", how="left").join(inv, on="invoice_id", how="left")
+    cust = pl.col("customer_id") if "customer_id" in df.columns else pl.lit(None, pl.String)
+    out = df.select(
+        (
+            pl.lit(period, dtype=pl.String)
+            if period
+            else pl.col("payment_date").dt.strftime("%Y-%m")
+        ).alias("period"),
+        pl.coalesce(cust, pl.col("_inv_cust")).alias("customer_id"),
+        "invoice_id",
+        "receipt_id",
+        "due_date",
+        "payment_date",
+        pl.col("applied_amount").cast(MONEY),
+        "currency",
+        (pl.col("payment_date") - pl.col("due_date")).dt.total_days().alias("days_late"),
+    )
+    return out.cast(HISTORY_SCHEMA).sort("period", "customer_id", "invoice_id", "receipt_id")
+
+
+def _merge_history(history: pl.DataFrame | None, current: pl.DataFrame) -> pl.DataFrame:
+    if history is None or history.height == 0:
+        return current
+    past = history.select(list(HISTORY_SCHEMA)).cast(HISTORY_SCHEMA)
+    both = pl.concat([past, current], how="vertical")
+    return both.unique(["period", "receipt_id", "invoice_id"], keep="last", maintain_order=True)
+
+
+# --------------------------------------------------------------------------- formulas
+def _ratio(num: Decimal, den: Decimal, scale: Decimal = Decimal(1)) -> Decimal | None:
+    return None if den == 0 else round_money(num / den * scale)
+
+
+def dso(closing_ar: Decimal, credit_sales: Decimal, days: int) -> Decimal | None:
+    """Days sales outstanding = closing AR / credit sales × days in period."""
+    return _ratio(closing_ar * days, credit_sales)
+
+
+def ar_turnover(credit_sales: Decimal, opening_ar: Decimal, closing_ar: Decimal) -> Decimal | None:
+    """AR turnover = credit sales / ((opening AR + closing AR) / 2)."""
+    return _ratio(credit_sales * 2, opening_ar + closing_ar)
+
+
+def cei(
+    opening_ar: Decimal, credit_sales: Decimal, closing_ar: Decimal, closing_current_ar: Decimal
+) -> Decimal | None:
+    """Collection effectiveness index, in percent."""
+    return _ratio(
+        opening_ar + credit_sales - closing_ar,
+        opening_ar + credit_sales - closing_current_ar,
+        Decimal(100),
+    )
+
+
+def pct_current(current_ar: Decimal, total_ar: Decimal) -> Decimal | None:
+    """Share of closing AR not yet due, in percent."""
+    return _ratio(current_ar, total_ar, Decimal(100))
+
+
+def _days(history: pl.DataFrame, clamp: bool) -> pl.Expr:
+    days = pl.col("days_late")
+    return pl.when(days < 0).then(0).otherwise(days) if clamp else days
+
+
+def _weighted(rows: list[tuple[int, Decimal]]) -> Decimal | None:
+    total = sum((a for _, a in rows), ZERO)
+    if total == 0:
+        return None
+    return round_money(sum((Decimal(d) * a for d, a in rows), ZERO) / total)
+
+
+def average_days_late(history: pl.DataFrame, config: KpiConfig | None = None) -> pl.DataFrame:
+    """Per customer: Σ(days late × amount paid) / Σ amount paid, over cash allocations."""
+    config = config or KpiConfig()
+    df = history.filter(pl.col("days_late").is_not_null()).with_columns(
+        _days(history, config.clamp_early_payments).alias("_d")
+    )
+    rows = []
+    for (cid,), part in df.group_by(["customer_id"], maintain_order=True):
+        pairs = list(zip(part["_d"].to_list(), part["applied_amount"].to_list(), strict=True))
+        rows.append(
+            {
+                "customer_id": cid,
+                "payments": part.height,
+                "paid_amount": sum((a for _, a in pairs), ZERO),
+                "avg_days_late": _weighted(pairs),
+                "max_days_late": part["_d"].max(),
+            }
+        )
+    schema = {
+        "customer_id": pl.String,
+        "payments": pl.Int64,
+        "paid_amount": MONEY,
+        "avg_days_late": MONEY,
+        "max_days_late": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema).sort("customer_id", nulls_last=True)
+
+
+def days_late_trend(history: pl.DataFrame, config: KpiConfig | None = None) -> pl.DataFrame:
+    """Per customer: weighted days late per period and the least-squares slope across them.
+
+    ``trend`` is ``worsening`` (slope > threshold), ``improving`` (< −threshold),
+    ``stable``, or ``insufficient data`` (fewer than ``trend_min_periods`` periods).
+    """
+    config = config or KpiConfig()
+    df = history.filter(pl.col("days_late").is_not_null()).with_columns(
+        _days(history, config.clamp_early_payments).alias("_d")
+    )
+    rows = []
+    for (cid,), part in df.sort("period").group_by(["customer_id"], maintain_order=True):
+        series = []
+        for (period,), p in part.group_by(["period"], maintain_order=True):
+            pairs = list(zip(p["_d"].to_list(), p["applied_amount"].to_list(), strict=True))
+            value = _weighted(pairs)
+            if value is not None:
+                series.append((period, value))
+        n = len(series)
+        slope = None
+        if n >= 2:
+            xs = [Decimal(i) for i in range(n)]
+            ys = [v for _, v in series]
+            mx, my = sum(xs) / n, sum(ys) / n
+            sxx = sum((x - mx) ** 2 for x in xs)
+            slope = round_money(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx)
+        thr = config.trend_threshold_days
+        if n < config.trend_min_periods or slope is None:
+            trend = "insufficient data"
+        elif slope > thr:
+            trend = "worsening"
+        elif slope < -thr:
+            trend = "improving"
+        else:
+            trend = "stable"
+        rows.append(
+            {
+                "customer_id": cid,
+                "periods": n,
+                "series": " | ".join(f"{p}: {v}" for p, v in series),
+                "latest_days_late": series[-1][1] if series else None,
+                "slope_days_per_period": slope,
+                "trend": trend,
+            }
+        )
+    schema = {
+        "customer_id": pl.String,
+        "periods": pl.Int64,
+        "series": pl.String,
+        "latest_days_late": MONEY,
+        "slope_days_per_period": MONEY,
+        "trend": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema).sort("customer_id", nulls_last=True)
+
+
+def _sum(df: pl.DataFrame, col: str) -> Decimal:
+    return sum((v for v in df[col].to_list() if v is not None), ZERO)
+
+
+def weekly_collection(
+    invoices_base: pl.DataFrame,
+    clearances_base: pl.DataFrame,
+    *,
+    opening_ar: Decimal,
+    period_start: dt.date,
+    period_end: dt.date,
+) -> pl.DataFrame:
+    """Recovery rate per 7-day week of the period: cash collected in the week / AR open at
+    the week's start × 100.
+
+    ``invoices_base``: invoice_date, amount_base (invoices issued in the period add to AR).
+    ``clearances_base``: date, kind, amount_base (every allocation reduces AR; ``cash``
+    rows are what was collected).
+    """
+    rows = []
+    start = period_start
+    week = 1
+    while start <= period_end:
+        end = min(start + dt.timedelta(days=6), period_end)
+        sales_before = invoices_base.filter(
+            (pl.col("invoice_date") >= period_start) & (pl.col("invoice_date") < start)
+        )
+        cleared_before = clearances_base.filter(
+            (pl.col("date") >= period_start) & (pl.col("date") < start)
+        )
+        ar_start = (
+            opening_ar + _sum(sales_before, "amount_base") - _sum(cleared_before, "amount_base")
+        )
+        collected = _sum(
+            clearances_base.filter(
+                (pl.col("kind") == "cash") & pl.col("date").is_between(start, end)
+            ),
+            "amount_base",
+        )
+        rows.append(
+            {
+                "week": week,
+                "week_start": start,
+                "week_end": end,
+                "ar_at_start": ar_start,
+                "collected": collected,
+                "recovery_rate_pct": _ratio(collected, ar_start, Decimal(100)),
+                "computation": f"{fmt_money(collected)} / {fmt_money(ar_start)} × 100",
+            }
+        )
+        start = end + dt.timedelta(days=1)
+        week += 1
+    schema = {
+        "week": pl.Int64,
+        "week_start": pl.Date,
+        "week_end": pl.Date,
+        "ar_at_start": MONEY,
+        "collected": MONEY,
+        "recovery_rate_pct": MONEY,
+        "computation": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+# --------------------------------------------------------------------------- summary
+FORMULAS = {
+    "dso": "closing AR / credit sales in period × days in period",
+    "ar_turnover": "credit sales / ((opening AR + closing AR) / 2)",
+    "cei": "(opening AR + credit sales − closing AR) / "
+    "(opening AR + credit sales − closing current AR) × 100",
+    "pct_current": "closing current (not yet due) AR / closing AR × 100",
+    "avg_days_late": "Σ(payment date − due date) × amount paid / Σ amount paid",
+    "avg_weekly_recovery": "mean over weeks of (cash collected in week / AR open at week start) "
+    "× 100",
+}
+
+
+def compute_kpis(
+    invoices: pl.DataFrame,
+    allocations: pl.DataFrame,
+    receipts: pl.DataFrame,
+    aging_detail: pl.DataFrame,
+    *,
+    opening_ar: Decimal,
+    period_start: dt.date,
+    period_end: dt.date,
+    base_currency: str = "CNY",
+    fx_rates: pl.DataFrame | None = None,
+    config: KpiConfig | None = None,
+    history: pl.DataFrame | None = None,
+) -> KpiResult:
+    """All KPIs of the period from the matcher's frames and the aging detail.
+
+    ``opening_ar`` is the base-currency AR at the period start (the previous close's
+    open items). Credit sales are invoices dated in the period; closing AR is the aging
+    detail's outstanding (credit balances excluded), current AR its not-yet-due part.
+    """
+    config = config or KpiConfig()
+    opening_ar = Decimal(str(opening_ar))
+    days = config.days_in_period or (period_end - period_start).days + 1
+    period = period_start.strftime("%Y-%m")
+
+    in_period = invoices.filter(pl.col("invoice_date").is_between(period_start, period_end))
+    sales_base = to_base(
+        in_period, "amount", base_currency=base_currency, fx_rates=fx_rates, as_of=period_end
+    )
+    credit_sales = _sum(sales_base, "amount_base")
+    closing = _sum(aging_detail, "open_amount_base")
+    current = _sum(aging_detail.filter(pl.col("days_past_due") <= 0), "open_amount_base")
+
+    current_hist = payment_history(allocations, receipts, invoices, period)
+    late = average_days_late(current_hist, config)
+    all_late = current_hist.filter(pl.col("days_late").is_not_null())
+    overall_pairs = list(
+        zip(
+            all_late.select(_days(all_late, config.clamp_early_payments)).to_series().to_list(),
+            all_late["applied_amount"].to_list(),
+            strict=True,
+        )
+    )
+    merged = _merge_history(history, current_hist)
+
+    clear = allocations.join(
+        receipts.select("receipt_id", pl.col("value_date").alias("date")),
+        on="receipt_id",
+        how="left",
+    )
+    clear = to_base(
+        clear, "applied_amount", base_currency=base_currency, fx_rates=fx_rates, as_of=period_end
+    )
+    weekly = weekly_collection(
+        sales_base.select("invoice_date", "amount_base"),
+        clear.select("date", "kind", "amount_base"),
+        opening_ar=opening_ar,
+        period_start=period_start,
+        period_end=period_end,
+    )
+    rates = [r for r in weekly["recovery_rate_pct"].to_list() if r is not None]
+
+    o, s, c, cur = (fmt_money(x) for x in (opening_ar, credit_sales, closing, current))
+    rows = [
+        ("dso", dso(closing, credit_sales, days), "days", f"{c} / {s} × {days}"),
+        (
+            "ar_turnover",
+            ar_turnover(credit_sales, opening_ar, closing),
+            "times",
+            f"{s} / (({o} + {c}) / 2)",
+        ),
+        (
+            "cei",
+            cei(opening_ar, credit_sales, closing, current),
+            "%",
+            f"({o} + {s} − {c}) / ({o} + {s} − {cur}) × 100",
+        ),
+        ("pct_current", pct_current(current, closing), "%", f"{cur} / {c} × 100"),
+        (
+            "avg_days_late",
+            _weighted(overall_pairs),
+            "days",
+            f"over {len(overall_pairs)} payment(s) in {period}",
+        ),
+        (
+            "avg_weekly_recovery",
+            round_money(sum(rates, ZERO) / len(rates)) if rates else None,
+            "%",
+            " , ".join(str(r) for r in rates) + f" over {len(rates)} week(s)",
+        ),
+    ]
+    summary = pl.DataFrame(
+        [
+            {"kpi": k, "value": v, "unit": u, "formula": FORMULAS[k], "computation": comp}
+            for k, v, u, comp in rows
+        ],
+        schema={
+            "kpi": pl.String,
+            "value": MONEY,
+            "unit": pl.String,
+            "formula": pl.String,
+            "computation": pl.String,
+        },
+    )
+    return KpiResult(summary, late, weekly, days_late_trend(merged, config), merged)

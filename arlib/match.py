@@ -1,0 +1,1879 @@
+"""Matching (核销): apply receipts to invoices, rule by rule, and explain every allocation.
+
+``match(invoices, receipts, customers, credit_notes, fx_rates, config)`` returns a
+:class:`MatchResult` (see docs/CONTRACTS.md). Money is handled internally as Int64 minor
+units ("cents": the canonical ``Decimal(38, 2)`` times 100, also for zero-decimal
+currencies) and converted back to ``Decimal(38, 2)`` at the end; nothing is ever a float.
+
+Order of the rules (each can be switched off through ``MatchConfig.rules``):
+
+``credit_note``     credit notes naming an invoice are netted against it first (allocation
+                    rows of kind ``credit_note`` whose ``receipt_id`` is the *credit_id*, so
+                    the row says which document cleared the invoice; ``receipt_amount`` 0,
+                    ``receipt_currency`` null). A receipt of invoice - credit then matches
+                    exactly. Credit notes without a known invoice stay unapplied
+                    (``MatchResult.credit_notes``).
+``manual``          decisions (receipt_id, action, invoice_id, amount, who, when, why):
+                    ``match`` allocates, ``reject`` forbids the pair (or, without invoice_id,
+                    any automatic match of the receipt), ``dispute`` / ``not_ar`` take the
+                    receipt out of matching with that status. A receipt with any decision
+                    other than a pair ``reject`` is left to people: rules below skip it.
+``reference``       invoice numbers found in memo / bank_ref (``reference_patterns``; the
+                    digits of each match, leading zeros stripped, compared whole with the
+                    invoice's number from ``invoice_key_pattern``, so '12345' never matches
+                    112345). Equal amount, or within tolerance: ``rounding``, ``discount``
+                    (customer's ``discount_terms`` like ``2/10 net 30`` when paid within the
+                    window), ``bank_charge`` (short payment up to ``bank_charge_max`` of the
+                    currency), ``fx_difference`` (other currency at the value-date rate
+                    within ``fx_tolerance_pct``); the difference is its own allocation row.
+                    Several referenced invoices summing to the amount: combined by reference.
+                    A related company (``parent_id`` either way) paying another customer's
+                    invoice by reference and exact amount is applied and flagged
+                    ``third_party``; an unrelated customer's invoice is never applied.
+``exact_amount``    the payer's (resolved customer's) only open invoice with this exact amount
+                    and currency, invoice dated within the date window.
+``combined``        one receipt = 2..``combined_max_invoices`` open invoices of the customer
+                    (bounded subset sum, per-receipt node budget and global time budget;
+                    referenced invoices first, then oldest), exact or within bank charge.
+``partial``         a receipt naming open invoices by reference whose amount does not fit:
+                    applied oldest-first to them, flagged ``partial`` (the invoice stays
+                    partly open) or ``overpayment`` (cash left unapplied).
+``balance_forward`` customers with ``policy == balance_forward``: remaining cash applied
+                    oldest-first (invoice_date, invoice_id) to their open invoices.
+``suggestions``     anything weaker (fuzzy payer below the auto threshold, near amount, several
+                    equal candidates, decimal-shifted or transposed amount, reference with the
+                    wrong amount or another customer) is a ranked suggestion, never applied.
+
+After the rules, a cash allocation by a non-reference rule whose receipt's memo names
+existing invoices none of which it cleared is flagged ``memo_conflict`` (the payer + exact
+amount won over the memo). Ties are broken by explicit sort keys (value_date, receipt_id,
+invoice_date, invoice_id), never by input order; conservation is asserted before returning.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import polars as pl
+
+from arlib.findings import FINDING_SCHEMA
+from arlib.payers import resolve_payers
+from arlib.schema import MONEY
+
+ALL_RULES: tuple[str, ...] = (
+    "credit_note",
+    "manual",
+    "reference",
+    "exact_amount",
+    "combined",
+    "partial",
+    "balance_forward",
+    "suggestions",
+)
+
+KINDS = ("cash", "bank_charge", "discount", "fx_difference", "credit_note", "rounding")
+
+
+def _d(x: Any) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Matching parameters; every field has a default (params YAML ``matching:`` maps 1:1).
+
+    Money fields are in the invoice's currency units (``Decimal`` or anything ``str()``-able
+    to one); percentages are percent (``2`` = 2 %), scores 0-1.
+    """
+
+    #: rules to run, any subset of ALL_RULES (the order of execution is fixed)
+    rules: tuple[str, ...] = ALL_RULES
+    #: regexes whose matches in memo / bank_ref are invoice numbers (digits of each match,
+    #: leading zeros stripped, are compared whole with the invoice's number)
+    reference_patterns: tuple[str, ...] = (r"\d+",)
+    #: receipt columns searched for references
+    reference_columns: tuple[str, ...] = ("memo", "bank_ref")
+    #: regex with one group: the invoice's number inside invoice_id (default: last digit run)
+    invoice_key_pattern: str = r"(\d+)\D*$"
+    #: numbers in memos with fewer digits (leading zeros included) are ignored (days, counts)
+    reference_min_digits: int = 4
+    #: |difference| up to this is written off as ``rounding`` (either direction)
+    rounding_tolerance: Decimal = Decimal("0.05")
+    #: short payment up to this (per currency; '*' for any other) is a ``bank_charge``
+    bank_charge_max: Mapping[str, Decimal] = field(
+        default_factory=lambda: {
+            "CNY": Decimal("50"),
+            "USD": Decimal("50"),
+            "EUR": Decimal("50"),
+            "GBP": Decimal("50"),
+            "HKD": Decimal("300"),
+            "JPY": Decimal("5000"),
+            "*": Decimal("0"),
+        }
+    )
+    #: cross-currency reference match: converted amount within this % of the open amount
+    fx_tolerance_pct: Decimal = Decimal("2")
+    #: use the latest fx rate on or before the value date, at most this many days old
+    fx_max_rate_age_days: int = 7
+    #: exact_amount: invoice dated at most this many days before the value date ...
+    date_window_days: int = 180
+    #: ... and at most this many days after it (prepayment)
+    date_window_prepay_days: int = 30
+    #: combined: most invoices one receipt may clear
+    combined_max_invoices: int = 5
+    #: combined: open invoices considered per receipt (referenced first, then oldest)
+    combined_max_candidates: int = 40
+    #: combined: search nodes per receipt (deterministic bound)
+    combined_max_nodes: int = 20_000
+    #: combined: wall-clock budget in seconds for the whole rule (safety valve; when hit, the
+    #: rest is left unmatched and a warning finding is emitted -- results then depend on speed)
+    combined_time_budget_s: float = 10.0
+    #: payer fuzzy match accepted as the payer at or above this score ...
+    fuzzy_auto_threshold: float = 0.92
+    #: ... when it beats the next customer by this margin
+    fuzzy_margin: float = 0.03
+    #: below auto but at or above this: candidate payer, suggestions only
+    fuzzy_suggest_threshold: float = 0.75
+    #: suggestions: open amounts within this % of the receipt are "near"
+    suggest_near_pct: Decimal = Decimal("10")
+    #: suggestions kept per receipt
+    suggest_max_candidates: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("rules", "reference_patterns", "reference_columns"):
+            v = getattr(self, name)
+            if isinstance(v, str):
+                v = (v,)
+            object.__setattr__(self, name, tuple(v))
+        unknown = set(self.rules) - set(ALL_RULES)
+        if unknown:
+            raise ValueError(f"unknown matching rules {sorted(unknown)}; known: {ALL_RULES}")
+        for name in ("rounding_tolerance", "fx_tolerance_pct", "suggest_near_pct"):
+            object.__setattr__(self, name, _d(getattr(self, name)))
+        object.__setattr__(
+            self, "bank_charge_max", {str(k): _d(v) for k, v in dict(self.bank_charge_max).items()}
+        )
+        for p in (*self.reference_patterns, self.invoice_key_pattern):
+            re.compile(p)
+        if not 0 <= self.fuzzy_suggest_threshold <= self.fuzzy_auto_threshold <= 1:
+            raise ValueError("need 0 <= fuzzy_suggest_threshold <= fuzzy_auto_threshold <= 1")
+        if self.combined_max_invoices < 2:
+            raise ValueError("combined_max_invoices must be at least 2")
+
+    def bank_charge_cents(self, currency: str) -> int:
+        m = self.bank_charge_max
+        return _cents_py(m.get(currency, m.get("*", Decimal(0))))
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What matching produced. Frames as documented in docs/CONTRACTS.md, plus:
+
+    ``credit_notes``: canonical credit notes + applied, unapplied (Decimal).
+    ``findings``: problems found while matching (unusable decisions, budget hit), in
+    :data:`arlib.findings.FINDING_SCHEMA`.
+    ``stats``: counts per rule and seconds per stage.
+    """
+
+    allocations: pl.DataFrame
+    suggestions: pl.DataFrame
+    receipts: pl.DataFrame
+    invoices: pl.DataFrame
+    payers: pl.DataFrame
+    credit_notes: pl.DataFrame
+    findings: pl.DataFrame
+    stats: dict[str, Any]
+
+
+ALLOCATION_SCHEMA = {
+    "receipt_id": pl.String,
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "applied_amount": MONEY,
+    "currency": pl.String,
+    "receipt_amount": MONEY,
+    "receipt_currency": pl.String,
+    "kind": pl.String,
+    "rule": pl.String,
+    "confidence": pl.Float64,
+    "reason": pl.String,
+    "flags": pl.String,
+}
+
+SUGGESTION_SCHEMA = {
+    "receipt_id": pl.String,
+    "rank": pl.Int64,
+    "customer_id": pl.String,
+    "invoice_ids": pl.String,
+    "amount": MONEY,
+    "score": pl.Float64,
+    "rule": pl.String,
+    "reason": pl.String,
+}
+
+# internal allocation rows
+_AI = {
+    "receipt_id": pl.String,
+    "rec_idx": pl.Int64,
+    "inv_idx": pl.Int64,
+    "kind": pl.String,
+    "applied_c": pl.Int64,
+    "receipt_c": pl.Int64,
+    "rule": pl.String,
+    "confidence": pl.Float64,
+    "reason": pl.String,
+    "flags": pl.String,
+}
+# internal suggestion rows
+_SI = {
+    "rec_idx": pl.Int64,
+    "rank": pl.Int64,
+    "customer_id": pl.String,
+    "invoice_ids": pl.String,
+    "amount_c": pl.Int64,
+    "score": pl.Float64,
+    "rule": pl.String,
+    "reason": pl.String,
+}
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _cents(expr: pl.Expr) -> pl.Expr:
+    return (expr.cast(MONEY) * 100).cast(pl.Int64)
+
+
+def _cents_py(x: Decimal) -> int:
+    return int((_d(x) * 100).to_integral_value(ROUND_HALF_UP))
+
+
+def _money(expr: pl.Expr) -> pl.Expr:
+    """Int64 cents -> Decimal(38, 2), exactly."""
+    return (expr.cast(pl.Int64).cast(MONEY) / 100).cast(MONEY)
+
+
+def _fmt(expr: pl.Expr) -> pl.Expr:
+    return _money(expr).cast(pl.String)
+
+
+def _fmt_py(c: int) -> str:
+    sign = "-" if c < 0 else ""
+    c = abs(int(c))
+    return f"{sign}{c // 100}.{c % 100:02d}"
+
+
+def _short(text: str | None, n: int = 60) -> str:
+    t = (text or "").replace("\n", " ").replace("'", "’")
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _col_or_null(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype=dtype)
+
+
+def _ensure(df: pl.DataFrame, cols: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    return df.with_columns(
+        pl.lit(None, dtype=t).alias(c) for c, t in cols.items() if c not in df.columns
+    )
+
+
+def _sorted_unique(df: pl.DataFrame, key: str, what: str) -> pl.DataFrame:
+    tie = [c for c in ("source_file", "source_row") if c in df.columns]
+    df = df.sort([key, *tie], nulls_last=True)
+    dup = df.filter(pl.col(key).is_duplicated() | pl.col(key).is_null())
+    if dup.height:
+        raise ValueError(
+            f"match: {what} need unique, non-null {key}; offending: "
+            f"{dup.get_column(key).unique().head(5).to_list()}"
+        )
+    return df
+
+
+class _BudgetExceeded(Exception):
+    pass
+
+
+def _subset(amounts: list[int], target: int, tol: int, kmax: int, max_nodes: int):
+    """First (in preference order) combination of 2..kmax positive amounts summing into
+    [target, target + tol]; None if none within ``max_nodes`` visited nodes."""
+    n = len(amounts)
+    hi = target + tol
+    suf_max = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        suf_max[i] = max(amounts[i], suf_max[i + 1])
+    path: list[int] = []
+    nodes = 0
+
+    def dfs(start: int, partial: int, depth: int) -> bool:
+        nonlocal nodes
+        for i in range(start, n):
+            nodes += 1
+            if nodes > max_nodes:
+                raise _BudgetExceeded
+            s = partial + amounts[i]
+            if s > hi:
+                continue
+            if s >= target:
+                if depth >= 1:
+                    path.append(i)
+                    return True
+                continue
+            slots = kmax - depth - 1
+            if slots > 0 and s + suf_max[i + 1] * slots >= target:
+                path.append(i)
+                if dfs(i + 1, s, depth + 1):
+                    return True
+                path.pop()
+        return False
+
+    try:
+        return list(path) if dfs(0, 0, 0) else None
+    except _BudgetExceeded:
+        return None
+
+
+def _parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """'2/10 net 30' -> (basis points 200, days 10)."""
+    pat = r"^\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+)"
+    pct = expr.str.extract(pat, 1).cast(pl.Decimal(38, 4))
+    bp = (pct * 100).cast(pl.Int64)
+    days = expr.str.extract(pat, 2).cast(pl.Int64)
+    return bp, days
+
+
+# -------------------------------------------------------------------------------- the state
+class _State:
+    def __init__(self, inv: pl.DataFrame, rec: pl.DataFrame, cfg: MatchConfig):
+        self.cfg = cfg
+        self.inv_id = inv.get_column("invoice_id").to_list()
+        self.inv_date = inv.get_column("invoice_date").to_list()
+        self.budget_exhausted = False
+        self.inv = inv
+        self.rec = rec
+        self.inv_open = inv.get_column("start_c").to_numpy().copy()
+        self.rec_rem = rec.get_column("amt_c").to_numpy().copy()
+        self.rec_amt = rec.get_column("amt_c").to_numpy()
+        self.locked = [False] * rec.height
+        self.frames: list[pl.DataFrame] = []
+        self.rejected: set[tuple[int, int]] = set()
+        self.counts: dict[str, int] = defaultdict(int)
+
+    # live views --------------------------------------------------------------------------
+    def open_invoices(self) -> pl.DataFrame:
+        return self.inv.with_columns(open_c=pl.Series(self.inv_open)).filter(pl.col("open_c") > 0)
+
+    def fresh_receipts(self) -> pl.DataFrame:
+        """Receipts not yet touched by any rule, positive, not under manual control."""
+        mask = (self.rec_rem == self.rec_amt) & (self.rec_amt > 0)
+        mask &= ~pl.Series(self.locked, dtype=pl.Boolean).to_numpy()
+        return self.rec.filter(pl.Series(mask))
+
+    def drop_rejected(self, cands: pl.DataFrame) -> pl.DataFrame:
+        if not self.rejected or cands.height == 0:
+            return cands
+        rej = pl.DataFrame(
+            list(self.rejected), schema={"rec_idx": pl.Int64, "inv_idx": pl.Int64}, orient="row"
+        )
+        return cands.join(rej, on=["rec_idx", "inv_idx"], how="anti")
+
+    # commit ------------------------------------------------------------------------------
+    def commit(self, df: pl.DataFrame, *, update: bool = True) -> None:
+        """Record allocation rows (``_AI`` columns); with ``update`` also move the balances,
+        refusing (AssertionError) any over-application or over-allocation."""
+        if df.height == 0:
+            return
+        df = df.select(list(_AI)).cast(_AI)
+        if update:
+            per_inv = df.group_by("inv_idx").agg(pl.col("applied_c").sum())
+            ii = per_inv.get_column("inv_idx").to_numpy()
+            amt = per_inv.get_column("applied_c").to_numpy()
+            new_open = self.inv_open[ii] - amt
+            assert (new_open >= 0).all(), "match bug: invoice over-applied"
+            self.inv_open[ii] = new_open
+            per_rec = (
+                df.filter(pl.col("rec_idx").is_not_null())
+                .group_by("rec_idx")
+                .agg(pl.col("receipt_c").sum())
+            )
+            ri = per_rec.get_column("rec_idx").to_numpy()
+            amt = per_rec.get_column("receipt_c").to_numpy()
+            new_rem = self.rec_rem[ri] - amt
+            assert (new_rem >= 0).all(), "match bug: receipt over-allocated"
+            self.rec_rem[ri] = new_rem
+        for rule, n in (
+            df.filter(pl.col("kind") != "credit_note").group_by("rule").len().iter_rows()
+        ):
+            self.counts[rule] += n
+        self.frames.append(df)
+
+    def take(self, rec_idx: int | None, inv_idx: int, applied: int, received: int) -> None:
+        """Move balances for one row in Python loops (checked)."""
+        o = int(self.inv_open[inv_idx]) - applied
+        assert o >= 0, "match bug: invoice over-applied"
+        self.inv_open[inv_idx] = o
+        if rec_idx is not None:
+            r = int(self.rec_rem[rec_idx]) - received
+            assert r >= 0, "match bug: receipt over-allocated"
+            self.rec_rem[rec_idx] = r
+
+
+def _rows_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=_AI, orient="row")
+
+
+# ---------------------------------------------------------------------------- preparation
+def _prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    inv0 = _sorted_unique(
+        invoices.with_columns(pl.col("invoice_id").cast(pl.String)), "invoice_id", "invoices"
+    )
+    start = _cents(pl.col("amount"))
+    if "open_amount" in inv0.columns:
+        start = pl.coalesce(_cents(pl.col("open_amount")), start)
+    key = (
+        pl.col("invoice_id")
+        .str.extract(cfg.invoice_key_pattern, 1)
+        .str.replace_all(r"\D", "")
+        .str.strip_chars_start("0")
+    )
+    inv = inv0.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
+        "invoice_id",
+        pl.col("customer_id").cast(pl.String),
+        pl.col("currency").cast(pl.String),
+        pl.col("invoice_date").cast(pl.Date),
+        pl.col("due_date").cast(pl.Date),
+        _cents(pl.col("amount")).alias("amt_c"),
+        start.alias("start_c"),
+        pl.when(key.str.len_chars() > 0).then(key).otherwise(None).alias("key"),
+    )
+    return inv0, inv
+
+
+def _prep_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    c = customers.with_columns(pl.col("customer_id").cast(pl.String)).unique(
+        "customer_id", keep="first", maintain_order=True
+    )
+    terms = _col_or_null(c, "discount_terms", pl.String)
+    bp, days = _parse_discount(terms)
+    return c.select(
+        "customer_id",
+        _col_or_null(c, "parent_id", pl.String).alias("parent_id"),
+        _col_or_null(c, "policy", pl.String).str.strip_chars().str.to_lowercase().alias("policy"),
+        bp.alias("disc_bp"),
+        days.alias("disc_days"),
+        terms.alias("discount_terms"),
+    )
+
+
+def _prep_receipts(
+    receipts: pl.DataFrame, payers: pl.DataFrame, cust: pl.DataFrame, cfg: MatchConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rec0 = _sorted_unique(
+        receipts.with_columns(pl.col("receipt_id").cast(pl.String)), "receipt_id", "receipts"
+    )
+    rec0 = _ensure(rec0, {"payer_account": pl.String, "memo": pl.String, "bank_ref": pl.String})
+    rec = rec0.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("rec_idx"),
+        "receipt_id",
+        pl.col("value_date").cast(pl.Date),
+        pl.col("currency").cast(pl.String),
+        _cents(pl.col("amount")).alias("amt_c"),
+        pl.col("payer_name").cast(pl.String),
+        pl.col("payer_account").cast(pl.String),
+        pl.col("memo").cast(pl.String),
+        pl.col("bank_ref").cast(pl.String),
+    )
+    rec = (
+        rec.join(payers, on=["payer_name", "payer_account"], how="left", nulls_equal=True)
+        .rename({"customer_id": "c_pay", "method": "payer_method", "score": "payer_score"})
+        .with_columns(
+            pl.col("payer_method").fill_null("none"), pl.col("payer_score").fill_null(0.0)
+        )
+        .join(
+            cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
+            left_on="c_pay",
+            right_on="customer_id",
+            how="left",
+        )
+        .sort("rec_idx")
+    )
+    return rec0, rec
+
+
+def _extract_refs(rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig) -> pl.DataFrame:
+    """(rec_idx, inv_idx, src, text): every existing invoice a receipt's text names."""
+    parts = []
+    for col in cfg.reference_columns:
+        if col not in rec.columns:
+            continue
+        t = rec.select("rec_idx", pl.col(col).alias("text")).drop_nulls("text")
+        toks = t.with_columns(
+            pl.concat_list(
+                [pl.col("text").str.extract_all(p) for p in cfg.reference_patterns]
+            ).alias("tok"),
+            pl.lit(col).alias("src"),
+        ).explode("tok")
+        parts.append(toks)
+    schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    toks = (
+        pl.concat(parts)
+        .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
+        .filter(pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
+        .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+        .filter(pl.col("key").str.len_chars() > 0)
+    )
+    refs = (
+        toks.join(inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner")
+        .sort(["rec_idx", "inv_idx", "src"])
+        .unique(["rec_idx", "inv_idx"], keep="first", maintain_order=True)
+        .select(list(schema))
+        .cast(schema)
+    )
+    return refs
+
+
+def _fx_table(fx_rates: pl.DataFrame | None) -> pl.DataFrame:
+    schema = {"date": pl.Date, "currency": pl.String, "rate_i": pl.Int128}
+    if fx_rates is None or fx_rates.height == 0:
+        return pl.DataFrame(schema=schema)
+    return (
+        fx_rates.select(
+            pl.col("date").cast(pl.Date),
+            pl.col("currency").cast(pl.String),
+            (pl.col("rate").cast(pl.Decimal(38, 8)) * 100_000_000).cast(pl.Int128).alias("rate_i"),
+        )
+        .filter(pl.col("rate_i") > 0)
+        .unique(["date", "currency"], keep="first")
+        .sort(["currency", "date"])
+    )
+
+
+def _with_rate(
+    df: pl.DataFrame, ccy_col: str, out: str, fx: pl.DataFrame, base: str, cfg: MatchConfig
+) -> pl.DataFrame:
+    """Add the rate (units of base per unit, x1e8, Int128) of ``ccy_col`` at value_date."""
+    left = df.with_columns(pl.int_range(pl.len()).alias("_row")).sort("value_date")
+    j = left.join_asof(
+        fx.rename({"date": "value_date", "currency": ccy_col, "rate_i": out}).sort("value_date"),
+        on="value_date",
+        by=ccy_col,
+        strategy="backward",
+        tolerance=f"{int(cfg.fx_max_rate_age_days)}d",
+        check_sortedness=False,
+    )
+    j = j.with_columns(
+        pl.when(pl.col(ccy_col) == base)
+        .then(pl.lit(100_000_000, dtype=pl.Int128))
+        .otherwise(pl.col(out))
+        .alias(out)
+    )
+    return j.sort("_row").drop("_row")
+
+
+# --------------------------------------------------------------------------------- the rules
+def _rule_credit_notes(st: _State, credit_notes: pl.DataFrame | None) -> pl.DataFrame:
+    """Net credit notes against their invoices; returns the credit-notes output frame."""
+    if credit_notes is None:
+        return pl.DataFrame()
+    cn = _ensure(
+        credit_notes, {"invoice_id": pl.String, "reason": pl.String, "currency": pl.String}
+    )
+    tie = [c for c in ("source_file", "source_row") if c in cn.columns]
+    cn = cn.with_columns(pl.col("credit_id").cast(pl.String)).sort(
+        ["date", "credit_id", *tie], nulls_last=True
+    )
+    cn = cn.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_cn"),
+        _cents(pl.col("amount")).abs().alias("_cred_c"),
+    )
+    applied = pl.DataFrame(schema={"_cn": pl.Int64, "_app_c": pl.Int64})
+    if cn.height and "credit_note" in st.cfg.rules:
+        inv = st.inv.with_columns(open_c=pl.Series(st.inv_open))
+        c = cn.join(
+            inv.select(
+                "inv_idx",
+                "invoice_id",
+                pl.col("customer_id").alias("_inv_cust"),
+                pl.col("currency").alias("_inv_ccy"),
+                "open_c",
+            ),
+            left_on=pl.col("invoice_id").cast(pl.String),
+            right_on="invoice_id",
+            how="inner",
+        ).filter(
+            (pl.col("open_c") > 0)
+            & (pl.col("currency").is_null() | (pl.col("currency") == pl.col("_inv_ccy")))
+            & (pl.col("customer_id").cast(pl.String) == pl.col("_inv_cust"))
+        )
+        c = (
+            c.sort("_cn")
+            .with_columns(
+                (pl.col("_cred_c").cum_sum().over("inv_idx") - pl.col("_cred_c")).alias("_before")
+            )
+            .with_columns(
+                pl.min_horizontal(
+                    pl.col("_cred_c"), (pl.col("open_c") - pl.col("_before")).clip(0)
+                ).alias("_app_c")
+            )
+            .filter(pl.col("_app_c") > 0)
+        )
+        rows = c.select(
+            pl.col("credit_id").alias("receipt_id"),
+            pl.lit(None, dtype=pl.Int64).alias("rec_idx"),
+            "inv_idx",
+            pl.lit("credit_note").alias("kind"),
+            pl.col("_app_c").alias("applied_c"),
+            pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
+            pl.lit("credit_note").alias("rule"),
+            pl.lit(1.0).alias("confidence"),
+            pl.format(
+                "credit note {} ({}) nets {} against invoice {}",
+                "credit_id",
+                pl.col("reason").fill_null("no reason given"),
+                _fmt(pl.col("_app_c")),
+                "invoice_id",
+            ).alias("reason"),
+            pl.lit("").alias("flags"),
+        )
+        st.commit(rows)
+        applied = c.select("_cn", "_app_c")
+    out = cn.join(applied, on="_cn", how="left").with_columns(pl.col("_app_c").fill_null(0))
+    return out.with_columns(
+        _money(pl.col("_app_c")).alias("applied"),
+        _money(pl.col("_cred_c") - pl.col("_app_c")).alias("unapplied"),
+    ).drop("_cn", "_cred_c", "_app_c")
+
+
+def _rule_manual(
+    st: _State, decisions: pl.DataFrame | None, fx: pl.DataFrame, base: str
+) -> tuple[dict[int, str], list[dict]]:
+    status: dict[int, str] = {}
+    findings: list[dict] = []
+    if decisions is None or decisions.height == 0:
+        return status, findings
+    d = _ensure(
+        decisions,
+        {
+            "invoice_id": pl.String,
+            "amount": MONEY,
+            "who": pl.String,
+            "when": pl.String,
+            "why": pl.String,
+            "source_file": pl.String,
+            "source_row": pl.Int64,
+        },
+    )
+    d = d.with_columns(pl.int_range(pl.len()).alias("_order"))
+    d = d.sort(["source_file", "source_row", "_order"], nulls_last=True)
+    rec_ix = dict(
+        zip(
+            st.rec.get_column("receipt_id").to_list(),
+            st.rec.get_column("rec_idx").to_list(),
+            strict=True,
+        )
+    )
+    inv_ix = dict(
+        zip(
+            st.inv.get_column("invoice_id").to_list(),
+            st.inv.get_column("inv_idx").to_list(),
+            strict=True,
+        )
+    )
+    rec_ccy = st.rec.get_column("currency").to_list()
+    rec_date = st.rec.get_column("value_date").to_list()
+    inv_ccy = st.inv.get_column("currency").to_list()
+    rows: list[tuple] = []
+
+    def problem(r: dict, col: str, value: Any, msg: str) -> None:
+        findings.append(
+            {
+                "severity": "warning",
+                "file": r.get("source_file") or "decisions",
+                "row": r.get("source_row"),
+                "column": col,
+                "value": None if value is None else str(value),
+                "rule": "match.decision",
+                "message": msg,
+            }
+        )
+
+    for r in d.iter_rows(named=True):
+        rid = None if r["receipt_id"] is None else str(r["receipt_id"])
+        action = (r.get("action") or "").strip().lower()
+        if rid not in rec_ix:
+            problem(r, "receipt_id", rid, "decision names a receipt that is not in this period")
+            continue
+        ri = rec_ix[rid]
+        iid = r.get("invoice_id")
+        iid = None if iid is None or str(iid).strip() == "" else str(iid).strip()
+        if action not in ("match", "reject", "dispute", "not_ar"):
+            problem(r, "action", action, "action must be match, reject, dispute or not_ar")
+            continue
+        who, when, why = r.get("who") or "?", r.get("when") or "?", r.get("why") or ""
+        if action == "reject":
+            if iid is None:
+                st.locked[ri] = True
+            elif iid in inv_ix:
+                st.rejected.add((ri, inv_ix[iid]))
+            else:
+                problem(r, "invoice_id", iid, "rejected invoice is unknown")
+            continue
+        if action in ("dispute", "not_ar"):
+            st.locked[ri] = True
+            status[ri] = "dispute" if action == "dispute" else "not_ar"
+            continue
+        st.locked[ri] = True
+        if iid not in inv_ix:
+            problem(r, "invoice_id", iid, "decision matches an unknown invoice")
+            continue
+        ii = inv_ix[iid]
+        rem, open_ = int(st.rec_rem[ri]), int(st.inv_open[ii])
+        same = rec_ccy[ri] == inv_ccy[ii]
+        amt = r.get("amount")
+        if same:
+            want = min(rem, open_) if amt is None else _cents_py(amt)
+            if want <= 0 or want > rem or want > open_:
+                problem(
+                    r,
+                    "amount",
+                    amt,
+                    f"amount must be >0 and within receipt {_fmt_py(rem)} "
+                    f"and invoice open {_fmt_py(open_)}",
+                )
+                continue
+            recv, app = want, want
+        else:
+            recv = rem if amt is None else _cents_py(amt)
+            rate_r = _rate_py(fx, rec_ccy[ri], rec_date[ri], base, st.cfg)
+            rate_i = _rate_py(fx, inv_ccy[ii], rec_date[ri], base, st.cfg)
+            if recv <= 0 or recv > rem or rate_r is None or rate_i is None:
+                problem(
+                    r,
+                    "amount",
+                    amt,
+                    "cross-currency decision needs an fx rate and an amount within the receipt",
+                )
+                continue
+            app = min(open_, (recv * rate_r * 2 + rate_i) // (2 * rate_i))
+        st.take(ri, ii, app, recv)
+        rows.append(
+            (
+                rid,
+                ri,
+                ii,
+                "cash",
+                app,
+                recv,
+                "manual",
+                1.0,
+                f"manual decision by {who} on {when}: {_short(why, 80) or 'no reason given'}",
+                "",
+            )
+        )
+    st.commit(_rows_frame(rows), update=False)
+    return status, findings
+
+
+def _rate_py(fx: pl.DataFrame, ccy: str, day, base: str, cfg: MatchConfig) -> int | None:
+    if ccy == base:
+        return 100_000_000
+    f = fx.filter(
+        (pl.col("currency") == ccy)
+        & (pl.col("date") <= day)
+        & (pl.col("date") >= pl.lit(day) - pl.duration(days=cfg.fx_max_rate_age_days))
+    )
+    if f.height == 0:
+        return None
+    return int(f.sort("date").get_column("rate_i")[-1])
+
+
+def _ref_candidates(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.DataFrame:
+    """Fresh receipts x open referenced invoices with relation and amounts."""
+    fr = st.fresh_receipts()
+    oi = st.open_invoices()
+    c = (
+        refs.join(
+            fr.select(
+                "rec_idx",
+                "receipt_id",
+                "value_date",
+                pl.col("currency").alias("r_ccy"),
+                "amt_c",
+                "c_pay",
+                "par_pay",
+                "payer_method",
+                "payer_score",
+            ),
+            on="rec_idx",
+        )
+        .join(
+            oi.select(
+                "inv_idx",
+                "invoice_id",
+                pl.col("customer_id").alias("c_inv"),
+                pl.col("currency").alias("i_ccy"),
+                "invoice_date",
+                pl.col("amt_c").alias("inv_amt_c"),
+                "open_c",
+            ),
+            on="inv_idx",
+        )
+        .join(
+            cust.select(
+                pl.col("customer_id").alias("c_inv"),
+                pl.col("parent_id").alias("par_inv"),
+                "disc_bp",
+                "disc_days",
+                "discount_terms",
+            ),
+            on="c_inv",
+            how="left",
+        )
+    )
+    c = st.drop_rejected(c)
+    rel = (
+        pl.when(pl.col("c_pay").is_null())
+        .then(pl.lit("unknown"))
+        .when(pl.col("c_pay") == pl.col("c_inv"))
+        .then(pl.lit("own"))
+        .when((pl.col("par_pay") == pl.col("c_inv")) | (pl.col("par_inv") == pl.col("c_pay")))
+        .then(pl.lit("related"))
+        .otherwise(pl.lit("other"))
+    )
+    return c.with_columns(rel.alias("rel"))
+
+
+def _ref_text() -> pl.Expr:
+    return pl.format("{} '{}' names invoice {}", "src", pl.col("text_s"), "invoice_id")
+
+
+def _rule_reference(
+    st: _State, refs: pl.DataFrame, cust: pl.DataFrame, fx: pl.DataFrame, base: str
+) -> None:
+    cfg = st.cfg
+    c = _ref_candidates(st, refs, cust).filter(pl.col("rel") != "other")
+    if c.height == 0:
+        return
+    rt = _cents_py(cfg.rounding_tolerance)
+    bc_map = {k: _cents_py(v) for k, v in cfg.bank_charge_max.items()}
+    bc_default = bc_map.get("*", 0)
+    bc = pl.col("i_ccy").replace_strict(bc_map, default=bc_default, return_dtype=pl.Int64)
+    same = pl.col("r_ccy") == pl.col("i_ccy")
+    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows
+    cross = c.filter(~same).with_columns(pl.lit(None, dtype=pl.Int64).alias("conv_c"))
+    if cross.height:
+        cross = cross.drop("conv_c")
+        cross = _with_rate(cross, "r_ccy", "rate_r", fx, base, cfg)
+        cross = _with_rate(cross, "i_ccy", "rate_i", fx, base, cfg)
+        cross = cross.with_columns(
+            (
+                (pl.col("amt_c").cast(pl.Int128) * pl.col("rate_r") * 2 + pl.col("rate_i"))
+                // (2 * pl.col("rate_i"))
+            )
+            .cast(pl.Int64)
+            .alias("conv_c")
+        ).drop("rate_r", "rate_i")
+    c = pl.concat(
+        [c.filter(same).with_columns(pl.col("amt_c").alias("conv_c")), cross],
+        how="vertical_relaxed",
+    )
+    diff = pl.col("open_c") - pl.col("conv_c")
+    disc_c = (pl.col("inv_amt_c") * pl.col("disc_bp") * 2 + 10_000) // 20_000
+    disc_ok = (
+        pl.col("disc_bp").is_not_null()
+        & (pl.col("value_date") <= pl.col("invoice_date") + pl.duration(days=pl.col("disc_days")))
+        & ((diff - disc_c).abs() <= rt)
+    )
+    fx_tol = pl.col("open_c").cast(pl.Decimal(38, 4)) * pl.lit(cfg.fx_tolerance_pct) / 100
+    own = pl.col("rel").is_in(["own", "unknown"])
+    kind = (
+        pl.when(diff == 0)
+        .then(pl.lit("exact"))
+        .when(~own)
+        .then(pl.lit(None, dtype=pl.String))
+        .when(same & (diff.abs() <= rt))
+        .then(pl.lit("rounding"))
+        .when(same & (diff > 0) & disc_ok)
+        .then(pl.lit("discount"))
+        .when(same & (diff > 0) & (diff <= bc))
+        .then(pl.lit("bank_charge"))
+        .when(~same & (diff.abs().cast(pl.Decimal(38, 4)) <= fx_tol))
+        .then(pl.lit("fx_difference"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    prio = pl.col("wo").replace_strict(
+        {"exact": 0, "rounding": 1, "discount": 2, "bank_charge": 3, "fx_difference": 4},
+        return_dtype=pl.Int64,
+    ) * 2 + (pl.col("rel") == "related").cast(pl.Int64)
+    c = c.with_columns(kind.alias("wo"), disc_c.alias("disc_c")).filter(pl.col("wo").is_not_null())
+    c = c.with_columns(prio.alias("prio"))
+    best = c.filter(pl.col("prio") == pl.col("prio").min().over("rec_idx"))
+    uniq = best.filter(pl.len().over("rec_idx") == 1)
+    uniq = uniq.sort(["inv_idx", "prio", "value_date", "receipt_id"]).filter(
+        pl.int_range(pl.len()).over("inv_idx") == 0
+    )
+    if uniq.height == 0:
+        return
+    uniq = uniq.with_columns(
+        pl.col("text")
+        .str.replace_all("\n", " ")
+        .str.replace_all("'", "’")
+        .str.slice(0, 60)
+        .alias("text_s")
+    )
+    conf = (
+        pl.when(pl.col("rel") == "related")
+        .then(0.9)
+        .when(pl.col("rel") == "unknown")
+        .then(0.9)
+        .when(pl.col("wo") == "exact")
+        .then(1.0)
+        .otherwise(0.95)
+    ) * pl.when(pl.col("payer_method") == "fuzzy").then(pl.col("payer_score")).otherwise(1.0)
+    detail = (
+        pl.when(pl.col("wo") == "exact")
+        .then(pl.lit("amount equal"))
+        .when(pl.col("wo") == "rounding")
+        .then(pl.format("difference {} written off as rounding", _fmt(diff)))
+        .when(pl.col("wo") == "discount")
+        .then(
+            pl.format(
+                "short {} = early-payment discount ({}) paid within {} days",
+                _fmt(diff),
+                "discount_terms",
+                "disc_days",
+            )
+        )
+        .when(pl.col("wo") == "bank_charge")
+        .then(pl.format("short {} written off as bank charge", _fmt(diff)))
+        .otherwise(
+            pl.format(
+                "{} {} at the value-date rate = {} {}; fx difference {}",
+                "r_ccy",
+                _fmt(pl.col("amt_c")),
+                "i_ccy",
+                _fmt(pl.col("conv_c")),
+                _fmt(diff),
+            )
+        )
+    )
+    who = (
+        pl.when(pl.col("rel") == "related")
+        .then(pl.format("; paid by related company {} for {}", "c_pay", "c_inv"))
+        .when(pl.col("rel") == "unknown")
+        .then(pl.lit("; payer not identified"))
+        .otherwise(pl.lit(""))
+    )
+    flags = pl.when(pl.col("rel") == "related").then(pl.lit("third_party")).otherwise(pl.lit(""))
+    base_cols = [
+        "receipt_id",
+        "rec_idx",
+        "inv_idx",
+        pl.lit("reference").alias("rule"),
+        conf.alias("confidence"),
+        pl.format("{}; {}{}", _ref_text(), detail, who).alias("reason"),
+        flags.alias("flags"),
+    ]
+    cash = uniq.select(
+        *base_cols[:3],
+        pl.lit("cash").alias("kind"),
+        pl.col("conv_c").alias("applied_c"),
+        pl.col("amt_c").alias("receipt_c"),
+        *base_cols[3:],
+    )
+    wo = uniq.filter(pl.col("wo") != "exact").select(
+        *base_cols[:3],
+        pl.col("wo").alias("kind"),
+        diff.alias("applied_c"),
+        pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
+        *base_cols[3:],
+    )
+    st.commit(pl.concat([cash, wo]))
+
+
+def _residue_lists(st: _State, customers_of: pl.DataFrame) -> dict[tuple[str, str], list[int]]:
+    """(customer_id, currency) -> open invoice indexes sorted oldest first."""
+    oi = st.open_invoices().join(customers_of, on="customer_id", how="semi")
+    g = (
+        oi.sort(["invoice_date", "invoice_id"])
+        .group_by(["customer_id", "currency"], maintain_order=True)
+        .agg(pl.col("inv_idx"))
+    )
+    return {(c, k): list(v) for c, k, v in g.iter_rows()}
+
+
+def _rule_reference_combined(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> None:
+    """Several referenced invoices (own / unidentified payer, same currency) sum to the amount."""
+    cfg = st.cfg
+    c = _ref_candidates(st, refs, cust).filter(
+        pl.col("rel").is_in(["own", "unknown"]) & (pl.col("r_ccy") == pl.col("i_ccy"))
+    )
+    c = c.filter(pl.len().over("rec_idx") >= 2)
+    if c.height == 0:
+        return
+    g = (
+        c.sort(["invoice_date", "invoice_id"])
+        .group_by("rec_idx", maintain_order=False)
+        .agg(
+            "receipt_id",
+            "value_date",
+            "amt_c",
+            "r_ccy",
+            "src",
+            "text",
+            "payer_method",
+            "payer_score",
+            "rel",
+            pl.col("inv_idx"),
+            pl.col("invoice_id").alias("iids"),
+        )
+        .sort(["value_date", "receipt_id"])
+    )
+    rows: list[tuple] = []
+    for r in g.iter_rows(named=True):
+        ri = r["rec_idx"]
+        amt = int(r["amt_c"][0])
+        idxs = [i for i in r["inv_idx"] if st.inv_open[i] > 0]
+        amounts = [int(st.inv_open[i]) for i in idxs]
+        bcm = cfg.bank_charge_cents(r["r_ccy"][0])
+        sol, tol_used = None, 0
+        for tol in (0, bcm) if bcm > 0 else (0,):
+            sol = _subset(amounts, amt, tol, cfg.combined_max_invoices, cfg.combined_max_nodes)
+            if sol is not None:
+                tol_used = tol
+                break
+        if sol is None:
+            continue
+        chosen = [idxs[k] for k in sol]
+        total = sum(amounts[k] for k in sol)
+        short = total - amt
+        iids = [st.inv_id[i] for i in chosen]
+        text = _short(r["text"][0])
+        conf = (0.95 if r["rel"][0] == "own" else 0.85) * (
+            r["payer_score"][0] if r["payer_method"][0] == "fuzzy" else 1.0
+        )
+        reason = (
+            f"{r['src'][0]} '{text}' names invoices {', '.join(iids)}; "
+            f"their open amounts sum to {_fmt_py(total)}"
+        )
+        reason += (
+            "; amount equal"
+            if short == 0
+            else f"; short {_fmt_py(short)} written off as bank charge"
+        )
+        for n, i in enumerate(chosen):
+            o = int(st.inv_open[i])
+            wo = short if (n == len(chosen) - 1 and short) else 0
+            st.take(ri, i, o, o - wo)
+            rows.append(
+                (r["receipt_id"][0], ri, i, "cash", o - wo, o - wo, "reference", conf, reason, "")
+            )
+            if wo:
+                rows.append(
+                    (r["receipt_id"][0], ri, i, "bank_charge", wo, 0, "reference", conf, reason, "")
+                )
+        del tol_used
+    st.commit(_rows_frame(rows), update=False)
+
+
+def _rule_exact(st: _State) -> None:
+    cfg = st.cfg
+    fr = st.fresh_receipts().filter(pl.col("c_pay").is_not_null())
+    oi = st.open_invoices()
+    c = fr.select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "amt_c",
+        "c_pay",
+        "payer_name",
+        "payer_method",
+        "payer_score",
+    ).join(
+        oi.select(
+            "inv_idx",
+            "invoice_id",
+            pl.col("customer_id").alias("c_pay"),
+            "currency",
+            pl.col("open_c").alias("amt_c"),
+            "invoice_date",
+        ),
+        on=["c_pay", "currency", "amt_c"],
+    )
+    c = c.filter(
+        (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
+        & (
+            pl.col("invoice_date")
+            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
+        )
+    )
+    c = st.drop_rejected(c)
+    c = c.filter(pl.len().over("rec_idx") == 1)
+    c = c.sort(["inv_idx", "value_date", "receipt_id"]).filter(
+        pl.int_range(pl.len()).over("inv_idx") == 0
+    )
+    if c.height == 0:
+        return
+    fuzzy = pl.col("payer_method") == "fuzzy"
+    rows = c.select(
+        "receipt_id",
+        "rec_idx",
+        "inv_idx",
+        pl.lit("cash").alias("kind"),
+        pl.col("amt_c").alias("applied_c"),
+        pl.col("amt_c").alias("receipt_c"),
+        pl.lit("exact_amount").alias("rule"),
+        (pl.lit(0.9) * pl.when(fuzzy).then(pl.col("payer_score")).otherwise(1.0)).alias(
+            "confidence"
+        ),
+        pl.format(
+            "payer '{}' is customer {} (by {}); amount {} equals invoice {}, "
+            "its only open invoice of that amount within the date window",
+            pl.col("payer_name").fill_null(""),
+            "c_pay",
+            "payer_method",
+            _fmt(pl.col("amt_c")),
+            "invoice_id",
+        ).alias("reason"),
+        pl.lit("").alias("flags"),
+    )
+    st.commit(rows)
+
+
+def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None:
+    cfg = st.cfg
+    fr = (
+        st.fresh_receipts().filter(pl.col("c_pay").is_not_null()).sort(["value_date", "receipt_id"])
+    )
+    if fr.height == 0:
+        return
+    lists = _residue_lists(st, fr.select(pl.col("c_pay").alias("customer_id")).unique())
+    if not lists:
+        return
+    ref_sets: dict[int, set[int]] = defaultdict(set)
+    for ri, ii in (
+        refs.join(fr.select("rec_idx"), on="rec_idx", how="semi")
+        .select("rec_idx", "inv_idx")
+        .iter_rows()
+    ):
+        ref_sets[ri].add(ii)
+    deadline = time.monotonic() + cfg.combined_time_budget_s
+    rows: list[tuple] = []
+    inv_date = st.inv_date
+    for r in fr.select(
+        "rec_idx",
+        "receipt_id",
+        "currency",
+        "amt_c",
+        "c_pay",
+        "payer_name",
+        "payer_method",
+        "payer_score",
+    ).iter_rows(named=True):
+        lst = lists.get((r["c_pay"], r["currency"]))
+        if not lst or len(lst) < 2:
+            continue
+        if time.monotonic() > deadline:
+            findings.append(
+                {
+                    "severity": "warning",
+                    "file": "match",
+                    "row": None,
+                    "column": None,
+                    "value": r["receipt_id"],
+                    "rule": "match.combined_budget",
+                    "message": f"combined-payment search stopped after "
+                    f"{cfg.combined_time_budget_s}s; later receipts were not searched",
+                }
+            )
+            st.budget_exhausted = True
+            break
+        ri = r["rec_idx"]
+        refd = ref_sets.get(ri, set())
+        open_l = [i for i in lst if st.inv_open[i] > 0 and (ri, i) not in st.rejected]
+        if len(open_l) < 2:
+            continue
+        open_l.sort(key=lambda i: (0 if i in refd else 1, inv_date[i], st.inv_id[i]))
+        open_l = open_l[: cfg.combined_max_candidates]
+        amounts = [int(st.inv_open[i]) for i in open_l]
+        amt = r["amt_c"]
+        bcm = cfg.bank_charge_cents(r["currency"])
+        sol = None
+        for tol in (0, bcm) if bcm > 0 else (0,):
+            sol = _subset(amounts, amt, tol, cfg.combined_max_invoices, cfg.combined_max_nodes)
+            if sol is not None:
+                break
+        if sol is None:
+            continue
+        chosen = [open_l[k] for k in sol]
+        total = sum(amounts[k] for k in sol)
+        short = total - amt
+        n_ref = sum(1 for i in chosen if i in refd)
+        conf = (0.9 if n_ref == len(chosen) else 0.8) * (
+            r["payer_score"] if r["payer_method"] == "fuzzy" else 1.0
+        )
+        iids = [st.inv_id[i] for i in chosen]
+        reason = (
+            f"payer '{_short(r['payer_name'], 40)}' is customer {r['c_pay']}; "
+            f"amount {_fmt_py(amt)} = open invoices "
+            f"{', '.join(iids)} ({len(chosen)} invoices, {n_ref} named in memo)"
+        )
+        reason += "" if short == 0 else f"; short {_fmt_py(short)} written off as bank charge"
+        for n, i in enumerate(chosen):
+            o = int(st.inv_open[i])
+            wo = short if (n == len(chosen) - 1 and short) else 0
+            st.take(ri, i, o, o - wo)
+            rows.append(
+                (r["receipt_id"], ri, i, "cash", o - wo, o - wo, "combined", conf, reason, "")
+            )
+            if wo:
+                rows.append(
+                    (r["receipt_id"], ri, i, "bank_charge", wo, 0, "combined", conf, reason, "")
+                )
+    st.commit(_rows_frame(rows), update=False)
+
+
+def _rule_partial(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> None:
+    """Receipts naming open invoices whose amount does not fit: oldest-first onto them."""
+    c = _ref_candidates(st, refs, cust).filter(
+        (pl.col("rel") != "other") & (pl.col("r_ccy") == pl.col("i_ccy"))
+    )
+    # a receipt equal to one of the invoices it names was ambiguous, not partial: leave it
+    c = c.filter(~(pl.col("open_c") == pl.col("amt_c")).any().over("rec_idx"))
+    if c.height == 0:
+        return
+    g = (
+        c.sort(["invoice_date", "invoice_id"])
+        .group_by("rec_idx")
+        .agg(
+            pl.col("receipt_id").first(),
+            pl.col("value_date").first(),
+            pl.col("src").first(),
+            pl.col("text").first(),
+            pl.col("payer_method").first(),
+            pl.col("payer_score").first(),
+            "inv_idx",
+            "rel",
+            "c_pay",
+            "c_inv",
+        )
+        .sort(["value_date", "receipt_id"])
+    )
+    rows: list[tuple] = []
+    for r in g.iter_rows(named=True):
+        ri = r["rec_idx"]
+        rem = int(st.rec_rem[ri])
+        if rem != int(st.rec_amt[ri]) or rem <= 0:
+            continue
+        mult = r["payer_score"] if r["payer_method"] == "fuzzy" else 1.0
+        text = _short(r["text"])
+        pending = []
+        for i, rel, cpay, cinv in zip(r["inv_idx"], r["rel"], r["c_pay"], r["c_inv"], strict=True):
+            if rem <= 0:
+                break
+            o = int(st.inv_open[i])
+            if o <= 0:
+                continue
+            a = min(rem, o)
+            rem -= a
+            pending.append((i, a, o, rel, cpay, cinv))
+        for i, a, o, rel, cpay, cinv in pending:
+            st.take(ri, i, a, a)
+            flags = []
+            if a < o:
+                flags.append("partial")
+            if rem > 0:
+                flags.append("overpayment")
+            if rel == "related":
+                flags.append("third_party")
+            reason = (
+                f"{r['src']} '{text}' names invoice {st.inv_id[i]} (open {_fmt_py(o)}); "
+                f"applied {_fmt_py(a)}"
+            )
+            if a < o:
+                reason += f" as a partial payment, {_fmt_py(o - a)} left open"
+            if rem > 0:
+                reason += f"; {_fmt_py(rem)} of the receipt left unapplied (overpayment)"
+            if rel == "related":
+                reason += f"; paid by related company {cpay} for {cinv}"
+            conf = (0.85 if rel == "own" else 0.75) * mult
+            rows.append(
+                (r["receipt_id"], ri, i, "cash", a, a, "partial", conf, reason, "|".join(flags))
+            )
+    st.commit(_rows_frame(rows), update=False)
+
+
+def _rule_balance_forward(st: _State) -> None:
+    fr = (
+        st.fresh_receipts()
+        .filter(pl.col("c_pay").is_not_null() & (pl.col("policy") == "balance_forward"))
+        .sort(["value_date", "receipt_id"])
+    )
+    if fr.height == 0:
+        return
+    lists = _residue_lists(st, fr.select(pl.col("c_pay").alias("customer_id")).unique())
+    rows: list[tuple] = []
+    for r in fr.select(
+        "rec_idx", "receipt_id", "currency", "amt_c", "c_pay", "payer_method", "payer_score"
+    ).iter_rows(named=True):
+        lst = lists.get((r["c_pay"], r["currency"]))
+        if not lst:
+            continue
+        ri, rem = r["rec_idx"], r["amt_c"]
+        mult = r["payer_score"] if r["payer_method"] == "fuzzy" else 1.0
+        for i in lst:
+            if rem <= 0:
+                break
+            o = int(st.inv_open[i])
+            if o <= 0 or (ri, i) in st.rejected:
+                continue
+            a = min(rem, o)
+            rem -= a
+            st.take(ri, i, a, a)
+            reason = (
+                f"customer {r['c_pay']} pays on balance forward: {_fmt_py(a)} applied "
+                "oldest-first to "
+                f"invoice {st.inv_id[i]} (open {_fmt_py(o)})"
+            )
+            rows.append(
+                (
+                    r["receipt_id"],
+                    ri,
+                    i,
+                    "cash",
+                    a,
+                    a,
+                    "balance_forward",
+                    0.75 * mult,
+                    reason,
+                    "partial" if a < o else "",
+                )
+            )
+    st.commit(_rows_frame(rows), update=False)
+
+
+# ----------------------------------------------------------------------------- suggestions
+def _transpositions(c: int) -> set[int]:
+    s = str(c)
+    out = set()
+    for k in range(len(s) - 1):
+        if s[k] != s[k + 1]:
+            t = s[:k] + s[k + 1] + s[k] + s[k + 2 :]
+            if t[0] != "0":
+                out.add(int(t))
+    return out
+
+
+def _suggestions(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.DataFrame:
+    cfg = st.cfg
+    fr = st.fresh_receipts()
+    oi = st.open_invoices()
+    parts: list[pl.DataFrame] = []
+    inv_cols = oi.select(
+        "inv_idx", "invoice_id", "customer_id", "currency", "open_c", "invoice_date"
+    )
+
+    def emit(df: pl.DataFrame, score: pl.Expr, rule: str, reason: pl.Expr) -> None:
+        if df.height:
+            parts.append(
+                df.select(
+                    "rec_idx",
+                    pl.lit(0, dtype=pl.Int64).alias("rank"),
+                    "customer_id",
+                    pl.col("invoice_id").alias("invoice_ids"),
+                    pl.col("open_c").alias("amount_c"),
+                    score.cast(pl.Float64).alias("score"),
+                    pl.lit(rule).alias("rule"),
+                    reason.alias("reason"),
+                )
+            )
+
+    resolved = fr.filter(pl.col("c_pay").is_not_null()).select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "amt_c",
+        pl.col("c_pay").alias("customer_id"),
+    )
+    # several equal candidates (or the only one outside the date window)
+    eq = st.drop_rejected(
+        resolved.join(inv_cols, on=["customer_id", "currency"]).filter(
+            pl.col("open_c") == pl.col("amt_c")
+        )
+    )
+    eq = eq.with_columns(pl.len().over("rec_idx").alias("n"))
+    emit(
+        eq,
+        pl.when(pl.col("n") == 1).then(0.6).otherwise(0.5 / pl.col("n").cast(pl.Float64) + 0.2),
+        "exact_amount",
+        pl.when(pl.col("n") == 1)
+        .then(
+            pl.format(
+                "amount equals invoice {} of the payer, but outside the date window", "invoice_id"
+            )
+        )
+        .otherwise(
+            pl.format(
+                "amount equals {} open invoices of customer {}; which one is a person's call",
+                "n",
+                "customer_id",
+            )
+        ),
+    )
+    # near amount
+    near = st.drop_rejected(resolved.join(inv_cols, on=["customer_id", "currency"]))
+    d = (pl.col("open_c") - pl.col("amt_c")).abs()
+    lim = pl.col("open_c").cast(pl.Float64) * float(cfg.suggest_near_pct) / 100
+    near = near.filter((d > 0) & (d.cast(pl.Float64) <= lim))
+    emit(
+        near,
+        0.15 + 0.3 * (1 - d.cast(pl.Float64) / lim),
+        "near_amount",
+        pl.format(
+            "amount {} is {} away from invoice {} (open {})",
+            _fmt(pl.col("amt_c")),
+            _fmt(d),
+            "invoice_id",
+            _fmt(pl.col("open_c")),
+        ),
+    )
+    # decimal shift / transposed digits
+    var_rows = []
+    for ri, cid, ccy, amt in resolved.select(
+        "rec_idx", "customer_id", "currency", "amt_c"
+    ).iter_rows():
+        for v, what in ((amt * 10, "x10"), (amt * 100, "x100")):
+            var_rows.append((ri, cid, ccy, v, f"decimal shift {what}"))
+        for k, what in ((10, "/10"), (100, "/100")):
+            if amt % k == 0:
+                var_rows.append((ri, cid, ccy, amt // k, f"decimal shift {what}"))
+        for v in _transpositions(amt):
+            var_rows.append((ri, cid, ccy, v, "transposed digits"))
+    if var_rows:
+        vr = pl.DataFrame(
+            var_rows,
+            schema={
+                "rec_idx": pl.Int64,
+                "customer_id": pl.String,
+                "currency": pl.String,
+                "open_c": pl.Int64,
+                "what": pl.String,
+            },
+            orient="row",
+        )
+        vj = st.drop_rejected(vr.join(inv_cols, on=["customer_id", "currency", "open_c"]))
+        emit(
+            vj,
+            pl.lit(0.45),
+            "amount_typo",
+            pl.format(
+                "invoice {} open {}: receipt amount looks like a {}",
+                "invoice_id",
+                _fmt(pl.col("open_c")),
+                "what",
+            ),
+        )
+    # fuzzy payer candidate with exact amount
+    fz = fr.filter(pl.col("c_pay").is_null() & pl.col("candidate_id").is_not_null()).select(
+        "rec_idx",
+        "currency",
+        "amt_c",
+        "payer_name",
+        pl.col("candidate_id").alias("customer_id"),
+        "candidate_score",
+    )
+    fzj = st.drop_rejected(
+        fz.join(inv_cols, on=["customer_id", "currency"]).filter(
+            pl.col("open_c") == pl.col("amt_c")
+        )
+    )
+    emit(
+        fzj,
+        0.7 * pl.col("candidate_score"),
+        "fuzzy_payer",
+        pl.format(
+            "payer '{}' resembles customer {} (score {}); amount equals invoice {}",
+            pl.col("payer_name").fill_null(""),
+            "customer_id",
+            pl.col("candidate_score").round(2),
+            "invoice_id",
+        ),
+    )
+    # unidentified payer, amount shared by few open invoices overall
+    unk = fr.filter(pl.col("c_pay").is_null()).select("rec_idx", "currency", "amt_c")
+    few = inv_cols.with_columns(pl.len().over(["currency", "open_c"]).alias("n")).filter(
+        pl.col("n") <= cfg.suggest_max_candidates
+    )
+    uj = st.drop_rejected(
+        unk.join(few, left_on=["currency", "amt_c"], right_on=["currency", "open_c"]).with_columns(
+            pl.col("amt_c").alias("open_c")
+        )
+    )
+    emit(
+        uj,
+        pl.lit(0.3),
+        "amount_only",
+        pl.format(
+            "payer not identified; amount equals invoice {} of customer {}",
+            "invoice_id",
+            "customer_id",
+        ),
+    )
+    # references that could not be applied
+    rc = _ref_candidates(st, refs, cust)
+    rc = rc.with_columns(pl.col("c_inv").alias("customer_id"))
+    emit(
+        rc,
+        pl.when(pl.col("rel").is_in(["own", "unknown"]))
+        .then(0.55)
+        .when(pl.col("rel") == "related")
+        .then(0.45)
+        .otherwise(0.4),
+        "reference",
+        pl.format(
+            "{} names invoice {} of customer {} (open {} {}) but the receipt is {} {}{}",
+            "src",
+            "invoice_id",
+            "c_inv",
+            "i_ccy",
+            _fmt(pl.col("open_c")),
+            "r_ccy",
+            _fmt(pl.col("amt_c")),
+            pl.when(pl.col("rel") == "other")
+            .then(pl.format(" from customer {}", "c_pay"))
+            .otherwise(pl.lit("")),
+        ),
+    )
+    if not parts:
+        return pl.DataFrame(schema=_SI)
+    s = pl.concat(parts).cast(_SI)
+    s = s.sort(
+        ["rec_idx", "invoice_ids", "score", "rule"], descending=[False, False, True, False]
+    ).unique(["rec_idx", "invoice_ids"], keep="first", maintain_order=True)
+    s = s.sort(["rec_idx", "score", "invoice_ids"], descending=[False, True, False])
+    s = s.with_columns(
+        (pl.int_range(pl.len()).over("rec_idx") + 1).cast(pl.Int64).alias("rank")
+    ).filter(pl.col("rank") <= cfg.suggest_max_candidates)
+    return s
+
+
+# ------------------------------------------------------------------------------------ match
+def match(
+    invoices: pl.DataFrame,
+    receipts: pl.DataFrame,
+    customers: pl.DataFrame,
+    credit_notes: pl.DataFrame | None = None,
+    fx_rates: pl.DataFrame | None = None,
+    config: MatchConfig | None = None,
+    base_currency: str = "CNY",
+    decisions: pl.DataFrame | None = None,
+) -> MatchResult:
+    """Apply receipts to invoices; see the module docstring for the rules."""
+    cfg = config or MatchConfig()
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        t = time.perf_counter()
+        timings[name] = round(t - t0, 3)
+        t0 = t
+
+    cust = _prep_customers(customers)
+    payers = resolve_payers(
+        receipts,
+        customers,
+        auto_threshold=cfg.fuzzy_auto_threshold,
+        suggest_threshold=cfg.fuzzy_suggest_threshold,
+        margin=cfg.fuzzy_margin,
+    )
+    lap("payers")
+    inv0, inv = _prep_invoices(invoices, cfg)
+    rec0, rec = _prep_receipts(receipts, payers, cust, cfg)
+    fx = _fx_table(fx_rates)
+    st = _State(inv, rec, cfg)
+    refs = _extract_refs(rec, inv, cfg)
+    lap("prepare")
+    findings: list[dict] = []
+
+    cn_out = _rule_credit_notes(st, credit_notes)
+    lap("credit_note")
+    manual_status: dict[int, str] = {}
+    if "manual" in cfg.rules:
+        manual_status, f = _rule_manual(st, decisions, fx, base_currency)
+        findings += f
+    lap("manual")
+    if "reference" in cfg.rules:
+        _rule_reference(st, refs, cust, fx, base_currency)
+        _rule_reference_combined(st, refs, cust)
+    lap("reference")
+    if "exact_amount" in cfg.rules:
+        _rule_exact(st)
+    lap("exact_amount")
+    if "combined" in cfg.rules:
+        _rule_combined(st, refs, findings)
+    lap("combined")
+    if "partial" in cfg.rules:
+        _rule_partial(st, refs, cust)
+    lap("partial")
+    if "balance_forward" in cfg.rules:
+        _rule_balance_forward(st)
+    lap("balance_forward")
+    sugg = _suggestions(st, refs, cust) if "suggestions" in cfg.rules else pl.DataFrame(schema=_SI)
+    lap("suggestions")
+
+    result = _assemble(
+        st, inv0, rec0, inv, rec, refs, payers, sugg, manual_status, cn_out, findings, cfg
+    )
+    lap("assemble")
+    result.stats.update({"seconds": timings, "combined_budget_exhausted": st.budget_exhausted})
+    return result
+
+
+def _assemble(
+    st, inv0, rec0, inv, rec, refs, payers, sugg, manual_status, cn_out, findings, cfg
+) -> MatchResult:
+    frames = [f for f in st.frames if f.height]
+    alloc = pl.concat(frames) if frames else pl.DataFrame(schema=_AI)
+    alloc = alloc.cast(_AI)
+    # memo_conflict: a non-reference cash allocation while the memo named other invoices
+    named = refs.select("rec_idx", "inv_idx")
+    allocated = alloc.filter(pl.col("rec_idx").is_not_null()).select("rec_idx", "inv_idx").unique()
+    hit = named.join(allocated, on=["rec_idx", "inv_idx"], how="semi").select("rec_idx").unique()
+    conflict = (
+        named.select("rec_idx")
+        .unique()
+        .join(hit, on="rec_idx", how="anti")
+        .with_columns(pl.lit(True).alias("_mc"))
+    )
+    alloc = (
+        alloc.join(conflict, on="rec_idx", how="left")
+        .with_columns(
+            pl.when(
+                pl.col("_mc").fill_null(False)
+                & ~pl.col("rule").is_in(["reference", "manual", "credit_note"])
+            )
+            .then(
+                pl.when(pl.col("flags") == "")
+                .then(pl.lit("memo_conflict"))
+                .otherwise(pl.col("flags") + "|memo_conflict")
+            )
+            .otherwise(pl.col("flags"))
+            .alias("flags"),
+            pl.when(
+                pl.col("_mc").fill_null(False)
+                & ~pl.col("rule").is_in(["reference", "manual", "credit_note"])
+            )
+            .then(pl.col("reason") + "; the memo names a different invoice (memo_conflict)")
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
+        )
+        .drop("_mc")
+    )
+
+    # conservation, in cents
+    inv_open, rec_rem = st.inv_open, st.rec_rem
+    per_inv = alloc.group_by("inv_idx").agg(pl.col("applied_c").sum().alias("app"))
+    chk_i = (
+        inv.select("inv_idx", "start_c")
+        .with_columns(open_c=pl.Series(inv_open))
+        .join(per_inv, on="inv_idx", how="left")
+        .with_columns(pl.col("app").fill_null(0))
+    )
+    assert chk_i.filter(pl.col("app") + pl.col("open_c") != pl.col("start_c")).height == 0, (
+        "match bug: invoice conservation"
+    )
+    assert (
+        chk_i.filter(
+            (pl.col("start_c") > 0)
+            & ((pl.col("open_c") < 0) | (pl.col("open_c") > pl.col("start_c")))
+        ).height
+        == 0
+    ), "match bug: invoice over-applied"
+    per_rec = (
+        alloc.filter(pl.col("rec_idx").is_not_null())
+        .group_by("rec_idx")
+        .agg(pl.col("receipt_c").sum().alias("used"))
+    )
+    chk_r = (
+        rec.select("rec_idx", "amt_c")
+        .with_columns(rem=pl.Series(rec_rem))
+        .join(per_rec, on="rec_idx", how="left")
+        .with_columns(pl.col("used").fill_null(0))
+    )
+    assert chk_r.filter(pl.col("used") + pl.col("rem") != pl.col("amt_c")).height == 0, (
+        "match bug: receipt conservation"
+    )
+    assert (
+        chk_r.filter(
+            (pl.col("amt_c") > 0) & ((pl.col("rem") < 0) | (pl.col("rem") > pl.col("amt_c")))
+        ).height
+        == 0
+    ), "match bug: receipt over-allocated"
+    assert int(alloc.get_column("applied_c").sum()) == int(
+        chk_i.get_column("start_c").sum() - chk_i.get_column("open_c").sum()
+    ), "match bug: totals"
+    assert int(alloc.get_column("receipt_c").sum()) == int(
+        chk_r.get_column("amt_c").sum() - chk_r.get_column("rem").sum()
+    ), "match bug: totals"
+
+    # allocations output
+    kind_order = {k: i for i, k in enumerate(KINDS)}
+    out_alloc = (
+        alloc.join(
+            inv.select("inv_idx", "invoice_id", "customer_id", "currency"), on="inv_idx", how="left"
+        )
+        .join(
+            rec.select("rec_idx", pl.col("currency").alias("receipt_currency")),
+            on="rec_idx",
+            how="left",
+        )
+        .with_columns(pl.col("kind").replace_strict(kind_order, return_dtype=pl.Int64).alias("_k"))
+        .sort(["receipt_id", "invoice_id", "_k", "rule"])
+        .select(
+            "receipt_id",
+            "invoice_id",
+            "customer_id",
+            _money(pl.col("applied_c")).alias("applied_amount"),
+            "currency",
+            _money(pl.col("receipt_c")).alias("receipt_amount"),
+            "receipt_currency",
+            "kind",
+            "rule",
+            pl.col("confidence").clip(0.0, 1.0).round(4),
+            "reason",
+            "flags",
+        )
+        .cast(ALLOCATION_SCHEMA)
+    )
+
+    # suggestions output
+    out_sugg = (
+        sugg.join(rec.select("rec_idx", "receipt_id"), on="rec_idx")
+        .sort(["receipt_id", "rank"])
+        .select(
+            "receipt_id",
+            "rank",
+            "customer_id",
+            "invoice_ids",
+            _money(pl.col("amount_c")).alias("amount"),
+            pl.col("score").clip(0.0, 1.0).round(4),
+            "rule",
+            "reason",
+        )
+        .cast(SUGGESTION_SCHEMA)
+    )
+
+    # receipts output
+    has_sugg = sugg.select("rec_idx").unique().with_columns(pl.lit(True).alias("_s"))
+    ms = pl.DataFrame(
+        list(manual_status.items()), schema={"rec_idx": pl.Int64, "_ms": pl.String}, orient="row"
+    )
+    r = (
+        rec.select(
+            "rec_idx", pl.col("c_pay").alias("customer_id"), "payer_method", "payer_score", "amt_c"
+        )
+        .with_columns(rem=pl.Series(rec_rem))
+        .join(has_sugg, on="rec_idx", how="left")
+        .join(ms, on="rec_idx", how="left")
+        .with_columns(
+            pl.when(pl.col("_ms").is_not_null())
+            .then(pl.col("_ms"))
+            .when((pl.col("rem") == 0) & (pl.col("amt_c") > 0))
+            .then(pl.lit("applied"))
+            .when(pl.col("rem") != pl.col("amt_c"))
+            .then(pl.lit("partial"))
+            .when(pl.col("_s").fill_null(False))
+            .then(pl.lit("suggested"))
+            .otherwise(pl.lit("unapplied"))
+            .alias("status"),
+            _money(pl.col("amt_c") - pl.col("rem")).alias("allocated"),
+            _money(pl.col("rem")).alias("unapplied"),
+        )
+    )
+    out_rec = pl.concat(
+        [
+            rec0.drop(
+                [
+                    c
+                    for c in (
+                        "customer_id",
+                        "payer_method",
+                        "payer_score",
+                        "allocated",
+                        "unapplied",
+                        "status",
+                    )
+                    if c in rec0.columns
+                ]
+            ),
+            r.select(
+                "customer_id", "payer_method", "payer_score", "allocated", "unapplied", "status"
+            ),
+        ],
+        how="horizontal",
+    )
+
+    # invoices output
+    i = (
+        inv.select("start_c")
+        .with_columns(open_c=pl.Series(inv_open))
+        .with_columns(
+            _money(pl.col("start_c") - pl.col("open_c")).alias("applied"),
+            _money(pl.col("open_c")).alias("open_amount"),
+            _money(pl.col("start_c")).alias("open_at_start"),
+            pl.when((pl.col("open_c") == 0) & (pl.col("start_c") > 0))
+            .then(pl.lit("paid"))
+            .when(pl.col("open_c") != pl.col("start_c"))
+            .then(pl.lit("partial"))
+            .otherwise(pl.lit("open"))
+            .alias("status"),
+        )
+    )
+    out_inv = pl.concat(
+        [
+            inv0.drop(
+                [
+                    c
+                    for c in ("open_amount", "open_at_start", "applied", "status")
+                    if c in inv0.columns
+                ]
+            ),
+            i.select("open_at_start", "applied", "open_amount", "status"),
+        ],
+        how="horizontal",
+    )
+
+    counts = dict(sorted(st.counts.items()))
+    stats = {
+        "allocation_rows": counts,
+        "receipts": out_rec.group_by("status").len().sort("status").to_dicts(),
+        "invoices": out_inv.group_by("status").len().sort("status").to_dicts(),
+    }
+    fnd = (
+        pl.DataFrame(findings, schema=FINDING_SCHEMA)
+        if findings
+        else pl.DataFrame(schema=FINDING_SCHEMA)
+    )
+    return MatchResult(
+        allocations=out_alloc,
+        suggestions=out_sugg,
+        receipts=out_rec,
+        invoices=out_inv,
+        payers=payers,
+        credit_notes=cn_out,
+        findings=fnd,
+        stats=stats,
+    )
+
+
+__all__ = ["ALL_RULES", "MatchConfig", "MatchResult", "match"]

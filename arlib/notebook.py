@@ -1,0 +1,468 @@
+"""Helpers that keep the notebooks thin and make them read like workpapers.
+
+The notebooks only narrate: they call the pipeline, show tables and charts, and state the
+figures in generated sentences. Key totals are recorded as scrapbook-compatible outputs
+(``application/scrapbook.scrap.json+json``) so a test or a reviewer's script reads them
+back from the executed notebook with :func:`read_recorded`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from arlib.config import (
+    TOP_LEVEL_KEYS,
+    Config,
+    _section_classes,
+    as_plain,
+    from_mapping,
+    load_config,
+)
+
+SCRAP_MIME = "application/scrapbook.scrap.json+json"
+CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+
+
+def config_from_parameters(namespace: dict[str, Any]) -> Config:
+    """The Config for this run, from the notebook's parameters.
+
+    ``arlib close`` passes ``params_file`` (+ ``overrides``); ``papermill NB OUT -f
+    params/2026-10.yaml`` passes the YAML's own keys, which win when ``period`` is set.
+    """
+    keys = [k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")]
+    given = {k: namespace.get(k) for k in keys if namespace.get(k) is not None}
+    if given.get("period"):
+        cwd = Path.cwd()
+        root = cwd if (cwd / "params").is_dir() else cwd.parent
+        return from_mapping(
+            given, root=namespace.get("root") or root, source="papermill parameters"
+        )
+    return load_config(namespace["params_file"], namespace.get("overrides") or None)
+
+
+def context_or_now(run_context: dict | None, config: Config) -> dict[str, str]:
+    if run_context:
+        return run_context
+    from arlib.close import run_context as make_context
+
+    return make_context(config)
+
+
+def money(
+    value: Decimal | float | int | None, currency: str = "CNY", *, short: bool = False
+) -> str:
+    """``¥12,345.67``, or ``¥12.3 m`` with ``short`` for prose."""
+    if value is None:
+        return "—"
+    sign = CURRENCY_SIGNS.get(currency, currency + " ")
+    value = Decimal(str(value))
+    negative = value < 0
+    value = abs(value)
+    if short and value >= 1_000_000:
+        text = f"{sign}{value / Decimal(1_000_000):,.1f} m"
+    elif short and value >= 10_000:
+        text = f"{sign}{value / Decimal(1000):,.1f} k"
+    else:
+        text = f"{sign}{value:,.2f}"
+    return f"−{text}" if negative else text
+
+
+def pct(part: int | Decimal, whole: int | Decimal) -> str:
+    if not whole:
+        return "—"
+    return f"{Decimal(part) * 100 / Decimal(whole):.1f} %"
+
+
+def record(name: str, value: Any) -> None:
+    """Record a key figure in the notebook in machine-readable (scrapbook) form."""
+    from IPython.display import display
+
+    payload = {"name": name, "data": as_plain(value), "encoder": "json", "version": 1}
+    display(
+        {SCRAP_MIME: payload},
+        raw=True,
+        metadata={"scrapbook": {"name": name, "data": True, "display": False}},
+    )
+
+
+def read_recorded(path: str | Path) -> dict[str, Any]:
+    """Every figure recorded with :func:`record` in an executed notebook."""
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    found = {}
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if SCRAP_MIME in data:
+                found[data[SCRAP_MIME]["name"]] = data[SCRAP_MIME]["data"]
+    return found
+
+
+def header_markdown(title: str, config: Config, context: dict[str, str]) -> str:
+    """The opening block of every notebook: what, which period, when, by whom, with what."""
+    entity = config.entity or "(single entity)"
+    return (
+        f"# {title}\n\n"
+        f"| | |\n|---|---|\n"
+        f"| Entity | {entity} |\n| Period | {config.period} "
+        f"({config.period_start} to {config.period_end}) |\n"
+        f"| As of | {config.as_of} |\n| Base currency | {config.base_currency} |\n"
+        f"| Run at | {context['run_at']} |\n| Run by | {context['run_by']} |\n"
+        f"| arlib | {context['arlib_version']} (commit {context['git_commit']}) |\n"
+        f"| Params | `{Path(config.source).name}` |\n"
+    )
+
+
+def params_table(config: Config) -> pl.DataFrame:
+    """The run's parameters as a flat key/value table (every default shown)."""
+    rows = [
+        ("entity", config.entity),
+        ("period", config.period),
+        ("as_of", config.as_of),
+        ("base_currency", config.base_currency),
+        ("gl_control_balance", config.gl_control_balance),
+    ]
+    for name, spec in config.inputs.items():
+        shown = Path(spec.path)
+        try:
+            shown = shown.relative_to(config.root)
+        except ValueError:
+            pass
+        rows.append((f"inputs.{name}", shown.as_posix()))
+        if spec.columns:
+            rows.append(
+                (f"inputs.{name}.columns", json.dumps(dict(spec.columns), ensure_ascii=False))
+            )
+    for name, section in config.sections.items():
+        for key, value in as_plain(section).items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            rows.append((f"{name}.{key}", text))
+    return pl.DataFrame(
+        {
+            "parameter": [r[0] for r in rows],
+            "value": [None if r[1] is None else str(r[1]) for r in rows],
+        }
+    )
+
+
+def signoff_markdown(config: Config) -> str:
+    return (
+        "## Sign-off\n\n"
+        f"Workpapers for **{config.entity or 'the entity'}**, period **{config.period}**, "
+        f"as of **{config.as_of}**.\n\n"
+        "| Role | Name | Date | Signature | Notes |\n|---|---|---|---|---|\n"
+        "| Preparer | | | | |\n| Reviewer | | | | |\n"
+    )
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+# ----------------------------------------------------------------- 01 load and validate
+def provenance_table(period) -> pl.DataFrame:
+    from arlib.load import provenance_frame
+
+    return provenance_frame(period.provenance)
+
+
+def provenance_prose(period) -> str:
+    inputs = period.provenance
+    rows = sum(int(p.get("rows") or 0) for p in inputs)
+    parts = []
+    for p in inputs:
+        totals = p.get("control_totals") or {}
+        shown = ", ".join(money(Decimal(v), c) for c, v in totals.items() if v is not None)
+        parts.append(
+            f"**{p['input']}** `{p['file']}`: {int(p.get('rows') or 0):,} rows"
+            + (f" ({shown})" if shown else "")
+        )
+    return f"{len(inputs)} inputs, {rows:,} rows in all.\n\n" + "\n".join(f"- {x}" for x in parts)
+
+
+def findings_by_rule(findings: pl.DataFrame) -> pl.DataFrame:
+    if findings.height == 0:
+        return pl.DataFrame(
+            {"severity": [], "rule": [], "findings": []},
+            schema={"severity": pl.String, "rule": pl.String, "findings": pl.UInt32},
+        )
+    return (
+        findings.group_by("severity", "rule")
+        .agg(pl.len().alias("findings"))
+        .sort("severity", "rule")
+    )
+
+
+def findings_prose(findings: pl.DataFrame) -> str:
+    errors = findings.filter(pl.col("severity") == "error").height
+    warnings = findings.height - errors
+    if findings.height == 0:
+        return "No findings: every value read, every check passed."
+    verdict = (
+        "**The close cannot go on until the errors are fixed.**"
+        if errors
+        else "No errors; the warnings are carried into the workpapers."
+    )
+    return f"{errors:,} error(s) and {warnings:,} warning(s). {verdict}"
+
+
+def record_load(period) -> None:
+    record(
+        "inputs",
+        {
+            p["input"]: {
+                "rows": p.get("rows"),
+                "sha256": p["sha256"],
+                "control_totals": p.get("control_totals"),
+            }
+            for p in period.provenance
+        },
+    )
+    errors = period.findings.filter(pl.col("severity") == "error").height
+    record("findings", {"errors": errors, "warnings": period.findings.height - errors})
+
+
+def load_conclusion(findings: pl.DataFrame) -> str:
+    errors = findings.filter(pl.col("severity") == "error").height
+    if errors:
+        return f"**Stopped:** {errors:,} input error(s) listed above must be fixed; the next cell raises so the close stops here."
+    return "Inputs are complete and consistent enough to reconcile. Proceed to 02 · Reconcile."
+
+
+# ----------------------------------------------------------------------- 02 reconcile
+def match_prose(summary: dict, config: Config) -> str:
+    base = config.base_currency
+    total = summary["receipts"]
+    auto = summary["receipts_auto"]
+    amount = summary["receipts_total"].get(base, Decimal(0))
+    applied = summary["cash_applied"].get(base, Decimal(0))
+    review = summary["receipts_suggested"] + summary["receipts_partial"]
+    return (
+        f"{auto:,} of {total:,} receipts ({pct(auto, total)}) were applied in full automatically; "
+        f"{money(applied, base, short=True)} of {money(amount, base, short=True)} received in {base} "
+        f"was applied. {review:,} need review ({summary['receipts_suggested']:,} with suggestions, "
+        f"{summary['receipts_partial']:,} partly applied) and {summary['receipts_unapplied']:,} "
+        f"are unapplied. {summary['invoices_paid']:,} of {summary['invoices']:,} open or new "
+        f"invoices are now fully paid."
+    )
+
+
+def record_match(summary: dict) -> None:
+    record(
+        "match",
+        {k: v for k, v in summary.items() if k != "per_rule"}
+        | {"per_rule": summary["per_rule"].to_dicts()},
+    )
+
+
+def rule_chart(summary: dict):
+    import matplotlib.pyplot as plt
+
+    per_rule = summary["per_rule"].filter(pl.col("kind") == "cash")
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.barh(per_rule["rule"].to_list(), per_rule["receipts"].to_list(), color="#4C72B0")
+    ax.set_xlabel("receipts")
+    ax.set_title("Receipts applied per rule")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def payer_methods(result) -> pl.DataFrame:
+    return (
+        result.receipts.group_by("payer_method")
+        .agg(pl.len().alias("receipts"), pl.col("payer_score").mean().round(3).alias("mean_score"))
+        .sort("receipts", descending=True)
+    )
+
+
+def conservation_prose(result) -> str:
+    r = result.receipts
+    i = result.invoices
+    a = result.allocations
+    cash = a.group_by("receipt_id").agg(pl.col("receipt_amount").sum().alias("used"))
+    rec = r.join(cash, on="receipt_id", how="left").with_columns(pl.col("used").fill_null(0))
+    bad_r = rec.filter(pl.col("used") + pl.col("unapplied") != pl.col("amount")).height
+    applied = a.group_by("invoice_id").agg(pl.col("applied_amount").sum().alias("applied_rows"))
+    inv = i.join(applied, on="invoice_id", how="left").with_columns(
+        pl.col("applied_rows").fill_null(0)
+    )
+    start = (
+        pl.col("open_before")
+        if "open_before" in inv.columns
+        else pl.col("applied") + pl.col("open_amount")
+    )
+    bad_i = inv.filter(pl.col("applied_rows") + pl.col("open_amount") != start).height
+    verdict = (
+        "Conservation holds."
+        if bad_r == bad_i == 0
+        else "**Conservation fails: investigate before sign-off.**"
+    )
+    return f"Receipts out of balance: {bad_r}; invoices out of balance: {bad_i}. {verdict}"
+
+
+# ------------------------------------------------------------ 03 exceptions and aging
+def exceptions_summary(exceptions: pl.DataFrame) -> pl.DataFrame:
+    if exceptions.height == 0:
+        return exceptions
+    return (
+        exceptions.group_by("class", "type")
+        .agg(pl.len().alias("exceptions"), pl.col("amount").sum().alias("amount"))
+        .sort("class", "type")
+    )
+
+
+def exceptions_prose(exceptions: pl.DataFrame, config: Config) -> str:
+    if exceptions.height == 0:
+        return "No exceptions."
+    by_class = exceptions.group_by("class").agg(pl.len()).sort("len", descending=True)
+    parts = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in by_class.iter_rows())
+    return f"{exceptions.height:,} exceptions: {parts}."
+
+
+def aging_prose(aged, config: Config) -> str:
+    base = config.base_currency
+    totals = aged.totals
+    overdue = totals.filter(~pl.col("bucket").is_in(["not_due", "invalid_date"]))
+    overdue_amount = overdue["amount_base"].sum() if overdue.height else 0
+    return (
+        f"Outstanding {money(aged.total_outstanding, base)} as of {config.as_of}, of which "
+        f"{money(overdue_amount, base)} ({pct(Decimal(str(overdue_amount)), Decimal(str(aged.total_outstanding)))}) is past due. "
+        f"Unapplied cash of {money(aged.unapplied['unapplied_base'].sum() if aged.unapplied.height else 0, base)} is shown apart, not netted."
+    )
+
+
+def aging_chart(aged, config: Config):
+    import matplotlib.pyplot as plt
+
+    totals = aged.totals
+    fig, ax = plt.subplots(figsize=(7, 3))
+    values = [float(v or 0) / 1000 for v in totals["amount_base"].to_list()]
+    ax.bar(totals["bucket"].to_list(), values, color="#C44E52")
+    ax.set_ylabel(f"{config.base_currency} thousand")
+    ax.set_title(f"Aging as of {config.as_of}")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def tier_summary(tiers: pl.DataFrame) -> pl.DataFrame:
+    if tiers.height == 0:
+        return tiers
+    return (
+        tiers.filter(pl.col("tier").is_not_null())
+        .group_by("tier", "action")
+        .agg(pl.len().alias("customers"), pl.col("overdue_amount").sum())
+        .sort("tier")
+    )
+
+
+def provision_prose(provided, config: Config) -> str:
+    return f"Expected credit loss: {money(provided.total_provision, config.base_currency)} (provision matrix below)."
+
+
+def journal_prose(journal: pl.DataFrame, config: Config) -> str:
+    if journal.height == 0:
+        return "No adjustments proposed."
+    debit = journal["debit"].sum()
+    credit = journal["credit"].sum()
+    state = "balanced" if debit == credit else "**NOT balanced**"
+    return f"{journal['journal_id'].n_unique():,} proposed entries, {journal.height:,} lines; debits {money(debit, config.base_currency)} = credits {money(credit, config.base_currency)} ({state})."
+
+
+def record_review(review) -> None:
+    record(
+        "review",
+        {
+            "exceptions": review.exceptions.height,
+            "exceptions_by_class": {
+                c: n for c, n in review.exceptions.group_by("class").agg(pl.len()).iter_rows()
+            }
+            if review.exceptions.height
+            else {},
+            "aging_total": review.aging.total_outstanding,
+            "aging_buckets": {
+                b: a for b, a in review.aging.totals.select("bucket", "amount_base").iter_rows()
+            },
+            "provision": review.provision.total_provision,
+            "journal_lines": review.journal.height,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- 04 close
+def rollforward_prose(closed) -> str:
+    lines = []
+    for row in closed.rollforward.iter_rows(named=True):
+        c = row["currency"]
+        ties = (
+            "ties"
+            if row["difference"] == 0
+            else f"**does not tie: difference {money(row['difference'], c)}**"
+        )
+        lines.append(
+            f"- {c}: opening {money(row['opening_ar'], c)} + invoiced {money(row['invoiced'], c)} − cash "
+            f"{money(row['cash_applied'], c)} − credit notes {money(row['credit_notes_applied'], c)} − "
+            f"adjustments {money(row['adjustments'], c)} = closing {money(row['closing_computed'], c)}; "
+            f"open items list {money(row['closing_listed'], c)}: {ties}."
+        )
+    return "\n".join(lines)
+
+
+def tie_out_prose(closed) -> str:
+    tie = closed.tie_out
+    base = closed.config.base_currency
+    if tie["gl_control_balance"] is None:
+        return (
+            f"Closing AR in {base}: {money(tie['closing_ar_base'], base)}. No GL control balance was "
+            "given in params (`gl_control_balance`), so the tie-out to the ledger is **not performed**."
+        )
+    flag = (
+        "ties to the GL"
+        if tie["difference"] == 0
+        else f"**differs from the GL by {money(tie['difference'], base)}: investigate**"
+    )
+    return f"Closing AR {money(tie['closing_ar_base'], base)} vs GL control {money(tie['gl_control_balance'], base)}: {flag}."
+
+
+def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
+    return (
+        items.group_by("item_type", "currency")
+        .agg(pl.len().alias("items"), pl.col("open_amount").sum())
+        .sort("item_type", "currency")
+    )
+
+
+def record_close(closed) -> None:
+    record("rollforward", closed.rollforward.to_dicts())
+    record("tie_out", closed.tie_out)
+    record(
+        "open_items",
+        {
+            t: n
+            for t, n in closed.open_items.group_by("item_type")
+            .agg(pl.len())
+            .sort("item_type")
+            .iter_rows()
+        },
+    )
+
+
+def conclusions(closed) -> str:
+    ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
+    exceptions = closed.review.exceptions.height
+    tie = closed.tie_out
+    lines = [
+        "- The roll-forward "
+        + ("ties in every currency." if ties else "**does not tie**: see above."),
+        f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
+        f"- GL tie-out: {tie['status']}.",
+        f"- {closed.open_items.height:,} open items are carried to the next period (open_items.parquet).",
+    ]
+    return "\n".join(lines)

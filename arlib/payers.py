@@ -1,0 +1,256 @@
+"""Payer resolution: which customer sent a bank receipt.
+
+A bank line names a payer (``payer_name``, sometimes ``payer_account``); matching needs a
+``customer_id``. Resolution works on the distinct ``(payer_name, payer_account)`` pairs, not
+on receipt rows (a million receipts have far fewer distinct payers), in this order:
+
+1. ``account`` -- the payer account is listed in exactly one customer's ``payer_accounts``
+   ('|'-separated; compared without spaces/hyphens, upper-cased).
+2. ``name``    -- the normalised payer name equals exactly one customer's normalised name.
+3. ``alias``   -- the normalised payer name equals exactly one customer's normalised alias.
+4. ``fuzzy``   -- rapidfuzz ``fuzz.ratio`` of the normalised name against every normalised
+   customer name and alias (``process.cdist``, chunked, all cores). The best customer is
+   accepted when its score is at least ``auto_threshold`` *and* beats the best other
+   customer by ``margin``; otherwise, when at least ``suggest_threshold``, it is only a
+   *candidate* (``candidate_id``/``candidate_score``): matching may suggest it, never
+   allocate on it.
+5. ``none``    -- nothing above.
+
+Normalisation (:func:`normalize_name`): Unicode NFKC (full/half width), lower case,
+punctuation and symbols to spaces, trailing company suffixes removed (有限责任公司,
+股份有限公司, 有限公司, 公司, co., ltd., co.,ltd, limited, inc., llc, gmbh, corp., ...),
+then all whitespace removed. A name that is only a suffix normalises to null.
+
+Scores are 0-1: exact methods score 1.0, fuzzy the rapidfuzz ratio / 100.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+METHODS = ("account", "name", "alias", "fuzzy", "none")
+
+_PUNCT = r"[\p{P}\p{S}\s]+"
+_EN_SUFFIX = (
+    r"(?:\s+(?:co|company|ltd|limited|inc|incorporated|llc|l\s?l\s?c|gmbh|corp|corporation"
+    r"|plc|pte|pty|sa|ag|bv|kk|group))+\s*$"
+)
+_ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司)$"
+
+PAYERS_SCHEMA = {
+    "payer_name": pl.String,
+    "payer_account": pl.String,
+    "customer_id": pl.String,
+    "method": pl.String,
+    "score": pl.Float64,
+    "candidate_id": pl.String,
+    "candidate_score": pl.Float64,
+}
+
+
+def normalize_name_expr(expr: pl.Expr) -> pl.Expr:
+    """Polars expression form of :func:`normalize_name` (vectorised)."""
+    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
+    s = (" " + s).str.replace(_EN_SUFFIX, "").str.strip_chars()
+    s = s.str.replace(_ZH_SUFFIX, "").str.replace_all(r"\s+", "")
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+
+
+def normalize_name(name: str | None) -> str | None:
+    """Normalise one company name, e.g. ``'ＡＣＭＥ Trading Co.,Ltd.'`` -> ``'acmetrading'``."""
+    if name is None:
+        return None
+    return pl.select(normalize_name_expr(pl.lit(name, dtype=pl.String))).item()
+
+
+def normalize_account_expr(expr: pl.Expr) -> pl.Expr:
+    s = expr.str.normalize("NFKC").str.replace_all(r"[\s\-]+", "").str.to_uppercase()
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+
+
+def _unique_key_map(df: pl.DataFrame, key: str) -> pl.DataFrame:
+    """key -> customer_id where the key belongs to exactly one customer."""
+    return (
+        df.drop_nulls(key)
+        .unique([key, "customer_id"])
+        .group_by(key)
+        .agg(pl.col("customer_id").min(), pl.len().alias("_n"))
+        .filter(pl.col("_n") == 1)
+        .drop("_n")
+    )
+
+
+def _split_col(customers: pl.DataFrame, col: str) -> pl.DataFrame:
+    if col not in customers.columns:
+        return pl.DataFrame(schema={"customer_id": pl.String, col: pl.String})
+    return (
+        customers.select("customer_id", pl.col(col).cast(pl.String).str.split("|"))
+        .explode(col)
+        .with_columns(pl.col(col).str.strip_chars())
+        .filter(pl.col(col).is_not_null() & (pl.col(col) != ""))
+    )
+
+
+def _choices(customers: pl.DataFrame) -> pl.DataFrame:
+    """Normalised names and aliases of every customer: (norm, customer_id, source)."""
+    names = customers.select(
+        "customer_id", normalize_name_expr(pl.col("name").cast(pl.String)).alias("norm")
+    ).with_columns(pl.lit("name").alias("source"))
+    aliases = (
+        _split_col(customers, "aliases")
+        .select("customer_id", normalize_name_expr(pl.col("aliases")).alias("norm"))
+        .with_columns(pl.lit("alias").alias("source"))
+    )
+    return pl.concat([names, aliases]).drop_nulls("norm").unique(maintain_order=True)
+
+
+def _fuzzy(
+    queries: list[str],
+    choice_norms: list[str],
+    choice_cust: np.ndarray,
+    suggest_threshold: float,
+    chunk_cells: int = 20_000_000,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best customer index, best score and best-other-customer score per query (0-100)."""
+    from rapidfuzz import fuzz, process
+
+    nq, nc = len(queries), len(choice_norms)
+    best_c = np.full(nq, -1, dtype=np.int64)
+    best_s = np.zeros(nq, dtype=np.float64)
+    second_s = np.zeros(nq, dtype=np.float64)
+    if nq == 0 or nc == 0:
+        return best_c, best_s, second_s
+    step = max(1, chunk_cells // nc)
+    cutoff = max(0, int(np.floor(suggest_threshold * 100)) - 1)
+    for start in range(0, nq, step):
+        m = process.cdist(
+            queries[start : start + step],
+            choice_norms,
+            scorer=fuzz.ratio,
+            score_cutoff=cutoff,
+            dtype=np.uint8,
+            workers=-1,
+        )
+        j = m.argmax(axis=1)  # first maximum: choices are sorted, so deterministic
+        rows = np.arange(m.shape[0])
+        bs = m[rows, j].astype(np.float64)
+        bc = choice_cust[j]
+        other = np.where(choice_cust[None, :] == bc[:, None], 0, m)
+        best_c[start : start + step] = bc
+        best_s[start : start + step] = bs
+        second_s[start : start + step] = other.max(axis=1)
+    return best_c, best_s, second_s
+
+
+def resolve_payers(
+    receipts: pl.DataFrame,
+    customers: pl.DataFrame,
+    *,
+    auto_threshold: float = 0.92,
+    suggest_threshold: float = 0.75,
+    margin: float = 0.03,
+) -> pl.DataFrame:
+    """Resolve every distinct ``(payer_name, payer_account)`` of ``receipts`` to a customer.
+
+    Returns :data:`PAYERS_SCHEMA` columns, one row per distinct pair, sorted by
+    ``payer_name, payer_account``; ``customer_id`` is null when ``method == 'none'``.
+    Join it back on ``payer_name, payer_account`` (``nulls_equal=True``).
+    """
+    acct_col = (
+        pl.col("payer_account").cast(pl.String)
+        if "payer_account" in receipts.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    pairs = (
+        receipts.select(pl.col("payer_name").cast(pl.String), acct_col.alias("payer_account"))
+        .unique()
+        .sort(["payer_name", "payer_account"], nulls_last=True)
+        .with_columns(
+            normalize_name_expr(pl.col("payer_name")).alias("_norm"),
+            normalize_account_expr(pl.col("payer_account")).alias("_acct"),
+        )
+    )
+    customers = customers.with_columns(pl.col("customer_id").cast(pl.String))
+
+    # 1. account
+    accts = _split_col(customers, "payer_accounts").select(
+        "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
+    )
+    acct_map = _unique_key_map(accts, "_acct").rename({"customer_id": "_c_acct"})
+    # 2./3. name and alias
+    choices = _choices(customers)
+    name_map = _unique_key_map(
+        choices.filter(pl.col("source") == "name").rename({"norm": "_norm"}), "_norm"
+    ).rename({"customer_id": "_c_name"})
+    alias_map = _unique_key_map(
+        choices.filter(pl.col("source") == "alias").rename({"norm": "_norm"}), "_norm"
+    ).rename({"customer_id": "_c_alias"})
+
+    pairs = (
+        pairs.join(acct_map, on="_acct", how="left")
+        .join(name_map, on="_norm", how="left")
+        .join(alias_map, on="_norm", how="left")
+        .with_columns(
+            pl.coalesce("_c_acct", "_c_name", "_c_alias").alias("customer_id"),
+            pl.when(pl.col("_c_acct").is_not_null())
+            .then(pl.lit("account"))
+            .when(pl.col("_c_name").is_not_null())
+            .then(pl.lit("name"))
+            .when(pl.col("_c_alias").is_not_null())
+            .then(pl.lit("alias"))
+            .otherwise(pl.lit("none"))
+            .alias("method"),
+        )
+        .with_columns(pl.when(pl.col("method") != "none").then(1.0).otherwise(0.0).alias("score"))
+    )
+
+    # 4. fuzzy, on distinct normalised names still unresolved
+    todo = (
+        pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
+        .select("_norm")
+        .unique()
+        .sort("_norm")
+    )
+    fz_schema = {
+        "_norm": pl.String,
+        "_fz_c": pl.String,
+        "_fz_s": pl.Float64,
+        "_fz_2": pl.Float64,
+    }
+    fz = pl.DataFrame(schema=fz_schema)
+    if todo.height and choices.height:
+        ch = choices.sort(["norm", "customer_id"])
+        cust_ids = ch.get_column("customer_id").unique().sort()
+        cust_index = {c: i for i, c in enumerate(cust_ids.to_list())}
+        choice_cust = np.array([cust_index[c] for c in ch.get_column("customer_id")], np.int64)
+        queries = todo.get_column("_norm").to_list()
+        bc, bs, s2 = _fuzzy(
+            queries, ch.get_column("norm").to_list(), choice_cust, suggest_threshold
+        )
+        ids = cust_ids.to_list()
+        fz = pl.DataFrame(
+            {
+                "_norm": queries,
+                "_fz_c": [ids[i] if s > 0 else None for i, s in zip(bc, bs, strict=True)],
+                "_fz_s": bs / 100.0,
+                "_fz_2": s2 / 100.0,
+            },
+            schema=fz_schema,
+        )
+    pairs = pairs.join(fz, on="_norm", how="left")
+    unresolved = pl.col("method") == "none"
+    auto = (
+        unresolved
+        & (pl.col("_fz_s") >= auto_threshold)
+        & ((pl.col("_fz_s") - pl.col("_fz_2")) >= margin)
+    )
+    cand = unresolved & ~auto & (pl.col("_fz_s") >= suggest_threshold)
+    pairs = pairs.with_columns(
+        pl.when(auto).then(pl.col("_fz_c")).otherwise(pl.col("customer_id")).alias("customer_id"),
+        pl.when(auto).then(pl.lit("fuzzy")).otherwise(pl.col("method")).alias("method"),
+        pl.when(auto).then(pl.col("_fz_s")).otherwise(pl.col("score")).alias("score"),
+        pl.when(cand).then(pl.col("_fz_c")).otherwise(None).alias("candidate_id"),
+        pl.when(cand).then(pl.col("_fz_s")).otherwise(None).alias("candidate_score"),
+    )
+    return pairs.select(list(PAYERS_SCHEMA)).cast(PAYERS_SCHEMA)

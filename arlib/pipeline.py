@@ -1,0 +1,421 @@
+"""The close pipeline: load → match → review (exceptions, aging, KPIs, provision,
+journal) → close (roll-forward, open items), and the writers of its machine outputs.
+
+Each notebook runs one stage. Stages are cached in ``state_dir`` (set by ``arlib close``)
+so that a later notebook reads what an earlier one computed instead of recomputing; with
+no ``state_dir`` (a notebook run on its own, nbval, ``arlib reconcile``) each stage simply
+computes what it needs. The cache is a pickle the close wrote itself moments earlier in its
+own build folder, never a file from elsewhere. Without a folder, stages share a dict so
+each is computed once per call chain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from arlib import carry, findings as fnd
+from arlib.config import Config
+from arlib.load import Period, load_period
+from arlib.match import MatchResult, match
+from arlib.schema import MONEY
+
+
+class DataErrors(RuntimeError):
+    """The period's inputs have errors; the close cannot be trusted until they are fixed."""
+
+
+def _cached(state_dir: str | Path | dict | None, name: str, compute: Callable[[], Any]) -> Any:
+    """Memoise a stage in a dict (one process) or a folder (across notebooks)."""
+    if state_dir is None:
+        return compute()
+    if isinstance(state_dir, dict):
+        if name not in state_dir:
+            state_dir[name] = compute()
+        return state_dir[name]
+    path = Path(state_dir) / f"{name}.pkl"
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - written by this close, in its build folder
+    value = compute()
+    with open(path, "wb") as handle:
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return value
+
+
+def load_stage(config: Config, state_dir=None) -> Period:
+    return _cached(state_dir, "load", lambda: load_period(config))
+
+
+def require_clean(period: Period) -> None:
+    """Stop here (naming every error) when the inputs have errors."""
+    errors = period.findings.filter(pl.col("severity") == "error")
+    if errors.height:
+        lines = [
+            f"{r['file']}:{r['row']}: {r['column']}: {r['value']!r} {r['message']}"
+            for r in errors.head(20).iter_rows(named=True)
+        ]
+        more = f"\n... and {errors.height - 20} more" if errors.height > 20 else ""
+        raise DataErrors(
+            f"{errors.height} input error(s) must be fixed before matching:\n"
+            + "\n".join(lines)
+            + more
+        )
+
+
+def match_stage(config: Config, state_dir=None) -> MatchResult:
+    state_dir = {} if state_dir is None else state_dir
+
+    def compute() -> MatchResult:
+        period = load_stage(config, state_dir)
+        require_clean(period)
+        frames = period.frames
+        return match(
+            frames["invoices"],
+            frames["receipts"],
+            frames["customers"],
+            frames["credit_notes"],
+            frames["fx_rates"],
+            config.section("matching"),
+            base_currency=config.base_currency,
+            decisions=frames["decisions"] if frames["decisions"].height else None,
+        )
+
+    return _cached(state_dir, "match", compute)
+
+
+def match_summary(result: MatchResult) -> dict[str, Any]:
+    """Counts and amounts per rule, the auto-match rate, and what is left."""
+    receipts = result.receipts
+    cash = result.allocations.filter(pl.col("kind") == "cash")
+    per_rule = (
+        result.allocations.group_by("rule", "kind")
+        .agg(
+            pl.len().alias("allocations"),
+            pl.col("receipt_id").n_unique().alias("receipts"),
+            pl.col("applied_amount").sum().alias("applied_amount"),
+        )
+        .sort("rule", "kind")
+    )
+    applied = receipts.filter(pl.col("status") == "applied")
+    auto = applied.filter(
+        ~pl.col("receipt_id").is_in(
+            result.allocations.filter(pl.col("rule") == "manual")["receipt_id"].implode()
+        )
+    )
+    return {
+        "receipts": receipts.height,
+        "receipts_applied": applied.height,
+        "receipts_auto": auto.height,
+        "receipts_partial": receipts.filter(pl.col("status") == "partial").height,
+        "receipts_suggested": receipts.filter(pl.col("status") == "suggested").height,
+        "receipts_unapplied": receipts.filter(pl.col("status") == "unapplied").height,
+        "receipts_total": _totals(receipts, "amount"),
+        "cash_applied": _totals(cash, "receipt_amount", by="receipt_currency"),
+        "unapplied_total": _totals(receipts, "unapplied"),
+        "invoices": result.invoices.height,
+        "invoices_paid": result.invoices.filter(pl.col("status") == "paid").height,
+        "suggestions": result.suggestions["receipt_id"].n_unique(),
+        "per_rule": per_rule,
+    }
+
+
+def _totals(frame: pl.DataFrame, column: str, by: str = "currency") -> dict[str, Decimal]:
+    if frame.height == 0:
+        return {}
+    sums = frame.group_by(by).agg(pl.col(column).sum()).sort(by)
+    return {c: v for c, v in sums.iter_rows()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    """What is wrong, how old it is, who to chase, and what to book."""
+
+    exceptions: pl.DataFrame
+    aging: Any
+    tiers: pl.DataFrame
+    kpis: Any
+    provision: Any
+    journal: pl.DataFrame
+    history: pl.DataFrame
+
+
+def review_stage(config: Config, state_dir=None) -> Review:
+    state_dir = {} if state_dir is None else state_dir
+
+    def compute() -> Review:
+        from arlib import aging, exceptions, journal, kpis, provision
+
+        period = load_stage(config, state_dir)
+        result = match_stage(config, state_dir)
+        frames = period.frames
+        history = kpis.payment_history(
+            result.allocations, result.receipts, result.invoices, period=config.period
+        )
+        history = _with_previous_history(config, history)
+        found = exceptions.classify_exceptions(
+            result.allocations,
+            result.suggestions,
+            result.receipts,
+            result.invoices,
+            frames["customers"],
+            config.section("exceptions"),
+            history,
+            period=config.period,
+        )
+        aged = aging.age(
+            result.invoices,
+            result.receipts,
+            config.as_of,
+            config.section("aging"),
+            fx_rates=frames["fx_rates"],
+            base_currency=config.base_currency,
+        )
+        tiers = aging.overdue_tiers(
+            aged.detail, frames["customers"], config.section("tiers"), history=history
+        )
+        opening_ar = _opening_ar_base(frames["invoices"], aged)
+        measured = kpis.compute_kpis(
+            result.invoices,
+            result.allocations,
+            result.receipts,
+            aged.detail,
+            opening_ar=opening_ar,
+            period_start=config.period_start,
+            period_end=config.period_end,
+            base_currency=config.base_currency,
+            fx_rates=frames["fx_rates"],
+            config=config.section("kpis"),
+            history=history,
+        )
+        provided = provision.expected_credit_loss(aged.detail, config.section("provision"))
+        proposed = journal.propose_adjustments(
+            result.allocations,
+            found,
+            period=config.period,
+            as_of=config.as_of,
+            base_currency=config.base_currency,
+            fx_rates=frames["fx_rates"],
+            config=config.section("adjustments"),
+            provision_movement=provided.movement,
+        )
+        return Review(found, aged, tiers, measured, provided, proposed, history)
+
+    return _cached(state_dir, "review", compute)
+
+
+def _opening_ar_base(invoices: pl.DataFrame, aged) -> Decimal:
+    """Opening AR in base currency: carried-forward open invoices at their as-of rates."""
+    opening = invoices.filter(pl.col("origin") == "opening")
+    if opening.height == 0:
+        return Decimal("0.00")
+    rates = (
+        aged.detail.select("invoice_id", "fx_rate") if "fx_rate" in aged.detail.columns else None
+    )
+    joined = opening.join(rates, on="invoice_id", how="left") if rates is not None else opening
+    joined = joined.with_columns(
+        pl.col("fx_rate").fill_null(1)
+        if "fx_rate" in joined.columns
+        else pl.lit(1).alias("fx_rate")
+    )
+    total = joined.select(
+        (
+            pl.col("open_amount").cast(pl.Decimal(38, 8))
+            * pl.col("fx_rate").cast(pl.Decimal(38, 8))
+        ).sum()
+    ).item()
+    return Decimal(str(total or 0)).quantize(Decimal("0.01"))
+
+
+def _with_previous_history(config: Config, history: pl.DataFrame) -> pl.DataFrame:
+    """Payment history of earlier closes (beside the opening open items), plus this period."""
+    opening = config.inputs.get("opening")
+    if opening is None:
+        return history
+    previous = Path(opening.path).with_name("payment_history.parquet")
+    if not previous.is_file():
+        return history
+    earlier = pl.read_parquet(previous)
+    return pl.concat([earlier, history], how="diagonal_relaxed").unique(maintain_order=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class CloseResult:
+    """Everything a close produces, before rendering."""
+
+    config: Config
+    period: Period
+    match: MatchResult
+    review: Review
+    rollforward: pl.DataFrame
+    tie_out: dict[str, Any]
+    open_items: pl.DataFrame
+
+    def row_counts(self) -> dict[str, int]:
+        return {
+            "invoices": self.match.invoices.height,
+            "receipts": self.match.receipts.height,
+            "allocations": self.match.allocations.height,
+            "suggestions": self.match.suggestions.height,
+            "exceptions": self.review.exceptions.height,
+            "open_items": self.open_items.height,
+        }
+
+    def control_totals(self) -> dict[str, Any]:
+        return {
+            "rollforward": self.rollforward.to_dicts(),
+            "tie_out": self.tie_out,
+            "inputs": {p["input"]: p.get("control_totals") for p in self.period.provenance},
+        }
+
+
+def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
+    """Per currency: opening AR + invoiced − cash − credit notes − write-offs = closing AR.
+
+    ``closing_listed`` is the sum of the open balances actually left on invoices; the
+    roll-forward ties when it equals ``closing_computed`` (``difference`` = 0).
+    """
+    invoices = result.invoices
+    opening = invoices.filter(pl.col("origin") == "opening")
+    current = invoices.filter(pl.col("origin") != "opening")
+    alloc = result.allocations
+    currencies = sorted(set(invoices["currency"].drop_nulls().to_list()))
+    rows = []
+    zero = Decimal("0.00")
+
+    def total(frame: pl.DataFrame, column: str, currency: str, extra=None) -> Decimal:
+        sel = frame.filter(pl.col("currency") == currency)
+        if extra is not None:
+            sel = sel.filter(extra)
+        value = sel[column].sum() if sel.height else None
+        return Decimal(str(value)) if value is not None else zero
+
+    for currency in currencies:
+        opening_ar = total(opening, "open_amount", currency)
+        invoiced = total(current, "amount", currency)
+        cash = total(alloc, "applied_amount", currency, pl.col("kind") == "cash")
+        credits = total(alloc, "applied_amount", currency, pl.col("kind") == "credit_note")
+        write_offs = total(
+            alloc, "applied_amount", currency, ~pl.col("kind").is_in(["cash", "credit_note"])
+        )
+        computed = opening_ar + invoiced - cash - credits - write_offs
+        listed = total(invoices, "open_amount", currency)
+        rows.append(
+            {
+                "currency": currency,
+                "opening_ar": opening_ar,
+                "invoiced": invoiced,
+                "cash_applied": cash,
+                "credit_notes_applied": credits,
+                "adjustments": write_offs,
+                "closing_computed": computed,
+                "closing_listed": listed,
+                "difference": listed - computed,
+            }
+        )
+    schema = {k: MONEY for k in ("opening_ar", "invoiced", "cash_applied", "credit_notes_applied")}
+    schema |= {
+        k: MONEY for k in ("adjustments", "closing_computed", "closing_listed", "difference")
+    }
+    return pl.DataFrame(rows, schema={"currency": pl.String, **schema})
+
+
+def tie_out(config: Config, review: Review) -> dict[str, Any]:
+    """Closing AR in base currency against the GL control balance from params."""
+    closing = Decimal(str(review.aging.total_outstanding))
+    gl = config.gl_control_balance
+    difference = None if gl is None else closing - gl
+    return {
+        "closing_ar_base": closing,
+        "gl_control_balance": gl,
+        "difference": difference,
+        "status": "not given" if gl is None else ("ties" if difference == 0 else "DIFFERENCE"),
+    }
+
+
+def close_stage(config: Config, state_dir=None) -> CloseResult:
+    state_dir = {} if state_dir is None else state_dir
+
+    def compute() -> CloseResult:
+        period = load_stage(config, state_dir)
+        result = match_stage(config, state_dir)
+        review = review_stage(config, state_dir)
+        items = carry.build_open_items(
+            result.invoices, result.receipts, review.exceptions, config.period
+        )
+        return CloseResult(
+            config=config,
+            period=period,
+            match=result,
+            review=review,
+            rollforward=rollforward(period, result),
+            tie_out=tie_out(config, review),
+            open_items=items,
+        )
+
+    return _cached(state_dir, "close", compute)
+
+
+def _csv(frame: pl.DataFrame, path: Path) -> Path:
+    frame.write_csv(path, include_bom=False, line_terminator="\n")
+    return path
+
+
+MATCH_COLUMNS = [
+    "receipt_id",
+    "invoice_id",
+    "applied_amount",
+    "currency",
+    "rule",
+    "confidence",
+    "reason",
+]
+
+
+def write_reconcile_outputs(
+    result: MatchResult, out: Path, findings: pl.DataFrame | None = None
+) -> list[Path]:
+    """matches.csv, suggestions.csv and the residuals (unapplied receipts, open invoices)."""
+    out.mkdir(parents=True, exist_ok=True)
+    extra = [c for c in result.allocations.columns if c not in MATCH_COLUMNS]
+    written = [
+        _csv(result.allocations.select(MATCH_COLUMNS + extra), out / "matches.csv"),
+        _csv(result.suggestions, out / "suggestions.csv"),
+        _csv(result.receipts.filter(pl.col("unapplied") != 0), out / "unapplied_receipts.csv"),
+        _csv(result.invoices.filter(pl.col("open_amount") != 0), out / "open_invoices.csv"),
+    ]
+    if findings is not None:
+        written.append(_csv(findings, out / "findings.csv"))
+    return written
+
+
+def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
+    """Every machine-readable output of a close plus the Excel workpapers."""
+    from arlib.export import write_workpapers
+
+    written = write_reconcile_outputs(result.match, out, result.period.findings)
+    review = result.review
+    written.append(_csv(review.exceptions, out / "exceptions.csv"))
+    written.append(_csv(review.aging.detail, out / "aging.csv"))
+    written.append(_csv(review.aging.by_customer, out / "aging_by_customer.csv"))
+    written.append(_csv(review.tiers, out / "tiers.csv"))
+    written.append(_csv(review.journal, out / "proposed_adjustments.csv"))
+    written.append(_csv(result.rollforward, out / "rollforward.csv"))
+    items = out / "open_items.parquet"
+    carry.write_open_items(result.open_items, items)
+    written.append(items)
+    history = out / "payment_history.parquet"
+    review.history.write_parquet(history, statistics=False)
+    written.append(history)
+    written.append(write_workpapers(result, out / "workpapers.xlsx"))
+    return written
+
+
+def findings_of(result: CloseResult) -> pl.DataFrame:
+    return fnd.concat(result.period.findings, result.match.findings, result.review.aging.findings)

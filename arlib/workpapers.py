@@ -1,0 +1,218 @@
+"""Excel workpapers: render a close's result objects into one auditable workbook.
+
+Compute first, render second: every number here was computed (and tested) before this
+module sees it. The workbook has an Index with workpaper references (AR-1, AR-2, ...),
+money formats, frozen headers, filters and widths; overdue rows are highlighted. Cell text
+is always written as text, so a payer name such as ``=HYPERLINK(...)`` can never become a
+formula. Detail sheets stop at a row cap and name the CSV/Parquet with the full detail;
+summaries, exceptions and aging are always complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+EXCEL_MAX_ROWS = 1_048_576
+
+
+@dataclasses.dataclass(frozen=True)
+class Sheet:
+    """One workpaper tab.
+
+    Attributes:
+        ref: Workpaper reference shown in the Index (``AR-1``).
+        name: Sheet name (≤ 31 characters).
+        title: What the sheet shows, one line.
+        frame: The rows.
+        capped: Whether the row cap applies (detail sheets); summaries are never capped.
+        full_detail: Where the complete rows are when the cap cuts them (e.g. matches.csv).
+        highlight: Column whose truthy value marks a row as overdue/attention (red fill).
+        total_columns: Money columns to total at the bottom.
+    """
+
+    ref: str
+    name: str
+    title: str
+    frame: pl.DataFrame
+    capped: bool = False
+    full_detail: str | None = None
+    highlight: str | None = None
+    total_columns: tuple[str, ...] = ()
+
+
+def _plain(value):
+    """Excel cell value: money as a number (cents are exact in a double up to 10^13)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def write_workbook(
+    path: Path,
+    sheets: list[Sheet],
+    *,
+    header: dict[str, str],
+    row_cap: int,
+    signoff: list[tuple[str, str]],
+) -> dict[str, int]:
+    """Write the workbook; returns rows written per sheet (after any cap).
+
+    Args:
+        header: Entity, period, as-of, prepared-at lines printed above the Index.
+        row_cap: Maximum detail rows on capped sheets.
+        signoff: (role, description) lines for the Sign-off sheet.
+    """
+    row_cap = min(row_cap, EXCEL_MAX_ROWS - 10)
+    book = xlsxwriter.Workbook(
+        path,
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
+    book.set_properties(
+        {"title": header.get("Title", "AR workpapers"), "created": dt.datetime(2000, 1, 1)}
+    )
+    fmt = {
+        "title": book.add_format({"bold": True, "font_size": 14}),
+        "bold": book.add_format({"bold": True}),
+        "head": book.add_format(
+            {"bold": True, "bg_color": "#DDE4EE", "border": 1, "text_wrap": True}
+        ),
+        "money": book.add_format({"num_format": "#,##0.00;[Red]-#,##0.00"}),
+        "money_total": book.add_format(
+            {"num_format": "#,##0.00;[Red]-#,##0.00", "bold": True, "top": 1}
+        ),
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+        "pct": book.add_format({"num_format": "0.0%"}),
+        "overdue": book.add_format({"bg_color": "#F8D7DA"}),
+        "money_overdue": book.add_format(
+            {"num_format": "#,##0.00;[Red]-#,##0.00", "bg_color": "#F8D7DA"}
+        ),
+        "date_overdue": book.add_format({"num_format": "yyyy-mm-dd", "bg_color": "#F8D7DA"}),
+        "note": book.add_format({"italic": True, "font_color": "#7A4B00"}),
+    }
+    index = book.add_worksheet("Index")
+    written: dict[str, int] = {}
+    for sheet in sheets:
+        written[sheet.name] = _write_sheet(book, sheet, fmt, row_cap)
+    _write_index(index, sheets, written, header, fmt)
+    _write_signoff(book.add_worksheet("Sign-off"), signoff, header, fmt)
+    book.close()
+    return written
+
+
+def _write_index(ws, sheets, written, header, fmt) -> None:
+    ws.write_string(0, 0, header.get("Title", "AR reconciliation workpapers"), fmt["title"])
+    row = 2
+    for key, value in header.items():
+        if key == "Title":
+            continue
+        ws.write_string(row, 0, key, fmt["bold"])
+        ws.write_string(row, 1, str(value))
+        row += 1
+    row += 1
+    for col, text in enumerate(["Ref", "Sheet", "Contents", "Rows", "Complete in workbook"]):
+        ws.write_string(row, col, text, fmt["head"])
+    for sheet in sheets:
+        row += 1
+        ws.write_string(row, 0, sheet.ref)
+        ws.write_url(row, 1, f"internal:'{sheet.name}'!A1", string=sheet.name)
+        ws.write_string(row, 2, sheet.title)
+        ws.write_number(row, 3, sheet.frame.height)
+        complete = written[sheet.name] >= sheet.frame.height
+        ws.write_string(
+            row, 4, "yes" if complete else f"first {written[sheet.name]:,}; see {sheet.full_detail}"
+        )
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 24)
+    ws.set_column(2, 2, 60)
+    ws.set_column(3, 4, 22)
+
+
+def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
+    ws = book.add_worksheet(sheet.name[:31])
+    frame = sheet.frame
+    ws.write_string(0, 0, f"{sheet.ref}  {sheet.title}", fmt["title"])
+    limit = frame.height if not sheet.capped else min(frame.height, row_cap)
+    if limit < frame.height:
+        ws.write_string(
+            1,
+            0,
+            f"Showing the first {limit:,} of {frame.height:,} rows; the full detail is in "
+            f"{sheet.full_detail}.",
+            fmt["note"],
+        )
+    head_row = 2
+    columns = frame.columns
+    for col, name in enumerate(columns):
+        ws.write_string(head_row, col, name, fmt["head"])
+    kinds = [_kind(frame.schema[c]) for c in columns]
+    highlight = columns.index(sheet.highlight) if sheet.highlight in columns else None
+    for i, values in enumerate(frame.head(limit).iter_rows()):
+        r = head_row + 1 + i
+        marked = highlight is not None and bool(values[highlight])
+        for c, value in enumerate(values):
+            _write_cell(ws, r, c, value, kinds[c], fmt, fmt["overdue"] if marked else None)
+    last = head_row + limit
+    if sheet.total_columns and limit == frame.height:
+        ws.write_string(last + 1, 0, "Total", fmt["bold"])
+        for name in sheet.total_columns:
+            if name in columns:
+                total = frame[name].sum()
+                ws.write_number(
+                    last + 1, columns.index(name), _plain(total) or 0, fmt["money_total"]
+                )
+    ws.freeze_panes(head_row + 1, 0)
+    if columns:
+        ws.autofilter(head_row, 0, max(last, head_row), len(columns) - 1)
+    for c, name in enumerate(columns):
+        sample = [len(str(v)) for v in frame[name].head(200).to_list() if v is not None]
+        width = max([len(name) + 2, *(min(s, 60) + 2 for s in sample)])
+        ws.set_column(c, c, min(max(width, 10), 62))
+    return limit
+
+
+def _kind(dtype) -> str:
+    if isinstance(dtype, pl.Decimal):
+        return "money"
+    if dtype == pl.Date:
+        return "date"
+    if dtype.is_numeric():
+        return "number"
+    if dtype == pl.Boolean:
+        return "bool"
+    return "text"
+
+
+def _write_cell(ws, r, c, value, kind, fmt, fill) -> None:
+    if value is None:
+        ws.write_blank(r, c, None, fill)
+        return
+    if kind == "money":
+        ws.write_number(r, c, float(value), fmt["money_overdue" if fill else "money"])
+    elif kind == "date":
+        moment = dt.datetime.combine(value, dt.time())
+        ws.write_datetime(r, c, moment, fmt["date_overdue" if fill else "date"])
+    elif kind == "number":
+        ws.write_number(r, c, value, fill)
+    elif kind == "bool":
+        ws.write_boolean(r, c, bool(value), fill)
+    else:
+        ws.write_string(r, c, str(value), fill)
+
+
+def _write_signoff(ws, signoff, header, fmt) -> None:
+    ws.write_string(0, 0, "Sign-off", fmt["title"])
+    ws.write_string(1, 0, f"{header.get('Entity', '')} {header.get('Period', '')}".strip())
+    for col, text in enumerate(["Role", "Responsibility", "Name", "Date", "Signature"]):
+        ws.write_string(3, col, text, fmt["head"])
+    for i, (role, text) in enumerate(signoff):
+        ws.write_string(4 + i, 0, role, fmt["bold"])
+        ws.write_string(4 + i, 1, text)
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, 1, 70)
+    ws.set_column(2, 4, 22)

@@ -1,0 +1,233 @@
+"""Write the four close notebooks from the cell texts below, then execute them in place
+on the sample period so the committed copies show real output.
+
+Run from the project root: ``.venv/bin/python scripts/build_notebooks.py``. Keeping the
+cells here (rather than editing JSON by hand) keeps the four notebooks consistent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+PARAMETERS = '''\
+# Parameters. `arlib close` sets params_file, state_dir, overrides and run_context;
+# `papermill NB OUT -f params/2026-10.yaml` sets the params' own keys instead.
+params_file = "../params/2026-09.yaml"  # the period's params (paths relative to project root)
+state_dir = None  # where earlier notebooks of this close left their results
+overrides = {}  # e.g. {"entity": "ACME-SH"} from `arlib close --entity`
+run_context = None  # who ran the close, when, with which arlib and commit
+entity = None  # the keys below are only set when papermill is given a params YAML
+period = None
+as_of = None
+base_currency = None
+inputs = None
+columns = None
+out_dir = None
+gl_control_balance = None
+matching = None
+exceptions = None
+aging = None
+tiers = None
+kpis = None
+provision = None
+adjustments = None
+workpapers = None
+'''
+
+SETUP = '''\
+import polars as pl
+from IPython.display import Markdown, display
+
+from arlib import notebook as nb
+from arlib import pipeline
+
+pl.Config.set_tbl_rows(25)
+pl.Config.set_fmt_str_lengths(80)
+config = nb.config_from_parameters(globals())
+context = nb.context_or_now(run_context, config)
+display(Markdown(nb.header_markdown(TITLE, config, context)))
+'''
+
+
+def code(text: str, *tags: str):
+    cell = new_code_cell(text)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def md(text: str):
+    return new_markdown_cell(text)
+
+
+def opening(title: str, purpose: str) -> list:
+    return [
+        md(f"# {title}\n\n{purpose}"),
+        code(PARAMETERS, "parameters"),
+        code(f'TITLE = "{title}"\n' + SETUP),
+    ]
+
+
+NB01 = [
+    *opening(
+        "01 · Load and validate",
+        "What came in for this close, where it came from, and whether it can be trusted. "
+        "Every input is identified by its SHA-256; every problem names the file, the row as "
+        "you see it in the file, the column and the value.",
+    ),
+    md("## Parameters\n\nThe whole run is described by the params file; every default is shown."),
+    code("nb.params_table(config)"),
+    md("## Inputs and provenance"),
+    code(
+        """period = pipeline.load_stage(config, state_dir)
+provenance = nb.provenance_table(period)
+display(Markdown(nb.provenance_prose(period)))
+provenance"""
+    ),
+    md("## Validation findings\n\nErrors stop the close; warnings are carried into the workpapers."),
+    code(
+        """findings = period.findings
+display(Markdown(nb.findings_prose(findings)))
+nb.findings_by_rule(findings)"""
+    ),
+    code("findings.head(50)"),
+    code("nb.record_load(period)"),
+    md("## Conclusion"),
+    code(
+        """display(Markdown(nb.load_conclusion(findings)))
+pipeline.require_clean(period)  # stops the close here, naming every error, if any"""
+    ),
+]
+
+NB02 = [
+    *opening(
+        "02 · Reconcile receipts to invoices",
+        "Receipts are applied to open invoices by a cascade of rules, each with a confidence "
+        "and a reason a person can read. Anything uncertain is a suggestion for review, never "
+        "a silent match.",
+    ),
+    md("## Summary"),
+    code(
+        """result = pipeline.match_stage(config, state_dir)
+summary = pipeline.match_summary(result)
+display(Markdown(nb.match_prose(summary, config)))
+nb.record_match(summary)"""
+    ),
+    md("## Allocations per rule"),
+    code("summary['per_rule']"),
+    code("nb.rule_chart(summary)"),
+    md("## How payers were identified"),
+    code("nb.payer_methods(result)"),
+    md("## Suggestions for review (top 30)"),
+    code("result.suggestions.head(30)"),
+    md("## What is left: unapplied receipts (top 30)"),
+    code(
+        """result.receipts.filter(pl.col("unapplied") != 0).select(
+    "receipt_id", "value_date", "payer_name", "amount", "currency", "unapplied", "status", "memo"
+).head(30)"""
+    ),
+    md("## Sample allocations with their reasons"),
+    code(
+        """result.allocations.select(
+    "receipt_id", "invoice_id", "applied_amount", "currency", "rule", "confidence", "reason"
+).head(20)"""
+    ),
+    md("## Conservation\n\nPer receipt, allocated + unapplied = amount; per invoice, applied + open = amount."),
+    code("display(Markdown(nb.conservation_prose(result)))"),
+]
+
+NB03 = [
+    *opening(
+        "03 · Exceptions, aging and collections",
+        "What is wrong, how old it is, who to chase and how, and what to book.",
+    ),
+    code("review = pipeline.review_stage(config, state_dir)"),
+    md("## Exceptions by class and type"),
+    code(
+        """display(Markdown(nb.exceptions_prose(review.exceptions, config)))
+nb.exceptions_summary(review.exceptions)"""
+    ),
+    code("review.exceptions.head(30)"),
+    md("## Aging as of the period end (base currency)"),
+    code(
+        """display(Markdown(nb.aging_prose(review.aging, config)))
+review.aging.totals"""
+    ),
+    code("nb.aging_chart(review.aging, config)"),
+    md("## Overdue tiers and collection actions"),
+    code("nb.tier_summary(review.tiers)"),
+    code("review.tiers.head(30)"),
+    md("## KPIs\n\nEach KPI is shown with the formula it was computed by."),
+    code("review.kpis.summary"),
+    md("## Expected credit loss (IFRS 9 simplified approach)"),
+    code(
+        """display(Markdown(nb.provision_prose(review.provision, config)))
+review.provision.matrix"""
+    ),
+    md("## Proposed adjustments (调平)\n\nProposals only: nothing is booked without a person."),
+    code(
+        """display(Markdown(nb.journal_prose(review.journal, config)))
+review.journal.head(40)"""
+    ),
+    code("nb.record_review(review)"),
+]
+
+NB04 = [
+    *opening(
+        "04 · Close: roll-forward, tie-out and sign-off",
+        "Opening AR + invoiced − received − credit notes ± adjustments = closing AR, tied to "
+        "the GL control balance; the open items that the next period starts from; sign-off.",
+    ),
+    code("closed = pipeline.close_stage(config, state_dir)"),
+    md("## Roll-forward per currency"),
+    code(
+        """display(Markdown(nb.rollforward_prose(closed)))
+closed.rollforward"""
+    ),
+    md("## Tie-out to the general ledger"),
+    code("display(Markdown(nb.tie_out_prose(closed)))"),
+    md("## Carried forward to the next period"),
+    code("nb.open_items_summary(closed.open_items)"),
+    code("nb.record_close(closed)"),
+    md("## Conclusions"),
+    code("display(Markdown(nb.conclusions(closed)))"),
+    code("display(Markdown(nb.signoff_markdown(config)))"),
+]
+
+
+def build(name: str, cells: list) -> Path:
+    book = new_notebook(cells=cells)
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    book.metadata["language_info"] = {"name": "python"}
+    path = NOTEBOOKS / name
+    nbformat.write(book, path)
+    return path
+
+
+def main() -> int:
+    NOTEBOOKS.mkdir(exist_ok=True)
+    books = [
+        build("01_load_and_validate.ipynb", NB01),
+        build("02_reconcile.ipynb", NB02),
+        build("03_exceptions_and_aging.ipynb", NB03),
+        build("04_close_and_signoff.ipynb", NB04),
+    ]
+    if "--no-execute" in sys.argv:
+        return 0
+    for path in books:
+        print(f"executing {path.name}", flush=True)
+        pm.execute_notebook(str(path), str(path), cwd=str(NOTEBOOKS), progress_bar=False)
+        print(f"executed {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,493 @@
+"""Exception classification on small hand-built MatchResult frames (one case per type)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import polars as pl
+import pytest
+
+from arlib.exceptions import (
+    ExceptionConfig,
+    classify_exceptions,
+    decimal_shift,
+    exception_id,
+    is_transposition,
+    parse_discount_terms,
+)
+from arlib.schema import MONEY
+
+OCT = dt.date(2026, 10, 1)
+
+INV_SCHEMA = {
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "invoice_date": pl.Date,
+    "due_date": pl.Date,
+    "amount": MONEY,
+    "currency": pl.String,
+    "tax_amount": MONEY,
+    "disputed": pl.Boolean,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "applied": MONEY,
+    "open_amount": MONEY,
+    "status": pl.String,
+}
+REC_SCHEMA = {
+    "receipt_id": pl.String,
+    "value_date": pl.Date,
+    "amount": MONEY,
+    "currency": pl.String,
+    "payer_name": pl.String,
+    "memo": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "customer_id": pl.String,
+    "allocated": MONEY,
+    "unapplied": MONEY,
+    "status": pl.String,
+}
+ALLOC_SCHEMA = {
+    "receipt_id": pl.String,
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "applied_amount": MONEY,
+    "currency": pl.String,
+    "receipt_amount": MONEY,
+    "receipt_currency": pl.String,
+    "kind": pl.String,
+    "rule": pl.String,
+    "confidence": pl.Float64,
+    "reason": pl.String,
+    "flags": pl.String,
+}
+SUG_SCHEMA = {
+    "receipt_id": pl.String,
+    "rank": pl.Int64,
+    "customer_id": pl.String,
+    "invoice_ids": pl.String,
+    "amount": MONEY,
+    "score": pl.Float64,
+    "rule": pl.String,
+    "reason": pl.String,
+}
+CUST_SCHEMA = {"customer_id": pl.String, "name": pl.String, "discount_terms": pl.String}
+
+
+def inv(iid, cust, amount, *, applied="0", date=OCT, due=None, tax=None, disputed=None, cur="CNY"):
+    amount, applied = D(amount), D(applied)
+    open_amount = amount - applied
+    status = "paid" if open_amount == 0 else ("partial" if applied else "open")
+    return dict(
+        invoice_id=iid,
+        customer_id=cust,
+        invoice_date=date,
+        due_date=due or date + dt.timedelta(days=30),
+        amount=amount,
+        currency=cur,
+        tax_amount=None if tax is None else D(tax),
+        disputed=disputed,
+        source_file="invoices.csv",
+        source_row=int("".join(c for c in iid if c.isdigit()) or 0) + 1,
+        applied=applied,
+        open_amount=open_amount,
+        status=status,
+    )
+
+
+_row = iter(range(2, 10_000))
+
+
+def rec(
+    rid, amount, *, cust=None, allocated="0", date=None, payer="ACME LTD", memo=None, cur="CNY"
+):
+    amount, allocated = D(amount), D(allocated)
+    unapplied = amount - allocated
+    status = "applied" if unapplied == 0 else ("partial" if allocated else "unapplied")
+    return dict(
+        receipt_id=rid,
+        value_date=date or dt.date(2026, 10, 20),
+        amount=amount,
+        currency=cur,
+        payer_name=payer,
+        memo=memo,
+        source_file="bank.csv",
+        source_row=next(_row),
+        customer_id=cust,
+        allocated=allocated,
+        unapplied=unapplied,
+        status=status,
+    )
+
+
+def alloc(rid, iid, applied, *, cust="C1", kind="cash", flags=None, cur="CNY"):
+    return dict(
+        receipt_id=rid,
+        invoice_id=iid,
+        customer_id=cust,
+        applied_amount=D(applied),
+        currency=cur,
+        receipt_amount=D(applied) if kind == "cash" else D(0),
+        receipt_currency=cur,
+        kind=kind,
+        rule="test",
+        confidence=1.0,
+        reason="test",
+        flags=flags,
+    )
+
+
+def classify(invoices=(), receipts=(), allocations=(), suggestions=(), customers=(), **kw):
+    return classify_exceptions(
+        pl.DataFrame(list(allocations), schema=ALLOC_SCHEMA),
+        pl.DataFrame(list(suggestions), schema=SUG_SCHEMA),
+        pl.DataFrame(list(receipts), schema=REC_SCHEMA),
+        pl.DataFrame(list(invoices), schema=INV_SCHEMA),
+        pl.DataFrame(list(customers), schema=CUST_SCHEMA),
+        kw.pop("config", ExceptionConfig()),
+        **kw,
+    )
+
+
+def only(df: pl.DataFrame) -> dict:
+    assert df.height == 1, df
+    return df.row(0, named=True)
+
+
+# ---------------------------------------------------------------- pure helpers
+def test_transposition_adjacent_only():
+    assert is_transposition(D("1243"), D("1234"))
+    assert is_transposition(D("1234.65"), D("1234.56"))
+    assert not is_transposition(D("1342"), D("1234"))  # three digits move: not a swap
+    assert not is_transposition(D("1234"), D("1234"))
+    assert not is_transposition(D("1324.00"), D("1234.01"))
+
+
+def test_decimal_shift_and_near_miss():
+    assert decimal_shift(D("12345.00"), D("1234.50")) == "× 10"
+    assert decimal_shift(D("12.35"), D("1234.56")) == "÷ 100"
+    assert decimal_shift(D("1000.00"), D("1000.01")) is None  # rounding, not a shift
+    assert decimal_shift(D("10000.00"), D("1000.01")) is None  # 10,000.10 expected
+
+
+def test_parse_discount_terms():
+    assert parse_discount_terms("2/10 net 30") == [(D("0.02"), 10)]
+    assert parse_discount_terms("1.5/15, n/45") == [(D("0.015"), 15)]
+    assert parse_discount_terms(None) == []
+
+
+def test_exception_id_stable():
+    assert exception_id("decimal_shift", "R1", "INV1") == exception_id(
+        "decimal_shift", "R1", "INV1"
+    )
+    assert exception_id("decimal_shift", "R1", "INV1").startswith("EX-")
+    assert len(exception_id("x", None, None)) == 13
+
+
+# ---------------------------------------------------------------- technical errors
+def test_decimal_shift_receipt():
+    row = only(classify([inv("INV1", "C1", "1234.50")], [rec("R1", "12345.00", cust="C1")]))
+    assert (row["class"], row["type"], row["invoice_id"]) == (
+        "technical_error",
+        "decimal_shift",
+        "INV1",
+    )
+    assert row["amount"] == D("12345.00")
+    assert "12,345.00 = invoice INV1 1,234.50 × 10" in row["evidence"]
+    assert row["status"] == "open"
+    assert row["exception_id"] == exception_id("decimal_shift", "R1", "INV1")
+    assert (row["source_file"], row["currency"]) == ("bank.csv", "CNY")
+
+
+def test_rounding_near_miss_is_not_decimal_shift():
+    row = only(classify([inv("INV1", "C1", "1000.01")], [rec("R1", "1000.00", cust="C1")]))
+    assert (row["type"], row["class"]) == ("rounding", "technical_error")
+
+
+def test_transposition_receipt_and_near_miss():
+    row = only(classify([inv("INV1", "C1", "1234.00")], [rec("R1", "1243.00", cust="C1")]))
+    assert row["type"] == "transposition"
+    miss = only(classify([inv("INV1", "C1", "1234.00")], [rec("R1", "1342.00", cust="C1")]))
+    assert miss["type"] == "unidentified_receipt"
+
+
+def test_transposition_on_partly_paid_invoice():
+    rows = classify(
+        [inv("INV1", "C1", "1243.00", applied="1234.00")],
+        [rec("R1", "1234.00", cust="C1", allocated="1234.00")],
+        [alloc("R1", "INV1", "1234.00")],
+    )
+    row = only(rows)
+    assert (row["type"], row["invoice_id"], row["receipt_id"]) == ("transposition", "INV1", "R1")
+    assert row["amount"] == D("9.00")
+
+
+def test_duplicate_bank_line():
+    r1 = rec("R1", "500.00", cust="C1", allocated="500.00", memo="INV1")
+    r2 = rec("R2", "500.00", cust="C1", memo="INV1")
+    rows = classify(
+        [inv("INV1", "C1", "500.00", applied="500.00")], [r1, r2], [alloc("R1", "INV1", "500")]
+    )
+    row = only(rows)
+    assert (row["type"], row["receipt_id"]) == ("duplicate_bank_line", "R2")
+    assert "R1" in row["evidence"]
+
+
+def test_two_identical_unapplied_lines_flag_only_the_second():
+    r1 = rec("R1", "77.00", payer="X")
+    r2 = rec("R2", "77.00", payer="X")
+    rows = classify([], [r1, r2])
+    types = dict(zip(rows["receipt_id"], rows["type"], strict=True))
+    assert types == {"R1": "unidentified_receipt", "R2": "duplicate_bank_line"}
+
+
+def test_rounding_residual_on_receipt():
+    row = only(
+        classify(
+            [inv("INV1", "C1", "100.00", applied="100.00")],
+            [rec("R1", "100.01", cust="C1", allocated="100.00")],
+            [alloc("R1", "INV1", "100.00")],
+        )
+    )
+    assert (row["type"], row["amount"]) == ("rounding", D("0.01"))
+
+
+# ---------------------------------------------------------------- process gaps
+def test_tax_difference_net_of_vat():
+    # 1,130.00 / 1.13 = 1,000.00
+    row = only(classify([inv("INV1", "C1", "1130.00")], [rec("R1", "1000.00", cust="C1")]))
+    assert (row["class"], row["type"]) == ("process_gap", "tax_difference")
+    assert "13%" in row["evidence"]
+
+
+def test_tax_difference_on_partial_invoice_rate_6():
+    # 1,060.00 / 1.06 = 1,000.00 paid; 60.00 open
+    row = only(
+        classify(
+            [inv("INV1", "C1", "1060.00", applied="1000.00")],
+            [rec("R1", "1000.00", cust="C1", allocated="1000.00")],
+            [alloc("R1", "INV1", "1000.00")],
+        )
+    )
+    assert (row["type"], row["amount"]) == ("tax_difference", D("60.00"))
+
+
+def test_tax_near_miss_is_short_payment():
+    row = only(
+        classify(
+            [inv("INV1", "C1", "1130.00", applied="999.90")],
+            [rec("R1", "999.90", cust="C1", allocated="999.90")],
+            [alloc("R1", "INV1", "999.90")],
+        )
+    )
+    assert (row["class"], row["type"]) == ("dispute", "short_payment")
+
+
+def test_discount_outside_window():
+    customers = [dict(customer_id="C1", name="C1", discount_terms="2/10 net 30")]
+    invoices = [inv("INV1", "C1", "1000.00", applied="980.00")]
+    receipts = [rec("R1", "980.00", cust="C1", allocated="980.00", date=dt.date(2026, 10, 25))]
+    allocs = [alloc("R1", "INV1", "980.00")]
+    row = only(classify(invoices, receipts, allocs, customers=customers))
+    assert row["type"] == "discount_outside_terms"
+    assert "window ended 2026-10-11" in row["evidence"]
+
+
+def test_discount_allocation_within_terms_is_cleared_and_outside_is_open():
+    customers = [dict(customer_id="C1", name="C1", discount_terms="2/10 net 30")]
+    invoices = [inv("INV1", "C1", "1000.00", applied="1000.00")]
+    allocs = [alloc("R1", "INV1", "980.00"), alloc("R1", "INV1", "20.00", kind="discount")]
+    early = [rec("R1", "980.00", cust="C1", allocated="980.00", date=dt.date(2026, 10, 9))]
+    row = only(classify(invoices, early, allocs, customers=customers))
+    assert (row["type"], row["status"], row["amount"]) == ("discount", "cleared", D("20.00"))
+    late = [rec("R1", "980.00", cust="C1", allocated="980.00", date=dt.date(2026, 10, 12))]
+    row = only(classify(invoices, late, allocs, customers=customers))
+    assert (row["type"], row["status"]) == ("discount_outside_terms", "open")
+    no_terms = only(classify(invoices, early, allocs))
+    assert no_terms["type"] == "discount_outside_terms"
+    assert "no discount terms" in no_terms["evidence"]
+
+
+def test_bank_charge_tolerance():
+    invoices = [inv("INV1", "C1", "10000.00", applied="10000.00")]
+    receipts = [rec("R1", "9940.00", cust="C1", allocated="9940.00")]
+    over = [alloc("R1", "INV1", "9940.00"), alloc("R1", "INV1", "60.00", kind="bank_charge")]
+    row = only(classify(invoices, receipts, over))
+    assert (row["type"], row["status"]) == ("bank_charge_over_tolerance", "open")
+    receipts = [rec("R1", "9970.00", cust="C1", allocated="9970.00")]
+    within = [alloc("R1", "INV1", "9970.00"), alloc("R1", "INV1", "30.00", kind="bank_charge")]
+    row = only(classify(invoices, receipts, within))
+    assert (row["type"], row["status"]) == ("bank_charge", "cleared")
+    # USD has its own (smaller) tolerance
+    usd_inv = [inv("INV1", "C1", "1000.00", applied="1000.00", cur="USD")]
+    usd_rec = [rec("R1", "970.00", cust="C1", allocated="970.00", cur="USD")]
+    usd = [
+        alloc("R1", "INV1", "970.00", cur="USD"),
+        alloc("R1", "INV1", "30.00", kind="bank_charge", cur="USD"),
+    ]
+    assert only(classify(usd_inv, usd_rec, usd))["type"] == "bank_charge_over_tolerance"
+
+
+def test_fx_difference_beyond_tolerance():
+    invoices = [inv("INV1", "C1", "1000.00", applied="1000.00", cur="USD")]
+    receipts = [rec("R1", "985.00", cust="C1", allocated="985.00", cur="USD")]
+    allocs = [
+        alloc("R1", "INV1", "985.00", cur="USD"),
+        alloc("R1", "INV1", "15.00", kind="fx_difference", cur="USD"),
+    ]
+    row = only(classify(invoices, receipts, allocs))
+    assert (row["type"], row["status"]) == ("fx_difference", "open")
+    assert "1.50%" in row["evidence"]
+    allocs[1] = alloc("R1", "INV1", "5.00", kind="fx_difference", cur="USD")
+    allocs[0] = alloc("R1", "INV1", "995.00", cur="USD")
+    assert only(classify(invoices, receipts, allocs))["status"] == "cleared"
+
+
+def test_third_party_payment_flag():
+    invoices = [inv("INV1", "C1", "800.00", applied="800.00")]
+    receipts = [rec("R1", "800.00", cust="C1", allocated="800.00", payer="PARENT CO")]
+    row = only(classify(invoices, receipts, [alloc("R1", "INV1", "800.00", flags="third_party")]))
+    assert (row["class"], row["type"], row["amount"]) == (
+        "process_gap",
+        "third_party_payment",
+        D("800.00"),
+    )
+    assert "PARENT CO" in row["evidence"]
+
+
+# ---------------------------------------------------------------- disputes
+def test_short_payment():
+    row = only(
+        classify(
+            [inv("INV1", "C1", "1000.00", applied="700.00")],
+            [rec("R1", "700.00", cust="C1", allocated="700.00")],
+            [alloc("R1", "INV1", "700.00")],
+        )
+    )
+    assert (row["class"], row["type"], row["amount"], row["receipt_id"]) == (
+        "dispute",
+        "short_payment",
+        D("300.00"),
+        "R1",
+    )
+
+
+def test_disputed_invoice_even_untouched():
+    row = only(classify([inv("INV9", "C1", "450.00", disputed=True)]))
+    assert (row["type"], row["amount"], row["source_row"]) == ("disputed_invoice", D("450.00"), 10)
+
+
+def test_untouched_open_invoice_is_not_an_exception():
+    assert classify([inv("INV1", "C1", "450.00")]).height == 0
+
+
+def _late_history(cust, n, days):
+    rows = []
+    for i in range(n):
+        due = dt.date(2026, 6 + i, 10)
+        rows.append(
+            dict(
+                period=f"2026-{6 + i:02d}",
+                customer_id=cust,
+                invoice_id=f"H{i}",
+                receipt_id=f"HR{i}",
+                due_date=due,
+                payment_date=due + dt.timedelta(days=days),
+                applied_amount=D("100.00"),
+                currency="CNY",
+                days_late=days,
+            )
+        )
+    from arlib.kpis import HISTORY_SCHEMA
+
+    return pl.DataFrame(rows, schema=HISTORY_SCHEMA)
+
+
+def test_repeated_late_payment_threshold():
+    row = only(classify(history=_late_history("C7", 3, 12)))
+    assert (row["class"], row["type"], row["customer_id"]) == (
+        "dispute",
+        "repeated_late_payment",
+        "C7",
+    )
+    assert "late in 3 of 3 invoices" in row["evidence"]
+    assert row["amount"] == D("300.00")
+    assert classify(history=_late_history("C7", 2, 12)).height == 0  # below N
+    assert classify(history=_late_history("C7", 5, 0)).height == 0  # on time
+
+
+def test_repeated_late_counts_current_period():
+    history = _late_history("C1", 2, 5)
+    invoices = [inv("INV1", "C1", "100.00", applied="100.00", due=dt.date(2026, 10, 5))]
+    receipts = [rec("R1", "100.00", cust="C1", allocated="100.00", date=dt.date(2026, 10, 20))]
+    rows = classify(invoices, receipts, [alloc("R1", "INV1", "100.00")], history=history)
+    assert only(rows)["type"] == "repeated_late_payment"
+
+
+# ---------------------------------------------------------------- unapplied cash
+def test_overpayment():
+    row = only(
+        classify(
+            [inv("INV1", "C1", "1000.00", applied="1000.00")],
+            [rec("R1", "1500.00", cust="C1", allocated="1000.00")],
+            [alloc("R1", "INV1", "1000.00")],
+        )
+    )
+    assert (row["class"], row["type"], row["amount"]) == (
+        "unapplied_cash",
+        "overpayment",
+        D("500.00"),
+    )
+
+
+def test_duplicate_payment():
+    invoices = [inv("INV1", "C1", "640.00", applied="640.00")]
+    receipts = [
+        rec("R1", "640.00", cust="C1", allocated="640.00", date=dt.date(2026, 10, 3), memo="INV1"),
+        rec("R2", "640.00", cust="C1", date=dt.date(2026, 10, 17), memo="INV1 again"),
+    ]
+    row = only(classify(invoices, receipts, [alloc("R1", "INV1", "640.00")]))
+    assert (row["type"], row["receipt_id"], row["invoice_id"]) == (
+        "duplicate_payment",
+        "R2",
+        "INV1",
+    )
+
+
+def test_unidentified_receipt_with_suggestion():
+    sug = dict(
+        receipt_id="R1",
+        rank=1,
+        customer_id="C2",
+        invoice_ids="INV5",
+        amount=D("333.00"),
+        score=0.6,
+        rule="fuzzy",
+        reason="name similar",
+    )
+    row = only(classify([], [rec("R1", "333.00", payer="??")], suggestions=[sug]))
+    assert (row["type"], row["customer_id"]) == ("unidentified_receipt", "C2")
+    assert "INV5" in row["evidence"]
+
+
+def test_ids_stable_across_reruns_and_unique():
+    args = (
+        [inv("INV1", "C1", "1000.00", applied="700.00"), inv("INV2", "C1", "1234.50")],
+        [
+            rec("R1", "700.00", cust="C1", allocated="700.00"),
+            rec("R2", "12345.00", cust="C1"),
+        ],
+        [alloc("R1", "INV1", "700.00")],
+    )
+    a, b = classify(*args), classify(*args)
+    assert a.equals(b)
+    assert a["exception_id"].n_unique() == a.height == 2
+
+
+@pytest.mark.parametrize("kind", ["short_payment", "decimal_shift"])
+def test_custom_action_text(kind):
+    cfg = ExceptionConfig(actions={kind: "call Ms Li"})
+    assert cfg.action(kind) == "call Ms Li"
+    assert ExceptionConfig().action(kind) != "call Ms Li"

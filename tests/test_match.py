@@ -1,0 +1,718 @@
+"""Matching rules, each with a hand-computed answer and the near miss that must not match."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import polars as pl
+import pytest
+
+from arlib.match import MatchConfig, _subset, match
+from arlib.schema import columns, conform
+
+d = dt.date
+
+
+def frame(name: str, rows: list[dict]) -> pl.DataFrame:
+    """Canonical frame from dict rows, with source_file/source_row like a loader makes."""
+    cols = columns(name)
+    rows = [{**r, "source_file": f"{name}.csv", "source_row": i + 2} for i, r in enumerate(rows)]
+    keys = {k for r in rows for k in r}
+    df = pl.DataFrame(rows, schema={k: v for k, v in cols.items() if k in keys})
+    return conform(name, df)
+
+
+OCT1 = d(2026, 10, 1)
+OCT5 = d(2026, 10, 5)
+
+
+def inv(iid, cust, amount, date=OCT1, ccy="CNY", **kw):
+    return {
+        "invoice_id": iid,
+        "customer_id": cust,
+        "invoice_date": date,
+        "due_date": date + dt.timedelta(days=30),
+        "amount": D(amount),
+        "currency": ccy,
+        **kw,
+    }
+
+
+def rec(rid, amount, payer, memo=None, date=OCT5, ccy="CNY", **kw):
+    return {
+        "receipt_id": rid,
+        "value_date": date,
+        "amount": D(amount),
+        "currency": ccy,
+        "payer_name": payer,
+        "memo": memo,
+        **kw,
+    }
+
+
+CUSTOMERS = [
+    {"customer_id": "C1", "name": "Acme Trading Co., Ltd.", "discount_terms": "2/10 net 30"},
+    {"customer_id": "C2", "name": "Beta Industries Ltd", "parent_id": "C1"},
+    {"customer_id": "C3", "name": "Gamma Logistics GmbH", "policy": "balance_forward"},
+    {"customer_id": "C4", "name": "Delta Foods Inc."},
+]
+
+
+def run(invoices, receipts, customers=None, credit_notes=None, fx=None, decisions=None, **cfg):
+    res = match(
+        frame("invoices", invoices),
+        frame("receipts", receipts),
+        frame("customers", customers or CUSTOMERS),
+        frame("credit_notes", credit_notes) if credit_notes is not None else None,
+        frame("fx_rates", fx) if fx is not None else None,
+        MatchConfig(**cfg),
+        "CNY",
+        decisions,
+    )
+    check_conservation(res)
+    return res
+
+
+def check_conservation(res):
+    a = res.allocations
+    per_r = (
+        a.filter(pl.col("kind") != "credit_note")
+        .group_by("receipt_id")
+        .agg(pl.col("receipt_amount").sum())
+    )
+    r = res.receipts.join(per_r, on="receipt_id", how="left").with_columns(
+        pl.col("receipt_amount").fill_null(D(0))
+    )
+    assert (r["receipt_amount"] + r["unapplied"] == r["amount"]).all()
+    assert ((r["unapplied"] >= 0) | (r["amount"] < 0)).all()
+    per_i = a.group_by("invoice_id").agg(pl.col("applied_amount").sum())
+    i = res.invoices.join(per_i, on="invoice_id", how="left").with_columns(
+        pl.col("applied_amount").fill_null(D(0))
+    )
+    assert (i["applied_amount"] + i["open_amount"] == i["open_at_start"]).all()
+    assert (i["open_amount"] >= 0).all()
+    assert a["confidence"].is_between(0, 1).all()
+    assert (a["reason"].str.len_chars() > 0).all()
+
+
+def rows(res, rid=None):
+    a = res.allocations if rid is None else res.allocations.filter(pl.col("receipt_id") == rid)
+    return [
+        (
+            r["receipt_id"],
+            r["invoice_id"],
+            r["kind"],
+            r["applied_amount"],
+            r["receipt_amount"],
+            r["rule"],
+        )
+        for r in a.iter_rows(named=True)
+    ]
+
+
+def status(res, rid):
+    return res.receipts.filter(pl.col("receipt_id") == rid)["status"].item()
+
+
+def inv_open(res, iid):
+    return res.invoices.filter(pl.col("invoice_id") == iid)["open_amount"].item()
+
+
+# ------------------------------------------------------------------------------- reference
+@pytest.mark.parametrize(
+    "memo",
+    ["INV-0012345", "inv 12345", "发票号0012345", "付INV0012345货款", "12345", "INV0012345 货款"],
+)
+def test_reference_memo_forms(memo):
+    res = run(
+        [inv("INV0012345", "C1", "1000.00"), inv("INV0012346", "C1", "1000.00")],
+        [rec("R1", "1000.00", "Acme Trading", memo)],
+    )
+    assert rows(res) == [("R1", "INV0012345", "cash", D("1000.00"), D("1000.00"), "reference")]
+    a = res.allocations.row(0, named=True)
+    assert a["confidence"] == 1.0
+    assert "names invoice INV0012345; amount equal" in a["reason"]
+
+
+def test_reference_in_bank_ref_and_unknown_payer():
+    res = run(
+        [inv("INV0012345", "C1", "1000.00")],
+        [rec("R1", "1000.00", "Somebody", None, bank_ref="INV0012345")],
+    )
+    assert rows(res) == [("R1", "INV0012345", "cash", D("1000.00"), D("1000.00"), "reference")]
+    assert "payer not identified" in res.allocations["reason"].item()
+
+
+def test_reference_whole_token_only():
+    # memo '12345' must not name INV0112345 (payer unknown: nothing else may match either)
+    res = run(
+        [inv("INV0112345", "C1", "1000.00")],
+        [rec("R1", "1000.00", "Nobody At All", "12345")],
+    )
+    assert res.allocations.height == 0
+    assert status(res, "R1") in ("suggested", "unapplied")
+
+
+def test_reference_bank_charge_within_max():
+    res = run([inv("INV0012345", "C1", "1000.00")], [rec("R1", "985.00", "Acme", "INV0012345")])
+    assert rows(res) == [
+        ("R1", "INV0012345", "cash", D("985.00"), D("985.00"), "reference"),
+        ("R1", "INV0012345", "bank_charge", D("15.00"), D("0.00"), "reference"),
+    ]
+    assert inv_open(res, "INV0012345") == 0
+
+
+def test_reference_short_beyond_bank_charge_is_partial_not_written_off():
+    res = run([inv("INV0012345", "C1", "1000.00")], [rec("R1", "900.00", "Acme", "INV0012345")])
+    assert rows(res) == [("R1", "INV0012345", "cash", D("900.00"), D("900.00"), "partial")]
+    assert res.allocations["flags"].item() == "partial"
+    assert inv_open(res, "INV0012345") == D("100.00")
+
+
+def test_reference_rounding():
+    res = run(
+        [inv("INV0012345", "C4", "1000.00")], [rec("R1", "999.99", "Delta Foods", "INV0012345")]
+    )
+    kinds = {r[2]: r[3] for r in rows(res)}
+    assert kinds == {"cash": D("999.99"), "rounding": D("0.01")}
+
+
+def test_discount_within_window():
+    res = run(
+        [inv("INV0000100", "C1", "10000.00", date=d(2026, 10, 1))],
+        [rec("R1", "9800.00", "Acme", "INV0000100", date=d(2026, 10, 8))],
+    )
+    assert rows(res) == [
+        ("R1", "INV0000100", "cash", D("9800.00"), D("9800.00"), "reference"),
+        ("R1", "INV0000100", "discount", D("200.00"), D("0.00"), "reference"),
+    ]
+    assert "2/10 net 30" in res.allocations["reason"][0]
+
+
+def test_discount_taken_after_window_is_not_a_discount():
+    res = run(
+        [inv("INV0000100", "C1", "10000.00", date=d(2026, 10, 1))],
+        [rec("R1", "9800.00", "Acme", "INV0000100", date=d(2026, 10, 20))],
+    )
+    assert [r[2] for r in rows(res)] == ["cash"]
+    assert res.allocations["rule"].item() == "partial"
+    assert inv_open(res, "INV0000100") == D("200.00")
+
+
+def test_discount_not_for_customer_without_terms():
+    res = run(
+        [inv("INV0000100", "C4", "10000.00", date=d(2026, 10, 1))],
+        [rec("R1", "9800.00", "Delta Foods", "INV0000100", date=d(2026, 10, 8))],
+    )
+    assert "discount" not in res.allocations["kind"].to_list()
+
+
+FX = [
+    {"date": d(2026, 10, 3), "currency": "USD", "rate": D("7.10000000")},
+    {"date": d(2026, 9, 1), "currency": "USD", "rate": D("9.00000000")},
+]
+
+
+def test_fx_difference_within_tolerance():
+    # USD invoice 1000.00 paid with CNY 7150.00; rate on/before 10-05 is 7.10 -> USD 1007.04
+    res = run(
+        [inv("INV0000200", "C4", "1000.00", ccy="USD")],
+        [rec("R1", "7150.00", "Delta Foods", "INV0000200")],
+        fx=FX,
+    )
+    assert rows(res) == [
+        ("R1", "INV0000200", "cash", D("1007.04"), D("7150.00"), "reference"),
+        ("R1", "INV0000200", "fx_difference", D("-7.04"), D("0.00"), "reference"),
+    ]
+    a = res.allocations.row(0, named=True)
+    assert (a["currency"], a["receipt_currency"]) == ("USD", "CNY")
+
+
+def test_fx_outside_tolerance_is_only_suggested():
+    res = run(
+        [inv("INV0000200", "C4", "1000.00", ccy="USD")],
+        [rec("R1", "6500.00", "Delta Foods", "INV0000200")],  # USD 915.49: 8.5 % off
+        fx=FX,
+    )
+    assert res.allocations.height == 0
+    assert res.suggestions.filter(pl.col("invoice_ids") == "INV0000200").height == 1
+
+
+def test_fx_without_a_recent_rate_is_not_matched():
+    res = run(
+        [inv("INV0000200", "C4", "1000.00", ccy="USD")],
+        [
+            rec("R1", "7100.00", "Delta Foods", "INV0000200", date=d(2026, 10, 30))
+        ],  # rate 27 days old
+        fx=FX,
+    )
+    assert res.allocations.height == 0
+
+
+def test_combined_by_reference():
+    res = run(
+        [
+            inv("INV0000001", "C4", "100.00"),
+            inv("INV0000002", "C4", "250.00"),
+            inv("INV0000003", "C4", "100.00"),
+        ],
+        [rec("R1", "350.00", "Delta Foods", "INV0000001 / INV0000002")],
+    )
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("100.00"), D("100.00"), "reference"),
+        ("R1", "INV0000002", "cash", D("250.00"), D("250.00"), "reference"),
+    ]
+
+
+def test_reference_two_equal_named_invoices_is_not_guessed():
+    res = run(
+        [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "100.00")],
+        [rec("R1", "100.00", "Delta Foods", "INV0000001 INV0000002")],
+    )
+    assert res.allocations.height == 0
+    assert set(res.suggestions["invoice_ids"]) == {"INV0000001", "INV0000002"}
+
+
+# ---------------------------------------------------------------------------- exact amount
+def test_exact_amount_unique():
+    res = run(
+        [
+            inv("INV0000001", "C4", "100.00"),
+            inv("INV0000002", "C4", "200.00"),
+            inv("INV0000003", "C1", "100.00"),
+        ],
+        [rec("R1", "100.00", "DELTA FOODS", "货款")],
+    )
+    assert rows(res) == [("R1", "INV0000001", "cash", D("100.00"), D("100.00"), "exact_amount")]
+    assert res.allocations["flags"].item() == ""
+
+
+def test_exact_amount_two_equal_candidates_is_suggestion():
+    res = run(
+        [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "100.00", date=d(2026, 9, 1))],
+        [rec("R1", "100.00", "Delta Foods")],
+    )
+    assert res.allocations.height == 0
+    assert status(res, "R1") == "suggested"
+    s = res.suggestions.sort("rank")
+    assert s["invoice_ids"].to_list() == ["INV0000001", "INV0000002"]  # equal score: id order
+    assert s["rank"].to_list() == [1, 2]
+
+
+def test_exact_amount_outside_date_window_is_suggestion():
+    res = run(
+        [inv("INV0000001", "C4", "100.00", date=d(2026, 1, 1))],
+        [rec("R1", "100.00", "Delta Foods")],
+        date_window_days=90,
+    )
+    assert res.allocations.height == 0
+    assert res.suggestions["rule"].to_list() == ["exact_amount"]
+
+
+def test_exact_amount_needs_a_resolved_payer():
+    res = run([inv("INV0000001", "C4", "100.00")], [rec("R1", "100.00", "Unknown Co")])
+    assert res.allocations.height == 0
+    assert res.suggestions["rule"].to_list() == ["amount_only"]
+
+
+def test_two_receipts_one_invoice_first_wins():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")],
+        [
+            rec("R2", "100.00", "Delta Foods", date=d(2026, 10, 6)),
+            rec("R1", "100.00", "Delta Foods"),
+        ],
+    )
+    assert rows(res) == [("R1", "INV0000001", "cash", D("100.00"), D("100.00"), "exact_amount")]
+    assert status(res, "R2") == "unapplied"
+
+
+# -------------------------------------------------------------------------------- combined
+def test_combined_subset_sum_prefers_oldest():
+    invoices = [
+        inv("INV0000001", "C4", "100.00", date=d(2026, 9, 1)),
+        inv("INV0000002", "C4", "200.00", date=d(2026, 9, 2)),
+        inv("INV0000003", "C4", "300.00", date=d(2026, 9, 3)),
+    ]
+    res = run(invoices, [rec("R1", "300.00", "Delta Foods")], rules=("combined",))
+    # 300 alone is not 'combined' (needs >= 2); 100+200 is the oldest pair
+    assert [r[1] for r in rows(res)] == ["INV0000001", "INV0000002"]
+    res = run(invoices, [rec("R1", "500.00", "Delta Foods")])
+    assert [(r[1], r[5]) for r in rows(res)] == [
+        ("INV0000002", "combined"),
+        ("INV0000003", "combined"),
+    ]
+
+
+def test_combined_prefers_referenced():
+    invoices = [
+        inv("INV0000001", "C4", "100.00", date=d(2026, 9, 1)),
+        inv("INV0000002", "C4", "200.00", date=d(2026, 9, 2)),
+        inv("INV0000003", "C4", "100.00", date=d(2026, 9, 3)),
+        inv("INV0000004", "C4", "50.00", date=d(2026, 9, 4)),
+    ]
+    res = run(invoices, [rec("R1", "300.00", "Delta Foods", "INV0000003 etc")], rules=("combined",))
+    assert [r[1] for r in rows(res)] == ["INV0000002", "INV0000003"]
+
+
+def test_combined_with_bank_charge():
+    invoices = [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "200.00")]
+    res = run(invoices, [rec("R1", "290.00", "Delta Foods")])
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("100.00"), D("100.00"), "combined"),
+        ("R1", "INV0000002", "cash", D("190.00"), D("190.00"), "combined"),
+        ("R1", "INV0000002", "bank_charge", D("10.00"), D("0.00"), "combined"),
+    ]
+
+
+def test_combined_no_subset_no_allocation():
+    invoices = [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "200.00")]
+    res = run(invoices, [rec("R1", "360.00", "Delta Foods")])
+    assert res.allocations.height == 0
+
+
+def test_combined_respects_max_invoices():
+    invoices = [inv(f"INV000000{k}", "C4", "100.00") for k in range(1, 5)]
+    res = run(invoices, [rec("R1", "400.00", "Delta Foods")], combined_max_invoices=3)
+    assert res.allocations.height == 0
+    res = run(invoices, [rec("R1", "400.00", "Delta Foods")], combined_max_invoices=4)
+    assert res.allocations.height == 4
+
+
+def test_subset_helper():
+    assert _subset([100, 200, 300], 500, 0, 5, 1000) == [1, 2]
+    assert _subset([100, 200, 300], 300, 0, 5, 1000) == [0, 1]
+    assert _subset([100, 200, 300], 700, 0, 5, 1000) is None
+    assert _subset([100] * 30, 3000, 0, 30, 10) is None  # node budget
+
+
+# ------------------------------------------------------------------ partial / installments
+def test_installments_by_reference():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00")],
+        [
+            rec("R2", "600.00", "Delta Foods", "INV0000001 balance", date=d(2026, 10, 10)),
+            rec("R1", "400.00", "Delta Foods", "INV0000001 1/2"),
+        ],
+    )
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("400.00"), D("400.00"), "partial"),
+        ("R2", "INV0000001", "cash", D("600.00"), D("600.00"), "partial"),
+    ]
+    assert res.allocations["flags"].to_list() == ["partial", ""]
+    assert inv_open(res, "INV0000001") == 0
+
+
+def test_overpayment_by_reference():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00")], [rec("R1", "1200.00", "Delta Foods", "INV0000001")]
+    )
+    assert rows(res) == [("R1", "INV0000001", "cash", D("1000.00"), D("1000.00"), "partial")]
+    assert res.allocations["flags"].item() == "overpayment"
+    assert status(res, "R1") == "partial"
+    assert res.receipts["unapplied"].item() == D("200.00")
+
+
+def test_balance_forward_oldest_first():
+    invoices = [
+        inv("INV0000002", "C3", "400.00", date=d(2026, 9, 2)),
+        inv("INV0000001", "C3", "300.00", date=d(2026, 9, 1)),
+        inv("INV0000003", "C3", "999.00", date=d(2026, 9, 3)),
+    ]
+    res = run(invoices, [rec("R1", "500.00", "Gamma Logistics")])
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("300.00"), D("300.00"), "balance_forward"),
+        ("R1", "INV0000002", "cash", D("200.00"), D("200.00"), "balance_forward"),
+    ]
+    assert inv_open(res, "INV0000002") == D("200.00")
+
+
+def test_open_item_customer_is_not_waterfalled():
+    res = run([inv("INV0000001", "C4", "300.00")], [rec("R1", "500.00", "Delta Foods")])
+    assert res.allocations.height == 0
+
+
+# ------------------------------------------------------------------------------ credit notes
+def test_credit_note_netted_before_cash():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00")],
+        [rec("R1", "800.00", "Delta Foods")],
+        credit_notes=[
+            {
+                "credit_id": "CN1",
+                "customer_id": "C4",
+                "date": d(2026, 10, 2),
+                "amount": D("200.00"),
+                "invoice_id": "INV0000001",
+            }
+        ],
+    )
+    assert rows(res) == [
+        ("CN1", "INV0000001", "credit_note", D("200.00"), D("0.00"), "credit_note"),
+        ("R1", "INV0000001", "cash", D("800.00"), D("800.00"), "exact_amount"),
+    ]
+    assert res.credit_notes["unapplied"].item() == 0
+
+
+def test_credit_note_without_invoice_is_not_applied():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00")],
+        [rec("R1", "800.00", "Delta Foods")],
+        credit_notes=[
+            {"credit_id": "CN1", "customer_id": "C4", "date": d(2026, 10, 2), "amount": D("200.00")}
+        ],
+    )
+    assert res.allocations.height == 0
+    assert res.credit_notes["unapplied"].item() == D("200.00")
+    assert inv_open(res, "INV0000001") == D("1000.00")
+
+
+def test_credit_note_larger_than_invoice_is_capped():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")],
+        [],
+        credit_notes=[
+            {
+                "credit_id": "CN1",
+                "customer_id": "C4",
+                "date": d(2026, 10, 2),
+                "amount": D("150.00"),
+                "invoice_id": "INV0000001",
+            }
+        ],
+    )
+    assert rows(res) == [
+        ("CN1", "INV0000001", "credit_note", D("100.00"), D("0.00"), "credit_note")
+    ]
+    assert res.credit_notes["unapplied"].item() == D("50.00")
+
+
+# ----------------------------------------------------------------------- disagreeing evidence
+def test_related_company_pays_by_reference_third_party():
+    res = run(
+        [inv("INV0000001", "C2", "500.00"), inv("INV0000002", "C1", "500.00")],
+        [rec("R1", "500.00", "Acme Trading", "INV0000001")],
+    )
+    assert rows(res) == [("R1", "INV0000001", "cash", D("500.00"), D("500.00"), "reference")]
+    a = res.allocations.row(0, named=True)
+    assert a["flags"] == "third_party" and a["customer_id"] == "C2"
+    assert "related company C1" in a["reason"]
+
+
+def test_unrelated_company_reference_is_not_applied():
+    res = run(
+        [inv("INV0000001", "C2", "500.00")], [rec("R1", "500.00", "Delta Foods", "INV0000001")]
+    )
+    assert res.allocations.height == 0
+    s = res.suggestions.row(0, named=True)
+    assert (s["rule"], s["invoice_ids"]) == ("reference", "INV0000001")
+
+
+def test_memo_conflict_payer_and_amount_win():
+    res = run(
+        [inv("INV0000001", "C2", "999.00"), inv("INV0000002", "C4", "500.00")],
+        [rec("R1", "500.00", "Delta Foods", "INV0000001")],
+    )
+    assert rows(res) == [("R1", "INV0000002", "cash", D("500.00"), D("500.00"), "exact_amount")]
+    assert res.allocations["flags"].item() == "memo_conflict"
+    assert inv_open(res, "INV0000001") == D("999.00")
+
+
+# ------------------------------------------------------------------------------------ manual
+def decisions(rows_):
+    schema = {
+        "receipt_id": pl.String,
+        "action": pl.String,
+        "invoice_id": pl.String,
+        "amount": pl.Decimal(38, 2),
+        "who": pl.String,
+        "when": pl.String,
+        "why": pl.String,
+    }
+    return pl.DataFrame(rows_, schema=schema, orient="row")
+
+
+def test_manual_match_first_with_who_when_why():
+    res = run(
+        [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "100.00")],
+        [rec("R1", "100.00", "Delta Foods", "INV0000001")],
+        decisions=decisions(
+            [
+                (
+                    "R1",
+                    "match",
+                    "INV0000002",
+                    None,
+                    "li.wei",
+                    "2026-11-02",
+                    "customer confirmed by phone",
+                )
+            ]
+        ),
+    )
+    assert rows(res) == [("R1", "INV0000002", "cash", D("100.00"), D("100.00"), "manual")]
+    reason = res.allocations["reason"].item()
+    assert "li.wei" in reason and "2026-11-02" in reason and "confirmed by phone" in reason
+
+
+def test_manual_reject_pair_blocks_auto_match():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")],
+        [rec("R1", "100.00", "Delta Foods", "INV0000001")],
+        decisions=decisions([("R1", "reject", "INV0000001", None, "a", "b", "not ours")]),
+    )
+    assert res.allocations.height == 0
+
+
+def test_manual_dispute_and_not_ar():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")],
+        [rec("R1", "100.00", "Delta Foods", "INV0000001"), rec("R2", "5.00", "Bank interest")],
+        decisions=decisions(
+            [
+                ("R1", "dispute", None, None, "a", "b", "c"),
+                ("R2", "not_ar", None, None, "a", "b", "interest"),
+            ]
+        ),
+    )
+    assert res.allocations.height == 0
+    assert status(res, "R1") == "dispute" and status(res, "R2") == "not_ar"
+
+
+def test_manual_bad_decisions_become_findings():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")],
+        [rec("R1", "100.00", "Delta Foods")],
+        decisions=decisions(
+            [
+                ("R9", "match", "INV0000001", None, "a", "b", "c"),
+                ("R1", "match", "INV0000001", D("150.00"), "a", "b", "c"),
+            ]
+        ),
+    )
+    assert res.findings.height == 2
+    assert res.allocations.height == 0  # the receipt is under manual control
+
+
+# ---------------------------------------------------------------------------- suggestions
+def test_decimal_shift_and_transposition_suggested():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00"), inv("INV0000002", "C4", "1234.00")],
+        [rec("R1", "100.00", "Delta Foods"), rec("R2", "1243.00", "Delta Foods")],
+    )
+    assert res.allocations.height == 0
+    s = {
+        (r["receipt_id"], r["invoice_ids"]): r["rule"]
+        for r in res.suggestions.iter_rows(named=True)
+    }
+    assert s[("R1", "INV0000001")] == "amount_typo"
+    assert s[("R2", "INV0000002")] == "amount_typo"
+    assert (
+        "transposed"
+        in res.suggestions.filter(pl.col("receipt_id") == "R2")["reason"].str.join("|").item()
+    )
+
+
+def test_fuzzy_payer_below_threshold_is_suggestion_only():
+    res = run([inv("INV0000001", "C4", "100.00")], [rec("R1", "100.00", "Delta Fo")])
+    assert res.allocations.height == 0
+    s = res.suggestions.row(0, named=True)
+    assert s["rule"] == "fuzzy_payer" and s["customer_id"] == "C4" and s["rank"] == 1
+
+
+def test_fuzzy_payer_above_threshold_matches_with_lower_confidence():
+    res = run([inv("INV0000001", "C4", "100.00")], [rec("R1", "100.00", "Delta Foodss")])
+    a = res.allocations.row(0, named=True)
+    assert a["rule"] == "exact_amount" and a["confidence"] < 0.9
+
+
+def test_near_amount_outside_tolerance_is_suggestion():
+    res = run([inv("INV0000001", "C4", "1000.00")], [rec("R1", "940.00", "Delta Foods")])
+    assert res.allocations.height == 0
+    assert res.suggestions["rule"].to_list() == ["near_amount"]
+
+
+# ------------------------------------------------------------------------- misc / contract
+def test_opening_items_use_open_amount():
+    invoices = frame(
+        "invoices",
+        [inv("INV0000001", "C4", "1000.00", date=d(2026, 8, 1)), inv("INV0000002", "C4", "70.00")],
+    ).with_columns(pl.Series("open_amount", [D("400.00"), None], dtype=pl.Decimal(38, 2)))
+    res = match(
+        invoices,
+        frame("receipts", [rec("R1", "400.00", "Delta Foods")]),
+        frame("customers", CUSTOMERS),
+    )
+    check_conservation(res)
+    assert rows(res) == [("R1", "INV0000001", "cash", D("400.00"), D("400.00"), "exact_amount")]
+    i = res.invoices.filter(pl.col("invoice_id") == "INV0000001").row(0, named=True)
+    assert (i["amount"], i["open_at_start"], i["applied"], i["open_amount"], i["status"]) == (
+        D("1000.00"),
+        D("400.00"),
+        D("400.00"),
+        D("0.00"),
+        "paid",
+    )
+
+
+def test_rules_can_be_switched_off():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")],
+        [rec("R1", "100.00", "Delta Foods", "INV0000001")],
+        rules=("exact_amount",),
+    )
+    assert res.allocations["rule"].to_list() == ["exact_amount"]
+    res = run([inv("INV0000001", "C4", "100.00")], [rec("R1", "100.00", "Delta Foods")], rules=())
+    assert res.allocations.height == 0 and res.suggestions.height == 0
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown matching rules"):
+        MatchConfig(rules=("reference", "magic"))
+    cfg = MatchConfig(rules=["reference"], rounding_tolerance="0.10", bank_charge_max={"CNY": 20})
+    assert cfg.rules == ("reference",) and cfg.rounding_tolerance == D("0.10")
+    assert cfg.bank_charge_cents("CNY") == 2000 and cfg.bank_charge_cents("XXX") == 0
+
+
+def test_duplicate_ids_are_refused():
+    with pytest.raises(ValueError, match="unique"):
+        run([inv("INV0000001", "C4", "1.00"), inv("INV0000001", "C4", "2.00")], [])
+
+
+def test_output_schemas():
+    res = run([inv("INV0000001", "C4", "100.00")], [rec("R1", "100.00", "Delta Foods")])
+    assert res.allocations.columns == [
+        "receipt_id", "invoice_id", "customer_id", "applied_amount", "currency", "receipt_amount",
+        "receipt_currency", "kind", "rule", "confidence", "reason", "flags",
+    ]  # fmt: skip
+    assert res.allocations.schema["applied_amount"] == pl.Decimal(38, 2)
+    assert res.suggestions.columns == [
+        "receipt_id", "rank", "customer_id", "invoice_ids", "amount", "score", "rule", "reason",
+    ]  # fmt: skip
+    for c in (
+        "customer_id",
+        "payer_method",
+        "payer_score",
+        "allocated",
+        "unapplied",
+        "status",
+        "source_row",
+    ):
+        assert c in res.receipts.columns
+    for c in ("applied", "open_amount", "status", "source_file"):
+        assert c in res.invoices.columns
+    assert res.payers.columns[:5] == [
+        "payer_name",
+        "payer_account",
+        "customer_id",
+        "method",
+        "score",
+    ]
+
+
+def test_negative_receipt_is_left_alone():
+    res = run(
+        [inv("INV0000001", "C4", "100.00")], [rec("R1", "-100.00", "Delta Foods", "INV0000001")]
+    )
+    assert res.allocations.height == 0 and status(res, "R1") == "unapplied"
