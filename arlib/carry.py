@@ -68,7 +68,8 @@ def build_open_items(
     Args:
         invoices: matching output with ``open_amount`` and ``status``; paid ones are dropped.
         receipts: matching output with ``unapplied``; fully applied ones are dropped.
-        exceptions: classified exceptions; only those not closed are carried.
+        exceptions: classified exceptions; only ``open`` ones are carried (``cleared`` ones
+            are tolerance write-offs the journal proposal already deals with).
         period: the period being closed (becomes ``origin_period`` for new items).
     """
     origin = pl.col("origin_period") if "origin_period" in invoices.columns else pl.lit(None)
@@ -112,7 +113,7 @@ def build_open_items(
     )
     parts = [_fit(inv), _fit(cash)]
     if exceptions.height:
-        open_ex = exceptions.filter(pl.col("status") != "closed")
+        open_ex = exceptions.filter(pl.col("status") == "open")
         parts.append(
             _fit(
                 open_ex.select(

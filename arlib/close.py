@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -103,8 +104,13 @@ def _html(notebook: Path, target: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    with warnings.catch_warnings():
+        # The machine-readable figures (scrapbook outputs) have no HTML form, by design.
+        warnings.filterwarnings("ignore", message="Your element with mimetype")
+        body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     target.write_text(body, encoding="utf-8")
 
 
@@ -163,6 +169,8 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
                 cwd=str(notebook.parent),
                 progress_bar=False,
                 kernel_name="python3",
+                # keep the kernel's own start-up/shutdown chatter out of the user's terminal
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clean, named stop
             shutil.rmtree(failed, ignore_errors=True)
@@ -224,5 +232,6 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "outputs": sorted(p.name for p in written),
     }
     (build / "manifest.json").write_text(
-        json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8"
+        json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True),
+        encoding="utf-8",
     )

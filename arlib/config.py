@@ -160,13 +160,34 @@ def project_root(params_file: Path) -> Path:
     return folder.parent if folder.name == "params" else folder
 
 
+class _ParamsLoader(yaml.SafeLoader):
+    """YAML as users mean it: ``as_of: 2026-02-30`` stays text (reported by key, not a
+    traceback), and ``entity: 00123`` stays ``'00123'`` (not the octal number 83)."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        if re.fullmatch(r"[-+]?0[0-9_]+", str(text)):
+            return text
+        return super().construct_yaml_int(node)
+
+
+_ParamsLoader.add_constructor("tag:yaml.org,2002:timestamp", _ParamsLoader.construct_yaml_timestamp)
+_ParamsLoader.add_constructor("tag:yaml.org,2002:int", _ParamsLoader.construct_yaml_int)
+
+
 def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read and validate a params YAML (plus overrides such as ``--entity``)."""
     path = Path(params_file)
     if not path.is_file():
         raise ConfigError(str(path), [f"params file not found: {path}"])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ParamsLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):

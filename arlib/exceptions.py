@@ -465,7 +465,7 @@ class _Classifier:
                 return
         if allocated == 0:
             for inv in cands:
-                hit = self.discount_on_receipt(r, inv)
+                hit = self.discount_on_receipt(r, inv) or self.charge_on_receipt(r, inv)
                 if hit:
                     add(hit[0], hit[1], invoice=inv["invoice_id"])
                     return
@@ -534,12 +534,28 @@ class _Classifier:
                 return kind, f"receipt {fmt_money(paid)} = invoice {inv['invoice_id']} less {ev}"
         return None
 
+    def charge_on_receipt(self, r: dict, inv: dict) -> tuple[str, str] | None:
+        """An unapplied receipt short of an invoice by a bank-charge-sized amount."""
+        c = self.c
+        owed = inv.get("open_amount") or inv["amount"]
+        short = owed - r["amount"]
+        tol = c.bank_charge_tolerance_by_currency.get(r.get("currency"), c.bank_charge_tolerance)
+        if c.rounding_tolerance < short <= tol:
+            return "bank_charge", (
+                f"receipt {fmt_money(r['amount'])} = invoice {inv['invoice_id']} "
+                f"{fmt_money(owed)} − {fmt_money(short)} (≤ bank-charge tolerance "
+                f"{fmt_money(tol)}): likely deducted by the bank; not yet applied"
+            )
+        return None
+
     def duplicate_payment(self, r: dict, customer: str) -> tuple[str, str] | None:
         """Same amount from the same customer already applied to a now-paid invoice."""
         amount, rid = r["amount"], r["receipt_id"]
         for other in self.receipts:
             if other["receipt_id"] == rid or self.customer_of(other) != customer:
                 continue
+            if other["amount"] != amount:
+                continue  # only a whole earlier payment of the same amount counts
             for a in self.cash_by_receipt.get(other["receipt_id"], []):
                 inv = self.invoices.get(a["invoice_id"], {})
                 if a["applied_amount"] == amount and inv.get("status") == "paid":
@@ -549,11 +565,10 @@ class _Classifier:
                         f"already applied to invoice {a['invoice_id']} (paid)"
                     )
         if self.history is not None:
-            for h in self.history.filter(
-                (pl.col("customer_id") == customer)
-                & (pl.col("applied_amount") == amount)
-                & (pl.col("receipt_id") != rid)
-            ).to_dicts():
+            single = self.history.filter(
+                (pl.col("customer_id") == customer) & (pl.col("receipt_id") != rid)
+            ).filter(pl.len().over("receipt_id") == 1)  # receipts that paid one invoice only
+            for h in single.filter(pl.col("applied_amount") == amount).to_dicts():
                 inv = self.invoices.get(h["invoice_id"])
                 if inv is None or inv.get("status") == "paid":
                     return h["invoice_id"], (

@@ -41,7 +41,9 @@ class Finding:
 
 
 def error(file, row, column, value, rule, message) -> Finding:
-    return Finding("error", str(file), row, column, None if value is None else str(value), rule, message)
+    return Finding(
+        "error", str(file), row, column, None if value is None else str(value), rule, message
+    )
 
 
 def warning(file, row, column, value, rule, message) -> Finding:
@@ -57,7 +59,9 @@ def to_frame(findings: list[Finding] | pl.DataFrame) -> pl.DataFrame:
     else:
         df = pl.DataFrame([asdict(f) for f in findings], schema=FINDING_SCHEMA)
     return df.sort(
-        [pl.col("severity") != "error", "file", "row", "column"], nulls_last=True, maintain_order=True
+        [pl.col("severity") != "error", "file", "row", "column"],
+        nulls_last=True,
+        maintain_order=True,
     )
 
 

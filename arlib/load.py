@@ -141,9 +141,12 @@ def display_path(path: Path, root: Path) -> str:
 
 
 def detect_encoding(data: bytes) -> str:
-    """UTF-8 with BOM, UTF-8, else GB18030 (a superset of GBK, the usual Chinese export)."""
+    """UTF-8 with BOM, UTF-16 with BOM, UTF-8, else GB18030 (a superset of GBK, the usual
+    Chinese export)."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -235,17 +238,43 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         )
         return None, details, problems
     text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        problems.append(
+            fnd.warning(
+                shown,
+                line,
+                None,
+                None,
+                "nul_bytes",
+                f"{text.count(chr(0))} NUL byte(s) removed (first on line {line}); "
+                "a UTF-16 file or a damaged export? save it as UTF-8 CSV",
+            )
+        )
+        text = text.replace("\x00", "")
     head_lines = text.splitlines()[:MAX_HEADER_SCAN]
-    sample_rows = list(csv.reader(head_lines))
-    header_index = _find_header(sample_rows, mapping, wanted) or 0
     try:
-        frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+        sample_rows = list(csv.reader(head_lines))
+    except csv.Error:  # a field longer than the csv module allows: scan plain splits
+        sample_rows = [line.split(",") for line in head_lines]
+    header_index = _find_header(sample_rows, mapping, wanted) or 0
+    utf8 = text.encode("utf-8")
+
+    def read(ragged: bool) -> pl.DataFrame:
+        return pl.read_csv(
+            io.BytesIO(utf8),
             skip_rows=header_index,
             infer_schema=False,
-            truncate_ragged_lines=True,
+            truncate_ragged_lines=ragged,
             raise_if_empty=False,
         )
+
+    try:
+        try:
+            frame = read(ragged=False)
+        except pl.exceptions.ComputeError:  # rows with more values than the header
+            frame = read(ragged=True)
+            problems.extend(_ragged_rows(text, header_index, shown))
     except Exception as exc:  # noqa: BLE001
         problems.append(fnd.error(shown, None, None, None, "unreadable", f"not a CSV table: {exc}"))
         return None, details, problems
@@ -257,6 +286,31 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
     frame = frame.filter(~pl.all_horizontal(pl.exclude("source_row").is_null()))
     details["header_row"] = header_index + 1
     return frame, details, problems
+
+
+def _ragged_rows(text: str, header_index: int, shown: str) -> list[fnd.Finding]:
+    """Rows with non-empty values beyond the header's last column (an unquoted comma?)."""
+    try:
+        records = list(csv.reader(io.StringIO(text)))[header_index:]
+    except csv.Error as exc:
+        return [fnd.error(shown, None, None, None, "unreadable", f"not a CSV table: {exc}")]
+    width = len(records[0]) if records else 0
+    found = []
+    for offset, record in enumerate(records[1:]):
+        extra = [v for v in record[width:] if v.strip()]
+        if extra:
+            found.append(
+                fnd.error(
+                    shown,
+                    header_index + 2 + offset,
+                    None,
+                    ",".join(extra)[:200],
+                    "ragged_row",
+                    f"{len(record)} values but the header has {width} columns; "
+                    "values past the last column were not read (unquoted comma?)",
+                )
+            )
+    return found
 
 
 def _dedupe_headers(names: list[str]) -> list[str]:
@@ -343,9 +397,12 @@ def canonicalise(
         target = mapping.get(header_key(column))
         if target and target in types and target not in renames.values():
             renames[column] = target
-    frame = raw.select([*renames]).rename(renames) if renames else pl.DataFrame()
-    frame = frame.with_columns(raw["source_row"], pl.lit(shown).alias("source_file"))
+    frame = raw.select([*renames, "source_row"]).rename(renames)
+    frame = frame.with_columns(pl.lit(shown).alias("source_file"))
     problems: list[pl.DataFrame] = []
+    headers = [c[:40] for c in raw.columns if c != "source_row"]
+    if len(headers) > 30:  # a 10,000-column file must not make a 10,000-name message
+        headers = [*headers[:30], f"... {len(headers) - 30} more"]
     for column in required:
         if column not in frame.columns:
             expected = [k for k, v in spec.columns.items() if v == column]
@@ -359,8 +416,7 @@ def canonicalise(
                             column,
                             None,
                             "missing_column",
-                            f"required column {column!r} not found{hint}; "
-                            f"headers are {[c for c in raw.columns if c != 'source_row']}",
+                            f"required column {column!r} not found{hint}; headers are {headers}",
                         )
                     ]
                 )

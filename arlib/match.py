@@ -95,13 +95,14 @@ class MatchConfig:
     #: rules to run, any subset of ALL_RULES (the order of execution is fixed)
     rules: tuple[str, ...] = ALL_RULES
     #: regexes whose matches in memo / bank_ref are invoice numbers (digits of each match,
-    #: leading zeros stripped, are compared whole with the invoice's number)
-    reference_patterns: tuple[str, ...] = (r"\d+",)
+    #: leading zeros stripped, are compared whole with the invoice's number); a match with
+    #: letters in it (a prefix such as INV / 发票号) counts whatever its length
+    reference_patterns: tuple[str, ...] = (r"(?i)(?:inv(?:oice)?|发票号?|no\.?)?[\s\-_#:：.]*\d+",)
     #: receipt columns searched for references
     reference_columns: tuple[str, ...] = ("memo", "bank_ref")
     #: regex with one group: the invoice's number inside invoice_id (default: last digit run)
     invoice_key_pattern: str = r"(\d+)\D*$"
-    #: numbers in memos with fewer digits (leading zeros included) are ignored (days, counts)
+    #: bare numbers (no prefix) with fewer digits, leading zeros included, are ignored
     reference_min_digits: int = 4
     #: |difference| up to this is written off as ``rounding`` (either direction)
     rounding_tolerance: Decimal = Decimal("0.05")
@@ -135,9 +136,9 @@ class MatchConfig:
     #: rest is left unmatched and a warning finding is emitted -- results then depend on speed)
     combined_time_budget_s: float = 10.0
     #: payer fuzzy match accepted as the payer at or above this score ...
-    fuzzy_auto_threshold: float = 0.92
+    fuzzy_auto_threshold: float = 0.85
     #: ... when it beats the next customer by this margin
-    fuzzy_margin: float = 0.03
+    fuzzy_margin: float = 0.05
     #: below auto but at or above this: candidate payer, suggestions only
     fuzzy_suggest_threshold: float = 0.75
     #: suggestions: open amounts within this % of the receipt are "near"
@@ -298,20 +299,32 @@ class _BudgetExceeded(Exception):
     pass
 
 
-def _subset(amounts: list[int], target: int, tol: int, kmax: int, max_nodes: int):
-    """First (in preference order) combination of 2..kmax positive amounts summing into
-    [target, target + tol]; None if none within ``max_nodes`` visited nodes."""
+def _subsets(
+    amounts: list[int],
+    target: int,
+    tol: int,
+    kmax: int,
+    max_nodes: int,
+    first_within: int = 0,
+    limit: int = 2,
+) -> tuple[list[list[int]], bool]:
+    """Combinations of 2..kmax positive amounts summing into [target, target + tol], in
+    preference order (lexicographic by position), at most ``limit`` of them; and whether the
+    search was complete (False when ``max_nodes`` ran out first). With ``first_within`` > 0
+    a combination must include one of the first ``first_within`` positions."""
     n = len(amounts)
     hi = target + tol
     suf_max = [0] * (n + 1)
     for i in range(n - 1, -1, -1):
         suf_max[i] = max(amounts[i], suf_max[i + 1])
     path: list[int] = []
+    found: list[list[int]] = []
     nodes = 0
 
     def dfs(start: int, partial: int, depth: int) -> bool:
+        """True when the search should stop (enough solutions)."""
         nonlocal nodes
-        for i in range(start, n):
+        for i in range(start, first_within if depth == 0 and first_within else n):
             nodes += 1
             if nodes > max_nodes:
                 raise _BudgetExceeded
@@ -320,8 +333,9 @@ def _subset(amounts: list[int], target: int, tol: int, kmax: int, max_nodes: int
                 continue
             if s >= target:
                 if depth >= 1:
-                    path.append(i)
-                    return True
+                    found.append([*path, i])
+                    if len(found) >= limit:
+                        return True
                 continue
             slots = kmax - depth - 1
             if slots > 0 and s + suf_max[i + 1] * slots >= target:
@@ -332,9 +346,18 @@ def _subset(amounts: list[int], target: int, tol: int, kmax: int, max_nodes: int
         return False
 
     try:
-        return list(path) if dfs(0, 0, 0) else None
+        dfs(0, 0, 0)
+        return found, True
     except _BudgetExceeded:
-        return None
+        return found, False
+
+
+def _subset(
+    amounts: list[int], target: int, tol: int, kmax: int, max_nodes: int, first_within: int = 0
+) -> list[int] | None:
+    """The first combination (see :func:`_subsets`), or None."""
+    found, _ = _subsets(amounts, target, tol, kmax, max_nodes, first_within, limit=1)
+    return found[0] if found else None
 
 
 def _parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -362,6 +385,7 @@ class _State:
         self.frames: list[pl.DataFrame] = []
         self.rejected: set[tuple[int, int]] = set()
         self.counts: dict[str, int] = defaultdict(int)
+        self.extra_sugg: list[tuple] = []
 
     # live views --------------------------------------------------------------------------
     def open_invoices(self) -> pl.DataFrame:
@@ -525,7 +549,10 @@ def _extract_refs(rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig) -> pl.
     toks = (
         pl.concat(parts)
         .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
-        .filter(pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
+        .filter(
+            (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
+            | pl.col("tok").str.contains(r"[\p{L}]")
+        )
         .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
         .filter(pl.col("key").str.len_chars() > 0)
     )
@@ -1015,7 +1042,9 @@ def _rule_reference_combined(st: _State, refs: pl.DataFrame, cust: pl.DataFrame)
     c = _ref_candidates(st, refs, cust).filter(
         pl.col("rel").is_in(["own", "unknown"]) & (pl.col("r_ccy") == pl.col("i_ccy"))
     )
-    c = c.filter(pl.len().over("rec_idx") >= 2)
+    c = c.filter(
+        (pl.len().over("rec_idx") >= 2) & (pl.col("c_inv").n_unique().over("rec_idx") == 1)
+    )
     if c.height == 0:
         return
     g = (
@@ -1148,6 +1177,127 @@ def _rule_exact(st: _State) -> None:
     st.commit(rows)
 
 
+def _rule_exact_tolerance(st: _State, cust: pl.DataFrame) -> None:
+    """No reference, payer known: the customer's only open invoice within tolerance
+    (rounding, discount within its window, bank charge) in the date window."""
+    cfg = st.cfg
+    fr = st.fresh_receipts().filter(pl.col("c_pay").is_not_null())
+    oi = st.open_invoices()
+    c = fr.select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "amt_c",
+        "c_pay",
+        "payer_name",
+        "payer_method",
+        "payer_score",
+    ).join(
+        oi.select(
+            "inv_idx",
+            "invoice_id",
+            pl.col("customer_id").alias("c_pay"),
+            "currency",
+            "open_c",
+            "invoice_date",
+            pl.col("amt_c").alias("inv_amt_c"),
+        ),
+        on=["c_pay", "currency"],
+    )
+    c = c.filter(
+        (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
+        & (
+            pl.col("invoice_date")
+            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
+        )
+    )
+    if c.height == 0:
+        return
+    c = st.drop_rejected(c).join(
+        cust.select(pl.col("customer_id").alias("c_pay"), "disc_bp", "disc_days", "discount_terms"),
+        on="c_pay",
+        how="left",
+    )
+    rt = _cents_py(cfg.rounding_tolerance)
+    bc_map = {k: _cents_py(v) for k, v in cfg.bank_charge_max.items()}
+    bc = pl.col("currency").replace_strict(
+        bc_map, default=bc_map.get("*", 0), return_dtype=pl.Int64
+    )
+    diff = pl.col("open_c") - pl.col("amt_c")
+    disc_c = (pl.col("inv_amt_c") * pl.col("disc_bp") * 2 + 10_000) // 20_000
+    disc_ok = (
+        pl.col("disc_bp").is_not_null()
+        & (pl.col("value_date") <= pl.col("invoice_date") + pl.duration(days=pl.col("disc_days")))
+        & ((diff - disc_c).abs() <= rt)
+    )
+    kind = (
+        pl.when(diff == 0)
+        .then(pl.lit(None, dtype=pl.String))  # exact: done (or ambiguous)
+        .when(diff.abs() <= rt)
+        .then(pl.lit("rounding"))
+        .when((diff > 0) & disc_ok)
+        .then(pl.lit("discount"))
+        .when((diff > 0) & (diff <= bc))
+        .then(pl.lit("bank_charge"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    c = c.with_columns(kind.alias("wo"))
+    # an exact candidate (ambiguous or rejected) keeps the receipt out of this rule
+    c = c.filter(~(diff == 0).any().over("rec_idx")).filter(pl.col("wo").is_not_null())
+    c = c.filter(pl.len().over("rec_idx") == 1)
+    c = c.sort(["inv_idx", "value_date", "receipt_id"]).filter(
+        pl.int_range(pl.len()).over("inv_idx") == 0
+    )
+    if c.height == 0:
+        return
+    fuzzy = pl.col("payer_method") == "fuzzy"
+    detail = (
+        pl.when(pl.col("wo") == "rounding")
+        .then(pl.format("difference {} written off as rounding", _fmt(diff)))
+        .when(pl.col("wo") == "discount")
+        .then(pl.format("short {} = early-payment discount ({})", _fmt(diff), "discount_terms"))
+        .otherwise(pl.format("short {} written off as bank charge", _fmt(diff)))
+    )
+    common = [
+        pl.lit("exact_amount").alias("rule"),
+        (pl.lit(0.85) * pl.when(fuzzy).then(pl.col("payer_score")).otherwise(1.0)).alias(
+            "confidence"
+        ),
+        pl.format(
+            "payer '{}' is customer {} (by {}); amount {} is within tolerance of invoice {} "
+            "(open {}), its only such open invoice in the date window; {}",
+            pl.col("payer_name").fill_null(""),
+            "c_pay",
+            "payer_method",
+            _fmt(pl.col("amt_c")),
+            "invoice_id",
+            _fmt(pl.col("open_c")),
+            detail,
+        ).alias("reason"),
+        pl.lit("").alias("flags"),
+    ]
+    cash = c.select(
+        "receipt_id",
+        "rec_idx",
+        "inv_idx",
+        pl.lit("cash").alias("kind"),
+        pl.col("amt_c").alias("applied_c"),
+        pl.col("amt_c").alias("receipt_c"),
+        *common,
+    )
+    wo = c.select(
+        "receipt_id",
+        "rec_idx",
+        "inv_idx",
+        pl.col("wo").alias("kind"),
+        diff.alias("applied_c"),
+        pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
+        *common,
+    )
+    st.commit(pl.concat([cash, wo]))
+
+
 def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None:
     cfg = st.cfg
     fr = (
@@ -1165,6 +1315,14 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         .iter_rows()
     ):
         ref_sets[ri].add(ii)
+    # invoices named by some other receipt still waiting are left for that receipt
+    claimed: dict[int, set[int]] = defaultdict(set)
+    for ri, ii in (
+        refs.join(st.fresh_receipts().select("rec_idx"), on="rec_idx", how="semi")
+        .select("rec_idx", "inv_idx")
+        .iter_rows()
+    ):
+        claimed[ii].add(ri)
     deadline = time.monotonic() + cfg.combined_time_budget_s
     rows: list[tuple] = []
     inv_date = st.inv_date
@@ -1198,7 +1356,13 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
             break
         ri = r["rec_idx"]
         refd = ref_sets.get(ri, set())
-        open_l = [i for i in lst if st.inv_open[i] > 0 and (ri, i) not in st.rejected]
+        open_l = [
+            i
+            for i in lst
+            if st.inv_open[i] > 0
+            and (ri, i) not in st.rejected
+            and (i in refd or not claimed.get(i))
+        ]
         if len(open_l) < 2:
             continue
         open_l.sort(key=lambda i: (0 if i in refd else 1, inv_date[i], st.inv_id[i]))
@@ -1206,11 +1370,35 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         amounts = [int(st.inv_open[i]) for i in open_l]
         amt = r["amt_c"]
         bcm = cfg.bank_charge_cents(r["currency"])
-        sol = None
-        for tol in (0, bcm) if bcm > 0 else (0,):
-            sol = _subset(amounts, amt, tol, cfg.combined_max_invoices, cfg.combined_max_nodes)
-            if sol is not None:
+        # a memo naming the customer's own open invoices is stronger evidence than a sum:
+        # then the combination must include one of them and add up exactly
+        n_named = sum(1 for i in open_l if i in refd)
+        sol, found = None, []
+        for tol in (0, bcm) if bcm > 0 and not n_named else (0,):
+            found, complete = _subsets(
+                amounts, amt, tol, cfg.combined_max_invoices, cfg.combined_max_nodes, n_named
+            )
+            if found or not complete:
                 break
+        if len(found) == 1 and complete or (found and n_named):
+            sol = found[0]  # unique, or the one that includes the named invoice(s)
+        elif found:
+            # several combinations fit (or the search was cut short): people decide
+            for k, f in enumerate(found):
+                ids = "|".join(st.inv_id[open_l[x]] for x in f)
+                st.extra_sugg.append(
+                    (
+                        ri,
+                        0,
+                        r["c_pay"],
+                        ids,
+                        sum(amounts[x] for x in f),
+                        0.5 - 0.05 * k,
+                        "combined",
+                        f"amount equals the sum of open invoices {ids.replace('|', ', ')}; "
+                        + ("other combinations also fit" if complete else "search cut short"),
+                    )
+                )
         if sol is None:
             continue
         chosen = [open_l[k] for k in sol]
@@ -1553,6 +1741,8 @@ def _suggestions(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.DataF
             .otherwise(pl.lit("")),
         ),
     )
+    if st.extra_sugg:
+        parts.append(pl.DataFrame(st.extra_sugg, schema=_SI, orient="row"))
     if not parts:
         return pl.DataFrame(schema=_SI)
     s = pl.concat(parts).cast(_SI)
@@ -1618,6 +1808,7 @@ def match(
     lap("reference")
     if "exact_amount" in cfg.rules:
         _rule_exact(st)
+        _rule_exact_tolerance(st, cust)
     lap("exact_amount")
     if "combined" in cfg.rules:
         _rule_combined(st, refs, findings)

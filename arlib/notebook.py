@@ -8,7 +8,6 @@ back from the executed notebook with :func:`read_recorded`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -129,10 +128,8 @@ def params_table(config: Config) -> pl.DataFrame:
     ]
     for name, spec in config.inputs.items():
         shown = Path(spec.path)
-        try:
+        if shown.is_relative_to(config.root):
             shown = shown.relative_to(config.root)
-        except ValueError:
-            pass
         rows.append((f"inputs.{name}", shown.as_posix()))
         if spec.columns:
             rows.append(
@@ -158,10 +155,6 @@ def signoff_markdown(config: Config) -> str:
         "| Role | Name | Date | Signature | Notes |\n|---|---|---|---|---|\n"
         "| Preparer | | | | |\n| Reviewer | | | | |\n"
     )
-
-
-def today() -> dt.date:
-    return dt.date.today()
 
 
 # ----------------------------------------------------------------- 01 load and validate
@@ -230,7 +223,10 @@ def record_load(period) -> None:
 def load_conclusion(findings: pl.DataFrame) -> str:
     errors = findings.filter(pl.col("severity") == "error").height
     if errors:
-        return f"**Stopped:** {errors:,} input error(s) listed above must be fixed; the next cell raises so the close stops here."
+        return (
+            f"**Stopped:** {errors:,} input error(s) listed above must be fixed; "
+            "the next cell raises so the close stops here."
+        )
     return "Inputs are complete and consistent enough to reconcile. Proceed to 02 · Reconcile."
 
 
@@ -244,7 +240,8 @@ def match_prose(summary: dict, config: Config) -> str:
     review = summary["receipts_suggested"] + summary["receipts_partial"]
     return (
         f"{auto:,} of {total:,} receipts ({pct(auto, total)}) were applied in full automatically; "
-        f"{money(applied, base, short=True)} of {money(amount, base, short=True)} received in {base} "
+        f"{money(applied, base, short=True)} of {money(amount, base, short=True)} "
+        f"received in {base} "
         f"was applied. {review:,} need review ({summary['receipts_suggested']:,} with suggestions, "
         f"{summary['receipts_partial']:,} partly applied) and {summary['receipts_unapplied']:,} "
         f"are unapplied. {summary['invoices_paid']:,} of {summary['invoices']:,} open or new "
@@ -278,7 +275,7 @@ def payer_methods(result) -> pl.DataFrame:
     return (
         result.receipts.group_by("payer_method")
         .agg(pl.len().alias("receipts"), pl.col("payer_score").mean().round(3).alias("mean_score"))
-        .sort("receipts", descending=True)
+        .sort(["receipts", "payer_method"], descending=[True, False])
     )
 
 
@@ -293,11 +290,7 @@ def conservation_prose(result) -> str:
     inv = i.join(applied, on="invoice_id", how="left").with_columns(
         pl.col("applied_rows").fill_null(0)
     )
-    start = (
-        pl.col("open_before")
-        if "open_before" in inv.columns
-        else pl.col("applied") + pl.col("open_amount")
-    )
+    start = pl.col("open_at_start")
     bad_i = inv.filter(pl.col("applied_rows") + pl.col("open_amount") != start).height
     verdict = (
         "Conservation holds."
@@ -321,7 +314,9 @@ def exceptions_summary(exceptions: pl.DataFrame) -> pl.DataFrame:
 def exceptions_prose(exceptions: pl.DataFrame, config: Config) -> str:
     if exceptions.height == 0:
         return "No exceptions."
-    by_class = exceptions.group_by("class").agg(pl.len()).sort("len", descending=True)
+    by_class = (
+        exceptions.group_by("class").agg(pl.len()).sort(["len", "class"], descending=[True, False])
+    )
     parts = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in by_class.iter_rows())
     return f"{exceptions.height:,} exceptions: {parts}."
 
@@ -331,10 +326,12 @@ def aging_prose(aged, config: Config) -> str:
     totals = aged.totals
     overdue = totals.filter(~pl.col("bucket").is_in(["not_due", "invalid_date"]))
     overdue_amount = overdue["amount_base"].sum() if overdue.height else 0
+    outstanding = Decimal(str(aged.total_outstanding))
+    unapplied = aged.unapplied["unapplied_base"].sum() if aged.unapplied.height else 0
     return (
         f"Outstanding {money(aged.total_outstanding, base)} as of {config.as_of}, of which "
-        f"{money(overdue_amount, base)} ({pct(Decimal(str(overdue_amount)), Decimal(str(aged.total_outstanding)))}) is past due. "
-        f"Unapplied cash of {money(aged.unapplied['unapplied_base'].sum() if aged.unapplied.height else 0, base)} is shown apart, not netted."
+        f"{money(overdue_amount, base)} ({pct(Decimal(str(overdue_amount)), outstanding)}) "
+        f"is past due. Unapplied cash of {money(unapplied, base)} is shown apart, not netted."
     )
 
 
@@ -364,7 +361,8 @@ def tier_summary(tiers: pl.DataFrame) -> pl.DataFrame:
 
 
 def provision_prose(provided, config: Config) -> str:
-    return f"Expected credit loss: {money(provided.total_provision, config.base_currency)} (provision matrix below)."
+    total = money(provided.total_provision, config.base_currency)
+    return f"Expected credit loss: {total} (provision matrix below)."
 
 
 def journal_prose(journal: pl.DataFrame, config: Config) -> str:
@@ -373,7 +371,11 @@ def journal_prose(journal: pl.DataFrame, config: Config) -> str:
     debit = journal["debit"].sum()
     credit = journal["credit"].sum()
     state = "balanced" if debit == credit else "**NOT balanced**"
-    return f"{journal['journal_id'].n_unique():,} proposed entries, {journal.height:,} lines; debits {money(debit, config.base_currency)} = credits {money(credit, config.base_currency)} ({state})."
+    base = config.base_currency
+    return (
+        f"{journal['journal_id'].n_unique():,} proposed entries, {journal.height:,} lines; "
+        f"debits {money(debit, base)} = credits {money(credit, base)} ({state})."
+    )
 
 
 def record_review(review) -> None:
@@ -382,7 +384,11 @@ def record_review(review) -> None:
         {
             "exceptions": review.exceptions.height,
             "exceptions_by_class": {
-                c: n for c, n in review.exceptions.group_by("class").agg(pl.len()).iter_rows()
+                c: n
+                for c, n in review.exceptions.group_by("class")
+                .agg(pl.len())
+                .sort("class")
+                .iter_rows()
             }
             if review.exceptions.height
             else {},
@@ -407,9 +413,10 @@ def rollforward_prose(closed) -> str:
             else f"**does not tie: difference {money(row['difference'], c)}**"
         )
         lines.append(
-            f"- {c}: opening {money(row['opening_ar'], c)} + invoiced {money(row['invoiced'], c)} − cash "
-            f"{money(row['cash_applied'], c)} − credit notes {money(row['credit_notes_applied'], c)} − "
-            f"adjustments {money(row['adjustments'], c)} = closing {money(row['closing_computed'], c)}; "
+            f"- {c}: opening {money(row['opening_ar'], c)} + invoiced "
+            f"{money(row['invoiced'], c)} − cash {money(row['cash_applied'], c)} − credit "
+            f"notes {money(row['credit_notes_applied'], c)} − adjustments "
+            f"{money(row['adjustments'], c)} = closing {money(row['closing_computed'], c)}; "
             f"open items list {money(row['closing_listed'], c)}: {ties}."
         )
     return "\n".join(lines)
@@ -420,15 +427,17 @@ def tie_out_prose(closed) -> str:
     base = closed.config.base_currency
     if tie["gl_control_balance"] is None:
         return (
-            f"Closing AR in {base}: {money(tie['closing_ar_base'], base)}. No GL control balance was "
-            "given in params (`gl_control_balance`), so the tie-out to the ledger is **not performed**."
+            f"Closing AR in {base}: {money(tie['closing_ar_base'], base)}. No GL control "
+            "balance was given in params (`gl_control_balance`), so the tie-out to the ledger "
+            "is **not performed**."
         )
     flag = (
         "ties to the GL"
         if tie["difference"] == 0
         else f"**differs from the GL by {money(tie['difference'], base)}: investigate**"
     )
-    return f"Closing AR {money(tie['closing_ar_base'], base)} vs GL control {money(tie['gl_control_balance'], base)}: {flag}."
+    closing = money(tie["closing_ar_base"], base)
+    return f"Closing AR {closing} vs GL control {money(tie['gl_control_balance'], base)}: {flag}."
 
 
 def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
@@ -463,6 +472,7 @@ def conclusions(closed) -> str:
         + ("ties in every currency." if ties else "**does not tie**: see above."),
         f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
         f"- GL tie-out: {tie['status']}.",
-        f"- {closed.open_items.height:,} open items are carried to the next period (open_items.parquet).",
+        f"- {closed.open_items.height:,} open items are carried to the next period "
+        "(open_items.parquet).",
     ]
     return "\n".join(lines)

@@ -18,7 +18,8 @@ on receipt rows (a million receipts have far fewer distinct payers), in this ord
 
 Normalisation (:func:`normalize_name`): Unicode NFKC (full/half width), lower case,
 punctuation and symbols to spaces, trailing company suffixes removed (有限责任公司,
-股份有限公司, 有限公司, 公司, co., ltd., co.,ltd, limited, inc., llc, gmbh, corp., ...),
+股份有限公司, 有限公司, 公司, truncated 有限公/有限, co., ltd., co.,ltd, limited, inc., llc,
+gmbh, corp., ...),
 then all whitespace removed. A name that is only a suffix normalises to null.
 
 Scores are 0-1: exact methods score 1.0, fuzzy the rapidfuzz ratio / 100.
@@ -36,7 +37,7 @@ _EN_SUFFIX = (
     r"(?:\s+(?:co|company|ltd|limited|inc|incorporated|llc|l\s?l\s?c|gmbh|corp|corporation"
     r"|plc|pte|pty|sa|ag|bv|kk|group))+\s*$"
 )
-_ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司)$"
+_ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司|有限公|有限)$"
 
 PAYERS_SCHEMA = {
     "payer_name": pl.String,
@@ -147,9 +148,9 @@ def resolve_payers(
     receipts: pl.DataFrame,
     customers: pl.DataFrame,
     *,
-    auto_threshold: float = 0.92,
+    auto_threshold: float = 0.85,
     suggest_threshold: float = 0.75,
-    margin: float = 0.03,
+    margin: float = 0.05,
 ) -> pl.DataFrame:
     """Resolve every distinct ``(payer_name, payer_account)`` of ``receipts`` to a customer.
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from arlib import carry, findings as fnd
+from arlib import carry
+from arlib import findings as fnd
 from arlib.config import Config
 from arlib.load import Period, load_period
 from arlib.match import MatchResult, match
@@ -297,7 +298,8 @@ def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
         return Decimal(str(value)) if value is not None else zero
 
     for currency in currencies:
-        opening_ar = total(opening, "open_amount", currency)
+        # what the carried-forward invoices owed before this period's matching
+        opening_ar = total(opening, "open_at_start", currency)
         invoiced = total(current, "amount", currency)
         cash = total(alloc, "applied_amount", currency, pl.col("kind") == "cash")
         credits = total(alloc, "applied_amount", currency, pl.col("kind") == "credit_note")

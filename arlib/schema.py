@@ -123,6 +123,8 @@ def conform(frame: str, df: pl.DataFrame) -> pl.DataFrame:
     cols = columns(frame)
     extra = [c for c in df.columns if c not in cols]
     df = df.with_columns(
-        pl.lit(None, dtype=dtype).alias(name) for name, dtype in cols.items() if name not in df.columns
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in cols.items()
+        if name not in df.columns
     )
     return df.select([*cols, *extra])

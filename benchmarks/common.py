@@ -71,10 +71,7 @@ def period_config(
 def read_truth(data_dir: Path, period: str, fmt: str = "csv") -> pl.DataFrame:
     """The generator's answer key for a period (money as ``Decimal(38, 2)``)."""
     path = data_dir / period / f"truth.{fmt}"
-    if fmt == "parquet":
-        truth = pl.read_parquet(path)
-    else:
-        truth = pl.read_csv(path, infer_schema=False)
+    truth = pl.read_parquet(path) if fmt == "parquet" else pl.read_csv(path, infer_schema=False)
     return truth.with_columns(
         pl.col("applied_amount", "receipt_amount").cast(pl.Decimal(38, 2)),
     )

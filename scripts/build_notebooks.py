@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
-PARAMETERS = '''\
+PARAMETERS = """\
 # Parameters. `arlib close` sets params_file, state_dir, overrides and run_context;
 # `papermill NB OUT -f params/2026-10.yaml` sets the params' own keys instead.
 params_file = "../params/2026-09.yaml"  # the period's params (paths relative to project root)
@@ -40,9 +40,9 @@ kpis = None
 provision = None
 adjustments = None
 workpapers = None
-'''
+"""
 
-SETUP = '''\
+SETUP = """\
 import polars as pl
 from IPython.display import Markdown, display
 
@@ -54,7 +54,7 @@ pl.Config.set_fmt_str_lengths(80)
 config = nb.config_from_parameters(globals())
 context = nb.context_or_now(run_context, config)
 display(Markdown(nb.header_markdown(TITLE, config, context)))
-'''
+"""
 
 
 def code(text: str, *tags: str):
@@ -92,7 +92,9 @@ provenance = nb.provenance_table(period)
 display(Markdown(nb.provenance_prose(period)))
 provenance"""
     ),
-    md("## Validation findings\n\nErrors stop the close; warnings are carried into the workpapers."),
+    md(
+        "## Validation findings\n\nErrors stop the close; warnings are carried into the workpapers."
+    ),
     code(
         """findings = period.findings
 display(Markdown(nb.findings_prose(findings)))
@@ -140,7 +142,10 @@ nb.record_match(summary)"""
     "receipt_id", "invoice_id", "applied_amount", "currency", "rule", "confidence", "reason"
 ).head(20)"""
     ),
-    md("## Conservation\n\nPer receipt, allocated + unapplied = amount; per invoice, applied + open = amount."),
+    md(
+        "## Conservation\n\nPer receipt, allocated + unapplied = amount; "
+        "per invoice, applied + open = amount."
+    ),
     code("display(Markdown(nb.conservation_prose(result)))"),
 ]
 
@@ -205,7 +210,11 @@ closed.rollforward"""
 
 def build(name: str, cells: list) -> Path:
     book = new_notebook(cells=cells)
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     book.metadata["language_info"] = {"name": "python"}
     path = NOTEBOOKS / name
     nbformat.write(book, path)

@@ -107,7 +107,7 @@ def write_mt940(
         if r.get("end_to_end_id"):
             details += f"/EREF/{_swift_text(r['end_to_end_id'])}"
         details += f"/REMI/{_swift_text(r.get('memo'))}/"
-        chunks = [details[i : i + 65] for i in range(0, len(details), 65)] or [""]
+        chunks = _wrap_86(details)
         lines.append(":86:" + chunks[0])
         lines.extend(chunks[1:])
     sign_c = "C" if closing >= 0 else "D"
@@ -117,3 +117,17 @@ def write_mt940(
     path = Path(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _wrap_86(text: str, width: int = 65) -> list[str]:
+    """Split :86: text into lines of at most ``width`` without a space at either edge
+    (readers strip line edges, which would glue words together)."""
+    chunks: list[str] = []
+    while len(text) > width:
+        cut = width
+        while cut > 1 and (text[cut - 1] == " " or text[cut] == " "):
+            cut -= 1
+        chunks.append(text[:cut])
+        text = text[cut:]
+    chunks.append(text)
+    return chunks

@@ -491,3 +491,25 @@ def test_custom_action_text(kind):
     cfg = ExceptionConfig(actions={kind: "call Ms Li"})
     assert cfg.action(kind) == "call Ms Li"
     assert ExceptionConfig().action(kind) != "call Ms Li"
+
+
+def test_bank_charge_deducted_on_unapplied_receipt():
+    row = only(classify([inv("INV1", "C1", "5000.00")], [rec("R1", "4979.30", cust="C1")]))
+    assert (row["class"], row["type"], row["status"]) == ("process_gap", "bank_charge", "open")
+    assert "5,000.00 − 20.70" in row["evidence"]
+    # 60.00 short is beyond the 50.00 tolerance: not a bank charge
+    miss = only(classify([inv("INV1", "C1", "5000.00")], [rec("R1", "4940.00", cust="C1")]))
+    assert miss["type"] == "unidentified_receipt"
+
+
+def test_partial_allocation_of_a_combined_receipt_is_not_a_duplicate():
+    invoices = [
+        inv("INV1", "C1", "640.00", applied="640.00"),
+        inv("INV2", "C1", "360.00", applied="360.00"),
+    ]
+    receipts = [
+        rec("R1", "1000.00", cust="C1", allocated="1000.00"),
+        rec("R2", "640.00", cust="C1"),
+    ]
+    allocs = [alloc("R1", "INV1", "640.00"), alloc("R1", "INV2", "360.00")]
+    assert only(classify(invoices, receipts, allocs))["type"] == "overpayment"

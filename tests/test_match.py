@@ -716,3 +716,22 @@ def test_negative_receipt_is_left_alone():
         [inv("INV0000001", "C4", "100.00")], [rec("R1", "-100.00", "Delta Foods", "INV0000001")]
     )
     assert res.allocations.height == 0 and status(res, "R1") == "unapplied"
+
+
+def test_combined_time_budget_is_reported():
+    invoices = [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "200.00")]
+    res = run(invoices, [rec("R1", "300.00", "Delta Foods")], combined_time_budget_s=-1)
+    assert res.allocations.height == 0
+    assert res.stats["combined_budget_exhausted"] is True
+    assert res.findings["rule"].to_list() == ["match.combined_budget"]
+
+
+def test_manual_cross_currency_converts_at_value_date_rate():
+    res = run(
+        [inv("INV0000200", "C4", "1000.00", ccy="USD")],
+        [rec("R1", "3550.00", "Delta Foods")],
+        fx=FX,
+        decisions=decisions([("R1", "match", "INV0000200", None, "a", "b", "half now")]),
+    )
+    assert rows(res) == [("R1", "INV0000200", "cash", D("500.00"), D("3550.00"), "manual")]
+    assert inv_open(res, "INV0000200") == D("500.00")

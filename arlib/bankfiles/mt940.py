@@ -141,7 +141,8 @@ def _details(tx: dict) -> dict[str, str | None]:
     return {
         "payer_name": name,
         "payer_account": acct,
-        "memo": clean(remi) or clean(raw),
+        # recognised slash fields: the memo is /REMI/ alone (never the account/name text)
+        "memo": clean(remi),
         "end_to_end_id": eref,
     }
 

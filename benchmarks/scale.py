@@ -1,0 +1,246 @@
+"""Time a reconcile at scale: Parquet inputs -> load -> validate -> match -> written allocations.
+
+Usage::
+
+    .venv/bin/python benchmarks/scale.py                  # 100,000 and 1,000,000 invoices
+    .venv/bin/python benchmarks/scale.py --sizes 200000   # other sizes (customers = n / 20)
+
+Data comes from :func:`arlib.synth.generate` (``fmt="parquet"``, one period) and is cached in
+``benchmarks/.data/scale-i<invoices>-c<customers>-s<seed>/`` (git-ignored); it is generated
+again only when absent. The generator yields about 0.65 receipts per invoice, so 1,000,000
+invoices give about 650,000 bank lines; the receipt count is printed with every run.
+
+Each size runs in a fresh child process (``--child``) so its peak memory is its own: the child
+samples its RSS every 50 ms per stage, and the parent reads the child's ``ru_maxrss`` through
+``os.wait4``. Stages:
+
+* ``load``      ``arlib.load.load_input`` of customers, invoices, bank statement (Chinese
+                headers mapped as in the sample params), credit notes, fx rates
+* ``validate``  ``arlib.validate.validate`` (cross-row checks), reported separately
+* ``match``     ``arlib.match.match`` (payer resolution + every rule + suggestions)
+* ``write``     ``matches.csv`` (plus suggestions / residual CSVs, as ``arlib reconcile``
+                writes them) and ``matches.parquet``
+
+Targets at 1,000,000 invoices: total wall time <= 60 s and peak RSS <= 8 GiB. The exit code
+is always 0 (a measurement); PASS/FAIL is printed against each target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+from common import GIB, RssSampler, cached_generate, period_config, verdict
+
+WALL_TARGET_S = 60.0
+RSS_TARGET_GIB = 8.0
+PERIOD = "2026-10"
+SEED = 20261031
+
+
+# ---------------------------------------------------------------------------- the child
+def run_child(data_dir: Path) -> dict:
+    """Load, validate, match and write one generated period; return timings and memory."""
+    from arlib.load import load_input
+    from arlib.match import match
+    from arlib.pipeline import write_reconcile_outputs
+    from arlib.validate import validate
+
+    config = period_config(data_dir, PERIOD, "parquet")
+    stages: dict[str, dict] = {}
+    out: dict = {"stages": stages}
+    with RssSampler() as rss, tempfile.TemporaryDirectory(prefix="arlib-scale-") as tmp:
+
+        def stage(name: str, start: float) -> None:
+            stages[name] = {
+                "seconds": round(time.perf_counter() - start, 3),
+                "peak_rss_gib": round(rss.peak() / GIB, 3),
+            }
+            # progress on stderr: if the child dies (e.g. out of memory) the last stage shows
+            print(f"    [child] {name} done: {stages[name]}", file=sys.stderr, flush=True)
+            rss.reset()
+
+        t_all = time.perf_counter()
+        t = time.perf_counter()
+        frames = {
+            name: load_input(name, config.inputs[name], config.root, config.base_currency).frame
+            for name in ("customers", "invoices", "receipts", "credit_notes", "fx_rates")
+        }
+        stage("load", t)
+
+        t = time.perf_counter()
+        findings = validate(frames, config)
+        stage("validate", t)
+
+        t = time.perf_counter()
+        result = match(
+            frames["invoices"],
+            frames["receipts"],
+            frames["customers"],
+            frames["credit_notes"],
+            frames["fx_rates"],
+            config.section("matching"),
+            base_currency=config.base_currency,
+        )
+        stage("match", t)
+
+        t = time.perf_counter()
+        folder = Path(tmp)
+        written = write_reconcile_outputs(result, folder)
+        result.allocations.write_parquet(folder / "matches.parquet", statistics=False)
+        stage("write", t)
+        out["total_seconds"] = round(time.perf_counter() - t_all, 3)
+        out["written_mib"] = round(
+            sum(p.stat().st_size for p in [*written, folder / "matches.parquet"]) / 2**20, 1
+        )
+    out["rows"] = {
+        "customers": frames["customers"].height,
+        "invoices": frames["invoices"].height,
+        "receipts": frames["receipts"].height,
+        "credit_notes": frames["credit_notes"].height,
+        "allocations": result.allocations.height,
+        "suggestions": result.suggestions.height,
+        "findings": findings.height,
+    }
+    out["receipt_status"] = {r["status"]: r["len"] for r in result.stats["receipts"]}
+    out["match_seconds"] = result.stats["seconds"]
+    out["combined_budget_exhausted"] = result.stats["combined_budget_exhausted"]
+    return out
+
+
+# ---------------------------------------------------------------------------- the parent
+def measure(data_dir: Path) -> dict:
+    """Run the child on ``data_dir``; add its max RSS (ru_maxrss, KiB on Linux)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(data_dir)]
+    with tempfile.TemporaryFile() as out_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out_file)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out_file.seek(0)
+        text = out_file.read().decode()
+    if proc.returncode != 0:
+        why = "killed by the kernel (SIGKILL: most likely out of memory)"
+        if proc.returncode != -9:
+            why = f"exit code {proc.returncode}"
+        return {
+            "failed": why,
+            "ru_maxrss_gib": round(usage.ru_maxrss * 1024 / GIB, 3),
+            "process_seconds": round(wall, 3),
+        }
+    result = json.loads(text.strip().splitlines()[-1])
+    result["ru_maxrss_gib"] = round(usage.ru_maxrss * 1024 / GIB, 3)
+    result["process_seconds"] = round(wall, 3)
+    return result
+
+
+def report(n: int, customers: int, gen_s: float | None, r: dict, log) -> None:
+    rows = r["rows"]
+    log(
+        f"\n== {n:,} invoices, {customers:,} customers: {rows['receipts']:,} receipts, "
+        f"{rows['credit_notes']:,} credit notes"
+        + (f" (generated in {gen_s:.1f} s)" if gen_s is not None else " (cached data)")
+    )
+    log(f"  {'stage':10s} {'wall s':>8s} {'peak RSS GiB':>13s}")
+    for name, s in r["stages"].items():
+        log(f"  {name:10s} {s['seconds']:8.2f} {s['peak_rss_gib']:13.2f}")
+    log(f"  {'total':10s} {r['total_seconds']:8.2f} {r['ru_maxrss_gib']:13.2f}  (ru_maxrss)")
+    log(f"  process wall incl. interpreter start and imports: {r['process_seconds']:.2f} s")
+    log(f"  match stages (s): {r['match_seconds']}")
+    log(
+        f"  outputs: {rows['allocations']:,} allocation rows, {rows['suggestions']:,} "
+        f"suggestions, {r['written_mib']} MiB written; {rows['findings']:,} validation findings"
+    )
+    log(f"  receipts by status: {r['receipt_status']}")
+    if r["combined_budget_exhausted"]:
+        log("  ! the combined rule hit its time budget: results depend on machine speed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--customers-per", type=int, default=20, help="invoices per customer (20)")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_child(args.child)), flush=True)
+        return 0
+
+    def log(text: str = "") -> None:
+        print(text, flush=True)
+
+    log(f"polars {pl.__version__}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    results: dict[int, dict] = {}
+    for n in sorted(args.sizes):
+        customers = max(300, n // args.customers_per)
+        folder, _, gen_s = cached_generate(
+            f"scale-i{n}-c{customers}-s{args.seed}",
+            seed=args.seed,
+            periods=(PERIOD,),
+            n_customers=customers,
+            invoices_per_period=n,
+            fmt="parquet",
+            log=log,
+        )
+        r = measure(folder)
+        if "failed" in r:
+            log(
+                f"\n== {n:,} invoices: FAILED after {r['process_seconds']:.1f} s, {r['failed']}; "
+                f"max RSS {r['ru_maxrss_gib']:.2f} GiB (the last [child] line is the last "
+                "stage completed)"
+            )
+            continue
+        results[n] = r
+        report(n, customers, gen_s, r, log)
+    if not results:
+        return 0
+
+    big = max(results)
+    r = results[big]
+    log(f"\n#### targets at {big:,} invoices ({r['rows']['receipts']:,} receipts)")
+    log(
+        f"  wall  {r['total_seconds']:7.2f} s   target <= {WALL_TARGET_S:.0f} s    "
+        f"{verdict(r['total_seconds'], WALL_TARGET_S, higher_is_better=False)}"
+    )
+    log(
+        f"  peak  {r['ru_maxrss_gib']:7.2f} GiB target <= {RSS_TARGET_GIB:.0f} GiB  "
+        f"{verdict(r['ru_maxrss_gib'], RSS_TARGET_GIB, higher_is_better=False)}"
+    )
+    small = min(results)
+    if small != big:
+        s = results[small]
+        factor = big / small
+        log(f"\n#### growth {small:,} -> {big:,} invoices (x{factor:g}; linear = x{factor:g})")
+        for name in r["stages"]:
+            a, b = s["stages"][name]["seconds"], r["stages"][name]["seconds"]
+            ratio = b / a if a else float("nan")
+            log(f"  {name:10s} {a:8.2f} s -> {b:8.2f} s   x{ratio:5.1f}")
+        for name, b in r["match_seconds"].items():
+            a = s["match_seconds"].get(name, 0.0)
+            if max(a, b) >= 0.05:
+                ratio = b / a if a else float("nan")
+                log(f"    match.{name:16s} {a:7.2f} s -> {b:7.2f} s   x{ratio:5.1f}")
+        ratio = r["total_seconds"] / s["total_seconds"]
+        log(
+            f"  {'total':10s} {s['total_seconds']:8.2f} s -> {r['total_seconds']:8.2f} s   "
+            f"x{ratio:5.1f}"
+        )
+        mem = r["ru_maxrss_gib"] / s["ru_maxrss_gib"]
+        log(
+            f"  {'peak RSS':10s} {s['ru_maxrss_gib']:8.2f} G -> {r['ru_maxrss_gib']:8.2f} G   "
+            f"x{mem:5.1f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

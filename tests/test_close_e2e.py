@@ -1,0 +1,364 @@
+"""End to end: `arlib close` of the two sample periods in a temporary project.
+
+One module-scoped fixture copies params/ and data/sample/ into tmp_path (notebooks/ is a
+symlink), closes 2026-09 and then 2026-10 (which starts from 2026-09's open items), and
+closes 2026-09 a second time into another folder to check reproducibility. Nothing is
+written into the repository's own outputs/. Each close runs the four notebooks with
+papermill (~10-20 s per close).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import shutil
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from arlib import cli
+from arlib.close import NOTEBOOKS, CloseFailed, run_close
+from arlib.notebook import read_recorded
+from arlib.pipeline import MATCH_COLUMNS
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+PERIODS = ("2026-09", "2026-10")
+# Every file README.md lists for outputs/<period>/ (statements/letters are not asked for).
+PUBLISHED = [
+    *NOTEBOOKS,
+    *(Path(n).with_suffix(".html").name for n in NOTEBOOKS),
+    "workpapers.xlsx",
+    "matches.csv",
+    "suggestions.csv",
+    "unapplied_receipts.csv",
+    "open_invoices.csv",
+    "exceptions.csv",
+    "aging.csv",
+    "aging_by_customer.csv",
+    "tiers.csv",
+    "proposed_adjustments.csv",
+    "open_items.parquet",
+    "payment_history.parquet",
+    "manifest.json",
+    "audit_log.jsonl",
+]
+
+
+def make_project(base: Path, periods=PERIODS) -> Path:
+    """A project folder (params/, data/sample/, notebooks → repo) whose closes stay in it."""
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "params").mkdir()
+    for period in periods:
+        shutil.copy2(ROOT / "params" / f"{period}.yaml", base / "params")
+        shutil.copytree(ROOT / "data" / "sample" / period, base / "data" / "sample" / period)
+    shutil.copy2(ROOT / "data" / "sample" / "customers.csv", base / "data" / "sample")
+    (base / "notebooks").symlink_to(ROOT / "notebooks", target_is_directory=True)
+    return base
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("close_e2e") / "project")
+    for period in PERIODS:
+        out = run_close(root / "params" / f"{period}.yaml", progress=False)
+        assert out == root / "outputs" / period
+    rerun = run_close(
+        root / "params" / "2026-09.yaml", overrides={"out_dir": "rerun/2026-09"}, progress=False
+    )
+    assert rerun == root / "rerun" / "2026-09"
+    return root
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def money(text: str | None) -> Decimal:
+    return Decimal((text or "0").replace(",", "")) if (text or "").strip() else Decimal(0)
+
+
+def rollforward(project: Path, period: str) -> dict[str, dict[str, Decimal]]:
+    rows = read_csv(project / "outputs" / period / "rollforward.csv")
+    return {r["currency"]: {k: money(v) for k, v in r.items() if k != "currency"} for r in rows}
+
+
+# ------------------------------------------------------------------------- published
+@pytest.mark.parametrize("period", PERIODS)
+def test_publishes_every_listed_file(project, period):
+    out = project / "outputs" / period
+    missing = [name for name in PUBLISHED if not (out / name).is_file()]
+    assert not missing
+    assert not [p.name for p in out.iterdir() if p.is_dir()], "no build/state folders inside"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_no_leftover_build_or_failed_folders(project):
+    assert sorted(p.name for p in (project / "outputs").iterdir()) == list(PERIODS)
+    assert sorted(p.name for p in (project / "rerun").iterdir()) == ["2026-09"]
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_html_copies_have_no_code(project, period):
+    out = project / "outputs" / period
+    for name in NOTEBOOKS:
+        notebook = json.loads((out / name).read_text(encoding="utf-8"))
+        page = (out / name).with_suffix(".html").read_text(encoding="utf-8")
+        assert notebook["cells"] and "<html" in page.lower()
+        code = [
+            line.strip()
+            for cell in notebook["cells"]
+            if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines()
+            if len(line.strip()) > 24 and not line.strip().startswith("#")
+        ]
+        assert code
+        shown = [line for line in code if html.escape(line) in page or line in page]
+        assert not shown, f"{name}: code input in HTML: {shown[:3]}"
+
+
+# ---------------------------------------------------------------------- roll-forward
+@pytest.mark.parametrize("period", PERIODS)
+def test_rollforward_ties_in_each_period(project, period):
+    rf = rollforward(project, period)
+    assert rf
+    for currency, row in rf.items():
+        computed = (
+            row["opening_ar"]
+            + row["invoiced"]
+            - row["cash_applied"]
+            - row["credit_notes_applied"]
+            - row["adjustments"]
+        )
+        assert computed == row["closing_computed"], currency
+        assert row["difference"] == row["closing_listed"] - row["closing_computed"], currency
+        assert row["difference"] == 0, f"{period} {currency} does not tie: {row}"
+
+
+def test_rollforward_ties_across_periods(project):
+    """2026-10 opens with exactly what 2026-09 closed with, per currency."""
+    september, october = rollforward(project, "2026-09"), rollforward(project, "2026-10")
+    closing = {c: row["closing_listed"] for c, row in september.items()}
+    opening = {c: october[c]["opening_ar"] for c in closing}
+    assert opening == closing
+
+
+def test_open_items_carry_september_closing(project):
+    """The carried open items themselves hold 2026-09's closing AR (isolates the bug above)."""
+    import polars as pl
+
+    items = pl.read_parquet(project / "outputs" / "2026-09" / "open_items.parquet")
+    carried = {
+        c: Decimal(str(v))
+        for c, v in items.filter(pl.col("item_type") == "invoice")
+        .group_by("currency")
+        .agg(pl.col("open_amount").sum())
+        .iter_rows()
+    }
+    september = rollforward(project, "2026-09")
+    assert carried == {c: row["closing_listed"] for c, row in september.items()}
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_recorded_figures_equal_rollforward_csv(project, period):
+    out = project / "outputs" / period
+    recorded = read_recorded(out / "04_close_and_signoff.ipynb")
+    from_notebook = {
+        row["currency"]: {k: money(str(v)) for k, v in row.items() if k != "currency"}
+        for row in recorded["rollforward"]
+    }
+    assert from_notebook == rollforward(project, period)
+
+
+# ---------------------------------------------------------------------- matches.csv
+@pytest.mark.parametrize("period", PERIODS)
+def test_matches_columns_per_design(project, period):
+    with open(project / "outputs" / period / "matches.csv", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header[: len(MATCH_COLUMNS)] == [
+        "receipt_id",
+        "invoice_id",
+        "applied_amount",
+        "currency",
+        "rule",
+        "confidence",
+        "reason",
+    ]
+    rows = read_csv(project / "outputs" / period / "matches.csv")
+    assert rows
+    for row in rows:
+        assert row["rule"] and row["reason"], row
+        assert 0 <= float(row["confidence"]) <= 1, row
+
+
+def _bank_receipts(path: Path) -> dict[str, Decimal]:
+    """The input bank statement read with csv + Decimal (流水号 → 金额), no arlib."""
+    amounts = {}
+    for row in read_csv(path):
+        assert row["流水号"] not in amounts
+        amounts[row["流水号"]] = money(row["金额"])
+    return amounts
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_every_receipt_is_allocated_or_unapplied(project, period):
+    """Slow-path conservation: per receipt, allocated + unapplied = amount received."""
+    out = project / "outputs" / period
+    received = _bank_receipts(project / "data" / "sample" / period / "bank_statement.csv")
+    if period == "2026-10":  # unapplied cash carried from 2026-09 is received again here
+        for row in read_csv(project / "outputs" / "2026-09" / "unapplied_receipts.csv"):
+            if money(row["unapplied"]) > 0:
+                received[row["receipt_id"]] = money(row["unapplied"])
+    allocated: dict[str, Decimal] = defaultdict(Decimal)
+    for row in read_csv(out / "matches.csv"):
+        if row["kind"] != "credit_note":  # a credit note's row carries its credit_id
+            allocated[row["receipt_id"]] += money(row["receipt_amount"])
+    unapplied = {
+        r["receipt_id"]: money(r["unapplied"]) for r in read_csv(out / "unapplied_receipts.csv")
+    }
+    receipt_ids = set(allocated)
+    assert receipt_ids <= set(received), sorted(receipt_ids - set(received))[:5]
+    assert set(unapplied) <= set(received)
+    wrong = {
+        rid: (allocated.get(rid, Decimal(0)), unapplied.get(rid, Decimal(0)), amount)
+        for rid, amount in received.items()
+        if allocated.get(rid, Decimal(0)) + unapplied.get(rid, Decimal(0)) != amount
+    }
+    assert not wrong, list(wrong.items())[:5]
+
+
+# ---------------------------------------------------------------- manifest and log
+@pytest.mark.parametrize("period", PERIODS)
+def test_manifest_hashes_match_inputs(project, period):
+    manifest = json.loads((project / "outputs" / period / "manifest.json").read_text("utf-8"))
+    assert manifest["period"] == period
+    inputs = {item["input"]: item for item in manifest["inputs"]}
+    expected = {"invoices", "receipts", "customers", "credit_notes", "fx_rates"}
+    if period == "2026-10":
+        expected.add("opening")
+    assert set(inputs) == expected
+    for name, item in inputs.items():
+        data = (project / item["file"]).read_bytes()
+        assert item["sha256"] == hashlib.sha256(data).hexdigest(), name
+    assert manifest["params"]["period"] == period
+    assert manifest["versions"]["polars"]
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_audit_log_one_line_per_step(project, period):
+    lines = (project / "outputs" / period / "audit_log.jsonl").read_text("utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["step"] for r in records] == [Path(n).stem for n in NOTEBOOKS] + ["outputs"]
+    for record, name in zip(records, NOTEBOOKS, strict=False):
+        assert list(record["outputs"]) == [name]
+    outputs_step = records[-1]
+    assert outputs_step["rows"]["allocations"] > 0
+    assert "matches.csv" in outputs_step["outputs"]
+    data = (project / "outputs" / period / "matches.csv").read_bytes()
+    assert outputs_step["outputs"]["matches.csv"] == hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------ reproducibility
+def _cells(path: Path) -> dict[str, list[tuple]]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+    finally:
+        book.close()
+
+
+def test_rerun_reproduces_workpapers_and_csvs(project):
+    first, again = project / "outputs" / "2026-09", project / "rerun" / "2026-09"
+    a, b = _cells(first / "workpapers.xlsx"), _cells(again / "workpapers.xlsx")
+    assert list(a) == list(b)
+    for sheet in a:
+        assert a[sheet] == b[sheet], sheet
+    for name in ("matches.csv", "exceptions.csv"):
+        assert (first / name).read_bytes() == (again / name).read_bytes(), name
+
+
+# ------------------------------------------------------------------- failures
+def _break_period(project: Path) -> None:
+    invoices = project / "data" / "sample" / "2026-09" / "invoices.csv"
+    rows = list(csv.reader(invoices.open(encoding="utf-8", newline="")))
+    rows[2][rows[0].index("amount")] = "abc"  # file line 3
+    rows[5][0] = rows[4][0]  # file line 6 repeats line 5's invoice id
+    with invoices.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    credits = project / "data" / "sample" / "2026-09" / "credit_notes.csv"
+    rows = list(csv.reader(credits.open(encoding="utf-8", newline="")))
+    drop = rows[0].index("amount")
+    with credits.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([r[:drop] + r[drop + 1 :] for r in rows])
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("close_broken") / "project", ("2026-09",))
+    _break_period(root)
+    return root
+
+
+def test_broken_period_fails_cleanly(broken):
+    with pytest.raises(CloseFailed) as info:
+        run_close(broken / "params" / "2026-09.yaml", progress=False)
+    message = str(info.value)
+    assert "01_load_and_validate.ipynb" in message
+    assert "cell " in message and "DataErrors" in message
+    outputs = broken / "outputs"
+    assert not (outputs / "2026-09").exists()
+    assert sorted(p.name for p in outputs.iterdir()) == ["2026-09.FAILED"]
+    failed = outputs / "2026-09.FAILED"
+    assert sorted(p.name for p in failed.iterdir()) == ["01_load_and_validate.ipynb", "README.txt"]
+    notebook = (failed / "01_load_and_validate.ipynb").read_text(encoding="utf-8")
+    assert "DataErrors" in notebook and "invoices.csv" in notebook
+    readme = (failed / "README.txt").read_text(encoding="utf-8")
+    assert "01_load_and_validate.ipynb" in readme and "cell " in readme
+
+
+def test_validate_lists_every_problem(broken, capsys):
+    code = cli.main(["validate", "--params", str(broken / "params" / "2026-09.yaml")])
+    printed = capsys.readouterr().out
+    assert code == 2
+    errors = [line for line in printed.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 3, printed
+    text = "\n".join(errors)
+    assert "data/sample/2026-09/invoices.csv:3: amount: 'abc'" in text
+    assert "data/sample/2026-09/invoices.csv:6: invoice_id:" in text
+    assert "already used on row 5" in text
+    # a missing column has no data row: the file and the column are named
+    assert "data/sample/2026-09/credit_notes.csv: amount:" in text
+    assert "required column 'amount' not found" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("colour_scheme: dark\n", "colour_scheme: unknown key"),
+        ("as_of: 2026-09-31\n", "as_of: '2026-09-31' is not a valid date"),
+        ("matching: {no_such_option: 1}\n", "matching.no_such_option: unknown key"),
+    ],
+)
+def test_params_error_exits_2_and_creates_nothing(tmp_path, capsys, extra, named):
+    root = tmp_path / "project"
+    (root / "params").mkdir(parents=True)
+    (root / "notebooks").symlink_to(ROOT / "notebooks", target_is_directory=True)
+    shutil.copytree(ROOT / "data" / "sample" / "2026-09", root / "data" / "sample" / "2026-09")
+    shutil.copy2(ROOT / "data" / "sample" / "customers.csv", root / "data" / "sample")
+    text = (ROOT / "params" / "2026-09.yaml").read_text(encoding="utf-8") + extra
+    params = root / "params" / "2026-09.yaml"
+    params.write_text(text, encoding="utf-8")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    code = cli.main(["close", "--params", str(params), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert named in err, err
+    assert not (root / "outputs").exists()
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
