@@ -33,23 +33,17 @@ def lead_schedule(result) -> pl.DataFrame:
             lines.append({"currency": row["currency"], "line": label, "amount": row[key]})
     tie = result.tie_out
     base = result.config.base_currency
-    lines.append(
-        {"currency": base, "line": "Closing AR in base currency", "amount": tie["closing_ar_base"]}
-    )
-    lines.append(
-        {
-            "currency": base,
-            "line": "GL control balance (params)",
-            "amount": tie["gl_control_balance"],
-        }
-    )
-    lines.append(
-        {
-            "currency": base,
-            "line": f"Difference to GL ({tie['status']})",
-            "amount": tie["difference"],
-        }
-    )
+    for key, label in [
+        ("closing_ar_base", "Open invoices in base currency (as-of rates)"),
+        ("unapplied_cash_base", "− Unapplied cash"),
+        ("credit_balances_base", "+ Credit balances (negative open items)"),
+        ("net_ar_base", "= Net AR per sub-ledger"),
+        ("gl_control_balance", "GL control balance (params)"),
+        ("difference", "Difference GL − sub-ledger"),
+        ("explained_by_proposed_adjustments", "explained by proposed adjustments (AR-7)"),
+        ("unexplained", f"Unexplained difference ({tie['status']})"),
+    ]:
+        lines.append({"currency": base, "line": label, "amount": tie[key]})
     return pl.DataFrame(
         lines, schema={"currency": pl.String, "line": pl.String, "amount": pl.Decimal(38, 2)}
     )

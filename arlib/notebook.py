@@ -106,8 +106,7 @@ def header_markdown(title: str, config: Config, context: dict[str, str]) -> str:
     """The opening block of every notebook: what, which period, when, by whom, with what."""
     entity = config.entity or "(single entity)"
     return (
-        f"# {title}\n\n"
-        f"| | |\n|---|---|\n"
+        f"| {title} | |\n|---|---|\n"
         f"| Entity | {entity} |\n| Period | {config.period} "
         f"({config.period_start} to {config.period_end}) |\n"
         f"| As of | {config.as_of} |\n| Base currency | {config.base_currency} |\n"
@@ -476,3 +475,34 @@ def conclusions(closed) -> str:
         "(open_items.parquet).",
     ]
     return "\n".join(lines)
+
+
+def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = None):
+    """A table as a reader wants it: money with separators, no dtype row, no index.
+
+    ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
+    hold everything).
+    """
+    from IPython.display import HTML
+
+    shown = frame if rows is None else frame.head(rows)
+    columns = {}
+    for name, dtype in shown.schema.items():
+        values = shown[name].to_list()
+        if isinstance(dtype, pl.Decimal):
+            columns[name] = ["" if v is None else f"{v:,.2f}" for v in values]
+        elif dtype.is_float():
+            columns[name] = ["" if v is None else f"{v:,.3f}" for v in values]
+        elif dtype.is_integer():
+            columns[name] = ["" if v is None else f"{v:,}" for v in values]
+        else:
+            columns[name] = ["" if v is None else str(v) for v in values]
+    table = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String)).to_pandas()
+    html = table.to_html(index=False, border=0, escape=True)
+    notes = []
+    if caption:
+        notes.append(caption)
+    if rows is not None and frame.height > rows:
+        notes.append(f"first {rows:,} of {frame.height:,} rows shown; the rest are in the outputs")
+    foot = f"<p><em>{'; '.join(notes)}</em></p>" if notes else ""
+    return HTML(html + foot)

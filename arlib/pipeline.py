@@ -329,16 +329,57 @@ def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
 
 
 def tie_out(config: Config, review: Review) -> dict[str, Any]:
-    """Closing AR in base currency against the GL control balance from params."""
-    closing = Decimal(str(review.aging.total_outstanding))
+    """Net AR per the sub-ledger, in base currency, against the GL control balance.
+
+    The GL's AR account is credited with all cash received, matched or not, and has not yet
+    seen the proposed adjustments (bank charges, discounts, FX and small write-offs). So the
+    comparison is: open invoices − unapplied cash = net AR; GL − net AR = difference; the
+    part of it that the proposed adjustments explain; and what is left unexplained.
+    """
+    zero = Decimal("0.00")
+    aged = review.aging
+    gross = Decimal(str(aged.total_outstanding))
+    unapplied = aged.unapplied["unapplied_base"].sum() if aged.unapplied.height else zero
+    credits = _sum_base(aged.credits)
+    net = gross - Decimal(str(unapplied)) + credits
+    journal = review.journal
+    ar_account = config.section("adjustments").ar_account
+    to_ar = journal.filter(pl.col("account") == ar_account) if journal.height else journal
+    explained = (
+        Decimal(str(to_ar["credit"].sum())) - Decimal(str(to_ar["debit"].sum()))
+        if to_ar.height
+        else zero
+    )
     gl = config.gl_control_balance
-    difference = None if gl is None else closing - gl
+    difference = None if gl is None else gl - net
+    unexplained = None if difference is None else difference - explained
+    if gl is None:
+        status = "not performed (no gl_control_balance in params)"
+    elif difference == 0:
+        status = "ties"
+    elif unexplained == 0:
+        status = "ties after the proposed adjustments"
+    else:
+        status = "DIFFERENCE"
     return {
-        "closing_ar_base": closing,
+        "closing_ar_base": gross,
+        "unapplied_cash_base": Decimal(str(unapplied)),
+        "credit_balances_base": credits,
+        "net_ar_base": net,
         "gl_control_balance": gl,
         "difference": difference,
-        "status": "not given" if gl is None else ("ties" if difference == 0 else "DIFFERENCE"),
+        "explained_by_proposed_adjustments": explained,
+        "unexplained": unexplained,
+        "status": status,
     }
+
+
+def _sum_base(frame: pl.DataFrame) -> Decimal:
+    """Sum of the first base-currency amount column of an aging side table (0 if empty)."""
+    columns = [c for c in frame.columns if c.endswith("_base")]
+    if frame.height == 0 or not columns:
+        return Decimal("0.00")
+    return Decimal(str(frame[columns[0]].sum()))
 
 
 def close_stage(config: Config, state_dir=None) -> CloseResult:

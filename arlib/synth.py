@@ -49,6 +49,7 @@ SCENARIOS = (
     "partial",
     "memo_typo",
     "credit_note",
+    "balance_forward",
 )
 # Share of a period's paid invoices per scenario; the rest is ``exact_ref``.
 RATES = {
@@ -85,6 +86,11 @@ ZH_FORMS = (0, 1, 2, 3, 4, 5)
 EN_FORMS = (0, 1, 2, 5, 6)
 GENERIC_MEMOS_ZH = ("货款", "付货款", "支付货款", "")
 GENERIC_MEMOS_EN = ("payment", "PAYMENT FOR GOODS", "")
+# Balance-forward customers pay on account: memos never name an invoice (and hold no digits,
+# which a reference search could read as an invoice number).
+ON_ACCOUNT_MEMOS_ZH = ("货款", "付货款", "往来款", "结算货款", "")
+ON_ACCOUNT_MEMOS_EN = ("payment on account", "ON ACCOUNT", "account payment", "payment", "")
+INSTALLMENT_REF_RATE = 0.8  # share of installment receipts whose memo names the invoice
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -909,10 +915,15 @@ class _Period:
         )
 
     def _installments(self, e) -> None:
-        """Two or three receipts per invoice, within the period, summing to the amount."""
+        """Two or three receipts per invoice, within the period, summing to the amount.
+
+        ``INSTALLMENT_REF_RATE`` of the receipts (an exact count) name the invoice in one of
+        ``REF_MEMO_FORMS``, often with the instalment number (``INV0012345 第1期``,
+        ``installment 2/3 INV0012345``); the rest name no invoice (``分期货款``,
+        ``installment 2/3``, generic or empty) and need a person to match.
+        """
         rng, c, b = self.rng, self.c, self.book
-        memo_base = _mixed_memos(rng, e["no"], c.zh[e["cust"]], 0.7)
-        rows: dict[str, list] = {k: [] for k in ("i", "date", "amount", "memo")}
+        rows: dict[str, list] = {k: [] for k in ("i", "date", "amount", "part", "parts")}
         for i in range(len(e["no"])):
             parts = int(rng.integers(2, 4))
             amt = int(e["amount"][i])
@@ -922,15 +933,38 @@ class _Period:
             if (rounded > 0).all() and amt - rounded.sum() > 0:
                 pieces = np.r_[rounded, amt - rounded.sum()]
             days = np.sort(rng.integers(int(e["pay_date"][i]), self.end + 1, parts))
-            for p, d in zip(pieces.tolist(), days.tolist(), strict=True):
+            for j, (p, d) in enumerate(zip(pieces.tolist(), days.tolist(), strict=True)):
                 rows["i"].append(i)
                 rows["date"].append(d)
                 rows["amount"].append(p)
-                rows["memo"].append(memo_base[i])
+                rows["part"].append(j + 1)
+                rows["parts"].append(parts)
         ii = np.array(rows["i"], dtype=np.int64)
         cust, cur = e["cust"][ii], e["cur"][ii]
+        zh = c.zh[cust]
+        n = len(ii)
+        has_ref = np.zeros(n, dtype=bool)
+        has_ref[rng.permutation(n)[: round(INSTALLMENT_REF_RATE * n)]] = True
+        refs = _ref_memos(rng, e["no"][ii], zh)
+        marked = rng.random(n) < 0.6
+        plain = _generic_memos(rng, zh)
+        style = rng.integers(0, 3, n)
+        memo = []
+        for k in range(n):
+            j, parts, z = rows["part"][k], rows["parts"][k], bool(zh[k])
+            if has_ref[k]:
+                if not marked[k]:
+                    memo.append(refs[k])
+                else:
+                    memo.append(f"{refs[k]} 第{j}期" if z else f"installment {j}/{parts} {refs[k]}")
+            elif style[k] == 0:
+                memo.append(plain[k])
+            elif z:
+                memo.append("分期货款" if style[k] == 1 else f"第{j}期货款")
+            else:
+                memo.append(f"installment {j}/{parts}" if style[k] == 1 else "INSTALLMENT")
         payer, acct = c.payer(rng, cust)
-        keys = b.receipt(rows["date"], rows["amount"], cur, payer, acct, rows["memo"])
+        keys = b.receipt(rows["date"], rows["amount"], cur, payer, acct, memo)
         amt = np.array(rows["amount"], dtype=np.int64)
         b.row(keys, e["no"][ii], cust, amt, cur, amt, cur, "cash", "installment")
 

@@ -84,13 +84,13 @@ NB01 = [
         "you see it in the file, the column and the value.",
     ),
     md("## Parameters\n\nThe whole run is described by the params file; every default is shown."),
-    code("nb.params_table(config)"),
+    code("nb.show(nb.params_table(config))"),
     md("## Inputs and provenance"),
     code(
         """period = pipeline.load_stage(config, state_dir)
 provenance = nb.provenance_table(period)
 display(Markdown(nb.provenance_prose(period)))
-provenance"""
+nb.show(provenance)"""
     ),
     md(
         "## Validation findings\n\nErrors stop the close; warnings are carried into the workpapers."
@@ -98,9 +98,9 @@ provenance"""
     code(
         """findings = period.findings
 display(Markdown(nb.findings_prose(findings)))
-nb.findings_by_rule(findings)"""
+nb.show(nb.findings_by_rule(findings))"""
     ),
-    code("findings.head(50)"),
+    code("nb.show(findings, rows=50)"),
     code("nb.record_load(period)"),
     md("## Conclusion"),
     code(
@@ -124,23 +124,25 @@ display(Markdown(nb.match_prose(summary, config)))
 nb.record_match(summary)"""
     ),
     md("## Allocations per rule"),
-    code("summary['per_rule']"),
+    code("nb.show(summary['per_rule'])"),
     code("nb.rule_chart(summary)"),
     md("## How payers were identified"),
-    code("nb.payer_methods(result)"),
+    code("nb.show(nb.payer_methods(result))"),
     md("## Suggestions for review (top 30)"),
-    code("result.suggestions.head(30)"),
+    code("nb.show(result.suggestions, rows=30)"),
     md("## What is left: unapplied receipts (top 30)"),
     code(
-        """result.receipts.filter(pl.col("unapplied") != 0).select(
+        """unapplied = result.receipts.filter(pl.col("unapplied") != 0).select(
     "receipt_id", "value_date", "payer_name", "amount", "currency", "unapplied", "status", "memo"
-).head(30)"""
+)
+nb.show(unapplied, rows=30)"""
     ),
     md("## Sample allocations with their reasons"),
     code(
-        """result.allocations.select(
+        """sample = result.allocations.select(
     "receipt_id", "invoice_id", "applied_amount", "currency", "rule", "confidence", "reason"
-).head(20)"""
+)
+nb.show(sample, rows=20)"""
     ),
     md(
         "## Conservation\n\nPer receipt, allocated + unapplied = amount; "
@@ -158,29 +160,29 @@ NB03 = [
     md("## Exceptions by class and type"),
     code(
         """display(Markdown(nb.exceptions_prose(review.exceptions, config)))
-nb.exceptions_summary(review.exceptions)"""
+nb.show(nb.exceptions_summary(review.exceptions))"""
     ),
-    code("review.exceptions.head(30)"),
+    code("nb.show(review.exceptions.drop('source_file', 'source_row'), rows=30)"),
     md("## Aging as of the period end (base currency)"),
     code(
         """display(Markdown(nb.aging_prose(review.aging, config)))
-review.aging.totals"""
+nb.show(review.aging.totals)"""
     ),
     code("nb.aging_chart(review.aging, config)"),
     md("## Overdue tiers and collection actions"),
-    code("nb.tier_summary(review.tiers)"),
-    code("review.tiers.head(30)"),
+    code("nb.show(nb.tier_summary(review.tiers))"),
+    code("nb.show(review.tiers.filter(pl.col('tier').is_not_null()), rows=30)"),
     md("## KPIs\n\nEach KPI is shown with the formula it was computed by."),
-    code("review.kpis.summary"),
+    code("nb.show(review.kpis.summary)"),
     md("## Expected credit loss (IFRS 9 simplified approach)"),
     code(
         """display(Markdown(nb.provision_prose(review.provision, config)))
-review.provision.matrix"""
+nb.show(review.provision.matrix)"""
     ),
     md("## Proposed adjustments (调平)\n\nProposals only: nothing is booked without a person."),
     code(
         """display(Markdown(nb.journal_prose(review.journal, config)))
-review.journal.head(40)"""
+nb.show(review.journal, rows=40)"""
     ),
     code("nb.record_review(review)"),
 ]
@@ -195,12 +197,12 @@ NB04 = [
     md("## Roll-forward per currency"),
     code(
         """display(Markdown(nb.rollforward_prose(closed)))
-closed.rollforward"""
+nb.show(closed.rollforward)"""
     ),
     md("## Tie-out to the general ledger"),
     code("display(Markdown(nb.tie_out_prose(closed)))"),
     md("## Carried forward to the next period"),
-    code("nb.open_items_summary(closed.open_items)"),
+    code("nb.show(nb.open_items_summary(closed.open_items))"),
     code("nb.record_close(closed)"),
     md("## Conclusions"),
     code("display(Markdown(nb.conclusions(closed)))"),
