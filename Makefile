@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/ruff check arlib tests benchmarks
 	$(BIN)/ruff format --check arlib tests benchmarks
 	$(BIN)/pytest -n 2 -q tests
-	$(BIN)/pytest -q --nbval notebooks --sanitize-with tests/nbval_sanitize.cfg -p no:randomly
+	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly
 
 lint: $(STAMP)
 	$(BIN)/ruff check arlib tests benchmarks

@@ -506,3 +506,37 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
         notes.append(f"first {rows:,} of {frame.height:,} rows shown; the rest are in the outputs")
     foot = f"<p><em>{'; '.join(notes)}</em></p>" if notes else ""
     return HTML(html + foot)
+
+
+def customer_explorer(result):
+    """Interactive (JupyterLab): pick a customer, see its open invoices, receipts and
+    suggestions side by side. Static copies (HTML) show nothing here, by nature."""
+    import ipywidgets as widgets
+
+    needs_review = result.receipts.filter(pl.col("status") != "applied")
+    customers = sorted(c for c in needs_review["customer_id"].unique().to_list() if c is not None)
+    invoices = result.invoices.filter(pl.col("open_amount") != 0)
+    picker = widgets.Dropdown(options=customers, description="Customer")
+    out = widgets.Output()
+
+    def render(change=None):
+        from IPython.display import display
+
+        customer = picker.value
+        out.clear_output()
+        with out:
+            open_items = invoices.filter(pl.col("customer_id") == customer).select(
+                "invoice_id", "invoice_date", "due_date", "amount", "open_amount", "currency"
+            )
+            receipts = needs_review.filter(pl.col("customer_id") == customer).select(
+                "receipt_id", "value_date", "amount", "unapplied", "status", "memo"
+            )
+            ids = receipts["receipt_id"].implode()
+            suggested = result.suggestions.filter(pl.col("receipt_id").is_in(ids))
+            display(show(open_items, caption=f"open invoices of {customer}"))
+            display(show(receipts, caption="receipts needing review"))
+            display(show(suggested, caption="suggestions"))
+
+    picker.observe(render, names="value")
+    render()
+    return widgets.VBox([picker, out])

@@ -8,12 +8,22 @@ on receipt rows (a million receipts have far fewer distinct payers), in this ord
    ('|'-separated; compared without spaces/hyphens, upper-cased).
 2. ``name``    -- the normalised payer name equals exactly one customer's normalised name.
 3. ``alias``   -- the normalised payer name equals exactly one customer's normalised alias.
-4. ``fuzzy``   -- rapidfuzz ``fuzz.ratio`` of the normalised name against every normalised
-   customer name and alias (``process.cdist``, chunked, all cores). The best customer is
+   Then the same two look-ups on the *loose* key (:func:`loose_key_expr`: a parenthesised
+   Chinese place moved to the front, ``上海（华东）`` style, and the ``市`` after a leading
+   city dropped), so ``佳禾家电贸易（厦门）有限公司`` is ``厦门市佳禾家电贸易有限公司``
+   (method ``name`` / ``alias``).
+4. ``fuzzy``   -- a truncated bank field: the payer's normalised name *before* suffix
+   stripping (at least 6 characters) is a prefix of the names/aliases of exactly one
+   customer (score 0.9). Otherwise rapidfuzz ``fuzz.ratio`` of the normalised name against
+   the normalised customer names and aliases that share its first or its last character
+   (blocking: a million receipts cannot be compared with every customer; a name differing
+   from the payer in both its first and its last character is not considered, the payer
+   then stays unresolved or a candidate, never wrongly resolved by a closer outsider that
+   was skipped... as far as the ratio of the compared ones tells). The best customer is
    accepted when its score is at least ``auto_threshold`` *and* beats the best other
-   customer by ``margin``; otherwise, when at least ``suggest_threshold``, it is only a
-   *candidate* (``candidate_id``/``candidate_score``): matching may suggest it, never
-   allocate on it.
+   compared customer by ``margin``; otherwise, when at least ``suggest_threshold``, it is
+   only a *candidate* (``candidate_id``/``candidate_score``): matching may suggest it,
+   never allocate on it.
 5. ``none``    -- nothing above.
 
 Normalisation (:func:`normalize_name`): Unicode NFKC (full/half width), lower case,
@@ -63,6 +73,26 @@ def normalize_name(name: str | None) -> str | None:
     if name is None:
         return None
     return pl.select(normalize_name_expr(pl.lit(name, dtype=pl.String))).item()
+
+
+def loose_key_expr(expr: pl.Expr) -> pl.Expr:
+    """The loose key: a parenthesised Chinese place moved to the front
+    (``佳禾家电（厦门）有限公司`` -> ``厦门佳禾家电有限公司``), the ``市`` after a leading 2-3
+    character city dropped, then :func:`normalize_name_expr`."""
+    s = expr.str.normalize("NFKC")
+    s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
+    s = s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
+    return normalize_name_expr(s)
+
+
+def _prefix_key_expr(expr: pl.Expr) -> pl.Expr:
+    """Normalised like :func:`loose_key_expr` but without removing the company suffix (a
+    truncated bank field keeps part of it: ``厦门市佳禾家电贸易有``)."""
+    s = expr.str.normalize("NFKC")
+    s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
+    s = s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
+    s = s.str.to_lowercase().str.replace_all(_PUNCT, "")
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
 
 
 def normalize_account_expr(expr: pl.Expr) -> pl.Expr:

@@ -968,6 +968,74 @@ class _Period:
         amt = np.array(rows["amount"], dtype=np.int64)
         b.row(keys, e["no"][ii], cust, amt, cur, amt, cur, "cash", "installment")
 
+    def balance_forward(self, rng, e, ledger: dict[str, np.ndarray]) -> None:
+        """Lump-sum receipts of ``balance_forward`` customers, applied oldest-first.
+
+        ``e`` holds these customers' invoices planned to be paid this period: per (customer,
+        currency) they only set how much is paid and when (1-3 receipts, at the planned
+        payment dates). Each receipt is a round amount (or, for 30 %, the exact sum of the
+        oldest open invoices) with an on-account memo and no invoice reference, at most
+        the open balance of invoices dated up to its value date; the truth applies it
+        oldest-first (invoice date, invoice number) over ``ledger`` (every invoice of these
+        customers so far, ``open`` amount updated in place), the last one possibly partly.
+        Receipts of one customer and currency fall on distinct days, so the order in which
+        they are applied is their value-date order.
+        """
+        c, b = self.c, self.book
+        key = e["cust"] * 4 + e["cur"]
+        recs: dict[str, list] = {k: [] for k in ("cust", "cur", "date", "amount")}
+        alloc: list[tuple[int, int, int]] = []  # (receipt index in recs, invoice no, applied)
+        for g in np.unique(key).tolist():
+            sel = np.flatnonzero(key == g)
+            sel = sel[np.lexsort((e["no"][sel], e["pay_date"][sel]))]
+            parts = 1 if len(sel) == 1 else int(rng.integers(1, min(3, len(sel)) + 1))
+            plan: dict[int, int] = {}  # value date -> budget (chunks on one day merged)
+            for ch in np.array_split(sel, parts):
+                d = int(e["pay_date"][ch].max())
+                plan[d] = plan.get(d, 0) + int(e["amount"][ch].sum())
+            cu, cy = g // 4, g % 4
+            mine = np.flatnonzero((ledger["cust"] == cu) & (ledger["cur"] == cy))
+            mine = mine[np.lexsort((ledger["no"][mine], ledger["date"][mine]))]
+            for (d, budget), exact in zip(plan.items(), rng.random(len(plan)) < 0.3, strict=True):
+                avail = mine[(ledger["date"][mine] <= d) & (ledger["open"][mine] > 0)]
+                opens = ledger["open"][avail]
+                balance = int(opens.sum())
+                if balance <= 0:
+                    continue
+                target = min(budget, balance)
+                step = 10 ** int(np.clip(len(str(target // 100)) - 2, 2, 4)) * 100
+                amount = int(_round_div(np.int64(target), step)) * step
+                if amount > balance:
+                    amount = balance // step * step
+                cum = np.cumsum(opens)
+                if exact and cum[0] <= target:  # pays the oldest invoices' balance exactly
+                    amount = int(cum[cum <= target][-1])
+                if amount <= 0:
+                    amount = balance
+                r = len(recs["date"])
+                for k, v in (("cust", cu), ("cur", cy), ("date", d), ("amount", amount)):
+                    recs[k].append(v)
+                # oldest-first over invoices dated up to the value date, the last partly
+                applied = np.minimum(opens, np.maximum(amount - (cum - opens), 0))
+                for i, x in zip(avail.tolist(), applied.tolist(), strict=True):
+                    if x > 0:
+                        ledger["open"][i] -= x
+                        alloc.append((r, int(ledger["no"][i]), x))
+        if not recs["date"]:
+            return
+        cust = np.array(recs["cust"], dtype=np.int64)
+        zh = c.zh[cust]
+        memo = np.where(
+            zh,
+            _pick(rng, ON_ACCOUNT_MEMOS_ZH, len(cust)),
+            _pick(rng, ON_ACCOUNT_MEMOS_EN, len(cust)),
+        )
+        payer, acct = c.payer(rng, cust)
+        cur = np.array(recs["cur"], dtype=np.int64)
+        keys = b.receipt(recs["date"], recs["amount"], cur, payer, acct, memo)
+        r, inv, applied = (np.array(x, dtype=np.int64) for x in zip(*alloc, strict=True))
+        b.row(keys[r], inv, cust[r], applied, cur[r], applied, cur[r], "cash", "balance_forward")
+
     def _credit_notes(self, e, amount: np.ndarray, pay_date: np.ndarray) -> None:
         """Credit notes against invoices, dated between invoice (or period start) and payment."""
         lo = np.maximum(e["date"], self.start)
@@ -1179,6 +1247,9 @@ def generate(
     summary: dict = {"customers": n_customers, "periods": {}}
     carry: dict[str, np.ndarray] | None = None
     next_inv, next_receipt, next_credit = 1, 0, 1
+    # balance-forward customers' invoices and what is still open on each (all periods)
+    on_bf = cust.policy == "balance_forward"
+    ledger = {c: np.zeros(0, dtype=np.int64) for c in ("no", "cust", "cur", "date", "open")}
     for k, period in enumerate(periods):
         p = _Period(np.random.default_rng([seed, 100 + k]), cust, fx, fx_start, period, k)
         inv = p.invoices(invoices_per_period, next_inv)
@@ -1214,8 +1285,17 @@ def generate(
             else {c: np.concatenate([carry[c], new_carry[c]]) for c in cols}
         )
 
-        scen = p.assign(ev)
-        p.pay(ev, scen, (inv["no"], inv["cust"], inv["amount"]))
+        bf = on_bf[inv["cust"]]
+        new = {"no": inv["no"], "cust": inv["cust"], "cur": inv["cur"], "date": inv["date"]}
+        new["open"] = inv["amount"]
+        ledger = {c: np.concatenate([ledger[c], new[c][bf]]) for c in ledger}
+        bf = on_bf[ev["cust"]]  # their plans only set how much they pay, and when
+        open_item = {c: v[~bf] for c, v in ev.items()}
+        scen = p.assign(open_item)
+        p.pay(open_item, scen, (inv["no"], inv["cust"], inv["amount"]))
+        p.balance_forward(
+            np.random.default_rng([seed, 200 + k]), {c: v[bf] for c, v in ev.items()}, ledger
+        )
         p.rebates(max(3, invoices_per_period // 500))
         bank, truth, n_receipts = p.finish(next_receipt)
         next_receipt += n_receipts

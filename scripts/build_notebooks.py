@@ -149,6 +149,12 @@ nb.show(sample, rows=20)"""
         "per invoice, applied + open = amount."
     ),
     code("display(Markdown(nb.conservation_prose(result)))"),
+    md(
+        "## Explore a customer\n\nIn JupyterLab, pick a customer to see its open invoices, "
+        "the receipts that need review and their suggestions together (static copies show "
+        "nothing here)."
+    ),
+    code("nb.customer_explorer(result)", "nbval-ignore-output"),
 ]
 
 NB03 = [
