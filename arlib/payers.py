@@ -124,16 +124,79 @@ def _split_col(customers: pl.DataFrame, col: str) -> pl.DataFrame:
 
 
 def _choices(customers: pl.DataFrame) -> pl.DataFrame:
-    """Normalised names and aliases of every customer: (norm, customer_id, source)."""
+    """Names and aliases of every customer: (norm, loose, prefix, customer_id, source)."""
     names = customers.select(
-        "customer_id", normalize_name_expr(pl.col("name").cast(pl.String)).alias("norm")
+        "customer_id", pl.col("name").cast(pl.String).alias("raw")
     ).with_columns(pl.lit("name").alias("source"))
     aliases = (
         _split_col(customers, "aliases")
-        .select("customer_id", normalize_name_expr(pl.col("aliases")).alias("norm"))
+        .select("customer_id", pl.col("aliases").alias("raw"))
         .with_columns(pl.lit("alias").alias("source"))
     )
-    return pl.concat([names, aliases]).drop_nulls("norm").unique(maintain_order=True)
+    return (
+        pl.concat([names, aliases])
+        .select(
+            normalize_name_expr(pl.col("raw")).alias("norm"),
+            loose_key_expr(pl.col("raw")).alias("loose"),
+            _prefix_key_expr(pl.col("raw")).alias("prefix"),
+            "customer_id",
+            "source",
+        )
+        .drop_nulls("norm")
+        .unique(maintain_order=True)
+    )
+
+
+def _block_best(
+    queries: list[str],
+    q_key: list[str],
+    choice_norms: list[str],
+    c_key: list[str],
+    choice_cust: np.ndarray,
+    cutoff: int,
+    chunk_cells: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Within blocks of equal key: best customer, best score, best other customer's score."""
+    from rapidfuzz import fuzz, process
+
+    nq = len(queries)
+    best_c = np.full(nq, -1, dtype=np.int64)
+    best_s = np.zeros(nq, dtype=np.float64)
+    second_s = np.zeros(nq, dtype=np.float64)
+    c_groups: dict[str, list[int]] = {}
+    for j, k in enumerate(c_key):
+        c_groups.setdefault(k, []).append(j)
+    q_groups: dict[str, list[int]] = {}
+    for i, k in enumerate(q_key):
+        q_groups.setdefault(k, []).append(i)
+    for k in sorted(q_groups):
+        cj = c_groups.get(k)
+        if not cj:
+            continue
+        qi = np.array(q_groups[k], dtype=np.int64)
+        cj_arr = np.array(cj, dtype=np.int64)
+        names = [choice_norms[j] for j in cj]
+        cc = choice_cust[cj_arr]
+        step = max(1, chunk_cells // len(cj))
+        for start in range(0, len(qi), step):
+            part = qi[start : start + step]
+            m = process.cdist(
+                [queries[i] for i in part],
+                names,
+                scorer=fuzz.ratio,
+                score_cutoff=cutoff,
+                dtype=np.uint8,
+                workers=-1,
+            )
+            j = m.argmax(axis=1)  # first maximum: choices are sorted, so deterministic
+            rows = np.arange(m.shape[0])
+            bs = m[rows, j].astype(np.float64)
+            bc = cc[j]
+            other = np.where(cc[None, :] == bc[:, None], 0, m)
+            best_c[part] = bc
+            best_s[part] = bs
+            second_s[part] = other.max(axis=1)
+    return best_c, best_s, second_s
 
 
 def _fuzzy(
@@ -143,35 +206,55 @@ def _fuzzy(
     suggest_threshold: float,
     chunk_cells: int = 20_000_000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best customer index, best score and best-other-customer score per query (0-100)."""
-    from rapidfuzz import fuzz, process
-
+    """Best customer index, best score and best-other-customer score per query (0-100),
+    comparing each query with the choices sharing its first or its last character."""
     nq, nc = len(queries), len(choice_norms)
     best_c = np.full(nq, -1, dtype=np.int64)
     best_s = np.zeros(nq, dtype=np.float64)
     second_s = np.zeros(nq, dtype=np.float64)
     if nq == 0 or nc == 0:
         return best_c, best_s, second_s
-    step = max(1, chunk_cells // nc)
     cutoff = max(0, int(np.floor(suggest_threshold * 100)) - 1)
-    for start in range(0, nq, step):
-        m = process.cdist(
-            queries[start : start + step],
+    results = [
+        _block_best(
+            queries,
+            [q[pos] for q in queries],
             choice_norms,
-            scorer=fuzz.ratio,
-            score_cutoff=cutoff,
-            dtype=np.uint8,
-            workers=-1,
+            [c[pos] for c in choice_norms],
+            choice_cust,
+            cutoff,
+            chunk_cells,
         )
-        j = m.argmax(axis=1)  # first maximum: choices are sorted, so deterministic
-        rows = np.arange(m.shape[0])
-        bs = m[rows, j].astype(np.float64)
-        bc = choice_cust[j]
-        other = np.where(choice_cust[None, :] == bc[:, None], 0, m)
-        best_c[start : start + step] = bc
-        best_s[start : start + step] = bs
-        second_s[start : start + step] = other.max(axis=1)
+        for pos in (0, -1)
+    ]
+    (c1, s1, o1), (c2, s2, o2) = results
+    same = c1 == c2
+    first_wins = (s1 > s2) | ((s1 == s2) & (c1 <= c2) & (c1 >= 0)) | (c2 < 0)
+    best_c = np.where(same | first_wins, c1, c2)
+    best_s = np.maximum(s1, s2)
+    # best other customer: the other block's best when it is another customer
+    other_best = np.where(first_wins, s2, s1)
+    second_s = np.where(same, np.maximum(o1, o2), np.maximum(np.maximum(o1, o2), other_best))
+    best_c = np.where(best_s > 0, best_c, -1)
     return best_c, best_s, second_s
+
+
+def _prefix_matches(queries: list[str], prefixes: list[str], cust: list[str]) -> list[str | None]:
+    """The customer whose name/alias (prefix key) starts with the query, when exactly one."""
+    import bisect
+
+    order = sorted(range(len(prefixes)), key=lambda j: prefixes[j])
+    keys = [prefixes[j] for j in order]
+    out: list[str | None] = []
+    for q in queries:
+        if q is None or len(q) < 6:
+            out.append(None)
+            continue
+        lo = bisect.bisect_left(keys, q)
+        hi = bisect.bisect_left(keys, q + "\U0010ffff")
+        found = {cust[order[k]] for k in range(lo, min(hi, lo + 50))}
+        out.append(found.pop() if len(found) == 1 and hi - lo <= 50 else None)
+    return out
 
 
 def resolve_payers(
@@ -209,19 +292,26 @@ def resolve_payers(
         "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
     )
     acct_map = _unique_key_map(accts, "_acct").rename({"customer_id": "_c_acct"})
-    # 2./3. name and alias
+    # 2./3. name and alias, then the same on the loose key
     choices = _choices(customers)
-    name_map = _unique_key_map(
-        choices.filter(pl.col("source") == "name").rename({"norm": "_norm"}), "_norm"
-    ).rename({"customer_id": "_c_name"})
-    alias_map = _unique_key_map(
-        choices.filter(pl.col("source") == "alias").rename({"norm": "_norm"}), "_norm"
-    ).rename({"customer_id": "_c_alias"})
+
+    def key_map(source: str, key: str, out: str) -> pl.DataFrame:
+        m = choices.filter(pl.col("source") == source).select(key, "customer_id")
+        return _unique_key_map(m.rename({key: "_k"}), "_k").rename(
+            {"_k": {"norm": "_norm", "loose": "_loose"}[key], "customer_id": out}
+        )
 
     pairs = (
-        pairs.join(acct_map, on="_acct", how="left")
-        .join(name_map, on="_norm", how="left")
-        .join(alias_map, on="_norm", how="left")
+        pairs.with_columns(loose_key_expr(pl.col("payer_name")).alias("_loose"))
+        .join(acct_map, on="_acct", how="left")
+        .join(key_map("name", "norm", "_c_name"), on="_norm", how="left")
+        .join(key_map("alias", "norm", "_c_alias"), on="_norm", how="left")
+        .join(key_map("name", "loose", "_c_lname"), on="_loose", how="left")
+        .join(key_map("alias", "loose", "_c_lalias"), on="_loose", how="left")
+        .with_columns(
+            pl.coalesce("_c_name", "_c_lname").alias("_c_name"),
+            pl.coalesce("_c_alias", "_c_lalias").alias("_c_alias"),
+        )
         .with_columns(
             pl.coalesce("_c_acct", "_c_name", "_c_alias").alias("customer_id"),
             pl.when(pl.col("_c_acct").is_not_null())
@@ -236,11 +326,11 @@ def resolve_payers(
         .with_columns(pl.when(pl.col("method") != "none").then(1.0).otherwise(0.0).alias("score"))
     )
 
-    # 4. fuzzy, on distinct normalised names still unresolved
+    # 4. fuzzy, on distinct normalised names still unresolved: truncated prefix, then ratio
     todo = (
         pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
-        .select("_norm")
-        .unique()
+        .select("_norm", _prefix_key_expr(pl.col("payer_name")).alias("_pfx"))
+        .unique("_norm", keep="first")
         .sort("_norm")
     )
     fz_schema = {
@@ -252,21 +342,33 @@ def resolve_payers(
     fz = pl.DataFrame(schema=fz_schema)
     if todo.height and choices.height:
         ch = choices.sort(["norm", "customer_id"])
+        queries = todo.get_column("_norm").to_list()
+        pch = choices.drop_nulls("prefix")
+        pfx = _prefix_matches(
+            todo.get_column("_pfx").to_list(),
+            pch.get_column("prefix").to_list(),
+            pch.get_column("customer_id").to_list(),
+        )
         cust_ids = ch.get_column("customer_id").unique().sort()
         cust_index = {c: i for i, c in enumerate(cust_ids.to_list())}
         choice_cust = np.array([cust_index[c] for c in ch.get_column("customer_id")], np.int64)
-        queries = todo.get_column("_norm").to_list()
         bc, bs, s2 = _fuzzy(
             queries, ch.get_column("norm").to_list(), choice_cust, suggest_threshold
         )
         ids = cust_ids.to_list()
+        fz_c: list[str | None] = [
+            ids[c] if s > 0 and c >= 0 else None for c, s in zip(bc, bs, strict=True)
+        ]
+        fz_s, fz_2 = bs.copy(), s2.copy()
+        # a truncated name: accepted when no other customer comes near it
+        for k, p in enumerate(pfx):
+            if p is None:
+                continue
+            other = s2[k] if fz_c[k] == p else bs[k]
+            if other < suggest_threshold * 100:
+                fz_c[k], fz_s[k], fz_2[k] = p, max(90.0, bs[k] if fz_c[k] == p else 0.0), other
         fz = pl.DataFrame(
-            {
-                "_norm": queries,
-                "_fz_c": [ids[i] if s > 0 else None for i, s in zip(bc, bs, strict=True)],
-                "_fz_s": bs / 100.0,
-                "_fz_2": s2 / 100.0,
-            },
+            {"_norm": queries, "_fz_c": fz_c, "_fz_s": fz_s / 100.0, "_fz_2": fz_2 / 100.0},
             schema=fz_schema,
         )
     pairs = pairs.join(fz, on="_norm", how="left")

@@ -131,6 +131,7 @@ def _write_index(ws, sheets, written, header, fmt) -> None:
     ws.set_column(1, 1, 24)
     ws.set_column(2, 2, 60)
     ws.set_column(3, 4, 22)
+    _print_setup(ws, "Index")
 
 
 def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
@@ -166,6 +167,7 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
                 ws.write_number(
                     last + 1, columns.index(name), _plain(total) or 0, fmt["money_total"]
                 )
+    _print_setup(ws, f"{sheet.ref} {sheet.title}", repeat_row=head_row)
     ws.freeze_panes(head_row + 1, 0)
     if columns:
         ws.autofilter(head_row, 0, max(last, head_row), len(columns) - 1)
@@ -174,6 +176,16 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
         width = max([len(name) + 2, *(min(s, 60) + 2 for s in sample)])
         ws.set_column(c, c, min(max(width, 10), 62))
     return limit
+
+
+def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
+    """Workpapers get printed: landscape, one page wide, headers repeated, ref in the footer."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    if repeat_row is not None:
+        ws.repeat_rows(repeat_row)
+    ws.set_footer(f"&L{title.replace('&', '&&')}&RPage &P of &N")
 
 
 def _kind(dtype) -> str:
@@ -216,3 +228,4 @@ def _write_signoff(ws, signoff, header, fmt) -> None:
     ws.set_column(0, 0, 14)
     ws.set_column(1, 1, 70)
     ws.set_column(2, 4, 22)
+    _print_setup(ws, "Sign-off")
