@@ -22,6 +22,13 @@ Classes and types:
 
 Status is ``open`` (needs a person) or ``cleared`` (a tolerance allocation inside its
 tolerance: the journal proposal posts it).
+
+Scale: the lookups are built with polars, never per row. The invoices a residual receipt may
+match (decimal shift, transposition, tax, discount, bank charge) are found by equi-joins on
+integer-cent keys per customer and currency (:func:`_candidate_hits`, a superset that the exact
+Decimal checks then decide), duplicate payments by a join on (customer, amount), and only the
+residual rows are looped over in Python, with dict lookups. The result is sorted explicitly
+and does not depend on the row order of the inputs (given unique invoice and receipt ids).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import polars as pl
 
@@ -233,38 +240,491 @@ def exception_id(kind: str, receipt_id: str | None, invoice_id: str | None, extr
     return "EX-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
 
 
+# --------------------------------------------------------------------------- frame prep
+# Columns the classifier reads; any an input lacks is added as nulls (as ``dict.get`` did).
+_INVOICE_COLUMNS = {
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "invoice_date": pl.Date,
+    "due_date": pl.Date,
+    "amount": MONEY,
+    "currency": pl.String,
+    "tax_amount": MONEY,
+    "disputed": pl.Boolean,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "applied": MONEY,
+    "open_amount": MONEY,
+    "status": pl.String,
+}
+_RECEIPT_COLUMNS = {
+    "receipt_id": pl.String,
+    "value_date": pl.Date,
+    "amount": MONEY,
+    "currency": pl.String,
+    "payer_name": pl.String,
+    "payer_account": pl.String,
+    "memo": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "customer_id": pl.String,
+    "allocated": MONEY,
+    "unapplied": MONEY,
+    "status": pl.String,
+}
+_ALLOCATION_COLUMNS = {
+    "receipt_id": pl.String,
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "applied_amount": MONEY,
+    "currency": pl.String,
+    "kind": pl.String,
+    "reason": pl.String,
+    "flags": pl.String,
+}
+_SUGGESTION_COLUMNS = {
+    "receipt_id": pl.String,
+    "rank": pl.Int64,
+    "customer_id": pl.String,
+    "invoice_ids": pl.String,
+    "score": pl.Float64,
+    "reason": pl.String,
+}
+_CUSTOMER_COLUMNS = {"customer_id": pl.String, "discount_terms": pl.String}
+
+# candidate-search tags: which check an invoice key serves (see ``_candidate_hits``)
+_NEAR, _EXACT, _DISCOUNT, _CHARGE = 0, 1, 2, 3
+
+
+def _complete(
+    df: pl.DataFrame | None, columns: Mapping[str, pl.DataType], **defaults
+) -> pl.DataFrame:
+    df = pl.DataFrame(schema=dict(columns)) if df is None else df
+    missing = [
+        pl.lit(defaults.get(name), dtype).alias(name)
+        for name, dtype in columns.items()
+        if name not in df.columns
+    ]
+    return df.with_columns(missing) if missing else df
+
+
+def _cents(column: str) -> pl.Expr:
+    """A money column as integer cents (MONEY has two decimals, so this is exact)."""
+    return (pl.col(column).cast(MONEY) * 100).cast(pl.Int64)
+
+
+def _ceil_cents(value: Decimal) -> int:
+    return max(int((value * 100).to_integral_value(rounding=ROUND_CEILING)), 0)
+
+
+def _floor_cents(value: Decimal) -> int:
+    return int((value * 100).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
+    out: dict[object, list[dict]] = defaultdict(list)
+    for row in rows:
+        out[row[key]].append(row)
+    return out
+
+
+def _truthy(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() & (pl.col(column) != "")
+
+
+def _transpositions(cents: pl.Expr, max_digits: int) -> list[pl.Expr]:
+    """Every amount whose digits are ``|cents|`` with two adjacent, different digits swapped
+    (no leading zero): the only amounts :func:`is_transposition` can accept."""
+    s = cents.abs().cast(pl.String)
+    out = []
+    for i in range(max_digits - 1):
+        a, b = s.str.slice(i, 1), s.str.slice(i + 1, 1)
+        ok = (s.str.len_chars() > i + 1) & (a != b)
+        if i == 0:
+            ok = ok & (b != "0")
+        swapped = pl.concat_str(s.str.slice(0, i), b, a, s.str.slice(i + 2))
+        out.append(pl.when(ok).then(swapped.cast(pl.Int64)))
+    return out
+
+
+def _candidate_hits(
+    residual: pl.DataFrame, invoices: pl.DataFrame, config: ExceptionConfig, term_rates
+) -> pl.DataFrame:
+    """(``_ord``, ``_tag``, ``invoice_id``): the open invoices of a residual receipt's customer
+    (same currency) that *may* pass a check, found by equi-joins on integer-cent keys.
+
+    A superset: the exact Decimal checks (``pattern``, ``discount_on_receipt``,
+    ``charge_on_receipt``) still decide, on these pairs only. Tags:
+
+    - ``_NEAR``: the receipt is within ``near`` cents of an invoice key (rounding, tax, ÷ shift),
+      compared by bucket (key // near, the receipt's bucket ± 1).
+    - ``_EXACT``: the invoice amount equals receipt ÷ factor (× shift) or a transposition.
+    - ``_DISCOUNT``: within ``near`` cents of invoice × (1 − rate), by bucket as ``_NEAR``.
+    - ``_CHARGE``: invoice owed in (receipt, receipt + bank-charge tolerance], by bucket.
+    """
+    c = config
+    near = max(_ceil_cents(c.rounding_tolerance), _ceil_cents(c.tax_tolerance)) + 3
+    charge = max(
+        _ceil_cents(t)
+        for t in (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
+    )
+    charge = max(charge, 1)
+    # a bank charge is a shortfall in (rounding tolerance, tolerance of the currency]
+    short_min = _floor_cents(c.rounding_tolerance)
+    short_max = (
+        pl.col("currency")
+        .replace_strict(
+            {k: _floor_cents(v) for k, v in c.bank_charge_tolerance_by_currency.items()},
+            default=_floor_cents(c.bank_charge_tolerance),
+            return_dtype=pl.Int64,
+        )
+        .fill_null(_floor_cents(c.bank_charge_tolerance))
+    )
+    factors = [int(f) for f in c.shift_factors if int(f) > 0]
+    on = ["customer_id", "currency", "_tag", "_key"]
+    empty = pl.DataFrame(schema={"_ord": pl.UInt32, "_tag": pl.Int32, "invoice_id": pl.String})
+
+    ask = residual.filter(_truthy("_customer") & pl.col("_pc").is_not_null()).select(
+        "_ord", pl.col("_customer").alias("customer_id"), "currency", "_pc"
+    )
+    if ask.height == 0:
+        return empty
+    inv = (
+        invoices.filter(pl.col("status").ne_missing("paid"))
+        .join(ask.select("customer_id").unique(), on="customer_id", how="semi")
+        .select(
+            "customer_id",
+            "currency",
+            "invoice_id",
+            _cents("open_amount").alias("_o"),
+            _cents("amount").alias("_a"),
+            _cents("tax_amount").alias("_t"),
+        )
+    )
+    o, a, t = pl.col("_o"), pl.col("_a"), pl.col("_t")
+    values = [pl.when(o > 0).then(o), pl.when(a > 0).then(a)]
+    af = a.cast(pl.Float64)
+    keys = {
+        _NEAR: [
+            *values,
+            pl.when(t != 0).then(a - t),
+            *[(af / (1 + float(r))).floor().cast(pl.Int64) for r in c.tax_rates],
+            *[v // f for v in values for f in factors],
+        ],
+        _EXACT: values,
+        _DISCOUNT: [(af * (1 - float(r))).floor().cast(pl.Int64) for r in term_rates],
+        _CHARGE: [pl.when(o.is_not_null() & (o != 0)).then(o).otherwise(a)],
+    }
+    bucket = {_NEAR: near, _DISCOUNT: near, _CHARGE: charge}
+
+    def long(frame: pl.DataFrame, ident: str, tag: int, exprs: list[pl.Expr]) -> pl.DataFrame:
+        return (
+            frame.select(
+                ident,
+                "customer_id",
+                "currency",
+                pl.lit(tag, pl.Int32).alias("_tag"),
+                pl.concat_list(exprs).alias("_key"),
+            )
+            .explode("_key")
+            .drop_nulls("_key")
+        )
+
+    anchors = pl.concat(
+        [
+            long(inv, "invoice_id", tag, exprs)
+            .rename({"_key": "_k"})
+            .with_columns(
+                (pl.col("_k") // bucket[tag] if tag in bucket else pl.col("_k")).alias("_key")
+            )
+            for tag, exprs in keys.items()
+            if exprs
+        ]
+    )
+    p = pl.col("_pc")
+    digits = len(str(abs(ask["_pc"].abs().max() or 0)))
+    probes = pl.concat(
+        [
+            long(ask, "_ord", tag, exprs)
+            for tag, exprs in {
+                _NEAR: [p // near - 1, p // near, p // near + 1],
+                _EXACT: [
+                    *[pl.when((p > 0) & (p % f == 0)).then(p // f) for f in factors],
+                    *_transpositions(p, digits),
+                ],
+                _DISCOUNT: [p // near - 1, p // near, p // near + 1] if term_rates else [],
+                _CHARGE: [p // charge, p // charge + 1],
+            }.items()
+            if exprs
+        ]
+    )
+    probes = probes.join(ask.select("_ord", "_pc"), on="_ord")
+    gap, tag = pl.col("_k") - pl.col("_pc"), pl.col("_tag")
+    return (
+        probes.join(anchors, on=on, nulls_equal=True)
+        .filter(
+            tag.is_in([_NEAR, _DISCOUNT]).not_() | (gap.abs() <= near),
+            (tag != _CHARGE) | ((gap > short_min) & (gap <= short_max)),
+        )
+        .select("_ord", "_tag", "invoice_id")
+        .unique()
+    )
+
+
 # --------------------------------------------------------------------------- classifier
-def _rows(df: pl.DataFrame | None) -> list[dict]:
-    return [] if df is None else df.to_dicts()
-
-
 class _Classifier:
-    """Holds lookups over the match result; one method per residual family."""
+    """Lookups over the match result, built with polars for the rows that need them; one
+    method per residual family. Python only loops over residual rows, with dict lookups."""
 
     def __init__(self, allocations, suggestions, receipts, invoices, customers, config, history):
-        self.c = config
+        c = self.c = config
         self.out: list[dict] = []
-        self.receipts = _rows(receipts)
-        self.invoices = {r["invoice_id"]: r for r in _rows(invoices)}
-        self.allocs = _rows(allocations)
-        self.customers = {r["customer_id"]: r for r in _rows(customers)}
-        self.suggestions: dict[str, list[dict]] = defaultdict(list)
-        for s in sorted(_rows(suggestions), key=lambda s: (s["receipt_id"], s.get("rank") or 0)):
-            self.suggestions[s["receipt_id"]].append(s)
-        self.by_customer: dict[str, list[dict]] = defaultdict(list)
-        for inv in sorted(
-            self.invoices.values(),
-            key=lambda r: (r.get("due_date") or dt.date.max, r["invoice_id"]),
-        ):
-            self.by_customer[inv.get("customer_id")].append(inv)
-        self.cash_by_receipt: dict[str, list[dict]] = defaultdict(list)
-        self.cash_by_invoice: dict[str, list[dict]] = defaultdict(list)
-        for a in self.allocs:
-            if a.get("kind", "cash") == "cash":
-                self.cash_by_receipt[a["receipt_id"]].append(a)
-                self.cash_by_invoice[a["invoice_id"]].append(a)
-        self.receipt_by_id = {r["receipt_id"]: r for r in self.receipts}
         self.history = history
+        keys = list(dict.fromkeys(c.duplicate_line_keys))
+
+        # only the columns the checks read (rows become dicts only where needed, and narrow)
+        inv = (
+            _complete(invoices, _INVOICE_COLUMNS)
+            .select(list(_INVOICE_COLUMNS))
+            .unique("invoice_id", keep="last", maintain_order=True)
+        )
+        rec = _complete(receipts, _RECEIPT_COLUMNS)
+        rec = rec.with_columns(pl.lit(None, pl.String).alias(k) for k in keys if k not in rec)
+        rec = rec.select(list(dict.fromkeys([*_RECEIPT_COLUMNS, *keys])))
+        alloc = _complete(allocations, _ALLOCATION_COLUMNS, kind="cash").select(
+            list(_ALLOCATION_COLUMNS)
+        )
+        cash = alloc.filter(pl.col("kind") == "cash")
+        sug = (_complete(suggestions, _SUGGESTION_COLUMNS).select(list(_SUGGESTION_COLUMNS))).sort(
+            pl.col("receipt_id"),
+            pl.col("rank").fill_null(0),
+            "customer_id",
+            "invoice_ids",
+            "score",
+            "reason",
+            nulls_last=True,
+            maintain_order=True,
+        )
+        cust = _complete(customers, _CUSTOMER_COLUMNS)
+        self.terms = dict(zip(cust["customer_id"], cust["discount_terms"], strict=True))
+        self._terms: dict[str | None, list[tuple[Decimal, int]]] = {}
+        term_rates = sorted(
+            {r for text in set(self.terms.values()) for r, _ in parse_discount_terms(text)}
+            | set(c.discount_rates)
+        )
+
+        # receipts: customer (own, else the best suggestion's), cents, processing order
+        first_sug = sug.group_by("receipt_id", maintain_order=True).agg(
+            pl.col("customer_id").first().alias("_sug_customer")
+        )
+        receipt_by_id = rec.select(
+            "receipt_id", "value_date", "payer_name", "memo", "source_file", "source_row"
+        ).unique("receipt_id", keep="last", maintain_order=True)
+        u = pl.col("unapplied")
+        rec = (
+            rec.join(first_sug, on="receipt_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.when(_truthy("customer_id"))
+                .then(pl.col("customer_id"))
+                .otherwise(pl.col("_sug_customer"))
+                .alias("_customer"),
+                _cents("amount").alias("_pc"),
+                (u.is_not_null() & (u != 0) & pl.col("status").ne_missing("not_ar")).alias(
+                    "_residual"
+                ),
+                (pl.len().over(keys) if keys else pl.len()).alias("_group_n"),
+            )
+            .sort(
+                pl.col("source_file").fill_null(""),
+                pl.col("source_row").fill_null(0),
+                "receipt_id",
+                maintain_order=True,
+            )
+            .with_row_index("_ord")
+        )
+        res = rec.filter("_residual")
+        rows = (
+            rec.filter(pl.col("_residual") | (pl.col("_group_n") > 1))
+            .drop("_pc", "_sug_customer")
+            .to_dicts()
+        )
+        self.residual_receipts = [r for r in rows if r["_residual"]]
+        self.line_groups: dict[tuple, list[dict]] = defaultdict(list)
+        for r in rows:
+            if r["_group_n"] > 1:
+                self.line_groups[self.line_key(r)].append(r)
+        res_ids = res.select("receipt_id")
+        res_sug = sug.join(res_ids, on="receipt_id", how="semi", maintain_order="left")
+        self.suggestions = _groups(res_sug.to_dicts(), "receipt_id")
+        self.cash_by_receipt = _groups(
+            cash.join(res_ids, on="receipt_id", how="semi").to_dicts(), "receipt_id"
+        )
+
+        # a receipt of the same amount from the same customer, applied whole to a paid invoice
+        ask = res.filter(_truthy("_customer")).select("_ord", "receipt_id", "_customer", "_pc")
+        others = (
+            cash.join(inv.filter(pl.col("status") == "paid"), on="invoice_id", how="semi")
+            .join(
+                rec.select(
+                    "receipt_id",
+                    pl.col("_ord").alias("_other_ord"),
+                    "_customer",
+                    "_pc",
+                    pl.col("amount").alias("_other_amount"),
+                    pl.col("value_date").alias("_other_date"),
+                ),
+                on="receipt_id",
+            )
+            .filter(pl.col("applied_amount") == pl.col("_other_amount"))
+            .select(
+                "_customer",
+                "_pc",
+                pl.col("receipt_id").alias("_other"),
+                "_other_ord",
+                "_other_date",
+                "invoice_id",
+            )
+        )
+        self.dup_receipt = {
+            row["_ord"]: row
+            for row in ask.join(others, on=["_customer", "_pc"])
+            .filter(pl.col("_other") != pl.col("receipt_id"))
+            .sort("_ord", "_other_ord", "invoice_id")
+            .unique("_ord", keep="first", maintain_order=True)
+            .to_dicts()
+        }
+        self.dup_history: dict[int, dict] = {}
+        asked = ask.select(pl.col("_customer").alias("customer_id")).unique()
+        if history is not None:
+            h = (
+                _complete(history, HISTORY_SCHEMA)
+                .select(
+                    "period",
+                    "customer_id",
+                    "invoice_id",
+                    "receipt_id",
+                    "payment_date",
+                    "applied_amount",
+                )
+                .filter(
+                    pl.col("customer_id").is_not_null()
+                    & pl.col("receipt_id").is_not_null()
+                    & pl.col("applied_amount").is_not_null()
+                )
+                .join(asked, on="customer_id", how="semi")
+                .filter(pl.len().over("customer_id", "receipt_id") == 1)  # paid one invoice
+                .join(
+                    inv.select("invoice_id", "status", pl.lit(True).alias("_known")),
+                    on="invoice_id",
+                    how="left",
+                    maintain_order="left",
+                )
+                .filter(pl.col("_known").is_null() | (pl.col("status") == "paid"))
+                .sort(
+                    "period",
+                    "invoice_id",
+                    "receipt_id",
+                    "payment_date",
+                    "applied_amount",
+                    nulls_last=True,
+                    maintain_order=True,
+                )
+                .with_row_index("_hi")
+                .select(
+                    pl.col("customer_id").alias("_customer"),
+                    _cents("applied_amount").alias("_pc"),
+                    pl.col("receipt_id").alias("_h_receipt"),
+                    "_hi",
+                    "invoice_id",
+                    "payment_date",
+                    "period",
+                )
+            )
+            self.dup_history = {
+                row["_ord"]: row
+                for row in ask.join(h, on=["_customer", "_pc"])
+                .filter(pl.col("_h_receipt") != pl.col("receipt_id"))
+                .sort("_ord", "_hi")
+                .unique("_ord", keep="first", maintain_order=True)
+                .to_dicts()
+            }
+
+        # open invoices each residual receipt may relate to, and what its customer owes
+        hits = _candidate_hits(res, inv, c, term_rates)
+        self.hits: dict[tuple[int, bool], set[str]] = defaultdict(set)
+        for o, tag, iid in hits.iter_rows():
+            self.hits[(o, tag in (_DISCOUNT, _CHARGE))].add(iid)
+        self.owed = {
+            (cid, cur): total
+            for cid, cur, total in inv.filter(pl.col("status").ne_missing("paid"))
+            .join(
+                ask.select(pl.col("_customer").alias("customer_id")), on="customer_id", how="semi"
+            )
+            .group_by("customer_id", "currency")
+            .agg(pl.col("open_amount").sum())
+            .iter_rows()
+        }
+
+        # invoice residuals, and the allocations the checks look at
+        applied = pl.col("applied").fill_null(0)
+        residual_inv = inv.filter(
+            pl.col("open_amount").is_not_null()
+            & (pl.col("open_amount") > 0)
+            & (
+                pl.col("disputed").fill_null(False)
+                | ((applied > 0) & pl.col("status").ne_missing("paid"))
+            )
+        ).sort("invoice_id", nulls_last=True)
+        self.residual_invoices = residual_inv.to_dicts()
+        inv_cash = cash.join(residual_inv.select("invoice_id"), on="invoice_id", how="semi")
+        self.cash_by_invoice = _groups(inv_cash.to_dicts(), "invoice_id")
+        flagged = pl.col("flags").str.contains("third_party|memo_conflict")
+        tol = alloc.filter(pl.col("kind").is_in(TOLERANCE_KINDS) | flagged).sort(
+            "receipt_id",
+            "invoice_id",
+            "kind",
+            "applied_amount",
+            "currency",
+            "customer_id",
+            "flags",
+            "reason",
+            nulls_last=True,
+            maintain_order=True,
+        )
+        self.tolerance = tol.to_dicts()
+        self.pairs = defaultdict(list)
+        for a in cash.join(
+            tol.filter(flagged).select("receipt_id", "invoice_id").unique(),
+            on=["receipt_id", "invoice_id"],
+            how="semi",
+            nulls_equal=True,
+        ).iter_rows(named=True):
+            self.pairs[(a["receipt_id"], a["invoice_id"])].append(a["applied_amount"])
+
+        sug_ids = (
+            res_sug.select(pl.col("invoice_ids").str.split("|").alias("invoice_id"))
+            .explode("invoice_id")
+            .filter(_truthy("invoice_id"))
+        )
+        need = pl.concat(
+            [
+                hits.select("invoice_id"),
+                cash.join(res_ids, on="receipt_id", how="semi").select("invoice_id"),
+                sug_ids,
+                tol.select("invoice_id"),
+            ]
+        ).unique()
+        self.invoices = {
+            r["invoice_id"]: r
+            for r in inv.join(need, on="invoice_id", how="semi", nulls_equal=True).to_dicts()
+        }
+        need_rec = pl.concat([inv_cash.select("receipt_id"), tol.select("receipt_id")]).unique()
+        self.receipt_by_id = {
+            r["receipt_id"]: r
+            for r in receipt_by_id.join(
+                need_rec, on="receipt_id", how="semi", nulls_equal=True
+            ).to_dicts()
+        }
 
     # -- output
     def add(
@@ -288,30 +748,39 @@ class _Classifier:
         )
 
     # -- helpers
-    def customer_of(self, r: dict) -> str | None:
-        if r.get("customer_id"):
-            return r["customer_id"]
-        sug = self.suggestions.get(r["receipt_id"])
-        return sug[0].get("customer_id") if sug else None
+    def line_key(self, r: dict) -> tuple:
+        return tuple(r.get(k) for k in self.c.duplicate_line_keys)
 
-    def candidates(self, r: dict, customer: str | None) -> list[dict]:
-        """Invoices a residual receipt may relate to: the customer's unpaid invoices, the
-        ones this receipt was applied to, and the ones suggested for it."""
+    def candidates(self, r: dict, customer: str | None, *, discount: bool) -> list[dict]:
+        """Invoices a residual receipt may relate to, in review order: the customer's unpaid
+        invoices (by due date), the ones this receipt was applied to, and the ones suggested
+        for it. Of the customer's unpaid invoices only those the candidate search found for
+        this check (``discount``: the discount / bank-charge checks, else ``pattern``) are
+        listed: the others cannot pass it."""
         ids = {a["invoice_id"] for a in self.cash_by_receipt.get(r["receipt_id"], [])}
         for s in self.suggestions.get(r["receipt_id"], []):
             ids.update(i for i in (s.get("invoice_ids") or "").split("|") if i)
-        out = [
-            inv
-            for inv in self.by_customer.get(customer, [])
-            if customer
-            if inv.get("status") != "paid" or inv["invoice_id"] in ids
-        ]
-        seen = {inv["invoice_id"] for inv in out}
-        out += [self.invoices[i] for i in sorted(ids - seen) if i in self.invoices]
-        return [inv for inv in out if inv.get("currency") == r.get("currency")]
+        own, other = [], []
+        for iid in self.hits.get((r["_ord"], discount), set()) | ids:
+            inv = self.invoices.get(iid)
+            if inv is None:
+                continue
+            if (
+                customer
+                and inv.get("customer_id") == customer
+                and (inv.get("status") != "paid" or iid in ids)
+            ):
+                own.append(inv)
+            elif iid in ids:
+                other.append(inv)
+        own.sort(key=lambda i: (i.get("due_date") or dt.date.max, i["invoice_id"]))
+        other.sort(key=lambda i: i["invoice_id"])
+        return [inv for inv in own + other if inv.get("currency") == r.get("currency")]
 
     def discount_terms(self, customer: str | None) -> list[tuple[Decimal, int]]:
-        return parse_discount_terms((self.customers.get(customer) or {}).get("discount_terms"))
+        if customer not in self._terms:
+            self._terms[customer] = parse_discount_terms(self.terms.get(customer))
+        return self._terms[customer]
 
     def payment_date(self, invoice_id: str) -> dt.date | None:
         dates = [
@@ -393,19 +862,10 @@ class _Classifier:
 
     # -- receipts
     def receipt_residuals(self) -> None:
-        keys = self.c.duplicate_line_keys
-        groups: dict[tuple, list[dict]] = defaultdict(list)
-        ordered = sorted(
-            self.receipts,
-            key=lambda r: (r.get("source_file") or "", r.get("source_row") or 0, r["receipt_id"]),
-        )
-        for r in ordered:
-            groups[tuple(r.get(k) for k in keys)].append(r)
-        for r in ordered:
-            unapplied = r.get("unapplied")
-            if unapplied is None or unapplied == 0 or r.get("status") == "not_ar":
-                continue
-            self.receipt_residual(r, groups[tuple(r.get(k) for k in keys)])
+        """Residual receipts in statement order (source file, row, receipt id)."""
+        for r in self.residual_receipts:
+            group = self.line_groups.get(self.line_key(r), [])
+            self.receipt_residual(r, group if any(o is r for o in group) else [r])
 
     def receipt_residual(self, r: dict, group: list[dict]) -> None:
         rid, cur, amount, unapplied = (
@@ -414,7 +874,7 @@ class _Classifier:
             r["amount"],
             r["unapplied"],
         )
-        customer = self.customer_of(r)
+        customer = r["_customer"]
         allocated = r.get("allocated") or (amount - unapplied)
 
         def add(kind, evidence, invoice=None, cust=customer):
@@ -430,7 +890,7 @@ class _Classifier:
             )
 
         # duplicate bank line: an identical line that was applied, or an earlier residual one
-        pos = group.index(r)
+        pos = next(i for i, o in enumerate(group) if o is r)
         twins = [
             o
             for i, o in enumerate(group)
@@ -457,14 +917,13 @@ class _Classifier:
                 f"{fmt_money(unapplied)} left ≤ {fmt_money(self.c.rounding_tolerance)}",
             )
             return
-        cands = self.candidates(r, customer)
-        for inv in cands:
+        for inv in self.candidates(r, customer, discount=False):
             hit = self.pattern(amount, inv, allow_rounding=allocated == 0)
             if hit:
                 add(hit[0], f"receipt {hit[1]}", invoice=inv["invoice_id"])
                 return
         if allocated == 0:
-            for inv in cands:
+            for inv in self.candidates(r, customer, discount=True):
                 hit = self.discount_on_receipt(r, inv) or self.charge_on_receipt(r, inv)
                 if hit:
                     add(hit[0], hit[1], invoice=inv["invoice_id"])
@@ -489,14 +948,7 @@ class _Classifier:
                 f"{', '.join(paid) or 'invoices'}; {fmt_money(unapplied)} left over",
             )
             return
-        owed = sum(
-            (
-                i.get("open_amount") or Decimal(0)
-                for i in self.by_customer.get(customer, [])
-                if i.get("currency") == cur and i.get("status") != "paid"
-            ),
-            Decimal(0),
-        )
+        owed = self.owed.get((customer, cur)) or Decimal(0)
         if r.get("customer_id") and owed <= 0:
             add(
                 "overpayment",
@@ -549,45 +1001,30 @@ class _Classifier:
         return None
 
     def duplicate_payment(self, r: dict, customer: str) -> tuple[str, str] | None:
-        """Same amount from the same customer already applied to a now-paid invoice."""
-        amount, rid = r["amount"], r["receipt_id"]
-        for other in self.receipts:
-            if other["receipt_id"] == rid or self.customer_of(other) != customer:
-                continue
-            if other["amount"] != amount:
-                continue  # only a whole earlier payment of the same amount counts
-            for a in self.cash_by_receipt.get(other["receipt_id"], []):
-                inv = self.invoices.get(a["invoice_id"], {})
-                if a["applied_amount"] == amount and inv.get("status") == "paid":
-                    return a["invoice_id"], (
-                        f"receipt {fmt_money(amount)} on {r.get('value_date')} = receipt "
-                        f"{other['receipt_id']} {fmt_money(amount)} on {other.get('value_date')} "
-                        f"already applied to invoice {a['invoice_id']} (paid)"
-                    )
-        if self.history is not None:
-            single = self.history.filter(
-                (pl.col("customer_id") == customer) & (pl.col("receipt_id") != rid)
-            ).filter(pl.len().over("receipt_id") == 1)  # receipts that paid one invoice only
-            for h in single.filter(pl.col("applied_amount") == amount).to_dicts():
-                inv = self.invoices.get(h["invoice_id"])
-                if inv is None or inv.get("status") == "paid":
-                    return h["invoice_id"], (
-                        f"receipt {fmt_money(amount)} on {r.get('value_date')} = receipt "
-                        f"{h['receipt_id']} {fmt_money(amount)} on {h['payment_date']} "
-                        f"({h['period']}) already applied to invoice {h['invoice_id']}"
-                    )
+        """Same amount from the same customer already applied to a now-paid invoice (an
+        earlier receipt of this close, else one of the payment history)."""
+        amount = r["amount"]
+        other = self.dup_receipt.get(r["_ord"])
+        if other is not None:
+            return other["invoice_id"], (
+                f"receipt {fmt_money(amount)} on {r.get('value_date')} = receipt "
+                f"{other['_other']} {fmt_money(amount)} on {other['_other_date']} "
+                f"already applied to invoice {other['invoice_id']} (paid)"
+            )
+        h = self.dup_history.get(r["_ord"])
+        if h is not None:
+            return h["invoice_id"], (
+                f"receipt {fmt_money(amount)} on {r.get('value_date')} = receipt "
+                f"{h['_h_receipt']} {fmt_money(amount)} on {h['payment_date']} "
+                f"({h['period']}) already applied to invoice {h['invoice_id']}"
+            )
         return None
 
     # -- invoices
     def invoice_residuals(self) -> None:
-        for iid in sorted(self.invoices):
-            inv = self.invoices[iid]
-            open_amt = inv.get("open_amount")
-            if open_amt is None or open_amt <= 0:
-                continue
-            applied = inv.get("applied") or Decimal(0)
-            if inv.get("disputed") or (applied > 0 and inv.get("status") != "paid"):
-                self.invoice_residual(inv, applied, open_amt)
+        """Disputed or partly paid invoices still open, by invoice id."""
+        for inv in self.residual_invoices:
+            self.invoice_residual(inv, inv.get("applied") or Decimal(0), inv["open_amount"])
 
     def invoice_residual(self, inv: dict, applied: Decimal, open_amt: Decimal) -> None:
         iid, amount = inv["invoice_id"], inv["amount"]
@@ -635,7 +1072,7 @@ class _Classifier:
     def tolerance_allocations(self) -> None:
         c = self.c
         flagged: set[tuple[str, str, str]] = set()
-        for a in sorted(self.allocs, key=lambda a: (a["receipt_id"], a["invoice_id"], a["kind"])):
+        for a in self.tolerance:
             kind, amt, cur = a.get("kind"), a["applied_amount"], a.get("currency")
             inv = self.invoices.get(a["invoice_id"], {})
             rec = self.receipt_by_id.get(a["receipt_id"], {})
@@ -701,13 +1138,7 @@ class _Classifier:
                 key = (t, a["receipt_id"], a["invoice_id"])
                 if flag in flags and key not in flagged:
                     flagged.add(key)
-                    pair = [
-                        x["applied_amount"]
-                        for x in self.allocs
-                        if x["receipt_id"] == a["receipt_id"]
-                        and x["invoice_id"] == a["invoice_id"]
-                        and x.get("kind", "cash") == "cash"
-                    ]
+                    pair = self.pairs.get((a["receipt_id"], a["invoice_id"]), [])
                     ev = (
                         f"payer {rec.get('payer_name')!r} paid {fmt_money(sum(pair, Decimal(0)))} "
                         f"on invoice {a['invoice_id']} of {base['customer']}"
@@ -727,36 +1158,38 @@ class _Classifier:
                 [self.history.select(list(HISTORY_SCHEMA)).cast(HISTORY_SCHEMA), current]
             ).unique(["period", "receipt_id", "invoice_id"], keep="last", maintain_order=True)
         )
-        late = hist.filter(pl.col("days_late") > c.late_grace_days)
         unit = "invoice_id" if c.late_unit == "invoices" else "period"
-        for (cid,), part in late.sort("customer_id", "period").group_by(
-            ["customer_id"], maintain_order=True
-        ):
-            total = hist.filter(pl.col("customer_id") == cid)[unit].n_unique()
-            n = part[unit].n_unique()
-            if cid is None or n < c.late_min_count:
-                continue
-            currencies = part["currency"].unique().to_list()
-            amount = part["applied_amount"].sum() if len(currencies) == 1 else None
-            w = sum(
-                (
-                    Decimal(d) * a
-                    for d, a in zip(part["days_late"], part["applied_amount"], strict=True)
-                ),
-                Decimal(0),
+        totals = dict(hist.group_by("customer_id").agg(pl.col(unit).n_unique()).iter_rows())
+        late = (
+            hist.filter(pl.col("days_late") > c.late_grace_days)
+            .filter(pl.col("customer_id").is_not_null())
+            .group_by("customer_id")
+            .agg(
+                pl.col(unit).n_unique().alias("n"),
+                pl.col("currency").n_unique().alias("currencies"),
+                pl.col("currency").first(),
+                pl.col("applied_amount").sum().alias("amount"),
+                (pl.col("applied_amount") * pl.col("days_late")).sum().alias("weighted"),
+                pl.col("period").unique().sort().alias("periods"),
+                pl.col("days_late").max().alias("worst"),
             )
-            avg = w / part["applied_amount"].sum() if part["applied_amount"].sum() else Decimal(0)
+            .filter(pl.col("n") >= c.late_min_count)
+            .sort("customer_id")
+        )
+        for p in late.iter_rows(named=True):
+            total_amount = p["amount"]
+            avg = p["weighted"] / total_amount if total_amount else Decimal(0)
             self.add(
                 "repeated_late_payment",
-                customer=cid,
+                customer=p["customer_id"],
                 receipt=None,
                 invoice=None,
-                amount=amount,
-                currency=currencies[0] if len(currencies) == 1 else None,
+                amount=total_amount if p["currencies"] == 1 else None,
+                currency=p["currency"] if p["currencies"] == 1 else None,
                 evidence=(
-                    f"late in {n} of {total} {c.late_unit} "
-                    f"({', '.join(sorted(set(part['period'])))}); "
-                    f"average {avg:.1f} days late, worst {part['days_late'].max()} days"
+                    f"late in {p['n']} of {totals[p['customer_id']]} {c.late_unit} "
+                    f"({', '.join(p['periods'])}); "
+                    f"average {avg:.1f} days late, worst {p['worst']} days"
                 ),
                 src=None,
             )
@@ -807,6 +1240,6 @@ def classify_exceptions(
         "customer_id",
         "receipt_id",
         "invoice_id",
+        "exception_id",
         nulls_last=True,
-        maintain_order=True,
     )

@@ -13,17 +13,15 @@ on receipt rows (a million receipts have far fewer distinct payers), in this ord
    city dropped), so ``佳禾家电贸易（厦门）有限公司`` is ``厦门市佳禾家电贸易有限公司``
    (method ``name`` / ``alias``).
 4. ``fuzzy``   -- a truncated bank field: the payer's normalised name *before* suffix
-   stripping (at least 6 characters) is a prefix of the names/aliases of exactly one
-   customer (score 0.9). Otherwise rapidfuzz ``fuzz.ratio`` of the normalised name against
-   the normalised customer names and aliases that share its first or its last character
-   (blocking: a million receipts cannot be compared with every customer; a name differing
-   from the payer in both its first and its last character is not considered, the payer
-   then stays unresolved or a candidate, never wrongly resolved by a closer outsider that
-   was skipped... as far as the ratio of the compared ones tells). The best customer is
-   accepted when its score is at least ``auto_threshold`` *and* beats the best other
-   compared customer by ``margin``; otherwise, when at least ``suggest_threshold``, it is
-   only a *candidate* (``candidate_id``/``candidate_score``): matching may suggest it,
-   never allocate on it.
+   stripping (at least 6 characters and 60 % of the name) is a prefix of the names/aliases
+   of exactly one customer and no other customer scores near it (score 0.9). Otherwise
+   rapidfuzz ``fuzz.ratio`` of the normalised name against the normalised customer names
+   and aliases that share its first or its last character (blocking: a million receipts
+   cannot be compared with every customer; a name differing from the payer in both its
+   first and its last character is not compared). The best customer is accepted when its
+   score is at least ``auto_threshold`` *and* beats the best other compared customer by
+   ``margin``; otherwise, when at least ``suggest_threshold``, it is only a *candidate*
+   (``candidate_id``/``candidate_score``): matching may suggest it, never allocate on it.
 5. ``none``    -- nothing above.
 
 Normalisation (:func:`normalize_name`): Unicode NFKC (full/half width), lower case,
@@ -252,7 +250,10 @@ def _prefix_matches(queries: list[str], prefixes: list[str], cust: list[str]) ->
             continue
         lo = bisect.bisect_left(keys, q)
         hi = bisect.bisect_left(keys, q + "\U0010ffff")
-        found = {cust[order[k]] for k in range(lo, min(hi, lo + 50))}
+        # the cut must keep most of the name: 'Delta Fo' is not 'Delta Foods Inc.'
+        found = {
+            cust[order[k]] for k in range(lo, min(hi, lo + 50)) if len(q) * 10 >= len(keys[k]) * 6
+        }
         out.append(found.pop() if len(found) == 1 and hi - lo <= 50 else None)
     return out
 

@@ -8,10 +8,12 @@ seed gives byte-identical files, so ``data/sample/`` is reproducible and testabl
 
 Every noise type is a ``scenario``; ``truth.<fmt>`` lists, per receipt, what it really
 clears (``kind`` ``cash``, ``bank_charge``, ``discount``, ``fx_difference``,
-``credit_note``) and what is left ``unapplied``. Money is handled as integer minor units
-(cents) throughout and written as exact two-decimal text (CSV) or ``Decimal(38, 2)``
-(Parquet). Generation is numpy-vectorised where row counts are large; per-row Python is
-only used for string formatting and the rare scenarios.
+``credit_note``) and what is left ``unapplied``. Customers with ``policy ==
+balance_forward`` never pay named invoices: their round or lump-sum receipts (scenario
+``balance_forward``) are applied oldest-first across everything they owe. Money is handled
+as integer minor units (cents) throughout and written as exact two-decimal text (CSV) or
+``Decimal(38, 2)`` (Parquet). Generation is numpy-vectorised where row counts are large;
+per-row Python is only used for string formatting and the rare scenarios.
 """
 
 from __future__ import annotations

@@ -513,3 +513,111 @@ def test_partial_allocation_of_a_combined_receipt_is_not_a_duplicate():
     ]
     allocs = [alloc("R1", "INV1", "640.00"), alloc("R1", "INV2", "360.00")]
     assert only(classify(invoices, receipts, allocs))["type"] == "overpayment"
+
+
+# ---------------------------------------------------------------- scale-safe candidate search
+@pytest.mark.parametrize(
+    ("invoice", "paid", "expected"),
+    [
+        ("1234.56", "123.46", "decimal_shift"),  # ÷ 10, rounded up to the cent
+        ("1234.54", "123.45", "decimal_shift"),  # ÷ 10, rounded down
+        ("1234.56", "1.23", "decimal_shift"),  # ÷ 1000
+        ("12.34", "1234.00", "decimal_shift"),  # × 100
+        ("1234.56", "123.44", "unidentified_receipt"),  # a cent past ÷ 10
+        ("9081.70", "9018.70", "transposition"),
+        ("1130.00", "1000.00", "tax_difference"),  # net of 13% VAT
+        ("1130.00", "1000.02", "tax_difference"),  # within the 0.02 tax tolerance
+        ("1130.00", "1000.03", "unidentified_receipt"),  # beyond it (and no bank charge)
+        ("1000.00", "980.00", "discount_outside_terms"),  # 2%, customer has no terms
+        ("1000.00", "950.00", "bank_charge"),  # 50.00 short: at the tolerance
+        ("1000.00", "949.99", "unidentified_receipt"),  # 50.01 short: beyond it
+        ("1000.00", "999.95", "rounding"),
+        ("1000.00", "999.94", "bank_charge"),  # 0.06: past rounding, a small charge
+    ],
+)
+def test_candidate_search_among_many_invoices(invoice, paid, expected):
+    """The check still finds its one invoice among many of the customer's (the candidate
+    search is a join on cent keys; near misses at each tolerance edge fall through)."""
+    decoys = [inv(f"INV{i}", "C1", f"{77_000 + 313 * i}.00") for i in range(2, 40)]
+    invoices = [inv("INV1", "C1", invoice), *decoys]
+    row = only(classify(invoices, [rec("R1", paid, cust="C1")]))
+    assert row["type"] == expected, row["evidence"]
+    if expected != "unidentified_receipt":
+        assert row["invoice_id"] == "INV1"
+
+
+def test_pattern_prefers_earliest_due_invoice():
+    early = inv("INV9", "C1", "1234.50", due=dt.date(2026, 10, 1))
+    late = inv("INV1", "C1", "1234.50", due=dt.date(2026, 11, 1))
+    row = only(classify([late, early], [rec("R1", "12345.00", cust="C1")]))
+    assert (row["type"], row["invoice_id"]) == ("decimal_shift", "INV9")
+
+
+def _shuffled(df: pl.DataFrame, seed: int) -> pl.DataFrame:
+    return df.sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def test_result_does_not_depend_on_input_row_order():
+    c2 = dict(customer_id="C2", name="Beta", discount_terms="2/10 net 30")
+    invoices = [
+        inv("INV1", "C1", "1000.00", applied="700.00"),
+        inv("INV2", "C1", "1234.50"),
+        inv("INV3", "C1", "640.00", applied="640.00"),
+        inv("INV4", "C1", "5000.00"),
+        inv("INV5", "C2", "1000.00", applied="980.00"),
+        inv("INV6", "C2", "300.00", disputed=True),
+        inv("INV7", "C1", "9081.70"),
+        inv("INV8", "C1", "640.00", applied="640.00"),
+    ]
+    receipts = [
+        rec("R1", "700.00", cust="C1", allocated="700.00"),
+        rec("R2", "12345.00", cust="C1"),
+        rec("R3", "640.00", cust="C1", allocated="640.00", memo="INV3"),
+        rec("R4", "640.00", cust="C1", memo="INV3 again"),
+        rec("R5", "640.00", cust="C1", memo="INV3 third"),
+        rec("R6", "4979.30", cust="C1"),
+        rec("R7", "980.00", cust="C2", allocated="980.00"),
+        rec("R8", "9018.70", cust="C1"),
+        rec("R9", "333.00", payer="??"),
+        rec("R10", "1500.00", cust="C2", allocated="1000.00"),
+        rec("R11", "640.00", cust="C1", allocated="640.00", memo="INV8"),
+    ]
+    allocations = [
+        alloc("R1", "INV1", "700.00"),
+        alloc("R3", "INV3", "640.00"),
+        alloc("R7", "INV5", "980.00", cust="C2"),
+        alloc("R7", "INV5", "20.00", cust="C2", kind="discount"),
+        alloc("R6", "INV4", "20.70", kind="bank_charge", flags="third_party"),
+        alloc("R10", "INV5", "1000.00", cust="C2", flags="memo_conflict"),
+        alloc("R11", "INV8", "640.00"),  # R4 and R5 repeat R3 and R11: the earlier line wins
+    ]
+    sug = dict(
+        receipt_id="R9",
+        rank=1,
+        customer_id="C2",
+        invoice_ids="INV6",
+        amount=D("333.00"),
+        score=0.6,
+        rule="fuzzy",
+        reason="name similar",
+    )
+    frames = (
+        pl.DataFrame(allocations, schema=ALLOC_SCHEMA),
+        pl.DataFrame([sug], schema=SUG_SCHEMA),
+        pl.DataFrame(receipts, schema=REC_SCHEMA),
+        pl.DataFrame(invoices, schema=INV_SCHEMA),
+        pl.DataFrame([c2], schema=CUST_SCHEMA),
+    )
+    history = _late_history("C7", 3, 12)
+    expected = classify_exceptions(*frames, ExceptionConfig(), history)
+    assert expected.height >= 8
+    assert set(expected["type"]) >= {"decimal_shift", "duplicate_payment", "transposition"}
+    assert expected["exception_id"].n_unique() == expected.height
+    dups = expected.filter(pl.col("type") == "duplicate_payment")
+    assert dups["receipt_id"].to_list() == ["R4", "R5"]
+    assert all("= receipt R3 " in e for e in dups["evidence"])  # the earlier statement line
+    for seed in range(5):
+        got = classify_exceptions(
+            *(_shuffled(f, seed) for f in frames), ExceptionConfig(), _shuffled(history, seed)
+        )
+        assert got.equals(expected), seed

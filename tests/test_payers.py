@@ -147,3 +147,28 @@ def test_resolves_distinct_pairs_not_rows():
     by = {(r["payer_name"], r["payer_account"]): r["method"] for r in out.iter_rows(named=True)}
     assert by[("Acme Trading", "999-1")] == "account"
     assert by[("Acme Trading", None)] == "name"
+
+
+def test_reordered_place_and_shi_resolve_by_loose_key():
+    customers = frame("customers", [{"customer_id": "X1", "name": "厦门市佳禾家电贸易有限公司"}])
+    rec = pl.DataFrame({"payer_name": ["佳禾家电贸易（厦门）有限公司"], "payer_account": [None]})
+    out = resolve_payers(rec, customers)
+    assert out.row(0, named=True)["customer_id"] == "X1"
+    assert out.row(0, named=True)["method"] == "name"
+
+
+def test_truncated_name_resolves_when_nobody_else_is_near():
+    customers = frame(
+        "customers",
+        [
+            {"customer_id": "X1", "name": "厦门市佳禾家电贸易有限公司"},
+            {"customer_id": "X2", "name": "上海华东贸易有限公司"},
+        ],
+    )
+    rec = pl.DataFrame(
+        {"payer_name": ["厦门市佳禾家电贸易有", "厦门市佳"], "payer_account": [None, None]},
+        schema={"payer_name": pl.String, "payer_account": pl.String},
+    )
+    out = {r["payer_name"]: r for r in resolve_payers(rec, customers).iter_rows(named=True)}
+    assert out["厦门市佳禾家电贸易有"]["customer_id"] == "X1"
+    assert out["厦门市佳"]["customer_id"] is None  # too short a cut

@@ -159,3 +159,61 @@ def test_dates_are_plausible():
         disc = paid.filter(pl.col("kind") == "discount").join(terms, on="customer_id")
         window = disc["discount_terms"].str.extract(r"/(\d+) ").cast(pl.Int64)
         assert ((disc["value_date"] - disc["invoice_date"]).dt.total_days() <= window).all()
+
+
+def test_balance_forward_customers_pay_on_account_oldest_first():
+    """Their receipts name no invoice and the truth applies them oldest-first across periods."""
+    bf = _read(SAMPLE / "customers.csv").filter(pl.col("policy") == "balance_forward")
+    invoices = (
+        pl.concat([_read(SAMPLE / p / "invoices.csv") for p in PERIODS])
+        .join(bf.select("customer_id"), on="customer_id", how="semi")
+        .with_columns(_money("amount"))
+        .sort("invoice_date", "invoice_id")
+    )
+    open_amt = dict(zip(invoices["invoice_id"], invoices["amount"], strict=True))
+    for period in PERIODS:
+        truth = _read(SAMPLE / period / "truth.csv").with_columns(_money("applied_amount"))
+        own = truth.join(bf.select("customer_id"), on="customer_id", how="semi")
+        assert set(own["scenario"].unique()) <= {"balance_forward", "unidentified"}
+        rows = truth.filter(pl.col("scenario") == "balance_forward")
+        assert set(rows["kind"].unique()) == {"cash"}
+        bank = _read(SAMPLE / period / "bank_statement.csv").select(
+            receipt_id="流水号",
+            value_date=pl.col("交易日期").str.to_date("%Y/%m/%d"),
+            amount=_money("金额"),
+            memo="摘要",
+        )
+        receipts = bank.join(
+            rows.select("receipt_id", "customer_id", "currency").unique(), on="receipt_id"
+        ).sort("value_date", "receipt_id")
+        assert receipts.height >= 5
+        assert not receipts["memo"].drop_nulls().str.contains(r"\d").any()
+        for r in receipts.iter_rows(named=True):
+            expected, rest = [], r["amount"]
+            for inv in invoices.filter(
+                (pl.col("customer_id") == r["customer_id"]) & (pl.col("currency") == r["currency"])
+            )["invoice_id"]:
+                if rest == 0:
+                    break
+                take = min(rest, open_amt[inv])
+                if take > 0:
+                    expected.append((inv, take))
+                    open_amt[inv] -= take
+                    rest -= take
+            assert rest == 0
+            got = rows.filter(pl.col("receipt_id") == r["receipt_id"]).sort("invoice_id")
+            assert sorted(expected) == got.select("invoice_id", "applied_amount").rows()
+
+
+def test_installments_mostly_name_their_invoice():
+    for period in PERIODS:
+        truth = _read(SAMPLE / period / "truth.csv").filter(pl.col("scenario") == "installment")
+        memos = truth.join(
+            _read(SAMPLE / period / "bank_statement.csv").select(receipt_id="流水号", memo="摘要"),
+            on="receipt_id",
+        ).with_columns(n=pl.col("invoice_id").str.slice(3).str.strip_chars_start("0"))
+        named = memos.filter(
+            pl.col("memo").fill_null("").str.extract_all(r"\d+").list.contains(pl.col("n"))
+            | pl.col("memo").fill_null("").str.contains(pl.col("invoice_id").str.slice(3))
+        )
+        assert abs(named.height / memos.height - 0.8) < 0.01
