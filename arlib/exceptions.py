@@ -692,6 +692,12 @@ class _Classifier:
             maintain_order=True,
         )
         self.tolerance = tol.to_dicts()
+        # the customer's bank charges written off in this close: evidence that its bank
+        # deducts fees (see ``charge_reading``)
+        self.charges: dict[tuple, list[dict]] = defaultdict(list)
+        for a in self.tolerance:
+            if a.get("kind") == "bank_charge" and a.get("customer_id"):
+                self.charges[(a["customer_id"], a.get("currency"))].append(a)
         self.pairs = defaultdict(list)
         for a in cash.join(
             tol.filter(flagged).select("receipt_id", "invoice_id").unique(),
@@ -822,6 +828,38 @@ class _Classifier:
             f"ended {end}",
         )
 
+    def charge_reading(self, short: Decimal, inv: dict) -> tuple[bool, str] | None:
+        """Whether a shortfall on ``inv`` that has another explanation (a digit swap, a round
+        installment) reads better as a bank charge: None when it cannot be one (not short,
+        within rounding, over the currency's tolerance, or not whole currency units as bank
+        fees are), else (preferred, evidence). A charge is preferred only when the customer's
+        bank is seen deducting charges: bank charges written off on the customer's other
+        payments in this close (same currency). Between two readings of the same small amount
+        that is the one an AR clerk can act on without troubling the customer; the evidence
+        names the other."""
+        c = self.c
+        cur = inv.get("currency")
+        tol = c.bank_charge_tolerance_by_currency.get(cur, c.bank_charge_tolerance)
+        if not (c.rounding_tolerance < short <= tol) or short != short.to_integral_value():
+            return None
+        seen = [
+            a
+            for a in self.charges.get((inv.get("customer_id"), cur), [])
+            if a.get("invoice_id") != inv["invoice_id"]
+        ]
+        if not seen:
+            return False, (
+                f"the shortfall {fmt_money(short)} is also within the bank-charge tolerance "
+                f"{fmt_money(tol)}, but no bank charges of {inv.get('customer_id')} were "
+                "seen this close"
+            )
+        amounts = ", ".join(fmt_money(a["applied_amount"]) for a in seen[:5])
+        return True, (
+            f"{fmt_money(short)} ≤ bank-charge tolerance {fmt_money(tol)}, and "
+            f"{inv.get('customer_id')}'s bank deducted charges on {len(seen)} other "
+            f"payment(s) this close ({amounts} {cur})"
+        )
+
     def pattern(self, paid: Decimal, inv: dict, *, allow_rounding: bool) -> tuple[str, str] | None:
         """Technical / tax patterns between a payment and an invoice, most specific first."""
         c = self.c
@@ -842,10 +880,21 @@ class _Classifier:
                 return "decimal_shift", f"{fmt_money(paid)} = {label} {fmt_money(v)} {shift}"
         for v in values:
             if is_transposition(paid, v):
-                return "transposition", (
+                swap = (
                     f"{fmt_money(paid)} vs {label} {fmt_money(v)}: two adjacent digits "
                     f"swapped (difference {fmt_money(paid - v)}, divisible by 9)"
                 )
+                charge = self.charge_reading(v - paid, inv)
+                if charge is None:
+                    return "transposition", swap
+                if charge[0]:
+                    return "bank_charge", (
+                        f"{fmt_money(paid)} = {label} {fmt_money(v)} − {fmt_money(v - paid)}: "
+                        f"{charge[1]}; likely deducted by the bank. Also a digit swap "
+                        f"({swap}): if the remittance advice shows {fmt_money(paid)}, it is a "
+                        "keying error (transposition)"
+                    )
+                return "transposition", f"{swap}; {charge[1]}"
         amount = inv["amount"]
         tax = inv.get("tax_amount")
         if tax and abs(paid - (amount - tax)) <= c.tax_tolerance:
@@ -917,7 +966,12 @@ class _Classifier:
                 f"{fmt_money(unapplied)} left ≤ {fmt_money(self.c.rounding_tolerance)}",
             )
             return
+        applied_to = {a["invoice_id"] for a in self.cash_by_receipt.get(rid, [])}
         for inv in self.candidates(r, customer, discount=False):
+            # a receipt partly applied to an invoice was meant for it (memo, amount): its
+            # whole amount against another invoice (5,000.00 = 50,000.00 ÷ 10) is chance
+            if allocated > 0 and inv["invoice_id"] not in applied_to:
+                continue
             hit = self.pattern(amount, inv, allow_rounding=allocated == 0)
             if hit:
                 add(hit[0], f"receipt {hit[1]}", invoice=inv["invoice_id"])
@@ -1066,6 +1120,21 @@ class _Classifier:
                     kind, ev = self.discount_verdict(inv, open_amt, self.payment_date(iid))
                     add(kind, f"{head}: {ev}")
                     return
+            charge = self.charge_reading(open_amt, inv)
+            if charge is not None and charge[0]:
+                round_sum = paid % 100 == 0 and amount % 100 != 0
+                add(
+                    "bank_charge",
+                    f"{head}: {charge[1]}; likely deducted by the bank, not written off by "
+                    "matching"
+                    + (
+                        f". The payment {fmt_money(paid)} is a round sum: if the customer "
+                        "rounded down (抹零) or paid an installment, it is a short payment"
+                        if round_sum
+                        else ""
+                    ),
+                )
+                return
         add("short_payment", f"{head}; no explanation found (not rounding, tax, discount)")
 
     # -- tolerance allocations and flags

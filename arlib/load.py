@@ -30,6 +30,7 @@ from arlib.schema import CURRENCY_DECIMALS, FRAMES, MONEY, RATE, conform
 BANK_FORMATS = ("mt940", "camt053", "camt054", "ofx", "bai2")
 BANK_SUFFIXES = {".sta": "mt940", ".940": "mt940", ".mt940": "mt940", ".swi": "mt940"}
 BANK_SUFFIXES |= {".ofx": "ofx", ".qfx": "ofx", ".bai": "bai2", ".bai2": "bai2", ".xml": None}
+BANK_SUFFIXES |= {".zip": None}  # a zip of statements: each member's format is detected
 
 # Common headers users' systems write, mapped to canonical names (explicit params win).
 HEADER_SYNONYMS: dict[str, dict[str, str]] = {
@@ -373,7 +374,11 @@ def _load_bank(spec: InputSpec, shown: str, provenance: dict) -> LoadedInput:
     read = read_statement(
         Path(spec.path), fmt=spec.format, preset=spec.preset, encoding=spec.encoding
     )
-    receipts = conform("receipts", read.receipts.with_columns(pl.lit(shown).alias("source_file")))
+    # the file as the user named it; a zip member keeps its name after '!'
+    member = pl.col("source_file").str.extract(r"(![^!]+)$", 1).fill_null("")
+    receipts = conform(
+        "receipts", read.receipts.with_columns((pl.lit(shown) + member).alias("source_file"))
+    )
     provenance.update(
         format=spec.format or "detected",
         rows=receipts.height,

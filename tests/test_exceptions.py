@@ -621,3 +621,118 @@ def test_result_does_not_depend_on_input_row_order():
             *(_shuffled(f, seed) for f in frames), ExceptionConfig(), _shuffled(history, seed)
         )
         assert got.equals(expected), seed
+
+
+# ---------------------------------------------------------------- competing explanations
+def _charge_history(cust="C1", cur="CNY"):
+    """Another payment of the customer this close: 1,000.00 invoice, 980.00 received, the
+    bank's 20.00 written off by matching (so the customer's bank is seen deducting fees)."""
+    return (
+        [inv("INVH", cust, "1000.00", applied="1000.00", cur=cur)],
+        [rec("RH", "980.00", cust=cust, allocated="980.00", cur=cur)],
+        [
+            alloc("RH", "INVH", "980.00", cust=cust, cur=cur),
+            alloc("RH", "INVH", "20.00", cust=cust, kind="bank_charge", cur=cur),
+        ],
+    )
+
+
+def test_partly_applied_receipt_is_overpayment_not_a_shift_of_another_invoice():
+    # 5,000.00 applied 4,150.14 to the invoice its memo names: 849.86 left over. That
+    # 5,000.00 is also 50,000.00 ÷ 10 (another open invoice) is chance, not a decimal shift.
+    rows = classify(
+        [inv("INV1", "C1", "4150.14", applied="4150.14"), inv("INV2", "C1", "50000.00")],
+        [rec("R1", "5000.00", cust="C1", allocated="4150.14", memo="INV1")],
+        [alloc("R1", "INV1", "4150.14")],
+    )
+    row = only(rows)
+    assert (row["type"], row["amount"], row["invoice_id"]) == ("overpayment", D("849.86"), None)
+    # a shift of the invoice it *was* applied to is still one: 1,234.50 × 10 = 12,345.00,
+    # 12,345.00 − 1,234.50 = 11,110.50 left
+    row = only(
+        classify(
+            [inv("INV1", "C1", "1234.50", applied="1234.50")],
+            [rec("R1", "12345.00", cust="C1", allocated="1234.50")],
+            [alloc("R1", "INV1", "1234.50")],
+        )
+    )
+    assert (row["type"], row["invoice_id"], row["amount"]) == (
+        "decimal_shift",
+        "INV1",
+        D("11110.50"),
+    )
+
+
+def test_digit_swap_within_charge_tolerance_prefers_bank_charge_when_customer_has_charges():
+    # 16,150.00 − 16,105.00 = 45.00: whole units, ≤ 50.00 tolerance, and "15|0" -> "05" is
+    # also a swap of the tens and units digits. With the customer's bank seen deducting
+    # charges (20.00 on INVH) it is a bank charge; the evidence keeps the other reading.
+    invoices, receipts, allocs = _charge_history()
+    row = only(
+        classify(
+            [inv("INV1", "C1", "16150.00"), *invoices],
+            [rec("R1", "16105.00", cust="C1"), *receipts],
+            allocs,
+        ).filter(pl.col("receipt_id") == "R1")
+    )
+    assert (row["type"], row["status"], row["invoice_id"]) == ("bank_charge", "open", "INV1")
+    assert "16,150.00 − 45.00" in row["evidence"]
+    assert "20.00 CNY" in row["evidence"] and "transposition" in row["evidence"]
+    # no charges seen for the customer: still a transposition, the charge reading in evidence
+    row = only(classify([inv("INV1", "C1", "16150.00")], [rec("R1", "16105.00", cust="C1")]))
+    assert row["type"] == "transposition"
+    assert "also within the bank-charge tolerance 50.00" in row["evidence"]
+    # a cents swap (3,151.00 − 3,150.10 = 0.90) is no bank fee, whatever the history
+    row = only(
+        classify(
+            [inv("INV1", "C1", "3151.00"), *invoices],
+            [rec("R1", "3150.10", cust="C1"), *receipts],
+            allocs,
+        ).filter(pl.col("receipt_id") == "R1")
+    )
+    assert row["type"] == "transposition"
+    # USD: 7,042.00 − 7,024.00 = 18.00 ≤ USD 20.00 -> charge; 7,240.00 − 7,204.00 = 36.00
+    # > USD 20.00 -> transposition
+    usd_inv, usd_rec, usd_alloc = _charge_history(cur="USD")
+    for invoice, paid, expected in (
+        ("7042.00", "7024.00", "bank_charge"),
+        ("7240.00", "7204.00", "transposition"),
+    ):
+        row = only(
+            classify(
+                [inv("INV1", "C1", invoice, cur="USD"), *usd_inv],
+                [rec("R1", paid, cust="C1", cur="USD"), *usd_rec],
+                usd_alloc,
+            ).filter(pl.col("receipt_id") == "R1")
+        )
+        assert row["type"] == expected, row["evidence"]
+
+
+def test_small_residual_of_partial_payment_is_bank_charge_when_customer_has_charges():
+    # 8,523.00 invoice, 8,500.00 applied, 23.00 open: ≤ 50.00, whole units, and the
+    # customer's bank deducts charges -> an (open) bank charge, round-sum caveat in evidence
+    invoices, receipts, allocs = _charge_history()
+    rows = classify(
+        [inv("INV1", "C1", "8523.00", applied="8500.00"), *invoices],
+        [rec("R1", "8500.00", cust="C1", allocated="8500.00", memo="发票号INV1"), *receipts],
+        [alloc("R1", "INV1", "8500.00"), *allocs],
+    )
+    row = only(rows.filter(pl.col("invoice_id") == "INV1"))
+    assert (row["type"], row["status"], row["amount"]) == ("bank_charge", "open", D("23.00"))
+    assert "round sum" in row["evidence"]
+    # without charges seen for the customer it stays a short payment
+    row = only(
+        classify(
+            [inv("INV1", "C1", "8523.00", applied="8500.00")],
+            [rec("R1", "8500.00", cust="C1", allocated="8500.00")],
+            [alloc("R1", "INV1", "8500.00")],
+        )
+    )
+    assert row["type"] == "short_payment"
+    # 8,560.00 − 8,500.00 = 60.00 > 50.00: a short payment even with the history
+    rows = classify(
+        [inv("INV1", "C1", "8560.00", applied="8500.00"), *invoices],
+        [rec("R1", "8500.00", cust="C1", allocated="8500.00"), *receipts],
+        [alloc("R1", "INV1", "8500.00"), *allocs],
+    )
+    assert only(rows.filter(pl.col("invoice_id") == "INV1"))["type"] == "short_payment"

@@ -135,3 +135,18 @@ def test_missing_required_column_named(tmp_path):
     rules = got.findings.filter(pl.col("rule") == "missing_column")
     assert rules["column"].to_list() == ["due_date"]
     assert "m.csv" in rules["file"].to_list()
+
+
+def test_receipts_from_a_zip_of_statements_keep_member_names(tmp_path):
+    import zipfile
+
+    from tests.conftest import ROOT
+
+    source = ROOT / "tests" / "fixtures" / "bank" / "mt940" / "ing.sta"
+    archive = tmp_path / "statements.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(source, "ing.sta")
+    single = load_input("receipts", InputSpec(path=source), ROOT)
+    zipped = load(tmp_path, "receipts", archive)
+    assert zipped.frame["amount"].to_list() == single.frame["amount"].to_list()
+    assert set(zipped.frame["source_file"]) == {"statements.zip!ing.sta"}

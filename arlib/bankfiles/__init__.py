@@ -17,16 +17,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from arlib import findings as fnd
-from arlib.bankfiles import bai2, bank_csv, camt, mt940, ofx
+from arlib.bankfiles import archive, bai2, bank_csv, camt, mt940, ofx
+from arlib.bankfiles.archive import MAX_ZIP_MEMBERS
 from arlib.bankfiles.common import (
     MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     STATEMENT_SCHEMA,
     BankRead,
+    Part,
+    Statement,
     assemble,
+    assemble_parts,
     decode,
     find_long_line,
     read_bytes,
+    receipt_id_base,
 )
 from arlib.bankfiles.detect import FORMATS, detect
 from arlib.bankfiles.presets import PRESETS, Preset
@@ -35,6 +40,7 @@ __all__ = [
     "FORMATS",
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
+    "MAX_ZIP_MEMBERS",
     "PRESETS",
     "STATEMENT_SCHEMA",
     "BankRead",
@@ -61,6 +67,14 @@ def read_statement(
     when None); ``encoding`` overrides detection for text formats (BOM → utf-8-sig, valid
     utf-8 → utf-8, else gb18030 for CSV and latin-1 for SWIFT/BAI2/OFX). ``max_bytes`` caps
     the file size and ``max_line`` the length of a line in text formats.
+
+    A ``.zip`` (recognised by content; an xlsx workbook is not a container) is read in
+    memory: each member, in name order, as a file of its own (``fmt`` applies to every
+    member), with ``source_file`` and findings naming ``<zip>!<member>``; ``max_bytes`` also
+    caps each member and the members' total uncompressed size. Receipt ids that collide
+    with an earlier member's get the member's stem as a prefix; the gap/overlap controls run
+    across all members. ``fmt`` of the result is the members' format, or ``"zip"`` when
+    they differ or none was read.
     """
     path = Path(path)
     found: list[fnd.Finding] = []
@@ -72,6 +86,43 @@ def read_statement(
             fnd.error(path, None, None, fmt, "bank_format", f"unknown format; use one of {FORMATS}")
         )
         return assemble(path, [], found, fmt)
+    if archive.is_zip(data) and fmt != "xlsx" and not archive.is_spreadsheet(data, path):
+        return _read_zip(data, path, fmt, preset, encoding, max_bytes, max_line, found)
+    stmts, fmt = _parse(data, path, fmt, preset, encoding, max_line, found)
+    return assemble(path, stmts, found, fmt)
+
+
+def _read_zip(
+    data: bytes,
+    path: Path,
+    fmt: str | None,
+    preset: str | None,
+    encoding: str | None,
+    max_bytes: int,
+    max_line: int,
+    found: list[fnd.Finding],
+) -> BankRead:
+    """Each member of a zip read like a file of its own, then assembled together."""
+    parts: list[Part] = []
+    fmts: set[str | None] = set()
+    for name, body in archive.read_members(data, path, max_bytes, found):
+        member = Path(archive.member_label(path, name))
+        stmts, got = _parse(body, member, fmt, preset, encoding, max_line, found)
+        fmts.add(got)
+        parts.append(Part(str(member), receipt_id_base(Path(name)), stmts))
+    return assemble_parts(parts, found, fmts.pop() if len(fmts) == 1 else "zip")
+
+
+def _parse(
+    data: bytes,
+    path: Path,
+    fmt: str | None,
+    preset: str | None,
+    encoding: str | None,
+    max_line: int,
+    found: list[fnd.Finding],
+) -> tuple[list[Statement], str | None]:
+    """The statements of one file's bytes and its format; problems go to ``found``."""
     fmt = fmt or detect(data, path)
     if fmt is None:
         found.append(
@@ -84,7 +135,7 @@ def read_statement(
                 "not a recognised bank statement format (MT940, CAMT, OFX, BAI2, CSV, XLSX)",
             )
         )
-        return assemble(path, [], found, fmt)
+        return [], fmt
     if fmt in _TEXT_FORMATS:
         long = find_long_line(data, max_line)
         if long is not None:
@@ -99,7 +150,7 @@ def read_statement(
                     f"{fmt} files; file not read",
                 )
             )
-            return assemble(path, [], found, fmt)
+            return [], fmt
     try:
         if fmt == "mt940":
             stmts, more = mt940.parse(
@@ -135,4 +186,4 @@ def read_statement(
             ],
         )
     found.extend(more)
-    return assemble(path, stmts, found, fmt)
+    return stmts, fmt

@@ -262,19 +262,75 @@ def assemble(path: Path, stmts: list[Statement], found: list[Finding], fmt: str 
     in the file; otherwise ``<file stem>-<statement ordinal>-<entry ordinal:05d>``, e.g.
     ``stmt1-1-00012`` — stable for the same file, and unique within it.
     """
-    file = str(path)
-    stem = receipt_id_base(path)
-    ids = [e.entry_id for s in stmts for e in s.entries if e.entry_id]
-    dup = {i for i in ids if ids.count(i) > 1} if len(ids) != len(set(ids)) else set()
+    return assemble_parts([Part(str(path), receipt_id_base(path), stmts)], found, fmt)
 
+
+@dataclass
+class Part:
+    """The statements of one file (or one member of a zip) and how its rows are labelled."""
+
+    file: str  # source_file / findings file, e.g. ``x.zip!a.xml`` for a zip member
+    id_base: str  # stem of the fallback receipt ids
+    stmts: list[Statement]
+
+
+def assemble_parts(parts: list[Part], found: list[Finding], fmt: str | None) -> BankRead:
+    """:func:`assemble` over several files read together (the members of a zip).
+
+    Receipt ids are made per part as in :func:`assemble`; an id already used by an earlier
+    part gets the part's ``id_base`` as a prefix (only then), so ids stay unique. The
+    gap/overlap controls run across all parts' statements, in order.
+    """
     rows_in: list[dict] = []
     rows_out: list[dict] = []
     stmt_rows: list[dict] = []
+    used: set[str] = set()
+    for part in parts:
+        _assemble_part(part, found, rows_in, rows_out, stmt_rows, used)
+    found.extend(_continuity(stmt_rows))
+    schema = columns("receipts")
+    statements = pl.DataFrame(
+        [{k: v for k, v in r.items() if k != "_row"} for r in stmt_rows], schema=STATEMENT_SCHEMA
+    )
+    return BankRead(
+        receipts=pl.DataFrame(rows_in, schema=schema),
+        debits=pl.DataFrame(rows_out, schema=schema),
+        statements=statements,
+        findings=fnd.to_frame(found),
+        fmt=fmt,
+    )
+
+
+def _unique_id(rid: str, base: str, used: set[str], mine: set[str]) -> str:
+    """``rid`` unless an earlier part used it; then ``<base>-<rid>`` (numbered if needed)."""
+    if rid in used or rid in mine:
+        cand, n = f"{base}-{rid}", 1
+        while cand in used or cand in mine:
+            n += 1
+            cand = f"{base}-{rid}-{n}"
+        rid = cand
+    mine.add(rid)
+    return rid
+
+
+def _assemble_part(
+    part: Part,
+    found: list[Finding],
+    rows_in: list[dict],
+    rows_out: list[dict],
+    stmt_rows: list[dict],
+    used: set[str],
+) -> None:
+    file, stem, stmts = part.file, part.id_base, part.stmts
+    ids = [e.entry_id for s in stmts for e in s.entries if e.entry_id]
+    dup = {i for i in ids if ids.count(i) > 1} if len(ids) != len(set(ids)) else set()
+    mine: set[str] = set()
     for k, st in enumerate(stmts, start=1):
         credits = Decimal(0)
         debits = Decimal(0)
         for n, e in enumerate(st.entries, start=1):
             rid = e.entry_id if e.entry_id and e.entry_id not in dup else f"{stem}-{k}-{n:05d}"
+            rid = _unique_id(rid, stem, used, mine)
             cur = e.currency or st.currency
             row = {
                 "receipt_id": rid,
@@ -370,21 +426,10 @@ def assemble(path: Path, stmts: list[Statement], found: list[Finding], fmt: str 
                 "_row": st.source_row,
             }
         )
-    found.extend(_continuity(file, stmt_rows))
-    schema = columns("receipts")
-    statements = pl.DataFrame(
-        [{k: v for k, v in r.items() if k != "_row"} for r in stmt_rows], schema=STATEMENT_SCHEMA
-    )
-    return BankRead(
-        receipts=pl.DataFrame(rows_in, schema=schema),
-        debits=pl.DataFrame(rows_out, schema=schema),
-        statements=statements,
-        findings=fnd.to_frame(found),
-        fmt=fmt,
-    )
+    used.update(mine)
 
 
-def _continuity(file: str, rows: list[dict]) -> list[Finding]:
+def _continuity(rows: list[dict]) -> list[Finding]:
     """Gap/overlap between consecutive statements of one account (in file order)."""
     out: list[Finding] = []
     last: dict[tuple, dict] = {}
@@ -392,6 +437,7 @@ def _continuity(file: str, rows: list[dict]) -> list[Finding]:
         key = (r["account"], r["currency"])
         prev = last.get(key)
         last[key] = r
+        file = r["file"]
         if prev is None:
             continue
         same_section = (prev["statement_id"], prev["period_end"]) == (
