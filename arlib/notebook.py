@@ -497,8 +497,7 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
             columns[name] = ["" if v is None else f"{v:,}" for v in values]
         else:
             columns[name] = ["" if v is None else str(v) for v in values]
-    table = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String)).to_pandas()
-    html = table.to_html(index=False, border=0, escape=True)
+    html = _html_table(columns, numeric={n for n, t in shown.schema.items() if t.is_numeric()})
     notes = []
     if caption:
         notes.append(caption)
@@ -540,3 +539,28 @@ def customer_explorer(result):
     picker.observe(render, names="value")
     render()
     return widgets.VBox([picker, out])
+
+
+def _html_table(columns: dict[str, list[str]], numeric: set[str]) -> str:
+    """A plain HTML table: numbers right-aligned, short text kept on one line, long text
+    (reasons, evidence) given room to wrap instead of squeezing every column."""
+    from html import escape
+
+    def style(name: str, values: list[str]) -> str:
+        longest = max((len(v) for v in values), default=0)
+        if name in numeric:
+            return "text-align:right;white-space:nowrap"
+        if longest > 40:
+            return "text-align:left;min-width:28em"
+        return "text-align:left;white-space:nowrap"
+
+    styles = {name: style(name, values) for name, values in columns.items()}
+    head = "".join(f'<th style="{styles[n]}">{escape(n)}</th>' for n in columns)
+    rows = []
+    height = len(next(iter(columns.values()), []))
+    for i in range(height):
+        cells = "".join(f'<td style="{styles[n]}">{escape(v[i])}</td>' for n, v in columns.items())
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f'<table class="arlib"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
