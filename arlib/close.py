@@ -18,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from importlib import metadata
@@ -32,6 +33,24 @@ NOTEBOOKS = (
     "04_close_and_signoff.ipynb",
 )
 PACKAGES = ("arlib", "polars", "pandas", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
+
+
+# A kernel that does not start, or a cell that runs this long, fails the close (named)
+# instead of hanging it; a 1,000,000-invoice close takes about 3 minutes in all.
+KERNEL_START_TIMEOUT_S = 180
+CELL_TIMEOUT_S = 3600
+
+
+def _kernel_manager(socket_dir: Path):
+    """A kernel on local IPC sockets in ``socket_dir``: no TCP ports to race for when closes
+    run side by side, and nothing listening on the network."""
+    from jupyter_client import KernelManager
+
+    return KernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        connection_file=str(socket_dir / "kernel.json"),
+    )
 
 
 class CloseFailed(RuntimeError):
@@ -161,6 +180,7 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
         bar.set_postfix_str(notebook.name)
         target = build / notebook.name
         started = time.perf_counter()
+        sockets = Path(tempfile.mkdtemp(prefix="arlib-kernel-"))
         try:
             pm.execute_notebook(
                 str(notebook),
@@ -169,6 +189,9 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
                 cwd=str(notebook.parent),
                 progress_bar=False,
                 kernel_name="python3",
+                km=_kernel_manager(sockets),
+                start_timeout=KERNEL_START_TIMEOUT_S,
+                execution_timeout=CELL_TIMEOUT_S,
                 # keep the kernel's own start-up/shutdown chatter out of the user's terminal
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
@@ -187,6 +210,8 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
                 f"{notebook.name} failed at {_failed_cell(exc)}; the error-bannered notebook is "
                 f"kept in {failed}"
             ) from None
+        finally:
+            shutil.rmtree(sockets, ignore_errors=True)
         _html(target, target.with_suffix(".html"))
         audit.step(
             notebook.stem,
