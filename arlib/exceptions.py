@@ -123,7 +123,8 @@ class ExceptionConfig:
       customer's terms (default 0.01, 0.02, 0.03).
     - ``discount_grace_days``: days past the discount window still accepted (default 0).
     - ``bank_charge_tolerance``: largest bank charge written off silently (default 50.00);
-      ``bank_charge_tolerance_by_currency`` overrides it per currency (default USD/EUR 20).
+      ``bank_charge_tolerance_by_currency`` overrides it per currency (default USD/EUR 50,
+      the same as the matcher's ``bank_charge_max``, so the two stages agree by default).
     - ``fx_tolerance_pct``: FX difference in % of the invoice accepted (default 1.0).
     - ``late_min_count`` / ``late_unit`` / ``late_grace_days``: a customer late in at least
       this many ``invoices`` (or ``periods``) of the history, more than the grace days after
@@ -141,7 +142,7 @@ class ExceptionConfig:
     discount_grace_days: int = 0
     bank_charge_tolerance: Decimal = Decimal("50.00")
     bank_charge_tolerance_by_currency: Mapping[str, Decimal] = field(
-        default_factory=lambda: {"USD": Decimal("20.00"), "EUR": Decimal("20.00")}
+        default_factory=lambda: {"USD": Decimal("50.00"), "EUR": Decimal("50.00")}
     )
     fx_tolerance_pct: Decimal = Decimal("1.0")
     late_min_count: int = 3

@@ -320,14 +320,18 @@ def test_bank_charge_tolerance():
     within = [alloc("R1", "INV1", "9970.00"), alloc("R1", "INV1", "30.00", kind="bank_charge")]
     row = only(classify(invoices, receipts, within))
     assert (row["type"], row["status"]) == ("bank_charge", "cleared")
-    # USD has its own (smaller) tolerance
+    # a currency can have its own (here smaller) tolerance
+    usd_cfg = ExceptionConfig(bank_charge_tolerance_by_currency={"USD": D("20.00")})
     usd_inv = [inv("INV1", "C1", "1000.00", applied="1000.00", cur="USD")]
     usd_rec = [rec("R1", "970.00", cust="C1", allocated="970.00", cur="USD")]
     usd = [
         alloc("R1", "INV1", "970.00", cur="USD"),
         alloc("R1", "INV1", "30.00", kind="bank_charge", cur="USD"),
     ]
-    assert only(classify(usd_inv, usd_rec, usd))["type"] == "bank_charge_over_tolerance"
+    found = classify(usd_inv, usd_rec, usd, config=usd_cfg)
+    assert only(found)["type"] == "bank_charge_over_tolerance"
+    # by default USD allows the same 50.00 as the matcher's bank_charge_max
+    assert only(classify(usd_inv, usd_rec, usd))["type"] == "bank_charge"
 
 
 def test_fx_difference_beyond_tolerance():
@@ -694,6 +698,7 @@ def test_digit_swap_within_charge_tolerance_prefers_bank_charge_when_customer_ha
     # USD: 7,042.00 − 7,024.00 = 18.00 ≤ USD 20.00 -> charge; 7,240.00 − 7,204.00 = 36.00
     # > USD 20.00 -> transposition
     usd_inv, usd_rec, usd_alloc = _charge_history(cur="USD")
+    usd_cfg = ExceptionConfig(bank_charge_tolerance_by_currency={"USD": D("20.00")})
     for invoice, paid, expected in (
         ("7042.00", "7024.00", "bank_charge"),
         ("7240.00", "7204.00", "transposition"),
@@ -703,6 +708,7 @@ def test_digit_swap_within_charge_tolerance_prefers_bank_charge_when_customer_ha
                 [inv("INV1", "C1", invoice, cur="USD"), *usd_inv],
                 [rec("R1", paid, cust="C1", cur="USD"), *usd_rec],
                 usd_alloc,
+                config=usd_cfg,
             ).filter(pl.col("receipt_id") == "R1")
         )
         assert row["type"] == expected, row["evidence"]
