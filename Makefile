@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/match_quality.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/close.py
+	$(BIN)/python benchmarks/exception_confusion.py
 
 clean:
 	rm -rf outputs .pytest_cache
