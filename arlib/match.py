@@ -30,6 +30,12 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     A related company (``parent_id`` either way) paying another customer's
                     invoice by reference and exact amount is applied and flagged
                     ``third_party``; an unrelated customer's invoice is never applied.
+                    A bare number shorter than ``reference_min_digits`` (memo ``556`` or
+                    ``556 第2期``) names an invoice only when it is the one stand-alone
+                    short number of the text (instalment markers 第2期 / 2/3 removed), the
+                    receipt names nothing else, and exactly one open invoice of the
+                    resolved payer's own customer has that number. A memo announcing an
+                    instalment (第N期, 分期, installment) never gets a bank charge write-off.
 ``exact_amount``    the payer's (resolved customer's) only open invoice with this exact amount
                     and currency, invoice dated within the date window.
 ``combined``        one receipt = 2..``combined_max_invoices`` open invoices of the customer
@@ -37,7 +43,10 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     referenced invoices first, then oldest), exact or within bank charge.
 ``partial``         a receipt naming open invoices by reference whose amount does not fit:
                     applied oldest-first to them, flagged ``partial`` (the invoice stays
-                    partly open) or ``overpayment`` (cash left unapplied).
+                    partly open) or ``overpayment`` (cash left unapplied). Then a receipt
+                    naming no invoice whose memo announces an instalment goes onto the
+                    payer's only open invoice in its currency (date window), when it does
+                    not exceed the open amount (flag ``partial``, confidence 0.6).
 ``balance_forward`` customers with ``policy == balance_forward``: remaining cash applied
                     oldest-first (invoice_date, invoice_id) to their open invoices.
 ``suggestions``     anything weaker (fuzzy payer below the auto threshold, near amount, several
@@ -106,6 +115,9 @@ class MatchConfig:
     invoice_key_pattern: str = r"(\d+)\D*$"
     #: bare numbers (no prefix) with fewer digits, leading zeros included, are ignored
     reference_min_digits: int = 4
+    #: ... except one stand-alone short number equal to the number of exactly one open
+    #: invoice of the resolved payer's own customer (memo ``556`` or ``556 第2期``)
+    reference_short_own: bool = True
     #: |difference| up to this is written off as ``rounding`` (either direction)
     rounding_tolerance: Decimal = Decimal("0.05")
     #: short payment up to this (per currency; '*' for any other) is a ``bank_charge``
@@ -636,9 +648,20 @@ def _prep_receipts(
             right_on="customer_id",
             how="left",
         )
+        .with_columns(
+            pl.any_horizontal(
+                pl.col(c).str.contains(_INSTALMENT_MEMO).fill_null(False)
+                for c in ("memo", "bank_ref")
+            ).alias("inst")
+        )
         .sort("rec_idx")
     )
     return rec0, rec
+
+
+#: a memo announcing an instalment (第2期, 分期, installment 2/3): a short amount is a partial
+#: payment, never a bank charge written off
+_INSTALMENT_MEMO = r"(?i)第\s*\d+\s*期|分期|\binstal(?:l)?ments?\b"
 
 
 def _extract_refs(rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig) -> pl.DataFrame:
@@ -668,14 +691,76 @@ def _extract_refs(rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig) -> pl.
         .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
         .filter(pl.col("key").str.len_chars() > 0)
     )
+    refs = toks.join(inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner")
+    if cfg.reference_short_own and cfg.reference_min_digits > 1:
+        short = _short_own_refs(rec, inv, cfg, refs.select("rec_idx").unique())
+        refs = pl.concat([refs.select(list(schema)).cast(schema), short.cast(schema)])
     refs = (
-        toks.join(inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner")
-        .sort(["rec_idx", "inv_idx", "src"])
+        refs.sort(["rec_idx", "inv_idx", "src"])
         .unique(["rec_idx", "inv_idx"], keep="first", maintain_order=True)
         .select(list(schema))
         .cast(schema)
     )
     return refs
+
+
+# instalment markers and counts whose digits are no invoice number: 第2期, 2期, 2/3,
+# 2 of 3, installment 2, part 2, #2 of 3
+_SHORT_MARKERS = (
+    r"(?i)\d+\s*(?:/|of)\s*\d+",
+    r"(?i)第\s*\d+\s*[期笔次批]|\d+\s*[期笔次批个件张]"
+    r"|(?:instal(?:l)?ments?|tranche|part|phase|payment|pmt|期)\s*#?\s*\d+",
+)
+
+
+def _short_own_refs(
+    rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig, has_refs: pl.DataFrame
+) -> pl.DataFrame:
+    """Short bare numbers (fewer than ``reference_min_digits`` digits, e.g. memo ``556`` or
+    ``556 第2期``) naming an open invoice of the resolved payer's own customer.
+
+    Only when the receipt's payer is resolved, the text column holds exactly one such
+    stand-alone number (instalment markers like 第2期 / 2/3 removed first), the receipt names
+    no invoice otherwise, and exactly one open invoice of that customer has that number;
+    another customer's invoice with the number is never named this way."""
+    schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
+    parts = []
+    for col in cfg.reference_columns:
+        if col not in rec.columns:
+            continue
+        t = (
+            rec.filter(pl.col("c_pay").is_not_null())
+            .join(has_refs, on="rec_idx", how="anti")
+            .select("rec_idx", "c_pay", pl.col(col).alias("text"))
+            .drop_nulls("text")
+        )
+        words = (
+            t.with_columns(
+                pl.col("text")
+                .str.replace_all(_SHORT_MARKERS[0], " ")
+                .str.replace_all(_SHORT_MARKERS[1], " ")
+                .str.extract_all(r"[^\s,，;；、()（）\[\]【】]+")
+                .alias("word"),
+                pl.lit(col).alias("src"),
+            )
+            .explode("word")
+            .filter(pl.col("word").str.contains(r"^[#＃]?\d+$"))
+            .with_columns(pl.col("word").str.replace_all(r"\D", "").alias("digits"))
+            .filter(pl.col("digits").str.len_chars() < cfg.reference_min_digits)
+            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+            .filter(pl.col("key").str.len_chars() > 0)
+        )
+        # exactly one stand-alone short number in the text: '9 15' could be a date
+        words = words.filter(pl.len().over("rec_idx") == 1)
+        parts.append(words.select("rec_idx", "c_pay", "key", "src", "text"))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    own = inv.filter((pl.col("start_c") > 0) & pl.col("key").is_not_null()).select(
+        "inv_idx", pl.col("customer_id").alias("c_pay"), "key"
+    )
+    hits = pl.concat(parts).join(own, on=["c_pay", "key"], how="inner")
+    hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
+    return hits.select(list(schema)).cast(schema)
 
 
 def _fx_table(fx_rates: pl.DataFrame | None) -> pl.DataFrame:
@@ -949,6 +1034,7 @@ def _ref_candidates(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.Da
                 "par_pay",
                 "payer_method",
                 "payer_score",
+                "inst",
             ),
             on="rec_idx",
         )
@@ -1039,7 +1125,13 @@ def _rule_reference(
         .then(pl.lit("rounding"))
         .when(same & (diff > 0) & disc_ok)
         .then(pl.lit("discount"))
-        .when(same & (diff > 0) & (diff <= bc) & ~_round_sum(pl.col("conv_c"), pl.col("open_c")))
+        .when(
+            same
+            & (diff > 0)
+            & (diff <= bc)
+            & ~_round_sum(pl.col("conv_c"), pl.col("open_c"))
+            & ~pl.col("inst")
+        )
         .then(pl.lit("bank_charge"))
         .when(~same & (diff.abs().cast(pl.Decimal(38, 4)) <= fx_tol))
         .then(pl.lit("fx_difference"))
@@ -1377,6 +1469,7 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         "payer_name",
         "payer_method",
         "payer_score",
+        "inst",
     ).join(
         cust.select(pl.col("customer_id").alias("c_pay"), "disc_bp", "disc_days", "discount_terms"),
         on="c_pay",
@@ -1430,6 +1523,8 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         .then(pl.lit("rounding"))
         .when((diff > 0) & disc_ok)
         .then(pl.lit("discount"))
+        .when((diff > 0) & (diff <= bc) & pl.col("inst"))
+        .then(pl.lit("typo"))  # an instalment short of an invoice: ambiguous, not a fee
         .when((diff > 0) & (diff <= bc) & ~_round_sum(pl.col("amt_c"), pl.col("open_c")))
         .then(pl.lit("bank_charge"))
         .otherwise(pl.lit(None, dtype=pl.String))
@@ -1818,6 +1913,77 @@ def _rule_partial(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> None:
     st.commit(_rows_frame(rows), update=False)
 
 
+def _rule_instalment_single(st: _State, refs: pl.DataFrame) -> None:
+    """A receipt whose memo announces an instalment (第2期货款, 分期货款, installment 2/3)
+    but names no invoice: applied to the payer's *only* open invoice in the receipt's
+    currency (dated within the date window) when the receipt does not exceed its open
+    amount; flagged ``partial`` while the invoice stays partly open. Two or more open
+    invoices, or a larger receipt, are left to people (suggestions)."""
+    cfg = st.cfg
+    fr = (
+        st.fresh_receipts(auto=True)
+        .filter(pl.col("c_pay").is_not_null() & pl.col("inst"))
+        .filter(pl.col("policy").fill_null("") != "balance_forward")
+        .join(refs.select("rec_idx"), on="rec_idx", how="anti")
+    )
+    if fr.height == 0:
+        return
+    oi = st.open_invoices().select(
+        "inv_idx", "invoice_id", pl.col("customer_id").alias("c_pay"), "currency", "invoice_date"
+    )
+    oi = oi.filter(pl.len().over(["c_pay", "currency"]) == 1)
+    c = fr.select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "c_pay",
+        "memo",
+        "bank_ref",
+        "payer_method",
+        "payer_score",
+    ).join(oi, on=["c_pay", "currency"])
+    c = c.filter(
+        (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
+        & (
+            pl.col("invoice_date")
+            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
+        )
+    )
+    c = st.drop_rejected(c).sort(["value_date", "receipt_id"])
+    rows: list[tuple] = []
+    for r in c.iter_rows(named=True):
+        ri, i = r["rec_idx"], r["inv_idx"]
+        amt, o = int(st.rec_rem[ri]), int(st.inv_open[i])
+        if amt <= 0 or amt != int(st.rec_amt[ri]) or amt > o:
+            continue
+        st.take(ri, i, amt, amt)
+        mult = r["payer_score"] if r["payer_method"] == "fuzzy" else 1.0
+        text = _short(r["memo"] if r["memo"] is not None else r["bank_ref"])
+        reason = (
+            f"memo '{text}' announces an instalment; invoice {st.inv_id[i]} is the only open "
+            f"{r['currency']} invoice of customer {r['c_pay']} (open {_fmt_py(o)}); "
+            f"applied {_fmt_py(amt)}"
+        )
+        if amt < o:
+            reason += f" as a partial payment, {_fmt_py(o - amt)} left open"
+        rows.append(
+            (
+                r["receipt_id"],
+                ri,
+                i,
+                "cash",
+                amt,
+                amt,
+                "partial",
+                0.6 * mult,
+                reason,
+                "partial" if amt < o else "",
+            )
+        )
+    st.commit(_rows_frame(rows), update=False)
+
+
 def _rule_balance_forward(st: _State, refs: pl.DataFrame) -> None:
     """Balance-forward customers: cash applied oldest-first, but only when nothing better
     identifies the invoice: the memo names no invoice, and the amount is not equal to (nor
@@ -2187,6 +2353,7 @@ def match(
     lap("combined")
     if "partial" in cfg.rules:
         _rule_partial(st, refs, cust)
+        _rule_instalment_single(st, refs)
     lap("partial")
     if "balance_forward" in cfg.rules:
         _rule_balance_forward(st, refs)

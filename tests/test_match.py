@@ -896,3 +896,133 @@ def test_range_join_matches_the_cartesian_filter():
     assert got.select(key).sort(key).equals(want.select(key).sort(key))
     capped = _range_join(left, right, ["g"], "v", pl.col("x") - 7, pl.col("x") + 3, cap=1)
     assert capped.group_by("l").len()["len"].max() == 1
+
+
+# ------------------------------------------------------------- short numbers, instalments
+@pytest.mark.parametrize("memo", ["556 第2期", "556", "#556", "556 installment 2/3"])
+def test_short_bare_number_of_the_payers_own_open_invoice(memo):
+    res = run(
+        [inv("INV0000556", "C4", "1000.00"), inv("INV0000557", "C4", "900.00")],
+        [rec("R1", "400.00", "Delta Foods", memo)],
+    )
+    assert rows(res) == [("R1", "INV0000556", "cash", D("400.00"), D("400.00"), "partial")]
+    assert res.allocations["flags"].item() == "partial"
+
+
+def test_short_bare_number_exact_amount_is_a_reference():
+    res = run([inv("INV0000556", "C4", "1000.00")], [rec("R1", "1000.00", "Delta Foods", "556")])
+    assert rows(res) == [("R1", "INV0000556", "cash", D("1000.00"), D("1000.00"), "reference")]
+
+
+def test_short_bare_number_of_another_customers_invoice_is_not_applied():
+    # 556 is C1's invoice; the payer is Delta Foods (C4), unrelated: no reference
+    res = run(
+        [
+            inv("INV0000556", "C1", "1000.00"),
+            inv("INV0000557", "C4", "900.00"),
+            inv("INV0000558", "C4", "800.00"),
+        ],
+        [rec("R1", "400.00", "Delta Foods", "556 第2期")],
+    )
+    assert res.allocations.height == 0
+    # ... not even for a related company (C2 is C1's subsidiary): own customer only
+    res = run(
+        [inv("INV0000556", "C1", "1000.00"), inv("INV0000557", "C2", "900.00")],
+        [rec("R1", "1000.00", "Beta Industries", "556")],
+    )
+    assert res.allocations.height == 0
+
+
+def test_short_bare_number_with_unresolved_payer_is_not_applied():
+    res = run([inv("INV0000556", "C4", "1000.00")], [rec("R1", "1000.00", "Nobody At All", "556")])
+    assert res.allocations.height == 0
+
+
+def test_short_bare_number_ambiguous_among_the_customers_invoices_is_not_applied():
+    res = run(
+        [inv("A-556", "C4", "1000.00"), inv("B-556", "C4", "800.00")],
+        [rec("R1", "400.00", "Delta Foods", "556")],
+    )
+    assert res.allocations.height == 0
+
+
+@pytest.mark.parametrize(
+    "memo", ["第2期货款", "installment 2/3", "2/3", "installment 2 of 3", "part 2", "2期", "2 15"]
+)
+def test_instalment_markers_and_several_short_numbers_are_no_reference(memo):
+    # the customer has invoices numbered 2, 3 and 15, but the digits are instalment markers
+    # or several numbers (a date?): nothing is named; two open invoices: nothing applied
+    res = run(
+        [
+            inv("INV0000002", "C4", "1000.00"),
+            inv("INV0000003", "C4", "800.00"),
+            inv("INV0000015", "C4", "700.00"),
+        ],
+        [rec("R1", "400.00", "Delta Foods", memo)],
+    )
+    assert res.allocations.height == 0
+
+
+def test_short_number_next_to_a_full_reference_is_ignored():
+    res = run(
+        [inv("INV0012345", "C4", "1000.00"), inv("INV0000012", "C4", "300.00")],
+        [rec("R1", "400.00", "Delta Foods", "INV0012345 12")],
+    )
+    # the memo names INV0012345 only (12 may be a quantity): partial on it
+    assert rows(res) == [("R1", "INV0012345", "cash", D("400.00"), D("400.00"), "partial")]
+
+
+def test_instalment_short_of_the_invoice_is_partial_not_bank_charge():
+    res = run(
+        [inv("INV0012345", "C1", "1000.00")], [rec("R1", "985.00", "Acme", "INV0012345 第2期")]
+    )
+    assert rows(res) == [("R1", "INV0012345", "cash", D("985.00"), D("985.00"), "partial")]
+    assert inv_open(res, "INV0012345") == D("15.00")
+    # without a reference, the fee-sized shortfall is no bank charge either
+    res = run(
+        [inv("INV0012345", "C4", "1000.00"), inv("INV0012346", "C4", "5000.00")],
+        [rec("R1", "985.00", "Delta Foods", "分期货款")],
+    )
+    assert res.allocations.height == 0
+
+
+def test_instalment_memo_onto_the_only_open_invoice():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00")],
+        [
+            rec("R1", "400.00", "Delta Foods", "分期货款"),
+            rec("R2", "600.00", "Delta Foods", "第2期货款", date=d(2026, 10, 20)),
+        ],
+    )
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("400.00"), D("400.00"), "partial"),
+        ("R2", "INV0000001", "cash", D("600.00"), D("600.00"), "partial"),
+    ]
+    assert res.allocations["flags"].to_list() == ["partial", ""]
+    assert inv_open(res, "INV0000001") == 0
+    a = res.allocations.row(0, named=True)
+    assert a["flags"] == "partial" and "announces an instalment" in a["reason"]
+
+
+@pytest.mark.parametrize(
+    ("invoices", "amount", "memo"),
+    [
+        # two open invoices in the currency: which one is for people
+        ([("INV0000001", "1000.00"), ("INV0000002", "3000.00")], "400.00", "分期货款"),
+        # no instalment in the memo
+        ([("INV0000001", "1000.00")], "400.00", "货款"),
+        # more than the invoice's open amount
+        ([("INV0000001", "1000.00")], "1400.00", "INSTALLMENT"),
+    ],
+)
+def test_instalment_memo_near_misses(invoices, amount, memo):
+    res = run([inv(i, "C4", a) for i, a in invoices], [rec("R1", amount, "Delta Foods", memo)])
+    assert res.allocations.height == 0
+
+
+def test_instalment_memo_other_currency_or_unresolved_payer_not_applied():
+    res = run(
+        [inv("INV0000001", "C4", "1000.00", ccy="USD")],
+        [rec("R1", "400.00", "Delta Foods", "分期货款"), rec("R2", "400.00", "Nobody", "分期货款")],
+    )
+    assert res.allocations.height == 0
