@@ -45,10 +45,6 @@ OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def empty_open_items() -> pl.DataFrame:
-    return pl.DataFrame(schema=OPEN_ITEM_SCHEMA)
-
-
 def _fit(frame: pl.DataFrame) -> pl.DataFrame:
     missing = [
         pl.lit(None, dtype=t).alias(c)

@@ -58,7 +58,7 @@ def sheets_for(result) -> list[Sheet]:
     )
     from arlib.load import provenance_frame
 
-    return [
+    sheets = [
         Sheet(
             "AR-1",
             "Lead",
@@ -148,6 +148,18 @@ def sheets_for(result) -> list[Sheet]:
             total_columns=("unapplied",),
         ),
     ]
+    statements = result.period.statements
+    if statements is not None and statements.height:
+        sheets.insert(
+            2,
+            Sheet(
+                "AR-1.2",
+                "Bank statements",
+                "Statement controls: opening + credits − debits = closing",
+                statements,
+            ),
+        )
+    return sheets
 
 
 def write_workpapers(result, path: Path) -> Path:

@@ -1207,30 +1207,54 @@ def _rule_reference(
         .otherwise(pl.lit(""))
     )
     flags = pl.when(pl.col("rel") == "related").then(pl.lit("third_party")).otherwise(pl.lit(""))
-    base_cols = [
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
+    meta = [
         pl.lit("reference").alias("rule"),
         conf.alias("confidence"),
         pl.format("{}; {}{}", _ref_text(), detail, who).alias("reason"),
         flags.alias("flags"),
     ]
-    cash = uniq.select(
-        *base_cols[:3],
+    st.commit(
+        _cash_with_write_off(
+            uniq,
+            applied=pl.col("conv_c"),
+            received=pl.col("amt_c"),
+            write_off_kind=pl.col("wo"),
+            write_off=diff,
+            write_off_rows=pl.col("wo") != "exact",
+            meta=meta,
+        )
+    )
+
+
+def _cash_with_write_off(
+    c: pl.DataFrame,
+    *,
+    applied: pl.Expr,
+    received: pl.Expr,
+    write_off_kind: pl.Expr,
+    write_off: pl.Expr,
+    write_off_rows: pl.Expr,
+    meta: list[pl.Expr],
+) -> pl.DataFrame:
+    """Allocation rows for an invoice cleared by cash plus a write-off: the cash row, and
+    for ``write_off_rows`` a row of ``write_off_kind`` that clears ``write_off`` cents of the
+    invoice and consumes no cash. ``meta`` gives rule, confidence, reason and flags."""
+    keys = ("receipt_id", "rec_idx", "inv_idx")
+    cash = c.select(
+        *keys,
         pl.lit("cash").alias("kind"),
-        pl.col("conv_c").alias("applied_c"),
-        pl.col("amt_c").alias("receipt_c"),
-        *base_cols[3:],
+        applied.alias("applied_c"),
+        received.alias("receipt_c"),
+        *meta,
     )
-    wo = uniq.filter(pl.col("wo") != "exact").select(
-        *base_cols[:3],
-        pl.col("wo").alias("kind"),
-        diff.alias("applied_c"),
+    written_off = c.filter(write_off_rows).select(
+        *keys,
+        write_off_kind.alias("kind"),
+        write_off.alias("applied_c"),
         pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
-        *base_cols[3:],
+        *meta,
     )
-    st.commit(pl.concat([cash, wo]))
+    return pl.concat([cash, written_off])
 
 
 def _residue_lists(st: _State, customers_of: pl.DataFrame) -> dict[tuple[str, str], list[int]]:
@@ -1565,25 +1589,17 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         ).alias("reason"),
         pl.lit("").alias("flags"),
     ]
-    cash = c.select(
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
-        pl.lit("cash").alias("kind"),
-        pl.col("amt_c").alias("applied_c"),
-        pl.col("amt_c").alias("receipt_c"),
-        *common,
+    st.commit(
+        _cash_with_write_off(
+            c,
+            applied=pl.col("amt_c"),
+            received=pl.col("amt_c"),
+            write_off_kind=pl.col("wo"),
+            write_off=diff,
+            write_off_rows=pl.lit(True),
+            meta=common,
+        )
     )
-    wo = c.select(
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
-        pl.col("wo").alias("kind"),
-        diff.alias("applied_c"),
-        pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
-        *common,
-    )
-    st.commit(pl.concat([cash, wo]))
 
 
 def _rule_fx_amount(st: _State, refs: pl.DataFrame, fx: pl.DataFrame, base: str) -> None:
@@ -1678,25 +1694,17 @@ def _rule_fx_amount(st: _State, refs: pl.DataFrame, fx: pl.DataFrame, base: str)
         ).alias("reason"),
         pl.lit("").alias("flags"),
     ]
-    cash = c.select(
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
-        pl.lit("cash").alias("kind"),
-        pl.col("conv_c").alias("applied_c"),
-        pl.col("amt_c").alias("receipt_c"),
-        *common,
+    st.commit(
+        _cash_with_write_off(
+            c,
+            applied=pl.col("conv_c"),
+            received=pl.col("amt_c"),
+            write_off_kind=pl.lit("fx_difference"),
+            write_off=diff,
+            write_off_rows=diff != 0,
+            meta=common,
+        )
     )
-    wo = c.filter(diff != 0).select(
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
-        pl.lit("fx_difference").alias("kind"),
-        diff.alias("applied_c"),
-        pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
-        *common,
-    )
-    st.commit(pl.concat([cash, wo]))
 
 
 def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None:

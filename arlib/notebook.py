@@ -564,3 +564,22 @@ def _html_table(columns: dict[str, list[str]], numeric: set[str]) -> str:
     return (
         f'<table class="arlib"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
+
+
+def statement_controls(period):
+    """Bank statement controls (opening + credits − debits = closing, per statement), or a
+    sentence saying why there are none (receipts read from a plain table)."""
+    from IPython.display import Markdown
+
+    if period.statements is None or period.statements.height == 0:
+        return Markdown(
+            "Receipts were read from a table, not a bank statement file, so there are no "
+            "statement balances to check."
+        )
+    unbalanced = period.statements.filter(pl.col("balanced").not_().fill_null(False)).height
+    debits = 0 if period.debits is None else period.debits.height
+    return show(
+        period.statements,
+        caption=f"{period.statements.height} statement(s), {unbalanced} not balancing; "
+        f"{debits} debit line(s) kept apart from receipts",
+    )

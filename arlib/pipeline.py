@@ -12,6 +12,7 @@ each is computed once per call chain.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import pickle
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,7 +22,6 @@ from typing import Any
 import polars as pl
 
 from arlib import carry
-from arlib import findings as fnd
 from arlib.config import Config
 from arlib.load import Period, load_period
 from arlib.match import MatchResult, match
@@ -181,7 +181,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
         tiers = aging.overdue_tiers(
             aged.detail, frames["customers"], config.section("tiers"), history=history
         )
-        opening_ar = _opening_ar_base(frames["invoices"], aged)
+        opening_ar = _opening_ar_base(result.invoices, frames["fx_rates"], config)
         measured = kpis.compute_kpis(
             result.invoices,
             result.allocations,
@@ -211,27 +211,23 @@ def review_stage(config: Config, state_dir=None) -> Review:
     return _cached(state_dir, "review", compute)
 
 
-def _opening_ar_base(invoices: pl.DataFrame, aged) -> Decimal:
-    """Opening AR in base currency: carried-forward open invoices at their as-of rates."""
+def _opening_ar_base(invoices: pl.DataFrame, fx_rates: pl.DataFrame, config: Config) -> Decimal:
+    """Opening AR in base currency: what the carried-forward invoices owed before this
+    period's matching, at the rates of the previous period end (the previous close's as-of).
+    """
+    from arlib.aging import to_base
+
     opening = invoices.filter(pl.col("origin") == "opening")
     if opening.height == 0:
         return Decimal("0.00")
-    rates = (
-        aged.detail.select("invoice_id", "fx_rate") if "fx_rate" in aged.detail.columns else None
+    converted = to_base(
+        opening,
+        "open_at_start",
+        base_currency=config.base_currency,
+        fx_rates=fx_rates,
+        as_of=config.period_start - dt.timedelta(days=1),
     )
-    joined = opening.join(rates, on="invoice_id", how="left") if rates is not None else opening
-    joined = joined.with_columns(
-        pl.col("fx_rate").fill_null(1)
-        if "fx_rate" in joined.columns
-        else pl.lit(1).alias("fx_rate")
-    )
-    total = joined.select(
-        (
-            pl.col("open_amount").cast(pl.Decimal(38, 8))
-            * pl.col("fx_rate").cast(pl.Decimal(38, 8))
-        ).sum()
-    ).item()
-    return Decimal(str(total or 0)).quantize(Decimal("0.01"))
+    return Decimal(str(converted["amount_base"].sum() or 0)).quantize(Decimal("0.01"))
 
 
 def _with_previous_history(config: Config, history: pl.DataFrame) -> pl.DataFrame:
@@ -458,7 +454,3 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(history)
     written.append(write_workpapers(result, out / "workpapers.xlsx"))
     return written
-
-
-def findings_of(result: CloseResult) -> pl.DataFrame:
-    return fnd.concat(result.period.findings, result.match.findings, result.review.aging.findings)

@@ -92,6 +92,8 @@ provenance = nb.provenance_table(period)
 display(Markdown(nb.provenance_prose(period)))
 nb.show(provenance)"""
     ),
+    md("## Bank statement controls"),
+    code("nb.statement_controls(period)"),
     md(
         "## Validation findings\n\nErrors stop the close; warnings are carried into the workpapers."
     ),

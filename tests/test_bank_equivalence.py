@@ -197,3 +197,22 @@ def test_same_receipt_status(runs, fmt):
         .sort("receipt_id")
         .equals(runs["csv"][1].select(cols).sort("receipt_id"))
     )
+
+
+def test_statement_controls_reach_the_workpapers(tmp_path):
+    import openpyxl
+
+    from arlib.export import write_workpapers
+
+    project = _project(tmp_path)
+    config = load_config(project / "params" / "2026-09.yaml")
+    canonical = load_input("receipts", config.inputs["receipts"], config.root).frame
+    cny = canonical.filter(pl.col("currency") == "CNY")
+    write_camt053(cny, project / "data" / "stmt.xml")
+    result = close_stage(load_config(_params_for(project, "data/stmt.xml", "camt")))
+    assert result.period.statements["balanced"].to_list() == [True]
+    book = openpyxl.load_workbook(write_workpapers(result, tmp_path / "wp.xlsx"), read_only=True)
+    sheet = book["Bank statements"]
+    assert str(sheet["A1"].value).startswith("AR-1.2")
+    index_refs = [row[0] for row in book["Index"].iter_rows(values_only=True)]
+    assert "AR-1.2" in index_refs
