@@ -37,7 +37,11 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     resolved payer's own customer has that number. A memo announcing an
                     instalment (第N期, 分期, installment) never gets a bank charge write-off.
 ``exact_amount``    the payer's (resolved customer's) only open invoice with this exact amount
-                    and currency, invoice dated within the date window.
+                    and currency, invoice dated within the date window. Then within
+                    tolerance: among the candidates, the strongest evidence decides when it
+                    names one invoice (rounding, then the customer's discount to the cent,
+                    then a bank charge -- without a reference only in whole currency units,
+                    ``bank_charge_whole_units``).
 ``combined``        one receipt = 2..``combined_max_invoices`` open invoices of the customer
                     (bounded subset sum, per-receipt node budget and global time budget;
                     referenced invoices first, then oldest), exact or within bank charge.
@@ -46,7 +50,10 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     partly open) or ``overpayment`` (cash left unapplied). Then a receipt
                     naming no invoice whose memo announces an instalment goes onto the
                     payer's only open invoice in its currency (date window), when it does
-                    not exceed the open amount (flag ``partial``, confidence 0.6).
+                    not exceed the open amount (flag ``partial``, confidence 0.6). Last, the
+                    next instalment of an invoice part-paid this period by a receipt that
+                    named it: a receipt naming nothing that equals its open rest (0.8), or
+                    announces an instalment and fits the customer's only such invoice (0.6).
 ``balance_forward`` customers with ``policy == balance_forward``: remaining cash applied
                     oldest-first (invoice_date, invoice_id) to their open invoices.
 ``suggestions``     anything weaker (fuzzy payer below the auto threshold, near amount, several
@@ -61,6 +68,7 @@ invoice_date, invoice_id), never by input order; conservation is asserted before
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections import defaultdict
@@ -132,6 +140,10 @@ class MatchConfig:
             "*": Decimal("0"),
         }
     )
+    #: without a reference, a shortfall is a bank charge only in whole currency units (banks
+    #: charge 15.00, not 13.47: among a customer's many open invoices one is within the cap
+    #: of almost any amount by chance)
+    bank_charge_whole_units: bool = True
     #: ... and at most this % of the invoice's open amount (a larger shortfall is a partial
     #: payment, not a fee; the sample's bank charges reach 6.7 % of small EUR invoices)
     bank_charge_max_pct: Decimal = Decimal("10")
@@ -493,6 +505,7 @@ class _State:
         self.inv_date = inv.get_column("invoice_date").to_list()
         self.inv_cust = inv.get_column("customer_id").to_list()
         self.inv_ccy = inv.get_column("currency").to_list()
+        self.inv_amt = inv.get_column("amt_c").to_list()
         self.budget_exhausted = False
         self.inv = inv
         self.rec = rec
@@ -1450,13 +1463,20 @@ def _rule_exact(st: _State) -> None:
     st.commit(rows)
 
 
+def _bc_cap(cfg: MatchConfig, ccy: str) -> pl.Expr:
+    """The currency's bank-charge cap in cents (``bank_charge_max``, '*' for the rest)."""
+    bc_map = {k: _cents_py(v) for k, v in cfg.bank_charge_max.items()}
+    return pl.col(ccy).replace_strict(bc_map, default=bc_map.get("*", 0), return_dtype=pl.Int64)
+
+
+def _bc_bp(cfg: MatchConfig) -> int:
+    return int((cfg.bank_charge_max_pct * 100).to_integral_value(ROUND_HALF_UP))
+
+
 def _bc_expr(cfg: MatchConfig, ccy: str, open_col: str) -> pl.Expr:
     """Largest bank charge for the row: the currency's cap, and at most
     ``bank_charge_max_pct`` of the open amount (integer cents, floor)."""
-    bc_map = {k: _cents_py(v) for k, v in cfg.bank_charge_max.items()}
-    cap = pl.col(ccy).replace_strict(bc_map, default=bc_map.get("*", 0), return_dtype=pl.Int64)
-    bp = int((cfg.bank_charge_max_pct * 100).to_integral_value(ROUND_HALF_UP))
-    return pl.min_horizontal(cap, pl.col(open_col) * bp // 10_000)
+    return pl.min_horizontal(_bc_cap(cfg, ccy), pl.col(open_col) * _bc_bp(cfg) // 10_000)
 
 
 def _round_sum(received: pl.Expr, open_: pl.Expr) -> pl.Expr:
@@ -1482,7 +1502,6 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
     )
     oi = st.open_invoices()
     rt = _cents_py(cfg.rounding_tolerance)
-    bc_max = max([_cents_py(v) for v in cfg.bank_charge_max.values()] + [0])
     left = fr.select(
         "rec_idx",
         "receipt_id",
@@ -1499,8 +1518,13 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         on="c_pay",
         how="left",
     )
+    # the widest write-off possible for this receipt: rounding, its currency's bank charge
+    # (open <= amount + fee and fee <= pct of open), or twice the customer's discount
+    bp = _bc_bp(cfg)
     width = pl.max_horizontal(
-        pl.lit(max(rt, bc_max)), pl.col("amt_c") * pl.col("disc_bp").fill_null(0) * 2 // 10_000
+        pl.lit(rt),
+        pl.min_horizontal(_bc_cap(cfg, "currency"), pl.col("amt_c") * bp // max(1, 10_000 - bp)),
+        pl.col("amt_c") * pl.col("disc_bp").fill_null(0) * 2 // 10_000,
     )
     c = _range_join(
         left,
@@ -1549,7 +1573,12 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         .then(pl.lit("discount"))
         .when((diff > 0) & (diff <= bc) & pl.col("inst"))
         .then(pl.lit("typo"))  # an instalment short of an invoice: ambiguous, not a fee
-        .when((diff > 0) & (diff <= bc) & ~_round_sum(pl.col("amt_c"), pl.col("open_c")))
+        .when(
+            (diff > 0)
+            & (diff <= bc)
+            & ~_round_sum(pl.col("amt_c"), pl.col("open_c"))
+            & (pl.lit(not cfg.bank_charge_whole_units) | (diff % 100 == 0))
+        )
         .then(pl.lit("bank_charge"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
@@ -1557,7 +1586,19 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
     c = c.with_columns(kind.alias("wo"))
     # an exact candidate (ambiguous or rejected) keeps the receipt out of this rule
     c = c.filter(~(diff == 0).any().over("rec_idx")).filter(pl.col("wo").is_not_null())
-    c = c.filter((pl.len().over("rec_idx") == 1) & (pl.col("wo") != "typo"))
+    c = c.filter(~(pl.col("wo") == "typo").any().over("rec_idx"))
+    # several candidates: the strongest evidence decides when it names one invoice -- a
+    # rounding difference, then the customer's discount to the cent, then a bank charge
+    strength = (
+        pl.when(pl.col("wo") == "rounding")
+        .then(0)
+        .when(pl.col("wo") == "discount")
+        .then(1)
+        .otherwise(2)
+    )
+    c = c.with_columns(strength.alias("_strength"))
+    c = c.filter(pl.col("_strength") == pl.col("_strength").min().over("rec_idx"))
+    c = c.filter(pl.len().over("rec_idx") == 1)
     c = c.sort(["inv_idx", "value_date", "receipt_id"]).filter(
         pl.int_range(pl.len()).over("inv_idx") == 0
     )
@@ -1992,6 +2033,137 @@ def _rule_instalment_single(st: _State, refs: pl.DataFrame) -> None:
     st.commit(_rows_frame(rows), update=False)
 
 
+def _in_progress(st: _State) -> dict[tuple[str, str], list[int]]:
+    """Invoices being paid in parts: a ``partial`` cash row this period and still open,
+    per (customer, currency), oldest first."""
+    done = [f for f in st.frames if f.height and (f.get_column("rule") == "partial").any()]
+    if not done:
+        return {}
+    idx = (
+        pl.concat(done)
+        .filter((pl.col("rule") == "partial") & (pl.col("kind") == "cash"))
+        .get_column("inv_idx")
+        .unique()
+        .to_list()
+    )
+    out: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in sorted(idx, key=lambda i: (st.inv_date[i], st.inv_id[i])):
+        if st.inv_open[i] > 0:
+            out[(st.inv_cust[i], st.inv_ccy[i])].append(i)
+    return out
+
+
+def _rule_instalment_progress(st: _State, refs: pl.DataFrame) -> None:
+    """The next instalment of an invoice already being paid in parts: a receipt naming no
+    invoice, from a customer with an invoice part-paid this period (by a receipt that named
+    it), goes onto that invoice when its amount equals the invoice's open rest (the last
+    instalment), or -- when that is the customer's only invoice in progress in the
+    currency -- when it fits inside the rest. Never when another open invoice of the
+    customer has the receipt's amount, or the amount looks like a keying error (x10, /10,
+    swapped digits) of an open invoice, or comes within ``suggest_near_pct`` below one:
+    those stay suggestions. Applied in value-date order, so a third instalment sees the
+    rest the second one left."""
+    cfg = st.cfg
+    progress = _in_progress(st)
+    if not progress:
+        return
+    fr = (
+        st.fresh_receipts(auto=True)
+        .filter(pl.col("c_pay").is_not_null())
+        .filter(pl.col("policy").fill_null("") != "balance_forward")
+        .join(refs.select("rec_idx"), on="rec_idx", how="anti")
+        .sort(["value_date", "receipt_id"])
+    )
+    keys = pl.DataFrame(
+        [k for k in progress], schema={"c_pay": pl.String, "currency": pl.String}, orient="row"
+    )
+    fr = fr.join(keys, on=["c_pay", "currency"], how="semi")
+    if fr.height == 0:
+        return
+    others = _residue_lists(st, fr.select(pl.col("c_pay").alias("customer_id")).unique())
+    near_bp = int((cfg.suggest_near_pct * 100).to_integral_value(ROUND_HALF_UP))
+    lo = dt.timedelta(days=cfg.date_window_days)
+    hi = dt.timedelta(days=cfg.date_window_prepay_days)
+    rows: list[tuple] = []
+    for r in fr.select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "amt_c",
+        "c_pay",
+        "memo",
+        "bank_ref",
+        "inst",
+        "payer_method",
+        "payer_score",
+    ).iter_rows(named=True):
+        key, ri, amt = (r["c_pay"], r["currency"]), r["rec_idx"], r["amt_c"]
+        if int(st.rec_rem[ri]) != amt:
+            continue
+        live = [
+            i
+            for i in progress[key]
+            if st.inv_open[i] > 0
+            and r["value_date"] - lo <= st.inv_date[i] <= r["value_date"] + hi
+            and (ri, i) not in st.rejected
+        ]
+        if not live:
+            continue
+        rest_equal = [i for i in live if st.inv_open[i] == amt]
+        if len(rest_equal) == 1:
+            target, last = rest_equal[0], True
+        elif r["inst"] and len(live) == 1 and amt < st.inv_open[live[0]]:
+            target, last = live[0], False
+        else:
+            continue
+        clash = False
+        for i in others.get(key, ()):
+            o = int(st.inv_open[i])
+            if o <= 0 or i == target:
+                continue
+            amounts = (o, st.inv_amt[i])
+            if (
+                amt in amounts
+                or any(_typo_of(amt, a) for a in amounts)
+                or (not last and 0 < o - amt <= o * near_bp // 10_000)
+            ):
+                clash = True
+                break
+        if clash or (not last and _typo_of(amt, st.inv_amt[target])):
+            continue
+        o = int(st.inv_open[target])
+        st.take(ri, target, amt, amt)
+        mult = r["payer_score"] if r["payer_method"] == "fuzzy" else 1.0
+        text = _short(r["memo"] if r["memo"] is not None else r["bank_ref"])
+        reason = (
+            f"memo '{text}' names no invoice; customer {r['c_pay']} is paying invoice "
+            f"{st.inv_id[target]} in instalments (open {_fmt_py(o)}); "
+        )
+        if last:
+            reason += f"amount {_fmt_py(amt)} equals its open rest: the last instalment"
+        else:
+            reason += (
+                f"it is the customer's only {r['currency']} invoice in progress; applied "
+                f"{_fmt_py(amt)}, {_fmt_py(o - amt)} left open"
+            )
+        rows.append(
+            (
+                r["receipt_id"],
+                ri,
+                target,
+                "cash",
+                amt,
+                amt,
+                "partial",
+                (0.8 if last else 0.6) * mult,
+                reason,
+                "" if last else "partial",
+            )
+        )
+    st.commit(_rows_frame(rows), update=False)
+
+
 def _rule_balance_forward(st: _State, refs: pl.DataFrame) -> None:
     """Balance-forward customers: cash applied oldest-first, but only when nothing better
     identifies the invoice: the memo names no invoice, and the amount is not equal to (nor
@@ -2362,6 +2534,7 @@ def match(
     if "partial" in cfg.rules:
         _rule_partial(st, refs, cust)
         _rule_instalment_single(st, refs)
+        _rule_instalment_progress(st, refs)
     lap("partial")
     if "balance_forward" in cfg.rules:
         _rule_balance_forward(st, refs)

@@ -1026,3 +1026,129 @@ def test_instalment_memo_other_currency_or_unresolved_payer_not_applied():
         [rec("R1", "400.00", "Delta Foods", "分期货款"), rec("R2", "400.00", "Nobody", "分期货款")],
     )
     assert res.allocations.height == 0
+
+
+# ------------------------------------------------------ instalments of an invoice in progress
+def _in_progress_invoices(extra=()):
+    # INV0000001 gets a first instalment by reference; INV0000002 is another open invoice
+    return [inv("INV0000001", "C4", "1000.00"), inv("INV0000002", "C4", "3000.00"), *extra]
+
+
+def test_last_instalment_without_reference_clears_the_rest():
+    res = run(
+        _in_progress_invoices(),
+        [
+            rec("R1", "400.00", "Delta Foods", "INV0000001 第1期"),
+            rec("R2", "600.00", "Delta Foods", "货款", date=d(2026, 10, 20)),
+        ],
+    )
+    assert rows(res, "R2") == [("R2", "INV0000001", "cash", D("600.00"), D("600.00"), "partial")]
+    a = res.allocations.filter(pl.col("receipt_id") == "R2").row(0, named=True)
+    assert a["flags"] == "" and "last instalment" in a["reason"]
+    assert a["confidence"] == pytest.approx(0.8)
+    assert inv_open(res, "INV0000001") == 0
+    assert inv_open(res, "INV0000002") == D("3000.00")
+
+
+def test_next_instalment_marked_as_such_goes_to_the_invoice_in_progress():
+    res = run(
+        _in_progress_invoices(),
+        [
+            rec("R1", "350.00", "Delta Foods", "INV0000001 第1期"),
+            rec("R2", "250.00", "Delta Foods", "第2期货款", date=d(2026, 10, 12)),
+            rec("R3", "400.00", "Delta Foods", "付货款", date=d(2026, 10, 20)),
+        ],
+    )
+    assert rows(res, "R2") == [("R2", "INV0000001", "cash", D("250.00"), D("250.00"), "partial")]
+    # the third one, generic, equals the rest the second one left
+    assert rows(res, "R3") == [("R3", "INV0000001", "cash", D("400.00"), D("400.00"), "partial")]
+    assert res.allocations.filter(pl.col("receipt_id") == "R2")["flags"].item() == "partial"
+    assert inv_open(res, "INV0000001") == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "second"),
+    [
+        # a generic memo that does not clear the rest could be a part payment of anything
+        ((), rec("R2", "300.00", "Delta Foods", "货款", date=d(2026, 10, 12))),
+        # two other open invoices have the receipt's amount: people decide
+        (
+            (inv("INV0000003", "C4", "600.00"), inv("INV0000004", "C4", "600.00")),
+            rec("R2", "600.00", "Delta Foods", "第2期", date=d(2026, 10, 12)),
+        ),
+        # /10 of another open invoice: a keying error, not an instalment
+        ((), rec("R2", "300.00", "Delta Foods", "第2期", date=d(2026, 10, 12))),
+        # more than the rest
+        ((), rec("R2", "700.00", "Delta Foods", "第2期", date=d(2026, 10, 12))),
+        # another payer
+        ((), rec("R2", "600.00", "Gamma Logistics", "第2期", date=d(2026, 10, 12))),
+    ],
+)
+def test_instalment_in_progress_near_misses(extra, second):
+    res = run(
+        _in_progress_invoices(extra), [rec("R1", "400.00", "Delta Foods", "INV0000001"), second]
+    )
+    assert rows(res, "R2") == []
+    assert inv_open(res, "INV0000001") == D("600.00")
+
+
+def test_two_invoices_in_progress_only_the_exact_rest_decides():
+    invoices = _in_progress_invoices()
+    receipts = [
+        rec("R1", "400.00", "Delta Foods", "INV0000001 第1期"),
+        rec("R2", "1200.00", "Delta Foods", "INV0000002 第1期"),
+    ]
+    fits_both = rec("R3", "200.00", "Delta Foods", "第2期", date=d(2026, 10, 20))
+    res = run(invoices, [*receipts, fits_both])
+    assert rows(res, "R3") == []
+    rest = rec("R3", "1800.00", "Delta Foods", "第2期", date=d(2026, 10, 20))
+    res = run(invoices, [*receipts, rest])
+    assert rows(res, "R3") == [("R3", "INV0000002", "cash", D("1800.00"), D("1800.00"), "partial")]
+
+
+# ------------------------------------------------- no reference: tolerance among candidates
+def test_discount_to_the_cent_beats_a_bank_charge_candidate():
+    # C1 has 2/10 net 30: 980.00 is 1000.00 less 2 %; 990.00 less 10.00 would be a fee
+    res = run(
+        [inv("INV0000001", "C1", "1000.00"), inv("INV0000002", "C1", "990.00")],
+        [rec("R1", "980.00", "Acme Trading")],
+    )
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("980.00"), D("980.00"), "exact_amount"),
+        ("R1", "INV0000001", "discount", D("20.00"), D("0.00"), "exact_amount"),
+    ]
+
+
+def test_unreferenced_bank_charge_must_be_whole_units():
+    invoices = [inv("INV0000001", "C4", "1234.56")]
+    res = run(invoices, [rec("R1", "1221.09", "Delta Foods")])
+    assert res.allocations.height == 0
+    assert res.suggestions["invoice_ids"].to_list()[0] == "INV0000001"
+    res = run(invoices, [rec("R1", "1221.09", "Delta Foods")], bank_charge_whole_units=False)
+    assert [r[2] for r in rows(res)] == ["cash", "bank_charge"]
+    # with the invoice named in the memo, any fee up to the cap is written off
+    res = run(invoices, [rec("R1", "1221.09", "Delta Foods", "INV0000001")])
+    assert rows(res)[1] == ("R1", "INV0000001", "bank_charge", D("13.47"), D("0.00"), "reference")
+
+
+def test_two_whole_unit_fee_candidates_stay_a_suggestion():
+    res = run(
+        [inv("INV0000001", "C4", "1015.00"), inv("INV0000002", "C4", "1025.00")],
+        [rec("R1", "1000.00", "Delta Foods")],
+    )
+    assert res.allocations.height == 0
+    assert set(res.suggestions["invoice_ids"]) == {"INV0000001", "INV0000002"}
+
+
+def test_other_currencies_fee_caps_do_not_crowd_out_the_candidate():
+    # JPY's cap (5,000) once widened every receipt's search: 25 USD invoices within 5,000
+    # above the amount made the customer a "crowd" and the fee match was never tried
+    crowd = [inv(f"INV00001{k:02d}", "C4", f"{1100 + 150 * k}.00", ccy="USD") for k in range(25)]
+    res = run(
+        [inv("INV0000001", "C4", "1019.50", ccy="USD"), *crowd],
+        [rec("R1", "1000.50", "Delta Foods", ccy="USD")],
+    )
+    assert rows(res) == [
+        ("R1", "INV0000001", "cash", D("1000.50"), D("1000.50"), "exact_amount"),
+        ("R1", "INV0000001", "bank_charge", D("19.00"), D("0.00"), "exact_amount"),
+    ]
