@@ -677,7 +677,9 @@ def _prep_receipts(
 _INSTALMENT_MEMO = r"(?i)第\s*\d+\s*期|分期|\binstal(?:l)?ments?\b"
 
 
-def _extract_refs(rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig) -> pl.DataFrame:
+def _extract_refs(
+    rec: pl.DataFrame, inv: pl.DataFrame, cust: pl.DataFrame, cfg: MatchConfig
+) -> pl.DataFrame:
     """(rec_idx, inv_idx, src, text): every existing invoice a receipt's text names."""
     parts = []
     for col in cfg.reference_columns:
@@ -706,7 +708,7 @@ def _extract_refs(rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig) -> pl.
     )
     refs = toks.join(inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner")
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
-        short = _short_own_refs(rec, inv, cfg, refs.select("rec_idx").unique())
+        short = _short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
         refs = pl.concat([refs.select(list(schema)).cast(schema), short.cast(schema)])
     refs = (
         refs.sort(["rec_idx", "inv_idx", "src"])
@@ -727,15 +729,22 @@ _SHORT_MARKERS = (
 
 
 def _short_own_refs(
-    rec: pl.DataFrame, inv: pl.DataFrame, cfg: MatchConfig, has_refs: pl.DataFrame
+    rec: pl.DataFrame,
+    inv: pl.DataFrame,
+    cust: pl.DataFrame,
+    cfg: MatchConfig,
+    has_refs: pl.DataFrame,
 ) -> pl.DataFrame:
     """Short bare numbers (fewer than ``reference_min_digits`` digits, e.g. memo ``556`` or
     ``556 第2期``) naming an open invoice of the resolved payer's own customer.
 
     Only when the receipt's payer is resolved, the text column holds exactly one such
     stand-alone number (instalment markers like 第2期 / 2/3 removed first), the receipt names
-    no invoice otherwise, and exactly one open invoice of that customer has that number;
-    another customer's invoice with the number is never named this way."""
+    no invoice otherwise, and exactly one open invoice of that customer has that number.
+    Failing that, a related company's (``parent_id`` either way) invoice with that number
+    *and* the receipt's exact amount, when exactly one does: a parent paying its
+    subsidiary's invoice (flagged ``third_party`` by the reference rule). An unrelated
+    customer's invoice is never named this way."""
     schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
     parts = []
     for col in cfg.reference_columns:
@@ -744,7 +753,7 @@ def _short_own_refs(
         t = (
             rec.filter(pl.col("c_pay").is_not_null())
             .join(has_refs, on="rec_idx", how="anti")
-            .select("rec_idx", "c_pay", pl.col(col).alias("text"))
+            .select("rec_idx", "c_pay", "amt_c", pl.col(col).alias("text"))
             .drop_nulls("text")
         )
         words = (
@@ -765,15 +774,34 @@ def _short_own_refs(
         )
         # exactly one stand-alone short number in the text: '9 15' could be a date
         words = words.filter(pl.len().over("rec_idx") == 1)
-        parts.append(words.select("rec_idx", "c_pay", "key", "src", "text"))
+        parts.append(words.select("rec_idx", "c_pay", "amt_c", "key", "src", "text"))
     if not parts:
         return pl.DataFrame(schema=schema)
     own = inv.filter((pl.col("start_c") > 0) & pl.col("key").is_not_null()).select(
         "inv_idx", pl.col("customer_id").alias("c_pay"), "key"
     )
-    hits = pl.concat(parts).join(own, on=["c_pay", "key"], how="inner")
+    words = pl.concat(parts)
+    hits = words.join(own, on=["c_pay", "key"], how="inner")
     hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
-    return hits.select(list(schema)).cast(schema)
+    links = cust.select(pl.col("customer_id").alias("c_pay"), pl.col("parent_id").alias("c_rel"))
+    links = pl.concat(
+        [links, links.select(pl.col("c_rel").alias("c_pay"), pl.col("c_pay").alias("c_rel"))]
+    )
+    related = (
+        words.join(hits.select("rec_idx"), on="rec_idx", how="anti")
+        .join(links.drop_nulls().unique(), on="c_pay")
+        .join(
+            inv.filter(pl.col("key").is_not_null()).select(
+                "inv_idx",
+                pl.col("customer_id").alias("c_rel"),
+                "key",
+                pl.col("start_c").alias("amt_c"),
+            ),
+            on=["c_rel", "key", "amt_c"],
+        )
+        .filter(pl.len().over(["rec_idx", "src"]) == 1)
+    )
+    return pl.concat([hits.select(list(schema)), related.select(list(schema))]).cast(schema)
 
 
 def _fx_table(fx_rates: pl.DataFrame | None) -> pl.DataFrame:
@@ -2053,6 +2081,31 @@ def _in_progress(st: _State) -> dict[tuple[str, str], list[int]]:
     return out
 
 
+def _near_or_typo(
+    st: _State, others: dict, key: tuple[str, str], amt: int, near_bp: int
+) -> list[int]:
+    """Open invoices of ``key`` (as at the start of the rule) whose open amount or invoice
+    amount could equal ``amt``, lie within ``near_bp`` above it, or be a keying error of it
+    (x10 / x100 either way, swapped digits): a sorted search per range, so a customer with
+    thousands of open invoices costs a few lookups, not a scan."""
+    index = others.setdefault("index", {})
+    if key not in index:
+        ids = np.asarray(others["lists"].get(key, []), dtype=np.int64)
+        values = np.concatenate([st.inv_open[ids], others["amt"][ids]])
+        order = np.argsort(values, kind="stable")
+        index[key] = (values[order], np.concatenate([ids, ids])[order])
+    values, ids = index[key]
+    ranges = [
+        (amt, amt * 10_000 // max(1, 10_000 - near_bp) + 1),
+        (amt * 10 - 5, amt * 10 + 5),
+        (amt * 100 - 50, amt * 100 + 50),
+        *((v, v) for v in (amt // 10, amt // 100, *_transpositions(amt))),
+    ]
+    lo = np.searchsorted(values, [a for a, _ in ranges], side="left")
+    hi = np.searchsorted(values, [b for _, b in ranges], side="right")
+    return np.concatenate([ids[a:b] for a, b in zip(lo, hi, strict=True)]).tolist()
+
+
 def _rule_instalment_progress(st: _State, refs: pl.DataFrame) -> None:
     """The next instalment of an invoice already being paid in parts: a receipt naming no
     invoice, from a customer with an invoice part-paid this period (by a receipt that named
@@ -2080,7 +2133,8 @@ def _rule_instalment_progress(st: _State, refs: pl.DataFrame) -> None:
     fr = fr.join(keys, on=["c_pay", "currency"], how="semi")
     if fr.height == 0:
         return
-    others = _residue_lists(st, fr.select(pl.col("c_pay").alias("customer_id")).unique())
+    lists = _residue_lists(st, fr.select(pl.col("c_pay").alias("customer_id")).unique())
+    others: dict = {"lists": lists, "amt": np.asarray(st.inv_amt, dtype=np.int64)}
     near_bp = int((cfg.suggest_near_pct * 100).to_integral_value(ROUND_HALF_UP))
     lo = dt.timedelta(days=cfg.date_window_days)
     hi = dt.timedelta(days=cfg.date_window_prepay_days)
@@ -2117,8 +2171,9 @@ def _rule_instalment_progress(st: _State, refs: pl.DataFrame) -> None:
             target, last = live[0], False
         else:
             continue
+        suspects = set(progress[key]).union(_near_or_typo(st, others, key, amt, near_bp))
         clash = False
-        for i in others.get(key, ()):
+        for i in suspects:
             o = int(st.inv_open[i])
             if o <= 0 or i == target:
                 continue
@@ -2506,7 +2561,7 @@ def match(
     rec0, rec = _prep_receipts(receipts, payers, cust, cfg)
     fx = _fx_table(fx_rates)
     st = _State(inv, rec, cfg)
-    refs = _extract_refs(rec, inv, cfg)
+    refs = _extract_refs(rec, inv, cust, cfg)
     lap("prepare")
     findings: list[dict] = []
 

@@ -624,9 +624,18 @@ def _transpose(cents: int, rng: np.random.Generator) -> int:
 class _Period:
     """Generates one period's invoices, payments, credit notes and truth."""
 
-    def __init__(self, rng, cust: _Customers, fx, fx_start: int, period: str, k: int) -> None:
+    def __init__(
+        self,
+        rng,
+        cust: _Customers,
+        fx,
+        fx_start: int,
+        period: str,
+        k: int,
+        paid_share: float | None = None,
+    ) -> None:
         self.rng, self.c, self.fx, self.fx_start = rng, cust, fx, fx_start
-        self.period, self.k = period, k
+        self.period, self.k, self.paid_share = period, k, paid_share
         self.start, self.end = _period_bounds(period)
         self.book = _Book()
         self.credits: list[dict] = []
@@ -667,8 +676,8 @@ class _Period:
         # payment plan: offset 0 = paid this period, 1..3 later periods, -1 never
         frac = (date - self.start) / (self.end - self.start + 1)
         u = rng.random(n)
-        p0 = 0.90 - 0.45 * frac
-        rest = (u - p0) / (1 - p0)
+        p0 = 0.90 - 0.45 * frac if self.paid_share is None else np.full(n, self.paid_share)
+        rest = (u - p0) / np.maximum(1 - p0, 1e-9)  # where later periods share the rest
         offset = np.select(
             [u < p0, rest < 0.75, rest < 0.83, rest < 0.88], [0, 1, 2, 3], -1
         ).astype(np.int64)
@@ -1223,9 +1232,15 @@ def generate(
     n_customers: int = 300,
     invoices_per_period: int = 2500,
     fmt: str = "csv",
+    paid_share: float | None = None,
 ) -> dict:
     """Write a customer master and, per period, invoices, bank statement, credit notes,
     FX rates and the ground truth; return counts.
+
+    ``paid_share``: the share of a period's invoices (of customers who pay) paid within
+    that period; by default 90 % of those dated on its first day, falling to 45 % for its
+    last day, the rest in later periods or never. ``1.0`` gives about one bank line per
+    invoice (the scale benchmark's 1,000,000 invoices and 1,000,000 receipts).
 
     Files: ``out_dir/customers.<fmt>`` and ``out_dir/<period>/{invoices,bank_statement,
     credit_notes,fx_rates,truth}.<fmt>``. Same arguments give byte-identical files.
@@ -1238,6 +1253,8 @@ def generate(
         raise ValueError("periods must be a non-empty list of increasing YYYY-MM months")
     if invoices_per_period < 100:
         raise ValueError("invoices_per_period must be at least 100")
+    if paid_share is not None and not 0 <= paid_share <= 1:
+        raise ValueError("paid_share must be between 0 and 1")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -1253,7 +1270,9 @@ def generate(
     on_bf = cust.policy == "balance_forward"
     ledger = {c: np.zeros(0, dtype=np.int64) for c in ("no", "cust", "cur", "date", "open")}
     for k, period in enumerate(periods):
-        p = _Period(np.random.default_rng([seed, 100 + k]), cust, fx, fx_start, period, k)
+        p = _Period(
+            np.random.default_rng([seed, 100 + k]), cust, fx, fx_start, period, k, paid_share
+        )
         inv = p.invoices(invoices_per_period, next_inv)
         next_inv += invoices_per_period
         pdir = out_dir / period

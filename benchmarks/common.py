@@ -85,6 +85,7 @@ def cached_generate(
     n_customers: int,
     invoices_per_period: int,
     fmt: str,
+    paid_share: float | None = None,
     log=print,
 ) -> tuple[Path, dict, float | None]:
     """Generate into ``benchmarks/.data/<name>/`` unless a complete copy is there already.
@@ -100,6 +101,7 @@ def cached_generate(
         "n_customers": n_customers,
         "invoices_per_period": invoices_per_period,
         "fmt": fmt,
+        "paid_share": paid_share,
     }
     if marker.is_file():
         saved = json.loads(marker.read_text(encoding="utf-8"))
@@ -114,6 +116,7 @@ def cached_generate(
         n_customers=n_customers,
         invoices_per_period=invoices_per_period,
         fmt=fmt,
+        paid_share=paid_share,
     )
     seconds = time.perf_counter() - start
     marker.write_text(json.dumps({"args": args, "summary": summary}, indent=1), encoding="utf-8")

@@ -925,11 +925,25 @@ def test_short_bare_number_of_another_customers_invoice_is_not_applied():
         [rec("R1", "400.00", "Delta Foods", "556 第2期")],
     )
     assert res.allocations.height == 0
-    # ... not even for a related company (C2 is C1's subsidiary): own customer only
-    res = run(
-        [inv("INV0000556", "C1", "1000.00"), inv("INV0000557", "C2", "900.00")],
-        [rec("R1", "1000.00", "Beta Industries", "556")],
-    )
+    # a related company (C2 is C1's subsidiary) paying 556 with another amount: no reference
+    invoices = [inv("INV0000556", "C1", "1000.00"), inv("INV0000557", "C2", "900.00")]
+    res = run(invoices, [rec("R1", "990.00", "Beta Industries", "556")])
+    assert res.allocations.height == 0
+
+
+def test_short_bare_number_of_a_related_company_with_its_exact_amount():
+    # the subsidiary C2 pays its parent's invoice 556 to the cent: a third-party payment
+    invoices = [inv("INV0000556", "C1", "1000.00"), inv("INV0000557", "C2", "900.00")]
+    res = run(invoices, [rec("R1", "1000.00", "Beta Industries", "556")])
+    assert rows(res) == [("R1", "INV0000556", "cash", D("1000.00"), D("1000.00"), "reference")]
+    assert res.allocations["flags"].item() == "third_party"
+    # ... and the parent paying the subsidiary's invoice 557
+    res = run(invoices, [rec("R1", "900.00", "Acme Trading", "557")])
+    assert rows(res) == [("R1", "INV0000557", "cash", D("900.00"), D("900.00"), "reference")]
+    # two related invoices numbered 557 with that amount (C4 made C1's subsidiary too)
+    customers = [*CUSTOMERS[:3], {**CUSTOMERS[3], "parent_id": "C1"}]
+    twins = [*invoices, inv("557", "C4", "900.00")]
+    res = run(twins, [rec("R1", "900.00", "Acme Trading", "557")], customers=customers)
     assert res.allocations.height == 0
 
 

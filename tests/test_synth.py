@@ -116,6 +116,21 @@ def test_paid_share_and_carry_forward(regenerated):
     assert summary["periods"]["2026-10"]["carried_invoices_paid"] > 0
 
 
+def test_paid_share_one_pays_every_paying_customers_invoice_in_the_period(tmp_path):
+    summary = generate(
+        tmp_path, periods=("2026-10",), n_customers=50, invoices_per_period=400, paid_share=1.0
+    )
+    stats = summary["periods"]["2026-10"]
+    # everything but the chronic non-payers' invoices is paid within the month
+    assert stats["paid_invoices_in_period"] / stats["invoices"] >= 0.85
+    default = generate(
+        tmp_path / "d", periods=("2026-10",), n_customers=50, invoices_per_period=400
+    )
+    assert (
+        default["periods"]["2026-10"]["paid_invoices_in_period"] < stats["paid_invoices_in_period"]
+    )
+
+
 def test_small_parquet_generation(tmp_path):
     summary = generate(tmp_path, n_customers=50, invoices_per_period=300, fmt="parquet")
     assert summary["periods"]["2026-10"]["invoices"] == 300
@@ -141,6 +156,8 @@ def test_rejects_bad_arguments(tmp_path):
         generate(tmp_path, fmt="xlsx")
     with pytest.raises(ValueError):
         generate(tmp_path, periods=("2026-10", "2026-09"))
+    with pytest.raises(ValueError):
+        generate(tmp_path, paid_share=1.5)
 
 
 def test_dates_are_plausible():
