@@ -44,7 +44,9 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     ``bank_charge_whole_units``).
 ``combined``        one receipt = 2..``combined_max_invoices`` open invoices of the customer
                     (bounded subset sum, per-receipt node budget and global time budget;
-                    referenced invoices first, then oldest), exact or within bank charge.
+                    referenced invoices first, then oldest, only those that fit the amount),
+                    exact. A memo that counts its invoices (付INV0012345等6笔货款, 6 invoices)
+                    asks for exactly that many, its named invoices among them, up to 10.
 ``partial``         a receipt naming open invoices by reference whose amount does not fit:
                     applied oldest-first to them, flagged ``partial`` (the invoice stays
                     partly open) or ``overpayment`` (cash left unapplied). Then a receipt
@@ -71,6 +73,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -426,8 +429,9 @@ def _subsets(
     max_nodes: int,
     first_within: int = 0,
     limit: int = 2,
+    kmin: int = 2,
 ) -> tuple[list[list[int]], bool]:
-    """Combinations of 2..kmax positive amounts summing into [target, target + tol], at most
+    """Combinations of kmin..kmax positive amounts summing into [target, target + tol], at most
     ``limit`` of them, each a sorted list of positions, in preference order (lexicographic by
     position) among those found; and whether the search was complete (False when
     ``max_nodes`` search nodes ran out first: a deterministic bound). With ``first_within``
@@ -451,16 +455,30 @@ def _subsets(
         """True when the search should stop (enough solutions)."""
         nonlocal nodes
         slots = kmax - depth - 1  # picks still allowed after this one
-        for i in range(start, n):
+        need = max(0, kmin - depth - 1)  # picks still required after this one
+        if slots == 0:  # the last pick: a sorted search for what is missing, not a scan
+            nodes += 1
+            if nodes > max_nodes:
+                raise _BudgetExceeded
+            if depth + 1 < kmin:
+                return False
+            a = bisect_left(v, target - partial, start, n)
+            for i in range(a, bisect_right(v, hi - partial, start, n)):
+                if has_named or named[i] or not first_within:
+                    found.append(sorted(order[k] for k in (*path, i)))
+                    if len(found) >= limit:
+                        return True
+            return False
+        for i in range(start, n - need):
             nodes += 1
             if nodes > max_nodes:
                 raise _BudgetExceeded
             s = partial + v[i]
-            if s > hi:
-                break
+            if s + pre[i + 1 + need] - pre[i + 1] > hi:
+                break  # even the smallest required picks overshoot
             hn = has_named or named[i]
             if s >= target:
-                if depth >= 1 and (hn or not first_within):
+                if need == 0 and (hn or not first_within):
                     found.append(sorted(order[k] for k in (*path, i)))
                     if len(found) >= limit:
                         return True
@@ -1172,6 +1190,7 @@ def _rule_reference(
             & (diff <= bc)
             & ~_round_sum(pl.col("conv_c"), pl.col("open_c"))
             & ~pl.col("inst")
+            & (pl.col("rec_idx").n_unique().over("inv_idx") == 1)
         )
         .then(pl.lit("bank_charge"))
         .when(~same & (diff.abs().cast(pl.Decimal(38, 4)) <= fx_tol))
@@ -1395,25 +1414,27 @@ def _mark_duplicates(st: _State, refs: pl.DataFrame) -> None:
     """Reserve suspected duplicates for reference / manual matching (``noauto``): a waiting
     receipt that names an invoice already cleared, for that invoice's amount; or that has a
     twin (same payer, currency and amount, value dates at most 7 days apart) already
-    applied. The exceptions stage classifies them; no other invoice may absorb the cash."""
+    applied, unless its memo names an invoice still open. The exceptions stage classifies
+    them; no other invoice may absorb the cash."""
     fr = st.fresh_receipts(auto=True)
     if fr.height == 0:
         return
+    open_now = st.inv.select("inv_idx", pl.col("amt_c").alias("inv_amt_c")).with_columns(
+        open_c=pl.Series(st.inv_open)
+    )
     named = (
         refs.join(fr.select("rec_idx", "amt_c"), on="rec_idx")
-        .join(
-            st.inv.select("inv_idx", pl.col("amt_c").alias("inv_amt_c")).with_columns(
-                open_c=pl.Series(st.inv_open)
-            ),
-            on="inv_idx",
-        )
+        .join(open_now, on="inv_idx")
         .filter((pl.col("open_c") == 0) & (pl.col("amt_c") == pl.col("inv_amt_c")))
     )
+    # a memo naming an invoice still open is no copy of a payment already applied
+    names_open = refs.join(open_now.filter(pl.col("open_c") > 0), on="inv_idx", how="semi")
     done = st.rec.with_columns(rem=pl.Series(st.rec_rem)).filter(
         (pl.col("rem") < pl.col("amt_c")) & pl.col("c_pay").is_not_null()
     )
     twins = (
         fr.filter(pl.col("c_pay").is_not_null())
+        .join(names_open.select("rec_idx"), on="rec_idx", how="anti")
         .select("rec_idx", "c_pay", "currency", "amt_c", "value_date")
         .join(
             done.select("c_pay", "currency", "amt_c", pl.col("value_date").alias("vd2")),
@@ -1776,6 +1797,12 @@ def _rule_fx_amount(st: _State, refs: pl.DataFrame, fx: pl.DataFrame, base: str)
     )
 
 
+#: how many invoices a memo says it pays: 付INV0012345等6笔货款, 共3笔, 6 invoices
+_INVOICE_COUNT = (r"(?:等|共)\s*(\d{1,2})\s*[笔张份项]", r"(?i)\b(\d{1,2})\s+invoices\b")
+#: ... but never more than this many in one combination
+_COMBINED_HARD_MAX = 10
+
+
 def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None:
     """One receipt = the exact sum of 2..k open invoices of its payer, found by a bounded
     search over the oldest ``combined_max_candidates`` (named ones first) and applied only
@@ -1784,7 +1811,13 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
     combination in the reference rule may write one off)."""
     cfg = st.cfg
     fr = st.fresh_receipts(auto=True).filter(pl.col("c_pay").is_not_null())
-    fr = fr.sort(["value_date", "receipt_id"])
+    fr = fr.sort(["value_date", "receipt_id"]).with_columns(
+        pl.coalesce(
+            pl.col(c).str.extract(p, 1).cast(pl.Int64, strict=False)
+            for c in ("memo", "bank_ref")
+            for p in _INVOICE_COUNT
+        ).alias("n_named")
+    )
     if fr.height == 0:
         return
     lists = _residue_lists(st, fr.select(pl.col("c_pay").alias("customer_id")).unique())
@@ -1818,6 +1851,7 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         "payer_name",
         "payer_method",
         "payer_score",
+        "n_named",
     ).iter_rows(named=True):
         gk = (r["c_pay"], r["currency"])
         lst = lists.get(gk)
@@ -1855,11 +1889,13 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         heads[gk] = h
         open_l = [i for i in named_open if (ri, i) not in st.rejected]
         named_set = set(open_l)
+        amt = r["amt_c"]
+        room = amt - sum(int(inv_open[i]) for i in open_l)  # what unnamed invoices may fill
         for i in islice(lst, h, None):  # no copy of a long list per receipt
             if len(open_l) >= cfg.combined_max_candidates:
                 break
             if (
-                inv_open[i] > 0
+                0 < inv_open[i] <= room
                 and i not in named_set
                 and (ri, i) not in st.rejected
                 and not claimed.get(i)
@@ -1869,13 +1905,26 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
             continue
         open_l.sort(key=lambda i: (0 if i in named_set else 1, inv_date[i], inv_id[i]))
         amounts = [int(inv_open[i]) for i in open_l]
-        amt = r["amt_c"]
-        if amt > sum(sorted(amounts)[-cfg.combined_max_invoices :]):
-            continue
+        # a memo counting its invoices (付INV0012345等6笔货款): exactly that many, even beyond
+        # the usual maximum
+        count = r["n_named"] or 0
         n_named = len(named_set)
-        found, complete = _subsets(
-            amounts, amt, 0, cfg.combined_max_invoices, cfg.combined_max_nodes, n_named
-        )
+        if 2 <= count <= _COMBINED_HARD_MAX and count >= n_named:
+            # every named invoice is in; the search fills the rest with exactly that many
+            rest = amt - sum(amounts[:n_named])
+            k = count - n_named
+            if k == 0:
+                found, complete = ([list(range(n_named))] if rest == 0 else []), True
+            else:
+                found, complete = _subsets(
+                    amounts[n_named:], rest, 0, k, cfg.combined_max_nodes, kmin=k
+                )
+                found = [[*range(n_named), *(n_named + x for x in f)] for f in found]
+        else:
+            kmax = cfg.combined_max_invoices
+            if amt > sum(sorted(amounts)[-kmax:]):
+                continue
+            found, complete = _subsets(amounts, amt, 0, kmax, cfg.combined_max_nodes, n_named)
         if len(found) != 1 or not complete:
             # several combinations fit (or the search was cut short): people decide
             for k, f in enumerate(found):

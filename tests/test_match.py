@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import polars as pl
 import pytest
 
-from arlib.match import MatchConfig, _subset, match
+from arlib.match import MatchConfig, _subset, _subsets, match
 from arlib.schema import columns, conform
 
 d = dt.date
@@ -405,6 +405,13 @@ def test_subset_helper():
     assert _subset([100, 200, 300], 300, 0, 5, 1000) == [0, 1]
     assert _subset([100, 200, 300], 700, 0, 5, 1000) is None
     assert _subset([100] * 30, 3000, 0, 30, 10) is None  # node budget
+    # exactly three: 200 + 400 = 600 has two, so only 100 + 200 + 300
+    assert _subsets([100, 200, 300, 400], 600, 0, 3, 1000, kmin=3) == ([[0, 1, 2]], True)
+    assert _subsets([100, 200, 300, 400], 600, 0, 3, 1000) == ([[0, 1, 2], [1, 3]], True)
+    # the last pick is a sorted search: a long list of candidates stays within budget
+    amounts = list(range(1_000, 41_000, 1_000))
+    found, complete = _subsets(amounts, 1_000 + 2_000 + 39_000, 0, 3, 2_000, 1, kmin=3)
+    assert complete and found[0] == [0, 1, 38]
 
 
 # ------------------------------------------------------------------ partial / installments
@@ -819,6 +826,72 @@ def test_twin_without_memo_is_not_applied_elsewhere():
     ]
     res = run(invoices, receipts)
     assert [(r[0], r[1]) for r in rows(res)] == [("R1", "INV0000001")]  # R2 not 300 + 400
+
+
+def test_twin_naming_an_open_invoice_is_no_duplicate():
+    # the same round amount twice within a week, the second naming another open invoice
+    invoices = [inv("INV0000001", "C4", "1000.00"), inv("INV0000002", "C4", "2500.00")]
+    receipts = [
+        rec("R1", "1000.00", "Delta Foods"),
+        rec("R2", "1000.00", "Delta Foods", "INV0000002 第1期", date=d(2026, 10, 8)),
+    ]
+    res = run(invoices, receipts)
+    assert rows(res, "R2") == [("R2", "INV0000002", "cash", D("1000.00"), D("1000.00"), "partial")]
+
+
+def test_shortfall_on_an_invoice_another_receipt_names_is_no_bank_charge():
+    # 23.50 short of INV0000001, but R1 names it too: instalments, not a fee
+    receipts = [
+        rec("R1", "23.50", "Delta Foods", "INV0000001 第1期"),
+        rec("R2", "1318.50", "Delta Foods", "INV0000001", date=d(2026, 10, 9)),
+    ]
+    res = run([inv("INV0000001", "C4", "1342.00")], receipts)
+    assert [r[2] for r in rows(res)] == ["cash", "cash"]
+    assert inv_open(res, "INV0000001") == 0
+    # alone, the same receipt is the invoice less a bank charge
+    res = run([inv("INV0000001", "C4", "1342.00")], receipts[1:])
+    assert [r[2] for r in rows(res)] == ["cash", "bank_charge"]
+
+
+def _counted_invoices():
+    return [
+        inv("INV0000001", "C4", "100.00", date=d(2026, 9, 1)),
+        inv("INV0000002", "C4", "200.00", date=d(2026, 9, 2)),
+        inv("INV0000003", "C4", "300.00", date=d(2026, 9, 3)),
+        inv("INV0000004", "C4", "400.00", date=d(2026, 9, 4)),
+        inv("INV0000005", "C4", "500.00", date=d(2026, 9, 5)),
+        inv("INV0000006", "C4", "600.00", date=d(2026, 9, 6)),
+        inv("INV0000007", "C4", "700.00", date=d(2026, 9, 7)),
+    ]
+
+
+def test_memo_counting_its_invoices_sets_the_combination_size():
+    # 1,000.00 is INV1 + 4 + 5, INV1 + 2 + 7, INV1 + 3 + 6, INV1 + 2 + 3 + 4; '等3笔' and
+    # INV1 named: INV1 plus two more -- still three ways, so people decide
+    res = run(_counted_invoices(), [rec("R1", "1000.00", "Delta Foods", "付INV0000001等3笔货款")])
+    assert res.allocations.height == 0
+    # '等4笔': INV1 + 2 + 3 + 4 is the only way with four
+    res = run(_counted_invoices(), [rec("R1", "1000.00", "Delta Foods", "付INV0000001等4笔货款")])
+    assert sorted(r[1] for r in rows(res)) == [
+        "INV0000001",
+        "INV0000002",
+        "INV0000003",
+        "INV0000004",
+    ]
+    assert {r[5] for r in rows(res)} == {"combined"}
+
+
+@pytest.mark.parametrize("memo", ["付INV0000001等6笔货款", "INV0000001 + 5 more, 6 invoices"])
+def test_memo_count_beyond_the_usual_maximum(memo):
+    # 2,100.00 = INV1..6 (six, beyond combined_max_invoices 5); with at most five there are
+    # two ways (INV1 + 2 + 5 + 6 + 7, INV1 + 3 + 4 + 6 + 7): the count decides
+    res = run(_counted_invoices(), [rec("R1", "2100.00", "Delta Foods", memo)])
+    assert sorted(r[1] for r in rows(res)) == [f"INV000000{k}" for k in range(1, 7)]
+    # without the count: no combination is sure; only the named invoice is paid, the rest
+    # left unapplied as an overpayment
+    res = run(_counted_invoices(), [rec("R1", "2100.00", "Delta Foods", "付INV0000001货款")])
+    assert rows(res) == [("R1", "INV0000001", "cash", D("100.00"), D("100.00"), "partial")]
+    assert res.allocations["flags"].item() == "overpayment"
 
 
 def test_carried_in_cash_only_by_reference():
