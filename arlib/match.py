@@ -1891,16 +1891,20 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         named_set = set(open_l)
         amt = r["amt_c"]
         room = amt - sum(int(inv_open[i]) for i in open_l)  # what unnamed invoices may fill
+        # the oldest open invoices that fit, looking at no more than a few times as many
+        # open ones as there are candidate places (big customers have thousands open)
+        looked = 0
         for i in islice(lst, h, None):  # no copy of a long list per receipt
-            if len(open_l) >= cfg.combined_max_candidates:
-                break
             if (
-                0 < inv_open[i] <= room
-                and i not in named_set
-                and (ri, i) not in st.rejected
-                and not claimed.get(i)
+                len(open_l) >= cfg.combined_max_candidates
+                or looked >= 4 * cfg.combined_max_candidates
             ):
-                open_l.append(i)
+                break
+            o = inv_open[i]
+            if o > 0 and i not in named_set and (ri, i) not in st.rejected and not claimed.get(i):
+                looked += 1
+                if o <= room:
+                    open_l.append(i)
         if len(open_l) < 2:
             continue
         open_l.sort(key=lambda i: (0 if i in named_set else 1, inv_date[i], inv_id[i]))
