@@ -2249,7 +2249,7 @@ def _rule_instalment_progress(st: _State, refs: pl.DataFrame) -> None:
             f"{st.inv_id[target]} in instalments (open {_fmt_py(o)}); "
         )
         if last:
-            reason += f"amount {_fmt_py(amt)} equals its open rest: the last instalment"
+            reason += f"amount {_fmt_py(amt)} equals its open rest: it clears the invoice"
         else:
             reason += (
                 f"it is the customer's only {r['currency']} invoice in progress; applied "

@@ -1131,7 +1131,7 @@ def test_last_instalment_without_reference_clears_the_rest():
     )
     assert rows(res, "R2") == [("R2", "INV0000001", "cash", D("600.00"), D("600.00"), "partial")]
     a = res.allocations.filter(pl.col("receipt_id") == "R2").row(0, named=True)
-    assert a["flags"] == "" and "last instalment" in a["reason"]
+    assert a["flags"] == "" and "equals its open rest: it clears the invoice" in a["reason"]
     assert a["confidence"] == pytest.approx(0.8)
     assert inv_open(res, "INV0000001") == 0
     assert inv_open(res, "INV0000002") == D("3000.00")
