@@ -71,7 +71,14 @@ def write_workbook(
     row_cap = min(row_cap, EXCEL_MAX_ROWS - 10)
     book = xlsxwriter.Workbook(
         path,
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            # rows go to disk as they are written: flat memory and no shared-string table
+            # for a million-row close (every sheet is written top to bottom, once)
+            "constant_memory": True,
+        },
     )
     book.set_properties(
         {"title": header.get("Title", "AR workpapers"), "created": dt.datetime(2000, 1, 1)}
