@@ -27,9 +27,10 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     currency), ``fx_difference`` (other currency at the value-date rate
                     within ``fx_tolerance_pct``); the difference is its own allocation row.
                     Several referenced invoices summing to the amount: combined by reference.
-                    A related company (``parent_id`` either way) paying another customer's
-                    invoice by reference and exact amount is applied and flagged
-                    ``third_party``; an unrelated customer's invoice is never applied.
+                    A related company (parent, subsidiary or sibling by ``parent_id``)
+                    paying another customer's invoice by reference and exact amount is
+                    applied and flagged ``third_party``; an unrelated customer's invoice is
+                    never applied.
                     A bare number shorter than ``reference_min_digits`` (memo ``556`` or
                     ``556 第2期``) names an invoice only when it is the one stand-alone
                     short number of the text (instalment markers 第2期 / 2/3 removed), the
@@ -759,7 +760,7 @@ def _short_own_refs(
     Only when the receipt's payer is resolved, the text column holds exactly one such
     stand-alone number (instalment markers like 第2期 / 2/3 removed first), the receipt names
     no invoice otherwise, and exactly one open invoice of that customer has that number.
-    Failing that, a related company's (``parent_id`` either way) invoice with that number
+    Failing that, a related company's (parent, subsidiary or sibling) invoice with that number
     *and* the receipt's exact amount, when exactly one does: a parent paying its
     subsidiary's invoice (flagged ``third_party`` by the reference rule). An unrelated
     customer's invoice is never named this way."""
@@ -802,8 +803,15 @@ def _short_own_refs(
     hits = words.join(own, on=["c_pay", "key"], how="inner")
     hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
     links = cust.select(pl.col("customer_id").alias("c_pay"), pl.col("parent_id").alias("c_rel"))
+    siblings = links.join(links.drop_nulls(), on="c_rel").select(
+        "c_pay", pl.col("c_pay_right").alias("c_rel")
+    )
     links = pl.concat(
-        [links, links.select(pl.col("c_rel").alias("c_pay"), pl.col("c_pay").alias("c_rel"))]
+        [
+            links,
+            links.select(pl.col("c_rel").alias("c_pay"), pl.col("c_pay").alias("c_rel")),
+            siblings.filter(pl.col("c_pay") != pl.col("c_rel")),
+        ]
     )
     related = (
         words.join(hits.select("rec_idx"), on="rec_idx", how="anti")
@@ -1127,7 +1135,11 @@ def _ref_candidates(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.Da
         .then(pl.lit("unknown"))
         .when(pl.col("c_pay") == pl.col("c_inv"))
         .then(pl.lit("own"))
-        .when((pl.col("par_pay") == pl.col("c_inv")) | (pl.col("par_inv") == pl.col("c_pay")))
+        .when(
+            (pl.col("par_pay") == pl.col("c_inv"))
+            | (pl.col("par_inv") == pl.col("c_pay"))
+            | (pl.col("par_pay") == pl.col("par_inv"))  # two subsidiaries of one parent
+        )
         .then(pl.lit("related"))
         .otherwise(pl.lit("other"))
     )

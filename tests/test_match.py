@@ -527,6 +527,23 @@ def test_related_company_pays_by_reference_third_party():
     assert "related company C1" in a["reason"]
 
 
+def test_sibling_company_pays_by_reference_third_party():
+    # C2 and C4 are both subsidiaries of C1: C4 paying C2's invoice is a related party
+    customers = [*CUSTOMERS[:3], {**CUSTOMERS[3], "parent_id": "C1"}]
+    invoices = [inv("INV0000001", "C2", "500.00"), inv("INV0000002", "C4", "700.00")]
+    res = run(invoices, [rec("R1", "500.00", "Delta Foods", "INV0000001")], customers=customers)
+    assert rows(res) == [("R1", "INV0000001", "cash", D("500.00"), D("500.00"), "reference")]
+    assert res.allocations["flags"].item() == "third_party"
+    # ... by short number and exact amount too
+    res = run(invoices, [rec("R1", "500.00", "Delta Foods", "1")], customers=customers)
+    assert [r[1] for r in rows(res)] == ["INV0000001"]
+    # ... but not with another amount, and not for an unrelated payer (CUSTOMERS: C4 alone)
+    res = run(invoices, [rec("R1", "450.00", "Delta Foods", "1")], customers=customers)
+    assert res.allocations.height == 0
+    res = run(invoices, [rec("R1", "500.00", "Delta Foods", "INV0000001")])
+    assert res.allocations.height == 0
+
+
 def test_unrelated_company_reference_is_not_applied():
     res = run(
         [inv("INV0000001", "C2", "500.00")], [rec("R1", "500.00", "Delta Foods", "INV0000001")]
