@@ -102,6 +102,10 @@ class AuditLog:
     def __init__(self, path: Path):
         self.path = path
 
+    def _label(self, path: Path) -> str:
+        """Outputs by their path in the close folder (statements/C1.html, letters/C1.html)."""
+        return path.relative_to(self.path.parent).as_posix()
+
     def step(self, step: str, *, parameters=None, inputs=(), outputs=(), rows=None, seconds=0.0):
         from arlib.load import sha256_of
 
@@ -110,7 +114,7 @@ class AuditLog:
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "parameters": parameters or {},
             "inputs": {str(p.name): sha256_of(p) for p in map(Path, inputs) if p.is_file()},
-            "outputs": {str(p.name): sha256_of(p) for p in map(Path, outputs) if p.is_file()},
+            "outputs": {self._label(p): sha256_of(p) for p in map(Path, outputs) if p.is_file()},
             "rows": rows or {},
             "seconds": round(seconds, 3),
         }
@@ -254,7 +258,7 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "params": as_plain(config.raw),
         "inputs": result.period.provenance,
         "control_totals": result.control_totals(),
-        "outputs": sorted(p.name for p in written),
+        "outputs": sorted(p.relative_to(build).as_posix() for p in written),
     }
     (build / "manifest.json").write_text(
         json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True),

@@ -125,6 +125,7 @@ def _section_classes() -> dict[str, type]:
     from arlib.kpis import KpiConfig
     from arlib.match import MatchConfig
     from arlib.provision import ProvisionConfig
+    from arlib.statements import StatementConfig
 
     return {
         "matching": MatchConfig,
@@ -135,6 +136,7 @@ def _section_classes() -> dict[str, type]:
         "provision": ProvisionConfig,
         "adjustments": JournalConfig,
         "workpapers": WorkpaperConfig,
+        "statements": StatementConfig,
     }
 
 

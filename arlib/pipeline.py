@@ -437,6 +437,7 @@ def write_reconcile_outputs(
 def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     """Every machine-readable output of a close plus the Excel workpapers."""
     from arlib.export import write_workpapers
+    from arlib.statements import write_statements
 
     written = write_reconcile_outputs(result.match, out, result.period.findings)
     review = result.review
@@ -453,4 +454,5 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     review.history.write_parquet(history, statistics=False)
     written.append(history)
     written.append(write_workpapers(result, out / "workpapers.xlsx"))
+    written.extend(write_statements(result, out))
     return written

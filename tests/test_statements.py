@@ -1,0 +1,141 @@
+"""Customer statements and collection letters: selection, totals tied to independent sums,
+letter wording by tier, language, hostile names and ids."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from arlib import pipeline
+from arlib.config import ConfigError, load_config
+from arlib.statements import _PAGE, _TEXT, _file_stem, _language, _severity, write_statements
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = ROOT / "params" / "2026-09.yaml"
+
+
+def close(**statements):
+    # as of year end, September's unpaid invoices are overdue by up to three months
+    config = load_config(PARAMS, {"as_of": "2026-12-31", "statements": statements})
+    return pipeline.close_stage(config)
+
+
+@pytest.fixture(scope="module")
+def result_all():
+    return close(customers="all")
+
+
+def read_index(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "statements" / "index.csv", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_customer_with_open_items_or_cash_ties_to_independent_sums(result_all, tmp_path):
+    written = write_statements(result_all, tmp_path)
+    index = read_index(tmp_path)
+    # independent path: the open invoices and unapplied receipts straight from matching
+    inv = result_all.match.invoices.filter(pl.col("open_amount") > 0)
+    cash = result_all.match.receipts.filter(
+        (pl.col("unapplied") > 0) & pl.col("customer_id").is_not_null()
+    )
+    want_open: dict[str, Decimal] = defaultdict(Decimal)
+    want_cash: dict[str, Decimal] = defaultdict(Decimal)
+    for r in inv.iter_rows(named=True):
+        want_open[r["currency"]] += r["open_amount"]
+    for r in cash.iter_rows(named=True):
+        want_cash[r["currency"]] += r["unapplied"]
+    got_open: dict[str, Decimal] = defaultdict(Decimal)
+    got_cash: dict[str, Decimal] = defaultdict(Decimal)
+    for row in index:
+        got_open[row["currency"]] += Decimal(row["open_amount"])
+        got_cash[row["currency"]] += Decimal(row["unapplied"])
+        assert Decimal(row["balance"]) == Decimal(row["open_amount"]) - Decimal(row["unapplied"])
+    assert dict(got_open) == {k: v for k, v in want_open.items()}
+    assert dict(got_cash) == {k: v for k, v in want_cash.items()}
+    customers = {row["customer_id"] for row in index}
+    assert customers == set(inv["customer_id"]) | set(cash["customer_id"])
+    # one statement per customer, each listing all of its open invoices
+    statements = [p for p in written if p.parent.name == "statements" and p.suffix == ".html"]
+    assert len(statements) == len(customers)
+    some = inv["customer_id"][0]
+    page = (tmp_path / "statements" / f"{some}.html").read_text(encoding="utf-8")
+    for iid in inv.filter(pl.col("customer_id") == some)["invoice_id"]:
+        assert iid in page
+
+
+def test_letters_follow_the_tier(result_all, tmp_path):
+    write_statements(result_all, tmp_path)
+    tiers = result_all.review.tiers.filter(pl.col("tier").is_not_null())
+    assert set(tiers["tier"]) == {"A", "B", "C"}
+    letters = {p.stem for p in (tmp_path / "letters").glob("*.html")}
+    assert letters == set(tiers["customer_id"])
+    for tier, severity in (("A", "final"), ("B", "second"), ("C", "reminder")):
+        row = tiers.filter(pl.col("tier") == tier).row(0, named=True)
+        page = (tmp_path / "letters" / f"{row['customer_id']}.html").read_text(encoding="utf-8")
+        lang = "zh" if 'lang="zh"' in page else "en"
+        assert _TEXT[lang][severity].format(days=10) in page
+        assert f"{row['max_days_past_due']}" in page
+
+
+def test_selection_none_overdue_and_ids():
+    result = close()
+    assert write_statements(result, Path("/nonexistent")) == []  # nothing asked, nothing written
+    result = close(customers="overdue", customer_ids=["C000001"], letters=False)
+    config = result.config.section("statements")
+    from arlib.statements import selected_customers
+
+    chosen = selected_customers(result, config)
+    tiered = set(result.review.tiers.filter(pl.col("tier").is_not_null())["customer_id"])
+    assert set(chosen) == tiered | {"C000001"}
+
+
+def test_bad_selection_is_a_config_error():
+    with pytest.raises(ConfigError, match="statements"):
+        load_config(PARAMS, {"statements": {"customers": "some"}})
+    with pytest.raises(ConfigError, match="statements.recipients"):
+        load_config(PARAMS, {"statements": {"recipients": "all"}})
+
+
+def test_language_and_severity_and_file_names():
+    assert _language("zh-CN", "Acme") == "zh"
+    assert _language(None, "Acme GmbH") == "en"
+    assert _language("", "上海某某有限公司") == "zh"
+    assert _language("EN", "上海某某有限公司") == "en"
+    assert [_severity(t, ["A", "B", "C"]) for t in "ABC"] == ["final", "second", "reminder"]
+    assert _severity("X", ["X"]) == "reminder"
+    taken: set[str] = set()
+    assert _file_stem("../etc/passwd", taken) == "_etc_passwd"
+    assert _file_stem("C/1", taken) == "C_1"
+    assert _file_stem("C:1", taken) == "C_1_2"  # no two customers share a file
+
+
+def test_names_are_escaped():
+    view = {
+        "customer_id": "C1",
+        "name": "<script>alert(1)</script> & Co",
+        "open": [],
+        "paid": [],
+        "cash": [],
+        "totals": [],
+        "overdue_count": 1,
+        "max_days": 5,
+        "overdue_text": "CNY 1.00",
+        "severity": "reminder",
+    }
+    page = _PAGE.render(
+        kind="letter",
+        c=view,
+        t=_TEXT["en"],
+        lang="en",
+        sender="<b>us</b>",
+        period="2026-10",
+        as_of="2026-10-31",
+        reply_days=10,
+    )
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<b>us</b>" not in page
