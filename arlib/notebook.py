@@ -447,6 +447,37 @@ def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def statements_prose(closed) -> str:
+    """What the close will write as customer statements and letters, in one paragraph."""
+    from arlib.statements import selected_customers
+
+    config = closed.config.section("statements")
+    ids = selected_customers(closed, config)
+    if not ids:
+        return (
+            "No customer statements are requested for this period "
+            "(`statements.customers: none` and no `customer_ids`)."
+        )
+    tiers = closed.review.tiers.filter(
+        pl.col("customer_id").is_in(ids) & pl.col("tier").is_not_null()
+    )
+    by_tier = ", ".join(
+        f"{t} {n}" for t, n in tiers.group_by("tier").len().sort("tier").iter_rows()
+    )
+    letters = (
+        f" and {tiers.height:,} a collection letter worded by its overdue tier ({by_tier})"
+        if config.letters and tiers.height
+        else ""
+    )
+    return (
+        f"The params ask for statements of `{config.customers}` customers"
+        + (f" plus {len(config.customer_ids)} named" if config.customer_ids else "")
+        + f": {len(ids):,} customers get a statement of account{letters}. They are written "
+        "to `statements/` and `letters/` of this close, listed in `statements/index.csv` "
+        "with their totals, which are checked against the aging before they are written."
+    )
+
+
 def record_close(closed) -> None:
     record("rollforward", closed.rollforward.to_dicts())
     record("tie_out", closed.tie_out)

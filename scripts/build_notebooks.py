@@ -211,6 +211,8 @@ nb.show(closed.rollforward)"""
     code("display(Markdown(nb.tie_out_prose(closed)))"),
     md("## Carried forward to the next period"),
     code("nb.show(nb.open_items_summary(closed.open_items))"),
+    md("## Customer statements and collection letters"),
+    code("display(Markdown(nb.statements_prose(closed)))"),
     code("nb.record_close(closed)"),
     md("## Conclusions"),
     code("display(Markdown(nb.conclusions(closed)))"),

@@ -139,3 +139,17 @@ def test_names_are_escaped():
     )
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<b>us</b>" not in page
+
+
+def test_notebook_prose_states_the_counts(result_all):
+    from arlib.notebook import statements_prose
+
+    tiers = result_all.review.tiers.filter(pl.col("tier").is_not_null())
+    text = statements_prose(result_all)
+    n = len(
+        set(result_all.review.aging.detail["customer_id"])
+        | set(result_all.match.receipts.filter(pl.col("unapplied") > 0)["customer_id"].drop_nulls())
+    )
+    assert f"{n:,} customers get a statement" in text
+    assert f"{tiers.height:,} a collection letter" in text
+    assert "No customer statements" in statements_prose(close())
