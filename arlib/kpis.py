@@ -164,7 +164,7 @@ def _weighted_sums(history: pl.DataFrame, keys: list[str], clamp: bool) -> pl.Da
             (d.cast(pl.Decimal(38, 0)) * pl.col("applied_amount")).sum().alias("weighted"),
             d.max().alias("max_days"),
         )
-        .sort(keys, nulls_last=True)
+        .sort(keys)  # a blank period sorts first, as it always did in the trend
     )
 
 

@@ -478,8 +478,8 @@ def _subsets(
             if s + pre[i + 1 + need] - pre[i + 1] > hi:
                 break  # even the smallest required picks overshoot
             hn = has_named or named[i]
-            if s >= target:
-                if need == 0 and (hn or not first_within):
+            if s >= target and need == 0:
+                if hn or not first_within:
                     found.append(sorted(order[k] for k in (*path, i)))
                     if len(found) >= limit:
                         return True
@@ -538,6 +538,7 @@ class _State:
         self.rejected: set[tuple[int, int]] = set()
         self.counts: dict[str, int] = defaultdict(int)
         self.extra_sugg: list[tuple] = []
+        self.named_partial: set[int] = set()  # invoices part-paid by a receipt naming them
 
     # live views --------------------------------------------------------------------------
     def open_invoices(self) -> pl.DataFrame:
@@ -772,7 +773,7 @@ def _short_own_refs(
         t = (
             rec.filter(pl.col("c_pay").is_not_null())
             .join(has_refs, on="rec_idx", how="anti")
-            .select("rec_idx", "c_pay", "amt_c", pl.col(col).alias("text"))
+            .select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
             .drop_nulls("text")
         )
         words = (
@@ -793,7 +794,7 @@ def _short_own_refs(
         )
         # exactly one stand-alone short number in the text: '9 15' could be a date
         words = words.filter(pl.len().over("rec_idx") == 1)
-        parts.append(words.select("rec_idx", "c_pay", "amt_c", "key", "src", "text"))
+        parts.append(words.select("rec_idx", "c_pay", "currency", "amt_c", "key", "src", "text"))
     if not parts:
         return pl.DataFrame(schema=schema)
     own = inv.filter((pl.col("start_c") > 0) & pl.col("key").is_not_null()).select(
@@ -820,10 +821,11 @@ def _short_own_refs(
             inv.filter(pl.col("key").is_not_null()).select(
                 "inv_idx",
                 pl.col("customer_id").alias("c_rel"),
+                "currency",
                 "key",
                 pl.col("start_c").alias("amt_c"),
             ),
-            on=["c_rel", "key", "amt_c"],
+            on=["c_rel", "currency", "key", "amt_c"],
         )
         .filter(pl.len().over(["rec_idx", "src"]) == 1)
     )
@@ -1440,7 +1442,13 @@ def _mark_duplicates(st: _State, refs: pl.DataFrame) -> None:
         .filter((pl.col("open_c") == 0) & (pl.col("amt_c") == pl.col("inv_amt_c")))
     )
     # a memo naming an invoice still open is no copy of a payment already applied
-    names_open = refs.join(open_now.filter(pl.col("open_c") > 0), on="inv_idx", how="semi")
+    # (an open invoice of the payer's own customer)
+    names_open = refs.join(
+        open_now.filter(pl.col("open_c") > 0).join(
+            st.inv.select("inv_idx", pl.col("customer_id").alias("c_pay")), on="inv_idx"
+        ),
+        on="inv_idx",
+    ).join(st.rec.select("rec_idx", "c_pay"), on=["rec_idx", "c_pay"], how="semi")
     done = st.rec.with_columns(rem=pl.Series(st.rec_rem)).filter(
         (pl.col("rem") < pl.col("amt_c")) & pl.col("c_pay").is_not_null()
     )
@@ -1546,6 +1554,48 @@ def _round_sum(received: pl.Expr, open_: pl.Expr) -> pl.Expr:
     return (received % 10_000 == 0) & (open_ % 10_000 != 0)
 
 
+def _keying_error_receipts(st: _State, fr: pl.DataFrame) -> pl.DataFrame:
+    """``rec_idx`` of receipts whose amount looks like a keying error (x10 / x100 either
+    way, two adjacent digits swapped) of the open or invoiced amount of one of the payer's
+    open invoices in the currency, wherever that invoice's amount lies: such a receipt is
+    ambiguous, never an invoice less a fee. Exact variants are joined, the rounded x10 /
+    x100 bands found by a sorted search."""
+    keys = ["c_pay", "currency"]
+    left = fr.filter(pl.col("c_pay").is_not_null()).select("rec_idx", *keys, "amt_c")
+    oi = st.open_invoices().select(
+        pl.col("customer_id").alias("c_pay"), "currency", "open_c", "amt_c"
+    )
+    targets = pl.concat(
+        [
+            oi.select(*keys, pl.col("open_c").alias("e")),
+            oi.select(*keys, pl.col("amt_c").alias("e")),
+        ]
+    ).unique()
+    if left.height == 0 or targets.height == 0:
+        return pl.DataFrame(schema={"rec_idx": pl.Int64})
+    amounts = left.get_column("amt_c").to_list()
+    variants = [[*_transpositions(a), *(a // d for d in (10, 100) if a % d == 0)] for a in amounts]
+    exact = (
+        left.with_columns(pl.Series("e", variants, dtype=pl.List(pl.Int64)))
+        .explode("e")
+        .join(targets, on=[*keys, "e"], how="semi")
+        .select("rec_idx")
+    )
+    hits = [exact]
+    for factor, slack in ((10, 5), (100, 50)):
+        band = _range_join(
+            left,
+            targets,
+            keys,
+            "e",
+            pl.col("amt_c") * factor - slack,
+            pl.col("amt_c") * factor + slack,
+            cap=1,
+        )
+        hits.append(band.select("rec_idx"))
+    return pl.concat(hits).unique()
+
+
 def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) -> None:
     """No reference, payer known (not a balance-forward customer, whose lump sums come near
     invoices by chance): the customer's only open invoice within tolerance (rounding,
@@ -1643,6 +1693,7 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         .then(pl.lit("bank_charge"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+    c = c.join(_keying_error_receipts(st, fr), on="rec_idx", how="anti")
     c = c.with_columns(_typo_mask(c, "amt_c", "open_c").alias("_typo"))
     c = c.with_columns(kind.alias("wo"))
     # an exact candidate (ambiguous or rejected) keeps the receipt out of this rule
@@ -1902,7 +1953,14 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         open_l = [i for i in named_open if (ri, i) not in st.rejected]
         named_set = set(open_l)
         amt = r["amt_c"]
-        room = amt - sum(int(inv_open[i]) for i in open_l)  # what unnamed invoices may fill
+        # a memo counting its invoices (付INV0012345等6笔货款): exactly that many, every named
+        # one among them, even beyond the usual maximum
+        count = r["n_named"] or 0
+        forced = 2 <= count <= _COMBINED_HARD_MAX and count >= len(open_l)
+        # what an unnamed invoice may fill: beside all named ones (forced), or beside the
+        # smallest named one (a combination needs one of them)
+        named_amounts = [int(inv_open[i]) for i in open_l]
+        room = amt - (sum(named_amounts) if forced else min(named_amounts, default=0))
         # the oldest open invoices that fit, looking at no more than a few times as many
         # open ones as there are candidate places (big customers have thousands open)
         looked = 0
@@ -1921,27 +1979,27 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
             continue
         open_l.sort(key=lambda i: (0 if i in named_set else 1, inv_date[i], inv_id[i]))
         amounts = [int(inv_open[i]) for i in open_l]
-        # a memo counting its invoices (付INV0012345等6笔货款): exactly that many, even beyond
-        # the usual maximum
-        count = r["n_named"] or 0
         n_named = len(named_set)
-        if 2 <= count <= _COMBINED_HARD_MAX and count >= n_named:
-            # every named invoice is in; the search fills the rest with exactly that many
+        found: list[list[int]] = []
+        complete = True
+        if forced:
             rest = amt - sum(amounts[:n_named])
             k = count - n_named
             if k == 0:
-                found, complete = ([list(range(n_named))] if rest == 0 else []), True
+                found = [list(range(n_named))] if rest == 0 else []
             else:
                 found, complete = _subsets(
                     amounts[n_named:], rest, 0, k, cfg.combined_max_nodes, kmin=k
                 )
                 found = [[*range(n_named), *(n_named + x for x in f)] for f in found]
-        else:
+        # no combination of the counted size: what does add up is only a suggestion
+        off_count = forced and not found
+        if not found:
             kmax = cfg.combined_max_invoices
             if amt > sum(sorted(amounts)[-kmax:]):
                 continue
             found, complete = _subsets(amounts, amt, 0, kmax, cfg.combined_max_nodes, n_named)
-        if len(found) != 1 or not complete:
+        if len(found) != 1 or not complete or off_count:
             # several combinations fit (or the search was cut short): people decide
             for k, f in enumerate(found):
                 ids = "|".join(inv_id[open_l[x]] for x in f)
@@ -1955,7 +2013,13 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
                         0.5 - 0.05 * k,
                         "combined",
                         f"amount equals the sum of open invoices {ids.replace('|', ', ')}; "
-                        + ("other combinations also fit" if complete else "search cut short"),
+                        + (
+                            f"but the memo counts {count} invoices"
+                            if off_count
+                            else "other combinations also fit"
+                            if complete
+                            else "search cut short"
+                        ),
                     )
                 )
             continue
@@ -2031,6 +2095,7 @@ def _rule_partial(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> None:
             pending.append((i, a, o, rel, cpay, cinv))
         for i, a, o, rel, cpay, cinv in pending:
             st.take(ri, i, a, a)
+            st.named_partial.add(i)
             flags = []
             if a < o:
                 flags.append("partial")
@@ -2127,22 +2192,12 @@ def _rule_instalment_single(st: _State, refs: pl.DataFrame) -> None:
 
 
 def _in_progress(st: _State) -> dict[tuple[str, str], list[int]]:
-    """Invoices being paid in parts: a ``partial`` cash row this period and still open,
-    per (customer, currency), oldest first."""
-    done = [f for f in st.frames if f.height and (f.get_column("rule") == "partial").any()]
-    if not done:
-        return {}
-    idx = (
-        pl.concat(done)
-        .filter((pl.col("rule") == "partial") & (pl.col("kind") == "cash"))
-        .get_column("inv_idx")
-        .unique()
-        .to_list()
-    )
+    """Invoices being paid in parts: part-paid this period by a receipt that named them
+    (the partial rule), still open and dated; per (customer, currency), oldest first."""
+    live = [i for i in st.named_partial if st.inv_open[i] > 0 and st.inv_date[i] is not None]
     out: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i in sorted(idx, key=lambda i: (st.inv_date[i], st.inv_id[i])):
-        if st.inv_open[i] > 0:
-            out[(st.inv_cust[i], st.inv_ccy[i])].append(i)
+    for i in sorted(live, key=lambda i: (st.inv_date[i], st.inv_id[i])):
+        out[(st.inv_cust[i], st.inv_ccy[i])].append(i)
     return out
 
 
@@ -2218,7 +2273,7 @@ def _rule_instalment_progress(st: _State, refs: pl.DataFrame) -> None:
         "payer_score",
     ).iter_rows(named=True):
         key, ri, amt = (r["c_pay"], r["currency"]), r["rec_idx"], r["amt_c"]
-        if int(st.rec_rem[ri]) != amt:
+        if int(st.rec_rem[ri]) != amt or r["value_date"] is None:
             continue
         live = [
             i

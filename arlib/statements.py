@@ -245,7 +245,7 @@ def selected_customers(result, config: StatementConfig) -> list[str]:
         chosen |= set(cash.get_column("customer_id").drop_nulls().to_list())
     elif config.customers == "overdue":
         tiers = review.tiers.filter(pl.col("tier").is_not_null())
-        chosen |= set(tiers.get_column("customer_id").to_list())
+        chosen |= set(tiers.get_column("customer_id").drop_nulls().to_list())
     return sorted(chosen)
 
 
@@ -264,7 +264,9 @@ def write_statements(result, out: Path) -> list[Path]:
         for r in customers.select(
             "customer_id",
             "name",
-            pl.col("language") if "language" in customers.columns else pl.lit(None, pl.String),
+            pl.col("language")
+            if "language" in customers.columns
+            else pl.lit(None, pl.String).alias("language"),
         ).iter_rows(named=True)
     }
     tiers = {r["customer_id"]: r for r in review.tiers.iter_rows(named=True)}

@@ -1256,3 +1256,50 @@ def test_other_currencies_fee_caps_do_not_crowd_out_the_candidate():
         ("R1", "INV0000001", "cash", D("1000.50"), D("1000.50"), "exact_amount"),
         ("R1", "INV0000001", "bank_charge", D("19.00"), D("0.00"), "exact_amount"),
     ]
+
+
+# ------------------------------------------------------------------- review regressions
+def test_instalment_without_a_value_date_is_skipped_not_a_crash():
+    receipts = [
+        rec("R1", "400.00", "Delta Foods", "INV0000001"),
+        rec("R2", "600.00", "Delta Foods", date=None),
+    ]
+    res = run([inv("INV0000001", "C4", "1000.00")], receipts)
+    assert rows(res, "R2") == []
+
+
+def test_transposed_amount_of_another_open_invoice_is_no_bank_charge():
+    # 12,345.00 is 15.00 short of INV1, but also INV2's 13,245.00 with two digits swapped
+    invoices = [inv("INV0000001", "C4", "12360.00"), inv("INV0000002", "C4", "13245.00")]
+    res = run(invoices, [rec("R1", "12345.00", "Delta Foods")])
+    assert res.allocations.height == 0
+
+
+def test_combination_beside_one_of_two_named_invoices():
+    # the memo names INV1 (100) and INV2 (200); 350 = INV1 + INV3 (250)
+    invoices = [
+        inv("INV0000001", "C4", "100.00"),
+        inv("INV0000002", "C4", "200.00"),
+        inv("INV0000003", "C4", "250.00"),
+    ]
+    res = run(invoices, [rec("R1", "350.00", "Delta Foods", "INV0000001 INV0000002")])
+    assert sorted(r[1] for r in rows(res)) == ["INV0000001", "INV0000003"]
+
+
+def test_memo_count_that_nothing_matches_leaves_a_suggestion():
+    invoices = [
+        inv("INV0000001", "C4", "100.00"),
+        inv("INV0000002", "C4", "200.00"),
+        inv("INV0000003", "C4", "250.00"),
+    ]
+    res = run(invoices, [rec("R1", "300.00", "Delta Foods", "货款 共3笔")])
+    assert res.allocations.height == 0
+    sugg = res.suggestions.filter(pl.col("rule") == "combined")
+    assert sugg["invoice_ids"].to_list() == ["INV0000001|INV0000002"]
+    assert "memo counts 3 invoices" in sugg["reason"].item()
+
+
+def test_subsets_with_tolerance_and_a_minimum_size():
+    # 1 + 2 reaches the target 3 before the third pick the minimum asks for; 1 + 2 + 3 = 6
+    # is still within tolerance 3
+    assert _subsets([3, 1, 2], 3, 3, 3, 1000, kmin=3) == ([[0, 1, 2]], True)
