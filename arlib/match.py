@@ -1693,7 +1693,8 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         .then(pl.lit("bank_charge"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
-    c = c.join(_keying_error_receipts(st, fr), on="rec_idx", how="anti")
+    suspects = fr.join(c.select("rec_idx").unique(), on="rec_idx", how="semi")
+    c = c.join(_keying_error_receipts(st, suspects), on="rec_idx", how="anti")
     c = c.with_columns(_typo_mask(c, "amt_c", "open_c").alias("_typo"))
     c = c.with_columns(kind.alias("wo"))
     # an exact candidate (ambiguous or rejected) keeps the receipt out of this rule
