@@ -803,30 +803,27 @@ def _short_own_refs(
     words = pl.concat(parts)
     hits = words.join(own, on=["c_pay", "key"], how="inner")
     hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
-    links = cust.select(pl.col("customer_id").alias("c_pay"), pl.col("parent_id").alias("c_rel"))
-    siblings = links.join(links.drop_nulls(), on="c_rel").select(
-        "c_pay", pl.col("c_pay_right").alias("c_rel")
-    )
-    links = pl.concat(
-        [
-            links,
-            links.select(pl.col("c_rel").alias("c_pay"), pl.col("c_pay").alias("c_rel")),
-            siblings.filter(pl.col("c_pay") != pl.col("c_rel")),
-        ]
-    )
+    parents = cust.select("customer_id", "parent_id")
     related = (
         words.join(hits.select("rec_idx"), on="rec_idx", how="anti")
-        .join(links.drop_nulls().unique(), on="c_pay")
         .join(
             inv.filter(pl.col("key").is_not_null()).select(
                 "inv_idx",
-                pl.col("customer_id").alias("c_rel"),
+                pl.col("customer_id").alias("c_inv"),
                 "currency",
                 "key",
                 pl.col("start_c").alias("amt_c"),
             ),
-            on=["c_rel", "currency", "key", "amt_c"],
+            on=["currency", "key", "amt_c"],
         )
+        .filter(pl.col("c_inv") != pl.col("c_pay"))
+        .join(
+            parents.rename({"customer_id": "c_pay", "parent_id": "par_pay"}), on="c_pay", how="left"
+        )
+        .join(
+            parents.rename({"customer_id": "c_inv", "parent_id": "par_inv"}), on="c_inv", how="left"
+        )
+        .filter(_related())
         .filter(pl.len().over(["rec_idx", "src"]) == 1)
     )
     return pl.concat([hits.select(list(schema)), related.select(list(schema))]).cast(schema)
@@ -1087,6 +1084,17 @@ def _rate_py(fx: pl.DataFrame, ccy: str, day, base: str, cfg: MatchConfig) -> in
     return int(f.sort("date").get_column("rate_i")[-1])
 
 
+def _related() -> pl.Expr:
+    """Payer ``c_pay`` and invoice customer ``c_inv`` (another customer) are related by
+    ``parent_id`` (``par_pay``, ``par_inv``): parent, subsidiary, or two subsidiaries of
+    one parent."""
+    return (
+        (pl.col("par_pay") == pl.col("c_inv"))
+        | (pl.col("par_inv") == pl.col("c_pay"))
+        | (pl.col("par_pay") == pl.col("par_inv"))
+    )
+
+
 def _ref_candidates(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.DataFrame:
     """Fresh receipts x open referenced invoices with relation and amounts."""
     fr = st.fresh_receipts()
@@ -1137,11 +1145,7 @@ def _ref_candidates(st: _State, refs: pl.DataFrame, cust: pl.DataFrame) -> pl.Da
         .then(pl.lit("unknown"))
         .when(pl.col("c_pay") == pl.col("c_inv"))
         .then(pl.lit("own"))
-        .when(
-            (pl.col("par_pay") == pl.col("c_inv"))
-            | (pl.col("par_inv") == pl.col("c_pay"))
-            | (pl.col("par_pay") == pl.col("par_inv"))  # two subsidiaries of one parent
-        )
+        .when(_related())
         .then(pl.lit("related"))
         .otherwise(pl.lit("other"))
     )
@@ -1574,7 +1578,7 @@ def _keying_error_receipts(st: _State, fr: pl.DataFrame) -> pl.DataFrame:
     if left.height == 0 or targets.height == 0:
         return pl.DataFrame(schema={"rec_idx": pl.Int64})
     amounts = left.get_column("amt_c").to_list()
-    variants = [[*_transpositions(a), *(a // d for d in (10, 100) if a % d == 0)] for a in amounts]
+    variants = [sorted(_exact_keying_errors(a)) for a in amounts]
     exact = (
         left.with_columns(pl.Series("e", variants, dtype=pl.List(pl.Int64)))
         .explode("e")
@@ -1676,8 +1680,6 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
     kind = (
         pl.when(diff == 0)
         .then(pl.lit(None, dtype=pl.String))  # exact: done (or ambiguous)
-        .when(pl.col("_typo"))
-        .then(pl.lit("typo"))
         .when(diff.abs() <= rt)
         .then(pl.lit("rounding"))
         .when((diff > 0) & disc_ok)
@@ -1693,9 +1695,9 @@ def _rule_exact_tolerance(st: _State, cust: pl.DataFrame, refs: pl.DataFrame) ->
         .then(pl.lit("bank_charge"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+    # a keying error of any open invoice of the payer (not only of the candidates in range)
     suspects = fr.join(c.select("rec_idx").unique(), on="rec_idx", how="semi")
     c = c.join(_keying_error_receipts(st, suspects), on="rec_idx", how="anti")
-    c = c.with_columns(_typo_mask(c, "amt_c", "open_c").alias("_typo"))
     c = c.with_columns(kind.alias("wo"))
     # an exact candidate (ambiguous or rejected) keeps the receipt out of this rule
     c = c.filter(~(diff == 0).any().over("rec_idx")).filter(pl.col("wo").is_not_null())
@@ -1983,14 +1985,13 @@ def _rule_combined(st: _State, refs: pl.DataFrame, findings: list[dict]) -> None
         n_named = len(named_set)
         found: list[list[int]] = []
         complete = True
-        if forced:
-            rest = amt - sum(amounts[:n_named])
+        if forced:  # room: what the named invoices leave for exactly k more
             k = count - n_named
             if k == 0:
-                found = [list(range(n_named))] if rest == 0 else []
+                found = [list(range(n_named))] if room == 0 else []
             else:
                 found, complete = _subsets(
-                    amounts[n_named:], rest, 0, k, cfg.combined_max_nodes, kmin=k
+                    amounts[n_named:], room, 0, k, cfg.combined_max_nodes, kmin=k
                 )
                 found = [[*range(n_named), *(n_named + x for x in f)] for f in found]
         # no combination of the counted size: what does add up is only a suggestion
@@ -2220,7 +2221,7 @@ def _near_or_typo(
         (amt, amt * 10_000 // max(1, 10_000 - near_bp) + 1),
         (amt * 10 - 5, amt * 10 + 5),
         (amt * 100 - 50, amt * 100 + 50),
-        *((v, v) for v in (amt // 10, amt // 100, *_transpositions(amt))),
+        *((v, v) for v in _exact_keying_errors(amt)),
     ]
     lo = np.searchsorted(values, [a for a, _ in ranges], side="left")
     hi = np.searchsorted(values, [b for _, b in ranges], side="right")
@@ -2412,6 +2413,13 @@ def _rule_balance_forward(st: _State, refs: pl.DataFrame) -> None:
 
 
 # ----------------------------------------------------------------------------- suggestions
+def _exact_keying_errors(amount: int) -> set[int]:
+    """The amounts ``e`` that ``amount`` is an exact keying error of (see :func:`_typo_of`):
+    ``e`` with two adjacent digits swapped, or ``e`` x10 / x100. The rounded x10 / x100
+    readings (``e`` about ten or a hundred times ``amount``) are ranges, searched apart."""
+    return _transpositions(amount) | {amount // d for d in (10, 100) if amount % d == 0}
+
+
 def _transpositions(c: int) -> set[int]:
     s = str(c)
     out = set()

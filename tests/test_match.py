@@ -1275,24 +1275,18 @@ def test_transposed_amount_of_another_open_invoice_is_no_bank_charge():
     assert res.allocations.height == 0
 
 
+def _three_invoices():
+    return [inv(f"INV000000{k}", "C4", a) for k, a in enumerate(("100.00", "200.00", "250.00"), 1)]
+
+
 def test_combination_beside_one_of_two_named_invoices():
     # the memo names INV1 (100) and INV2 (200); 350 = INV1 + INV3 (250)
-    invoices = [
-        inv("INV0000001", "C4", "100.00"),
-        inv("INV0000002", "C4", "200.00"),
-        inv("INV0000003", "C4", "250.00"),
-    ]
-    res = run(invoices, [rec("R1", "350.00", "Delta Foods", "INV0000001 INV0000002")])
+    res = run(_three_invoices(), [rec("R1", "350.00", "Delta Foods", "INV0000001 INV0000002")])
     assert sorted(r[1] for r in rows(res)) == ["INV0000001", "INV0000003"]
 
 
 def test_memo_count_that_nothing_matches_leaves_a_suggestion():
-    invoices = [
-        inv("INV0000001", "C4", "100.00"),
-        inv("INV0000002", "C4", "200.00"),
-        inv("INV0000003", "C4", "250.00"),
-    ]
-    res = run(invoices, [rec("R1", "300.00", "Delta Foods", "货款 共3笔")])
+    res = run(_three_invoices(), [rec("R1", "300.00", "Delta Foods", "货款 共3笔")])
     assert res.allocations.height == 0
     sugg = res.suggestions.filter(pl.col("rule") == "combined")
     assert sugg["invoice_ids"].to_list() == ["INV0000001|INV0000002"]
