@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from arlib import findings as fnd
 from arlib.schema import MONEY, columns
 
 OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
@@ -54,6 +55,10 @@ def _fit(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(missing).select(
         [pl.col(c).cast(t) for c, t in OPEN_ITEM_SCHEMA.items()]
     )
+
+
+def empty_open_items() -> pl.DataFrame:
+    return pl.DataFrame(schema=OPEN_ITEM_SCHEMA)
 
 
 def build_open_items(
@@ -157,18 +162,167 @@ def _history(frame: pl.DataFrame, period: str, kind: str) -> pl.Expr:
     ).alias("history")
 
 
-def write_open_items(items: pl.DataFrame, path: Path) -> None:
-    items.write_parquet(path, statistics=False, compression="zstd")
+# Written into the Parquet file's key-value metadata, so that the next close can tell its
+# opening file from any other Parquet file (the payment history lies beside it).
+KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
+OPEN_ITEMS_KIND = "open_items"
+ITEM_TYPES = ("invoice", "unapplied_cash", "exception")
+REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
+
+
+def write_open_items(
+    items: pl.DataFrame, path: Path, *, period: str | None = None, entity: str | None = None
+) -> None:
+    """Write the open items, stamped with their kind and the period that left them open."""
+    metadata = {KIND_KEY: OPEN_ITEMS_KIND}
+    if period:
+        metadata[PERIOD_KEY] = period
+    if entity:
+        metadata[ENTITY_KEY] = entity
+    items.write_parquet(path, statistics=False, compression="zstd", metadata=metadata)
+
+
+def previous_period(period: str) -> str:
+    year, month = map(int, period.split("-"))
+    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return f"{year:04d}-{month:02d}"
+
+
+def check_open_items(
+    path: Path, shown: str, period: str, entity: str | None = None
+) -> tuple[dict[str, pl.DataFrame] | None, list[fnd.Finding]]:
+    """Read the previous close's open items, or say why this file is not them.
+
+    A wrong file must never read as "nothing was open": that would make last period's AR
+    vanish. So the file must be Parquet, carry the open-items columns (and, when it was
+    written by a close that stamps it, say it is open items), know only the item types a
+    close writes, and come from the period just before ``period``.
+
+    Returns the frames of :func:`read_open_items` (None when refused) and findings.
+    """
+
+    def refuse(column, value, rule, message):
+        return None, [fnd.error(shown, None, column, value, rule, message)]
+
+    try:
+        stamped = pl.read_parquet_metadata(path)
+        items = pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is a finding
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return refuse(
+            None, None, "unreadable", f"not a Parquet file of open items: {fnd.excerpt(first)}"
+        )
+    kind = stamped.get(KIND_KEY)
+    if kind is not None and kind != OPEN_ITEMS_KIND:
+        return refuse(
+            None,
+            kind,
+            "wrong_kind",
+            f"this file holds {kind}, not open items: "
+            "point inputs.opening at the previous close's open_items.parquet",
+        )
+    missing = [c for c in REQUIRED_COLUMNS if c not in items.columns]
+    if missing:
+        looks = " (it looks like a payment history)" if "days_late" in items.columns else ""
+        return refuse(
+            ", ".join(missing),
+            None,
+            "wrong_kind",
+            f"not open items{looks}: columns {missing} are missing; point "
+            "inputs.opening at the previous close's open_items.parquet",
+        )
+    try:
+        items = _fit(items)
+    except Exception as exc:  # noqa: BLE001 - a column of the wrong type
+        return refuse(
+            None,
+            None,
+            "wrong_kind",
+            f"open items with columns of the wrong type: {fnd.excerpt(str(exc).splitlines()[0])}",
+        )
+    rows = items.with_row_index("_row", offset=1)
+    strange = rows.filter(~pl.col("item_type").is_in(ITEM_TYPES).fill_null(False))
+    problems = [
+        fnd.error(
+            shown,
+            row,
+            "item_type",
+            value,
+            "bad_value",
+            f"unknown item type (known: {', '.join(ITEM_TYPES)})",
+        )
+        for row, value in strange.select("_row", "item_type").head(50).iter_rows()
+    ]
+    no_balance = rows.filter(
+        (pl.col("item_type") != "exception")
+        & (pl.col("open_amount").is_null() | pl.col("currency").is_null())
+    )
+    problems += [
+        fnd.error(
+            shown,
+            row,
+            "open_amount",
+            None,
+            "missing_value",
+            f"open {kind_} {item} has no open amount or currency",
+        )
+        for row, kind_, item in no_balance.select("_row", "item_type", "item_id")
+        .head(50)
+        .iter_rows()
+    ]
+    closed = stamped.get(PERIOD_KEY) or _period_from_history(items)
+    expected = previous_period(period)
+    if closed is not None and closed != expected:
+        problems.append(
+            fnd.error(
+                shown,
+                None,
+                None,
+                closed,
+                "wrong_period",
+                f"open items left by the close of {closed}; the close of {period} starts "
+                f"from those of {expected}",
+            )
+        )
+    recorded_entity = stamped.get(ENTITY_KEY)
+    if recorded_entity and entity and recorded_entity != entity:
+        problems.append(
+            fnd.error(
+                shown,
+                None,
+                None,
+                recorded_entity,
+                "wrong_entity",
+                f"open items of entity {recorded_entity}, not {entity}",
+            )
+        )
+    if problems:
+        return None, problems
+    return split_open_items(items), []
+
+
+def _period_from_history(items: pl.DataFrame) -> str | None:
+    """The period of the close that wrote ``items``, for files written before the stamp:
+    every item's history ends with that close's ``YYYY-MM: ...`` event."""
+    last = items.select(
+        pl.col("history").str.extract(r"(?:^|\| )(\d{4}-\d{2}): [^|]*$", 1).max()
+    ).item()
+    return last
 
 
 def read_open_items(path: Path) -> dict[str, pl.DataFrame]:
-    """Open items of the previous close as canonical frames.
+    """Open items of the previous close as canonical frames (no checks: see
+    :func:`check_open_items`)."""
+    return split_open_items(_fit(pl.read_parquet(path)))
+
+
+def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Open items as canonical frames.
 
     Returns ``invoices`` (canonical + open_amount, origin_period, history), ``receipts``
     (unapplied cash as receipts whose amount is what is still unapplied) and
     ``exceptions`` (open exceptions as they were).
     """
-    items = _fit(pl.read_parquet(path))
     inv = items.filter(pl.col("item_type") == "invoice")
     invoices = inv.select(
         pl.col("item_id").alias("invoice_id"),

@@ -42,13 +42,25 @@ class Finding:
 
 def error(file, row, column, value, rule, message) -> Finding:
     return Finding(
-        "error", str(file), row, column, None if value is None else str(value), rule, message
+        "error",
+        str(file),
+        row,
+        column,
+        None if value is None else excerpt(str(value)),
+        rule,
+        message,
     )
 
 
 def warning(file, row, column, value, rule, message) -> Finding:
     return Finding(
-        "warning", str(file), row, column, None if value is None else str(value), rule, message
+        "warning",
+        str(file),
+        row,
+        column,
+        None if value is None else excerpt(str(value)),
+        rule,
+        message,
     )
 
 
@@ -73,24 +85,59 @@ def concat(*parts: list[Finding] | pl.DataFrame) -> pl.DataFrame:
     return to_frame(pl.concat(frames, how="vertical"))
 
 
+# A finding quotes at most this much of a bad value: a 10 MB cell must not flood a terminal,
+# a notebook or a workpaper.
+VALUE_EXCERPT = 200
+
+
+def excerpt(value: str | None, limit: int = VALUE_EXCERPT) -> str | None:
+    """``value`` cut to ``limit`` characters, saying how much was left out."""
+    if value is None or len(value) <= limit:
+        return value
+    return f"{value[:limit]}… ({len(value) - limit:,} more characters)"
+
+
+def excerpt_expr(value: pl.Expr, limit: int = VALUE_EXCERPT) -> pl.Expr:
+    """:func:`excerpt` as a polars expression."""
+    length = value.str.len_chars()
+    cut = pl.concat_str(
+        [
+            value.str.slice(0, limit),
+            pl.lit("… ("),
+            (length - limit).cast(pl.String),
+            pl.lit(" more characters)"),
+        ]
+    )
+    return pl.when(length > limit).then(cut).otherwise(value)
+
+
 def from_rows(
-    df: pl.DataFrame, mask: pl.Expr, *, severity: str, column: str, rule: str, message: str
+    df: pl.DataFrame,
+    mask: pl.Expr,
+    *,
+    severity: str,
+    column: str,
+    rule: str | pl.Expr,
+    message: str | pl.Expr,
 ) -> pl.DataFrame:
     """Vectorised findings: one per row of ``df`` where ``mask`` holds.
 
     ``df`` must carry ``source_file`` and ``source_row``; the finding's value is the
-    row's ``column`` as text (or the raw text kept under ``_raw_<column>``).
+    row's ``column`` as text (or the raw text kept under ``_raw_<column>``), cut to
+    :data:`VALUE_EXCERPT` characters. ``rule`` and ``message`` may be expressions on
+    ``df``.
     """
     raw = f"_raw_{column}"
     value = pl.col(raw) if raw in df.columns else pl.col(column).cast(pl.String)
+    text = message if isinstance(message, pl.Expr) else pl.lit(message)
     return df.filter(mask).select(
         pl.lit(severity).alias("severity"),
         pl.col("source_file").alias("file"),
         pl.col("source_row").alias("row"),
         pl.lit(column).alias("column"),
-        value.alias("value"),
-        pl.lit(rule).alias("rule"),
-        pl.lit(message).alias("message"),
+        excerpt_expr(value).alias("value"),
+        (rule if isinstance(rule, pl.Expr) else pl.lit(rule)).cast(pl.String).alias("rule"),
+        text.cast(pl.String).alias("message"),
     )
 
 

@@ -143,7 +143,9 @@ def display_path(path: Path, root: Path) -> str:
 
 def detect_encoding(data: bytes) -> str:
     """UTF-8 with BOM, UTF-16 with BOM, UTF-8, else GB18030 (a superset of GBK, the usual
-    Chinese export)."""
+    Chinese export). A file that is valid UTF-8, non-ASCII text included, up to a bad byte
+    stays UTF-8, so the bad byte is reported on its line instead of the whole file turning
+    into wrong Chinese characters."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -151,8 +153,84 @@ def detect_encoding(data: bytes) -> str:
     try:
         data.decode("utf-8")
         return "utf-8"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        if sum(1 for byte in before[-4096:] if byte >= 0xC0) >= 2:
+            return "utf-8"
         return "gb18030"
+
+
+def _decode_error(data: bytes, exc: UnicodeDecodeError, encoding: str, shown: str):
+    """A decoding error on the line a person finds it on, quoting the bad bytes."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    bad = data[exc.start : min(exc.end, exc.start + 8)].hex(" ")
+    return fnd.error(
+        shown,
+        line,
+        None,
+        bad,
+        "encoding",
+        f"line {line} is not {encoding} text (bytes {bad}); save the file as UTF-8 or "
+        "name its encoding in params",
+    )
+
+
+def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
+    """Line breaks and quotes that would make rows run into each other, named by line.
+
+    A lone carriage return outside quotes ends a line for some programs and not for others,
+    so the rows around it are a guess: refused (a file that uses only CR, as classic Mac
+    exports do, is read with CR as its line break). A quote that opens and never closes
+    would swallow the rest of the file into one value: refused at the line it opens.
+    """
+    problems = []
+    if "\r" in text and "\n" not in text:
+        return text.replace("\r", "\n"), problems
+    quotes_before, position, line, lines_before = 0, 0, 0, 0
+    for found in re.finditer(r"\r(?!\n)", text):
+        quotes_before += text.count('"', position, found.start())
+        lines_before += text.count("\n", position, found.start())
+        position = found.start()
+        if quotes_before % 2 == 0 and lines_before + 1 != line:
+            line = lines_before + 1
+            problems.append(
+                fnd.error(
+                    shown,
+                    line,
+                    None,
+                    None,
+                    "line_break",
+                    f"line {line} holds a lone carriage return (CR) outside quotes: is it one "
+                    "row or two? Save the file with one kind of line break",
+                )
+            )
+            if len(problems) >= 20:
+                break
+    if text.count('"') % 2:
+        opened = _unclosed_quote_line(text)
+        problems.append(
+            fnd.error(
+                shown,
+                opened,
+                None,
+                None,
+                "unbalanced_quote",
+                f"a quote opened on line {opened} is never closed: the rest of the file "
+                "would be read as one value",
+            )
+        )
+    return text, problems
+
+
+def _unclosed_quote_line(text: str) -> int:
+    """The line where the quote that is still open at the end of ``text`` was opened."""
+    inside, opened = False, 1
+    for number, line in enumerate(text.split("\n"), start=1):
+        for _ in range(line.count('"')):
+            inside = not inside
+            if inside:
+                opened = number
+    return opened
 
 
 def _mapping_for(name: str, spec: InputSpec) -> dict[str, str]:
@@ -196,10 +274,14 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         details["header_row"] = None
         return frame, details, problems
     if fmt == "xlsx":
+        sheet, chosen = choose_sheet(path, spec.sheet, shown)
+        problems.extend(chosen)
+        if sheet is None:
+            return None, details, problems
         try:
             grid = pl.read_excel(
                 path,
-                sheet_name=spec.sheet,
+                sheet_name=sheet,
                 engine="calamine",
                 has_header=False,
                 infer_schema_length=0,
@@ -216,7 +298,9 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         header_index = _find_header(rows, mapping, wanted)
         if header_index is None:
             header_index = 0
-        names = _dedupe_headers(rows[header_index] if rows else [])
+        originals = rows[header_index] if rows else []
+        names = _dedupe_headers(originals)
+        details["headers"] = [str(h).strip() for h in originals]
         body = grid.slice(header_index + 1)
         body.columns = names
         body = body.with_columns(
@@ -226,19 +310,24 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         )
         body = body.filter(~pl.all_horizontal(pl.exclude("source_row").is_null()))
         details["header_row"] = header_index + 1
-        details["sheet"] = spec.sheet or "(first sheet)"
+        details["sheet"] = sheet
         return body, details, problems
     data = path.read_bytes()
     encoding = spec.encoding or detect_encoding(data)
     details["encoding"] = encoding
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        problems.append(
-            fnd.error(shown, None, None, None, "encoding", f"cannot decode as {encoding}: {exc}")
-        )
+    except LookupError:
+        problems.append(fnd.error(shown, None, None, encoding, "encoding", "no such encoding"))
+        return None, details, problems
+    except UnicodeDecodeError as exc:
+        problems.append(_decode_error(data, exc, encoding, shown))
         return None, details, problems
     text = text.lstrip("\ufeff")
+    text, structure = _line_structure(text, shown)
+    if structure:
+        problems.extend(structure)
+        return None, details, problems
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         problems.append(
@@ -277,9 +366,13 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
             frame = read(ragged=True)
             problems.extend(_ragged_rows(text, header_index, shown))
     except Exception as exc:  # noqa: BLE001
-        problems.append(fnd.error(shown, None, None, None, "unreadable", f"not a CSV table: {exc}"))
+        problems.append(_table_error(text, exc, shown))
         return None, details, problems
+    originals = sample_rows[header_index] if len(sample_rows) > header_index else []
+    if len(originals) != frame.width:
+        originals = frame.columns
     frame.columns = _dedupe_headers(frame.columns)
+    details["headers"] = [str(h).strip() for h in originals]
     first = header_index + 2
     frame = frame.with_columns(
         pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("source_row")
@@ -287,6 +380,104 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
     frame = frame.filter(~pl.all_horizontal(pl.exclude("source_row").is_null()))
     details["header_row"] = header_index + 1
     return frame, details, problems
+
+
+def choose_sheet(path: Path, named: str | None, shown: str) -> tuple[str | None, list]:
+    """The sheet to read: the one the params name, else the only visible sheet, else the
+    workbook's active sheet (with a warning naming the others). A hidden sheet is never
+    read unless named: people hide old or scratch data, not the figures they send.
+
+    Returns the sheet name (None when the workbook cannot be read) and findings.
+    """
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(str(path))
+        sheets = []
+        for index, name in enumerate(reader.sheet_names):
+            state = reader.load_sheet(index, header_row=None, n_rows=0).visible
+            sheets.append((name, state))
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a finding
+        return None, [
+            fnd.error(shown, None, None, named, "unreadable", f"not XLSX: {fnd.excerpt(str(exc))}")
+        ]
+    names = [name for name, _ in sheets]
+    if named is not None:
+        state = dict(sheets).get(named)
+        if state is None:
+            return None, [
+                fnd.error(
+                    shown, None, None, named, "unknown_sheet", f"no such sheet; sheets: {names}"
+                )
+            ]
+        if state != "visible":
+            return named, [
+                fnd.warning(
+                    shown,
+                    None,
+                    None,
+                    named,
+                    "hidden_sheet",
+                    f"the sheet is {state}; read because the params name it",
+                )
+            ]
+        return named, []
+    visible = [name for name, state in sheets if state == "visible"]
+    if not visible:
+        return None, [
+            fnd.error(shown, None, None, None, "unreadable", f"every sheet is hidden: {names}")
+        ]
+    if len(visible) == 1:
+        return visible[0], []
+    active = names[_active_tab(path)] if _active_tab(path) < len(names) else visible[0]
+    if active not in visible:
+        active = visible[0]
+    others = [name for name in visible if name != active]
+    return active, [
+        fnd.warning(
+            shown,
+            None,
+            None,
+            active,
+            "sheet_choice",
+            f"{len(visible)} visible sheets; read the active one, {active!r}, not "
+            f"{others}: name the sheet in params (sheet: ...) to read another",
+        )
+    ]
+
+
+def _active_tab(path: Path) -> int:
+    """The workbook's active sheet index (``<workbookView activeTab=...>``), 0 if unset."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("xl/workbook.xml")
+            if info.file_size > 16 << 20:
+                return 0
+            head = archive.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError):
+        return 0
+    found = re.search(rb"<(?:\w+:)?workbookView\b[^>]*\bactiveTab=\"(\d+)\"", head)
+    return int(found.group(1)) if found else 0
+
+
+def _table_error(text: str, exc: Exception, shown: str) -> fnd.Finding:
+    """Why polars could not read ``text`` as a table, on the line where it starts (found by
+    the strict ``csv`` reader, which counts lines; polars only gives a byte offset)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as problem:
+        line = reader.line_num
+        return fnd.error(
+            shown, line, None, None, "unreadable", f"not a CSV table from line {line}: {problem}"
+        )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return fnd.error(
+        shown, None, None, None, "unreadable", f"not a CSV table: {fnd.excerpt(first)}"
+    )
 
 
 def _ragged_rows(text: str, header_index: int, shown: str) -> list[fnd.Finding]:
@@ -356,7 +547,15 @@ def load_input(name: str, spec: InputSpec, root: Path, base_currency: str = "CNY
     if raw is None:
         frame = conform(name, pl.DataFrame())
         return LoadedInput(name, frame, fnd.to_frame(problems), {**provenance, "rows": 0})
-    frame, parse_findings = canonicalise(name, raw, mapping, spec, shown)
+    frame, parse_findings = canonicalise(
+        name,
+        raw,
+        mapping,
+        spec,
+        shown,
+        headers=details.get("headers"),
+        header_row=details.get("header_row"),
+    )
     provenance.update(rows=frame.height, control_totals=control_totals(frame))
     found = fnd.concat(problems, parse_findings)
     return LoadedInput(name, frame, found, provenance)
@@ -390,21 +589,33 @@ def _load_bank(spec: InputSpec, shown: str, provenance: dict) -> LoadedInput:
 
 
 def canonicalise(
-    name: str, raw: pl.DataFrame, mapping: dict[str, str], spec: InputSpec, shown: str
+    name: str,
+    raw: pl.DataFrame,
+    mapping: dict[str, str],
+    spec: InputSpec,
+    shown: str,
+    *,
+    headers: list[str] | None = None,
+    header_row: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rename to canonical columns, parse types, and report every value that did not parse."""
+    """Rename to canonical columns, parse types, and report every value that did not parse.
+
+    ``headers`` are the file's own header texts, one per column of ``raw`` (two columns
+    may share one); without them the column names are used.
+    """
     required, optional = FRAMES[name]
     types = {**required, **optional}
-    renames: dict[str, str] = {}
-    for column in raw.columns:
-        if column == "source_row":
-            continue
-        target = mapping.get(header_key(column))
-        if target and target in types and target not in renames.values():
-            renames[column] = target
+    renames, clashes = _canonical_names(raw, mapping, spec, types, headers)
     frame = raw.select([*renames, "source_row"]).rename(renames)
     frame = frame.with_columns(pl.lit(shown).alias("source_file"))
-    problems: list[pl.DataFrame] = []
+    problems: list[pl.DataFrame] = [
+        fnd.to_frame(
+            [
+                fnd.Finding(severity, shown, header_row, target, ", ".join(names), rule, message)
+                for severity, target, names, rule, message in clashes
+            ]
+        )
+    ]
     headers = [c[:40] for c in raw.columns if c != "source_row"]
     if len(headers) > 30:  # a 10,000-column file must not make a 10,000-name message
         headers = [*headers[:30], f"... {len(headers) - 30} more"]
@@ -427,24 +638,33 @@ def canonicalise(
                 )
             )
     raw_text = {c: f"_raw_{c}" for c in frame.columns if c not in ("source_row", "source_file")}
+    typed_numbers = {
+        c for c in raw_text if frame.schema[c].is_numeric() and types.get(c) in (MONEY, RATE)
+    }
     frame = frame.with_columns(
-        pl.col(c).cast(pl.String).alias(alias)
-        if frame.schema[c] != pl.String
-        else pl.col(c).alias(alias)
+        parsing.typed_number_text(pl.col(c)).alias(alias)
+        if c in typed_numbers
+        else pl.col(c).cast(pl.String).alias(alias)
         for c, alias in raw_text.items()
     )
+    money_columns = [c for c, t in types.items() if c in frame.columns and t in (MONEY, RATE)]
     exprs = []
     for column, dtype in types.items():
-        if column not in frame.columns:
+        if column not in frame.columns or column in money_columns:
             continue
         exprs.append(_parse(column, dtype, frame.schema[column], spec).alias(column))
     frame = frame.with_columns(exprs)
+    for column in money_columns:
+        frame, found = read_money(frame, column, types[column], spec, typed=column in typed_numbers)
+        problems.append(found)
     for column, dtype in types.items():
         if column not in frame.columns:
             continue
         raw_col = pl.col(f"_raw_{column}")
         has_text = raw_col.is_not_null() & (raw_col.str.strip_chars() != "")
         bad = has_text & pl.col(column).is_null()
+        if column in money_columns:
+            bad = pl.lit(False)  # read_money gave each unreadable amount its own reason
         expected = _EXPECTED[dtype] if dtype in _EXPECTED else str(dtype)
         problems.append(
             fnd.from_rows(
@@ -467,11 +687,71 @@ def canonicalise(
                     message="required value is empty",
                 )
             )
-    if "amount" in frame.columns and types.get("amount") == MONEY:
-        problems.append(_decimal_places(frame, "amount", spec))
     frame = conform(name, frame.drop(list(raw_text.values())))
     frame = frame.select([c for c in frame.columns if not c.startswith("_raw_")])
     return frame, fnd.concat(*problems)
+
+
+def _canonical_names(
+    raw: pl.DataFrame,
+    mapping: dict[str, str],
+    spec: InputSpec,
+    types: dict,
+    headers: list[str] | None,
+) -> tuple[dict[str, str], list[tuple[str, str, list[str], str, str]]]:
+    """Which file column becomes which canonical column.
+
+    A header the params map explicitly wins over one that only matches a common name
+    (``金额``, ``amount``), and the one left out is named in a warning; two columns that
+    claim one canonical name with equal right are an error, because reading either would
+    be a guess. Returns the renames and the clashes (severity, target, headers, rule,
+    message).
+    """
+    columns = [c for c in raw.columns if c != "source_row"]
+    if headers is None or len(headers) != len(columns):
+        headers = columns
+    explicit = {header_key(k) for k in spec.columns}
+    claims: dict[str, list[tuple[str, str]]] = {}
+    for column, header in zip(columns, headers, strict=True):
+        target = mapping.get(header_key(header)) or mapping.get(header_key(column))
+        if target and target in types:
+            claims.setdefault(target, []).append((column, header))
+    renames: dict[str, str] = {}
+    clashes = []
+    for target, claimants in claims.items():
+        chosen = [c for c in claimants if header_key(c[1]) in explicit] or claimants
+        names = [h for _, h in claimants]
+        if len(chosen) > 1:
+            same = len({header_key(h) for _, h in chosen}) == 1
+            fix = (
+                "rename one of them in the file"
+                if same
+                else f"say which one in params (columns: {{<input>: {{<header>: {target}}}}})"
+            )
+            clashes.append(
+                (
+                    "error",
+                    target,
+                    [h for _, h in chosen],
+                    "duplicate_column",
+                    f"{len(chosen)} columns read as {target!r}, and which one holds it "
+                    f"would be a guess: {fix}",
+                )
+            )
+        elif len(claimants) > 1:
+            left_out = [h for c, h in claimants if c != chosen[0][0]]
+            clashes.append(
+                (
+                    "warning",
+                    target,
+                    names,
+                    "column_not_read",
+                    f"the params map {chosen[0][1]!r} to {target!r}; "
+                    f"{', '.join(map(repr, left_out))} also looks like it and is not read",
+                )
+            )
+        renames[chosen[0][0]] = target
+    return renames, clashes
 
 
 _EXPECTED = {
@@ -487,45 +767,154 @@ def _parse(column: str, dtype, actual, spec: InputSpec) -> pl.Expr:
     col = pl.col(column)
     if actual == dtype:
         return col
-    if dtype == MONEY:
-        return parsing.parse_money(col, decimal_comma=spec.decimal_comma)
-    if dtype == RATE:
-        text = parsing.money_text(col, decimal_comma=spec.decimal_comma)
-        return pl.when(text.str.contains(parsing.MONEY_PATTERN)).then(text).cast(RATE, strict=False)
     if dtype == pl.Date:
         if actual in (pl.Datetime, pl.Datetime("us"), pl.Datetime("ns"), pl.Datetime("ms")):
             return col.cast(pl.Date)
-        return parsing.parse_date(col, dayfirst=spec.dayfirst)
+        return parsing.parse_date(bounded(col.cast(pl.String)), dayfirst=spec.dayfirst)
     if dtype == pl.Int64:
-        return parsing.parse_int(col)
+        return parsing.parse_int(bounded(col.cast(pl.String)))
     if dtype == pl.Boolean:
-        return parsing.parse_bool(col)
+        return parsing.parse_bool(bounded(col.cast(pl.String)))
     if column.endswith("_id") or column in ("currency",):
         expr = parsing.parse_id(col)
         return expr.str.to_uppercase() if column == "currency" else expr
     return parsing.clean_text(col)
 
 
-def _decimal_places(frame: pl.DataFrame, column: str, spec: InputSpec) -> pl.DataFrame:
-    """A value with more decimals than its currency allows is an error, never a rounding."""
-    if f"_raw_{column}" not in frame.columns:
-        return fnd.to_frame([])
-    canonical = parsing.money_text(pl.col(f"_raw_{column}"), decimal_comma=spec.decimal_comma)
-    allowed = (
-        pl.col("currency").replace_strict(CURRENCY_DECIMALS, default=2, return_dtype=pl.Int64)
-        if "currency" in frame.columns
-        else pl.lit(2)
+RATE_DECIMALS = 8
+
+
+# No amount, rate or date is longer than this; a longer cell is refused without running
+# the number grammars over it (a 10 MB cell must not cost a minute).
+MAX_VALUE_CHARS = 256
+
+
+def bounded(expr: pl.Expr) -> pl.Expr:
+    """``expr`` for parsing, with cells too long to be a value replaced by a marker that no
+    parser reads (the raw text stays for the finding)."""
+    return pl.when(expr.str.len_bytes() > MAX_VALUE_CHARS).then(pl.lit("\x00")).otherwise(expr)
+
+
+def read_money(
+    frame: pl.DataFrame, column: str, dtype, spec: InputSpec, *, typed: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read one money (or rate) column exactly, or refuse each cell with its reason.
+
+    Which separator is the decimal one is the input's declared ``decimal_comma`` or, when
+    the params do not say, what the column's own unambiguous cells show (``1,234.56`` and
+    ``12.5`` show a decimal point, ``1.234,56`` and ``99,50`` a decimal comma); with no
+    such cell the decimal point is assumed, and a cell it cannot read says it might be the
+    other convention (``ambiguous_amount``). A cell is refused, never guessed or rounded,
+    when it is written in the other convention, when it has more written decimals than its
+    currency allows (``12.500`` in CNY: 12.50, or twelve thousand five hundred?), or when it
+    is beyond the :data:`~arlib.parsing.MAX_INTEGER_DIGITS` arlib holds exactly.
+
+    Returns ``frame`` with the column read (null where refused) and one finding per
+    refused cell.
+    """
+    raw = bounded(pl.col(f"_raw_{column}"))
+    work = frame.with_columns(
+        parsing.money_body(raw).alias("_body"), parsing.money_negative(raw).alias("_negative")
+    ).with_columns(
+        parsing.fits_point(pl.col("_body")).fill_null(False).alias("_point"),
+        parsing.fits_comma(pl.col("_body")).fill_null(False).alias("_comma"),
     )
-    decimals = parsing.money_decimals(canonical)
-    too_many = canonical.str.contains(parsing.MONEY_PATTERN) & (decimals > allowed)
-    return fnd.from_rows(
-        frame,
-        too_many.fill_null(False),
+    declared = None if typed else spec.decimal_comma
+    evidence = True
+    if typed:
+        decimal_comma = False
+    elif declared is not None:
+        decimal_comma = declared
+    else:
+        shown_point, shown_comma = work.select(
+            (pl.col("_point") & ~pl.col("_comma")).sum().alias("point"),
+            (pl.col("_comma") & ~pl.col("_point")).sum().alias("comma"),
+        ).row(0)
+        decimal_comma = shown_comma > shown_point
+        evidence = shown_point + shown_comma > 0
+    fits, other = (
+        (pl.col("_comma"), pl.col("_point"))
+        if decimal_comma
+        else (pl.col("_point"), pl.col("_comma"))
+    )
+    if dtype == RATE:
+        allowed: pl.Expr = pl.lit(RATE_DECIMALS)
+        unit: pl.Expr = pl.lit("a rate")
+    elif "currency" in frame.columns:
+        allowed = pl.col("currency").replace_strict(
+            CURRENCY_DECIMALS, default=2, return_dtype=pl.Int64
+        )
+        unit = pl.coalesce(pl.col("currency"), pl.lit("the currency"))
+    else:
+        allowed = pl.lit(2)
+        unit = pl.lit("money")
+    work = work.with_columns(
+        parsing.canonical_from_body(
+            pl.col("_body"), pl.col("_negative"), decimal_comma=decimal_comma
+        ).alias("_canonical")
+    )
+    canonical = pl.col("_canonical")
+    written = parsing.clean_text(pl.col(f"_raw_{column}"))
+    has_text = written.is_not_null()
+    too_large = parsing.integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
+    too_many = parsing.written_decimals(canonical) > allowed
+    refusal = (
+        pl.when(~has_text)
+        .then(None)
+        .when(~fits & ~other)
+        .then(pl.lit("bad_value"))
+        .when(~fits)
+        .then(pl.lit("number_format"))
+        .when(too_large)
+        .then(pl.lit("amount_too_large"))
+        .when(too_many & other & pl.lit(not evidence))
+        .then(pl.lit("ambiguous_amount"))
+        .when(too_many)
+        .then(pl.lit("too_many_decimals"))
+    )
+    work = work.with_columns(refusal.alias("_refusal"))
+    read = work.with_columns(
+        pl.when(pl.col("_refusal").is_null() & has_text)
+        .then(canonical)
+        .cast(dtype, strict=False)
+        .alias(column)
+    ).drop("_body", "_negative", "_point", "_comma", "_canonical", "_refusal")
+
+    this, that = ("comma", "point") if decimal_comma else ("point", "comma")
+    if declared is not None:
+        why = f"the input declares decimal_comma: {str(declared).lower()}"
+    else:
+        why = f"the column's other values use a decimal {this}; declare decimal_comma"
+    allows = pl.format("more decimals than {} allows ({})", unit, allowed)
+    messages = {
+        "bad_value": pl.lit(f"cannot read as {_EXPECTED[dtype]}"),
+        "number_format": pl.lit(f"written with a decimal {that}, but {why}"),
+        "amount_too_large": pl.lit(
+            f"more than {parsing.MAX_INTEGER_DIGITS} integer digits: beyond what arlib holds "
+            "exactly"
+        ),
+        "ambiguous_amount": pl.format(
+            "{}, unless the {} groups thousands: if this file writes a decimal {}, declare "
+            "decimal_comma: {}",
+            allows,
+            pl.lit(this),
+            pl.lit(that),
+            pl.lit(str(not decimal_comma).lower()),
+        ),
+        "too_many_decimals": pl.format("{}; nothing is rounded", allows),
+    }
+    message = pl.lit(None, pl.String)
+    for rule, text in messages.items():
+        message = pl.when(pl.col("_refusal") == rule).then(text).otherwise(message)
+    found = fnd.from_rows(
+        work,
+        pl.col("_refusal").is_not_null(),
         severity="error",
         column=column,
-        rule="too_many_decimals",
-        message="more decimals than the currency allows (no rounding is done)",
+        rule=pl.col("_refusal"),
+        message=message,
     )
+    return read, found
 
 
 def control_totals(frame: pl.DataFrame) -> dict[str, str]:
@@ -631,8 +1020,13 @@ def load_period(config: Config) -> Period:
     frames["opening_exceptions"] = pl.DataFrame()
     opening = config.inputs.get("opening")
     if opening is not None:
-        items = carry.read_open_items(Path(opening.path))
         shown = display_path(Path(opening.path), config.root)
+        items, refused = carry.check_open_items(
+            Path(opening.path), shown, config.period, config.entity
+        )
+        findings.append(fnd.to_frame(refused))
+        if items is None:
+            items = carry.split_open_items(carry.empty_open_items())
         frames["invoices"] = pl.concat(
             [items["invoices"].with_columns(pl.lit("opening").alias("origin")), frames["invoices"]],
             how="diagonal_relaxed",

@@ -25,43 +25,119 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
-def money_text(expr: pl.Expr, *, decimal_comma: bool = False) -> pl.Expr:
-    """Normalise money text to a plain signed decimal string such as ``-1234.56``.
+# How a money cell may be written once signs and currency marks are gone. Under the
+# decimal-point convention commas group thousands (``1,234,567.89``, or the Indian
+# ``12,34,567.89``); under the decimal-comma convention dots do (``1.234.567,89``). A group
+# separator must sit between real groups: ``1,23`` or ``0.138`` are no thousands.
+POINT_GRAMMAR = r"^(\d+|[1-9]\d{0,2}(,\d{3})+|[1-9]\d?(,\d{2})+,\d{3})(\.\d+)?$"
+COMMA_GRAMMAR = r"^(\d+|[1-9]\d{0,2}(\.\d{3})+)(,\d+)?$"
+# Integer digits arlib holds exactly: below 10**15 units, so integer minor units (cents)
+# and their sums stay far inside Int64 everywhere the engine counts in cents.
+MAX_INTEGER_DIGITS = 15
 
-    Returns the canonical text (not yet validated): callers check it against
-    :data:`MONEY_PATTERN` and the currency's decimals before casting.
-    """
+
+# A money cell's shape once currency marks are gone: at most one sign marker, which is a
+# leading + or -, a trailing -, or accounting parentheses around the number.
+_SIGNED = r"^(?<open>\()?(?<lead>[+-])?(?<number>[^()+-]*)(?<trail>-)?(?<close>\))?$"
+
+
+def _signed_parts(expr: pl.Expr) -> pl.Expr:
     text = clean_text(expr)
     text = text.str.replace_all(_CURRENCY_WORDS, "").str.replace_all(_CURRENCY_SIGNS, "")
-    text = text.str.strip_chars()
-    negative = (text.str.starts_with("(") & text.str.ends_with(")")) | text.str.ends_with("-")
-    text = text.str.strip_chars("()").str.strip_chars_end("-").str.strip_chars()
+    text = text.str.replace_all(r"\s+", "")
+    return text.str.extract_groups(_SIGNED)
+
+
+def money_body(expr: pl.Expr) -> pl.Expr:
+    """The digits and separators of a money cell, with currency words and signs, the sign,
+    parentheses, spaces and apostrophes (Swiss ``1'234.50``) removed; null when empty.
+    A cell with unbalanced parentheses or two sign markers keeps its text, so it fits no
+    number grammar and is reported."""
+    text = clean_text(expr)
+    text = text.str.replace_all(_CURRENCY_WORDS, "").str.replace_all(_CURRENCY_SIGNS, "")
+    parts = _signed_parts(expr)
+    opened = parts.struct.field("open").is_not_null()
+    closed = parts.struct.field("close").is_not_null()
+    markers = (
+        opened.cast(pl.Int8)
+        + (parts.struct.field("lead") == "-").fill_null(False).cast(pl.Int8)
+        + parts.struct.field("trail").is_not_null().cast(pl.Int8)
+    )
+    matched = parts.struct.field("number").is_not_null()
+    well_formed = matched & (opened == closed) & (markers <= 1)
+    number = parts.struct.field("number").str.replace_all("'", "")
+    return pl.when(well_formed.fill_null(False)).then(number).otherwise(text.str.strip_chars())
+
+
+def money_negative(expr: pl.Expr) -> pl.Expr:
+    """A leading or trailing minus, or accounting parentheses ``(1,234.56)``."""
+    parts = _signed_parts(expr)
+    return (
+        parts.struct.field("open").is_not_null()
+        | (parts.struct.field("lead") == "-").fill_null(False)
+        | parts.struct.field("trail").is_not_null()
+    )
+
+
+def fits_point(body: pl.Expr) -> pl.Expr:
+    """``body`` is a number under the decimal-point convention."""
+    return body.str.contains(POINT_GRAMMAR)
+
+
+def fits_comma(body: pl.Expr) -> pl.Expr:
+    """``body`` is a number under the decimal-comma convention."""
+    return body.str.contains(COMMA_GRAMMAR)
+
+
+def money_canonical(expr: pl.Expr, *, decimal_comma: bool = False) -> pl.Expr:
+    """Money text as a plain signed decimal string (``-1234.56``) under one convention,
+    every written digit kept (``12.500`` stays ``12.500``); null when the text is not a
+    number under that convention."""
+    return canonical_from_body(money_body(expr), money_negative(expr), decimal_comma=decimal_comma)
+
+
+def canonical_from_body(body: pl.Expr, negative: pl.Expr, *, decimal_comma: bool) -> pl.Expr:
+    """:func:`money_canonical` from an already extracted :func:`money_body` and sign."""
     if decimal_comma:
-        text = text.str.replace_all(r"[.\s']", "").str.replace(",", ".", literal=True)
+        plain = body.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+        fits = fits_comma(body)
     else:
-        text = text.str.replace_all(r"[,\s']", "")
-    text = text.str.strip_chars_start("+")
-    return pl.when(negative & ~text.str.starts_with("-")).then("-" + text).otherwise(text)
+        plain = body.str.replace_all(",", "", literal=True)
+        fits = fits_point(body)
+    signed = pl.when(negative).then("-" + plain).otherwise(plain)
+    return pl.when(fits).then(signed)
 
 
-MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
+def written_decimals(canonical: pl.Expr) -> pl.Expr:
+    """Digits written after the decimal separator, trailing zeros included: ``12.500`` has
+    three, because in text a trailing ``500`` may be a thousands group."""
+    return canonical.str.extract(r"\.(\d+)$", 1).str.len_chars().fill_null(0)
 
 
-def money_decimals(canonical: pl.Expr) -> pl.Expr:
-    """Number of significant decimals in canonical money text (trailing zeros ignored)."""
-    frac = canonical.str.extract(r"\.(\d+)$", 1).str.strip_chars_end("0")
-    return frac.str.len_chars().fill_null(0)
+def integer_digits(canonical: pl.Expr) -> pl.Expr:
+    """Digits before the decimal separator, leading zeros ignored."""
+    whole = canonical.str.extract(r"^-?(\d+)", 1).str.strip_chars_start("0")
+    return whole.str.len_chars().fill_null(0)
 
 
-def parse_money(expr: pl.Expr, *, decimal_comma: bool = False) -> pl.Expr:
-    """Exact money (``pl.Decimal(38, 2)``) or null when the text is not a number.
+def parse_money(expr: pl.Expr, *, decimal_comma: bool = False, max_decimals: int = 2) -> pl.Expr:
+    """Exact money (``pl.Decimal(38, 2)``) or null: null when the text is not a number
+    under the convention, has more than ``max_decimals`` written decimals, or more integer
+    digits than arlib holds. Loaders report each null with its reason
+    (:func:`arlib.load.money_problems`); nothing is ever rounded."""
+    canonical = money_canonical(expr, decimal_comma=decimal_comma)
+    valid = (written_decimals(canonical) <= max_decimals) & (
+        integer_digits(canonical) <= MAX_INTEGER_DIGITS
+    )
+    return pl.when(valid).then(canonical).cast(MONEY, strict=False)
 
-    Values with more than two significant decimals are null here too; the loader reports
-    them against the currency's own minor units.
-    """
-    canonical = money_text(expr, decimal_comma=decimal_comma)
-    valid = canonical.str.contains(MONEY_PATTERN) & (money_decimals(canonical) <= 2)
-    return pl.when(valid).then(canonical).otherwise(None).cast(MONEY, strict=False)
+
+def typed_number_text(expr: pl.Expr) -> pl.Expr:
+    """A typed number (Parquet decimal or float, an integer) as plain text with the type's
+    padding zeros dropped: a ``Decimal(38, 4)`` 12.5000 is the value 12.5, not a person
+    writing four decimals. Floats in exponent form stay unreadable (reported)."""
+    text = expr.cast(pl.String)
+    return text.str.replace(r"(\.\d*?)0+$", "${1}").str.replace(r"\.$", "")
 
 
 _EXCEL_EPOCH_DAYS = -25569  # 1899-12-30 relative to 1970-01-01

@@ -30,7 +30,10 @@ def date(text, **kw):
         ("１，２３４．５６", "1234.56"),
         ("（１２）", "-12.00"),
         ("  42 ", "42.00"),
-        ("12.340", "12.34"),
+        ("12.34", "12.34"),
+        ("1'234.50", "1234.50"),
+        ("12,34,567.89", "1234567.89"),
+        ("1 234 567.00", "1234567.00"),
         ("USD 12.3", "12.30"),
         ("+5", "5.00"),
     ],
@@ -39,16 +42,34 @@ def test_money_forms(text, expected):
     assert money(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["abc", "12.345", "1.2.3", "12,34.5.6", "--5", "", None])
+@pytest.mark.parametrize(
+    "text",
+    ["abc", "12.345", "12.340", "1.2.3", "12,34.5.6", "--5", "", None, "1,23", "99,50", "1e5"],
+)
 def test_money_rejects(text):
+    """Trailing zeros count as written decimals; a comma is no thousands separator unless
+    it sits between three-digit groups."""
     assert money(text) is None
 
 
 def test_money_decimal_comma():
     assert money("1.234,56", decimal_comma=True) == Decimal("1234.56")
     assert money("-1.234,5", decimal_comma=True) == Decimal("-1234.50")
-    # without the flag the same text is not a valid number
+    assert money("99,50", decimal_comma=True) == Decimal("99.50")
+    assert money("12.500,00", decimal_comma=True) == Decimal("12500.00")
+    assert money("1.234", decimal_comma=True) == Decimal("1234.00")
+    # without the flag the same texts are no numbers (never 1.23456 or 9,950.00)
     assert money("1.234,56") is None
+    assert money("12.500,00") is None
+    # and a decimal point is no number under the decimal-comma convention
+    assert money("12.5", decimal_comma=True) is None
+    assert money("0.138", decimal_comma=True) is None
+
+
+def test_money_beyond_what_is_held_exactly():
+    assert money("999999999999999.99") == Decimal("999999999999999.99")
+    assert money("1000000000000000.00") is None
+    assert money("000000000000000001.00") == Decimal("1.00")
 
 
 @pytest.mark.parametrize(
