@@ -7,6 +7,13 @@ never dropped. Every statement is checked (opening + credits − debits = closin
 consecutive statements of an account are checked for gaps and overlaps. Problems come back
 as a findings frame: a broken or hostile file is a finding, never an exception or a hang.
 
+Every amount loads exactly or is refused (:func:`arlib.bankfiles.common.amount_refusal`:
+``too_many_decimals``, ``amount_too_large``), with a finding naming the file, line, column
+and the value as written; a refused line is not loaded, so it never enters the totals. Every
+reader is linear in the size of its file, an XML DTD is refused in any encoding
+(:mod:`arlib.bankfiles.xmlsafe`), and zips are checked for bombs before anything inflates
+(:func:`check_zip_bomb`, :func:`check_xlsx`).
+
 receipt_id: the format's own line id when it has a unique one (OFX FITID, CAMT
 AcctSvcrRef, MT940 bank reference after ``//``, BAI2 bank reference, CSV 流水号); otherwise
 ``<file stem>-<statement ordinal>-<line ordinal, 5 digits>``, e.g. ``stmt1-1-00012``.
@@ -18,8 +25,9 @@ from pathlib import Path
 
 from arlib import findings as fnd
 from arlib.bankfiles import archive, bai2, bank_csv, camt, mt940, ofx
-from arlib.bankfiles.archive import MAX_ZIP_MEMBERS
+from arlib.bankfiles.archive import MAX_ZIP_MEMBERS, MAX_ZIP_RATIO, check_xlsx, check_zip_bomb
 from arlib.bankfiles.common import (
+    MAX_AMOUNT,
     MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     STATEMENT_SCHEMA,
@@ -38,13 +46,17 @@ from arlib.bankfiles.presets import PRESETS, Preset
 
 __all__ = [
     "FORMATS",
+    "MAX_AMOUNT",
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
     "MAX_ZIP_MEMBERS",
+    "MAX_ZIP_RATIO",
     "PRESETS",
     "STATEMENT_SCHEMA",
     "BankRead",
     "Preset",
+    "check_xlsx",
+    "check_zip_bomb",
     "read_statement",
 ]
 
@@ -88,7 +100,7 @@ def read_statement(
         return assemble(path, [], found, fmt)
     if archive.is_zip(data) and fmt != "xlsx" and not archive.is_spreadsheet(data, path):
         return _read_zip(data, path, fmt, preset, encoding, max_bytes, max_line, found)
-    stmts, fmt = _parse(data, path, fmt, preset, encoding, max_line, found)
+    stmts, fmt = _parse(data, path, fmt, preset, encoding, max_line, found, max_bytes)
     return assemble(path, stmts, found, fmt)
 
 
@@ -107,7 +119,7 @@ def _read_zip(
     fmts: set[str | None] = set()
     for name, body in archive.read_members(data, path, max_bytes, found):
         member = Path(archive.member_label(path, name))
-        stmts, got = _parse(body, member, fmt, preset, encoding, max_line, found)
+        stmts, got = _parse(body, member, fmt, preset, encoding, max_line, found, max_bytes)
         fmts.add(got)
         parts.append(Part(str(member), receipt_id_base(Path(name)), stmts))
     return assemble_parts(parts, found, fmts.pop() if len(fmts) == 1 else "zip")
@@ -121,6 +133,7 @@ def _parse(
     encoding: str | None,
     max_line: int,
     found: list[fnd.Finding],
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> tuple[list[Statement], str | None]:
     """The statements of one file's bytes and its format; problems go to ``found``."""
     fmt = fmt or detect(data, path)
@@ -165,7 +178,9 @@ def _parse(
         elif fmt in {"camt053", "camt054"}:
             stmts, more = camt.parse(data, path)
         else:
-            stmts, more = bank_csv.parse(data, path, fmt=fmt, preset=preset, encoding=encoding)
+            stmts, more = bank_csv.parse(
+                data, path, fmt=fmt, preset=preset, encoding=encoding, max_bytes=max_bytes
+            )
     except RecursionError:
         stmts, more = (
             [],

@@ -14,6 +14,14 @@ and the format is small, so it is parsed directly:
 * control totals are checked: ``49`` = algebraic sum of the account's ``03`` and ``16``
   amounts, ``98`` = sum of its ``49`` totals, ``99`` = sum of the ``98`` totals, and the
   record counts of each trailer.
+
+Amounts are exact by construction (whole minor units, scaled by the currency's decimals
+without any rounding), so a BAI2 amount can never carry too many decimals; an amount
+field that is not a whole number (``1000.5``: a decimal point has no place in BAI2) is a
+``bai2_bad_amount`` error naming the line, column ``amount`` and the text, and a ``16``
+line or ``03`` balance at or above :data:`~arlib.bankfiles.common.MAX_AMOUNT` is refused
+(``amount_too_large``); either way the line is not loaded. Records are gathered in lists
+and joined once, so a file of a million continuation lines reads in linear time.
 """
 
 from __future__ import annotations
@@ -25,9 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from arlib import findings as fnd
-from arlib.bankfiles.common import Entry, Statement, clean
+from arlib.bankfiles.common import Entry, Statement, check_amount, clean, minor_units
 from arlib.findings import Finding
-from arlib.schema import CURRENCY_DECIMALS
 
 _CODES = ("01", "02", "03", "16", "88", "49", "98", "99")
 _SPLIT = re.compile(r"(?<=/)\s+(?=(?:01|02|03|16|88|49|98|99),)")
@@ -44,18 +51,19 @@ class _Rec:
 
 
 def _records(text: str) -> tuple[list[_Rec], list[Finding], list[int]]:
-    recs: list[_Rec] = []
+    pieces: list[tuple[str, list[str], int]] = []  # (code, text pieces, line): joined once
     bad: list[int] = []
     for i, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         for seg in _SPLIT.split(raw.strip()):
             if _START.match(seg):
-                recs.append(_Rec(seg[:2], seg, i))
-            elif recs:
-                recs[-1].text += " " + seg.strip()  # a record broken across lines
+                pieces.append((seg[:2], [seg], i))
+            elif pieces:
+                pieces[-1][1].append(seg.strip())  # a record broken across lines
             else:
                 bad.append(i)
+    recs = [_Rec(code, " ".join(parts), line) for code, parts, line in pieces]
     return recs, [], bad
 
 
@@ -66,13 +74,22 @@ def _fields(text: str) -> list[str]:
     return body.split(",")
 
 
+class _BadAmount(ValueError):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 def _cents(text: str, decimals: int) -> Decimal | None:
+    """Whole minor units → exact amount (``12345`` at 2 decimals → ``123.45``)."""
     s = text.strip()
     if s == "":
         return None
     if not re.fullmatch(r"[+-]?\d+", s):
-        raise ValueError(s)
-    return Decimal(s).scaleb(-decimals)
+        raise _BadAmount(s)
+    sign, digits, exp = Decimal(s).as_tuple()
+    assert isinstance(exp, int)
+    return Decimal((sign, digits, exp - decimals))  # exact, whatever the number of digits
 
 
 def _yymmdd(text: str) -> date | None:
@@ -105,8 +122,9 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
         found.append(
             fnd.error(path, ln, None, None, "bai2_bad_record", "text before the first record")
         )
-    # fold 88 continuations into the record before them
+    # fold 88 continuations into the record before them (03 fields gathered, joined once)
     merged: list[_Rec] = []
+    fields03: dict[int, list[str]] = {}
     for r in recs:
         if r.code == "88" and merged:
             prev = merged[-1]
@@ -115,14 +133,37 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
             cont = cont[:-1] if cont.rstrip().endswith("/") else cont
             prev.extra.append(cont.rstrip().rstrip("/"))
             if prev.code == "03":
-                prev.text = prev.text.rstrip().rstrip("/") + "," + cont.strip()
+                parts = fields03.setdefault(id(prev), [prev.text])
+                parts[-1] = parts[-1].rstrip().rstrip("/")
+                parts.append(cont.strip())
         else:
             merged.append(r)
+    for r in merged:
+        if id(r) in fields03:
+            r.text = ",".join(fields03[id(r)])
     if not merged or merged[0].code != "01":
         found.append(fnd.error(path, 1, None, None, "bai2_no_header", "no 01 file header"))
 
     def err(r: _Rec, rule: str, msg: str, value=None) -> None:
         found.append(fnd.error(path, r.line, None, value, rule, msg))
+
+    def refuse(r: _Rec, amount: Decimal | None, raw: str, what: str = "amount") -> bool:
+        """True (with a finding) when an amount of record ``r`` may not be loaded."""
+        bad = check_amount(
+            amount,
+            ccy_of(acct),
+            file=path,
+            row=r.line,
+            column="amount",
+            raw=raw.strip(),
+            what=what,
+        )
+        if bad is not None:
+            found.append(bad)
+        return bad is not None
+
+    def ccy_of(st: Statement | None) -> str | None:
+        return st.currency if st is not None else group_ccy
 
     stmts: list[Statement] = []
     group_ccy, as_of, group_no = None, None, 0
@@ -146,7 +187,7 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                 group_total, group_accounts, group_recs = Decimal(0), 0, r.lines
             elif r.code == "03":
                 ccy = (clean(f[2]) if len(f) > 2 else None) or group_ccy or "USD"
-                acct_dec = CURRENCY_DECIMALS.get(ccy, 2)
+                acct_dec = minor_units(ccy)
                 acct = Statement(
                     account=clean(f[1]) if len(f) > 1 else None,
                     statement_id=f"{group_no}:{as_of.isoformat() if as_of else ''}",
@@ -168,6 +209,8 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                     amt = _cents(f[i + 1], acct_dec)
                     if amt is not None:
                         acct_total += amt
+                    if code in ("010", "015") and refuse(r, amt, f[i + 1], f"balance {code}"):
+                        amt = None  # not used: the statement control is skipped
                     if code == "010":
                         acct.opening = amt
                     elif code == "015":
@@ -191,6 +234,8 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                 text_ = ",".join(f[i + 2 :]) if i + 2 < len(f) else ""
                 memo = " ".join(p for p in [clean(text_), *map(clean, r.extra)] if p) or None
                 signed = amt if code.isdigit() and int(code) < 400 else -amt
+                if refuse(r, signed, f[2]):
+                    continue  # not loaded (it still counts in the file's own control totals)
                 acct.entries.append(
                     Entry(
                         amount=signed,
@@ -264,6 +309,18 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                         "bai2_record_count",
                         f"file trailer counts {f[3]} records, file has {file_recs}",
                     )
+        except _BadAmount as exc:
+            found.append(
+                fnd.error(
+                    path,
+                    r.line,
+                    "amount",
+                    exc.text[:80],
+                    "bai2_bad_amount",
+                    f"{r.code} record: BAI2 amounts are whole numbers of minor units (no "
+                    "decimal point, no rounding); record not loaded",
+                )
+            )
         except (ValueError, IndexError) as exc:
             err(r, "bai2_bad_field", f"{r.code} record has an invalid field: {exc}", r.text[:60])
     if acct is not None:

@@ -10,12 +10,27 @@ other input. When the export has a balance column (余额) the running balance i
 by row and gives the statement's opening/closing balance.
 
 Encoding: BOM → utf-8-sig; valid utf-8 → utf-8; else gb18030 (a superset of GBK/GB2312).
+
+Money is read exactly, cell by cell (:func:`money_cell`), with the text rules of the CSV
+loader (:func:`arlib.parsing.money_canonical`): thousands separators only between real
+groups, one sign marker (``-``, trailing ``-`` or parentheses), currency words and signs
+ignored. A cell is
+refused, never rounded, with an error naming the line, the field (``credit``, ``debit``,
+``amount``, ``balance``) and the text: ``too_many_decimals`` when it has more *written*
+decimals than its currency allows, zeros included (``12.500`` CNY: 12.50, or 12500 with a
+dot grouping thousands? Text cannot tell, so like the CSV loader this is refused, where a
+structured format's ``100.500`` is exact), ``amount_too_large`` from
+:data:`~arlib.bankfiles.common.MAX_AMOUNT` up, ``bank_bad_amount`` when it is no number. A
+refused credit/debit/amount keeps the row out of the receipts; a refused balance is not
+used for the running-balance check. An XLSX workbook is checked before it is opened: zip
+bomb limits and no DTD in any of its XML parts (:func:`arlib.bankfiles.archive.check_xlsx`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import unicodedata
 from decimal import Decimal
@@ -24,10 +39,20 @@ from pathlib import Path
 import polars as pl
 
 from arlib import findings as fnd
-from arlib.bankfiles.common import Entry, Statement, clean, decode, join_text
+from arlib.bankfiles import archive
+from arlib.bankfiles.common import (
+    MAX_FILE_BYTES,
+    Entry,
+    Statement,
+    check_amount,
+    clean,
+    decode,
+    join_text,
+    minor_units,
+)
 from arlib.bankfiles.presets import PRESETS, Preset
 from arlib.findings import Finding
-from arlib.parsing import parse_date, parse_id, parse_money
+from arlib.parsing import money_canonical, parse_date, parse_id
 
 _HEADER_SCAN = 30
 _BALANCE_ROWS = (
@@ -51,10 +76,60 @@ _CCY_WORDS = {
 }
 
 
+def money_cell(
+    text: str | None,
+    canonical: str | None,
+    currency: str | None,
+    *,
+    file: Path | str,
+    row: int,
+    column: str,
+) -> tuple[Decimal | None, Finding | None]:
+    """``(exact value, None)``, ``(None, None)`` for an empty cell, or ``(None, finding)``.
+
+    ``canonical`` is the cell as :func:`arlib.parsing.money_canonical` reads it (None when
+    it is no number). The rule for bank CSV/XLSX text: more *written* decimals than the
+    currency's minor units is ``too_many_decimals`` even when they are zeros (``12.500`` may
+    be a thousands group), as in the CSV loader; from
+    :data:`~arlib.bankfiles.common.MAX_AMOUNT` up is ``amount_too_large``; no number is
+    ``bank_bad_amount``. Nothing is rounded.
+    """
+    raw = clean(text)
+    if raw is None or raw in {"-", "--"}:
+        return None, None
+    shown = raw if len(raw) <= 80 else f"{raw[:60]}... ({len(raw)} characters)"
+    if canonical is None:
+        return None, fnd.error(
+            file, row, column, shown, "bank_bad_amount", "not a valid amount; row not loaded"
+        )
+    written = len(canonical.partition(".")[2])
+    allowed = minor_units(currency)
+    value = Decimal(canonical)
+    bad = check_amount(value, currency, file=file, row=row, column=column, raw=shown)
+    if bad is None and written > allowed:
+        bad = fnd.error(
+            file,
+            row,
+            column,
+            shown,
+            "too_many_decimals",
+            f"{column} {shown}: {written} decimals written, more than "
+            f"{currency or 'the currency'} allows ({allowed}); in text, trailing digits "
+            "may be a thousands group, so nothing is assumed or rounded; not loaded",
+        )
+    return (None, bad) if bad is not None else (value, None)
+
+
 def _norm(text) -> str:
     s = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
     s = re.sub(r"[(（\[【][^)）\]】]*[)）\]】]", "", s) if not s.startswith("收(") else s
     return re.sub(r"[\s:：*]", "", s)
+
+
+class _CsvError(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def _rows_csv(text: str) -> list[tuple[int, list[str]]]:
@@ -62,13 +137,17 @@ def _rows_csv(text: str) -> list[tuple[int, list[str]]]:
     delim = max([",", ";", "\t", "|"], key=sample.count)
     reader = csv.reader(io.StringIO(text), delimiter=delim)
     out, last = [], 0
-    for row in reader:
-        out.append((last + 1, [c for c in row]))
-        last = reader.line_num
+    try:
+        for row in reader:
+            out.append((last + 1, [c for c in row]))
+            last = reader.line_num
+    except csv.Error as exc:  # named by its line, not by an offset
+        raise _CsvError(max(reader.line_num, last + 1), str(exc)) from exc
     return out
 
 
 def _rows_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
+    """The first sheet's rows as text; only called once :func:`archive.check_xlsx` passed."""
     import openpyxl
 
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -92,20 +171,37 @@ def _rows_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
         wb.close()
 
 
-def _match(header: list[str], preset: Preset) -> dict[str, list[int]]:
-    cells = [_norm(c) for c in header]
+def _match(cells: list[str], preset: Preset) -> dict[str, list[int]]:
+    """Field → column indices for one header row (``cells`` already :func:`_norm`-ed).
+
+    One dict of the row's cells, so a hostile row of a million cells costs one pass, not
+    one pass per header name."""
+    where: dict[str, list[int]] = {}
+    for i, c in enumerate(cells):
+        where.setdefault(c, []).append(i)
     found: dict[str, list[int]] = {}
     used: set[int] = set()
-    for fld, names in preset.fields.items():
-        for name in names:
-            n = _norm(name)
-            idx = [i for i, c in enumerate(cells) if c == n and i not in used]
-            if idx:
-                found.setdefault(fld, []).extend(idx[:1])
-                used.add(idx[0])
+    for fld, names in _preset_names(preset):
+        for n in names:
+            i = next((i for i in where.get(n, ()) if i not in used), None)
+            if i is not None:
+                found.setdefault(fld, []).append(i)
+                used.add(i)
                 if fld != "memo":
                     break
     return found
+
+
+_NORMED: dict[str, tuple] = {}
+
+
+def _preset_names(preset: Preset) -> tuple:
+    """``((field, normalised header names), ...)`` of a preset, computed once."""
+    key = preset.name
+    if key not in _NORMED or _NORMED[key][0] is not preset:
+        names = tuple((f, tuple(_norm(n) for n in ns)) for f, ns in preset.fields.items())
+        _NORMED[key] = (preset, names)
+    return _NORMED[key][1]
 
 
 def _usable(m: dict[str, list[int]]) -> bool:
@@ -114,9 +210,10 @@ def _usable(m: dict[str, list[int]]) -> bool:
 
 def _find_header(rows, preset_name: str | None):
     names = [preset_name] if preset_name else list(PRESETS)
+    normed = [[_norm(c) for c in cells] for _, cells in rows[:_HEADER_SCAN]]
     best = None
     for name in names:
-        for k, (_, cells) in enumerate(rows[:_HEADER_SCAN]):
+        for k, cells in enumerate(normed):
             m = _match(cells, PRESETS[name])
             if _usable(m):
                 score = len(m)
@@ -170,7 +267,15 @@ def _decimal_comma(values: list[str | None]) -> bool:
     return comma and not dot
 
 
-def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: str | None):
+def parse(
+    data: bytes,
+    path: Path,
+    *,
+    fmt: str,
+    preset: str | None,
+    encoding: str | None,
+    max_bytes: int = MAX_FILE_BYTES,
+):
     found: list[Finding] = []
     if preset is not None and preset not in PRESETS:
         found.append(
@@ -185,6 +290,9 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
         )
         return [], found
     if fmt == "xlsx":
+        refused = archive.check_xlsx(data, path, max_bytes)
+        if refused:
+            return [], refused
         try:
             rows = _rows_xlsx(data)
         except Exception as exc:  # zip/xml errors of a broken workbook
@@ -203,8 +311,10 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
         text = decode(data, path, found, encoding=encoding, fallback="gb18030")
         try:
             rows = _rows_csv(text)
-        except csv.Error as exc:
-            found.append(fnd.error(path, None, None, None, "csv_malformed", str(exc)))
+        except _CsvError as exc:
+            found.append(
+                fnd.error(path, exc.line, None, None, "csv_malformed", f"line {exc.line}: {exc}")
+            )
             return [], found
     hit = _find_header(rows, preset)
     if hit is None:
@@ -228,7 +338,7 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
     for line, cells in rows[k + 1 :]:
         if not any(c.strip() for c in cells):
             continue
-        lead = [_norm(c) for c in cells if c.strip()][:3]
+        lead = [_norm(c) for c in itertools.islice((c for c in cells if c.strip()), 3)]
         if any(c.startswith(_BALANCE_ROWS) for c in lead):
             found.append(
                 fnd.warning(
@@ -289,10 +399,10 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
     dayfirst = _dayfirst(frame["date"].to_list(), pre.dayfirst or dc)
     parsed = frame.with_columns(
         _date_expr("date", dayfirst).alias("d"),
-        parse_money(pl.col("credit"), decimal_comma=dc).alias("c"),
-        parse_money(pl.col("debit"), decimal_comma=dc).alias("b"),
-        parse_money(pl.col("amount"), decimal_comma=dc).alias("a"),
-        parse_money(pl.col("balance"), decimal_comma=dc).alias("bal"),
+        *(
+            money_canonical(pl.col(f), decimal_comma=dc).alias(f"_{f}")
+            for f in ("credit", "debit", "amount", "balance")
+        ),
         parse_id(pl.col("bank_ref")).alias("ref"),
     )
     credit_words = {_norm(x) for x in pre.direction_credit}
@@ -309,14 +419,15 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
         line = r["line"]
         texts = {f: r[f] for f in ("credit", "debit", "amount")}
         has_money_text = any(v and v.strip() for v in texts.values())
-        bad = [
-            f
-            for f, v in texts.items()
-            if v
-            and v.strip()
-            and r[{"credit": "c", "debit": "b", "amount": "a"}[f]] is None
-            and clean(v) not in {"-", "--"}
-        ]
+        row_ccy = clean(_CCY_WORDS.get(clean(r["currency"]) or "", r["currency"]))
+        ccy = row_ccy or st.currency
+        vals: dict[str, Decimal | None] = {}
+        problems: list[Finding] = []
+        for f, v in texts.items():
+            vals[f], problem = money_cell(v, r[f"_{f}"], ccy, file=path, row=line, column=f)
+            if problem is not None:
+                problems.append(problem)
+        bad = [p for p in problems if p.rule == "bank_bad_amount"]
         if r["d"] is None:
             if has_money_text and not bad:
                 found.append(
@@ -329,6 +440,7 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
                         "transaction row has no valid date; not loaded",
                     )
                 )
+                found.extend(problems)  # its amount is refused too: say so
             else:
                 found.append(
                     fnd.warning(
@@ -341,26 +453,17 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
                     )
                 )
             continue
-        if bad:
-            for f in bad:
-                found.append(
-                    fnd.error(
-                        path,
-                        line,
-                        f,
-                        texts[f],
-                        "bank_bad_amount",
-                        "not a valid amount; row not loaded",
-                    )
-                )
+        if problems:
+            found.extend(problems)
             continue
+        c, b, a = vals["credit"], vals["debit"], vals["amount"]
         if "credit" in m or "debit" in m:
             # unsigned by convention; some banks print debits negative: the column decides
-            amt = abs(r["c"] or Decimal(0)) - abs(r["b"] or Decimal(0))
-            if r["c"] is None and r["b"] is None and r["a"] is not None:
-                amt = r["a"]
+            amt = abs(c or Decimal(0)) - abs(b or Decimal(0))
+            if c is None and b is None and a is not None:
+                amt = a
         else:
-            amt = r["a"] if r["a"] is not None else Decimal(0)
+            amt = a if a is not None else Decimal(0)
             if "direction" in m and r["direction"] is not None:
                 amt = abs(amt) if _norm(r["direction"]) in credit_words else -abs(amt)
         memo = join_text([r.get(f"memo{j}") for j in range(len(m.get("memo", [])))], " / ")
@@ -370,7 +473,7 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
                 value_date=r["d"],
                 booking_date=r["d"],
                 source_row=line,
-                currency=clean(_CCY_WORDS.get(clean(r["currency"]) or "", r["currency"])),
+                currency=row_ccy,
                 payer_name=r["payer_name"],
                 payer_account=clean(r["payer_account"]),
                 memo=memo,
@@ -378,8 +481,13 @@ def parse(data: bytes, path: Path, *, fmt: str, preset: str | None, encoding: st
                 entry_id=r["ref"],
             )
         )
-        if r["bal"] is not None:
-            balances.append((line, amt, r["bal"]))
+        bal, problem = money_cell(
+            r["balance"], r["_balance"], ccy, file=path, row=line, column="balance"
+        )
+        if problem is not None and problem.rule != "bank_bad_amount":
+            found.append(problem)  # refused: the running balance is not checked
+        if bal is not None:
+            balances.append((line, amt, bal))
     if balances and len(balances) == len(st.entries):
         found.extend(_running_balance(path, st, balances))
     return [st], found

@@ -2,9 +2,15 @@
 
 Parsed with lxml under a locked-down parser (no DTD loading, no entity resolution, no
 network, no huge trees); on top of that any ``<!DOCTYPE`` or ``<!ENTITY`` is refused
-outright with a finding, because a bank never needs one and it is the vehicle for XXE and
-billion-laughs attacks. Element lookups ignore namespaces (``{*}``) so every schema version
-(.001.02 to .001.13) reads the same.
+outright with a finding, whatever the file's encoding (UTF-8/16/32 with or without a BOM,
+or what its XML declaration names; see :mod:`arlib.bankfiles.xmlsafe`), because a bank
+never needs one and it is the vehicle for XXE and billion-laughs attacks. Element lookups
+ignore namespaces (``{*}``) so every schema version (.001.02 to .001.13) reads the same.
+
+Amounts are exact: an ``Amt`` with more decimals than its currency allows, or too large
+(see :func:`arlib.bankfiles.common.amount_refusal`), is an error finding naming the entry
+and the value as written, and the entry is not loaded (a balance is not used); a batch
+whose ``TxDtls`` amount is refused is kept as one line at the entry's own amount.
 
 An entry (``Ntry``) whose ``TxDtls`` each carry an amount (a batch) becomes one line per
 transaction, provided they add up to the entry amount; otherwise the entry is one line.
@@ -14,31 +20,26 @@ position (``Stmt[1]/Ntry[3]``) in their column.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 
 from lxml import etree
 
 from arlib import findings as fnd
-from arlib.bankfiles.common import Entry, Statement, clean, join_text, to_decimal, ymd
+from arlib.bankfiles import xmlsafe
+from arlib.bankfiles.common import (
+    Entry,
+    Statement,
+    check_amount,
+    clean,
+    join_text,
+    to_decimal,
+    ymd,
+)
 from arlib.findings import Finding
 
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _OPENING = ("OPBD", "PRCD", "OPAV", "ITBD")
 _CLOSING = ("CLBD", "CLAV")
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def _t(el, path: str) -> str | None:
@@ -74,13 +75,44 @@ def _party(el, role: str) -> tuple[str | None, str | None]:
     return name, acct
 
 
-def _amount(el) -> tuple[Decimal | None, str | None]:
+def _amount_node(el):
     node = el.find("{*}Amt")
     if node is None:
         node = el.find("{*}AmtDtls/{*}TxAmt/{*}Amt")
+    return node
+
+
+def _amount(el) -> tuple[Decimal | None, str | None]:
+    node = _amount_node(el)
     if node is None:
         return None, None
     return to_decimal(node.text), node.get("Ccy")
+
+
+def _inexact(el, path: Path, row: int, where: str, currency: str | None) -> Finding | None:
+    """The finding refusing ``el``'s amount when it is not exact (see ``check_amount``)."""
+    node = _amount_node(el)
+    if node is None:
+        return None
+    amt = to_decimal(node.text)
+    bad = check_amount(
+        amt,
+        node.get("Ccy") or currency,
+        file=path,
+        row=row,
+        column=f"{where}/Amt",
+        raw=clean(node.text),
+    )
+    if bad is not None and node.sourceline:
+        bad = fnd.error(
+            bad.file,
+            bad.row,
+            bad.column,
+            bad.value,
+            bad.rule,
+            f"{bad.message} (XML line {node.sourceline})",
+        )
+    return bad
 
 
 def _remittance(tx) -> str | None:
@@ -91,29 +123,9 @@ def _remittance(tx) -> str | None:
 
 def parse(data: bytes, path: Path) -> tuple[list[Statement], list[Finding]]:
     found: list[Finding] = []
-    m = _DTD.search(data)
-    if m:
-        line = data.count(b"\n", 0, m.start()) + 1
-        found.append(
-            fnd.error(
-                path,
-                line,
-                None,
-                m[0].decode("ascii", "replace"),
-                "xml_dtd_refused",
-                "XML with a DOCTYPE/ENTITY declaration is refused (external entities and "
-                "entity expansion are not allowed in bank files); not read",
-            )
-        )
-        return [], found
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
-        found.append(
-            fnd.error(path, line, None, None, "xml_malformed", f"not well-formed XML: {exc.msg}")
-        )
-        return [], found
+    root, refused = xmlsafe.parse(data, path)
+    if root is None:
+        return [], refused
     containers = [el for tag in ("Stmt", "Ntfctn", "Rpt") for el in root.iter(f"{{*}}{tag}")]
     if not containers:
         found.append(
@@ -134,15 +146,28 @@ def parse(data: bytes, path: Path) -> tuple[list[Statement], list[Finding]]:
         acct_el = st_el.find("{*}Acct")
         opening = closing = None
         currency = _t(acct_el, "Ccy")
-        for bal in _all(st_el, "Bal"):
+        taken: set[str] = set()  # "open"/"close" once a balance filled (or was refused) it
+        refused: set[str] = set()
+        for b, bal in enumerate(_all(st_el, "Bal"), start=1):
             code = _t(bal, "Tp/CdOrPrtry/Cd") or _t(bal, "Tp/CdOrPrtry/Prtry")
+            slot = "open" if code in _OPENING else "close" if code in _CLOSING else None
             amt, ccy = _amount(bal)
+            bad = _inexact(bal, path, ordinal + 1, f"{kind}[{k}]/Bal[{b}]", currency)
+            if bad is not None:  # refused: not used, and no other balance stands in for it
+                found.append(bad)
+                if slot is not None and slot not in taken:
+                    taken.add(slot)
+                    refused.add(slot)
+                continue
             if amt is not None and _t(bal, "CdtDbtInd") == "DBIT":
                 amt = -amt
             currency = currency or ccy
-            if code in _OPENING and opening is None:
+            if slot is None or slot in taken or amt is None:
+                continue
+            taken.add(slot)
+            if slot == "open":
                 opening = amt
-            elif code in _CLOSING and closing is None:
+            else:
                 closing = amt
         st = Statement(
             account=_acct(acct_el),
@@ -154,7 +179,10 @@ def parse(data: bytes, path: Path) -> tuple[list[Statement], list[Finding]]:
             period_start=ymd(_t(st_el, "FrToDt/FrDtTm") or _t(st_el, "FrToDt/FrDt")),
             period_end=ymd(_t(st_el, "FrToDt/ToDtTm") or _t(st_el, "FrToDt/ToDt")),
         )
-        if kind == "Stmt" and (opening is None or closing is None):
+        missing = (opening is None and "open" not in refused) or (
+            closing is None and "close" not in refused
+        )
+        if kind == "Stmt" and missing:
             found.append(
                 fnd.error(
                     path,
@@ -182,6 +210,11 @@ def parse(data: bytes, path: Path) -> tuple[list[Statement], list[Finding]]:
                     )
                 )
                 continue
+            bad = _inexact(ntry, path, ordinal + 1, where, currency)
+            if bad is not None:
+                ordinal += 1
+                found.append(bad)
+                continue
             sign = 1 if ind == "CRDT" else -1
             base = {
                 "value_date": _date(ntry, "ValDt") or _date(ntry, "BookgDt"),
@@ -192,6 +225,11 @@ def parse(data: bytes, path: Path) -> tuple[list[Statement], list[Finding]]:
             }
             txs = _all(ntry, "NtryDtls/TxDtls")
             split = len(txs) > 1 and all(_amount(t)[0] is not None for t in txs)
+            for n, tx in enumerate(txs, start=1) if split else ():
+                bad = _inexact(tx, path, ordinal + 1, f"{where}/NtryDtls/TxDtls[{n}]", ccy)
+                if bad is not None:  # reported; the entry stays one line at its own amount
+                    found.append(bad)
+                    split = False
             if split:
                 total = sum((_amount(t)[0] for t in txs), Decimal(0))
                 if total != amt:

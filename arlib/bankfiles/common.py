@@ -7,7 +7,9 @@ credit/debit split, statement controls and gap/overlap checks behave identically
 the bank sent. Keeping the readers free of polars makes each one short and easy to test.
 
 Limits live here too: a hostile or broken file must become a finding, never a hang, so the
-byte size of a file and the length of a line in text formats are capped.
+byte size of a file and the length of a line in text formats are capped, and an amount is
+loaded only when it is exact in its currency's minor units and below :data:`MAX_AMOUNT`
+(see :func:`amount_refusal`): money is never rounded.
 """
 
 from __future__ import annotations
@@ -23,13 +25,20 @@ import polars as pl
 
 from arlib import findings as fnd
 from arlib.findings import Finding
-from arlib.schema import MONEY, columns
+from arlib.parsing import MAX_INTEGER_DIGITS
+from arlib.schema import CURRENCY_DECIMALS, MONEY, columns
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """Files larger than this are refused with a finding (override per call)."""
 
 MAX_LINE_BYTES = 1024 * 1024
 """Text formats (MT940, BAI2, OFX, CSV) refuse a line longer than this."""
+
+MAX_AMOUNT = Decimal(10) ** MAX_INTEGER_DIGITS
+"""An amount (or balance) whose absolute value is this many currency units or more is refused
+with a finding: 10**15 units (:data:`arlib.parsing.MAX_INTEGER_DIGITS`, the CSV loader's
+bound) is the safe bound for integer minor units in an int64 (9.2 * 10**18), whatever the
+currency, with room for sums."""
 
 STATEMENT_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String,
@@ -149,19 +158,60 @@ def find_long_line(data: bytes, max_len: int) -> tuple[int, int] | None:
     return None
 
 
+_BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def sniff_wide(data: bytes) -> str | None:
+    """``utf-32-le/-be`` or ``utf-16-le/-be`` for text without a BOM whose first character is
+    ASCII written in a wide encoding (``<\\0?\\0``, ``\\0\\0\\0<``), else None."""
+    h = data[:4]
+    if len(h) < 4 or 0 not in h:
+        return None
+    z = tuple(b == 0 for b in h)
+    if z == (True, True, True, False):
+        return "utf-32-be"
+    if z == (False, True, True, True):
+        return "utf-32-le"
+    if z == (True, False, True, False):
+        return "utf-16-be"
+    if z == (False, True, False, True):
+        return "utf-16-le"
+    return None
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The codec a byte-order mark (UTF-8/16/32) names, else None."""
+    return next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+
+
+def line_of(data: bytes, offset: int, encoding: str) -> int:
+    """1-based line of byte ``offset`` in ``data`` written in ``encoding`` (counting decoded
+    newlines, so a UTF-16 or UTF-32 file is counted right too)."""
+    try:
+        head = data[:offset].decode(encoding, errors="replace")
+    except LookupError:
+        head = data[:offset].decode("latin-1")
+    return head.count("\n") + 1
+
+
 def decode(
     data: bytes, path: Path, out: list[Finding], *, encoding: str | None, fallback: str
 ) -> str:
-    """Text from bytes: explicit encoding, else BOM → utf-8-sig, valid utf-8, else fallback.
+    """Text from bytes: explicit encoding, else a BOM (UTF-8/16/32), else UTF-16/32 recognised
+    from the NUL bytes of a first ASCII character, else valid utf-8, else ``fallback``.
 
-    Undecodable bytes become U+FFFD and one error finding naming the line of the first one.
+    Undecodable bytes become U+FFFD and one error finding naming the line (not the byte
+    offset) of the first one; the value is those bytes in hex.
     """
     if encoding is None:
-        if data.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-        elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding = "utf-16"
-        else:
+        encoding = bom_encoding(data) or sniff_wide(data)
+        if encoding is None:
             try:
                 return data.decode("utf-8")
             except UnicodeDecodeError:
@@ -172,7 +222,7 @@ def decode(
         out.append(fnd.error(path, None, None, encoding, "bank_encoding", "unknown encoding name"))
         encoding = fallback
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = line_of(data, exc.start, encoding)
         out.append(
             fnd.error(
                 path,
@@ -180,8 +230,8 @@ def decode(
                 None,
                 data[exc.start : exc.start + 8].hex(" "),
                 "bank_encoding",
-                f"bytes at offset {exc.start} are not valid {encoding}; replaced with U+FFFD "
-                "(wrong encoding? pass encoding=...)",
+                f"line {line} holds bytes that are not valid {encoding}; they were replaced "
+                "with U+FFFD (wrong encoding? pass encoding=...)",
             )
         )
     return data.decode(encoding, errors="replace")
@@ -211,6 +261,74 @@ def to_decimal(text: str | None) -> Decimal | None:
         return Decimal(s)
     except InvalidOperation:
         return None
+
+
+_MAX_SHOWN = 80
+
+
+def minor_units(currency: str | None) -> int:
+    """Decimals of ``currency`` (:data:`arlib.schema.CURRENCY_DECIMALS`); 2 when unknown."""
+    return CURRENCY_DECIMALS.get((currency or "").strip().upper(), 2)
+
+
+def amount_refusal(value: Decimal, currency: str | None) -> tuple[str, str] | None:
+    """``(rule, reason)`` when ``value`` cannot be loaded exactly, else None.
+
+    The rule, the same for every bank format: an amount is loaded only when it is exact in
+    the currency's minor units (:func:`minor_units`: CNY/USD/EUR 2, JPY/KRW 0) and its
+    absolute value is below :data:`MAX_AMOUNT`. A written digit beyond the minor units that
+    is not zero is an error (``too_many_decimals``: ``66856.505`` CNY, ``1000.5`` JPY),
+    never a rounding; a written zero there is accepted, since the value is still exact
+    (``100.500`` USD is 100.50, ``1000.00`` JPY is 1000). Too large is
+    ``amount_too_large``. Pure integer logic on the digits: no decimal context, so nothing
+    is rounded on the way either.
+    """
+    if not value.is_finite():
+        return "bank_bad_amount", "not a finite number"
+    if value.copy_abs() >= MAX_AMOUNT:
+        return (
+            "amount_too_large",
+            f"absolute value is {MAX_AMOUNT:,} currency units or more, beyond what the "
+            "workbench holds exactly; not loaded",
+        )
+    dec = minor_units(currency)
+    _, digits, exp = value.as_tuple()
+    assert isinstance(exp, int)  # finite
+    extra = -exp - dec  # written digits beyond the minor units
+    if extra > 0 and any(digits[-extra:]):
+        return (
+            "too_many_decimals",
+            f"more decimals than {currency or 'the currency'} allows ({dec}); not loaded "
+            "(no rounding is done)",
+        )
+    return None
+
+
+def check_amount(
+    value: Decimal | None,
+    currency: str | None,
+    *,
+    file: Path | str,
+    row: int | None,
+    column: str | None,
+    raw: str | None = None,
+    what: str = "amount",
+) -> Finding | None:
+    """An error finding when ``value`` is refused by :func:`amount_refusal`, else None.
+
+    The finding names ``file``, ``row`` (line or record as the user sees it), ``column``
+    and ``raw``, the value as written (``value`` in plain notation when not given).
+    """
+    if value is None:
+        return None
+    refused = amount_refusal(value, currency)
+    if refused is None:
+        return None
+    rule, reason = refused
+    shown = raw if raw is not None else format(value, "f")
+    if len(shown) > _MAX_SHOWN:  # a hostile 1 MB number is named, not copied whole
+        shown = f"{shown[: _MAX_SHOWN - 20]}... ({len(shown)} characters)"
+    return fnd.error(file, row, column, shown, rule, f"{what} {shown}: {reason}")
 
 
 def ymd(text: str | None) -> date | None:
@@ -248,6 +366,9 @@ def join_text(parts: list[str | None], sep: str = " ") -> str | None:
 
 
 def _money(d: Decimal | None) -> Decimal | None:
+    """``d`` at 2 decimals. Callers pass only values :func:`amount_refusal` accepted (or sums
+    of them), for which this is exact; anything else would be rounded, so it is refused
+    upstream."""
     return None if d is None else d.quantize(Decimal("0.01"))
 
 
@@ -328,10 +449,24 @@ def _assemble_part(
     for k, st in enumerate(stmts, start=1):
         credits = Decimal(0)
         debits = Decimal(0)
+        _refuse_inexact_balances(file, st, found)
         for n, e in enumerate(st.entries, start=1):
+            cur = e.currency or st.currency
+            # the readers refuse inexact amounts with their own column names; this is the
+            # backstop that keeps any that got through out of the totals (never rounded)
+            bad = check_amount(
+                e.amount,
+                cur,
+                file=file,
+                row=e.source_row,
+                column="amount",
+                raw=format(e.amount.copy_abs(), "f") if e.amount.is_finite() else str(e.amount),
+            )
+            if bad is not None:
+                found.append(bad)
+                continue
             rid = e.entry_id if e.entry_id and e.entry_id not in dup else f"{stem}-{k}-{n:05d}"
             rid = _unique_id(rid, stem, used, mine)
-            cur = e.currency or st.currency
             row = {
                 "receipt_id": rid,
                 "value_date": e.value_date or e.booking_date,
@@ -427,6 +562,19 @@ def _assemble_part(
             }
         )
     used.update(mine)
+
+
+def _refuse_inexact_balances(file: str, st: Statement, found: list[Finding]) -> None:
+    """Backstop for balances: one that is not exact (see :func:`amount_refusal`) becomes
+    None with an error finding, so the statement control is skipped rather than rounded."""
+    for attr, column in (("opening", "opening_balance"), ("closing", "closing_balance")):
+        value = getattr(st, attr)
+        bad = check_amount(
+            value, st.currency, file=file, row=st.source_row, column=column, what=column
+        )
+        if bad is not None:
+            found.append(bad)
+            setattr(st, attr, None)
 
 
 def _continuity(rows: list[dict]) -> list[Finding]:

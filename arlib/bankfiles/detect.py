@@ -6,8 +6,11 @@ extension is only a tie-breaker for spreadsheets, which are zip containers.
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
+
+from arlib.bankfiles.common import bom_encoding, sniff_wide
 
 FORMATS = ("mt940", "camt053", "camt054", "ofx", "bai2", "csv", "xlsx")
 
@@ -15,9 +18,18 @@ _HEAD = 65536
 
 
 def detect(data: bytes, path: Path) -> str | None:
+    """The format of ``data`` (one of :data:`FORMATS`), or None when it is none of them.
+
+    Text in UTF-16 or UTF-32 (a BOM, or the NUL bytes of a first ASCII character) is
+    decoded first, so a CAMT or OFX file written that way is recognised (and then read, or
+    refused, by its reader) rather than called unknown."""
     head = data[:_HEAD]
     if head.startswith(b"PK\x03\x04"):
         return "xlsx" if path.suffix.lower() in {".xlsx", ".xlsm", ""} else None
+    wide = bom_encoding(head) or sniff_wide(head)
+    if wide is not None and wide != "utf-8-sig":
+        text = codecs.getincrementaldecoder(wide)(errors="replace").decode(data[: _HEAD * 4])
+        head = text.lstrip("\ufeff").encode("utf-8")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     low = text.lower()
     if b"<ofx" in low or low.startswith(b"ofxheader"):

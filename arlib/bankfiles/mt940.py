@@ -7,6 +7,11 @@ the last ones seen) or report positions, so this module splits the file into sta
 each ``:20:`` itself, hands each chunk to the library, and maps the n-th transaction back to
 the line of the n-th ``:61:``. The Dutch/SWIFT ``/KEY/value`` style of ``:86:`` (``/NAME/``,
 ``/IBAN/``, ``/REMI/``, ``/EREF/``, ING's ``/CNTP/``) is parsed here.
+
+Amounts are exact (see :func:`arlib.bankfiles.common.amount_refusal`): a ``:61:`` amount
+with more decimals than the currency allows (``66856,505`` EUR, ``1000,5`` JPY) or too
+large is an error finding naming the ``:61:`` line, column ``amount`` and the amount as
+written, and the line is not loaded; such a ``:60:``/``:62:`` balance is not used.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import mt940
 import mt940.tags
 
 from arlib import findings as fnd
-from arlib.bankfiles.common import Entry, Statement, clean, join_text
+from arlib.bankfiles.common import Entry, Statement, check_amount, clean, join_text
 from arlib.findings import Finding
 
 _TAG = re.compile(r"^:(\d{2}[A-Z]?|NS):")
@@ -33,6 +38,45 @@ _SLASH_KEYS = (
 )
 _ACCOUNT = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}|\d[\d.]{5,}")
 _SLASH = re.compile(rf"/({_SLASH_KEYS})/")
+# The amount as written, all its digits: the library caps a :61: amount at 15 characters
+# and silently reads the first 15 of a longer one (1000000000000000, → 100000000000000).
+_AMOUNT_61 = re.compile(r":61:\d{6}(?:\d{4}|\s{4})?R?[DC][A-Z]?[\n ]?([\d,]+)", re.IGNORECASE)
+_AMOUNT_BAL = re.compile(r":6[02][FM]:[DC]\d{6}[A-Z]{3}([\d,]+)", re.IGNORECASE)
+
+
+def _swift(amount: Decimal) -> str:
+    """An amount as SWIFT writes it (decimal comma), for findings when the text is lost."""
+    return format(amount.copy_abs(), "f").replace(".", ",")
+
+
+def _written(pattern: re.Pattern, text: str | None) -> tuple[str | None, Decimal | None]:
+    """``(text, value)`` of the amount as written in a tag line, or ``(None, None)``."""
+    m = pattern.match(text or "")
+    if not m or m[1].count(",") > 1 or m[1] == ",":
+        return None, None
+    return m[1], Decimal(m[1].replace(",", "."))
+
+
+def _check(
+    path: Path, row: int, column: str, parsed: Decimal, currency, text: str | None, what: str
+):
+    """The finding refusing an amount: not exact (as written, every digit), or not what the
+    library read from the line (it truncates long amounts), else None."""
+    raw, written = _written(_AMOUNT_61 if column == "amount" else _AMOUNT_BAL, text)
+    value = written if written is not None else parsed.copy_abs()
+    bad = check_amount(
+        value, currency, file=path, row=row, column=column, raw=raw or _swift(parsed), what=what
+    )
+    if bad is None and written is not None and written != parsed.copy_abs():
+        bad = fnd.error(
+            path,
+            row,
+            column,
+            raw,
+            "mt940_bad_amount",
+            f"{what} written {raw} but read as {_swift(parsed)} (over 15 characters?); not loaded",
+        )
+    return bad
 
 
 class _LooseStatement(mt940.tags.Statement):
@@ -156,12 +200,21 @@ def _split(lines: list[str]) -> list[tuple[int, int]]:
     return list(zip([0, *starts[1:]], bounds, strict=True))
 
 
-def _bal(data: dict, *keys: str) -> tuple[Decimal | None, str | None, object]:
+_BAL_TAGS = {
+    "final_opening_balance": ":60F:",
+    "intermediate_opening_balance": ":60M:",
+    "final_closing_balance": ":62F:",
+    "intermediate_closing_balance": ":62M:",
+}
+
+
+def _bal(data: dict, *keys: str) -> tuple[Decimal | None, str | None, object, str | None]:
+    """(amount, currency, date, tag) of the first balance of ``keys`` the statement has."""
     for k in keys:
         b = data.get(k)
         if b is not None:
-            return Decimal(str(b.amount.amount)), b.amount.currency, b.date
-    return None, None, None
+            return Decimal(str(b.amount.amount)), b.amount.currency, b.date, _BAL_TAGS[k]
+    return None, None, None, None
 
 
 def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
@@ -207,12 +260,39 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
             )
             continue
         data = parsed.data
-        opening, cur_o, _ = _bal(data, "final_opening_balance", "intermediate_opening_balance")
-        closing, cur_c, close_date = _bal(
+        opening, cur_o, _, tag_o = _bal(
+            data, "final_opening_balance", "intermediate_opening_balance"
+        )
+        closing, cur_c, close_date, tag_c = _bal(
             data, "final_closing_balance", "intermediate_closing_balance"
         )
         account, cur_a = _account(data.get("account_identification"))
         currency = cur_c or cur_o or cur_a
+        refused: set[str] = set()
+        for column, value, cur, tag in (
+            ("opening_balance", opening, cur_o, tag_o),
+            ("closing_balance", closing, cur_c, tag_c),
+        ):
+            if value is None or tag is None:
+                continue
+            # the library keeps the last such tag of the statement: compare with that line
+            at = next((j for j in range(len(chunk) - 1, -1, -1) if chunk[j].startswith(tag)), None)
+            bad = _check(
+                path,
+                start + at + 1 if at is not None else first,
+                column,
+                value,
+                cur or currency,
+                chunk[at] if at is not None else None,
+                column.replace("_", " "),
+            )
+            if bad is not None:  # not used: the statement control is skipped
+                found.append(bad)
+                refused.add(column)
+        if "opening_balance" in refused:
+            opening = None
+        if "closing_balance" in refused:
+            closing = None
         stmt_no = join_text([data.get("statement_number"), data.get("sequence_number")], "/")
         st = Statement(
             account=account,
@@ -223,7 +303,12 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
             source_row=first,
         )
         is_942 = "sum_credit_entries" in data or "floor_limit_indicator" in data
-        if (opening is None or closing is None) and not is_942 and parsed.transactions:
+        if (
+            (opening is None or closing is None)
+            and not refused
+            and not is_942
+            and parsed.transactions
+        ):
             found.append(
                 fnd.error(
                     path,
@@ -240,6 +325,12 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                 continue
             row = line61[n] if n < len(line61) else first
             amt = Decimal(str(d["amount"].amount))
+            line_ccy = d["amount"].currency or currency
+            text61 = "\n".join(lines[row - 1 : row + 1]) if row in line61 else None
+            bad = _check(path, row, "amount", amt, line_ccy, text61, "amount")
+            if bad is not None:
+                found.append(bad)
+                continue
             det = _details(d)
             extra = clean(d.get("extra_details"))
             if not det["payer_account"] and extra and _ACCOUNT.fullmatch(extra):
@@ -281,7 +372,7 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                         f"{key} has no valid currency code; the balance is unreliable",
                     )
                 )
-        if closing is not None:
+        if closing is not None or "closing_balance" in refused:
             st.period_end = close_date
         if is_942:
             found.extend(_check_942(path, first, data, st))

@@ -9,7 +9,21 @@ line number. An audit tool needs the opposite: read what can be read, and report
 problem with its line. OFX is simple enough for that: tags are tokenised, an element
 followed by text is a leaf whose closing tag is optional (SGML), everything else is an
 aggregate. Comments are dropped, CDATA is kept as text, and a DOCTYPE/ENTITY declaration is
-refused (no entity is ever expanded, so nothing external or exponential can be read).
+refused whatever the encoding (no entity is ever expanded, so nothing external or
+exponential can be read; see :mod:`arlib.bankfiles.xmlsafe`).
+
+The parser is linear in the file size whatever it holds: comments and CDATA are found with
+one forward ``find`` each (an unterminated one stops the search for good rather than
+rescanning to the end from every later ``<!--``), a tag that never closes (``<NAME`` with
+no ``>``) ends at the next ``<``, names are matched possessively, and closing tags look up
+the open elements in a count rather than scanning the stack. An element never contains
+itself (no OFX aggregate does), so an SGML aggregate left open (``<STMTTRN>`` twice) is
+closed by the next one of the same name instead of nesting; nesting deeper than
+:data:`MAX_DEPTH` is refused with a finding.
+
+Amounts are exact (see :func:`arlib.bankfiles.common.amount_refusal`): a ``TRNAMT`` with
+more decimals than ``CURDEF`` allows, or too large, is an error finding naming its line and
+the text as written, and the transaction is not loaded; such a ``BALAMT`` is not used.
 
 OFX has no opening balance: ``opening_balance`` is derived from the ledger balance
 (``LEDGERBAL``) minus the lines, so ``balanced`` is null, but the derived opening still
@@ -24,12 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arlib import findings as fnd
-from arlib.bankfiles.common import Entry, Statement, clean, decode, to_decimal, ymd
+from arlib.bankfiles import xmlsafe
+from arlib.bankfiles.common import Entry, Statement, check_amount, clean, decode, to_decimal, ymd
 from arlib.findings import Finding
 
-_TOKEN = re.compile(r"<(/?)([A-Za-z0-9_.]+)[^>]*>|([^<]+)|(<)")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+MAX_DEPTH = 64
+"""Elements nested deeper than this are refused (real OFX nests about ten deep)."""
+
+# possessive (``++``, ``*+``): no backtracking, and a tag without ``>`` ends at the next ``<``
+_TOKEN = re.compile(r"<(/?)([A-Za-z0-9_.]++)[^<>]*+>|([^<]+)|(<)")
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # Elements that are leaves even when an SGML file leaves them empty without a closing tag.
 _LEAVES = {
@@ -67,7 +84,7 @@ _LEAVES = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     tag: str
     line: int
@@ -85,62 +102,123 @@ class _Node:
         return None if node is None else clean(node.text)
 
     def iter(self, tag: str):
-        for c in self.children:
+        """Descendants named ``tag`` in document order (iterative: no recursion limit)."""
+        stack = list(reversed(self.children))
+        while stack:
+            c = stack.pop()
             if c.tag == tag:
                 yield c
-            yield from c.iter(tag)
+            stack.extend(reversed(c.children))
 
 
-def _blank(m: re.Match) -> str:
-    return "\n" * m[0].count("\n")  # keep line numbers
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _unmark(body: str) -> str:
+    """Comments dropped (their newlines kept, so lines still count right) and CDATA turned
+    into escaped text, in one forward pass. An unterminated ``<!--`` or ``<![CDATA[`` is
+    left as it is; once a terminator is missing from some point on, it is never searched
+    for again, so hostile input costs one scan, not one per opener."""
+    out: list[str] = []
+    pos = 0
+    dead = {"-->": len(body) + 1, "]]>": len(body) + 1}  # no terminator at or after this
+    while True:
+        i = body.find("<!", pos)
+        if i < 0:
+            break
+        if body.startswith("<!--", i):
+            opener, end = 4, "-->"
+        elif body.startswith("<![CDATA[", i):
+            opener, end = 9, "]]>"
+        else:
+            out.append(body[pos : i + 2])
+            pos = i + 2
+            continue
+        j = body.find(end, i + opener) if i + opener < dead[end] else -1
+        if j < 0:
+            dead[end] = min(dead[end], i + opener)
+            out.append(body[pos : i + 2])
+            pos = i + 2
+            continue
+        out.append(body[pos:i])
+        inner = body[i + opener : j]
+        out.append("\n" * inner.count("\n") if end == "-->" else html.escape(inner))
+        pos = j + len(end)
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def _tokens(body: str, first_line: int):
+    """``(is_close, tag, text, line)`` per token: a tag (``tag`` upper-cased), a text run
+    (``text``) or a stray ``<`` (both None)."""
+    line = first_line
+    for m in _TOKEN.finditer(body):
+        close, name, text = m[1], m[2], m[3]
+        yield bool(close), (name.upper() if name is not None else None), text, line
+        line += m[0].count("\n")
 
 
 def _tree(body: str, offset_line: int) -> _Node:
-    body = _COMMENT.sub(_blank, body)
-    body = _CDATA.sub(lambda m: html.escape(m[1]), body)
-    toks = []
-    line = offset_line
-    for m in _TOKEN.finditer(body):
-        toks.append((m, line))
-        line += m[0].count("\n")
+    toks = _tokens(_unmark(body), offset_line)
+    pending: list[tuple] = []  # one token of look-ahead pushed back
+
+    def nxt():
+        return pending.pop() if pending else next(toks, None)
+
     root = _Node("#root", offset_line)
     stack = [root]
-    i = 0
-    while i < len(toks):
-        m, ln = toks[i]
-        i += 1
-        if m[2] is None:
+    open_count: dict[str, int] = {}
+
+    def pop_to(tag: str) -> None:  # close up to and including the open ``tag``
+        while True:
+            node = stack.pop()
+            open_count[node.tag] -= 1
+            if node.tag == tag:
+                return
+
+    while (tok := nxt()) is not None:
+        close, tag, _, ln = tok
+        if tag is None:
             continue
-        tag = m[2].upper()
-        if m[1]:  # closing tag
-            if any(n.tag == tag for n in stack[1:]):
-                while stack[-1].tag != tag:
-                    stack.pop()
-                stack.pop()
+        if close:
+            if open_count.get(tag):
+                pop_to(tag)
             continue
-        j = i
-        while j < len(toks) and toks[j][0][3] is not None and not toks[j][0][3].strip():
-            j += 1  # whitespace
-        nxt = toks[j][0] if j < len(toks) else None
+        after = nxt()
+        if after is not None and after[1] is None and after[2] is not None and not after[2].strip():
+            after = nxt()  # whitespace
+        if open_count.get(tag):
+            pop_to(tag)  # an element never contains itself: an open one ends here
         node = _Node(tag, ln)
         stack[-1].children.append(node)
-        if nxt is not None and nxt[3] is not None:  # text follows: a leaf
-            node.text = html.unescape(nxt[3])
-            i = j + 1
-            if i < len(toks) and toks[i][0][1] and toks[i][0][2].upper() == tag:
-                i += 1
-        elif nxt is not None and nxt[1] and nxt[2].upper() == tag:  # <X></X>
-            node.text = ""
-            i = j + 1
-        elif tag in _LEAVES:
+        if after is not None and after[2] is not None:  # text follows: a leaf
+            node.text = html.unescape(after[2])
+            closing = nxt()
+            if closing is not None and not (closing[0] and closing[1] == tag):
+                pending.append(closing)
+        elif after is not None and after[0] and after[1] == tag:  # <X></X>
             node.text = ""
         else:
-            stack.append(node)
+            if after is not None:
+                pending.append(after)
+            if tag in _LEAVES:
+                node.text = ""
+            else:
+                if len(stack) > MAX_DEPTH:
+                    raise _TooDeep(ln)
+                stack.append(node)
+                open_count[tag] = open_count.get(tag, 0) + 1
     return root
 
 
 def parse(data: bytes, path: Path, *, encoding: str | None = None):
     found: list[Finding] = []
+    refused = xmlsafe.refusal(data, path)  # OFX 2 is XML: a DTD in any encoding
+    if refused is not None:
+        return [], [refused]
     text = decode(data, path, found, encoding=encoding, fallback="cp1252")
     m = _DTD.search(text)
     if m:
@@ -160,7 +238,20 @@ def parse(data: bytes, path: Path, *, encoding: str | None = None):
         found.append(fnd.error(path, None, None, None, "ofx_no_body", "no <OFX> element"))
         return [], found
     first_line = text.count("\n", 0, start.start()) + 1
-    root = _tree(text[start.start() :], first_line)
+    try:
+        root = _tree(text[start.start() :], first_line)
+    except _TooDeep as deep:
+        found.append(
+            fnd.error(
+                path,
+                deep.line,
+                None,
+                None,
+                "ofx_too_deep",
+                f"elements nest more than {MAX_DEPTH} deep (tags never closed?); not read",
+            )
+        )
+        return [], found
     for status in root.iter("STATUS"):
         code = status.get("CODE")
         if code not in (None, "0"):
@@ -219,7 +310,22 @@ def parse(data: bytes, path: Path, *, encoding: str | None = None):
             )
         bal = rs.find("LEDGERBAL")
         closing = to_decimal(bal.get("BALAMT")) if bal is not None else None
-        if closing is None:
+        bad = None
+        if bal is not None and closing is not None:
+            node = bal.find("BALAMT")
+            bad = check_amount(
+                closing,
+                currency,
+                file=path,
+                row=node.line if node else bal.line,
+                column="LEDGERBAL/BALAMT",
+                raw=bal.get("BALAMT"),
+                what="ledger balance",
+            )
+            if bad is not None:
+                found.append(bad)
+                closing = None
+        if closing is None and bad is None:
             found.append(
                 fnd.warning(
                     path,
@@ -263,6 +369,18 @@ def parse(data: bytes, path: Path, *, encoding: str | None = None):
                 continue
             fitid = tx.get("FITID")
             line_ccy = tx.get("CURRENCY", "CURSYM") or tx.get("ORIGCURRENCY", "CURSYM")
+            amt_node = tx.find("TRNAMT")
+            bad = check_amount(
+                amt,
+                currency or line_ccy,
+                file=path,
+                row=amt_node.line if amt_node else tx.line,
+                column="TRNAMT",
+                raw=raw_amt,
+            )
+            if bad is not None:
+                found.append(bad)
+                continue
             st.entries.append(
                 Entry(
                     amount=amt,
