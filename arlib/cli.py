@@ -18,6 +18,14 @@ import sys
 from pathlib import Path
 
 from arlib.config import ConfigError, load_config
+from arlib.safe_output import (
+    OutputFailed,
+    check_output_folder,
+    describe_os_error,
+    excerpt,
+    staged_output,
+    write_csv,
+)
 
 EXIT_OK, EXIT_DATA = 0, 2
 
@@ -31,7 +39,8 @@ def _print_findings(findings, limit: int | None = None) -> tuple[int, int]:
     for row in rows if limit is None else rows[:limit]:
         where = row["file"] + (f":{row['row']}" if row["row"] is not None else "")
         column = f" {row['column']}:" if row["column"] else ""
-        value = f" {row['value']!r}" if row["value"] is not None else ""
+        # findings already cut values to 200 characters; this bounds any other caller too
+        value = f" {excerpt(row['value'], 300)}" if row["value"] is not None else ""
         print(
             f"{row['severity'].upper():7} {where}:{column}{value} {row['message']} [{row['rule']}]"
         )
@@ -59,6 +68,8 @@ def cmd_reconcile(args) -> int:
     from arlib.pipeline import close_stage, load_stage, match_summary, write_reconcile_outputs
 
     config = load_config(args.params)
+    out = Path(args.out)
+    check_output_folder(out)  # before the work, not after it
     state: dict = {}
     period = load_stage(config, state)
     if fnd.has_errors(period.findings):
@@ -66,11 +77,12 @@ def cmd_reconcile(args) -> int:
         print("reconcile stopped: fix the errors above (arlib validate lists them all)")
         return EXIT_DATA
     result = close_stage(config, state)
-    out = Path(args.out)
-    written = write_reconcile_outputs(result.match, out, period.findings)
-    result.review.exceptions.write_csv(out / "exceptions.csv")
-    for path in [*written, out / "exceptions.csv"]:
-        print(f"wrote {path}")
+    # every file is written in a hidden folder first and moved into --out only when all are
+    with staged_output(out, replace=False) as build:
+        written = write_reconcile_outputs(result.match, build, period.findings)
+        written.append(write_csv(result.review.exceptions, build / "exceptions.csv"))
+    for path in written:
+        print(f"wrote {out / path.name}")
     summary = match_summary(result.match)
     print(
         f"{summary['receipts_applied']} of {summary['receipts']} receipts applied, "
@@ -191,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_DATA
+    except OutputFailed as exc:
+        print(f"arlib {args.command} failed: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except OSError as exc:  # a file that cannot be read or written: named, not a traceback
+        print(f"arlib {args.command} failed: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_DATA
 
 

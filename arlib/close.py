@@ -1,11 +1,14 @@
 """Month-end close: run the notebooks with papermill and publish the outputs atomically.
 
-A close builds everything in a temporary folder beside ``outputs/<period>/`` and moves it
+A close builds everything in a hidden folder beside ``outputs/<period>/`` and moves it
 into place only when every notebook ran and every output was written, so a half-finished
-close never looks complete. When a notebook fails, papermill's error-bannered copy is kept
-under ``outputs/<period>.FAILED/`` as the record of the failed run, and the error names
-the notebook and the cell. Each step appends one JSON line to ``audit_log.jsonl``: step,
-parameters, input and output hashes, row counts and time.
+close never looks complete (:func:`arlib.safe_output.staged_output`; hidden folders left by
+a killed close are removed by the next one). When a notebook fails, papermill's
+error-bannered copy is kept under ``outputs/<period>.FAILED/`` as the record of the failed
+run, and the error names the notebook, the cell and every data error (up to 200 lines). A
+full disk or a folder that cannot be written is a plain :class:`CloseFailed`, even when
+the failure record itself cannot be written. Each step appends one JSON line to
+``audit_log.jsonl``: step, parameters, input and output hashes, row counts and time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import datetime as dt
 import getpass
 import json
 import os
+import pickle
 import platform
 import shutil
 import subprocess
@@ -25,6 +29,14 @@ from importlib import metadata
 from pathlib import Path
 
 from arlib.config import Config, ConfigError, as_plain, load_config
+from arlib.safe_output import (
+    OutputFailed,
+    bounded_lines,
+    describe_os_error,
+    format_findings,
+    os_error_of,
+    staged_output,
+)
 
 NOTEBOOKS = (
     "01_load_and_validate.ipynb",
@@ -39,6 +51,8 @@ PACKAGES = ("arlib", "polars", "pandas", "papermill", "rapidfuzz", "xlsxwriter",
 # instead of hanging it; a 1,000,000-invoice close takes about 3 minutes in all.
 KERNEL_START_TIMEOUT_S = 180
 CELL_TIMEOUT_S = 3600
+# A failed close lists at most this many error lines (then "... and N more").
+ERROR_LINES = 200
 
 
 def _kernel_manager(socket_dir: Path):
@@ -138,6 +152,7 @@ def _html(notebook: Path, target: Path) -> None:
 
 
 def _failed_cell(exc) -> str:
+    """``cell 12 (execution count 9): DataErrors: <first line of the message>``."""
     index = getattr(exc, "exec_count", None)
     cell = getattr(exc, "cell_index", None)
     ename = getattr(exc, "ename", type(exc).__name__)
@@ -146,28 +161,74 @@ def _failed_cell(exc) -> str:
     if index is not None:
         where += f" (execution count {index})"
     first_line = str(evalue).strip().splitlines()[0] if str(evalue).strip() else ""
+    if len(first_line) > 300:
+        first_line = first_line[:300] + f"... ({len(first_line):,} characters)"
     return f"{where}: {ename}: {first_line}"
+
+
+def _failure_details(exc, state: Path) -> list[str]:
+    """Every line of what stopped the close, bounded (200 lines).
+
+    Data errors are listed from the findings the load step left in this close's state
+    (every error, not the first 20 the notebook's message names); any other error by the
+    rest of its message.
+    """
+    ename = getattr(exc, "ename", type(exc).__name__)
+    if ename == "DataErrors":
+        load = state / "load.pkl"
+        try:
+            with open(load, "rb") as handle:
+                period = pickle.load(handle)  # noqa: S301 - written by this close, just now
+            lines = format_findings(period.findings, limit=ERROR_LINES)
+        except Exception:  # noqa: BLE001 - fall back to the notebook's own message
+            lines = []
+        if lines:
+            return lines
+    evalue = str(getattr(exc, "evalue", str(exc))).strip()
+    return bounded_lines(evalue, limit=ERROR_LINES)[1:]
+
+
+def _keep_failed_run(build: Path, failed: Path, text: str) -> str | None:
+    """Copy the failed run's notebooks and a README into ``failed``; returns why that
+    could not be done (a full disk, no permission), or None."""
+    try:
+        shutil.rmtree(failed, ignore_errors=True)
+        failed.mkdir(parents=True)
+        for done in sorted(build.glob("*.ipynb")):
+            shutil.copy2(done, failed / done.name)
+        (failed / "README.txt").write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return describe_os_error(exc)
+    return None
 
 
 def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Path:
     """Close one period: notebooks, HTML, workpapers, CSVs, open items, manifest, audit log.
 
     Returns the published output folder. Raises :class:`CloseFailed` (with the notebook and
-    cell named) when anything stops the close; nothing is published then.
+    cell named, and every data error listed) when anything stops the close; nothing is
+    published then.
     """
-    import papermill as pm
-    from tqdm import tqdm
-
     try:
         config = load_config(params_file, overrides)
     except ConfigError as exc:
         raise CloseFailed(str(exc)) from None
     final = config.out_dir
-    final.parent.mkdir(parents=True, exist_ok=True)
-    build = final.parent / f".{final.name}.building-{os.getpid()}"
     failed = final.parent / f"{final.name}.FAILED"
-    shutil.rmtree(build, ignore_errors=True)
-    build.mkdir(parents=True)
+    try:
+        with staged_output(final, replace=True) as build:
+            _run_notebooks(config, params_file, overrides, build, failed, progress)
+    except OutputFailed as exc:
+        raise CloseFailed(f"close of {config.period}: {exc}") from None
+    shutil.rmtree(failed, ignore_errors=True)
+    return final
+
+
+def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: Path, progress):
+    """The four notebooks, their HTML copies and the outputs, all written into ``build``."""
+    import papermill as pm
+    from tqdm import tqdm
+
     state = build / ".state"
     state.mkdir()
     audit = AuditLog(build / "audit_log.jsonl")
@@ -200,20 +261,22 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clean, named stop
-            shutil.rmtree(failed, ignore_errors=True)
-            failed.mkdir(parents=True)
-            for done in build.glob("*.ipynb"):
-                shutil.copy2(done, failed / done.name)
-            (failed / "README.txt").write_text(
-                f"This close of {config.period} FAILED in {notebook.name}, {_failed_cell(exc)}.\n"
-                "These notebooks are the record of the failed run, not a complete close.\n",
-                encoding="utf-8",
+            where = _failed_cell(exc)
+            details = "".join(f"  {line}\n" for line in _failure_details(exc, state))
+            kept = _keep_failed_run(
+                build,
+                failed,
+                f"This close of {config.period} FAILED in {notebook.name}, {where}"
+                + ("\n" if where.endswith(":") else ".\n")
+                + details
+                + "These notebooks are the record of the failed run, not a complete close.\n",
             )
-            shutil.rmtree(build, ignore_errors=True)
-            raise CloseFailed(
-                f"{notebook.name} failed at {_failed_cell(exc)}; the error-bannered notebook is "
-                f"kept in {failed}"
-            ) from None
+            record = (
+                f"the error-bannered notebook is kept in {failed}"
+                if kept is None
+                else f"the record of the failed run could not be kept in {failed}: {kept}"
+            )
+            raise CloseFailed(f"{notebook.name} failed at {where}\n{details}{record}") from None
         finally:
             shutil.rmtree(sockets, ignore_errors=True)
         _html(target, target.with_suffix(".html"))
@@ -223,13 +286,16 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
             outputs=[target],
             seconds=time.perf_counter() - started,
         )
-    _publish_outputs(config, state, build, audit, context)
+    try:
+        _publish_outputs(config, state, build, audit, context)
+    except Exception as exc:  # noqa: BLE001 - named like a failed notebook, nothing published
+        if os_error_of(exc) is not None:
+            raise  # staged_output names the disk or permission problem
+        raise CloseFailed(
+            f"writing the outputs of {config.period} failed: {type(exc).__name__}: "
+            + "\n".join(bounded_lines(str(exc), limit=ERROR_LINES))
+        ) from None
     shutil.rmtree(state)
-    if final.exists():
-        shutil.rmtree(final)
-    build.rename(final)
-    shutil.rmtree(failed, ignore_errors=True)
-    return final
 
 
 def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, context) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
+import math
 import re
 import types
 import typing
@@ -24,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from arlib.safe_output import bounded_lines, clip, excerpt
 from arlib.schema import CURRENCY_DECIMALS, FRAMES
 
 INPUT_NAMES = (
@@ -37,6 +39,14 @@ INPUT_NAMES = (
 )
 REQUIRED_INPUTS = ("invoices", "receipts", "customers")
 FORMATS = ("csv", "xlsx", "parquet", "mt940", "camt053", "camt054", "ofx", "bai2")
+# A params file is a page of settings: bigger, deeper or (through YAML aliases) wider
+# than this is refused before anything walks it (an alias "bomb" expands exponentially).
+MAX_PARAMS_BYTES = 1_000_000
+MAX_PARAMS_VALUES = 100_000
+MAX_PARAMS_DEPTH = 50
+# Integers in params (days, counts, caps) beyond this are no setting anyone means, and
+# overflow the date and integer arithmetic of the stages.
+MAX_PARAMS_INT = 1_000_000_000
 
 
 class ConfigError(ValueError):
@@ -68,7 +78,7 @@ class InputSpec:
     format: str | None = None
     encoding: str | None = None
     sheet: str | None = None
-    decimal_comma: bool = False
+    decimal_comma: bool | None = None
     dayfirst: bool = False
     preset: str | None = None
     columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -162,9 +172,55 @@ def project_root(params_file: Path) -> Path:
     return folder.parent if folder.name == "params" else folder
 
 
+class ParamsTooLarge(yaml.YAMLError):
+    """A params file that would expand beyond the bounds above."""
+
+
 class _ParamsLoader(yaml.SafeLoader):
     """YAML as users mean it: ``as_of: 2026-02-30`` stays text (reported by key, not a
-    traceback), and ``entity: 00123`` stays ``'00123'`` (not the octal number 83)."""
+    traceback), and ``entity: 00123`` stays ``'00123'`` (not the octal number 83).
+
+    While composing, every node's size with its aliases expanded is counted, so an alias
+    bomb (anchors nested and repeated) or a recursive alias is refused at once, before
+    anything (checks, the manifest's JSON) walks the expanded value.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise ParamsTooLarge(
+                    f"alias *{clip(anchor, 40)} is used inside the value it names "
+                    "(a recursive alias)"
+                )
+            return node
+        self._depth += 1
+        try:
+            if self._depth > MAX_PARAMS_DEPTH:
+                raise ParamsTooLarge(f"values are nested more than {MAX_PARAMS_DEPTH} levels deep")
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        size = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+        if size > MAX_PARAMS_VALUES:
+            raise ParamsTooLarge(
+                f"its values, with YAML aliases (*name) expanded, number more than "
+                f"{MAX_PARAMS_VALUES:,} (an alias bomb?); write the settings out plainly"
+            )
+        self._sizes[id(node)] = size
+        return node
 
     def construct_yaml_timestamp(self, node):
         try:
@@ -176,7 +232,10 @@ class _ParamsLoader(yaml.SafeLoader):
         text = self.construct_scalar(node)
         if re.fullmatch(r"[-+]?0[0-9_]+", str(text)):
             return text
-        return super().construct_yaml_int(node)
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts: text, reported by key
+            return text
 
 
 _ParamsLoader.add_constructor("tag:yaml.org,2002:timestamp", _ParamsLoader.construct_yaml_timestamp)
@@ -186,16 +245,34 @@ _ParamsLoader.add_constructor("tag:yaml.org,2002:int", _ParamsLoader.construct_y
 def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read and validate a params YAML (plus overrides such as ``--entity``)."""
     path = Path(params_file)
-    if not path.is_file():
-        raise ConfigError(str(path), [f"params file not found: {path}"])
+    source = clip(path, 200)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ParamsLoader) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+        if not path.exists():
+            raise ConfigError(source, [f"params file not found: {source}"])
+        if not path.is_file():
+            raise ConfigError(source, [f"params file is not a regular file: {source}"])
+        size = path.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise ConfigError(
+                source,
+                [f"params file is {size:,} bytes; a params file is at most {MAX_PARAMS_BYTES:,}"],
+            )
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+    except OSError as exc:
+        raise ConfigError(source, [f"params file cannot be read: {exc.strerror or exc}"]) from None
+    try:
+        raw = yaml.load(text, Loader=_ParamsLoader) or {}
+    except ParamsTooLarge as exc:
+        raise ConfigError(source, [f"params file refused: {exc}"]) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        detail = "; ".join(bounded_lines(str(exc), limit=8, width=200))
+        raise ConfigError(source, [f"not valid YAML: {detail}"]) from None
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["the params file must be a mapping of keys to values"])
     raw = {**raw, **(overrides or {})}
-    return from_mapping(raw, root=project_root(path), source=str(path))
+    return from_mapping(raw, root=project_root(path), source=source)
 
 
 def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<params>") -> Config:
@@ -206,7 +283,7 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
     for key in raw:
         if key not in TOP_LEVEL_KEYS and key not in sections:
             known = ", ".join([*TOP_LEVEL_KEYS[:-2], *sections])
-            problems.append(f"{key}: unknown key (known keys: {known})")
+            problems.append(f"{clip(key)}: unknown key (known keys: {known})")
 
     period = _period(raw.get("period"), problems)
     as_of = _date("as_of", raw.get("as_of"), problems) if raw.get("as_of") is not None else None
@@ -215,7 +292,7 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
         as_of = dt.date(year, month, calendar.monthrange(year, month)[1])
     base = _text("base_currency", raw.get("base_currency", "CNY"), problems) or "CNY"
     if base not in CURRENCY_DECIMALS:
-        problems.append(f"base_currency: unknown currency {base!r}")
+        problems.append(f"base_currency: unknown currency {excerpt(base)}")
     entity = raw.get("entity")
     entity = None if entity is None else str(entity).strip() or None
 
@@ -236,6 +313,16 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
     built = {}
     for name, cls in sections.items():
         built[name] = build_dataclass(cls, raw.get(name) or {}, name, problems)
+    aging, provision = built.get("aging"), built.get("provision")
+    if aging is not None and provision is not None:
+        # checked here, not when the provision stage meets the bucket half-way into a close
+        unrated = [label for label in aging.labels if label not in provision.loss_rates]
+        if unrated:
+            problems.append(
+                f"provision.loss_rates: no rate for aging bucket(s) "
+                f"{', '.join(clip(u) for u in unrated)} (each aging bucket, and "
+                f"{clip(aging.invalid_bucket)} for impossible dates, needs one)"
+            )
 
     if problems:
         raise ConfigError(source, problems)
@@ -263,7 +350,7 @@ def _period(value: Any, problems: list[str]) -> str:
     text = str(value).strip()
     match = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
     if not match or not 1 <= int(match.group(2)) <= 12:
-        problems.append(f"period: {value!r} is not a month (expected YYYY-MM, e.g. 2026-10)")
+        problems.append(f"period: {excerpt(value)} is not a month (expected YYYY-MM, e.g. 2026-10)")
         return ""
     return f"{int(match.group(1)):04d}-{int(match.group(2)):02d}"
 
@@ -276,17 +363,19 @@ def _date(key: str, value: Any, problems: list[str]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        problems.append(f"{key}: {value!r} is not a valid date (expected YYYY-MM-DD)")
+        problems.append(f"{key}: {excerpt(value)} is not a valid date (expected YYYY-MM-DD)")
         return None
 
 
 def _decimal(key: str, value: Any, problems: list[str]) -> Decimal | None:
-    if isinstance(value, float):
-        value = repr(value)
+    text = repr(value) if isinstance(value, float) else str(value)
     try:
-        return Decimal(str(value).replace(",", "").strip())
+        number = Decimal(text.replace(",", "").strip())
+        if number.is_finite():
+            return number
+        raise InvalidOperation
     except InvalidOperation:
-        problems.append(f"{key}: {value!r} is not a number")
+        problems.append(f"{key}: {excerpt(value)} is not a number")
         return None
 
 
@@ -306,13 +395,15 @@ def _inputs(
     specs: dict[str, InputSpec] = {}
     for name in raw:
         if name not in INPUT_NAMES:
-            problems.append(f"inputs.{name}: unknown input (known: {', '.join(INPUT_NAMES)})")
+            problems.append(f"inputs.{clip(name)}: unknown input (known: {', '.join(INPUT_NAMES)})")
     for name in REQUIRED_INPUTS:
         if raw.get(name) is None:
             problems.append(f"inputs.{name}: missing (required input)")
     for name in columns:
         if name not in INPUT_NAMES:
-            problems.append(f"columns.{name}: unknown input (known: {', '.join(INPUT_NAMES)})")
+            problems.append(
+                f"columns.{clip(name)}: unknown input (known: {', '.join(INPUT_NAMES)})"
+            )
     for name in INPUT_NAMES:
         value = raw.get(name)
         if value is None:
@@ -326,25 +417,49 @@ def _inputs(
         spec = build_dataclass(InputSpec, {**entry, "columns": mapping}, f"inputs.{name}", problems)
         if spec is None:
             continue
-        path = (root / spec.path).resolve() if not Path(spec.path).is_absolute() else spec.path
-        if not path.exists():
-            hint = ""
-            if name == "opening":
-                hint = " (close the previous period first: it writes open_items.parquet)"
-            problems.append(f"inputs.{name}: file not found: {path}{hint}")
+        path = _input_path(name, root, spec.path, problems)
+        if path is None:
+            continue
         if spec.format is not None and spec.format not in FORMATS:
-            problems.append(f"inputs.{name}.format: {spec.format!r} (known: {', '.join(FORMATS)})")
+            problems.append(
+                f"inputs.{name}.format: {excerpt(spec.format)} (known: {', '.join(FORMATS)})"
+            )
         frame = name if name in FRAMES else None
         if frame:
             known = set(FRAMES[frame][0]) | set(FRAMES[frame][1])
             for header, target in mapping.items():
                 if target not in known:
                     problems.append(
-                        f"columns.{name}.{header}: {target!r} is not a column of {name} "
+                        f"columns.{name}.{clip(header)}: {excerpt(target)} is not a column "
+                        f"of {name} "
                         f"(known: {', '.join(sorted(known))})"
                     )
         specs[name] = dataclasses.replace(spec, path=path)
     return specs
+
+
+def _input_path(name: str, root: Path, given: Path, problems: list[str]) -> Path | None:
+    """The resolved path of an input, or None (and a problem) when it is not a readable
+    regular file: missing, a folder, a device such as /dev/zero, a name the system refuses.
+    """
+    shown = clip(given, 200)
+    try:
+        path = (root / given).resolve() if not Path(given).is_absolute() else Path(given)
+        exists, regular = path.exists(), path.is_file()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        problems.append(f"inputs.{name}: cannot use the path {shown}: {clip(reason)}")
+        return None
+    if not exists:
+        hint = ""
+        if name == "opening":
+            hint = " (close the previous period first: it writes open_items.parquet)"
+        problems.append(f"inputs.{name}: file not found: {clip(path, 200)}{hint}")
+        return path
+    if not regular:
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket?)"
+        problems.append(f"inputs.{name}: {clip(path, 200)} is {kind}; give the path of a file")
+    return path
 
 
 def build_dataclass(cls: type, raw: Any, key: str, problems: list[str]) -> Any:
@@ -361,11 +476,14 @@ def build_dataclass(cls: type, raw: Any, key: str, problems: list[str]) -> Any:
     values: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in fields:
-            problems.append(f"{key}.{name}: unknown key (known: {', '.join(fields)})")
+            problems.append(f"{key}.{clip(name)}: unknown key (known: {', '.join(fields)})")
             continue
         ok, converted = _coerce(value, hints[name])
         if not ok:
-            problems.append(f"{key}.{name}: {value!r} is not {_describe(hints[name])}")
+            what = _describe(hints[name])
+            if what == "an integer" and _is_integer(value):
+                what = f"an integer of at most {MAX_PARAMS_INT:,} either way"
+            problems.append(f"{key}.{name}: {excerpt(value)} is not {what}")
             continue
         values[name] = converted
     missing = [
@@ -381,8 +499,8 @@ def build_dataclass(cls: type, raw: Any, key: str, problems: list[str]) -> Any:
         return None
     try:
         return cls(**values)
-    except (ValueError, TypeError) as exc:
-        problems.append(f"{key}: {exc}")
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        problems.append(f"{key}: {'; '.join(bounded_lines(str(exc), limit=5, width=300))}")
         return None
 
 
@@ -410,25 +528,27 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
     if hint is int:
         if isinstance(value, bool):
             return False, None
-        if isinstance(value, int):
-            return True, value
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            return True, int(value)
+            value = int(value) if len(value.strip()) <= 30 else MAX_PARAMS_INT + 1
+        if isinstance(value, int) and abs(value) <= MAX_PARAMS_INT:
+            return True, value
         return False, None
     if hint is float:
         if isinstance(value, bool):
             return False, None
         try:
-            return True, float(value)
+            number = float(value)
         except (TypeError, ValueError):
             return False, None
+        return (True, number) if math.isfinite(number) else (False, None)
     if hint is Decimal:
         if isinstance(value, bool):
             return False, None
         try:
-            return True, Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+            number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
         except InvalidOperation:
             return False, None
+        return (True, number) if number.is_finite() else (False, None)
     if hint is str:
         return (True, str(value)) if isinstance(value, str | int) else (False, None)
     if hint is Path:
@@ -464,6 +584,15 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
         built = build_dataclass(hint, value, "", problems)
         return (built is not None), built
     return isinstance(value, hint), value
+
+
+def _is_integer(value: Any) -> bool:
+    """An integer as written (too large for a setting, as the caller found)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (
+        isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) is not None
+    )
 
 
 def _describe(hint: Any) -> str:

@@ -175,6 +175,18 @@ class ExceptionConfig:
         unknown = set(self.actions) - set(CLASS_OF)
         if unknown:
             raise ValueError(f"actions for unknown exception types: {sorted(unknown)}")
+        if any(int(f) < 2 for f in self.shift_factors):  # amounts are divided by them
+            raise ValueError("exceptions.shift_factors must be whole numbers of at least 2")
+        if any(not 0 <= r < 1 for r in (*self.tax_rates, *self.discount_rates)):
+            raise ValueError("exceptions.tax_rates and discount_rates must be from 0 to below 1")
+        tolerances = ("rounding_tolerance", "tax_tolerance", "bank_charge_tolerance")
+        if any(getattr(self, n) < 0 for n in (*tolerances, "fx_tolerance_pct")) or any(
+            v < 0 for v in self.bank_charge_tolerance_by_currency.values()
+        ):
+            raise ValueError("exceptions tolerances must not be negative")
+        for name in ("discount_grace_days", "late_grace_days"):
+            if not 0 <= getattr(self, name) <= 36_600:  # 100 years: beyond, dates overflow
+                raise ValueError(f"exceptions.{name} must be between 0 and 36600 days")
 
     def action(self, kind: str) -> str:
         return self.actions.get(kind, DEFAULT_ACTIONS[kind])

@@ -86,6 +86,8 @@ class JournalConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "write_off_threshold", to_decimal(self.write_off_threshold))
+        if self.write_off_threshold < 0:
+            raise ValueError("adjustments.write_off_threshold must not be negative")
 
     def account(self, role: str) -> tuple[str, str]:
         return getattr(self, f"{role}_account"), getattr(self, f"{role}_account_name")

@@ -56,6 +56,10 @@ class KpiConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trend_threshold_days", Decimal(str(self.trend_threshold_days)))
+        if self.days_in_period is not None and not 1 <= self.days_in_period <= 36_600:
+            raise ValueError("kpis.days_in_period must be between 1 and 36600 (or null)")
+        if self.trend_threshold_days < 0:
+            raise ValueError("kpis.trend_threshold_days must not be negative")
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,17 @@ class MatchConfig:
             raise ValueError("need 0 <= fuzzy_suggest_threshold <= fuzzy_auto_threshold <= 1")
         if self.combined_max_invoices < 2:
             raise ValueError("combined_max_invoices must be at least 2")
+        if any(v < 0 for v in self.bank_charge_max.values()):
+            raise ValueError("matching.bank_charge_max amounts must not be negative")
+        for name in (
+            *("rounding_tolerance", "fx_tolerance_pct", "suggest_near_pct", "bank_charge_max_pct"),
+            *("reference_min_digits", "combined_max_candidates", "suggest_max_candidates"),
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"matching.{name} must not be negative")
+        for name in ("fx_max_rate_age_days", "date_window_days", "date_window_prepay_days"):
+            if not 0 <= getattr(self, name) <= 36_600:  # 100 years: beyond, dates overflow
+                raise ValueError(f"matching.{name} must be between 0 and 36600 days")
 
     def bank_charge_cents(self, currency: str) -> int:
         m = self.bank_charge_max

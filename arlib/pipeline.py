@@ -402,8 +402,10 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
 
 
 def _csv(frame: pl.DataFrame, path: Path) -> Path:
-    frame.write_csv(path, include_bom=False, line_terminator="\n")
-    return path
+    """Every CSV output goes through the one formula-safe writer (see README, outputs)."""
+    from arlib.safe_output import write_csv
+
+    return write_csv(frame, path)
 
 
 MATCH_COLUMNS = [

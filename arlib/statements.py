@@ -23,6 +23,7 @@ import jinja2
 import polars as pl
 
 from arlib.aging import fmt_money
+from arlib.safe_output import write_csv
 from arlib.schema import MONEY
 
 SELECTIONS = ("none", "all", "overdue")
@@ -331,7 +332,7 @@ def write_statements(result, out: Path) -> list[Path]:
     index = pl.DataFrame(index_rows, schema=INDEX_SCHEMA)
     _check_against_aging(index, detail)
     index_path = folder / "index.csv"
-    index.write_csv(index_path, include_bom=False, line_terminator="\n")
+    write_csv(index, index_path)
     return [*written, index_path]
 
 
