@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 
 from arlib.config import ConfigError, load_config
+from arlib.findings import quote
 from arlib.safe_output import (
     OutputFailed,
     check_output_folder,
     describe_os_error,
-    excerpt,
     staged_output,
     write_csv,
 )
@@ -40,7 +40,7 @@ def _print_findings(findings, limit: int | None = None) -> tuple[int, int]:
         where = row["file"] + (f":{row['row']}" if row["row"] is not None else "")
         column = f" {row['column']}:" if row["column"] else ""
         # findings already cut values to 200 characters; this bounds any other caller too
-        value = f" {excerpt(row['value'], 300)}" if row["value"] is not None else ""
+        value = f" {quote(row['value'], 300)}" if row["value"] is not None else ""
         print(
             f"{row['severity'].upper():7} {where}:{column}{value} {row['message']} [{row['rule']}]"
         )

@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from arlib.safe_output import bounded_lines, clip, excerpt
+from arlib.findings import excerpt, quote
+from arlib.safe_output import bounded_lines
 from arlib.schema import CURRENCY_DECIMALS, FRAMES
 
 INPUT_NAMES = (
@@ -196,7 +197,7 @@ class _ParamsLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:
                 raise ParamsTooLarge(
-                    f"alias *{clip(anchor, 40)} is used inside the value it names "
+                    f"alias *{excerpt(anchor, 40)} is used inside the value it names "
                     "(a recursive alias)"
                 )
             return node
@@ -245,7 +246,7 @@ _ParamsLoader.add_constructor("tag:yaml.org,2002:int", _ParamsLoader.construct_y
 def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read and validate a params YAML (plus overrides such as ``--entity``)."""
     path = Path(params_file)
-    source = clip(path, 200)
+    source = excerpt(path, 200)
     try:
         if not path.exists():
             raise ConfigError(source, [f"params file not found: {source}"])
@@ -283,7 +284,7 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
     for key in raw:
         if key not in TOP_LEVEL_KEYS and key not in sections:
             known = ", ".join([*TOP_LEVEL_KEYS[:-2], *sections])
-            problems.append(f"{clip(key)}: unknown key (known keys: {known})")
+            problems.append(f"{excerpt(key)}: unknown key (known keys: {known})")
 
     period = _period(raw.get("period"), problems)
     as_of = _date("as_of", raw.get("as_of"), problems) if raw.get("as_of") is not None else None
@@ -292,7 +293,7 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
         as_of = dt.date(year, month, calendar.monthrange(year, month)[1])
     base = _text("base_currency", raw.get("base_currency", "CNY"), problems) or "CNY"
     if base not in CURRENCY_DECIMALS:
-        problems.append(f"base_currency: unknown currency {excerpt(base)}")
+        problems.append(f"base_currency: unknown currency {quote(base)}")
     entity = raw.get("entity")
     entity = None if entity is None else str(entity).strip() or None
 
@@ -320,8 +321,8 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
         if unrated:
             problems.append(
                 f"provision.loss_rates: no rate for aging bucket(s) "
-                f"{', '.join(clip(u) for u in unrated)} (each aging bucket, and "
-                f"{clip(aging.invalid_bucket)} for impossible dates, needs one)"
+                f"{', '.join(excerpt(u) for u in unrated)} (each aging bucket, and "
+                f"{excerpt(aging.invalid_bucket)} for impossible dates, needs one)"
             )
 
     if problems:
@@ -350,7 +351,7 @@ def _period(value: Any, problems: list[str]) -> str:
     text = str(value).strip()
     match = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
     if not match or not 1 <= int(match.group(2)) <= 12:
-        problems.append(f"period: {excerpt(value)} is not a month (expected YYYY-MM, e.g. 2026-10)")
+        problems.append(f"period: {quote(value)} is not a month (expected YYYY-MM, e.g. 2026-10)")
         return ""
     return f"{int(match.group(1)):04d}-{int(match.group(2)):02d}"
 
@@ -363,7 +364,7 @@ def _date(key: str, value: Any, problems: list[str]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        problems.append(f"{key}: {excerpt(value)} is not a valid date (expected YYYY-MM-DD)")
+        problems.append(f"{key}: {quote(value)} is not a valid date (expected YYYY-MM-DD)")
         return None
 
 
@@ -375,7 +376,7 @@ def _decimal(key: str, value: Any, problems: list[str]) -> Decimal | None:
             return number
         raise InvalidOperation
     except InvalidOperation:
-        problems.append(f"{key}: {excerpt(value)} is not a number")
+        problems.append(f"{key}: {quote(value)} is not a number")
         return None
 
 
@@ -395,14 +396,16 @@ def _inputs(
     specs: dict[str, InputSpec] = {}
     for name in raw:
         if name not in INPUT_NAMES:
-            problems.append(f"inputs.{clip(name)}: unknown input (known: {', '.join(INPUT_NAMES)})")
+            problems.append(
+                f"inputs.{excerpt(name)}: unknown input (known: {', '.join(INPUT_NAMES)})"
+            )
     for name in REQUIRED_INPUTS:
         if raw.get(name) is None:
             problems.append(f"inputs.{name}: missing (required input)")
     for name in columns:
         if name not in INPUT_NAMES:
             problems.append(
-                f"columns.{clip(name)}: unknown input (known: {', '.join(INPUT_NAMES)})"
+                f"columns.{excerpt(name)}: unknown input (known: {', '.join(INPUT_NAMES)})"
             )
     for name in INPUT_NAMES:
         value = raw.get(name)
@@ -422,7 +425,7 @@ def _inputs(
             continue
         if spec.format is not None and spec.format not in FORMATS:
             problems.append(
-                f"inputs.{name}.format: {excerpt(spec.format)} (known: {', '.join(FORMATS)})"
+                f"inputs.{name}.format: {quote(spec.format)} (known: {', '.join(FORMATS)})"
             )
         frame = name if name in FRAMES else None
         if frame:
@@ -430,7 +433,7 @@ def _inputs(
             for header, target in mapping.items():
                 if target not in known:
                     problems.append(
-                        f"columns.{name}.{clip(header)}: {excerpt(target)} is not a column "
+                        f"columns.{name}.{excerpt(header)}: {quote(target)} is not a column "
                         f"of {name} "
                         f"(known: {', '.join(sorted(known))})"
                     )
@@ -442,23 +445,23 @@ def _input_path(name: str, root: Path, given: Path, problems: list[str]) -> Path
     """The resolved path of an input, or None (and a problem) when it is not a readable
     regular file: missing, a folder, a device such as /dev/zero, a name the system refuses.
     """
-    shown = clip(given, 200)
+    shown = excerpt(given, 200)
     try:
         path = (root / given).resolve() if not Path(given).is_absolute() else Path(given)
         exists, regular = path.exists(), path.is_file()
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        problems.append(f"inputs.{name}: cannot use the path {shown}: {clip(reason)}")
+        problems.append(f"inputs.{name}: cannot use the path {shown}: {excerpt(reason)}")
         return None
     if not exists:
         hint = ""
         if name == "opening":
             hint = " (close the previous period first: it writes open_items.parquet)"
-        problems.append(f"inputs.{name}: file not found: {clip(path, 200)}{hint}")
+        problems.append(f"inputs.{name}: file not found: {excerpt(path, 200)}{hint}")
         return path
     if not regular:
         kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket?)"
-        problems.append(f"inputs.{name}: {clip(path, 200)} is {kind}; give the path of a file")
+        problems.append(f"inputs.{name}: {excerpt(path, 200)} is {kind}; give the path of a file")
     return path
 
 
@@ -476,14 +479,14 @@ def build_dataclass(cls: type, raw: Any, key: str, problems: list[str]) -> Any:
     values: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in fields:
-            problems.append(f"{key}.{clip(name)}: unknown key (known: {', '.join(fields)})")
+            problems.append(f"{key}.{excerpt(name)}: unknown key (known: {', '.join(fields)})")
             continue
         ok, converted = _coerce(value, hints[name])
         if not ok:
             what = _describe(hints[name])
             if what == "an integer" and _is_integer(value):
                 what = f"an integer of at most {MAX_PARAMS_INT:,} either way"
-            problems.append(f"{key}.{name}: {excerpt(value)} is not {what}")
+            problems.append(f"{key}.{name}: {quote(value)} is not {what}")
             continue
         values[name] = converted
     missing = [

@@ -8,7 +8,9 @@ cannot be trusted) or ``warning`` (shown and carried, but does not stop the run)
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import polars as pl
 
@@ -90,11 +92,34 @@ def concat(*parts: list[Finding] | pl.DataFrame) -> pl.DataFrame:
 VALUE_EXCERPT = 200
 
 
-def excerpt(value: str | None, limit: int = VALUE_EXCERPT) -> str | None:
-    """``value`` cut to ``limit`` characters, saying how much was left out."""
-    if value is None or len(value) <= limit:
+def excerpt(value: Any, limit: int = VALUE_EXCERPT) -> str | None:
+    """``value`` as text (unquoted: names, paths, cells) cut to ``limit`` characters,
+    saying how much was left out; None stays None."""
+    if value is None:
+        return None
+    value = str(value)
+    if len(value) <= limit:
         return value
     return f"{value[:limit]}… ({len(value) - limit:,} more characters)"
+
+
+def quote(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with the full length named.
+
+    ``quote("2026-09-31")`` is ``'2026-09-31'``; a 10 MB cell is its first ``limit``
+    characters and ``... (10,000,000 characters)``. Containers are cut element-wise
+    (``reprlib``), so quoting a huge list costs no more than quoting a short one.
+    """
+    if isinstance(value, str | bytes):
+        if len(value) <= limit:
+            return repr(value)
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return f"{value[:limit]!r}... ({len(value):,} {unit})"
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = max(limit, 12)
+    short.maxlevel = 3
+    text = short.repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def excerpt_expr(value: pl.Expr, limit: int = VALUE_EXCERPT) -> pl.Expr:

@@ -274,6 +274,10 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         details["header_row"] = None
         return frame, details, problems
     if fmt == "xlsx":
+        unsafe = _unsafe_workbook(path, shown)
+        if unsafe:
+            problems.extend(unsafe)
+            return None, details, problems
         sheet, chosen = choose_sheet(path, spec.sheet, shown)
         problems.extend(chosen)
         if sheet is None:
@@ -380,6 +384,46 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
     frame = frame.filter(~pl.all_horizontal(pl.exclude("source_row").is_null()))
     details["header_row"] = header_index + 1
     return frame, details, problems
+
+
+# An XLSX is a zip: its parts together may not inflate to more than this.
+XLSX_MAX_INFLATED = 1 << 30
+
+
+def _unsafe_workbook(path: Path, shown: str) -> list[fnd.Finding]:
+    """Refuse a workbook that would inflate past :data:`XLSX_MAX_INFLATED`, holds a zip
+    bomb or a DTD (:func:`arlib.bankfiles.check_xlsx`, from the declared sizes), or whose
+    parts inflate to more than they declare. The last check inflates every part once with
+    ``zipfile``, which stops at the declared size and fails the CRC on a lying header,
+    because the workbook reader itself (calamine) would believe the stream instead."""
+    import zipfile
+
+    from arlib.bankfiles import check_xlsx
+
+    if not zipfile.is_zipfile(path):
+        return []  # not a zip at all: the reader's own error says so
+    found = check_xlsx(path, shown, XLSX_MAX_INFLATED)
+    if found:
+        return found
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as part:
+                    while part.read(1 << 20):
+                        pass
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+        return [
+            fnd.error(
+                shown,
+                None,
+                None,
+                None,
+                "xlsx_corrupt",
+                f"a part of the workbook does not inflate to its declared size: "
+                f"{fnd.excerpt(str(exc))}",
+            )
+        ]
+    return []
 
 
 def choose_sheet(path: Path, named: str | None, shown: str) -> tuple[str | None, list]:

@@ -450,10 +450,14 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(_csv(review.journal, out / "proposed_adjustments.csv"))
     written.append(_csv(result.rollforward, out / "rollforward.csv"))
     items = out / "open_items.parquet"
-    carry.write_open_items(result.open_items, items)
+    carry.write_open_items(
+        result.open_items, items, period=result.config.period, entity=result.config.entity
+    )
     written.append(items)
     history = out / "payment_history.parquet"
-    review.history.write_parquet(history, statistics=False)
+    review.history.write_parquet(
+        history, statistics=False, metadata={carry.KIND_KEY: "payment history"}
+    )
     written.append(history)
     written.append(write_workpapers(result, out / "workpapers.xlsx"))
     written.extend(write_statements(result, out))

@@ -7,7 +7,7 @@ killed process). :func:`staged_output` builds everything in a hidden folder besi
 target and moves it into place only when every file is written; a failure removes the
 hidden folder and leaves the previous outputs as they were. :func:`write_csv` is the one
 CSV writer of the product, so the CSV-injection rule is applied everywhere or nowhere.
-:func:`excerpt` quotes a bad value in a message without echoing 10 MB of it.
+:func:`arlib.findings.quote` quotes a bad value in a message without echoing 10 MB of it.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import contextlib
 import errno as errno_codes
 import os
 import re
-import reprlib
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
+
+from arlib.findings import excerpt, quote
 
 #: A hidden build folder whose process is alive is left alone unless it has not changed
 #: for this long (a process id can be reused by an unrelated program after a crash).
@@ -42,41 +42,15 @@ class OutputFailed(RuntimeError):
 
 
 # --------------------------------------------------------------------------- messages
-def excerpt(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to about ``limit`` characters with the full length named.
-
-    ``excerpt("2026-09-31")`` is ``'2026-09-31'``; a 10 MB cell is its first ``limit``
-    characters and ``... (10,000,000 characters)``. Containers are cut element-wise
-    (``reprlib``), so quoting a huge list costs no more than quoting a short one.
-    """
-    if isinstance(value, str | bytes):
-        if len(value) <= limit:
-            return repr(value)
-        unit = "characters" if isinstance(value, str) else "bytes"
-        return f"{value[:limit]!r}... ({len(value):,} {unit})"
-    short = reprlib.Repr()
-    short.maxstring = short.maxother = max(limit, 12)
-    short.maxlevel = 3
-    text = short.repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def clip(text: Any, limit: int = 80) -> str:
-    """``str(text)`` unquoted, cut to ``limit`` characters with the full length named (for
-    names and paths, which messages show without quotes)."""
-    text = str(text)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
-
-
 def format_findings(findings: pl.DataFrame, limit: int = 200) -> list[str]:
     """One ``file:row: column: 'value' message`` line per error finding, at most ``limit``
-    lines and then ``... and N more``; values are quoted with :func:`excerpt`."""
+    lines and then ``... and N more``; values are quoted with :func:`arlib.findings.quote`."""
     errors = findings.filter(pl.col("severity") == "error")
     lines = []
     for r in errors.head(limit).iter_rows(named=True):
         where = str(r["file"]) + (f":{r['row']}" if r["row"] is not None else "")
         column = f" {r['column']}:" if r["column"] else ""
-        value = f" {excerpt(r['value'])}" if r["value"] is not None else ""
+        value = f" {quote(r['value'])}" if r["value"] is not None else ""
         lines.append(f"{where}:{column}{value} {r['message']}")
     if errors.height > limit:
         lines.append(f"... and {errors.height - limit} more")
@@ -205,7 +179,7 @@ def describe_os_error(exc: OSError) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.errno == errno_codes.ENOSPC:
         reason = "No space left on device (disk full)"
-    return reason if exc.filename is None else f"{reason}: {clip(exc.filename, 200)}"
+    return reason if exc.filename is None else f"{reason}: {excerpt(exc.filename)}"
 
 
 def check_output_folder(final: str | Path) -> None:
