@@ -2,7 +2,8 @@
 
     arlib validate  --params params/2026-10.yaml          exit 0, or 2 with every error listed
     arlib reconcile --params params/2026-10.yaml --out DIR matches, suggestions, exceptions
-    arlib close     --period 2026-10 [--params FILE] [--entity E]
+    arlib close     --period 2026-10 [--params FILE] [--entity E] [--reopen --reason "..."]
+    arlib signoff   --period 2026-10 --section AR-1 --role preparer|reviewer --name "..."
     arlib demo                                            sample data → full closes, offline
     arlib defaults                                        every parameter's default, as YAML
     arlib synth     --out DIR [--seed N] [--customers N] [--invoices N] [--format csv|parquet]
@@ -94,32 +95,87 @@ def cmd_reconcile(args) -> int:
 
 
 def cmd_close(args) -> int:
-    from arlib.close import CloseFailed, run_close
+    from arlib.close import CloseFailed, close_summary, run_close
 
+    if bool(args.reopen) != bool((args.reason or "").strip()):
+        print(
+            "arlib close: --reopen needs --reason '...' (and --reason goes with --reopen): "
+            "a published close is re-closed only with a recorded reason",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
     params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
     overrides = {"entity": args.entity} if args.entity else {}
-    if args.period:
-        overrides["period"] = args.period
     try:
-        out = run_close(params, overrides=overrides, progress=not args.quiet)
+        out = run_close(
+            params,
+            overrides=overrides,
+            progress=not args.quiet,
+            period=args.period,
+            reopen=args.reason if args.reopen else None,
+        )
     except CloseFailed as exc:
         print(f"close failed: {exc}", file=sys.stderr)
         return EXIT_DATA
     print(f"close complete: {out}")
+    for line in close_summary(out):
+        print(f"  {line}")
     return EXIT_OK
 
 
 def cmd_demo(args) -> int:
-    from arlib.close import CloseFailed, run_close
+    from arlib.close import CloseFailed, close_summary, published_close, run_close
 
     root = Path(args.root).resolve()
     for period in ("2026-09", "2026-10"):
+        params = root / "params" / f"{period}.yaml"
+        again = published_close(load_config(params).out_dir) is not None
+        reason = "arlib demo: the sample period closed again" if again else None
         try:
-            out = run_close(root / "params" / f"{period}.yaml", progress=not args.quiet)
+            out = run_close(params, progress=not args.quiet, reopen=reason)
         except CloseFailed as exc:
             print(f"close of {period} failed: {exc}", file=sys.stderr)
             return EXIT_DATA
-        print(f"closed {period}: {out}")
+        print(
+            f"closed {period}: {out}"
+            + (" (the previous close is kept in .history/)" if again else "")
+        )
+        for line in close_summary(out):
+            print(f"  {line}")
+    return EXIT_OK
+
+
+def cmd_signoff(args) -> int:
+    import datetime as dt
+
+    from arlib.signoff import SignOffError, sign
+
+    params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
+    overrides = {"entity": args.entity} if args.entity else {}
+    config = load_config(params, overrides)
+    if args.period and config.period != args.period:
+        print(f"{params} is the params of {config.period}, not of {args.period}", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        on = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"--date {quote(args.date)} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return EXIT_DATA
+    sections = [s.strip() for part in args.section for s in part.split(",") if s.strip()]
+    try:
+        made = sign(
+            config.out_dir,
+            sections=sections,
+            role=args.role,
+            name=args.name,
+            note=args.note or "",
+            on=on,
+        )
+    except SignOffError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_DATA
+    refs = ", ".join(s.section for s in made)
+    print(f"signed {refs} of {config.period} as {made[0].role}: {made[0].name}, {made[0].date}")
     return EXIT_OK
 
 
@@ -172,8 +228,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period")
     p.add_argument("--params")
     p.add_argument("--entity")
+    p.add_argument(
+        "--reopen",
+        action="store_true",
+        help="close a published period again (its previous version is kept in .history/)",
+    )
+    p.add_argument("--reason", help="why the published close is reopened (recorded)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_close)
+
+    p = sub.add_parser("signoff", help="record a preparer's or reviewer's sign-off")
+    p.add_argument("--period")
+    p.add_argument("--params")
+    p.add_argument("--entity")
+    p.add_argument(
+        "--section",
+        action="append",
+        required=True,
+        help="workpaper section(s): AR-1, AR-2,AR-4 or all (repeatable)",
+    )
+    p.add_argument("--role", required=True, choices=("preparer", "reviewer"))
+    p.add_argument("--name", required=True, help="who signs")
+    p.add_argument("--note", help="what was checked, or a reservation")
+    p.add_argument("--date", help="the date of the sign-off (default today), YYYY-MM-DD")
+    p.set_defaults(func=cmd_signoff)
 
     p = sub.add_parser("demo", help="close the bundled sample periods in order")
     p.add_argument("--root", default=".", help="project folder holding params/ and data/")
@@ -196,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "close" and not (args.period or args.params):
-        print("arlib close: give --period YYYY-MM or --params FILE", file=sys.stderr)
+    if args.command in ("close", "signoff") and not (args.period or args.params):
+        print(f"arlib {args.command}: give --period YYYY-MM or --params FILE", file=sys.stderr)
         return EXIT_DATA
     try:
         return args.func(args)

@@ -14,7 +14,6 @@ the failure record itself cannot be written. Each step appends one JSON line to
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import os
 import pickle
@@ -100,11 +99,22 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+PREPARER_VARIABLE = "ARLIB_PREPARER"
+NOT_NAMED = "not named (set params preparer or ARLIB_PREPARER)"
+
+
+def preparer(config: Config) -> str:
+    """Who prepared the close: the params' ``preparer``, else the ``ARLIB_PREPARER``
+    environment variable. A login account names a machine user, not the accountable
+    person, so it is never used; an unnamed preparer is said to be unnamed."""
+    return config.preparer or os.environ.get(PREPARER_VARIABLE) or NOT_NAMED
+
+
 def run_context(config: Config) -> dict[str, str]:
     """Who, when and with what the close ran; shown at the top of every notebook."""
     return {
         "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "run_by": os.environ.get("ARLIB_USER") or getpass.getuser(),
+        "run_by": preparer(config),
         "arlib_version": package_versions()["arlib"],
         "git_commit": git_commit(config.root),
     }
@@ -202,8 +212,27 @@ def _keep_failed_run(build: Path, failed: Path, text: str) -> str | None:
     return None
 
 
-def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Path:
+HISTORY = ".history"
+
+
+def run_close(
+    params_file: Path,
+    *,
+    overrides=None,
+    progress: bool = True,
+    period: str | None = None,
+    reopen: str | None = None,
+) -> Path:
     """Close one period: notebooks, HTML, workpapers, CSVs, open items, manifest, audit log.
+
+    Args:
+        params_file: the period's params.
+        overrides: params keys set on the command line (``--entity``).
+        progress: show a progress bar.
+        period: the period the user asked for (``--period``); the params must be for it.
+        reopen: the reason for closing an already published period again. A published
+            close is evidence: without a reason it is never replaced, and with one the
+            previous version is kept under ``.history/`` and the reopening logged.
 
     Returns the published output folder. Raises :class:`CloseFailed` (with the notebook and
     cell named, and every data error listed) when anything stops the close; nothing is
@@ -213,15 +242,127 @@ def run_close(params_file: Path, *, overrides=None, progress: bool = True) -> Pa
         config = load_config(params_file, overrides)
     except ConfigError as exc:
         raise CloseFailed(str(exc)) from None
+    if period is not None and config.period != period:
+        raise CloseFailed(
+            f"{params_file} is the params of {config.period}, not of {period} (--period): "
+            "nothing was closed"
+        )
     final = config.out_dir
+    previous = published_close(final)
+    if previous is not None and not (reopen or "").strip():
+        raise CloseFailed(
+            f"{final} is the published close of {config.period} (run {previous['run_at']} by "
+            f"{previous['run_by']}); it is not replaced silently. To close it again, give "
+            "--reopen --reason '...': the published version is then kept in "
+            f"{final / HISTORY}/"
+        )
     failed = final.parent / f"{final.name}.FAILED"
     try:
         with staged_output(final, replace=True) as build:
             _run_notebooks(config, params_file, overrides, build, failed, progress)
+            if previous is not None:
+                _keep_previous(final, build, previous, reopen.strip(), preparer(config))
     except OutputFailed as exc:
         raise CloseFailed(f"close of {config.period}: {exc}") from None
     shutil.rmtree(failed, ignore_errors=True)
     return final
+
+
+# Files of a close folder that change after it is published, or are not its outputs.
+UNHASHED = ("manifest.json", "audit_log.jsonl", "signoff.yaml")
+
+
+def output_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every output in a close folder, by relative path: the next close checks
+    its opening file against this, and an auditor can check any file."""
+    from arlib.load import sha256_of
+
+    hashes = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if not path.is_file() or relative.parts[0] in (STATE, HISTORY, *UNHASHED):
+            continue
+        hashes[relative.as_posix()] = sha256_of(path)
+    return hashes
+
+
+def close_summary(folder: Path) -> list[str]:
+    """What a person needs first after a close, read back from what was published: the
+    tie-out status, open exceptions by class, warnings, and where to start reading."""
+    import polars as pl
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    tie = (manifest.get("control_totals") or {}).get("tie_out") or {}
+    lines = [f"tie-out to the GL: {tie.get('status', 'not recorded')}"]
+    exceptions = folder / "exceptions.csv"
+    if exceptions.is_file():
+        frame = pl.read_csv(exceptions, infer_schema=False)
+        open_ = frame.filter(pl.col("status") == "open")
+        by_class = open_.group_by("class").len().sort("len", descending=True)
+        parts = ", ".join(f"{c} {n}" for c, n in by_class.iter_rows())
+        lines.append(f"open exceptions: {open_.height}" + (f" ({parts})" if parts else ""))
+    findings = folder / "findings.csv"
+    if findings.is_file():
+        frame = pl.read_csv(findings, infer_schema=False)
+        warned = frame.filter(pl.col("severity") == "warning").height
+        lines.append(f"input warnings: {warned} (findings.csv, workpaper AR-10)")
+    lines.append(f"start with {folder / NOTEBOOKS[-1].replace('.ipynb', '.html')}")
+    return lines
+
+
+def published_close(folder: Path) -> dict | None:
+    """``run_at`` and ``run_by`` of the close published in ``folder``, or None if none is."""
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        run = json.loads(manifest.read_text(encoding="utf-8")).get("run") or {}
+    except (OSError, ValueError):
+        run = {}
+    return {"run_at": run.get("run_at", "unknown"), "run_by": run.get("run_by", "unknown")}
+
+
+def _keep_previous(final: Path, build: Path, previous: dict, reason: str, who: str) -> None:
+    """Copy the published close into the new one's ``.history/<timestamp>/`` (with the
+    history it had), and log who reopened it, when and why, in ``.history/log.jsonl`` and
+    the audit log. Its sign-off stays with it: the new close starts unsigned."""
+    history = build / HISTORY
+    if (final / HISTORY).is_dir():
+        shutil.copytree(final / HISTORY, history)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = history / stamp
+    shutil.copytree(final, kept, ignore=shutil.ignore_patterns(HISTORY))
+    record = {
+        "reopened_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "reopened_by": who,
+        "reason": reason,
+        "previous_run_at": previous["run_at"],
+        "previous_run_by": previous["run_by"],
+        "kept_in": kept.relative_to(build).as_posix(),
+    }
+    with open(history / "log.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    AuditLog(build / "audit_log.jsonl").step("reopen", parameters=record)
+
+
+STATE = ".state"
+
+
+def notebook_parameters(config: Config, params_file, overrides, build: Path, context) -> dict:
+    """What ``arlib close`` injects into each notebook, as paths that stay true once the
+    close is published: the params file relative to the project root, the project root
+    relative to the close folder (the notebook's working folder), and the stage cache as
+    a folder inside it. Re-executing a published notebook from its folder reads the same
+    params and inputs (the cache is gone by then, so the stages are computed anew)."""
+    params = Path(params_file).resolve()
+    shown = params.relative_to(config.root) if params.is_relative_to(config.root) else params
+    return {
+        "params_file": shown.as_posix(),
+        "project_root": Path(os.path.relpath(config.root, build)).as_posix(),
+        "state_dir": STATE,
+        "overrides": dict(overrides or {}),
+        "run_context": context,
+    }
 
 
 def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: Path, progress):
@@ -229,16 +370,11 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
     import papermill as pm
     from tqdm import tqdm
 
-    state = build / ".state"
+    state = build / STATE
     state.mkdir()
     audit = AuditLog(build / "audit_log.jsonl")
     context = run_context(config)
-    parameters = {
-        "params_file": str(Path(params_file).resolve()),
-        "state_dir": str(state),
-        "overrides": dict(overrides or {}),
-        "run_context": context,
-    }
+    parameters = notebook_parameters(config, params_file, overrides, build, context)
     books = [notebooks_dir(config.root) / name for name in NOTEBOOKS]
     bar = tqdm(books, desc=f"close {config.period}", unit="notebook", disable=not progress)
     for notebook in bar:
@@ -251,7 +387,7 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
                 str(notebook),
                 str(target),
                 parameters=parameters,
-                cwd=str(notebook.parent),
+                cwd=str(build),
                 progress_bar=False,
                 kernel_name="python3",
                 km=_kernel_manager(sockets),
@@ -301,6 +437,7 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
 def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, context) -> None:
     """Machine-readable outputs and workpapers, written from the state the notebooks built."""
     from arlib import pipeline
+    from arlib.export import workpaper_sections
 
     started = time.perf_counter()
     result = pipeline.close_stage(config, state)
@@ -325,6 +462,10 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "inputs": result.period.provenance,
         "control_totals": result.control_totals(),
         "outputs": sorted(p.relative_to(build).as_posix() for p in written),
+        "output_sha256": output_hashes(build),
+        "workpaper_sections": [
+            {"ref": ref, "title": title} for ref, title in workpaper_sections(result)
+        ],
     }
     (build / "manifest.json").write_text(
         json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True),

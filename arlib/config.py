@@ -109,6 +109,7 @@ class Config:
     root: Path
     entity: str | None = None
     gl_control_balance: Decimal | None = None
+    preparer: str | None = None
     sections: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     source: str = "<params>"
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -160,6 +161,7 @@ TOP_LEVEL_KEYS = (
     "columns",
     "out_dir",
     "gl_control_balance",
+    "preparer",
     # The following are passed by `arlib close` into notebooks, not written by users.
     "params_file",
     "root",
@@ -310,6 +312,8 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
 
     gl = raw.get("gl_control_balance")
     gl_balance = _decimal("gl_control_balance", gl, problems) if gl is not None else None
+    named = raw.get("preparer")
+    prepared_by = _text("preparer", named, problems) if named is not None else None
 
     built = {}
     for name, cls in sections.items():
@@ -336,6 +340,7 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
         root=root,
         entity=entity,
         gl_control_balance=gl_balance,
+        preparer=prepared_by or None,
         sections=built,
         source=source,
         raw=dict(raw),

@@ -162,7 +162,14 @@ def sheets_for(result) -> list[Sheet]:
     return sheets
 
 
+def workpaper_sections(result) -> list[tuple[str, str]]:
+    """(ref, sheet name) of every workpaper section, in the Index's order."""
+    return [(sheet.ref, sheet.name) for sheet in sheets_for(result)]
+
+
 def write_workpapers(result, path: Path) -> Path:
+    from arlib.signoff import TABLE_COLUMNS, read_signoffs, signoff_table
+
     config = result.config
     header = {
         "Title": "AR reconciliation workpapers",
@@ -171,15 +178,13 @@ def write_workpapers(result, path: Path) -> Path:
         "As of": str(config.as_of),
         "Base currency": config.base_currency,
     }
-    signoff = [
-        ("Preparer", "Prepared the reconciliation, reviewed suggestions and exceptions"),
-        ("Reviewer", "Reviewed the lead schedule, tie-out, exceptions and proposed adjustments"),
-    ]
+    sheets = sheets_for(result)
+    signed = signoff_table(read_signoffs(path.parent), [(s.ref, s.name) for s in sheets])
     write_workbook(
         path,
-        sheets_for(result),
+        sheets,
         header=header,
         row_cap=config.section("workpapers").row_cap,
-        signoff=signoff,
+        signoff=[list(TABLE_COLUMNS), *[list(r) for r in signed.rows()]],
     )
     return path

@@ -1069,6 +1069,8 @@ def load_period(config: Config) -> Period:
             Path(opening.path), shown, config.period, config.entity
         )
         findings.append(fnd.to_frame(refused))
+        if items is not None:
+            findings.append(fnd.to_frame(opening_unchanged(Path(opening.path), shown)))
         if items is None:
             items = carry.split_open_items(carry.empty_open_items())
         frames["invoices"] = pl.concat(
@@ -1109,6 +1111,47 @@ def load_period(config: Config) -> Period:
         statements=extras.get("statements"),
         debits=extras.get("debits"),
     )
+
+
+def opening_unchanged(path: Path, shown: str) -> list[fnd.Finding]:
+    """The opening file must be the one the previous close published: its SHA-256 is
+    checked against that close's ``manifest.json`` beside it. A file changed or replaced
+    since is an error (last period's figures would no longer be the ones signed off); one
+    without such a manifest is a warning, because its origin cannot be shown."""
+    import json
+
+    manifest = path.parent / "manifest.json"
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("output_sha256") or {}
+    except (OSError, ValueError):
+        recorded = None
+    if recorded is None or path.name not in recorded:
+        return [
+            fnd.warning(
+                shown,
+                None,
+                None,
+                None,
+                "opening_unverified",
+                "no manifest of the close that wrote it lies beside it (or it does not list "
+                "this file), so it cannot be shown to be that close's output",
+            )
+        ]
+    actual = sha256_of(path)
+    if actual != recorded[path.name]:
+        return [
+            fnd.error(
+                shown,
+                None,
+                None,
+                actual[:16],
+                "opening_changed",
+                f"SHA-256 {actual[:16]}… differs from the {recorded[path.name][:16]}… that the "
+                "previous close published in its manifest: the file was changed or replaced "
+                "after that close",
+            )
+        ]
+    return []
 
 
 def provenance_frame(provenance: list[dict]) -> pl.DataFrame:

@@ -36,13 +36,26 @@ def config_from_parameters(namespace: dict[str, Any]) -> Config:
     """
     keys = [k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")]
     given = {k: namespace.get(k) for k in keys if namespace.get(k) is not None}
+    cwd = Path.cwd()
     if given.get("period"):
-        cwd = Path.cwd()
         root = cwd if (cwd / "params").is_dir() else cwd.parent
         return from_mapping(
             given, root=namespace.get("root") or root, source="papermill parameters"
         )
-    return load_config(namespace["params_file"], namespace.get("overrides") or None)
+    params = Path(namespace["params_file"])
+    if not params.is_absolute():
+        # relative to the project root, which is given relative to the close folder the
+        # notebook runs in (so a published notebook re-runs where it lies)
+        root = (cwd / (namespace.get("project_root") or "..")).resolve()
+        params = root / params
+    return load_config(params, namespace.get("overrides") or None)
+
+
+def state_folder(namespace: dict[str, Any]) -> str | None:
+    """The stage cache of this close: the folder ``arlib close`` made, or None (compute
+    each stage here) when it is gone, as it is once the close is published."""
+    state = namespace.get("state_dir")
+    return state if state is not None and Path(state).is_dir() else None
 
 
 def context_or_now(run_context: dict | None, config: Config) -> dict[str, str]:
@@ -146,14 +159,37 @@ def params_table(config: Config) -> pl.DataFrame:
     )
 
 
-def signoff_markdown(config: Config) -> str:
-    return (
-        "## Sign-off\n\n"
+def signoff_markdown(closed) -> str:
+    """The sign-off table of this close, from ``signoff.yaml`` in the folder the notebook
+    runs in (the published close): empty while the close is being built, filled in
+    whenever the published notebook is re-run after ``arlib signoff``."""
+    from arlib.export import workpaper_sections
+    from arlib.signoff import read_signoffs, signoff_table
+
+    config = closed.config
+    table = signoff_table(read_signoffs(Path.cwd()), workpaper_sections(closed))
+    signed = table.filter(pl.col("Preparer") != "").height
+    reviewed = table.filter(pl.col("Reviewer") != "").height
+    lines = [
+        "## Sign-off",
+        "",
         f"Workpapers for **{config.entity or 'the entity'}**, period **{config.period}**, "
-        f"as of **{config.as_of}**.\n\n"
-        "| Role | Name | Date | Signature | Notes |\n|---|---|---|---|---|\n"
-        "| Preparer | | | | |\n| Reviewer | | | | |\n"
-    )
+        f"as of **{config.as_of}**: {signed} of {table.height} sections signed by their "
+        f"preparer, {reviewed} reviewed.",
+        "",
+    ]
+    if signed == 0:
+        lines += [
+            "Nobody has signed yet. After reviewing a section, record it with "
+            f"`arlib signoff --period {config.period} --section AR-1 --role preparer "
+            '--name "..."` (reviewers: `--role reviewer`); the record is kept in '
+            "`signoff.yaml` beside the outputs and copied into the workbook's Sign-off sheet.",
+            "",
+        ]
+    header = "| " + " | ".join(table.columns) + " |"
+    lines += [header, "|" + "---|" * table.width]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.rows()]
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------- 01 load and validate

@@ -59,14 +59,14 @@ def write_workbook(
     *,
     header: dict[str, str],
     row_cap: int,
-    signoff: list[tuple[str, str]],
+    signoff: list[list[str]],
 ) -> dict[str, int]:
     """Write the workbook; returns rows written per sheet (after any cap).
 
     Args:
         header: Entity, period, as-of, prepared-at lines printed above the Index.
         row_cap: Maximum detail rows on capped sheets.
-        signoff: (role, description) lines for the Sign-off sheet.
+        signoff: the Sign-off table: its header, then one row per workpaper section.
     """
     row_cap = min(row_cap, EXCEL_MAX_ROWS - 10)
     book = xlsxwriter.Workbook(
@@ -224,15 +224,79 @@ def _write_cell(ws, r, c, value, kind, fmt, fill) -> None:
         ws.write_string(r, c, str(value), fill)
 
 
+SIGNOFF_HEADER_ROW = 3  # zero-based: title, entity line, a blank row, then the table
+
+
 def _write_signoff(ws, signoff, header, fmt) -> None:
+    """The sign-off table (header row, then one row per section), laid out so that
+    :func:`replace_signoff_table` can rewrite its rows after the close is published."""
     ws.write_string(0, 0, "Sign-off", fmt["title"])
     ws.write_string(1, 0, f"{header.get('Entity', '')} {header.get('Period', '')}".strip())
-    for col, text in enumerate(["Role", "Responsibility", "Name", "Date", "Signature"]):
-        ws.write_string(3, col, text, fmt["head"])
-    for i, (role, text) in enumerate(signoff):
-        ws.write_string(4 + i, 0, role, fmt["bold"])
-        ws.write_string(4 + i, 1, text)
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 1, 70)
-    ws.set_column(2, 4, 22)
+    head, *body = signoff
+    for col, text in enumerate(head):
+        ws.write_string(SIGNOFF_HEADER_ROW, col, text, fmt["head"])
+    for i, row in enumerate(body, start=SIGNOFF_HEADER_ROW + 1):
+        for col, text in enumerate(row):
+            if text:
+                ws.write_string(i, col, str(text), fmt["bold"] if col == 0 else None)
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 24)
+    ws.set_column(2, 5, 18)
+    ws.set_column(6, 6, 60)
     _print_setup(ws, "Sign-off")
+
+
+def replace_signoff_table(path: Path, table: list[list[str]]) -> None:
+    """Rewrite the Sign-off sheet's table rows in a written workbook, leaving every other
+    part byte for byte as it was (the workbook of a million-row close is not rebuilt to
+    record a signature). Styles are those the sheet's own header and first column use."""
+    import re
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    with zipfile.ZipFile(path) as book:
+        workbook = book.read("xl/workbook.xml").decode("utf-8")
+        rels = book.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+        rid = re.search(r'<sheet name="Sign-off" sheetId="\d+" r:id="(rId\d+)"', workbook).group(1)
+        target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"', rels).group(1)
+        part = f"xl/{target}"
+        sheet = book.read(part).decode("utf-8")
+        parts = [(info, book.read(info)) for info in book.infolist()]
+
+    def style(cell: str) -> str:
+        found = re.search(rf'<c r="{cell}" s="(\d+)"', sheet)
+        return f' s="{found.group(1)}"' if found else ""
+
+    first = SIGNOFF_HEADER_ROW + 1
+    head_style, ref_style = style(f"A{first}"), style(f"A{first + 1}")
+    rows = []
+    for number, row in enumerate(table, start=first):
+        cells = []
+        for col, text in enumerate(row):
+            if not text and number != first:
+                continue
+            look = head_style if number == first else ref_style if col == 0 else ""
+            cells.append(
+                f'<c r="{chr(65 + col)}{number}"{look} t="inlineStr">'
+                f"<is><t>{escape(str(text))}</t></is></c>"
+            )
+        rows.append(f'<row r="{number}">{"".join(cells)}</row>')
+    before = "".join(
+        m.group(0)
+        for m in re.finditer(r'<row r="(\d+)".*?</row>', sheet)
+        if int(m.group(1)) < first
+    )
+    sheet = re.sub(
+        r"<sheetData>.*</sheetData>",
+        lambda _: f"<sheetData>{before}{''.join(rows)}</sheetData>",
+        sheet,
+    )
+    last = first + len(table) - 1
+    sheet = re.sub(
+        r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{chr(64 + len(table[0]))}{last}"/>', sheet
+    )
+    temporary = path.with_name(f".{path.name}.signing")
+    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for info, data in parts:
+            out.writestr(info, sheet.encode("utf-8") if info.filename == part else data)
+    temporary.replace(path)

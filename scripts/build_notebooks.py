@@ -16,31 +16,31 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+sys.path.insert(0, str(ROOT))
 
-PARAMETERS = """\
-# Parameters. `arlib close` sets params_file, state_dir, overrides and run_context;
-# `papermill NB OUT -f params/2026-10.yaml` sets the params' own keys instead.
-params_file = "../params/2026-09.yaml"  # the period's params (paths relative to project root)
-state_dir = None  # where earlier notebooks of this close left their results
-overrides = {}  # e.g. {"entity": "ACME-SH"} from `arlib close --entity`
-run_context = None  # who ran the close, when, with which arlib and commit
-entity = None  # the keys below are only set when papermill is given a params YAML
-period = None
-as_of = None
-base_currency = None
-inputs = None
-columns = None
-out_dir = None
-gl_control_balance = None
-matching = None
-exceptions = None
-aging = None
-tiers = None
-kpis = None
-provision = None
-adjustments = None
-workpapers = None
-"""
+
+def parameters_cell() -> str:
+    """The parameters cell, generated from the config's keys so that every top-level key
+    of a params YAML is a parameter (``papermill NB OUT -f params/P.yaml`` then never
+    warns of an unknown one; tests/test_notebooks.py checks it)."""
+    from arlib.config import TOP_LEVEL_KEYS, _section_classes
+
+    users = [k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")]
+    lines = [
+        "# Parameters. `arlib close` sets params_file, project_root, state_dir, overrides and",
+        "# run_context; `papermill NB OUT -f params/2026-10.yaml` sets the params' own keys.",
+        'params_file = "params/2026-09.yaml"  # the period\'s params, relative to project_root',
+        'project_root = ".."  # the project folder, relative to the folder the notebook runs in',
+        "state_dir = None  # where earlier notebooks of this close left their results",
+        'overrides = {}  # e.g. {"entity": "ACME-SH"} from `arlib close --entity`',
+        "run_context = None  # who ran the close, when, with which arlib and commit",
+        "# the params' own keys: set only when papermill is given a params YAML",
+        *[f"{key} = None" for key in users],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+PARAMETERS = parameters_cell()
 
 SETUP = """\
 import polars as pl
@@ -52,6 +52,7 @@ from arlib import pipeline
 pl.Config.set_tbl_rows(25)
 pl.Config.set_fmt_str_lengths(80)
 config = nb.config_from_parameters(globals())
+state_dir = nb.state_folder(globals())
 context = nb.context_or_now(run_context, config)
 display(Markdown(nb.header_markdown(TITLE, config, context)))
 """
@@ -216,7 +217,7 @@ nb.show(closed.rollforward)"""
     code("nb.record_close(closed)"),
     md("## Conclusions"),
     code("display(Markdown(nb.conclusions(closed)))"),
-    code("display(Markdown(nb.signoff_markdown(config)))"),
+    code("display(Markdown(nb.signoff_markdown(closed)))"),
 ]
 
 

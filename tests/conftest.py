@@ -22,6 +22,20 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def fake_notebooks(monkeypatch, fail: Exception | None = None) -> None:
+    """Papermill without kernels: each notebook "runs" by writing an empty notebook (or
+    raises ``fail``); the outputs are then written from the pipeline as in a real close."""
+    import nbformat
+    import papermill
+
+    def execute_notebook(source, target, **kwargs):
+        if fail is not None:
+            raise fail
+        nbformat.write(nbformat.v4.new_notebook(), target)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI=true a skipped test fails: CI installs every service a test needs, so a

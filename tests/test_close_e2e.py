@@ -302,6 +302,25 @@ def _break_period(project: Path) -> None:
         csv.writer(handle, lineterminator="\n").writerows([r[:drop] + r[drop + 1 :] for r in rows])
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_published_notebook_reruns_where_it_lies(project, notebook, tmp_path):
+    """An auditor re-executes a published notebook from its folder: the injected parameters
+    hold no absolute path, and it reproduces every figure it recorded."""
+    import nbformat
+    import papermill
+
+    published = project / "outputs" / "2026-10" / notebook
+    book = nbformat.read(published, as_version=4)
+    injected = next(c for c in book.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert str(project) not in injected.source and "building-" not in injected.source
+    rerun = tmp_path / notebook
+    papermill.execute_notebook(
+        str(published), str(rerun), cwd=str(published.parent), progress_bar=False
+    )
+    assert read_recorded(rerun) == read_recorded(published)
+    assert not (published.parent / ".state").exists()
+
+
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("close_broken") / "project", ("2026-09",))

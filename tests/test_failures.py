@@ -35,7 +35,7 @@ from arlib.safe_output import (
     staged_output,
     write_csv,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fake_notebooks
 
 PERIOD = "2026-09"
 INVOICES = f"data/sample/{PERIOD}/invoices.csv"
@@ -235,29 +235,16 @@ def test_read_only_parent_simulated(project, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "locked").exists()
 
 
-def _fake_notebooks(monkeypatch, fail: Exception | None = None) -> None:
-    """Papermill without kernels: each notebook "runs" by writing an empty notebook (or
-    raises ``fail``); the outputs are then written from the pipeline as in a real close."""
-    import nbformat
-    import papermill
-
-    def execute_notebook(source, target, **kwargs):
-        if fail is not None:
-            raise fail
-        nbformat.write(nbformat.v4.new_notebook(), target)
-
-    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
-
-
 def test_disk_full_while_close_publishes_keeps_previous_close(project, monkeypatch, capsys):
-    _fake_notebooks(monkeypatch)
+    fake_notebooks(monkeypatch)
     code, printed, err = run(["close", "--params", str(params_of(project)), "--quiet"], capsys)
     assert code == 0, printed + err
     published = project / "outputs" / PERIOD
     before = snapshot(published)
     assert "aging.csv" in before and "manifest.json" in before
     fail_writing(monkeypatch, "aging.csv", disk_full())
-    code, printed, err = run(["close", "--params", str(params_of(project)), "--quiet"], capsys)
+    again = ["close", "--params", str(params_of(project)), "--quiet", "--reopen", "--reason", "x"]
+    code, printed, err = run(again, capsys)
     assert code == 2, printed + err
     assert "No space left on device" in err and "Traceback" not in err
     assert snapshot(published) == before
@@ -266,7 +253,7 @@ def test_disk_full_while_close_publishes_keeps_previous_close(project, monkeypat
 
 def test_failed_close_survives_a_full_disk_in_its_failure_record(project, monkeypatch, capsys):
     """Writing FAILED/README.txt itself hits the full disk: still exit 2 with the reason."""
-    _fake_notebooks(monkeypatch, fail=RuntimeError("kernel died"))
+    fake_notebooks(monkeypatch, fail=RuntimeError("kernel died"))
     original = Path.write_text
 
     def write_text(self, *args, **kwargs):
@@ -310,7 +297,7 @@ def test_stale_build_folders_removed_live_kept(project, monkeypatch, capsys):
             *folders["live_but_untouched_for_days"].iterdir(),
         ):
             os.utime(path, (old, old))
-        _fake_notebooks(monkeypatch, fail=RuntimeError("stop after the clean-up"))
+        fake_notebooks(monkeypatch, fail=RuntimeError("stop after the clean-up"))
         code, _, err = run(["close", "--params", str(params_of(project)), "--quiet"], capsys)
         assert code == 2 and "stop after the clean-up" in err
         left = {name for name, folder in folders.items() if folder.exists()}
@@ -586,7 +573,7 @@ def test_every_csv_output_is_formula_safe_and_parquet_exact(project, tmp_path):
 
 
 def test_close_failed_is_what_run_close_raises(project, monkeypatch):
-    _fake_notebooks(monkeypatch, fail=RuntimeError("boom\nsecond line of the error"))
+    fake_notebooks(monkeypatch, fail=RuntimeError("boom\nsecond line of the error"))
     with pytest.raises(CloseFailed) as info:
         run_close(params_of(project), progress=False)
     assert "boom" in str(info.value) and "second line of the error" in str(info.value)
