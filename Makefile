@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/arlib demo
 
 test: $(STAMP)
+	bash scripts/system_packages.sh
 	$(BIN)/ruff check arlib tests benchmarks
 	$(BIN)/ruff format --check arlib tests benchmarks
 	$(BIN)/pytest -n 2 -q tests

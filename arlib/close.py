@@ -463,6 +463,10 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "control_totals": result.control_totals(),
         "outputs": sorted(p.relative_to(build).as_posix() for p in written),
         "output_sha256": output_hashes(build),
+        "kpis": {
+            row["kpi"]: None if row["value"] is None else str(row["value"])
+            for row in result.review.kpis.summary.iter_rows(named=True)
+        },
         "workpaper_sections": [
             {"ref": ref, "title": title} for ref, title in workpaper_sections(result)
         ],
