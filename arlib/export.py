@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from arlib.provision import movement_lines
 from arlib.workpapers import Sheet, write_workbook
 
 
@@ -134,9 +135,15 @@ def sheets_for(result) -> list[Sheet]:
         Sheet(
             "AR-8",
             "Provision",
-            "Expected credit loss (IFRS 9 simplified)",
+            "Expected credit loss: opening + charge = closing provision (base currency)",
+            movement_lines(review.provision),
+        ),
+        Sheet(
+            "AR-8.1",
+            "Provision matrix",
+            "Expected credit loss per aging bucket (IFRS 9 simplified approach)",
             review.provision.matrix,
-            total_columns=("provision",),
+            total_columns=("outstanding", "provision"),
         ),
         Sheet("AR-9", "KPIs", "KPIs with their formulas", review.kpis.summary),
         Sheet("AR-10", "Findings", "Input findings (errors and warnings)", result.period.findings),

@@ -359,9 +359,25 @@ def tier_summary(tiers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def provision_prose(provided, config: Config) -> str:
-    total = money(provided.total_provision, config.base_currency)
-    return f"Expected credit loss: {total} (provision matrix below)."
+def provision_prose(review, config: Config) -> str:
+    """Opening, charge and closing provision, and the journal that proposes the charge."""
+    provided = review.provision
+    base = config.base_currency
+    movement = provided.movement
+    journal = review.journal.filter(pl.col("reference") == f"ECL {config.period}")
+    if movement == 0:
+        proposal = "so no entry is proposed"
+    else:
+        what = "a charge" if movement > 0 else "a release"
+        proposal = (
+            f"so the period's movement is {what} of {money(abs(movement), base)}, proposed as "
+            f"{journal['journal_id'][0]} (AR-7)"
+        )
+    return (
+        f"Closing provision {money(provided.total_provision, base)} (the matrix below) − "
+        f"opening provision {money(provided.opening_provision, base)} "
+        f"({provided.opening_source}) = {money(movement, base)}, {proposal}."
+    )
 
 
 def journal_prose(journal: pl.DataFrame, config: Config) -> str:
@@ -395,7 +411,11 @@ def record_review(review) -> None:
             "aging_buckets": {
                 b: a for b, a in review.aging.totals.select("bucket", "amount_base").iter_rows()
             },
-            "provision": review.provision.total_provision,
+            "provision": {
+                "opening": review.provision.opening_provision,
+                "charge": review.provision.movement,
+                "closing": review.provision.total_provision,
+            },
             "journal_lines": review.journal.height,
         },
     )

@@ -195,7 +195,9 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config=config.section("kpis"),
             history=history,
         )
-        provided = provision.expected_credit_loss(aged.detail, config.section("provision"))
+        provided = provision.expected_credit_loss(
+            aged.detail, config.section("provision"), period.opening_provision
+        )
         proposed = journal.propose_adjustments(
             result.allocations,
             found,
@@ -204,7 +206,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             base_currency=config.base_currency,
             fx_rates=frames["fx_rates"],
             config=config.section("adjustments"),
-            provision_movement=provided.movement,
+            provision=provided,
         )
         return Review(found, aged, tiers, measured, provided, proposed, history)
 
@@ -265,9 +267,16 @@ class CloseResult:
         }
 
     def control_totals(self) -> dict[str, Any]:
+        provided = self.review.provision
         return {
             "rollforward": self.rollforward.to_dicts(),
             "tie_out": self.tie_out,
+            "provision": {
+                "opening": provided.opening_provision,
+                "opening_source": provided.opening_source,
+                "charge": provided.movement,
+                "closing": provided.total_provision,
+            },
             "inputs": {p["input"]: p.get("control_totals") for p in self.period.provenance},
         }
 
@@ -451,7 +460,12 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(_csv(result.rollforward, out / "rollforward.csv"))
     items = out / "open_items.parquet"
     carry.write_open_items(
-        result.open_items, items, period=result.config.period, entity=result.config.entity
+        result.open_items,
+        items,
+        period=result.config.period,
+        entity=result.config.entity,
+        provision=review.provision.total_provision,
+        base_currency=result.config.base_currency,
     )
     written.append(items)
     history = out / "payment_history.parquet"

@@ -184,9 +184,12 @@ nb.show(review.aging.totals)"""
     code("nb.show(review.kpis.summary)"),
     md("## Expected credit loss (IFRS 9 simplified approach)"),
     code(
-        """display(Markdown(nb.provision_prose(review.provision, config)))
-nb.show(review.provision.matrix)"""
+        """from arlib.provision import movement_lines
+
+display(Markdown(nb.provision_prose(review, config)))
+nb.show(movement_lines(review.provision))"""
     ),
+    code("nb.show(review.provision.matrix)"),
     md("## Proposed adjustments (调平)\n\nProposals only: nothing is booked without a person."),
     code(
         """display(Markdown(nb.journal_prose(review.journal, config)))

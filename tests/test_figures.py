@@ -1,0 +1,151 @@
+"""The figures of the two sample closes, checked against answers computed here from the
+input and output files with ``csv`` + ``Decimal`` (never from the code under test), and
+the same figure in the same words wherever a close shows it.
+
+One module-scoped fixture closes 2026-09 and then 2026-10 (which starts from 2026-09's
+open items) in-process, into a temporary copy of the project, and writes every output
+except the notebooks (a few seconds; `test_close_e2e` runs the notebooks).
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from arlib import pipeline
+from arlib.config import load_config
+from tests.test_close_e2e import PERIODS, make_project
+
+D = Decimal
+CENT = D("0.01")
+# the documented default loss rates (docs/params-defaults.yaml, provision.loss_rates)
+LOSS_RATES = {
+    "not_due": D("0.005"),
+    "1-30": D("0.02"),
+    "31-60": D("0.05"),
+    "61-90": D("0.10"),
+    "91-180": D("0.25"),
+    ">180": D("0.50"),
+    "invalid_date": D("1.00"),
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> tuple[Path, dict[str, pipeline.CloseResult]]:
+    root = make_project(tmp_path_factory.mktemp("figures") / "project")
+    closed = {}
+    for period in PERIODS:
+        config = load_config(root / "params" / f"{period}.yaml")
+        result = pipeline.close_stage(config, {})
+        config.out_dir.mkdir(parents=True)
+        pipeline.write_close_outputs(result, config.out_dir)
+        closed[period] = result
+    return root, closed
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def out(project, period: str) -> Path:
+    return project[0] / "outputs" / period
+
+
+def params(project, period: str) -> dict:
+    return yaml.safe_load((project[0] / "params" / f"{period}.yaml").read_text("utf-8"))
+
+
+# ------------------------------------------------------------------ 1. ECL provision
+def provision_from_aging(path: Path) -> Decimal:
+    """The matrix by hand: per bucket, base outstanding × rate, half-up to the cent."""
+    per_bucket: dict[str, Decimal] = {}
+    for row in read_csv(path):
+        per_bucket[row["bucket"]] = per_bucket.get(row["bucket"], D(0)) + D(row["open_amount_base"])
+    return sum(
+        (
+            (amount * LOSS_RATES[b]).quantize(CENT, ROUND_HALF_UP)
+            for b, amount in per_bucket.items()
+        ),
+        D("0.00"),
+    )
+
+
+def ecl_entry(path: Path) -> tuple[Decimal, Decimal]:
+    """(debit to 6702 impairment, credit to 6702) of the proposed ECL journal."""
+    rows = [r for r in read_csv(path) if r["reference"].startswith("ECL ")]
+    impairment = [r for r in rows if r["account"] == "6702"]
+    assert len(rows) == 2 and len(impairment) == 1, rows
+    return D(impairment[0]["debit"]), D(impairment[0]["credit"])
+
+
+def test_provision_is_booked_once_then_only_its_movement(project):
+    september = provision_from_aging(out(project, "2026-09") / "aging.csv")
+    october = provision_from_aging(out(project, "2026-10") / "aging.csv")
+    assert september == D("431659.19")  # first close: the whole provision is the charge
+    assert ecl_entry(out(project, "2026-09") / "proposed_adjustments.csv") == (september, 0)
+    movement = october - september
+    debit, credit = ecl_entry(out(project, "2026-10") / "proposed_adjustments.csv")
+    assert debit - credit == movement
+    provided = project[1]["2026-10"].review.provision
+    assert (provided.opening_provision, provided.total_provision) == (september, october)
+    assert provided.movement == movement
+    assert "2026-09" in provided.opening_source
+
+
+def test_closing_provision_is_carried_in_the_open_items(project):
+    import polars as pl
+
+    from arlib import carry
+
+    stamped = pl.read_parquet_metadata(out(project, "2026-09") / "open_items.parquet")
+    september = provision_from_aging(out(project, "2026-09") / "aging.csv")
+    assert stamped[carry.PROVISION_KEY] == str(september)
+    assert stamped[carry.BASE_CURRENCY_KEY] == "CNY"
+
+
+def sheet_rows(path: Path, name: str) -> list[tuple]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [tuple(row) for row in book[name].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def test_opening_charge_and_closing_shown_in_notebook_and_ar8(project):
+    from arlib import notebook as nb
+
+    september = provision_from_aging(out(project, "2026-09") / "aging.csv")
+    october = provision_from_aging(out(project, "2026-10") / "aging.csv")
+    closed = project[1]["2026-10"]
+    prose = nb.provision_prose(closed.review, closed.config)
+    for figure in (september, october - september, october):
+        assert nb.money(figure, "CNY") in prose, (figure, prose)
+    assert "ADJ-2026-10-" in prose  # the journal that proposes the charge
+    rows = sheet_rows(out(project, "2026-10") / "workpapers.xlsx", "Provision")
+    lines = {r[0]: r[1] for r in rows[3:] if r[0]}
+    amounts = [D(str(v)).quantize(CENT) for v in lines.values()]
+    assert amounts == [september, october - september, october]
+    assert rows[0][0].startswith("AR-8 ")
+    matrix = sheet_rows(out(project, "2026-10") / "workpapers.xlsx", "Provision matrix")
+    assert matrix[0][0].startswith("AR-8.1 ")
+
+
+def test_params_opening_provision_must_agree_with_the_previous_close(project):
+    from arlib.load import load_period
+
+    path = project[0] / "params" / "2026-10.yaml"
+    september = provision_from_aging(out(project, "2026-09") / "aging.csv")
+    agreeing = load_period(load_config(path, {"provision": {"opening_provision": september}}))
+    assert agreeing.opening_provision.amount == september
+    assert not agreeing.findings.filter(agreeing.findings["rule"] == "provision_mismatch").height
+    other = load_period(load_config(path, {"provision": {"opening_provision": "1000.00"}}))
+    errors = other.findings.filter(other.findings["severity"] == "error")
+    assert errors["rule"].to_list() == ["provision_mismatch"]
+    assert errors["file"].to_list() == ["outputs/2026-09/open_items.parquet"]
