@@ -106,7 +106,19 @@ def cmd_close(args) -> int:
         print(f"close failed: {exc}", file=sys.stderr)
         return EXIT_DATA
     print(f"close complete: {out}")
+    print(_tie_out_line(out))
     return EXIT_OK
+
+
+def _tie_out_line(out: Path) -> str:
+    """The GL tie-out status of a published close, read from its manifest, in the words
+    of notebook 04 and the Lead."""
+    import json
+
+    from arlib.notebook import tie_out_sentence
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return tie_out_sentence(manifest["control_totals"]["tie_out"])
 
 
 def cmd_demo(args) -> int:
@@ -120,6 +132,7 @@ def cmd_demo(args) -> int:
             print(f"close of {period} failed: {exc}", file=sys.stderr)
             return EXIT_DATA
         print(f"closed {period}: {out}")
+        print(f"  {_tie_out_line(out)}")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from arlib.pipeline import tie_out_frame
 from arlib.provision import movement_lines
 from arlib.workpapers import Sheet, write_workbook
 
@@ -32,22 +33,10 @@ def lead_schedule(result) -> pl.DataFrame:
     for row in rf.iter_rows(named=True):
         for key, label in labels:
             lines.append({"currency": row["currency"], "line": label, "amount": row[key]})
-    tie = result.tie_out
-    base = result.config.base_currency
-    for key, label in [
-        ("closing_ar_base", "Open invoices in base currency (as-of rates)"),
-        ("unapplied_cash_base", "− Unapplied cash"),
-        ("credit_balances_base", "+ Credit balances (negative open items)"),
-        ("net_ar_base", "= Net AR per sub-ledger"),
-        ("gl_control_balance", "GL control balance (params)"),
-        ("difference", "Difference GL − sub-ledger"),
-        ("explained_by_proposed_adjustments", "explained by proposed adjustments (AR-7)"),
-        ("unexplained", f"Unexplained difference ({tie['status']})"),
-    ]:
-        lines.append({"currency": base, "line": label, "amount": tie[key]})
-    return pl.DataFrame(
+    rolled = pl.DataFrame(
         lines, schema={"currency": pl.String, "line": pl.String, "amount": pl.Decimal(38, 2)}
     )
+    return pl.concat([rolled, tie_out_frame(result.tie_out)])
 
 
 def sheets_for(result) -> list[Sheet]:

@@ -40,6 +40,11 @@ LINE_COLUMNS = {
     "customer_id": pl.String,
     "reference": pl.String,
     "description": pl.String,
+    # True when matching already wrote the amount off in the sub-ledger (tolerance
+    # allocations): the GL differs from the sub-ledger by it until the entry is booked, so
+    # the GL tie-out counts it as explained. False for write-offs of residuals still open
+    # in both ledgers, and for the provision.
+    "in_subledger": pl.Boolean,
 }
 
 ZERO = Decimal("0.00")
@@ -148,6 +153,7 @@ def propose_adjustments(
         items.append(
             {
                 "order": (0, a["kind"]),
+                "in_subledger": True,
                 "role": role,
                 "counter": "ar",
                 "amount": a["amount_base"],
@@ -171,6 +177,7 @@ def propose_adjustments(
         items.append(
             {
                 "order": (1, e["exception_id"]),
+                "in_subledger": False,
                 "role": "unapplied_cash" if over_receipt else "write_off",
                 "counter": "write_off_gain" if over_receipt else "ar",
                 "amount": e["amount_base"],
@@ -190,6 +197,7 @@ def propose_adjustments(
         items.append(
             {
                 "order": (2, ""),
+                "in_subledger": False,
                 "role": "impairment",
                 "counter": "allowance",
                 "amount": movement,
@@ -223,6 +231,7 @@ def propose_adjustments(
                     "customer_id": item["customer_id"],
                     "reference": item["reference"],
                     "description": item["description"],
+                    "in_subledger": item["in_subledger"],
                 }
             )
     lines = pl.DataFrame(rows, schema=LINE_COLUMNS)

@@ -441,22 +441,46 @@ def rollforward_prose(closed) -> str:
     return "\n".join(lines)
 
 
-def tie_out_prose(closed) -> str:
-    tie = closed.tie_out
-    base = closed.config.base_currency
-    if tie["gl_control_balance"] is None:
+def tie_out_sentence(tie: dict[str, Any]) -> str:
+    """The tie-out in one sentence, from :func:`arlib.pipeline.tie_out` or its JSON in the
+    manifest (amounts as strings): notebook 04, its conclusions and ``arlib close`` print
+    exactly this, so they cannot disagree."""
+
+    def amount(key: str) -> str:
+        return money(None if tie[key] is None else Decimal(str(tie[key])), tie["base_currency"])
+
+    from arlib.pipeline import TIE_OUT_STATUSES
+
+    status, gl, net = tie["status"], amount("gl_control_balance"), amount("net_ar_base")
+    if status not in TIE_OUT_STATUSES:  # e.g. a manifest written by another arlib version
+        raise ValueError(f"unknown tie-out status {status!r} (known: {TIE_OUT_STATUSES})")
+    if status == "not performed":
         return (
-            f"Closing AR in {base}: {money(tie['closing_ar_base'], base)}. No GL control "
-            "balance was given in params (`gl_control_balance`), so the tie-out to the ledger "
-            "is **not performed**."
+            "GL tie-out: not performed (no gl_control_balance in params); net AR per "
+            f"sub-ledger {net}."
         )
-    flag = (
-        "ties to the GL"
-        if tie["difference"] == 0
-        else f"**differs from the GL by {money(tie['difference'], base)}: investigate**"
+    if status == "ties":
+        return f"GL tie-out: ties. GL control balance {gl} = net AR per sub-ledger {net}."
+    compared = f"GL control balance {gl} − net AR per sub-ledger {net} = {amount('difference')}"
+    if status == "ties after adjustments":
+        return (
+            f"GL tie-out: ties after adjustments. {compared}, all of it write-offs made by "
+            "matching that the proposed adjustments (AR-7) book."
+        )
+    return (
+        f"GL tie-out: difference. {compared}; write-offs made by matching, proposed in AR-7, "
+        f"explain {amount('explained_by_proposed_adjustments')}; {amount('unexplained')} is "
+        "unexplained: investigate before sign-off."
     )
-    closing = money(tie["closing_ar_base"], base)
-    return f"Closing AR {closing} vs GL control {money(tie['gl_control_balance'], base)}: {flag}."
+
+
+def tie_out_prose(closed) -> str:
+    """The tie-out sentence, then where its lines are (the table below and AR-1)."""
+    return (
+        tie_out_sentence(closed.tie_out) + "\n\nThe lines below are those of the Lead (AR-1); "
+        "net AR is open invoices − unapplied cash + credit balances, in "
+        f"{closed.config.base_currency} at the as-of rates."
+    )
 
 
 def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
@@ -521,7 +545,7 @@ def conclusions(closed) -> str:
         "- The roll-forward "
         + ("ties in every currency." if ties else "**does not tie**: see above."),
         f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
-        f"- GL tie-out: {tie['status']}.",
+        f"- {tie_out_sentence(tie)}",
         f"- {closed.open_items.height:,} open items are carried to the next period "
         "(open_items.parquet).",
     ]

@@ -333,13 +333,31 @@ def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"currency": pl.String, **schema})
 
 
+# The one set of tie-out statuses; every place that shows the tie-out uses these words.
+TIE_OUT_STATUSES = ("ties", "ties after adjustments", "difference", "not performed")
+# The tie-out's lines, in the order the Lead (AR-1) and notebook 04 show them.
+TIE_OUT_LINES = (
+    ("closing_ar_base", "Open invoices in base currency (as-of rates)"),
+    ("unapplied_cash_base", "− Unapplied cash"),
+    ("credit_balances_base", "+ Credit balances (negative open items)"),
+    ("net_ar_base", "= Net AR per sub-ledger"),
+    ("gl_control_balance", "GL control balance (params)"),
+    ("difference", "Difference: GL − net AR per sub-ledger"),
+    ("explained_by_proposed_adjustments", "− Write-offs made by matching, proposed in AR-7"),
+    ("unexplained", "= Unexplained difference (must be 0)"),
+)
+
+
 def tie_out(config: Config, review: Review) -> dict[str, Any]:
     """Net AR per the sub-ledger, in base currency, against the GL control balance.
 
     The GL's AR account is credited with all cash received, matched or not, and has not yet
-    seen the proposed adjustments (bank charges, discounts, FX and small write-offs). So the
-    comparison is: open invoices − unapplied cash = net AR; GL − net AR = difference; the
-    part of it that the proposed adjustments explain; and what is left unexplained.
+    seen the write-offs matching made in the sub-ledger (bank charges, discounts, FX and
+    rounding on tolerance allocations; the proposal books them, ``in_subledger``). So the
+    comparison is: open invoices − unapplied cash + credit balances = net AR; GL − net AR =
+    difference; the part of it those write-offs explain; and what is left unexplained.
+    Proposed write-offs of residuals still open in both ledgers explain nothing.
+    ``status`` is one of :data:`TIE_OUT_STATUSES`.
     """
     zero = Decimal("0.00")
     aged = review.aging
@@ -349,7 +367,11 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     net = gross - Decimal(str(unapplied)) + credits
     journal = review.journal
     ar_account = config.section("adjustments").ar_account
-    to_ar = journal.filter(pl.col("account") == ar_account) if journal.height else journal
+    to_ar = (
+        journal.filter((pl.col("account") == ar_account) & pl.col("in_subledger"))
+        if journal.height
+        else journal
+    )
     explained = (
         Decimal(str(to_ar["credit"].sum())) - Decimal(str(to_ar["debit"].sum()))
         if to_ar.height
@@ -359,14 +381,15 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     difference = None if gl is None else gl - net
     unexplained = None if difference is None else difference - explained
     if gl is None:
-        status = "not performed (no gl_control_balance in params)"
+        status = "not performed"
     elif difference == 0:
         status = "ties"
     elif unexplained == 0:
-        status = "ties after the proposed adjustments"
+        status = "ties after adjustments"
     else:
-        status = "DIFFERENCE"
+        status = "difference"
     return {
+        "base_currency": config.base_currency,
         "closing_ar_base": gross,
         "unapplied_cash_base": Decimal(str(unapplied)),
         "credit_balances_base": credits,
@@ -377,6 +400,15 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
         "unexplained": unexplained,
         "status": status,
     }
+
+
+def tie_out_frame(tie: dict[str, Any]) -> pl.DataFrame:
+    """The tie-out as lines (currency, line, amount), closed by its status: the same rows
+    in the Lead (AR-1) and in notebook 04."""
+    base = tie["base_currency"]
+    rows = [{"currency": base, "line": label, "amount": tie[key]} for key, label in TIE_OUT_LINES]
+    rows.append({"currency": base, "line": f"GL tie-out: {tie['status']}", "amount": None})
+    return pl.DataFrame(rows, schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
 
 
 def _sum_base(frame: pl.DataFrame) -> Decimal:

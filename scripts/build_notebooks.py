@@ -211,7 +211,10 @@ NB04 = [
 nb.show(closed.rollforward)"""
     ),
     md("## Tie-out to the general ledger"),
-    code("display(Markdown(nb.tie_out_prose(closed)))"),
+    code(
+        """display(Markdown(nb.tie_out_prose(closed)))
+nb.show(pipeline.tie_out_frame(closed.tie_out))"""
+    ),
     md("## Carried forward to the next period"),
     code("nb.show(nb.open_items_summary(closed.open_items))"),
     md("## Customer statements and collection letters"),

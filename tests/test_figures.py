@@ -149,3 +149,85 @@ def test_params_opening_provision_must_agree_with_the_previous_close(project):
     errors = other.findings.filter(other.findings["severity"] == "error")
     assert errors["rule"].to_list() == ["provision_mismatch"]
     assert errors["file"].to_list() == ["outputs/2026-09/open_items.parquet"]
+
+
+# ------------------------------------------------------------------ 2. GL tie-out
+# What the sample params say the GL control account holds (their comments say why):
+# 2026-09 ties once the proposed write-offs are booked; 2026-10 keeps ¥1,250.00 unexplained.
+UNEXPLAINED = {"2026-09": D("0.00"), "2026-10": D("1250.00")}
+STATUS = {"2026-09": "ties after adjustments", "2026-10": "difference"}
+
+
+def tie_out_by_hand(project, period: str) -> dict[str, Decimal]:
+    """Net AR from aging_by_customer.csv (open − unapplied + credits per customer), the
+    GL from the params YAML, the write-offs matching made from the proposal's AR lines."""
+    folder = out(project, period)
+    by_customer = read_csv(folder / "aging_by_customer.csv")
+    gross = sum((D(r["total_outstanding"]) for r in by_customer), D(0))
+    net = sum((D(r["net_balance"]) for r in by_customer), D(0))
+    ar_lines = [
+        r
+        for r in read_csv(folder / "proposed_adjustments.csv")
+        if r["account"] == "1122" and r["in_subledger"] == "true"
+    ]
+    explained = sum((D(r["credit"]) - D(r["debit"]) for r in ar_lines), D(0))
+    gl = D(str(params(project, period)["gl_control_balance"]))
+    return {
+        "closing_ar_base": gross,
+        "net_ar_base": net,
+        "gl_control_balance": gl,
+        "difference": gl - net,
+        "explained_by_proposed_adjustments": explained,
+        "unexplained": gl - net - explained,
+    }
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_sample_gl_balance_ties_as_documented(project, period):
+    expected = tie_out_by_hand(project, period)
+    assert expected["unexplained"] == UNEXPLAINED[period]
+    tie = project[1][period].tie_out
+    for key, value in expected.items():
+        assert tie[key] == value, key
+    assert tie["status"] == STATUS[period]
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_tie_out_same_words_and_figures_in_notebook_lead_and_terminal(
+    project, period, capsys, monkeypatch
+):
+    import json
+
+    from arlib import cli
+    from arlib import notebook as nb
+    from arlib.config import as_plain
+
+    closed = project[1][period]
+    expected = tie_out_by_hand(project, period)
+    prose = nb.tie_out_prose(closed)
+    sentence = prose.splitlines()[0]
+    assert sentence.startswith(f"GL tie-out: {STATUS[period]}.")
+    for key in ("gl_control_balance", "net_ar_base", "difference"):
+        assert nb.money(expected[key], "CNY") in sentence, key
+    if expected["unexplained"]:
+        assert nb.money(expected["unexplained"], "CNY") in sentence
+    assert "Closing AR" not in prose  # the comparison is with net AR, and says so
+
+    lead = sheet_rows(out(project, period) / "workpapers.xlsx", "Lead")
+    shown = {r[1]: r[2] for r in lead[3:] if r[1]}
+    assert f"GL tie-out: {STATUS[period]}" in shown
+    labels = dict(pipeline.TIE_OUT_LINES)
+    for key, value in expected.items():
+        assert D(str(shown[labels[key]])).quantize(CENT) == value, key
+
+    assert sentence == nb.tie_out_sentence(closed.tie_out)
+    assert f"GL tie-out: {STATUS[period]}" in nb.conclusions(closed)
+    # `arlib close` prints the same sentence, read back from the manifest's control totals
+    folder = out(project, period)
+    manifest = {"control_totals": closed.control_totals()}
+    (folder / "manifest.json").write_text(json.dumps(as_plain(manifest)), encoding="utf-8")
+    monkeypatch.setattr("arlib.close.run_close", lambda *a, **k: folder)  # notebooks: e2e
+    code = cli.main(["close", "--params", str(project[0] / "params" / f"{period}.yaml")])
+    printed = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert printed == [f"close complete: {folder}", sentence]
