@@ -70,6 +70,7 @@ def sheets_for(result) -> list[Sheet]:
             capped=True,
             full_detail="matches.csv",
             total_columns=("applied_amount",),
+            total_by="currency",
         ),
         Sheet(
             "AR-3",
@@ -85,6 +86,7 @@ def sheets_for(result) -> list[Sheet]:
             "Classified discrepancies with evidence and suggested action",
             review.exceptions,
             total_columns=("amount",),
+            total_by="currency",
         ),
         Sheet(
             "AR-5",
@@ -142,6 +144,7 @@ def sheets_for(result) -> list[Sheet]:
             "Receipts not (fully) applied",
             m.receipts.filter(pl.col("unapplied") != 0),
             total_columns=("unapplied",),
+            total_by="currency",
         ),
     ]
     statements = result.period.statements

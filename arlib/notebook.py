@@ -256,10 +256,17 @@ def record_match(summary: dict) -> None:
     )
 
 
-def rule_chart(summary: dict):
+def rule_chart(result):
+    """Receipts applied per rule: a count, so it may run across currencies (a receipt
+    applied to invoices in two currencies counts once)."""
     import matplotlib.pyplot as plt
 
-    per_rule = summary["per_rule"].filter(pl.col("kind") == "cash")
+    per_rule = (
+        result.allocations.filter(pl.col("kind") == "cash")
+        .group_by("rule")
+        .agg(pl.col("receipt_id").n_unique().alias("receipts"))
+        .sort("rule")
+    )
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.barh(per_rule["rule"].to_list(), per_rule["receipts"].to_list(), color="#4C72B0")
     ax.set_xlabel("receipts")
@@ -301,12 +308,21 @@ def conservation_prose(result) -> str:
 
 # ------------------------------------------------------------ 03 exceptions and aging
 def exceptions_summary(exceptions: pl.DataFrame) -> pl.DataFrame:
+    """Exceptions per class, type and currency (amounts of different currencies are never
+    added), with how many are open and how many cleared."""
     if exceptions.height == 0:
         return exceptions
+    status = pl.col("status")
     return (
-        exceptions.group_by("class", "type")
-        .agg(pl.len().alias("exceptions"), pl.col("amount").sum().alias("amount"))
-        .sort("class", "type")
+        exceptions.group_by("class", "type", "currency")
+        .agg(
+            pl.len().alias("exceptions"),
+            (status == "open").sum().alias("open"),
+            (status == "cleared").sum().alias("cleared"),
+            # a pattern (e.g. repeated late payment) has no amount: blank, not 0.00
+            pl.when(pl.col("amount").count() > 0).then(pl.col("amount").sum()).alias("amount"),
+        )
+        .sort("class", "type", "currency", nulls_last=True)
     )
 
 

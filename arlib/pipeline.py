@@ -92,17 +92,21 @@ def match_stage(config: Config, state_dir=None) -> MatchResult:
 
 
 def match_summary(result: MatchResult) -> dict[str, Any]:
-    """Counts and amounts per rule, the auto-match rate, and what is left."""
+    """Counts and amounts per rule, the auto-match rate, and what is left.
+
+    ``per_rule`` is per rule, kind and (invoice) currency: applied amounts of different
+    currencies are never added.
+    """
     receipts = result.receipts
     cash = result.allocations.filter(pl.col("kind") == "cash")
     per_rule = (
-        result.allocations.group_by("rule", "kind")
+        result.allocations.group_by("rule", "kind", "currency")
         .agg(
             pl.len().alias("allocations"),
             pl.col("receipt_id").n_unique().alias("receipts"),
             pl.col("applied_amount").sum().alias("applied_amount"),
         )
-        .sort("rule", "kind")
+        .sort("rule", "kind", "currency")
     )
     applied = receipts.filter(pl.col("status") == "applied")
     auto = applied.filter(

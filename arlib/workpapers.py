@@ -34,6 +34,10 @@ class Sheet:
         full_detail: Where the complete rows are when the cap cuts them (e.g. matches.csv).
         highlight: Column whose truthy value marks a row as overdue/attention (red fill).
         total_columns: Money columns to total at the bottom.
+        total_by: The column naming each row's currency when the rows are in several:
+            then there is one total row per currency (``Total CNY``, ``Total EUR``...),
+            because money of different currencies is never added. Without it the sheet
+            must be in one currency (base amounts are named ``*_base``), or writing fails.
     """
 
     ref: str
@@ -44,6 +48,7 @@ class Sheet:
     full_detail: str | None = None
     highlight: str | None = None
     total_columns: tuple[str, ...] = ()
+    total_by: str | None = None
 
 
 def _plain(value):
@@ -167,13 +172,14 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
             _write_cell(ws, r, c, value, kinds[c], fmt, fmt["overdue"] if marked else None)
     last = head_row + limit
     if sheet.total_columns and limit == frame.height:
-        ws.write_string(last + 1, 0, "Total", fmt["bold"])
-        for name in sheet.total_columns:
-            if name in columns:
-                total = frame[name].sum()
-                ws.write_number(
-                    last + 1, columns.index(name), _plain(total) or 0, fmt["money_total"]
-                )
+        for offset, (label, part) in enumerate(_total_groups(sheet), start=1):
+            ws.write_string(last + offset, 0, label, fmt["bold"])
+            for name in sheet.total_columns:
+                if name in columns:
+                    total = part[name].sum()
+                    ws.write_number(
+                        last + offset, columns.index(name), _plain(total) or 0, fmt["money_total"]
+                    )
     _print_setup(ws, f"{sheet.ref} {sheet.title}", repeat_row=head_row)
     ws.freeze_panes(head_row + 1, 0)
     if columns:
@@ -183,6 +189,30 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
         width = max([len(name) + 2, *(min(s, 60) + 2 for s in sample)])
         ws.set_column(c, c, min(max(width, 10), 62))
     return limit
+
+
+def _total_groups(sheet: Sheet) -> list[tuple[str, pl.DataFrame]]:
+    """(label, rows) per total row: one per currency with ``total_by``, else one.
+
+    Raises ``ValueError`` rather than add money of different currencies into one total.
+    """
+    frame = sheet.frame
+    if sheet.total_by is None:
+        mixed = "currency" in frame.columns and frame["currency"].n_unique() > 1
+        foreign = [c for c in sheet.total_columns if not c.endswith("_base")]
+        if mixed and foreign:
+            raise ValueError(
+                f"{sheet.ref} {sheet.name}: a total of {foreign} would add different "
+                "currencies; give the sheet total_by='currency'"
+            )
+        return [("Total", frame)]
+    groups = []
+    for currency in sorted(frame[sheet.total_by].unique().to_list(), key=lambda c: (c is None, c)):
+        part = frame.filter(pl.col(sheet.total_by).eq_missing(currency))
+        if all(part[c].null_count() == part.height for c in sheet.total_columns):
+            continue  # rows without an amount (e.g. a pattern exception) have no total
+        groups.append((f"Total {currency or '(no currency)'}", part))
+    return groups
 
 
 def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:

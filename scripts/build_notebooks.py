@@ -127,7 +127,7 @@ nb.record_match(summary)"""
     ),
     md("## Allocations per rule"),
     code("nb.show(summary['per_rule'])"),
-    code("nb.rule_chart(summary)"),
+    code("nb.rule_chart(result)"),
     md("## How payers were identified"),
     code("nb.show(nb.payer_methods(result))"),
     md("## Suggestions for review (top 30)"),

@@ -231,3 +231,94 @@ def test_tie_out_same_words_and_figures_in_notebook_lead_and_terminal(
     printed = capsys.readouterr().out.splitlines()
     assert code == 0
     assert printed == [f"close complete: {folder}", sentence]
+
+
+# ------------------------------------------------------------ 3. totals per currency
+def sums(rows, keys: tuple[str, ...], amount: str) -> dict[tuple, Decimal]:
+    """Σ ``amount`` per ``keys`` of CSV rows (empty amounts left out)."""
+    found: dict[tuple, Decimal] = {}
+    for row in rows:
+        if row[amount]:
+            key = tuple(row[k] or None for k in keys)
+            found[key] = found.get(key, D(0)) + D(row[amount])
+    return found
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_allocations_per_rule_are_totalled_per_currency(project, period):
+    matches = read_csv(out(project, period) / "matches.csv")
+    expected = sums(matches, ("rule", "kind", "currency"), "applied_amount")
+    per_rule = pipeline.match_summary(project[1][period].match)["per_rule"]
+    got = {
+        (r["rule"], r["kind"], r["currency"]): r["applied_amount"]
+        for r in per_rule.iter_rows(named=True)
+    }
+    assert got == expected
+    assert len({c for _, _, c in got}) == 3  # the sample has CNY, EUR and USD allocations
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_exceptions_by_class_are_totalled_per_currency(project, period):
+    from arlib import notebook as nb
+
+    rows = read_csv(out(project, period) / "exceptions.csv")
+    expected = sums(rows, ("class", "type", "currency"), "amount")
+    table = nb.exceptions_summary(project[1][period].review.exceptions)
+    got = {
+        (r["class"], r["type"], r["currency"]): r["amount"]
+        for r in table.iter_rows(named=True)
+        if r["amount"] is not None
+    }
+    assert got == expected
+    counts = {(r["class"], r["type"], r["currency"]): r for r in table.iter_rows(named=True)}
+    for key, row in counts.items():
+        matching = [r for r in rows if (r["class"], r["type"], r["currency"] or None) == key]
+        assert row["exceptions"] == len(matching)
+        assert row["open"] == sum(r["status"] == "open" for r in matching)
+        assert row["cleared"] == sum(r["status"] == "cleared" for r in matching)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+@pytest.mark.parametrize(
+    ("sheet", "csv_name", "amount"),
+    [
+        ("Matches", "matches.csv", "applied_amount"),
+        ("Exceptions", "exceptions.csv", "amount"),
+        ("Unapplied cash", "unapplied_receipts.csv", "unapplied"),
+    ],
+)
+def test_workbook_totals_one_row_per_currency(project, period, sheet, csv_name, amount):
+    expected = sums(read_csv(out(project, period) / csv_name), ("currency",), amount)
+    rows = sheet_rows(out(project, period) / "workpapers.xlsx", sheet)
+    header = list(rows[2])
+    totals = {r[0]: r[header.index(amount)] for r in rows[3:] if str(r[0]).startswith("Total")}
+    assert "Total" not in totals
+    assert {k: D(str(v)).quantize(CENT) for k, v in totals.items()} == {
+        f"Total {c}": v for (c,), v in expected.items()
+    }
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_no_workbook_total_adds_different_currencies(project, period):
+    """Every sheet: a plain "Total" row only sums base-currency columns or one currency."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(out(project, period) / "workpapers.xlsx", read_only=True)
+    try:
+        for ws in book.worksheets:
+            rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
+            if len(rows) < 3 or "currency" not in rows[2]:
+                continue
+            header = list(rows[2])
+            data = [r for r in rows[3:] if r[0] is not None and not str(r[0]).startswith("Total")]
+            for row in rows[3:]:
+                if row[0] != "Total":
+                    continue
+                summed = [header[i] for i, v in enumerate(row) if i and v is not None]
+                currencies = {r[header.index("currency")] for r in data}
+                assert len(currencies) == 1 or all(c.endswith("_base") for c in summed), (
+                    ws.title,
+                    summed,
+                )
+    finally:
+        book.close()
