@@ -230,21 +230,50 @@ def load_conclusion(findings: pl.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------- 02 reconcile
+def receipts_line(summary: dict) -> str:
+    """``2,101 receipts: 1,959 applied in full, 18 partly applied, ...``: every receipt in
+    exactly one part, so the parts add up to the total (zero parts beyond the first four
+    outcomes are left out)."""
+    from arlib.pipeline import RECEIPT_STATUSES
+
+    words = dict(RECEIPT_STATUSES)
+    parts = [
+        f"{n:,} {words.get(status, status)}"
+        for i, (status, n) in enumerate(summary["receipts_by_status"].items())
+        if n or i < 4
+    ]
+    return f"{summary['receipts']:,} receipts: " + ", ".join(parts)
+
+
+def exception_counts(exceptions: pl.DataFrame) -> tuple[int, int, int]:
+    """(open, cleared, other) exceptions of the frame behind AR-4 and exceptions.csv."""
+    if exceptions.height == 0:
+        return 0, 0, 0
+    status = exceptions["status"]
+    opened, cleared = int((status == "open").sum()), int((status == "cleared").sum())
+    return opened, cleared, exceptions.height - opened - cleared
+
+
+def exceptions_line(exceptions: pl.DataFrame) -> str:
+    """``437 exceptions: 265 open, 172 cleared``: the parts add up to the total."""
+    opened, cleared, other = exception_counts(exceptions)
+    rest = f", {other:,} other" if other else ""
+    return f"{exceptions.height:,} exceptions: {opened:,} open, {cleared:,} cleared{rest}"
+
+
 def match_prose(summary: dict, config: Config) -> str:
     base = config.base_currency
-    total = summary["receipts"]
+    applied = summary["receipts_by_status"]["applied"]
     auto = summary["receipts_auto"]
     amount = summary["receipts_total"].get(base, Decimal(0))
-    applied = summary["cash_applied"].get(base, Decimal(0))
-    review = summary["receipts_suggested"] + summary["receipts_partial"]
+    cash = summary["cash_applied"].get(base, Decimal(0))
     return (
-        f"{auto:,} of {total:,} receipts ({pct(auto, total)}) were applied in full automatically; "
-        f"{money(applied, base, short=True)} of {money(amount, base, short=True)} "
-        f"received in {base} "
-        f"was applied. {review:,} need review ({summary['receipts_suggested']:,} with suggestions, "
-        f"{summary['receipts_partial']:,} partly applied) and {summary['receipts_unapplied']:,} "
-        f"are unapplied. {summary['invoices_paid']:,} of {summary['invoices']:,} open or new "
-        f"invoices are now fully paid."
+        f"{receipts_line(summary)}. Of those applied in full, {auto:,} "
+        f"({pct(auto, summary['receipts'])} of all receipts) were applied automatically and "
+        f"{applied - auto:,} by a decision. {money(cash, base, short=True)} of "
+        f"{money(amount, base, short=True)} received in {base} was applied. "
+        f"{summary['invoices_paid']:,} of {summary['invoices']:,} open or new invoices are "
+        "now fully paid."
     )
 
 
@@ -333,7 +362,10 @@ def exceptions_prose(exceptions: pl.DataFrame, config: Config) -> str:
         exceptions.group_by("class").agg(pl.len()).sort(["len", "class"], descending=[True, False])
     )
     parts = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in by_class.iter_rows())
-    return f"{exceptions.height:,} exceptions: {parts}."
+    return (
+        f"{exceptions_line(exceptions)}. By class: {parts}. Cleared ones are tolerance "
+        "write-offs the proposed adjustments book; open ones need a person."
+    )
 
 
 def aging_prose(aged, config: Config) -> str:
@@ -414,6 +446,7 @@ def record_review(review) -> None:
         "review",
         {
             "exceptions": review.exceptions.height,
+            "exceptions_open_cleared_other": list(exception_counts(review.exceptions)),
             "exceptions_by_class": {
                 c: n
                 for c, n in review.exceptions.group_by("class")
@@ -555,12 +588,13 @@ def record_close(closed) -> None:
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
-    exceptions = closed.review.exceptions.height
+    opened, cleared, _ = exception_counts(closed.review.exceptions)
     tie = closed.tie_out
     lines = [
         "- The roll-forward "
         + ("ties in every currency." if ties else "**does not tie**: see above."),
-        f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
+        f"- {opened:,} exceptions are open for follow-up (workpaper AR-4); {cleared:,} were "
+        "cleared as tolerance write-offs (proposed in AR-7).",
         f"- {tie_out_sentence(tie)}",
         f"- {closed.open_items.height:,} open items are carried to the next period "
         "(open_items.parquet).",

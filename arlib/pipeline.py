@@ -91,11 +91,24 @@ def match_stage(config: Config, state_dir=None) -> MatchResult:
     return _cached(state_dir, "match", compute)
 
 
+# A receipt's outcome (matching's ``status``) and how it is told, in the order told:
+# every receipt has exactly one, so the counts add up to the receipts.
+RECEIPT_STATUSES = (
+    ("applied", "applied in full"),
+    ("partial", "partly applied"),
+    ("suggested", "with suggestions"),
+    ("unapplied", "unapplied"),
+    ("dispute", "disputed"),
+    ("not_ar", "not AR"),
+)
+
+
 def match_summary(result: MatchResult) -> dict[str, Any]:
     """Counts and amounts per rule, the auto-match rate, and what is left.
 
     ``per_rule`` is per rule, kind and (invoice) currency: applied amounts of different
-    currencies are never added.
+    currencies are never added. ``receipts_by_status`` counts every receipt once, in the
+    order of :data:`RECEIPT_STATUSES` (then any other status).
     """
     receipts = result.receipts
     cash = result.allocations.filter(pl.col("kind") == "cash")
@@ -114,13 +127,13 @@ def match_summary(result: MatchResult) -> dict[str, Any]:
             result.allocations.filter(pl.col("rule") == "manual")["receipt_id"].implode()
         )
     )
+    counted = dict(receipts.group_by("status").len().iter_rows())
+    known = [s for s, _ in RECEIPT_STATUSES]
+    by_status = {s: counted.pop(s, 0) for s in known} | dict(sorted(counted.items()))
     return {
         "receipts": receipts.height,
-        "receipts_applied": applied.height,
+        "receipts_by_status": by_status,
         "receipts_auto": auto.height,
-        "receipts_partial": receipts.filter(pl.col("status") == "partial").height,
-        "receipts_suggested": receipts.filter(pl.col("status") == "suggested").height,
-        "receipts_unapplied": receipts.filter(pl.col("status") == "unapplied").height,
         "receipts_total": _totals(receipts, "amount"),
         "cash_applied": _totals(cash, "receipt_amount", by="receipt_currency"),
         "unapplied_total": _totals(receipts, "unapplied"),

@@ -322,3 +322,79 @@ def test_no_workbook_total_adds_different_currencies(project, period):
                 )
     finally:
         book.close()
+
+
+# ------------------------------------------------------------ 4. counts that agree
+def receipt_counts_by_hand(project, period: str) -> dict[str, int]:
+    """Receipts per outcome from the bank file (+ unapplied cash carried in) and the match
+    outputs: applied in full = cash rows and nothing left; partly = cash rows and a rest;
+    with suggestions = no cash row, a suggestion; unapplied = neither."""
+    folder = out(project, period)
+    ids = [
+        r["流水号"] for r in read_csv(project[0] / "data/sample" / period / "bank_statement.csv")
+    ]
+    if period == "2026-10":
+        previous = read_csv(out(project, "2026-09") / "unapplied_receipts.csv")
+        ids += [r["receipt_id"] for r in previous if D(r["unapplied"]) > 0]
+    cash = {r["receipt_id"] for r in read_csv(folder / "matches.csv") if r["kind"] == "cash"}
+    left = {r["receipt_id"] for r in read_csv(folder / "unapplied_receipts.csv")}
+    suggested = {r["receipt_id"] for r in read_csv(folder / "suggestions.csv")}
+    counts = {"total": len(ids), "applied": 0, "partial": 0, "suggested": 0, "unapplied": 0}
+    for rid in ids:
+        if rid in cash:
+            counts["partial" if rid in left else "applied"] += 1
+        else:
+            counts["suggested" if rid in suggested else "unapplied"] += 1
+    return counts
+
+
+def exception_counts_by_hand(project, period: str) -> dict[str, int]:
+    rows = read_csv(out(project, period) / "exceptions.csv")
+    return {
+        "total": len(rows),
+        "open": sum(r["status"] == "open" for r in rows),
+        "cleared": sum(r["status"] == "cleared" for r in rows),
+    }
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_reconcile_line_parts_add_up_to_the_total(project, period, capsys, tmp_path):
+    from arlib import cli
+
+    params_file = project[0] / "params" / f"{period}.yaml"
+    assert cli.main(["reconcile", "--params", str(params_file), "--out", str(tmp_path / "r")]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    r = receipt_counts_by_hand(project, period)
+    e = exception_counts_by_hand(project, period)
+    assert r["applied"] + r["partial"] + r["suggested"] + r["unapplied"] == r["total"]
+    assert e["open"] + e["cleared"] == e["total"]
+    assert line == (
+        f"{r['total']:,} receipts: {r['applied']:,} applied in full, {r['partial']:,} partly "
+        f"applied, {r['suggested']:,} with suggestions, {r['unapplied']:,} unapplied; "
+        f"{e['total']:,} exceptions: {e['open']:,} open, {e['cleared']:,} cleared"
+    )
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_counts_in_prose_are_those_of_the_tables(project, period):
+    from arlib import notebook as nb
+
+    closed = project[1][period]
+    r = receipt_counts_by_hand(project, period)
+    e = exception_counts_by_hand(project, period)
+    summary = pipeline.match_summary(closed.match)
+    prose02 = nb.match_prose(summary, closed.config)
+    assert (
+        f"{r['total']:,} receipts: {r['applied']:,} applied in full, {r['partial']:,} partly "
+        f"applied, {r['suggested']:,} with suggestions, {r['unapplied']:,} unapplied"
+    ) in prose02
+    prose03 = nb.exceptions_prose(closed.review.exceptions, closed.config)
+    assert prose03.startswith(
+        f"{e['total']:,} exceptions: {e['open']:,} open, {e['cleared']:,} cleared."
+    )
+    table = nb.exceptions_summary(closed.review.exceptions)
+    assert (table["exceptions"].sum(), table["open"].sum()) == (e["total"], e["open"])
+    conclusions = nb.conclusions(closed)
+    assert f"{e['open']:,} exceptions are open for follow-up" in conclusions
+    assert f"{e['cleared']:,} were cleared" in conclusions
+    assert f"{e['total']:,} exceptions are open" not in conclusions
