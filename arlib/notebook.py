@@ -603,25 +603,30 @@ def conclusions(closed) -> str:
 
 
 def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = None):
-    """A table as a reader wants it: money with separators, no dtype row, no index.
+    """A table as a reader wants it: money with separators, loss rates and shares as
+    percentages, FX rates with all their digits (by :func:`arlib.schema.value_kind`, as in
+    the workbook), no dtype row, no index.
 
     ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
     hold everything).
     """
     from IPython.display import HTML
 
+    from arlib.aging import fmt_percent, fmt_rate
+    from arlib.schema import value_kind
+
+    text = {
+        "money": lambda v: f"{v:,.2f}",
+        "fraction": fmt_percent,
+        "rate": fmt_rate,
+        "number": lambda v: f"{v:,.3f}",
+        "integer": lambda v: f"{v:,}",
+    }
     shown = frame if rows is None else frame.head(rows)
     columns = {}
     for name, dtype in shown.schema.items():
-        values = shown[name].to_list()
-        if isinstance(dtype, pl.Decimal):
-            columns[name] = ["" if v is None else f"{v:,.2f}" for v in values]
-        elif dtype.is_float():
-            columns[name] = ["" if v is None else f"{v:,.3f}" for v in values]
-        elif dtype.is_integer():
-            columns[name] = ["" if v is None else f"{v:,}" for v in values]
-        else:
-            columns[name] = ["" if v is None else str(v) for v in values]
+        write = text.get(value_kind(dtype), str)
+        columns[name] = ["" if v is None else write(v) for v in shown[name].to_list()]
     html = _html_table(columns, numeric={n for n, t in shown.schema.items() if t.is_numeric()})
     notes = []
     if caption:

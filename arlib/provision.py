@@ -25,8 +25,8 @@ from decimal import Decimal
 import polars as pl
 
 from arlib import findings as fnd
-from arlib.aging import fmt_money, round_money, to_decimal
-from arlib.schema import MONEY
+from arlib.aging import fmt_money, fmt_percent, round_money, to_decimal
+from arlib.schema import FRACTION, MONEY
 
 DEFAULT_LOSS_RATES = {
     "not_due": Decimal("0.005"),
@@ -43,7 +43,8 @@ DEFAULT_LOSS_RATES = {
 class ProvisionConfig:
     """``provision:`` section of the params.
 
-    - ``loss_rates``: loss rate (a fraction, 0.02 = 2 %) per aging bucket label; every
+    - ``loss_rates``: loss rate (a fraction, 0.02 = 2 %, at most 6 decimals) per aging
+      bucket label; every
       bucket in the aging must have one. Default not_due 0.5 %, 1-30 2 %, 31-60 5 %,
       61-90 10 %, 91-180 25 %, >180 50 %, invalid_date 100 %.
     - ``opening_provision``: the provision booked at the previous period end, in base
@@ -63,6 +64,10 @@ class ProvisionConfig:
         bad = [k for k, v in rates.items() if not Decimal(0) <= v <= Decimal(1)]
         if bad:
             raise ValueError(f"provision.loss_rates must be between 0 and 1: {bad}")
+        # the matrix holds rates as FRACTION (6 decimals): a finer rate would be shown cut
+        fine = [k for k, v in rates.items() if -v.normalize().as_tuple().exponent > 6]
+        if fine:
+            raise ValueError(f"provision.loss_rates have more than 6 decimals: {fine}")
         object.__setattr__(self, "loss_rates", rates)
         if self.opening_provision is not None:
             opening = to_decimal(self.opening_provision)
@@ -178,7 +183,7 @@ def expected_credit_loss(
                 "outstanding": outstanding,
                 "loss_rate": rate,
                 "provision": provision,
-                "computation": f"{fmt_money(outstanding)} × {rate * 100:.2f}% = "
+                "computation": f"{fmt_money(outstanding)} × {fmt_percent(rate)} = "
                 f"{fmt_money(provision)} (half-up to the cent)",
             }
         )
@@ -187,7 +192,7 @@ def expected_credit_loss(
         schema={
             "bucket": pl.String,
             "outstanding": MONEY,
-            "loss_rate": pl.Decimal(38, 4),
+            "loss_rate": FRACTION,
             "provision": MONEY,
             "computation": pl.String,
         },

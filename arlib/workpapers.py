@@ -18,7 +18,13 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
+from arlib.schema import value_kind
+
 EXCEL_MAX_ROWS = 1_048_576
+# Number formats per kind of value (arlib.schema.value_kind): a loss rate 0.005 shows as
+# 0.50 % (0.00125 as 0.125 %), an FX rate with up to its eight decimals, money to the cent.
+PERCENT_FORMAT = "0.00##%"
+RATE_FORMAT = "0.0000####"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,12 +105,15 @@ def write_workbook(
             {"num_format": "#,##0.00;[Red]-#,##0.00", "bold": True, "top": 1}
         ),
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),
-        "pct": book.add_format({"num_format": "0.0%"}),
+        "fraction": book.add_format({"num_format": PERCENT_FORMAT}),
+        "rate": book.add_format({"num_format": RATE_FORMAT}),
         "overdue": book.add_format({"bg_color": "#F8D7DA"}),
         "money_overdue": book.add_format(
             {"num_format": "#,##0.00;[Red]-#,##0.00", "bg_color": "#F8D7DA"}
         ),
         "date_overdue": book.add_format({"num_format": "yyyy-mm-dd", "bg_color": "#F8D7DA"}),
+        "fraction_overdue": book.add_format({"num_format": PERCENT_FORMAT, "bg_color": "#F8D7DA"}),
+        "rate_overdue": book.add_format({"num_format": RATE_FORMAT, "bg_color": "#F8D7DA"}),
         "note": book.add_format({"italic": True, "font_color": "#7A4B00"}),
     }
     index = book.add_worksheet("Index")
@@ -163,7 +172,7 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
     columns = frame.columns
     for col, name in enumerate(columns):
         ws.write_string(head_row, col, name, fmt["head"])
-    kinds = [_kind(frame.schema[c]) for c in columns]
+    kinds = [value_kind(frame.schema[c]) for c in columns]
     highlight = columns.index(sheet.highlight) if sheet.highlight in columns else None
     for i, values in enumerate(frame.head(limit).iter_rows()):
         r = head_row + 1 + i
@@ -225,29 +234,17 @@ def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
     ws.set_footer(f"&L{title.replace('&', '&&')}&RPage &P of &N")
 
 
-def _kind(dtype) -> str:
-    if isinstance(dtype, pl.Decimal):
-        return "money"
-    if dtype == pl.Date:
-        return "date"
-    if dtype.is_numeric():
-        return "number"
-    if dtype == pl.Boolean:
-        return "bool"
-    return "text"
-
-
 def _write_cell(ws, r, c, value, kind, fmt, fill) -> None:
     if value is None:
         ws.write_blank(r, c, None, fill)
         return
-    if kind == "money":
-        ws.write_number(r, c, float(value), fmt["money_overdue" if fill else "money"])
+    if kind in ("money", "fraction", "rate"):
+        ws.write_number(r, c, float(value), fmt[f"{kind}_overdue" if fill else kind])
     elif kind == "date":
         moment = dt.datetime.combine(value, dt.time())
         ws.write_datetime(r, c, moment, fmt["date_overdue" if fill else "date"])
-    elif kind == "number":
-        ws.write_number(r, c, value, fill)
+    elif kind in ("decimal", "integer", "number"):
+        ws.write_number(r, c, _plain(value), fill)
     elif kind == "bool":
         ws.write_boolean(r, c, bool(value), fill)
     else:

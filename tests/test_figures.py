@@ -398,3 +398,44 @@ def test_counts_in_prose_are_those_of_the_tables(project, period):
     assert f"{e['open']:,} exceptions are open for follow-up" in conclusions
     assert f"{e['cleared']:,} were cleared" in conclusions
     assert f"{e['total']:,} exceptions are open" not in conclusions
+
+
+# ------------------------------------------------------------ 5. rates are not money
+def test_rates_shown_as_percentages_and_fx_rates_in_full():
+    import polars as pl
+
+    from arlib import notebook as nb
+    from arlib.provision import expected_credit_loss
+    from arlib.schema import MONEY, RATE
+
+    detail = pl.DataFrame(
+        {"bucket": ["not_due"], "open_amount_base": [D("1000.00")]},
+        schema={"bucket": pl.String, "open_amount_base": MONEY},
+    )
+    html = nb.show(expected_credit_loss(detail).matrix).data
+    for shown in ("0.50 %", "2.00 %", "5.00 %", "10.00 %", "25.00 %", "50.00 %", "100.00 %"):
+        assert f">{shown}<" in html, shown
+    rates = pl.DataFrame(
+        {"fx_rate": [D("7.12345678"), D("7.10000000"), D("1")]}, schema={"fx_rate": RATE}
+    )
+    html = nb.show(rates).data
+    assert all(f">{r}<" in html for r in ("7.12345678", "7.1000", "1.0000")), html
+
+
+def test_workbook_formats_rates_as_percentages_and_fx_rates_as_rates(project):
+    import openpyxl
+
+    book = openpyxl.load_workbook(out(project, "2026-10") / "workpapers.xlsx")
+    try:
+        matrix = book["Provision matrix"]
+        header = [c.value for c in matrix[3]]
+        col = header.index("loss_rate") + 1
+        cells = [matrix.cell(row=r, column=col) for r in range(4, 11)]
+        assert [c.value for c in cells] == [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0]
+        assert {c.number_format for c in cells} == {"0.00##%"}  # 0.50%, 0.125% ...
+        detail = book["Aging detail"]
+        header = [c.value for c in detail[3]]
+        rate = detail.cell(row=4, column=header.index("fx_rate") + 1)
+        assert rate.number_format == "0.0000####"
+    finally:
+        book.close()

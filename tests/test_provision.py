@@ -159,3 +159,12 @@ def test_closing_provision_travels_in_the_open_items(tmp_path):
     amount, problems = carry.recorded_provision(path, "o.parquet", "CNY")
     assert amount is None and [p.rule for p in problems] == ["bad_value"]
     assert pl.read_parquet_metadata(path)[carry.PROVISION_KEY] == "twelve"
+
+
+def test_loss_rates_shown_as_the_percentages_they_are():
+    cfg = ProvisionConfig(loss_rates={"not_due": "0.00125"})
+    res = expected_credit_loss(detail([("not_due", "10000.00")]), cfg)
+    assert res.matrix["loss_rate"].to_list() == [D("0.00125")]  # not cut to 0.0012
+    assert res.matrix["computation"][0] == "10,000.00 × 0.125 % = 12.50 (half-up to the cent)"
+    with pytest.raises(ValueError, match="more than 6 decimals"):
+        ProvisionConfig(loss_rates={"not_due": "0.0000001"})
