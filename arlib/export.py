@@ -147,6 +147,15 @@ def sheets_for(result) -> list[Sheet]:
             total_by="currency",
         ),
     ]
+    sheets.insert(
+        2,
+        Sheet(
+            "AR-1.3",
+            "Cash bridge",
+            "Bank receipts to the roll-forward's cash applied, per currency (must tie to 0)",
+            result.cash_bridge,
+        ),
+    )
     statements = result.period.statements
     if statements is not None and statements.height:
         sheets.insert(

@@ -262,19 +262,41 @@ def exceptions_line(exceptions: pl.DataFrame) -> str:
 
 
 def match_prose(summary: dict, config: Config) -> str:
-    base = config.base_currency
     applied = summary["receipts_by_status"]["applied"]
     auto = summary["receipts_auto"]
-    amount = summary["receipts_total"].get(base, Decimal(0))
-    cash = summary["cash_applied"].get(base, Decimal(0))
     return (
         f"{receipts_line(summary)}. Of those applied in full, {auto:,} "
         f"({pct(auto, summary['receipts'])} of all receipts) were applied automatically and "
-        f"{applied - auto:,} by a decision. {money(cash, base, short=True)} of "
-        f"{money(amount, base, short=True)} received in {base} was applied. "
-        f"{summary['invoices_paid']:,} of {summary['invoices']:,} open or new invoices are "
-        "now fully paid."
+        f"{applied - auto:,} by a decision. {summary['invoices_paid']:,} of "
+        f"{summary['invoices']:,} open or new invoices are now fully paid. The money, per "
+        "currency, is in the cash bridge below."
     )
+
+
+def cash_bridge_prose(bridge: pl.DataFrame) -> str:
+    """One line per currency from :func:`arlib.pipeline.cash_bridge`, every cent shown."""
+    from arlib.pipeline import CASH_BRIDGE_LINES
+
+    keys = {label: key for key, label in CASH_BRIDGE_LINES}
+    lines = []
+    for (currency,), part in bridge.group_by("currency", maintain_order=True):
+        amount = {keys[line]: a for line, a in part.select("line", "amount").rows()}
+        left = sum((a for k, a in amount.items() if k.startswith("left_")), Decimal("0.00"))
+        v = {k: money(a, currency) for k, a in amount.items()} | {"left": money(left, currency)}
+        verdict = (
+            "ties"
+            if amount["difference"] == 0
+            else f"**does not tie: difference {v['difference']}: investigate**"
+        )
+        lines.append(
+            f"- {currency}: {v['received']} received on this period's statements + "
+            f"{v['carried_in']} carried in − {v['left']} left unapplied = "
+            f"{v['applied_from']} applied from {currency} receipts; − {v['to_other']} applied "
+            f"to invoices in other currencies + {v['from_other']} applied to {currency} "
+            f"invoices from other currencies' receipts = {v['applied_to']}, against "
+            f"{v['rollforward']} cash applied in the roll-forward: {verdict}."
+        )
+    return "\n".join(lines)
 
 
 def record_match(summary: dict) -> None:

@@ -108,10 +108,10 @@ def match_summary(result: MatchResult) -> dict[str, Any]:
 
     ``per_rule`` is per rule, kind and (invoice) currency: applied amounts of different
     currencies are never added. ``receipts_by_status`` counts every receipt once, in the
-    order of :data:`RECEIPT_STATUSES` (then any other status).
+    order of :data:`RECEIPT_STATUSES` (then any other status). The money received,
+    applied and left is in :func:`cash_bridge`, per currency.
     """
     receipts = result.receipts
-    cash = result.allocations.filter(pl.col("kind") == "cash")
     per_rule = (
         result.allocations.group_by("rule", "kind", "currency")
         .agg(
@@ -134,21 +134,11 @@ def match_summary(result: MatchResult) -> dict[str, Any]:
         "receipts": receipts.height,
         "receipts_by_status": by_status,
         "receipts_auto": auto.height,
-        "receipts_total": _totals(receipts, "amount"),
-        "cash_applied": _totals(cash, "receipt_amount", by="receipt_currency"),
-        "unapplied_total": _totals(receipts, "unapplied"),
         "invoices": result.invoices.height,
         "invoices_paid": result.invoices.filter(pl.col("status") == "paid").height,
         "suggestions": result.suggestions["receipt_id"].n_unique(),
         "per_rule": per_rule,
     }
-
-
-def _totals(frame: pl.DataFrame, column: str, by: str = "currency") -> dict[str, Decimal]:
-    if frame.height == 0:
-        return {}
-    sums = frame.group_by(by).agg(pl.col(column).sum()).sort(by)
-    return {c: v for c, v in sums.iter_rows()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +260,7 @@ class CloseResult:
     match: MatchResult
     review: Review
     rollforward: pl.DataFrame
+    cash_bridge: pl.DataFrame
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
 
@@ -287,6 +278,7 @@ class CloseResult:
         provided = self.review.provision
         return {
             "rollforward": self.rollforward.to_dicts(),
+            "cash_bridge": self.cash_bridge.to_dicts(),
             "tie_out": self.tie_out,
             "provision": {
                 "opening": provided.opening_provision,
@@ -298,7 +290,7 @@ class CloseResult:
         }
 
 
-def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
+def rollforward(result: MatchResult) -> pl.DataFrame:
     """Per currency: opening AR + invoiced − cash − credit notes − write-offs = closing AR.
 
     ``closing_listed`` is the sum of the open balances actually left on invoices; the
@@ -348,6 +340,88 @@ def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
         k: MONEY for k in ("adjustments", "closing_computed", "closing_listed", "difference")
     }
     return pl.DataFrame(rows, schema={"currency": pl.String, **schema})
+
+
+# The cash bridge's lines (key, label), in order, for every currency.
+CASH_BRIDGE_LINES = (
+    ("received", "Receipts on this period's bank statements"),
+    ("carried_in", "+ Unapplied cash carried in from the previous close"),
+    ("available", "= Cash to apply"),
+    ("left_partial", "− Left unapplied: rest of partly applied receipts"),
+    ("left_suggested", "− Left unapplied: receipts with suggestions for review"),
+    ("left_unapplied", "− Left unapplied: receipts matching nothing"),
+    ("left_dispute", "− Left unapplied: receipts disputed (decisions)"),
+    ("left_not_ar", "− Left unapplied: receipts that are not AR (decisions)"),
+    ("applied_from", "= Cash applied from receipts in this currency"),
+    ("to_other", "− Applied to invoices in other currencies (as received)"),
+    ("from_other", "+ Applied to these invoices from receipts in other currencies"),
+    ("applied_to", "= Cash applied to invoices in this currency"),
+    ("rollforward", "Cash applied in the roll-forward (AR-1)"),
+    ("difference", "Difference (must be 0)"),
+)
+# which receipts' rest each "left unapplied" line holds (matching's status)
+_LEFT_BY_STATUS = {
+    "left_partial": "partial",
+    "left_suggested": "suggested",
+    "left_unapplied": "unapplied",
+    "left_dispute": "dispute",
+    "left_not_ar": "not_ar",
+}
+
+
+def cash_bridge(result: MatchResult) -> pl.DataFrame:
+    """From the bank statements to the roll-forward's cash line, per currency, to the cent.
+
+    Why: the bank file total, the cash applied, what is left unapplied, the cash carried
+    in and the payments applied across currencies are otherwise unrelated figures; the
+    bridge shows that each received unit of cash is either applied to an invoice or left
+    unapplied, and that nothing else moves the roll-forward's cash line:
+
+        receipts this period + unapplied cash carried in − left unapplied at close
+        = cash applied from this currency's receipts
+        − applied to invoices in other currencies (in this currency, as received)
+        + applied to this currency's invoices from other currencies' receipts (in this
+          currency: ``applied_amount`` is in the invoice's currency)
+        = cash applied to this currency's invoices, against the roll-forward's cash line:
+          the difference must be 0.
+
+    The receipt side comes from the receipts (amount, origin, unapplied, status), the
+    cross-currency lines from the cash allocations, the last line from :func:`rollforward`,
+    so a cash allocation the receipts do not account for shows as a difference.
+    Returns currency, line, amount (:data:`CASH_BRIDGE_LINES` per currency).
+    """
+    receipts = result.receipts
+    cash = result.allocations.filter(pl.col("kind") == "cash")
+    crossing = cash.filter(pl.col("currency") != pl.col("receipt_currency"))
+    rolled = dict(rollforward(result).select("currency", "cash_applied").iter_rows())
+    currencies = sorted(set(receipts["currency"].drop_nulls().to_list()) | set(rolled), key=str)
+    zero = Decimal("0.00")
+
+    def total(frame: pl.DataFrame, column: str, where: pl.Expr) -> Decimal:
+        value = frame.filter(where)[column].sum()
+        return zero if value is None else Decimal(str(value))
+
+    rows = []
+    for currency in currencies:
+        mine = pl.col("currency") == currency
+        line = {
+            "received": total(receipts, "amount", mine & (pl.col("origin") != "opening")),
+            "carried_in": total(receipts, "amount", mine & (pl.col("origin") == "opening")),
+        }
+        line["available"] = line["received"] + line["carried_in"]
+        for key, status in _LEFT_BY_STATUS.items():
+            line[key] = total(receipts, "unapplied", mine & (pl.col("status") == status))
+        line["applied_from"] = line["available"] - sum((line[k] for k in _LEFT_BY_STATUS), zero)
+        line["to_other"] = total(crossing, "receipt_amount", pl.col("receipt_currency") == currency)
+        line["from_other"] = total(crossing, "applied_amount", mine)
+        line["applied_to"] = line["applied_from"] - line["to_other"] + line["from_other"]
+        line["rollforward"] = rolled.get(currency, zero)
+        line["difference"] = line["rollforward"] - line["applied_to"]
+        rows += [
+            {"currency": currency, "line": label, "amount": line[key]}
+            for key, label in CASH_BRIDGE_LINES
+        ]
+    return pl.DataFrame(rows, schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
 
 
 # The one set of tie-out statuses; every place that shows the tie-out uses these words.
@@ -451,7 +525,8 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             period=period,
             match=result,
             review=review,
-            rollforward=rollforward(period, result),
+            rollforward=rollforward(result),
+            cash_bridge=cash_bridge(result),
             tie_out=tie_out(config, review),
             open_items=items,
         )

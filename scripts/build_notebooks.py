@@ -125,6 +125,17 @@ summary = pipeline.match_summary(result)
 display(Markdown(nb.match_prose(summary, config)))
 nb.record_match(summary)"""
     ),
+    md(
+        "## Cash bridge\n\nPer currency, from the receipts on this period's bank statements to "
+        "the cash applied in the roll-forward: what came in, what was carried in, what is left "
+        "unapplied and what was applied across currencies. The difference must be 0."
+    ),
+    code(
+        """bridge = pipeline.cash_bridge(result)
+display(Markdown(nb.cash_bridge_prose(bridge)))
+nb.record("cash_bridge", bridge.to_dicts())
+nb.show(bridge)"""
+    ),
     md("## Allocations per rule"),
     code("nb.show(summary['per_rule'])"),
     code("nb.rule_chart(result)"),

@@ -439,3 +439,90 @@ def test_workbook_formats_rates_as_percentages_and_fx_rates_as_rates(project):
         assert rate.number_format == "0.0000####"
     finally:
         book.close()
+
+
+# ------------------------------------------------------------ 7. cash bridge
+def bridge_lines(frame) -> dict[str, dict[str, Decimal]]:
+    """{currency: {line key: amount}} of a cash bridge frame."""
+    keys = {label: key for key, label in pipeline.CASH_BRIDGE_LINES}
+    found: dict[str, dict[str, Decimal]] = {}
+    for row in frame.iter_rows(named=True):
+        found.setdefault(row["currency"], {})[keys[row["line"]]] = row["amount"]
+    return found
+
+
+def per_currency(rows, currency: str, amount: str, keep=lambda r: True) -> dict[str, Decimal]:
+    found: dict[str, Decimal] = {}
+    for row in rows:
+        if keep(row):
+            value = D(row[amount].replace(",", ""))
+            found[row[currency]] = found.get(row[currency], D(0)) + value
+    return found
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_cash_bridge_ties_to_the_cent_in_every_currency(project, period):
+    folder = out(project, period)
+    bank = read_csv(project[0] / "data/sample" / period / "bank_statement.csv")
+    received = per_currency(bank, "币种", "金额")
+    carried_in = {}
+    if period == "2026-10":
+        carried_in = per_currency(
+            read_csv(out(project, "2026-09") / "unapplied_receipts.csv"), "currency", "unapplied"
+        )
+    left = per_currency(read_csv(folder / "unapplied_receipts.csv"), "currency", "unapplied")
+    matches = read_csv(folder / "matches.csv")
+    crossing = [
+        r for r in matches if r["kind"] == "cash" and r["currency"] != r["receipt_currency"]
+    ]
+    to_other = per_currency(crossing, "receipt_currency", "receipt_amount")
+    from_other = per_currency(crossing, "currency", "applied_amount")
+    rolled = {r["currency"]: D(r["cash_applied"]) for r in read_csv(folder / "rollforward.csv")}
+    assert crossing  # the sample has receipts applied across currencies
+
+    bridge = bridge_lines(project[1][period].cash_bridge)
+    assert set(bridge) == set(received) | set(rolled)
+    for currency, line in bridge.items():
+        zero = D("0.00")
+        by_hand = (
+            received.get(currency, zero)
+            + carried_in.get(currency, zero)
+            - left.get(currency, zero)
+            - to_other.get(currency, zero)
+            + from_other.get(currency, zero)
+        )
+        assert by_hand == rolled.get(currency, zero), currency  # the bridge ties by hand
+        assert line["received"] == received.get(currency, zero)
+        assert line["carried_in"] == carried_in.get(currency, zero)
+        assert sum((v for k, v in line.items() if k.startswith("left_")), zero) == left.get(
+            currency, zero
+        )
+        assert line["to_other"] == to_other.get(currency, zero)
+        assert line["from_other"] == from_other.get(currency, zero)
+        assert line["applied_to"] == line["rollforward"] == rolled.get(currency, zero)
+        assert line["difference"] == 0, currency
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_cash_bridge_shown_in_ar_1_3(project, period):
+    rows = sheet_rows(out(project, period) / "workpapers.xlsx", "Cash bridge")
+    assert rows[0][0].startswith("AR-1.3 ")
+    assert list(rows[2]) == ["currency", "line", "amount"]
+    shown = [(r[0], r[1], D(str(r[2])).quantize(CENT)) for r in rows[3:] if r[0]]
+    frame = project[1][period].cash_bridge
+    assert shown == [(r["currency"], r["line"], r["amount"]) for r in frame.iter_rows(named=True)]
+
+
+def test_cash_bridge_prose_states_every_line(project):
+    from arlib import notebook as nb
+
+    bridge = project[1]["2026-10"].cash_bridge
+    prose = nb.cash_bridge_prose(bridge).splitlines()
+    assert [line.split(":")[0] for line in prose] == ["- CNY", "- EUR", "- USD"]
+    for line, currency in zip(prose, ("CNY", "EUR", "USD"), strict=True):
+        assert line.endswith(": ties.")
+        values = bridge_lines(bridge)[currency]
+        left = sum((a for k, a in values.items() if k.startswith("left_")), D("0.00"))
+        for key in ("received", "carried_in", "applied_from", "to_other", "from_other"):
+            assert nb.money(values[key], currency) in line, key
+        assert nb.money(left, currency) + " left unapplied" in line  # the left lines' sum
