@@ -53,23 +53,15 @@ def context_or_now(run_context: dict | None, config: Config) -> dict[str, str]:
     return make_context(config)
 
 
-def money(
-    value: Decimal | float | int | None, currency: str = "CNY", *, short: bool = False
-) -> str:
-    """``¥12,345.67``, or ``¥12.3 m`` with ``short`` for prose."""
+def money(value: Decimal | float | int | None, currency: str = "CNY") -> str:
+    """``¥12,345.67``: every cent shown, in prose too (a rounded ``¥12.3 m`` cannot be
+    traced to a workpaper)."""
     if value is None:
         return "—"
     sign = CURRENCY_SIGNS.get(currency, currency + " ")
     value = Decimal(str(value))
-    negative = value < 0
-    value = abs(value)
-    if short and value >= 1_000_000:
-        text = f"{sign}{value / Decimal(1_000_000):,.1f} m"
-    elif short and value >= 10_000:
-        text = f"{sign}{value / Decimal(1000):,.1f} k"
-    else:
-        text = f"{sign}{value:,.2f}"
-    return f"−{text}" if negative else text
+    text = f"{sign}{abs(value):,.2f}"
+    return f"−{text}" if value < 0 else text
 
 
 def pct(part: int | Decimal, whole: int | Decimal) -> str:
