@@ -362,8 +362,7 @@ def exceptions_summary(exceptions: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("exceptions"),
             (status == "open").sum().alias("open"),
             (status == "cleared").sum().alias("cleared"),
-            # a pattern (e.g. repeated late payment) has no amount: blank, not 0.00
-            pl.when(pl.col("amount").count() > 0).then(pl.col("amount").sum()).alias("amount"),
+            _amount_sum("amount"),
         )
         .sort("class", "type", "currency", nulls_last=True)
     )
@@ -547,11 +546,18 @@ def tie_out_prose(closed) -> str:
 
 
 def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
+    """Carried items per type and currency (amounts of different currencies never added)."""
     return (
         items.group_by("item_type", "currency")
-        .agg(pl.len().alias("items"), pl.col("open_amount").sum())
+        .agg(pl.len().alias("items"), _amount_sum("open_amount"))
         .sort("item_type", "currency")
     )
+
+
+def _amount_sum(column: str) -> pl.Expr:
+    """Σ of a money column, blank (not 0.00) for a group none of whose rows has an amount:
+    a pattern exception such as a repeated late payment has none."""
+    return pl.when(pl.col(column).count() > 0).then(pl.col(column).sum()).alias(column)
 
 
 def statements_prose(closed) -> str:

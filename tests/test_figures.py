@@ -526,3 +526,22 @@ def test_cash_bridge_prose_states_every_line(project):
         for key in ("received", "carried_in", "applied_from", "to_other", "from_other"):
             assert nb.money(values[key], currency) in line, key
         assert nb.money(left, currency) + " left unapplied" in line  # the left lines' sum
+
+
+def test_carried_items_per_type_and_currency_from_the_parquet(project):
+    import polars as pl
+
+    from arlib import notebook as nb
+
+    items = pl.read_parquet(out(project, "2026-10") / "open_items.parquet")
+    table = nb.open_items_summary(items)
+    expected: dict[tuple, Decimal | None] = {}
+    for row in items.iter_rows(named=True):
+        key = (row["item_type"], row["currency"])
+        if row["open_amount"] is not None:
+            expected[key] = expected.get(key, D(0)) + row["open_amount"]
+        else:
+            expected.setdefault(key, None)
+    got = {(r["item_type"], r["currency"]): r["open_amount"] for r in table.iter_rows(named=True)}
+    assert got == expected
+    assert got[("exception", None)] is None  # a pattern exception has no amount, not 0.00
