@@ -48,6 +48,22 @@ def fmt_money(value) -> str:
     return f"{to_decimal(value):,.2f}"
 
 
+def fmt_percent(fraction) -> str:
+    """``0.005`` -> ``0.50 %``, ``0.00125`` -> ``0.125 %``: a rate as the percentage it is,
+    every written digit kept (two decimals at least)."""
+    percent = to_decimal(fraction) * 100
+    places = max(2, -percent.normalize().as_tuple().exponent)
+    return f"{percent:,.{places}f} %"
+
+
+def fmt_rate(rate) -> str:
+    """An FX rate with every digit it has (four decimals at least): ``7.12345678``,
+    ``7.1000``, never rounded to cents like money."""
+    value = to_decimal(rate)
+    places = max(4, -value.normalize().as_tuple().exponent)
+    return f"{value:.{places}f}"
+
+
 def to_base(
     df: pl.DataFrame,
     amount_col: str,

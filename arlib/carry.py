@@ -9,6 +9,7 @@ matching engine sees old and new items alike.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import polars as pl
@@ -165,21 +166,70 @@ def _history(frame: pl.DataFrame, period: str, kind: str) -> pl.Expr:
 # Written into the Parquet file's key-value metadata, so that the next close can tell its
 # opening file from any other Parquet file (the payment history lies beside it).
 KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
+# The closing ECL provision of the close that wrote the file (an exact decimal string) and
+# its currency: the next close starts its provision from it (arlib.provision). It is a
+# figure of the close, not an open item, so it travels as metadata, not as a row.
+PROVISION_KEY, BASE_CURRENCY_KEY = "arlib_provision", "arlib_base_currency"
 OPEN_ITEMS_KIND = "open_items"
 ITEM_TYPES = ("invoice", "unapplied_cash", "exception")
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
 def write_open_items(
-    items: pl.DataFrame, path: Path, *, period: str | None = None, entity: str | None = None
+    items: pl.DataFrame,
+    path: Path,
+    *,
+    period: str | None = None,
+    entity: str | None = None,
+    provision: Decimal | None = None,
+    base_currency: str | None = None,
 ) -> None:
-    """Write the open items, stamped with their kind and the period that left them open."""
+    """Write the open items, stamped with their kind, the period that left them open and
+    (when given) that close's closing provision in its base currency."""
     metadata = {KIND_KEY: OPEN_ITEMS_KIND}
     if period:
         metadata[PERIOD_KEY] = period
     if entity:
         metadata[ENTITY_KEY] = entity
+    if provision is not None:
+        metadata[PROVISION_KEY] = str(provision)
+        metadata[BASE_CURRENCY_KEY] = base_currency or ""
     items.write_parquet(path, statistics=False, compression="zstd", metadata=metadata)
+
+
+def recorded_provision(
+    path: Path, shown: str, base_currency: str
+) -> tuple[Decimal | None, list[fnd.Finding]]:
+    """The closing provision the previous close recorded in its open items (None when it
+    recorded none), or an error when the figure is not an amount in ``base_currency``."""
+    stamped = pl.read_parquet_metadata(path)
+    text = stamped.get(PROVISION_KEY)
+    if text is None:
+        return None, []
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0:
+        return None, [
+            fnd.error(
+                shown, None, PROVISION_KEY, text, "bad_value", "recorded provision is not an amount"
+            )
+        ]
+    currency = stamped.get(BASE_CURRENCY_KEY)
+    if currency != base_currency:
+        return None, [
+            fnd.error(
+                shown,
+                None,
+                BASE_CURRENCY_KEY,
+                currency,
+                "wrong_currency",
+                f"the previous close recorded its provision in {currency}; this close's base "
+                f"currency is {base_currency}",
+            )
+        ]
+    return amount, []
 
 
 def previous_period(period: str) -> str:

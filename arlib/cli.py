@@ -66,6 +66,7 @@ def cmd_validate(args) -> int:
 
 def cmd_reconcile(args) -> int:
     from arlib import findings as fnd
+    from arlib.notebook import exceptions_line, receipts_line
     from arlib.pipeline import close_stage, load_stage, match_summary, write_reconcile_outputs
 
     config = load_config(args.params)
@@ -84,12 +85,8 @@ def cmd_reconcile(args) -> int:
         written.append(write_csv(result.review.exceptions, build / "exceptions.csv"))
     for path in written:
         print(f"wrote {out / path.name}")
-    summary = match_summary(result.match)
     print(
-        f"{summary['receipts_applied']} of {summary['receipts']} receipts applied, "
-        f"{summary['receipts_suggested']} with suggestions, "
-        f"{summary['receipts_unapplied']} unapplied; "
-        f"{result.review.exceptions.height} exceptions"
+        f"{receipts_line(match_summary(result.match))}; {exceptions_line(result.review.exceptions)}"
     )
     return EXIT_OK
 

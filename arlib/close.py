@@ -292,8 +292,10 @@ def close_summary(folder: Path) -> list[str]:
     import polars as pl
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    tie = (manifest.get("control_totals") or {}).get("tie_out") or {}
-    lines = [f"tie-out to the GL: {tie.get('status', 'not recorded')}"]
+    from arlib.notebook import tie_out_sentence
+
+    tie = (manifest.get("control_totals") or {}).get("tie_out")
+    lines = [tie_out_sentence(tie) if tie else "tie-out to the GL: not recorded"]
     exceptions = folder / "exceptions.csv"
     if exceptions.is_file():
         frame = pl.read_csv(exceptions, infer_schema=False)

@@ -329,6 +329,15 @@ def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<pa
                 f"{excerpt(aging.invalid_bucket)} for impossible dates, needs one)"
             )
 
+    opening = None if provision is None else provision.opening_provision
+    if opening is not None and base in CURRENCY_DECIMALS:
+        allowed = CURRENCY_DECIMALS[base]
+        if -opening.as_tuple().exponent > allowed:
+            problems.append(
+                f"provision.opening_provision: {opening} has more decimals than {base} "
+                f"allows ({allowed})"
+            )
+
     if problems:
         raise ConfigError(source, problems)
     return Config(

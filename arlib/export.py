@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
+from arlib.pipeline import tie_out_frame
+from arlib.provision import movement_lines
 from arlib.workpapers import Sheet, write_workbook
 
 
@@ -31,22 +33,10 @@ def lead_schedule(result) -> pl.DataFrame:
     for row in rf.iter_rows(named=True):
         for key, label in labels:
             lines.append({"currency": row["currency"], "line": label, "amount": row[key]})
-    tie = result.tie_out
-    base = result.config.base_currency
-    for key, label in [
-        ("closing_ar_base", "Open invoices in base currency (as-of rates)"),
-        ("unapplied_cash_base", "− Unapplied cash"),
-        ("credit_balances_base", "+ Credit balances (negative open items)"),
-        ("net_ar_base", "= Net AR per sub-ledger"),
-        ("gl_control_balance", "GL control balance (params)"),
-        ("difference", "Difference GL − sub-ledger"),
-        ("explained_by_proposed_adjustments", "explained by proposed adjustments (AR-7)"),
-        ("unexplained", f"Unexplained difference ({tie['status']})"),
-    ]:
-        lines.append({"currency": base, "line": label, "amount": tie[key]})
-    return pl.DataFrame(
+    rolled = pl.DataFrame(
         lines, schema={"currency": pl.String, "line": pl.String, "amount": pl.Decimal(38, 2)}
     )
+    return pl.concat([rolled, tie_out_frame(result.tie_out)])
 
 
 def sheets_for(result) -> list[Sheet]:
@@ -80,6 +70,7 @@ def sheets_for(result) -> list[Sheet]:
             capped=True,
             full_detail="matches.csv",
             total_columns=("applied_amount",),
+            total_by="currency",
         ),
         Sheet(
             "AR-3",
@@ -95,6 +86,7 @@ def sheets_for(result) -> list[Sheet]:
             "Classified discrepancies with evidence and suggested action",
             review.exceptions,
             total_columns=("amount",),
+            total_by="currency",
         ),
         Sheet(
             "AR-5",
@@ -134,9 +126,15 @@ def sheets_for(result) -> list[Sheet]:
         Sheet(
             "AR-8",
             "Provision",
-            "Expected credit loss (IFRS 9 simplified)",
+            "Expected credit loss: opening + charge = closing provision (base currency)",
+            movement_lines(review.provision),
+        ),
+        Sheet(
+            "AR-8.1",
+            "Provision matrix",
+            "Expected credit loss per aging bucket (IFRS 9 simplified approach)",
             review.provision.matrix,
-            total_columns=("provision",),
+            total_columns=("outstanding", "provision"),
         ),
         Sheet("AR-9", "KPIs", "KPIs with their formulas", review.kpis.summary),
         Sheet("AR-10", "Findings", "Input findings (errors and warnings)", result.period.findings),
@@ -146,8 +144,18 @@ def sheets_for(result) -> list[Sheet]:
             "Receipts not (fully) applied",
             m.receipts.filter(pl.col("unapplied") != 0),
             total_columns=("unapplied",),
+            total_by="currency",
         ),
     ]
+    sheets.insert(
+        2,
+        Sheet(
+            "AR-1.3",
+            "Cash bridge",
+            "Bank receipts to the roll-forward's cash applied, per currency (must tie to 0)",
+            result.cash_bridge,
+        ),
+    )
     statements = result.period.statements
     if statements is not None and statements.height:
         sheets.insert(

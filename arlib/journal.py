@@ -13,7 +13,8 @@ What is proposed:
   write-off threshold) whose exception is ``cleared`` (``open`` ones wait for review
   unless ``include_open``);
 - open ``rounding`` exceptions (small residuals) up to the write-off threshold;
-- optionally the change in the expected-credit-loss provision.
+- the change in the expected-credit-loss provision: closing − opening (the matrix gives
+  the balance the allowance should have; the ledger already holds the opening one).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from decimal import Decimal
 import polars as pl
 
 from arlib.aging import fmt_money, to_base, to_decimal
+from arlib.provision import ProvisionResult
 from arlib.schema import MONEY
 
 LINE_COLUMNS = {
@@ -38,6 +40,11 @@ LINE_COLUMNS = {
     "customer_id": pl.String,
     "reference": pl.String,
     "description": pl.String,
+    # True when matching already wrote the amount off in the sub-ledger (tolerance
+    # allocations): the GL differs from the sub-ledger by it until the entry is booked, so
+    # the GL tie-out counts it as explained. False for write-offs of residuals still open
+    # in both ledgers, and for the provision.
+    "in_subledger": pl.Boolean,
 }
 
 ZERO = Decimal("0.00")
@@ -111,9 +118,11 @@ def propose_adjustments(
     base_currency: str = "CNY",
     fx_rates: pl.DataFrame | None = None,
     config: JournalConfig | None = None,
-    provision_movement: Decimal | None = None,
+    provision: ProvisionResult | None = None,
 ) -> pl.DataFrame:
     """Balanced journal proposal lines (see :data:`LINE_COLUMNS`).
+
+    ``provision`` proposes its movement (closing − opening), never its closing balance.
 
     Foreign amounts are converted at the as-of rate; items without a rate are left out
     (the aging reports the missing rate). Raises ``AssertionError`` if unbalanced.
@@ -144,6 +153,7 @@ def propose_adjustments(
         items.append(
             {
                 "order": (0, a["kind"]),
+                "in_subledger": True,
                 "role": role,
                 "counter": "ar",
                 "amount": a["amount_base"],
@@ -167,6 +177,7 @@ def propose_adjustments(
         items.append(
             {
                 "order": (1, e["exception_id"]),
+                "in_subledger": False,
                 "role": "unapplied_cash" if over_receipt else "write_off",
                 "counter": "write_off_gain" if over_receipt else "ar",
                 "amount": e["amount_base"],
@@ -181,16 +192,21 @@ def propose_adjustments(
             }
         )
 
-    if provision_movement:
+    if provision is not None and provision.movement:
+        movement = provision.movement
         items.append(
             {
                 "order": (2, ""),
+                "in_subledger": False,
                 "role": "impairment",
                 "counter": "allowance",
-                "amount": to_decimal(provision_movement),
+                "amount": movement,
                 "customer_id": None,
                 "reference": f"ECL {period}",
-                "description": "expected credit loss provision movement (IFRS 9 matrix)",
+                "description": "expected credit loss (IFRS 9 matrix): closing "
+                f"{fmt_money(provision.total_provision)} − opening "
+                f"{fmt_money(provision.opening_provision)} = "
+                f"{'charge' if movement > 0 else 'release'} {fmt_money(abs(movement))}",
             }
         )
 
@@ -215,6 +231,7 @@ def propose_adjustments(
                     "customer_id": item["customer_id"],
                     "reference": item["reference"],
                     "description": item["description"],
+                    "in_subledger": item["in_subledger"],
                 }
             )
     lines = pl.DataFrame(rows, schema=LINE_COLUMNS)

@@ -25,6 +25,7 @@ import polars as pl
 from arlib import findings as fnd
 from arlib import parsing
 from arlib.config import Config, InputSpec
+from arlib.provision import OpeningProvision, opening_provision
 from arlib.schema import CURRENCY_DECIMALS, FRAMES, MONEY, RATE, conform
 
 BANK_FORMATS = ("mt940", "camt053", "camt054", "ofx", "bai2")
@@ -977,12 +978,14 @@ class Period:
 
     ``frames['invoices']`` and ``frames['receipts']`` include the previous close's open
     invoices and unapplied cash (``origin`` = ``opening``), so matching treats them alike;
-    ``frames['opening_exceptions']`` carries open exceptions and disputes forward.
+    ``frames['opening_exceptions']`` carries open exceptions and disputes forward;
+    ``opening_provision`` is the ECL provision the period starts from, and why.
     """
 
     frames: dict[str, pl.DataFrame]
     findings: pl.DataFrame
     provenance: list[dict]
+    opening_provision: OpeningProvision
     statements: pl.DataFrame | None = None
     debits: pl.DataFrame | None = None
 
@@ -1062,6 +1065,7 @@ def load_period(config: Config) -> Period:
         pl.lit("period").alias("origin"), pl.lit(config.period).alias("origin_period")
     )
     frames["opening_exceptions"] = pl.DataFrame()
+    recorded, recorded_in = None, None  # the previous close's provision, and its file
     opening = config.inputs.get("opening")
     if opening is not None:
         shown = display_path(Path(opening.path), config.root)
@@ -1073,6 +1077,12 @@ def load_period(config: Config) -> Period:
             findings.append(fnd.to_frame(opening_unchanged(Path(opening.path), shown)))
         if items is None:
             items = carry.split_open_items(carry.empty_open_items())
+        else:
+            recorded, refused = carry.recorded_provision(
+                Path(opening.path), shown, config.base_currency
+            )
+            findings.append(fnd.to_frame(refused))
+            recorded_in = None if refused else shown
         frames["invoices"] = pl.concat(
             [items["invoices"].with_columns(pl.lit("opening").alias("origin")), frames["invoices"]],
             how="diagonal_relaxed",
@@ -1104,10 +1114,15 @@ def load_period(config: Config) -> Period:
     findings.append(validate.validate(frames, config))
     bank = loaded.get("receipts")
     extras = bank.extras if bank else {}
+    start, problems = opening_provision(
+        config.section("provision").opening_provision, recorded, opening_file=recorded_in
+    )
+    findings.append(fnd.to_frame(problems))
     return Period(
         frames=frames,
         findings=fnd.concat(*findings),
         provenance=provenance,
+        opening_provision=start,
         statements=extras.get("statements"),
         debits=extras.get("debits"),
     )

@@ -66,23 +66,15 @@ def context_or_now(run_context: dict | None, config: Config) -> dict[str, str]:
     return make_context(config)
 
 
-def money(
-    value: Decimal | float | int | None, currency: str = "CNY", *, short: bool = False
-) -> str:
-    """``¥12,345.67``, or ``¥12.3 m`` with ``short`` for prose."""
+def money(value: Decimal | float | int | None, currency: str = "CNY") -> str:
+    """``¥12,345.67``: every cent shown, in prose too (a rounded ``¥12.3 m`` cannot be
+    traced to a workpaper)."""
     if value is None:
         return "—"
     sign = CURRENCY_SIGNS.get(currency, currency + " ")
     value = Decimal(str(value))
-    negative = value < 0
-    value = abs(value)
-    if short and value >= 1_000_000:
-        text = f"{sign}{value / Decimal(1_000_000):,.1f} m"
-    elif short and value >= 10_000:
-        text = f"{sign}{value / Decimal(1000):,.1f} k"
-    else:
-        text = f"{sign}{value:,.2f}"
-    return f"−{text}" if negative else text
+    text = f"{sign}{abs(value):,.2f}"
+    return f"−{text}" if value < 0 else text
 
 
 def pct(part: int | Decimal, whole: int | Decimal) -> str:
@@ -266,22 +258,73 @@ def load_conclusion(findings: pl.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------- 02 reconcile
+def receipts_line(summary: dict) -> str:
+    """``2,101 receipts: 1,959 applied in full, 18 partly applied, ...``: every receipt in
+    exactly one part, so the parts add up to the total (zero parts beyond the first four
+    outcomes are left out)."""
+    from arlib.pipeline import RECEIPT_STATUSES
+
+    words = dict(RECEIPT_STATUSES)
+    parts = [
+        f"{n:,} {words.get(status, status)}"
+        for i, (status, n) in enumerate(summary["receipts_by_status"].items())
+        if n or i < 4
+    ]
+    return f"{summary['receipts']:,} receipts: " + ", ".join(parts)
+
+
+def exception_counts(exceptions: pl.DataFrame) -> tuple[int, int, int]:
+    """(open, cleared, other) exceptions of the frame behind AR-4 and exceptions.csv."""
+    if exceptions.height == 0:
+        return 0, 0, 0
+    status = exceptions["status"]
+    opened, cleared = int((status == "open").sum()), int((status == "cleared").sum())
+    return opened, cleared, exceptions.height - opened - cleared
+
+
+def exceptions_line(exceptions: pl.DataFrame) -> str:
+    """``437 exceptions: 265 open, 172 cleared``: the parts add up to the total."""
+    opened, cleared, other = exception_counts(exceptions)
+    rest = f", {other:,} other" if other else ""
+    return f"{exceptions.height:,} exceptions: {opened:,} open, {cleared:,} cleared{rest}"
+
+
 def match_prose(summary: dict, config: Config) -> str:
-    base = config.base_currency
-    total = summary["receipts"]
+    applied = summary["receipts_by_status"]["applied"]
     auto = summary["receipts_auto"]
-    amount = summary["receipts_total"].get(base, Decimal(0))
-    applied = summary["cash_applied"].get(base, Decimal(0))
-    review = summary["receipts_suggested"] + summary["receipts_partial"]
     return (
-        f"{auto:,} of {total:,} receipts ({pct(auto, total)}) were applied in full automatically; "
-        f"{money(applied, base, short=True)} of {money(amount, base, short=True)} "
-        f"received in {base} "
-        f"was applied. {review:,} need review ({summary['receipts_suggested']:,} with suggestions, "
-        f"{summary['receipts_partial']:,} partly applied) and {summary['receipts_unapplied']:,} "
-        f"are unapplied. {summary['invoices_paid']:,} of {summary['invoices']:,} open or new "
-        f"invoices are now fully paid."
+        f"{receipts_line(summary)}. Of those applied in full, {auto:,} "
+        f"({pct(auto, summary['receipts'])} of all receipts) were applied automatically and "
+        f"{applied - auto:,} by a decision. {summary['invoices_paid']:,} of "
+        f"{summary['invoices']:,} open or new invoices are now fully paid. The money, per "
+        "currency, is in the cash bridge below."
     )
+
+
+def cash_bridge_prose(bridge: pl.DataFrame) -> str:
+    """One line per currency from :func:`arlib.pipeline.cash_bridge`, every cent shown."""
+    from arlib.pipeline import CASH_BRIDGE_LINES
+
+    keys = {label: key for key, label in CASH_BRIDGE_LINES}
+    lines = []
+    for (currency,), part in bridge.group_by("currency", maintain_order=True):
+        amount = {keys[line]: a for line, a in part.select("line", "amount").rows()}
+        left = sum((a for k, a in amount.items() if k.startswith("left_")), Decimal("0.00"))
+        v = {k: money(a, currency) for k, a in amount.items()} | {"left": money(left, currency)}
+        verdict = (
+            "ties"
+            if amount["difference"] == 0
+            else f"**does not tie: difference {v['difference']}: investigate**"
+        )
+        lines.append(
+            f"- {currency}: {v['received']} received on this period's statements + "
+            f"{v['carried_in']} carried in − {v['left']} left unapplied = "
+            f"{v['applied_from']} applied from {currency} receipts; − {v['to_other']} applied "
+            f"to invoices in other currencies + {v['from_other']} applied to {currency} "
+            f"invoices from other currencies' receipts = {v['applied_to']}, against "
+            f"{v['rollforward']} cash applied in the roll-forward: {verdict}."
+        )
+    return "\n".join(lines)
 
 
 def record_match(summary: dict) -> None:
@@ -292,10 +335,17 @@ def record_match(summary: dict) -> None:
     )
 
 
-def rule_chart(summary: dict):
+def rule_chart(result):
+    """Receipts applied per rule: a count, so it may run across currencies (a receipt
+    applied to invoices in two currencies counts once)."""
     import matplotlib.pyplot as plt
 
-    per_rule = summary["per_rule"].filter(pl.col("kind") == "cash")
+    per_rule = (
+        result.allocations.filter(pl.col("kind") == "cash")
+        .group_by("rule")
+        .agg(pl.col("receipt_id").n_unique().alias("receipts"))
+        .sort("rule")
+    )
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.barh(per_rule["rule"].to_list(), per_rule["receipts"].to_list(), color="#4C72B0")
     ax.set_xlabel("receipts")
@@ -337,12 +387,20 @@ def conservation_prose(result) -> str:
 
 # ------------------------------------------------------------ 03 exceptions and aging
 def exceptions_summary(exceptions: pl.DataFrame) -> pl.DataFrame:
+    """Exceptions per class, type and currency (amounts of different currencies are never
+    added), with how many are open and how many cleared."""
     if exceptions.height == 0:
         return exceptions
+    status = pl.col("status")
     return (
-        exceptions.group_by("class", "type")
-        .agg(pl.len().alias("exceptions"), pl.col("amount").sum().alias("amount"))
-        .sort("class", "type")
+        exceptions.group_by("class", "type", "currency")
+        .agg(
+            pl.len().alias("exceptions"),
+            (status == "open").sum().alias("open"),
+            (status == "cleared").sum().alias("cleared"),
+            _amount_sum("amount"),
+        )
+        .sort("class", "type", "currency", nulls_last=True)
     )
 
 
@@ -353,7 +411,10 @@ def exceptions_prose(exceptions: pl.DataFrame, config: Config) -> str:
         exceptions.group_by("class").agg(pl.len()).sort(["len", "class"], descending=[True, False])
     )
     parts = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in by_class.iter_rows())
-    return f"{exceptions.height:,} exceptions: {parts}."
+    return (
+        f"{exceptions_line(exceptions)}. By class: {parts}. Cleared ones are tolerance "
+        "write-offs the proposed adjustments book; open ones need a person."
+    )
 
 
 def aging_prose(aged, config: Config) -> str:
@@ -395,9 +456,25 @@ def tier_summary(tiers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def provision_prose(provided, config: Config) -> str:
-    total = money(provided.total_provision, config.base_currency)
-    return f"Expected credit loss: {total} (provision matrix below)."
+def provision_prose(review, config: Config) -> str:
+    """Opening, charge and closing provision, and the journal that proposes the charge."""
+    provided = review.provision
+    base = config.base_currency
+    movement = provided.movement
+    journal = review.journal.filter(pl.col("reference") == f"ECL {config.period}")
+    if movement == 0:
+        proposal = "so no entry is proposed"
+    else:
+        what = "a charge" if movement > 0 else "a release"
+        proposal = (
+            f"so the period's movement is {what} of {money(abs(movement), base)}, proposed as "
+            f"{journal['journal_id'][0]} (AR-7)"
+        )
+    return (
+        f"Closing provision {money(provided.total_provision, base)} (the matrix below) − "
+        f"opening provision {money(provided.opening_provision, base)} "
+        f"({provided.opening_source}) = {money(movement, base)}, {proposal}."
+    )
 
 
 def journal_prose(journal: pl.DataFrame, config: Config) -> str:
@@ -418,6 +495,7 @@ def record_review(review) -> None:
         "review",
         {
             "exceptions": review.exceptions.height,
+            "exceptions_open_cleared_other": list(exception_counts(review.exceptions)),
             "exceptions_by_class": {
                 c: n
                 for c, n in review.exceptions.group_by("class")
@@ -431,7 +509,11 @@ def record_review(review) -> None:
             "aging_buckets": {
                 b: a for b, a in review.aging.totals.select("bucket", "amount_base").iter_rows()
             },
-            "provision": review.provision.total_provision,
+            "provision": {
+                "opening": review.provision.opening_provision,
+                "charge": review.provision.movement,
+                "closing": review.provision.total_provision,
+            },
             "journal_lines": review.journal.height,
         },
     )
@@ -457,30 +539,61 @@ def rollforward_prose(closed) -> str:
     return "\n".join(lines)
 
 
-def tie_out_prose(closed) -> str:
-    tie = closed.tie_out
-    base = closed.config.base_currency
-    if tie["gl_control_balance"] is None:
+def tie_out_sentence(tie: dict[str, Any]) -> str:
+    """The tie-out in one sentence, from :func:`arlib.pipeline.tie_out` or its JSON in the
+    manifest (amounts as strings): notebook 04, its conclusions and ``arlib close`` print
+    exactly this, so they cannot disagree."""
+
+    def amount(key: str) -> str:
+        return money(None if tie[key] is None else Decimal(str(tie[key])), tie["base_currency"])
+
+    from arlib.pipeline import TIE_OUT_STATUSES
+
+    status, gl, net = tie["status"], amount("gl_control_balance"), amount("net_ar_base")
+    if status not in TIE_OUT_STATUSES:  # e.g. a manifest written by another arlib version
+        raise ValueError(f"unknown tie-out status {status!r} (known: {TIE_OUT_STATUSES})")
+    if status == "not performed":
         return (
-            f"Closing AR in {base}: {money(tie['closing_ar_base'], base)}. No GL control "
-            "balance was given in params (`gl_control_balance`), so the tie-out to the ledger "
-            "is **not performed**."
+            "GL tie-out: not performed (no gl_control_balance in params); net AR per "
+            f"sub-ledger {net}."
         )
-    flag = (
-        "ties to the GL"
-        if tie["difference"] == 0
-        else f"**differs from the GL by {money(tie['difference'], base)}: investigate**"
+    if status == "ties":
+        return f"GL tie-out: ties. GL control balance {gl} = net AR per sub-ledger {net}."
+    compared = f"GL control balance {gl} − net AR per sub-ledger {net} = {amount('difference')}"
+    if status == "ties after adjustments":
+        return (
+            f"GL tie-out: ties after adjustments. {compared}, all of it write-offs made by "
+            "matching that the proposed adjustments (AR-7) book."
+        )
+    return (
+        f"GL tie-out: difference. {compared}; write-offs made by matching, proposed in AR-7, "
+        f"explain {amount('explained_by_proposed_adjustments')}; {amount('unexplained')} is "
+        "unexplained: investigate before sign-off."
     )
-    closing = money(tie["closing_ar_base"], base)
-    return f"Closing AR {closing} vs GL control {money(tie['gl_control_balance'], base)}: {flag}."
+
+
+def tie_out_prose(closed) -> str:
+    """The tie-out sentence, then where its lines are (the table below and AR-1)."""
+    return (
+        tie_out_sentence(closed.tie_out) + "\n\nThe lines below are those of the Lead (AR-1); "
+        "net AR is open invoices − unapplied cash + credit balances, in "
+        f"{closed.config.base_currency} at the as-of rates."
+    )
 
 
 def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
+    """Carried items per type and currency (amounts of different currencies never added)."""
     return (
         items.group_by("item_type", "currency")
-        .agg(pl.len().alias("items"), pl.col("open_amount").sum())
+        .agg(pl.len().alias("items"), _amount_sum("open_amount"))
         .sort("item_type", "currency")
     )
+
+
+def _amount_sum(column: str) -> pl.Expr:
+    """Σ of a money column, blank (not 0.00) for a group none of whose rows has an amount:
+    a pattern exception such as a repeated late payment has none."""
+    return pl.when(pl.col(column).count() > 0).then(pl.col(column).sum()).alias(column)
 
 
 def statements_prose(closed) -> str:
@@ -531,13 +644,14 @@ def record_close(closed) -> None:
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
-    exceptions = closed.review.exceptions.height
+    opened, cleared, _ = exception_counts(closed.review.exceptions)
     tie = closed.tie_out
     lines = [
         "- The roll-forward "
         + ("ties in every currency." if ties else "**does not tie**: see above."),
-        f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
-        f"- GL tie-out: {tie['status']}.",
+        f"- {opened:,} exceptions are open for follow-up (workpaper AR-4); {cleared:,} were "
+        "cleared as tolerance write-offs (proposed in AR-7).",
+        f"- {tie_out_sentence(tie)}",
         f"- {closed.open_items.height:,} open items are carried to the next period "
         "(open_items.parquet).",
     ]
@@ -545,25 +659,30 @@ def conclusions(closed) -> str:
 
 
 def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = None):
-    """A table as a reader wants it: money with separators, no dtype row, no index.
+    """A table as a reader wants it: money with separators, loss rates and shares as
+    percentages, FX rates with all their digits (by :func:`arlib.schema.value_kind`, as in
+    the workbook), no dtype row, no index.
 
     ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
     hold everything).
     """
     from IPython.display import HTML
 
+    from arlib.aging import fmt_percent, fmt_rate
+    from arlib.schema import value_kind
+
+    text = {
+        "money": lambda v: f"{v:,.2f}",
+        "fraction": fmt_percent,
+        "rate": fmt_rate,
+        "number": lambda v: f"{v:,.3f}",
+        "integer": lambda v: f"{v:,}",
+    }
     shown = frame if rows is None else frame.head(rows)
     columns = {}
     for name, dtype in shown.schema.items():
-        values = shown[name].to_list()
-        if isinstance(dtype, pl.Decimal):
-            columns[name] = ["" if v is None else f"{v:,.2f}" for v in values]
-        elif dtype.is_float():
-            columns[name] = ["" if v is None else f"{v:,.3f}" for v in values]
-        elif dtype.is_integer():
-            columns[name] = ["" if v is None else f"{v:,}" for v in values]
-        else:
-            columns[name] = ["" if v is None else str(v) for v in values]
+        write = text.get(value_kind(dtype), str)
+        columns[name] = ["" if v is None else write(v) for v in shown[name].to_list()]
     html = _html_table(columns, numeric={n for n, t in shown.schema.items() if t.is_numeric()})
     notes = []
     if caption:

@@ -91,18 +91,35 @@ def match_stage(config: Config, state_dir=None) -> MatchResult:
     return _cached(state_dir, "match", compute)
 
 
+# A receipt's outcome (matching's ``status``) and how it is told, in the order told:
+# every receipt has exactly one, so the counts add up to the receipts.
+RECEIPT_STATUSES = (
+    ("applied", "applied in full"),
+    ("partial", "partly applied"),
+    ("suggested", "with suggestions"),
+    ("unapplied", "unapplied"),
+    ("dispute", "disputed"),
+    ("not_ar", "not AR"),
+)
+
+
 def match_summary(result: MatchResult) -> dict[str, Any]:
-    """Counts and amounts per rule, the auto-match rate, and what is left."""
+    """Counts and amounts per rule, the auto-match rate, and what is left.
+
+    ``per_rule`` is per rule, kind and (invoice) currency: applied amounts of different
+    currencies are never added. ``receipts_by_status`` counts every receipt once, in the
+    order of :data:`RECEIPT_STATUSES` (then any other status). The money received,
+    applied and left is in :func:`cash_bridge`, per currency.
+    """
     receipts = result.receipts
-    cash = result.allocations.filter(pl.col("kind") == "cash")
     per_rule = (
-        result.allocations.group_by("rule", "kind")
+        result.allocations.group_by("rule", "kind", "currency")
         .agg(
             pl.len().alias("allocations"),
             pl.col("receipt_id").n_unique().alias("receipts"),
             pl.col("applied_amount").sum().alias("applied_amount"),
         )
-        .sort("rule", "kind")
+        .sort("rule", "kind", "currency")
     )
     applied = receipts.filter(pl.col("status") == "applied")
     auto = applied.filter(
@@ -110,28 +127,18 @@ def match_summary(result: MatchResult) -> dict[str, Any]:
             result.allocations.filter(pl.col("rule") == "manual")["receipt_id"].implode()
         )
     )
+    counted = dict(receipts.group_by("status").len().iter_rows())
+    known = [s for s, _ in RECEIPT_STATUSES]
+    by_status = {s: counted.pop(s, 0) for s in known} | dict(sorted(counted.items()))
     return {
         "receipts": receipts.height,
-        "receipts_applied": applied.height,
+        "receipts_by_status": by_status,
         "receipts_auto": auto.height,
-        "receipts_partial": receipts.filter(pl.col("status") == "partial").height,
-        "receipts_suggested": receipts.filter(pl.col("status") == "suggested").height,
-        "receipts_unapplied": receipts.filter(pl.col("status") == "unapplied").height,
-        "receipts_total": _totals(receipts, "amount"),
-        "cash_applied": _totals(cash, "receipt_amount", by="receipt_currency"),
-        "unapplied_total": _totals(receipts, "unapplied"),
         "invoices": result.invoices.height,
         "invoices_paid": result.invoices.filter(pl.col("status") == "paid").height,
         "suggestions": result.suggestions["receipt_id"].n_unique(),
         "per_rule": per_rule,
     }
-
-
-def _totals(frame: pl.DataFrame, column: str, by: str = "currency") -> dict[str, Decimal]:
-    if frame.height == 0:
-        return {}
-    sums = frame.group_by(by).agg(pl.col(column).sum()).sort(by)
-    return {c: v for c, v in sums.iter_rows()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +202,9 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config=config.section("kpis"),
             history=history,
         )
-        provided = provision.expected_credit_loss(aged.detail, config.section("provision"))
+        provided = provision.expected_credit_loss(
+            aged.detail, config.section("provision"), period.opening_provision
+        )
         proposed = journal.propose_adjustments(
             result.allocations,
             found,
@@ -204,7 +213,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             base_currency=config.base_currency,
             fx_rates=frames["fx_rates"],
             config=config.section("adjustments"),
-            provision_movement=provided.movement,
+            provision=provided,
         )
         return Review(found, aged, tiers, measured, provided, proposed, history)
 
@@ -251,6 +260,7 @@ class CloseResult:
     match: MatchResult
     review: Review
     rollforward: pl.DataFrame
+    cash_bridge: pl.DataFrame
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
 
@@ -265,14 +275,22 @@ class CloseResult:
         }
 
     def control_totals(self) -> dict[str, Any]:
+        provided = self.review.provision
         return {
             "rollforward": self.rollforward.to_dicts(),
+            "cash_bridge": self.cash_bridge.to_dicts(),
             "tie_out": self.tie_out,
+            "provision": {
+                "opening": provided.opening_provision,
+                "opening_source": provided.opening_source,
+                "charge": provided.movement,
+                "closing": provided.total_provision,
+            },
             "inputs": {p["input"]: p.get("control_totals") for p in self.period.provenance},
         }
 
 
-def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
+def rollforward(result: MatchResult) -> pl.DataFrame:
     """Per currency: opening AR + invoiced − cash − credit notes − write-offs = closing AR.
 
     ``closing_listed`` is the sum of the open balances actually left on invoices; the
@@ -324,13 +342,113 @@ def rollforward(period: Period, result: MatchResult) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"currency": pl.String, **schema})
 
 
+# The cash bridge's lines (key, label), in order, for every currency.
+CASH_BRIDGE_LINES = (
+    ("received", "Receipts on this period's bank statements"),
+    ("carried_in", "+ Unapplied cash carried in from the previous close"),
+    ("available", "= Cash to apply"),
+    ("left_partial", "− Left unapplied: rest of partly applied receipts"),
+    ("left_suggested", "− Left unapplied: receipts with suggestions for review"),
+    ("left_unapplied", "− Left unapplied: receipts matching nothing"),
+    ("left_dispute", "− Left unapplied: receipts disputed (decisions)"),
+    ("left_not_ar", "− Left unapplied: receipts that are not AR (decisions)"),
+    ("applied_from", "= Cash applied from receipts in this currency"),
+    ("to_other", "− Applied to invoices in other currencies (as received)"),
+    ("from_other", "+ Applied to these invoices from receipts in other currencies"),
+    ("applied_to", "= Cash applied to invoices in this currency"),
+    ("rollforward", "Cash applied in the roll-forward (AR-1)"),
+    ("difference", "Difference (must be 0)"),
+)
+# which receipts' rest each "left unapplied" line holds (matching's status)
+_LEFT_BY_STATUS = {
+    "left_partial": "partial",
+    "left_suggested": "suggested",
+    "left_unapplied": "unapplied",
+    "left_dispute": "dispute",
+    "left_not_ar": "not_ar",
+}
+
+
+def cash_bridge(result: MatchResult) -> pl.DataFrame:
+    """From the bank statements to the roll-forward's cash line, per currency, to the cent.
+
+    Why: the bank file total, the cash applied, what is left unapplied, the cash carried
+    in and the payments applied across currencies are otherwise unrelated figures; the
+    bridge shows that each received unit of cash is either applied to an invoice or left
+    unapplied, and that nothing else moves the roll-forward's cash line:
+
+        receipts this period + unapplied cash carried in − left unapplied at close
+        = cash applied from this currency's receipts
+        − applied to invoices in other currencies (in this currency, as received)
+        + applied to this currency's invoices from other currencies' receipts (in this
+          currency: ``applied_amount`` is in the invoice's currency)
+        = cash applied to this currency's invoices, against the roll-forward's cash line:
+          the difference must be 0.
+
+    The receipt side comes from the receipts (amount, origin, unapplied, status), the
+    cross-currency lines from the cash allocations, the last line from :func:`rollforward`,
+    so a cash allocation the receipts do not account for shows as a difference.
+    Returns currency, line, amount (:data:`CASH_BRIDGE_LINES` per currency).
+    """
+    receipts = result.receipts
+    cash = result.allocations.filter(pl.col("kind") == "cash")
+    crossing = cash.filter(pl.col("currency") != pl.col("receipt_currency"))
+    rolled = dict(rollforward(result).select("currency", "cash_applied").iter_rows())
+    currencies = sorted(set(receipts["currency"].drop_nulls().to_list()) | set(rolled), key=str)
+    zero = Decimal("0.00")
+
+    def total(frame: pl.DataFrame, column: str, where: pl.Expr) -> Decimal:
+        value = frame.filter(where)[column].sum()
+        return zero if value is None else Decimal(str(value))
+
+    rows = []
+    for currency in currencies:
+        mine = pl.col("currency") == currency
+        line = {
+            "received": total(receipts, "amount", mine & (pl.col("origin") != "opening")),
+            "carried_in": total(receipts, "amount", mine & (pl.col("origin") == "opening")),
+        }
+        line["available"] = line["received"] + line["carried_in"]
+        for key, status in _LEFT_BY_STATUS.items():
+            line[key] = total(receipts, "unapplied", mine & (pl.col("status") == status))
+        line["applied_from"] = line["available"] - sum((line[k] for k in _LEFT_BY_STATUS), zero)
+        line["to_other"] = total(crossing, "receipt_amount", pl.col("receipt_currency") == currency)
+        line["from_other"] = total(crossing, "applied_amount", mine)
+        line["applied_to"] = line["applied_from"] - line["to_other"] + line["from_other"]
+        line["rollforward"] = rolled.get(currency, zero)
+        line["difference"] = line["rollforward"] - line["applied_to"]
+        rows += [
+            {"currency": currency, "line": label, "amount": line[key]}
+            for key, label in CASH_BRIDGE_LINES
+        ]
+    return pl.DataFrame(rows, schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
+
+
+# The one set of tie-out statuses; every place that shows the tie-out uses these words.
+TIE_OUT_STATUSES = ("ties", "ties after adjustments", "difference", "not performed")
+# The tie-out's lines, in the order the Lead (AR-1) and notebook 04 show them.
+TIE_OUT_LINES = (
+    ("closing_ar_base", "Open invoices in base currency (as-of rates)"),
+    ("unapplied_cash_base", "− Unapplied cash"),
+    ("credit_balances_base", "+ Credit balances (negative open items)"),
+    ("net_ar_base", "= Net AR per sub-ledger"),
+    ("gl_control_balance", "GL control balance (params)"),
+    ("difference", "Difference: GL − net AR per sub-ledger"),
+    ("explained_by_proposed_adjustments", "− Write-offs made by matching, proposed in AR-7"),
+    ("unexplained", "= Unexplained difference (must be 0)"),
+)
+
+
 def tie_out(config: Config, review: Review) -> dict[str, Any]:
     """Net AR per the sub-ledger, in base currency, against the GL control balance.
 
     The GL's AR account is credited with all cash received, matched or not, and has not yet
-    seen the proposed adjustments (bank charges, discounts, FX and small write-offs). So the
-    comparison is: open invoices − unapplied cash = net AR; GL − net AR = difference; the
-    part of it that the proposed adjustments explain; and what is left unexplained.
+    seen the write-offs matching made in the sub-ledger (bank charges, discounts, FX and
+    rounding on tolerance allocations; the proposal books them, ``in_subledger``). So the
+    comparison is: open invoices − unapplied cash + credit balances = net AR; GL − net AR =
+    difference; the part of it those write-offs explain; and what is left unexplained.
+    Proposed write-offs of residuals still open in both ledgers explain nothing.
+    ``status`` is one of :data:`TIE_OUT_STATUSES`.
     """
     zero = Decimal("0.00")
     aged = review.aging
@@ -340,7 +458,11 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     net = gross - Decimal(str(unapplied)) + credits
     journal = review.journal
     ar_account = config.section("adjustments").ar_account
-    to_ar = journal.filter(pl.col("account") == ar_account) if journal.height else journal
+    to_ar = (
+        journal.filter((pl.col("account") == ar_account) & pl.col("in_subledger"))
+        if journal.height
+        else journal
+    )
     explained = (
         Decimal(str(to_ar["credit"].sum())) - Decimal(str(to_ar["debit"].sum()))
         if to_ar.height
@@ -350,14 +472,15 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     difference = None if gl is None else gl - net
     unexplained = None if difference is None else difference - explained
     if gl is None:
-        status = "not performed (no gl_control_balance in params)"
+        status = "not performed"
     elif difference == 0:
         status = "ties"
     elif unexplained == 0:
-        status = "ties after the proposed adjustments"
+        status = "ties after adjustments"
     else:
-        status = "DIFFERENCE"
+        status = "difference"
     return {
+        "base_currency": config.base_currency,
         "closing_ar_base": gross,
         "unapplied_cash_base": Decimal(str(unapplied)),
         "credit_balances_base": credits,
@@ -368,6 +491,15 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
         "unexplained": unexplained,
         "status": status,
     }
+
+
+def tie_out_frame(tie: dict[str, Any]) -> pl.DataFrame:
+    """The tie-out as lines (currency, line, amount), closed by its status: the same rows
+    in the Lead (AR-1) and in notebook 04."""
+    base = tie["base_currency"]
+    rows = [{"currency": base, "line": label, "amount": tie[key]} for key, label in TIE_OUT_LINES]
+    rows.append({"currency": base, "line": f"GL tie-out: {tie['status']}", "amount": None})
+    return pl.DataFrame(rows, schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
 
 
 def _sum_base(frame: pl.DataFrame) -> Decimal:
@@ -393,7 +525,8 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             period=period,
             match=result,
             review=review,
-            rollforward=rollforward(period, result),
+            rollforward=rollforward(result),
+            cash_bridge=cash_bridge(result),
             tie_out=tie_out(config, review),
             open_items=items,
         )
@@ -451,7 +584,12 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(_csv(result.rollforward, out / "rollforward.csv"))
     items = out / "open_items.parquet"
     carry.write_open_items(
-        result.open_items, items, period=result.config.period, entity=result.config.entity
+        result.open_items,
+        items,
+        period=result.config.period,
+        entity=result.config.entity,
+        provision=review.provision.total_provision,
+        base_currency=result.config.base_currency,
     )
     written.append(items)
     history = out / "payment_history.parquet"

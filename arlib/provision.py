@@ -6,6 +6,14 @@ rates are a judgement the entity documents, so they live in params; this stage o
 applies them to the aging, exactly: each bucket's provision is its outstanding (base
 currency) × rate, rounded half-up to the cent, and the total is the sum of the rounded
 bucket provisions, so the workpaper foots.
+
+Why the opening provision matters: the matrix gives the provision the balance sheet should
+carry at the period end (坏账准备 closing balance). The ledger already carries the one
+booked at the previous period end, so only the difference, closing − opening, is the charge
+(or release) to propose; proposing the closing balance every month would book the provision
+again each month. The closing provision therefore travels with the open items to the next
+close (see :mod:`arlib.carry`), and :func:`opening_provision` decides what the next close
+starts from.
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ from decimal import Decimal
 
 import polars as pl
 
-from arlib.aging import fmt_money, round_money, to_decimal
-from arlib.schema import MONEY
+from arlib import findings as fnd
+from arlib.aging import fmt_money, fmt_percent, round_money, to_decimal
+from arlib.schema import FRACTION, MONEY
 
 DEFAULT_LOSS_RATES = {
     "not_due": Decimal("0.005"),
@@ -34,38 +43,120 @@ DEFAULT_LOSS_RATES = {
 class ProvisionConfig:
     """``provision:`` section of the params.
 
-    - ``loss_rates``: loss rate (a fraction, 0.02 = 2 %) per aging bucket label; every
+    - ``loss_rates``: loss rate (a fraction, 0.02 = 2 %, at most 6 decimals) per aging
+      bucket label; every
       bucket in the aging must have one. Default not_due 0.5 %, 1-30 2 %, 31-60 5 %,
       61-90 10 %, 91-180 25 %, >180 50 %, invalid_date 100 %.
+    - ``opening_provision``: the provision booked at the previous period end, in base
+      currency, for a close that has no previous close to read it from (the first close,
+      or an opening file written before arlib recorded it). Default none: the previous
+      close's open items say what it was, and a first close starts from 0. When both say,
+      they must agree to the cent, or the close stops with a ``provision_mismatch`` error
+      naming both figures: a second source that disagrees is a question for a person,
+      not something to settle by precedence.
     """
 
     loss_rates: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LOSS_RATES))
+    opening_provision: Decimal | None = None
 
     def __post_init__(self) -> None:
         rates = {str(k): to_decimal(v) for k, v in self.loss_rates.items()}
         bad = [k for k, v in rates.items() if not Decimal(0) <= v <= Decimal(1)]
         if bad:
             raise ValueError(f"provision.loss_rates must be between 0 and 1: {bad}")
+        # the matrix holds rates as FRACTION (6 decimals): a finer rate would be shown cut
+        fine = [k for k, v in rates.items() if -v.normalize().as_tuple().exponent > 6]
+        if fine:
+            raise ValueError(f"provision.loss_rates have more than 6 decimals: {fine}")
         object.__setattr__(self, "loss_rates", rates)
+        if self.opening_provision is not None:
+            opening = to_decimal(self.opening_provision)
+            if opening < 0:
+                raise ValueError("provision.opening_provision must not be negative")
+            object.__setattr__(self, "opening_provision", opening)
+
+
+@dataclass(frozen=True)
+class OpeningProvision:
+    """The provision at the start of the period (base currency) and where that figure
+    comes from, so the workpapers can say why the charge is what it is."""
+
+    amount: Decimal
+    source: str
+
+
+FIRST_CLOSE = OpeningProvision(Decimal("0.00"), "first close: none")
+
+
+def opening_provision(
+    configured: Decimal | None, recorded: Decimal | None, *, opening_file: str | None
+) -> tuple[OpeningProvision, list[fnd.Finding]]:
+    """The opening provision from ``provision.opening_provision`` (``configured``) and the
+    closing provision the previous close recorded in its open items (``recorded``).
+
+    ``opening_file`` is the opening input as shown to the user (None: no previous close).
+    A disagreement is an error finding; an opening file that records no provision, with
+    none in params, is a warning and the close starts from 0 (the charge is then the
+    whole provision: the warning says so).
+    """
+    key = "provision.opening_provision"
+    if opening_file is None or recorded is None:
+        if configured is not None:
+            return OpeningProvision(round_money(configured), f"given in params ({key})"), []
+        if opening_file is None:
+            return FIRST_CLOSE, []
+        return OpeningProvision(
+            Decimal("0.00"), f"none recorded in {opening_file}: taken as 0.00"
+        ), [
+            fnd.warning(
+                opening_file,
+                None,
+                None,
+                None,
+                "no_opening_provision",
+                "the previous close's open items record no closing provision (written by an "
+                "earlier arlib), so the whole provision is proposed as this period's charge; "
+                f"set {key} to the provision booked at the previous period end",
+            )
+        ]
+    found = OpeningProvision(
+        round_money(recorded), f"recorded by the previous close in {opening_file}"
+    )
+    if configured is None or round_money(configured) == found.amount:
+        return found, []
+    return found, [
+        fnd.error(
+            opening_file,
+            None,
+            None,
+            str(recorded),
+            "provision_mismatch",
+            f"the previous close recorded a closing provision of {fmt_money(recorded)}, but "
+            f"{key} in params is {fmt_money(configured)}: they must agree (remove {key} "
+            "to start from the previous close's figure, or correct it)",
+        )
+    ]
 
 
 @dataclass(frozen=True)
 class ProvisionResult:
     """``matrix``: bucket, outstanding, loss_rate, provision, computation (one row per
-    bucket in rate order); totals; ``movement`` = total − opening provision (the charge
-    to post, positive = increase)."""
+    bucket in rate order); totals (``total_provision`` is the closing provision);
+    ``movement`` = closing − opening provision (the charge to propose, negative = a
+    release); ``opening_source`` says where the opening figure came from."""
 
     matrix: pl.DataFrame
     total_outstanding: Decimal
     total_provision: Decimal
     opening_provision: Decimal
     movement: Decimal
+    opening_source: str
 
 
 def expected_credit_loss(
     aging_detail: pl.DataFrame,
     config: ProvisionConfig | None = None,
-    opening_provision: Decimal | int | str = Decimal("0.00"),
+    opening: OpeningProvision = FIRST_CLOSE,
 ) -> ProvisionResult:
     """Apply the provision matrix to :attr:`arlib.aging.AgingResult.detail`.
 
@@ -92,7 +183,7 @@ def expected_credit_loss(
                 "outstanding": outstanding,
                 "loss_rate": rate,
                 "provision": provision,
-                "computation": f"{fmt_money(outstanding)} × {rate * 100:.2f}% = "
+                "computation": f"{fmt_money(outstanding)} × {fmt_percent(rate)} = "
                 f"{fmt_money(provision)} (half-up to the cent)",
             }
         )
@@ -101,12 +192,32 @@ def expected_credit_loss(
         schema={
             "bucket": pl.String,
             "outstanding": MONEY,
-            "loss_rate": pl.Decimal(38, 4),
+            "loss_rate": FRACTION,
             "provision": MONEY,
             "computation": pl.String,
         },
     )
     total_out = sum(matrix["outstanding"].to_list(), Decimal("0.00"))
     total = sum(matrix["provision"].to_list(), Decimal("0.00"))
-    opening = round_money(to_decimal(opening_provision))
-    return ProvisionResult(matrix, total_out, total, opening, total - opening)
+    start = round_money(opening.amount)
+    return ProvisionResult(matrix, total_out, total, start, total - start, opening.source)
+
+
+def movement_lines(provided: ProvisionResult) -> pl.DataFrame:
+    """Opening + charge = closing, as the notebook and workpaper AR-8 show it."""
+    return pl.DataFrame(
+        {
+            "line": [
+                "Opening provision",
+                "+ Charge for the period (closing − opening; negative: a release), AR-7",
+                "= Closing provision (matrix, AR-8.1)",
+            ],
+            "amount": [provided.opening_provision, provided.movement, provided.total_provision],
+            "note": [
+                provided.opening_source,
+                "impairment 信用减值损失 against the allowance 坏账准备",
+                "per aging bucket: base outstanding × loss rate, half-up to the cent",
+            ],
+        },
+        schema={"line": pl.String, "amount": MONEY, "note": pl.String},
+    )

@@ -12,7 +12,33 @@ from __future__ import annotations
 import polars as pl
 
 MONEY = pl.Decimal(38, 2)
-RATE = pl.Decimal(38, 8)
+RATE = pl.Decimal(38, 8)  # an FX rate: units of base currency per unit
+FRACTION = pl.Decimal(38, 6)  # a loss rate (a fraction): 0.005 is 0.50 %, shown as a percentage
+
+
+def value_kind(dtype: pl.DataType) -> str:
+    """How a column's values are shown, by its type: ``money``, ``rate`` (FX),
+    ``fraction`` (a percentage), ``decimal``, ``date``, ``integer``, ``number``, ``bool`` or
+    ``text``. The notebooks' tables and the workbook both ask here, so a loss rate is never
+    printed like money (0.005 as "0.01") in one of them."""
+    if dtype == MONEY:
+        return "money"
+    if dtype == RATE:
+        return "rate"
+    if dtype == FRACTION:
+        return "fraction"
+    if isinstance(dtype, pl.Decimal):
+        return "decimal"
+    if dtype == pl.Date:
+        return "date"
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_numeric():
+        return "number"
+    if dtype == pl.Boolean:
+        return "bool"
+    return "text"
+
 
 PROVENANCE = {"source_file": pl.String, "source_row": pl.Int64}
 

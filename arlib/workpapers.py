@@ -18,7 +18,13 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
+from arlib.schema import value_kind
+
 EXCEL_MAX_ROWS = 1_048_576
+# Number formats per kind of value (arlib.schema.value_kind): a loss rate 0.005 shows as
+# 0.50 % (0.00125 as 0.125 %), an FX rate with up to its eight decimals, money to the cent.
+PERCENT_FORMAT = "0.00##%"
+RATE_FORMAT = "0.0000####"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +40,10 @@ class Sheet:
         full_detail: Where the complete rows are when the cap cuts them (e.g. matches.csv).
         highlight: Column whose truthy value marks a row as overdue/attention (red fill).
         total_columns: Money columns to total at the bottom.
+        total_by: The column naming each row's currency when the rows are in several:
+            then there is one total row per currency (``Total CNY``, ``Total EUR``...),
+            because money of different currencies is never added. Without it the sheet
+            must be in one currency (base amounts are named ``*_base``), or writing fails.
     """
 
     ref: str
@@ -44,6 +54,7 @@ class Sheet:
     full_detail: str | None = None
     highlight: str | None = None
     total_columns: tuple[str, ...] = ()
+    total_by: str | None = None
 
 
 def _plain(value):
@@ -94,12 +105,15 @@ def write_workbook(
             {"num_format": "#,##0.00;[Red]-#,##0.00", "bold": True, "top": 1}
         ),
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),
-        "pct": book.add_format({"num_format": "0.0%"}),
+        "fraction": book.add_format({"num_format": PERCENT_FORMAT}),
+        "rate": book.add_format({"num_format": RATE_FORMAT}),
         "overdue": book.add_format({"bg_color": "#F8D7DA"}),
         "money_overdue": book.add_format(
             {"num_format": "#,##0.00;[Red]-#,##0.00", "bg_color": "#F8D7DA"}
         ),
         "date_overdue": book.add_format({"num_format": "yyyy-mm-dd", "bg_color": "#F8D7DA"}),
+        "fraction_overdue": book.add_format({"num_format": PERCENT_FORMAT, "bg_color": "#F8D7DA"}),
+        "rate_overdue": book.add_format({"num_format": RATE_FORMAT, "bg_color": "#F8D7DA"}),
         "note": book.add_format({"italic": True, "font_color": "#7A4B00"}),
     }
     index = book.add_worksheet("Index")
@@ -158,7 +172,7 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
     columns = frame.columns
     for col, name in enumerate(columns):
         ws.write_string(head_row, col, name, fmt["head"])
-    kinds = [_kind(frame.schema[c]) for c in columns]
+    kinds = [value_kind(frame.schema[c]) for c in columns]
     highlight = columns.index(sheet.highlight) if sheet.highlight in columns else None
     for i, values in enumerate(frame.head(limit).iter_rows()):
         r = head_row + 1 + i
@@ -167,13 +181,14 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
             _write_cell(ws, r, c, value, kinds[c], fmt, fmt["overdue"] if marked else None)
     last = head_row + limit
     if sheet.total_columns and limit == frame.height:
-        ws.write_string(last + 1, 0, "Total", fmt["bold"])
-        for name in sheet.total_columns:
-            if name in columns:
-                total = frame[name].sum()
-                ws.write_number(
-                    last + 1, columns.index(name), _plain(total) or 0, fmt["money_total"]
-                )
+        for offset, (label, part) in enumerate(_total_groups(sheet), start=1):
+            ws.write_string(last + offset, 0, label, fmt["bold"])
+            for name in sheet.total_columns:
+                if name in columns:
+                    total = part[name].sum()
+                    ws.write_number(
+                        last + offset, columns.index(name), _plain(total) or 0, fmt["money_total"]
+                    )
     _print_setup(ws, f"{sheet.ref} {sheet.title}", repeat_row=head_row)
     ws.freeze_panes(head_row + 1, 0)
     if columns:
@@ -183,6 +198,30 @@ def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
         width = max([len(name) + 2, *(min(s, 60) + 2 for s in sample)])
         ws.set_column(c, c, min(max(width, 10), 62))
     return limit
+
+
+def _total_groups(sheet: Sheet) -> list[tuple[str, pl.DataFrame]]:
+    """(label, rows) per total row: one per currency with ``total_by``, else one.
+
+    Raises ``ValueError`` rather than add money of different currencies into one total.
+    """
+    frame = sheet.frame
+    if sheet.total_by is None:
+        mixed = "currency" in frame.columns and frame["currency"].n_unique() > 1
+        foreign = [c for c in sheet.total_columns if not c.endswith("_base")]
+        if mixed and foreign:
+            raise ValueError(
+                f"{sheet.ref} {sheet.name}: a total of {foreign} would add different "
+                "currencies; give the sheet total_by='currency'"
+            )
+        return [("Total", frame)]
+    groups = []
+    for currency in sorted(frame[sheet.total_by].unique().to_list(), key=lambda c: (c is None, c)):
+        part = frame.filter(pl.col(sheet.total_by).eq_missing(currency))
+        if all(part[c].null_count() == part.height for c in sheet.total_columns):
+            continue  # rows without an amount (e.g. a pattern exception) have no total
+        groups.append((f"Total {currency or '(no currency)'}", part))
+    return groups
 
 
 def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
@@ -195,29 +234,17 @@ def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
     ws.set_footer(f"&L{title.replace('&', '&&')}&RPage &P of &N")
 
 
-def _kind(dtype) -> str:
-    if isinstance(dtype, pl.Decimal):
-        return "money"
-    if dtype == pl.Date:
-        return "date"
-    if dtype.is_numeric():
-        return "number"
-    if dtype == pl.Boolean:
-        return "bool"
-    return "text"
-
-
 def _write_cell(ws, r, c, value, kind, fmt, fill) -> None:
     if value is None:
         ws.write_blank(r, c, None, fill)
         return
-    if kind == "money":
-        ws.write_number(r, c, float(value), fmt["money_overdue" if fill else "money"])
+    if kind in ("money", "fraction", "rate"):
+        ws.write_number(r, c, float(value), fmt[f"{kind}_overdue" if fill else kind])
     elif kind == "date":
         moment = dt.datetime.combine(value, dt.time())
         ws.write_datetime(r, c, moment, fmt["date_overdue" if fill else "date"])
-    elif kind == "number":
-        ws.write_number(r, c, value, fill)
+    elif kind in ("decimal", "integer", "number"):
+        ws.write_number(r, c, _plain(value), fill)
     elif kind == "bool":
         ws.write_boolean(r, c, bool(value), fill)
     else:

@@ -126,9 +126,20 @@ summary = pipeline.match_summary(result)
 display(Markdown(nb.match_prose(summary, config)))
 nb.record_match(summary)"""
     ),
+    md(
+        "## Cash bridge\n\nPer currency, from the receipts on this period's bank statements to "
+        "the cash applied in the roll-forward: what came in, what was carried in, what is left "
+        "unapplied and what was applied across currencies. The difference must be 0."
+    ),
+    code(
+        """bridge = pipeline.cash_bridge(result)
+display(Markdown(nb.cash_bridge_prose(bridge)))
+nb.record("cash_bridge", bridge.to_dicts())
+nb.show(bridge)"""
+    ),
     md("## Allocations per rule"),
     code("nb.show(summary['per_rule'])"),
-    code("nb.rule_chart(summary)"),
+    code("nb.rule_chart(result)"),
     md("## How payers were identified"),
     code("nb.show(nb.payer_methods(result))"),
     md("## Suggestions for review (top 30)"),
@@ -185,9 +196,12 @@ nb.show(review.aging.totals)"""
     code("nb.show(review.kpis.summary)"),
     md("## Expected credit loss (IFRS 9 simplified approach)"),
     code(
-        """display(Markdown(nb.provision_prose(review.provision, config)))
-nb.show(review.provision.matrix)"""
+        """from arlib.provision import movement_lines
+
+display(Markdown(nb.provision_prose(review, config)))
+nb.show(movement_lines(review.provision))"""
     ),
+    code("nb.show(review.provision.matrix)"),
     md("## Proposed adjustments (调平)\n\nProposals only: nothing is booked without a person."),
     code(
         """display(Markdown(nb.journal_prose(review.journal, config)))
@@ -209,7 +223,10 @@ NB04 = [
 nb.show(closed.rollforward)"""
     ),
     md("## Tie-out to the general ledger"),
-    code("display(Markdown(nb.tie_out_prose(closed)))"),
+    code(
+        """display(Markdown(nb.tie_out_prose(closed)))
+nb.show(pipeline.tie_out_frame(closed.tie_out))"""
+    ),
     md("## Carried forward to the next period"),
     code("nb.show(nb.open_items_summary(closed.open_items))"),
     md("## Customer statements and collection letters"),

@@ -180,6 +180,34 @@ def test_recorded_figures_equal_rollforward_csv(project, period):
     assert from_notebook == rollforward(project, period)
 
 
+def _markdown_outputs(path: Path) -> str:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return "\n".join(
+        "".join(output["data"]["text/markdown"])
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "text/markdown" in output.get("data", {})
+    )
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_executed_notebooks_tell_the_manifest_figures(project, period):
+    """Tie-out sentence (04), cash bridge (02) and provision (03) as the manifest has them."""
+    from arlib.notebook import tie_out_sentence
+
+    out = project / "outputs" / period
+    totals = json.loads((out / "manifest.json").read_text("utf-8"))["control_totals"]
+    assert tie_out_sentence(totals["tie_out"]) in _markdown_outputs(
+        out / "04_close_and_signoff.ipynb"
+    )
+    assert totals["tie_out"]["status"] != "not performed"  # the sample gives GL balances
+    bridge = read_recorded(out / "02_reconcile.ipynb")["cash_bridge"]
+    assert bridge == totals["cash_bridge"]
+    assert {row["amount"] for row in bridge if row["line"] == "Difference (must be 0)"} == {"0.00"}
+    provision = read_recorded(out / "03_exceptions_and_aging.ipynb")["review"]["provision"]
+    assert provision == {k: totals["provision"][k] for k in ("opening", "charge", "closing")}
+
+
 # ---------------------------------------------------------------------- matches.csv
 @pytest.mark.parametrize("period", PERIODS)
 def test_matches_columns_per_design(project, period):

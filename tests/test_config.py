@@ -242,6 +242,19 @@ def test_bad_yaml_and_not_a_mapping(tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
+def test_opening_provision_must_fit_the_base_currency():
+    raw = sample_raw()
+    raw["provision"] = {"opening_provision": "431659.195"}
+    assert problems_of(raw) == [
+        "provision.opening_provision: 431659.195 has more decimals than CNY allows (2)"
+    ]
+    raw["provision"] = {"opening_provision": -5}
+    assert [p.split(":")[0] for p in problems_of(raw)] == ["provision"]
+    raw["provision"] = {"opening_provision": "431659.19"}
+    config = from_mapping(raw, root=ROOT)
+    assert str(config.section("provision").opening_provision) == "431659.19"
+
+
 def test_describe_defaults_covers_every_section():
     defaults = describe_defaults()
     assert set(defaults) == {*_section_classes(), "inputs.<name>"}

@@ -261,6 +261,6 @@ def test_close_summary_states_what_to_read_first(project, monkeypatch):
     lines = close_summary(out)
     exceptions = pl.read_csv(out / "exceptions.csv", infer_schema=False)
     open_count = exceptions.filter(pl.col("status") == "open").height
-    assert lines[0].startswith("tie-out to the GL: ")
+    assert lines[0].startswith("GL tie-out: ")
     assert lines[1].startswith(f"open exceptions: {open_count} (")
     assert lines[-1].endswith("04_close_and_signoff.html")

@@ -10,6 +10,7 @@ import pytest
 
 from arlib.exceptions import COLUMNS as EX_COLUMNS
 from arlib.journal import JournalConfig, check_balanced, propose_adjustments
+from arlib.provision import ProvisionResult
 from arlib.schema import MONEY, RATE
 
 AS_OF = dt.date(2026, 10, 31)
@@ -81,7 +82,8 @@ def test_balanced_proposal_with_accounts_and_links():
         ex("EX-over-rec", "rounding", "R8", None, "0.02", "open"),  # receipt residual
         ex("EX-big", "rounding", "R9", "I9", "1000.00", "open"),  # above threshold
     ]
-    lines = propose(allocs, excs, provision_movement=D("358.72"))
+    # closing provision 500.00 after an opening 141.28: only the movement is proposed
+    lines = propose(allocs, excs, provision=provided("500.00", "141.28"))
     check_balanced(lines)
     assert (
         lines["debit"].sum()
@@ -113,8 +115,27 @@ def test_balanced_proposal_with_accounts_and_links():
     assert lines["journal_id"][0] == "ADJ-2026-10-001"
     assert lines.columns == [
         "journal_id", "line", "account", "account_name", "debit", "credit", "currency",
-        "customer_id", "reference", "description",
+        "customer_id", "reference", "description", "in_subledger",
     ]  # fmt: skip
+    # matching already wrote the tolerance rows off; the residuals and ECL are still to do
+    written_off = {r for r, df in by_ref.items() if df["in_subledger"].all()}
+    assert written_off == {"EX-bc", "EX-d", "EX-fx", "EX-fx2", "EX-r"}
+    assert not lines.filter(~pl.col("in_subledger"))["reference"].is_in(list(written_off)).any()
+
+
+def provided(closing: str, opening: str) -> ProvisionResult:
+    closing, opening = D(closing), D(opening)
+    return ProvisionResult(pl.DataFrame(), closing, closing, opening, closing - opening, "x")
+
+
+def test_provision_release_and_no_movement():
+    lines = propose([], [], provision=provided("300.00", "431.50"))
+    assert lines["account"].to_list() == ["1231", "6702"]  # Dr allowance, Cr impairment
+    assert lines["debit"].to_list() == [D("131.50"), D("0.00")]
+    description = lines["description"][0]
+    assert "closing 300.00" in description and "opening 431.50" in description
+    assert "release 131.50" in description
+    assert propose([], [], provision=provided("431.50", "431.50")).height == 0
 
 
 def test_include_open_and_unlinked_allocation_reference():

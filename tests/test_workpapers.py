@@ -56,10 +56,10 @@ def header(ws) -> list[str]:
 
 
 def data_rows(ws) -> list[tuple]:
-    """Rows under the header up to (not including) a Total row."""
+    """Rows under the header up to (not including) the Total row(s)."""
     rows = []
     for row in ws.iter_rows(min_row=HEAD_ROW + 1, values_only=True):
-        if row[0] == "Total":
+        if str(row[0]).startswith("Total"):
             break
         if all(v is None for v in row):
             continue
@@ -107,14 +107,23 @@ def test_lead_rollforward_equals_csv(book, published):
             )
 
 
-def test_matches_total_equals_csv(book, published):
+def test_matches_totals_per_currency_equal_csv(book, published):
     ws = book["Matches"]
     names = header(ws)
     col = names.index("applied_amount")
     matches = read_csv(published / "matches.csv")
-    expected = sum((Decimal(r["applied_amount"]) for r in matches), Decimal(0))
+    expected: dict[str, Decimal] = {}
+    for r in matches:
+        expected[r["currency"]] = expected.get(r["currency"], Decimal(0)) + Decimal(
+            r["applied_amount"]
+        )
     assert len(data_rows(ws)) == len(matches)  # the sample is under the row cap
-    assert round(total_row(ws)[col], 2) == float(expected)
+    totals = {
+        row[0]: round(row[col], 2)
+        for row in ws.iter_rows(min_row=HEAD_ROW + 1, values_only=True)
+        if str(row[0]).startswith("Total")
+    }
+    assert totals == {f"Total {c}": float(v) for c, v in sorted(expected.items())}
 
 
 @pytest.mark.parametrize(
@@ -241,3 +250,23 @@ def test_overdue_rows_highlighted(tmp_path):
         assert fill(2, col) is None
         assert fill(3, col) == "FFF8D7DA"
     assert ws.cell(row=HEAD_ROW + 1, column=3).number_format == MONEY_FORMAT
+
+
+def test_totals_never_add_different_currencies(tmp_path):
+    frame = pl.DataFrame(
+        {
+            "receipt_id": ["R1", "R2", "R3", "R4"],
+            "amount": [Decimal("10.00"), Decimal("0.05"), Decimal("7.10"), Decimal("2.95")],
+            "currency": ["CNY", "USD", "USD", "CNY"],
+        },
+        schema_overrides={"amount": pl.Decimal(38, 2)},
+    )
+    with pytest.raises(ValueError, match="different currencies"):
+        _write(tmp_path, [Sheet("AR-4", "Exceptions", "x", frame, total_columns=("amount",))])
+    path = _write(
+        tmp_path,
+        [Sheet("AR-4", "Exceptions", "x", frame, total_columns=("amount",), total_by="currency")],
+    )
+    rows = list(openpyxl.load_workbook(path)["Exceptions"].iter_rows(values_only=True))
+    totals = {r[0]: r[1] for r in rows[HEAD_ROW:] if str(r[0]).startswith("Total")}
+    assert totals == {"Total CNY": 12.95, "Total USD": 7.15}  # 10.00 + 2.95; 0.05 + 7.10
