@@ -230,7 +230,7 @@ def test_tie_out_same_words_and_figures_in_notebook_lead_and_terminal(
     code = cli.main(["close", "--params", str(project[0] / "params" / f"{period}.yaml")])
     printed = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert printed == [f"close complete: {folder}", sentence]
+    assert printed[:2] == [f"close complete: {folder}", f"  {sentence}"]
 
 
 # ------------------------------------------------------------ 3. totals per currency
