@@ -129,10 +129,18 @@ def check_receipts(receipts: pl.DataFrame, period_start: dt.date, period_end: dt
             message="receipts must be positive credits (debits belong elsewhere)",
         )
     )
+    # Cash carried in from the previous close (origin ``opening``) is from before this
+    # period by definition: only this period's bank lines can lie outside it.
+    this_period = (
+        (pl.col("origin") != "opening").fill_null(True)
+        if "origin" in receipts.columns
+        else pl.lit(True)
+    )
     parts.append(
         fnd.from_rows(
             receipts,
-            ~pl.col("value_date").is_between(period_start, period_end).fill_null(True),
+            ~pl.col("value_date").is_between(period_start, period_end).fill_null(True)
+            & this_period,
             severity="warning",
             column="value_date",
             rule="outside_period",
