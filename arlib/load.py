@@ -25,7 +25,7 @@ import polars as pl
 from arlib import findings as fnd
 from arlib import parsing
 from arlib.config import Config, InputSpec
-from arlib.schema import CURRENCY_DECIMALS, FRAMES, MONEY, RATE, conform
+from arlib.schema import CURRENCY_DECIMALS, DECISION_ACTIONS, FRAMES, MONEY, RATE, conform
 
 BANK_FORMATS = ("mt940", "camt053", "camt054", "ofx", "bai2")
 BANK_SUFFIXES = {".sta": "mt940", ".940": "mt940", ".mt940": "mt940", ".swi": "mt940"}
@@ -1014,7 +1014,7 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
         parsing.parse_money(pl.col("amount")).alias("amount_parsed"),
         pl.lit(shown).alias("source_file"),
     )
-    allowed = ["match", "reject", "dispute", "not_ar"]
+    allowed = list(DECISION_ACTIONS)
     bad = [
         fnd.from_rows(
             frame.with_columns(pl.col("action").alias("_raw_action")),

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from arlib import carry
+from arlib import findings as fnd
 from arlib.config import Config
 from arlib.load import Period, load_period
 from arlib.match import MatchResult, match
@@ -254,6 +255,13 @@ class CloseResult:
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
 
+    @property
+    def findings(self) -> pl.DataFrame:
+        """Every finding of the close, for findings.csv and workpaper AR-10: the inputs'
+        (load and validation) and matching's (a budget hit, a decision that matching itself
+        refused), so none is seen only by whoever ran the notebook."""
+        return fnd.concat(self.period.findings, self.match.findings)
+
     def row_counts(self) -> dict[str, int]:
         return {
             "invoices": self.match.invoices.height,
@@ -441,7 +449,7 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     from arlib.export import write_workpapers
     from arlib.statements import write_statements
 
-    written = write_reconcile_outputs(result.match, out, result.period.findings)
+    written = write_reconcile_outputs(result.match, out, result.findings)
     review = result.review
     written.append(_csv(review.exceptions, out / "exceptions.csv"))
     written.append(_csv(review.aging.detail, out / "aging.csv"))

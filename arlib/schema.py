@@ -79,6 +79,16 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
     ),
 }
 
+# Decisions a preparer records (params ``inputs.decisions``) and what each acts on: the
+# first four on a receipt in matching (arlib.match), ``assign`` and ``resolve`` on the open
+# exceptions about a receipt and/or an invoice (arlib.carry).
+DECISION_ACTIONS: dict[str, str] = {
+    "match": "receipt",
+    "reject": "receipt",
+    "dispute": "receipt",
+    "not_ar": "receipt",
+}
+
 # Minor units per ISO currency. A value with more decimals than this is a load error.
 CURRENCY_DECIMALS: dict[str, int] = {
     "CNY": 2,

@@ -14,7 +14,7 @@ import datetime as dt
 import polars as pl
 
 from arlib import findings as fnd
-from arlib.schema import CURRENCY_DECIMALS
+from arlib.schema import CURRENCY_DECIMALS, DECISION_ACTIONS
 
 
 def _known_currency(column: str = "currency") -> pl.Expr:
@@ -267,6 +267,33 @@ def check_fx(
     return parts
 
 
+def check_decisions(frames: dict[str, pl.DataFrame], config) -> list:
+    """Every decision that matching could not apply, as an error naming its row.
+
+    Why an error: the preparer asked for a match, rejection or dispute that would not
+    happen, so the close would not say what they believe it says. Matching's own rule
+    judges them (:func:`arlib.match.check_decisions`) on this period's balances.
+    """
+    from arlib.match import check_decisions as judged
+
+    decisions = frames.get("decisions")
+    if decisions is None or decisions.height == 0:
+        return []
+    # an unknown action is already a load error of its own row
+    decisions = decisions.filter(pl.col("action").is_in(list(DECISION_ACTIONS)))
+    return [
+        judged(
+            frames["invoices"],
+            frames["receipts"],
+            frames["credit_notes"],
+            frames["fx_rates"],
+            decisions,
+            config.section("matching"),
+            config.base_currency,
+        )
+    ]
+
+
 def validate(frames: dict[str, pl.DataFrame], config) -> pl.DataFrame:
     """All cross-row checks for a period's canonical frames, as one findings frame."""
     invoices = frames["invoices"]
@@ -278,4 +305,5 @@ def validate(frames: dict[str, pl.DataFrame], config) -> pl.DataFrame:
     parts += check_customers(customers)
     parts += check_credit_notes(frames["credit_notes"], all_invoices, customers)
     parts += check_fx(frames["fx_rates"], all_invoices, frames["receipts"], config.base_currency)
+    parts += check_decisions(frames, config)
     return fnd.concat(*parts)
