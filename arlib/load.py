@@ -25,7 +25,15 @@ import polars as pl
 from arlib import findings as fnd
 from arlib import parsing
 from arlib.config import Config, InputSpec
-from arlib.schema import CURRENCY_DECIMALS, DECISION_ACTIONS, FRAMES, MONEY, RATE, conform
+from arlib.schema import (
+    CURRENCY_DECIMALS,
+    DECISION_ACTIONS,
+    DECISION_COLUMNS,
+    FRAMES,
+    MONEY,
+    RATE,
+    conform,
+)
 
 BANK_FORMATS = ("mt940", "camt053", "camt054", "ofx", "bai2")
 BANK_SUFFIXES = {".sta": "mt940", ".940": "mt940", ".mt940": "mt940", ".swi": "mt940"}
@@ -104,7 +112,6 @@ HEADER_SYNONYMS: dict[str, dict[str, str]] = {
     "fx_rates": {"日期": "date", "币种": "currency", "汇率": "rate"},
 }
 
-DECISION_COLUMNS = ("receipt_id", "action", "invoice_id", "amount", "who", "when", "why")
 MAX_HEADER_SCAN = 30
 
 
@@ -1010,6 +1017,8 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
     frame = raw.with_columns(
         parsing.parse_id(pl.col("receipt_id")).alias("receipt_id"),
         parsing.parse_id(pl.col("invoice_id")).alias("invoice_id"),
+        parsing.parse_id(pl.col("exception_id")).alias("exception_id"),
+        parsing.clean_text(pl.col("owner")).alias("owner"),
         parsing.clean_text(pl.col("action")).str.to_lowercase().alias("action"),
         parsing.parse_money(pl.col("amount")).alias("amount_parsed"),
         pl.lit(shown).alias("source_file"),
@@ -1099,6 +1108,11 @@ def load_period(config: Config) -> Period:
         frames["decisions"] = item.frame
         findings.append(item.findings)
         provenance.append(item.provenance)
+    if opening is not None:
+        held = carry.carried_disputes(
+            frames["opening_exceptions"], frames["receipts"], frames["decisions"], shown
+        )
+        frames["decisions"] = pl.concat([frames["decisions"], held], how="diagonal_relaxed")
     findings.append(validate.validate(frames, config))
     bank = loaded.get("receipts")
     extras = bank.extras if bank else {}

@@ -1016,6 +1016,8 @@ def _rule_manual(
         action = (r.get("action") or "").strip().lower()
         iid = r.get("invoice_id")
         iid = None if iid is None or str(iid).strip() == "" else str(iid).strip()
+        if DECISION_ACTIONS.get(action) == "exception":
+            continue  # assign / resolve act on exceptions (arlib.carry), not in matching
         if action not in DECISION_ACTIONS:
             problem(
                 r, "action", action, "action", f"action must be one of {list(DECISION_ACTIONS)}"

@@ -317,7 +317,72 @@ def exceptions_prose(exceptions: pl.DataFrame, config: Config) -> str:
         exceptions.group_by("class").agg(pl.len()).sort(["len", "class"], descending=[True, False])
     )
     parts = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in by_class.iter_rows())
-    return f"{exceptions.height:,} exceptions: {parts}."
+    status = dict(exceptions.group_by("status").len().iter_rows())
+    return (
+        f"{exceptions.height:,} exceptions: {parts}. {status.get('open', 0):,} are open, "
+        f"{status.get('cleared', 0):,} cleared within tolerance (the journal proposal posts "
+        f"them) and {status.get('resolved', 0):,} resolved by this close."
+    )
+
+
+def carried_prose(exceptions: pl.DataFrame, config: Config) -> str:
+    """What the previous close left open and what became of it, in one paragraph."""
+    carried = exceptions.filter(pl.col("first_seen") != config.period)
+    if carried.height == 0:
+        return (
+            "No exceptions were carried in: every exception above is first seen in this "
+            f"close ({config.period})."
+        )
+    from arlib.carry import DECIDED
+
+    resolved = carried.filter(pl.col("status") == "resolved")
+    by_decision = resolved.filter(pl.col("resolution").str.starts_with(DECIDED)).height
+    still = carried.filter(pl.col("status") == "open")
+    assigned = still.filter(pl.col("owner") != "unassigned").height
+    return (
+        f"{carried.height:,} exceptions were carried in open from earlier closes (the oldest "
+        f"first seen in {carried['first_seen'].min()}). {resolved.height:,} are resolved in "
+        f"this close ({resolved.height - by_decision:,} by a match or credit note clearing "
+        f"what they are about, {by_decision:,} by a decision); {still.height:,} stay open and "
+        f"are carried on, {assigned:,} of them with an owner. Each keeps its exception_id, "
+        "first period, owner and history."
+    )
+
+
+def decision_findings(findings: pl.DataFrame):
+    """The review's findings (``assign`` / ``resolve`` decisions that found no exception) as
+    a table, or a sentence saying there are none."""
+    from IPython.display import Markdown
+
+    if findings.height == 0:
+        return Markdown("Every `assign` and `resolve` decision found the exceptions it names.")
+    return show(
+        findings,
+        caption=f"{findings.height} decision(s) found no open exception and changed nothing "
+        "(warnings, also in findings.csv and workpaper AR-10)",
+    )
+
+
+def carried_exceptions(exceptions: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """The carried-in exceptions, oldest first: what they are, since when, whose, how closed."""
+    return (
+        exceptions.filter(pl.col("first_seen") != config.period)
+        .sort("first_seen", "status", "type", "exception_id")
+        .select(
+            "exception_id",
+            "type",
+            "customer_id",
+            "invoice_id",
+            "receipt_id",
+            "amount",
+            "currency",
+            "first_seen",
+            "age_periods",
+            "owner",
+            "status",
+            "resolution",
+        )
+    )
 
 
 def aging_prose(aged, config: Config) -> str:
@@ -382,6 +447,10 @@ def record_review(review) -> None:
         "review",
         {
             "exceptions": review.exceptions.height,
+            "exceptions_by_status": dict(
+                review.exceptions.group_by("status").len().sort("status").iter_rows()
+            ),
+            "exceptions_carried_in": review.exceptions.filter(pl.col("age_periods") > 0).height,
             "exceptions_by_class": {
                 c: n
                 for c, n in review.exceptions.group_by("class")
@@ -495,7 +564,7 @@ def record_close(closed) -> None:
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
-    exceptions = closed.review.exceptions.height
+    exceptions = closed.review.exceptions.filter(pl.col("status") == "open").height
     tie = closed.tie_out
     lines = [
         "- The roll-forward "

@@ -137,7 +137,11 @@ def _totals(frame: pl.DataFrame, column: str, by: str = "currency") -> dict[str,
 
 @dataclasses.dataclass(frozen=True)
 class Review:
-    """What is wrong, how old it is, who to chase, and what to book."""
+    """What is wrong, how old it is, who to chase, and what to book.
+
+    ``exceptions`` are this close's and those carried in open from earlier closes
+    (:func:`arlib.carry.carry_exceptions`); ``findings`` are those of the decisions on them.
+    """
 
     exceptions: pl.DataFrame
     aging: Any
@@ -146,6 +150,7 @@ class Review:
     provision: Any
     journal: pl.DataFrame
     history: pl.DataFrame
+    findings: pl.DataFrame
 
 
 def review_stage(config: Config, state_dir=None) -> Review:
@@ -170,6 +175,17 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config.section("exceptions"),
             history,
             period=config.period,
+            disputes=carry.disputed_by_receipt(frames["decisions"]),
+        )
+        carried, decided = carry.carry_exceptions(
+            found,
+            frames["opening_exceptions"],
+            invoices=result.invoices,
+            receipts=result.receipts,
+            allocations=result.allocations,
+            decisions=frames["decisions"],
+            period=config.period,
+            actions=config.section("exceptions").action,
         )
         aged = aging.age(
             result.invoices,
@@ -199,7 +215,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
         provided = provision.expected_credit_loss(aged.detail, config.section("provision"))
         proposed = journal.propose_adjustments(
             result.allocations,
-            found,
+            carried.filter(pl.col("key").is_in(found["key"].implode())),  # raised by this close
             period=config.period,
             as_of=config.as_of,
             base_currency=config.base_currency,
@@ -207,7 +223,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config=config.section("adjustments"),
             provision_movement=provided.movement,
         )
-        return Review(found, aged, tiers, measured, provided, proposed, history)
+        return Review(carried, aged, tiers, measured, provided, proposed, history, decided)
 
     return _cached(state_dir, "review", compute)
 
@@ -258,9 +274,10 @@ class CloseResult:
     @property
     def findings(self) -> pl.DataFrame:
         """Every finding of the close, for findings.csv and workpaper AR-10: the inputs'
-        (load and validation) and matching's (a budget hit, a decision that matching itself
-        refused), so none is seen only by whoever ran the notebook."""
-        return fnd.concat(self.period.findings, self.match.findings)
+        (load and validation), matching's (a budget hit, a decision that matching itself
+        refused) and the review's (a decision on exceptions that found none), so none is
+        seen only by whoever ran the notebook."""
+        return fnd.concat(self.period.findings, self.match.findings, self.review.findings)
 
     def row_counts(self) -> dict[str, int]:
         return {

@@ -87,7 +87,23 @@ DECISION_ACTIONS: dict[str, str] = {
     "reject": "receipt",
     "dispute": "receipt",
     "not_ar": "receipt",
+    "assign": "exception",
+    "resolve": "exception",
 }
+
+# Columns of a decisions file: ``owner`` (who an exception is assigned to) and
+# ``exception_id`` are optional, read only by the ``assign`` and ``resolve`` actions.
+DECISION_COLUMNS = (
+    "receipt_id",
+    "action",
+    "invoice_id",
+    "amount",
+    "who",
+    "when",
+    "why",
+    "owner",
+    "exception_id",
+)
 
 # Minor units per ISO currency. A value with more decimals than this is a load error.
 CURRENCY_DECIMALS: dict[str, int] = {

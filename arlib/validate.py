@@ -282,6 +282,7 @@ def check_decisions(frames: dict[str, pl.DataFrame], config) -> list:
     # an unknown action is already a load error of its own row
     decisions = decisions.filter(pl.col("action").is_in(list(DECISION_ACTIONS)))
     return [
+        *check_exception_decisions(decisions, frames),
         judged(
             frames["invoices"],
             frames["receipts"],
@@ -290,7 +291,65 @@ def check_decisions(frames: dict[str, pl.DataFrame], config) -> list:
             decisions,
             config.section("matching"),
             config.base_currency,
-        )
+        ),
+    ]
+
+
+def check_exception_decisions(decisions: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> list:
+    """``assign`` and ``resolve`` decisions that could not find their exception: naming
+    nothing, an owner missing, or a receipt or invoice that neither this period nor the
+    previous close's open exceptions know. Whether an exception is about them is known
+    only after the exceptions are classified (see :func:`arlib.carry.carry_exceptions`)."""
+    on_exceptions = decisions.filter(
+        pl.col("action").replace_strict(DECISION_ACTIONS, default=None) == "exception"
+    )
+    if on_exceptions.height == 0:
+        return []
+    opening = frames.get("opening_exceptions")
+    known_receipts = frames["receipts"]["receipt_id"]
+    known_invoices = frames["invoices"]["invoice_id"]
+    if opening is not None and opening.height:
+        named = opening["receipt_id"].drop_nulls().str.split("|").explode()
+        known_receipts = pl.concat([known_receipts, named])
+        known_invoices = pl.concat([known_invoices, opening["invoice_id"]])
+    named_nothing = pl.all_horizontal(
+        pl.col(c).is_null() for c in ("exception_id", "receipt_id", "invoice_id")
+    )
+    return [
+        fnd.from_rows(
+            on_exceptions,
+            named_nothing,
+            severity="error",
+            column="invoice_id",
+            rule="decision_without_subject",
+            message="names no exception_id, receipt_id or invoice_id: nothing to act on",
+        ),
+        fnd.from_rows(
+            on_exceptions,
+            (pl.col("action") == "assign") & pl.col("owner").is_null() & ~named_nothing,
+            severity="error",
+            column="owner",
+            rule="decision_without_owner",
+            message="an assign decision names no owner; nothing is assigned",
+        ),
+        fnd.from_rows(
+            on_exceptions,
+            pl.col("receipt_id").is_not_null()
+            & ~pl.col("receipt_id").is_in(known_receipts.drop_nulls().implode()),
+            severity="error",
+            column="receipt_id",
+            rule="decision_unknown_receipt",
+            message="no such receipt in this period or the open exceptions carried in",
+        ),
+        fnd.from_rows(
+            on_exceptions,
+            pl.col("invoice_id").is_not_null()
+            & ~pl.col("invoice_id").is_in(known_invoices.drop_nulls().implode()),
+            severity="error",
+            column="invoice_id",
+            rule="decision_unknown_invoice",
+            message="no such invoice in this period or the open exceptions carried in",
+        ),
     ]
 
 
