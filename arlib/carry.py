@@ -2,9 +2,10 @@
 
 ``open_items.parquet`` holds, in one frame, the open invoices (with their open balance),
 unapplied cash and open exceptions/disputes of a close, each with the period it first
-appeared and a short history. The next period's params point ``inputs.opening`` at it;
-:func:`read_open_items` turns it back into canonical invoices and receipts so that the
-matching engine sees old and new items alike.
+appeared and a short history, and the collection letters sent to each customer (its
+dunning history: which letter, in which period). The next period's params point
+``inputs.opening`` at it; :func:`read_open_items` turns it back into canonical invoices and
+receipts so that the matching engine sees old and new items alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from arlib import findings as fnd
 from arlib.schema import DECISION_COLUMNS, MONEY, columns
 
 OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
-    "item_type": pl.String,  # invoice | unapplied_cash | exception
+    "item_type": pl.String,  # invoice | unapplied_cash | exception | dunning
     "item_id": pl.String,
     "customer_id": pl.String,
     "date": pl.Date,
@@ -64,7 +65,11 @@ def empty_open_items() -> pl.DataFrame:
 
 
 def build_open_items(
-    invoices: pl.DataFrame, receipts: pl.DataFrame, exceptions: pl.DataFrame, period: str
+    invoices: pl.DataFrame,
+    receipts: pl.DataFrame,
+    exceptions: pl.DataFrame,
+    period: str,
+    dunning: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Open items after a close, sorted for byte-stable output.
 
@@ -77,6 +82,8 @@ def build_open_items(
             (``cleared`` ones are tolerance write-offs the journal proposal deals with,
             ``resolved`` ones were closed by this close).
         period: the period being closed (becomes ``origin_period`` for new items).
+        dunning: the letters sent so far, by customer (:func:`dunning_history`): one
+            ``dunning`` item each, its ``status`` the last letter's level.
     """
     origin = pl.col("origin_period") if "origin_period" in invoices.columns else pl.lit(None)
     inv = invoices.filter(pl.col("open_amount") != 0).select(
@@ -146,7 +153,20 @@ def build_open_items(
                 )
             )
         )
-    order = {"invoice": 0, "unapplied_cash": 1, "exception": 2}
+    if dunning is not None and dunning.height:
+        parts.append(
+            _fit(
+                dunning.select(
+                    pl.lit("dunning").alias("item_type"),
+                    pl.col("customer_id").alias("item_id"),
+                    "customer_id",
+                    pl.col("level").alias("status"),
+                    pl.col("last_period").alias("origin_period"),
+                    "history",
+                )
+            )
+        )
+    order = {"invoice": 0, "unapplied_cash": 1, "exception": 2, "dunning": 3}
     return pl.concat(parts).sort(
         pl.col("item_type").replace_strict(order, return_dtype=pl.Int8), "item_id"
     )
@@ -177,7 +197,7 @@ def _history(frame: pl.DataFrame, period: str, kind: str) -> pl.Expr:
 # opening file from any other Parquet file (the payment history lies beside it).
 KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
 OPEN_ITEMS_KIND = "open_items"
-ITEM_TYPES = ("invoice", "unapplied_cash", "exception")
+ITEM_TYPES = ("invoice", "unapplied_cash", "exception", "dunning")
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
@@ -265,7 +285,7 @@ def check_open_items(
         for row, value in strange.select("_row", "item_type").head(50).iter_rows()
     ]
     no_balance = rows.filter(
-        (pl.col("item_type") != "exception")
+        pl.col("item_type").is_in(["invoice", "unapplied_cash"])
         & (pl.col("open_amount").is_null() | pl.col("currency").is_null())
     )
     problems += [
@@ -334,7 +354,8 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
     (unapplied cash as receipts whose amount is what is still unapplied) and
     ``exceptions`` (open exceptions with their key, first period, owner and history, as
     :func:`carry_exceptions` reads them; files written before exceptions had keys carry
-    them by the receipt and invoice they name).
+    them by the receipt and invoice they name) and ``dunning`` (by customer: the last
+    letter's level and period, and every letter in its history).
     """
     inv = items.filter(pl.col("item_type") == "invoice")
     invoices = inv.select(
@@ -397,7 +418,18 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         pl.col("owner").fill_null(UNASSIGNED),
         "history",
     )
-    return {"invoices": invoices, "receipts": receipts, "exceptions": exceptions}
+    dunning = items.filter(pl.col("item_type") == "dunning").select(
+        "customer_id",
+        pl.col("status").alias("level"),
+        pl.col("origin_period").alias("last_period"),
+        "history",
+    )
+    return {
+        "invoices": invoices,
+        "receipts": receipts,
+        "exceptions": exceptions,
+        "dunning": dunning,
+    }
 
 
 # ------------------------------------------------------------------ exceptions carried on
@@ -730,3 +762,37 @@ def carried_disputes(
         pl.lit(shown).alias("source_file"),
         pl.lit(None, pl.Int64).alias("source_row"),
     ).cast(schema)
+
+
+DUNNING_SCHEMA = {
+    "customer_id": pl.String,
+    "level": pl.String,
+    "last_period": pl.String,
+    "history": pl.String,
+}
+
+
+def dunning_history(previous: pl.DataFrame, letters: pl.DataFrame, period: str) -> pl.DataFrame:
+    """The letters sent so far, by customer, after this close's ``letters`` (customer_id,
+    level): the next close words its letters by them (:func:`arlib.statements.plan_letters`).
+    A customer not written to this time keeps its history as it was."""
+    sent = letters.select(
+        "customer_id",
+        "level",
+        pl.lit(period).alias("last_period"),
+        pl.format("{}: {}", pl.lit(period), "level").alias("_event"),
+    )
+    before = previous.select(list(DUNNING_SCHEMA)).cast(DUNNING_SCHEMA)
+    joined = before.join(sent, on="customer_id", how="full", coalesce=True, suffix="_now")
+    return (
+        joined.select(
+            "customer_id",
+            pl.coalesce("level_now", "level").alias("level"),
+            pl.coalesce("last_period_now", "last_period").alias("last_period"),
+            pl.concat_str(["history", "_event"], separator=" | ", ignore_nulls=True).alias(
+                "history"
+            ),
+        )
+        .cast(DUNNING_SCHEMA)
+        .sort("customer_id")
+    )

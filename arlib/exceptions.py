@@ -990,6 +990,23 @@ class _Classifier:
                 about="receipt",
             )
 
+        # a receipt a person held as disputed is a dispute, whatever else it looks like
+        if r.get("status") == "dispute":
+            sug = [
+                i
+                for s in self.suggestions.get(rid, [])
+                for i in (s.get("invoice_ids") or "").split("|")
+            ]
+            named = self.disputes.get(rid)
+            add(
+                "disputed_invoice",
+                f"receipt {fmt_money(amount)} held as dispute by a decision"
+                + (f" on invoice {named}" if named else "")
+                + f"; memo {r.get('memo')!r}",
+                invoice=named or (sug[0] if sug and sug[0] else None),
+            )
+            return
+
         # duplicate bank line: an identical line that was applied, or an earlier residual one
         pos = next(i for i, o in enumerate(group) if o is r)
         twins = [
@@ -1034,21 +1051,6 @@ class _Classifier:
                 if hit:
                     add(hit[0], hit[1], invoice=inv["invoice_id"])
                     return
-        if r.get("status") == "dispute":
-            sug = [
-                i
-                for s in self.suggestions.get(rid, [])
-                for i in (s.get("invoice_ids") or "").split("|")
-            ]
-            named = self.disputes.get(rid)
-            add(
-                "disputed_invoice",
-                f"receipt {fmt_money(amount)} held as dispute by "
-                + (f"a decision on invoice {named}" if named else "matching")
-                + f"; memo {r.get('memo')!r}",
-                invoice=named or (sug[0] if sug and sug[0] else None),
-            )
-            return
         if allocated > 0:
             paid = sorted({a["invoice_id"] for a in self.cash_by_receipt.get(rid, [])})
             add(

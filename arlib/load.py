@@ -984,7 +984,8 @@ class Period:
 
     ``frames['invoices']`` and ``frames['receipts']`` include the previous close's open
     invoices and unapplied cash (``origin`` = ``opening``), so matching treats them alike;
-    ``frames['opening_exceptions']`` carries open exceptions and disputes forward.
+    ``frames['opening_exceptions']`` carries open exceptions and disputes forward,
+    ``frames['dunning']`` the letters sent to each customer so far.
     """
 
     frames: dict[str, pl.DataFrame]
@@ -1071,6 +1072,7 @@ def load_period(config: Config) -> Period:
         pl.lit("period").alias("origin"), pl.lit(config.period).alias("origin_period")
     )
     frames["opening_exceptions"] = pl.DataFrame()
+    frames["dunning"] = pl.DataFrame(schema=carry.DUNNING_SCHEMA)
     opening = config.inputs.get("opening")
     if opening is not None:
         shown = display_path(Path(opening.path), config.root)
@@ -1089,6 +1091,7 @@ def load_period(config: Config) -> Period:
             how="diagonal_relaxed",
         )
         frames["opening_exceptions"] = items["exceptions"]
+        frames["dunning"] = items["dunning"]
         provenance.append(
             {
                 "input": "opening",

@@ -518,30 +518,39 @@ def open_items_summary(items: pl.DataFrame) -> pl.DataFrame:
 
 def statements_prose(closed) -> str:
     """What the close will write as customer statements and letters, in one paragraph."""
-    from arlib.statements import selected_customers
+    from arlib.statements import LEVELS, disputed_invoices, selected_customers
 
     config = closed.config.section("statements")
-    ids = selected_customers(closed, config)
+    ids = selected_customers(closed.review, closed.match, config)
     if not ids:
         return (
             "No customer statements are requested for this period "
             "(`statements.customers: none` and no `customer_ids`)."
         )
-    tiers = closed.review.tiers.filter(
-        pl.col("customer_id").is_in(ids) & pl.col("tier").is_not_null()
-    )
-    by_tier = ", ".join(
-        f"{t} {n}" for t, n in tiers.group_by("tier").len().sort("tier").iter_rows()
-    )
-    letters = (
-        f" and {tiers.height:,} a collection letter worded by its overdue tier ({by_tier})"
-        if config.letters and tiers.height
+    letters = closed.letters
+    words = {"reminder": "reminder", "second": "second notice", "final": "final demand"}
+    counts = dict(letters.group_by("level").len().iter_rows())
+    by_level = ", ".join(f"{counts[k]:,} {words[k]}" for k in LEVELS if k in counts)
+    written = (
+        f" and {letters.height:,} a collection letter ({by_level}), worded one step past the "
+        "last letter each was sent and never past its overdue tier"
+        if letters.height
         else ""
+    )
+    disputed = disputed_invoices(
+        closed.match.invoices, closed.period.frames["decisions"], closed.review.exceptions
+    )
+    held = closed.review.aging.detail.filter(
+        pl.col("customer_id").is_in(ids)
+        & pl.col("invoice_id").is_in(list(disputed))
+        & (pl.col("days_past_due") > 0)
     )
     return (
         f"The params ask for statements of `{config.customers}` customers"
         + (f" plus {len(config.customer_ids)} named" if config.customer_ids else "")
-        + f": {len(ids):,} customers get a statement of account{letters}. They are written "
+        + f": {len(ids):,} customers get a statement of account{written}. "
+        + f"{held.height:,} overdue invoices under dispute are marked so on the statements "
+        "and left out of the letters. They are written "
         "to `statements/` and `letters/` of this close, listed in `statements/index.csv` "
         "with their totals, which are checked against the aging before they are written."
     )
@@ -560,19 +569,22 @@ def record_close(closed) -> None:
             .iter_rows()
         },
     )
+    record("letters", dict(closed.letters.group_by("level").len().sort("level").iter_rows()))
 
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
     exceptions = closed.review.exceptions.filter(pl.col("status") == "open").height
+    items = closed.open_items.filter(pl.col("item_type") != "dunning")
+    dunned = closed.open_items.height - items.height
     tie = closed.tie_out
     lines = [
         "- The roll-forward "
         + ("ties in every currency." if ties else "**does not tie**: see above."),
         f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
         f"- GL tie-out: {tie['status']}.",
-        f"- {closed.open_items.height:,} open items are carried to the next period "
-        "(open_items.parquet).",
+        f"- {items.height:,} open items are carried to the next period "
+        f"(open_items.parquet), with the letters sent so far to {dunned:,} customers.",
     ]
     return "\n".join(lines)
 

@@ -270,6 +270,7 @@ class CloseResult:
     rollforward: pl.DataFrame
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
+    letters: pl.DataFrame  # the collection letters this close writes, by customer
 
     @property
     def findings(self) -> pl.DataFrame:
@@ -407,11 +408,18 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
     state_dir = {} if state_dir is None else state_dir
 
     def compute() -> CloseResult:
+        from arlib.statements import plan_letters
+
         period = load_stage(config, state_dir)
         result = match_stage(config, state_dir)
         review = review_stage(config, state_dir)
+        letters = plan_letters(config, review, result, period.frames)
         items = carry.build_open_items(
-            result.invoices, result.receipts, review.exceptions, config.period
+            result.invoices,
+            result.receipts,
+            review.exceptions,
+            config.period,
+            dunning=carry.dunning_history(period.frames["dunning"], letters, config.period),
         )
         return CloseResult(
             config=config,
@@ -421,6 +429,7 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             rollforward=rollforward(period, result),
             tie_out=tie_out(config, review),
             open_items=items,
+            letters=letters,
         )
 
     return _cached(state_dir, "close", compute)
