@@ -583,8 +583,8 @@ def conclusions(closed) -> str:
         + ("ties in every currency." if ties else "**does not tie**: see above."),
         f"- {exceptions:,} exceptions are open for follow-up (workpaper AR-4).",
         f"- GL tie-out: {tie['status']}.",
-        f"- {items.height:,} open items are carried to the next period "
-        f"(open_items.parquet), with the letters sent so far to {dunned:,} customers.",
+        f"- {items.height:,} open items are carried to the next period (open_items.parquet)"
+        + (f", with the letters sent so far to {dunned:,} customers." if dunned else "."),
     ]
     return "\n".join(lines)
 
