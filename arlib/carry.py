@@ -2,9 +2,10 @@
 
 ``open_items.parquet`` holds, in one frame, the open invoices (with their open balance),
 unapplied cash and open exceptions/disputes of a close, each with the period it first
-appeared and a short history. The next period's params point ``inputs.opening`` at it;
-:func:`read_open_items` turns it back into canonical invoices and receipts so that the
-matching engine sees old and new items alike.
+appeared and a short history, and the collection letters sent to each customer (its
+dunning history: which letter, in which period). The next period's params point
+``inputs.opening`` at it; :func:`read_open_items` turns it back into canonical invoices and
+receipts so that the matching engine sees old and new items alike.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 import polars as pl
 
 from arlib import findings as fnd
-from arlib.schema import MONEY, columns
+from arlib.schema import DECISION_COLUMNS, MONEY, columns
 
 OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
-    "item_type": pl.String,  # invoice | unapplied_cash | exception
+    "item_type": pl.String,  # invoice | unapplied_cash | exception | dunning
     "item_id": pl.String,
     "customer_id": pl.String,
     "date": pl.Date,
@@ -42,6 +43,8 @@ OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
     "receipt_id": pl.String,
     "invoice_id": pl.String,
     "evidence": pl.String,
+    "exception_key": pl.String,
+    "owner": pl.String,
     "source_file": pl.String,
     "source_row": pl.Int64,
 }
@@ -63,16 +66,25 @@ def empty_open_items() -> pl.DataFrame:
 
 
 def build_open_items(
-    invoices: pl.DataFrame, receipts: pl.DataFrame, exceptions: pl.DataFrame, period: str
+    invoices: pl.DataFrame,
+    receipts: pl.DataFrame,
+    exceptions: pl.DataFrame,
+    period: str,
+    dunning: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Open items after a close, sorted for byte-stable output.
 
     Args:
         invoices: matching output with ``open_amount`` and ``status``; paid ones are dropped.
-        receipts: matching output with ``unapplied``; fully applied ones are dropped.
-        exceptions: classified exceptions; only ``open`` ones are carried (``cleared`` ones
-            are tolerance write-offs the journal proposal already deals with).
+        receipts: matching output with ``unapplied``; fully applied ones are dropped, and so
+            are those a ``not_ar`` decision took out of AR (they are no cash to apply).
+        exceptions: the close's exceptions as :func:`carry_exceptions` returns them; only
+            ``open`` ones are carried, with their first period, owner and history
+            (``cleared`` ones are tolerance write-offs the journal proposal deals with,
+            ``resolved`` ones were closed by this close).
         period: the period being closed (becomes ``origin_period`` for new items).
+        dunning: the letters sent so far, by customer (:func:`dunning_history`): one
+            ``dunning`` item each, its ``status`` the last letter's level.
     """
     origin = pl.col("origin_period") if "origin_period" in invoices.columns else pl.lit(None)
     inv = invoices.filter(pl.col("open_amount") != 0).select(
@@ -97,7 +109,9 @@ def build_open_items(
         "source_row",
     )
     r_origin = pl.col("origin_period") if "origin_period" in receipts.columns else pl.lit(None)
-    cash = receipts.filter(pl.col("unapplied") > 0).select(
+    cash = receipts.filter(
+        (pl.col("unapplied") > 0) & pl.col("status").ne_missing("not_ar")
+    ).select(
         pl.lit("unapplied_cash").alias("item_type"),
         pl.col("receipt_id").alias("item_id"),
         "customer_id",
@@ -122,21 +136,38 @@ def build_open_items(
                     pl.lit("exception").alias("item_type"),
                     pl.col("exception_id").alias("item_id"),
                     "customer_id",
-                    pl.col("currency") if "currency" in open_ex.columns else pl.lit(None),
+                    "currency",
                     "amount",
                     pl.col("amount").alias("open_amount"),
                     "status",
-                    pl.lit(period).alias("origin_period"),
-                    pl.format("{}: {}", pl.lit(period), pl.col("type")).alias("history"),
+                    pl.col("first_seen").alias("origin_period"),
+                    "history",
                     pl.col("class").alias("exception_class"),
                     pl.col("type").alias("exception_type"),
                     "receipt_id",
                     "invoice_id",
                     "evidence",
+                    pl.col("key").alias("exception_key"),
+                    "owner",
+                    "source_file",
+                    "source_row",
                 )
             )
         )
-    order = {"invoice": 0, "unapplied_cash": 1, "exception": 2}
+    if dunning is not None and dunning.height:
+        parts.append(
+            _fit(
+                dunning.select(
+                    pl.lit("dunning").alias("item_type"),
+                    pl.col("customer_id").alias("item_id"),
+                    "customer_id",
+                    pl.col("level").alias("status"),
+                    pl.col("last_period").alias("origin_period"),
+                    "history",
+                )
+            )
+        )
+    order = {"invoice": 0, "unapplied_cash": 1, "exception": 2, "dunning": 3}
     return pl.concat(parts).sort(
         pl.col("item_type").replace_strict(order, return_dtype=pl.Int8), "item_id"
     )
@@ -171,7 +202,7 @@ KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
 # figure of the close, not an open item, so it travels as metadata, not as a row.
 PROVISION_KEY, BASE_CURRENCY_KEY = "arlib_provision", "arlib_base_currency"
 OPEN_ITEMS_KIND = "open_items"
-ITEM_TYPES = ("invoice", "unapplied_cash", "exception")
+ITEM_TYPES = ("invoice", "unapplied_cash", "exception", "dunning")
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
@@ -304,7 +335,7 @@ def check_open_items(
         for row, value in strange.select("_row", "item_type").head(50).iter_rows()
     ]
     no_balance = rows.filter(
-        (pl.col("item_type") != "exception")
+        pl.col("item_type").is_in(["invoice", "unapplied_cash"])
         & (pl.col("open_amount").is_null() | pl.col("currency").is_null())
     )
     problems += [
@@ -371,7 +402,10 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
     Returns ``invoices`` (canonical + open_amount, origin_period, history), ``receipts``
     (unapplied cash as receipts whose amount is what is still unapplied) and
-    ``exceptions`` (open exceptions as they were).
+    ``exceptions`` (open exceptions with their key, first period, owner and history, as
+    :func:`carry_exceptions` reads them; files written before exceptions had keys carry
+    them by the receipt and invoice they name) and ``dunning`` (by customer: the last
+    letter's level and period, and every letter in its history).
     """
     inv = items.filter(pl.col("item_type") == "invoice")
     invoices = inv.select(
@@ -409,5 +443,406 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "history",
     )
     receipts = receipts.select([*columns("receipts"), "customer_id", "origin_period", "history"])
-    exceptions = items.filter(pl.col("item_type") == "exception")
-    return {"invoices": invoices, "receipts": receipts, "exceptions": exceptions}
+    named = pl.concat_str(
+        pl.col("exception_type"),
+        pl.lit("pair"),
+        pl.col("receipt_id").fill_null(""),
+        pl.col("invoice_id").fill_null(""),
+        separator=":",
+    )
+    exceptions = items.filter(pl.col("item_type") == "exception").select(
+        pl.col("item_id").alias("exception_id"),
+        pl.col("exception_class").alias("class"),
+        pl.col("exception_type").alias("type"),
+        "customer_id",
+        "receipt_id",
+        "invoice_id",
+        "amount",
+        "currency",
+        "evidence",
+        "status",
+        "source_file",
+        "source_row",
+        pl.coalesce("exception_key", named).alias("key"),
+        pl.col("origin_period").alias("first_seen"),
+        pl.col("owner").fill_null(UNASSIGNED),
+        "history",
+    )
+    dunning = items.filter(pl.col("item_type") == "dunning").select(
+        "customer_id",
+        pl.col("status").alias("level"),
+        pl.col("origin_period").alias("last_period"),
+        "history",
+    )
+    return {
+        "invoices": invoices,
+        "receipts": receipts,
+        "exceptions": exceptions,
+        "dunning": dunning,
+    }
+
+
+# ------------------------------------------------------------------ exceptions carried on
+UNASSIGNED = "unassigned"
+#: what a close adds to each exception: when it was first seen, how many closes ago, who
+#: owns it, how it was closed, and one event per close (``YYYY-MM: ...`` joined by `` | ``)
+CARRY_COLUMNS = {
+    "first_seen": pl.String,
+    "age_periods": pl.Int64,
+    "owner": pl.String,
+    "resolution": pl.String,
+    "history": pl.String,
+}
+#: exceptions about a receipt or an invoice (the ``about`` of their key) are resolved when a
+#: match or credit note of the close clears that item; those about a pair (a flagged or
+#: tolerance allocation) or a customer are closed only by a ``resolve`` decision
+CLEARED_BY = {"receipt": "receipt_id", "invoice": "invoice_id"}
+#: how a resolution by a person's decision starts (``decision by li.wei on 2026-10-31: ...``)
+DECIDED = "decision by"
+
+
+def _about(key: pl.Expr) -> pl.Expr:
+    """``invoice`` of ``short_payment:invoice:INV1``."""
+    return key.str.split(":").list.get(1, null_on_oob=True)
+
+
+def _subject(key: pl.Expr) -> pl.Expr:
+    """``invoice:INV1`` of ``short_payment:invoice:INV1``: the key without its type."""
+    return key.str.splitn(":", 2).struct.field("field_1")
+
+
+def _months(period: pl.Expr) -> pl.Expr:
+    parts = period.str.split("-")
+    return parts.list.get(0).cast(pl.Int64) * 12 + parts.list.get(1).cast(pl.Int64)
+
+
+def _text(value) -> str:
+    """A person's words in a history event: '|' separates events, so it may not occur."""
+    return str(value or "?").replace("|", "/")
+
+
+def carry_exceptions(
+    found: pl.DataFrame,
+    opening: pl.DataFrame | None,
+    *,
+    invoices: pl.DataFrame,
+    receipts: pl.DataFrame,
+    allocations: pl.DataFrame,
+    decisions: pl.DataFrame | None,
+    period: str,
+    actions,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """This close's exceptions with those the previous close left open, each with its first
+    period, age, owner, resolution and history.
+
+    Why: an exception is closed only by a resolution the register records, never by the
+    close forgetting it. A carried exception that this close raises again (same key, else
+    the same receipt or invoice read as another type) keeps its ``exception_id``, first
+    period, owner and history and takes this close's evidence; one it does not raise again
+    stays open as it was, unless the close resolves it: a match or credit note clearing the
+    receipt or invoice it is about (:data:`CLEARED_BY`), a ``not_ar`` decision on its
+    receipt, or a ``resolve`` decision. ``assign`` decisions set the owner. A ``resolve`` or
+    ``assign`` that finds no exception is a warning finding: it changes no figure.
+
+    Args:
+        found: :func:`arlib.exceptions.classify_exceptions` of this close.
+        opening: the previous close's open exceptions (:func:`split_open_items`).
+        invoices, receipts, allocations: this close's matching result.
+        decisions: the period's decisions (canonical, validated), or None.
+        period: the period being closed.
+        actions: ``type -> suggested action`` (:meth:`ExceptionConfig.action`).
+
+    Returns:
+        (exceptions, findings): exceptions with :data:`CARRY_COLUMNS` after the classifier's
+        columns, ``status`` ``open`` / ``cleared`` / ``resolved``; findings of decisions.
+    """
+    from arlib.exceptions import CLASS_OF, COLUMNS
+
+    now = found.select(list(COLUMNS)).with_columns(
+        pl.lit(period).alias("first_seen"),
+        pl.lit(UNASSIGNED).alias("owner"),
+        pl.lit(None, pl.String).alias("_before"),
+        pl.lit(None, pl.String).alias("resolution"),
+    )
+    carried = (
+        opening.select(
+            "key",
+            pl.col("exception_id").alias("_id"),
+            pl.col("first_seen").alias("_first"),
+            pl.col("owner").alias("_owner"),
+            pl.col("history").alias("_hist"),
+        ).unique("key", keep="first", maintain_order=True)
+        if opening is not None and opening.height
+        else pl.DataFrame(
+            schema={k: pl.String for k in ("key", "_id", "_first", "_owner", "_hist")}
+        )
+    )
+    # 1. the same key; 2. else the same receipt or invoice, one exception on each side
+    same = now.join(carried, on="key", how="inner").select("key", "_id")
+    rest = carried.join(same, on="_id", how="anti").with_columns(
+        _subject(pl.col("key")).alias("_s")
+    )
+    fresh = now.join(same, on="key", how="anti").with_columns(_subject(pl.col("key")).alias("_s"))
+    unique = pl.len().over("_s") == 1
+    retyped = (
+        fresh.filter(unique & _about(pl.col("key")).is_in(list(CLEARED_BY)))
+        .select("key", "_s")
+        .join(rest.filter(unique).select("_s", "_id"), on="_s")
+        .select("key", "_id")
+    )
+    links = pl.concat([same, retyped]).join(carried.drop("key"), on="_id")
+    now = (
+        now.join(links, on="key", how="left")
+        .with_columns(
+            pl.coalesce("_id", "exception_id").alias("exception_id"),
+            pl.coalesce("_first", "first_seen").alias("first_seen"),
+            pl.coalesce("_owner", "owner").alias("owner"),
+            pl.col("_hist").alias("_before"),
+        )
+        .drop("_id", "_first", "_owner", "_hist")
+    )
+    left = (
+        opening.join(links.select("_id"), left_on="exception_id", right_on="_id", how="anti")
+        if opening is not None and opening.height
+        else None
+    )
+    if left is not None and left.height:
+        action = {t: actions(t) for t in CLASS_OF}
+        left = left.with_columns(
+            pl.lit("open").alias("status"),
+            pl.col("type").replace_strict(action, default=None).alias("suggested_action"),
+            pl.col("history").alias("_before"),
+            _cleared(left, invoices, receipts, allocations).alias("resolution"),
+        ).with_columns(
+            pl.when(pl.col("resolution").is_not_null())
+            .then(pl.lit("resolved"))
+            .otherwise(pl.col("status"))
+            .alias("status")
+        )
+        now = pl.concat([now, left.select(now.columns)], how="vertical_relaxed")
+    merged, findings = _apply_decisions(now, decisions, period)
+    order = list(dict.fromkeys(CLASS_OF.values()))
+    status_event = pl.when(pl.col("status") != "resolved").then(
+        pl.format("{}: {} as {}", pl.lit(period), "status", "type")
+    )
+    resolved_event = pl.when(pl.col("status") == "resolved").then(
+        pl.format("{}: resolved: {}", pl.lit(period), "resolution")
+    )
+    merged = merged.with_columns(
+        (_months(pl.lit(period)) - _months(pl.col("first_seen"))).alias("age_periods"),
+        pl.concat_str(
+            ["_before", status_event, "_events", resolved_event],
+            separator=" | ",
+            ignore_nulls=True,
+        ).alias("history"),
+    )
+    columns = [c for c in COLUMNS if c != "key"] + list(CARRY_COLUMNS) + ["key"]
+    merged = merged.select(columns).sort(
+        pl.col("class").replace_strict({k: i for i, k in enumerate(order)}, return_dtype=pl.Int64),
+        "type",
+        "customer_id",
+        "receipt_id",
+        "invoice_id",
+        "exception_id",
+        nulls_last=True,
+    )
+    return merged, findings
+
+
+def _cleared(
+    carried: pl.DataFrame, invoices: pl.DataFrame, receipts: pl.DataFrame, allocations: pl.DataFrame
+) -> pl.Expr:
+    """How this close cleared the receipt or invoice a carried exception is about (None when
+    it did not): by which receipts, credit notes and write-offs, or to which invoices."""
+    how = allocations.sort("receipt_id", "invoice_id", "kind", "rule").with_columns(
+        pl.when(pl.col("kind") == "credit_note")
+        .then(pl.format("credit note {}", "receipt_id"))
+        .when(pl.col("kind") == "cash")
+        .then(pl.format("receipt {} ({})", "receipt_id", "rule"))
+        .otherwise(pl.format("{} {} written off", "kind", "applied_amount"))
+        .alias("_by"),
+        pl.format("invoice {} ({})", "invoice_id", "rule").alias("_to"),
+    )
+    paid = invoices.filter(pl.col("open_amount") == 0).select("invoice_id")
+    by = how.join(paid, on="invoice_id", how="semi").group_by("invoice_id", maintain_order=True)
+    by_invoice = dict(by.agg(pl.col("_by").unique(maintain_order=True).str.join(", ")).iter_rows())
+    applied = receipts.filter(pl.col("unapplied") == 0).select("receipt_id")
+    to = how.filter(pl.col("kind") == "cash").join(applied, on="receipt_id", how="semi")
+    to_receipt = dict(
+        to.group_by("receipt_id", maintain_order=True)
+        .agg(pl.col("_to").unique(maintain_order=True).str.join(", "))
+        .iter_rows()
+    )
+    about = _about(pl.col("key"))
+    invoice_text = pl.format(
+        "invoice {} cleared by {}",
+        "invoice_id",
+        pl.col("invoice_id").replace_strict(by_invoice, default=None, return_dtype=pl.String),
+    )
+    receipt_text = pl.format(
+        "receipt {} applied in full to {}",
+        "receipt_id",
+        pl.col("receipt_id").replace_strict(to_receipt, default=None, return_dtype=pl.String),
+    )
+    return (
+        pl.when(about == "invoice").then(invoice_text).when(about == "receipt").then(receipt_text)
+    )
+
+
+def _apply_decisions(
+    exceptions: pl.DataFrame, decisions: pl.DataFrame | None, period: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply ``resolve``, ``assign`` and ``not_ar`` decisions to the exceptions they name.
+
+    A decision names one exception by ``exception_id``, or every exception about its
+    ``receipt_id`` and/or ``invoice_id``; ``not_ar`` resolves the exceptions about its
+    receipt. Returns the exceptions with this period's assignment events (``_events``) and
+    findings for ``resolve`` / ``assign`` decisions that found nothing.
+    """
+    rows = exceptions.with_row_index("_i")
+    if decisions is None or decisions.height == 0:
+        return rows.with_columns(pl.lit(None, pl.String).alias("_events")), fnd.to_frame([])
+    wanted = decisions.filter(pl.col("action").is_in(["assign", "resolve", "not_ar"])).sort(
+        "source_file", "source_row", nulls_last=True, maintain_order=True
+    )
+    open_ = rows.filter(pl.col("status") != "cleared")
+    resolution: dict[int, str] = {}
+    owner: dict[int, str] = {}
+    events: dict[int, list[str]] = {}
+    problems: list[fnd.Finding] = []
+    for d in wanted.iter_rows(named=True):
+        by = f"{_text(d['who'])} on {_text(d['when'])}"
+        why = _text(d["why"] or "no reason given")
+        if d["action"] == "not_ar":
+            hit = open_.filter(
+                (_about(pl.col("key")) == "receipt") & (pl.col("receipt_id") == d["receipt_id"])
+            )
+            for i in hit["_i"]:
+                resolution[i] = f"{DECIDED} {by}: receipt {d['receipt_id']} is not AR ({why})"
+            continue
+        if d.get("exception_id") is not None:
+            mask = pl.col("exception_id") == d["exception_id"]
+            column, value = "exception_id", d["exception_id"]
+        else:
+            mask = pl.lit(True)
+            if d["receipt_id"] is not None:
+                mask &= pl.col("receipt_id").str.split("|").list.contains(d["receipt_id"])
+            if d["invoice_id"] is not None:
+                mask &= pl.col("invoice_id") == d["invoice_id"]
+            column = "invoice_id" if d["invoice_id"] is not None else "receipt_id"
+            value = d[column]
+        hit = open_.filter(mask.fill_null(False))["_i"].to_list()
+        if not hit:
+            problems.append(
+                fnd.warning(
+                    d["source_file"],
+                    d["source_row"],
+                    column,
+                    value,
+                    "decision_no_exception",
+                    f"no open exception is about this: nothing was {d['action']}ed",
+                )
+            )
+        for i in hit:
+            if d["action"] == "resolve":
+                resolution[i] = f"{DECIDED} {by}: {why}"
+            else:
+                owner[i] = _text(d["owner"])
+                events.setdefault(i, []).append(
+                    f"{period}: owner {owner[i]} (assigned by {by}: {why})"
+                )
+    rows = rows.with_columns(
+        pl.col("_i").replace_strict(owner, default=pl.col("owner")).alias("owner"),
+        pl.col("_i")
+        .replace_strict(resolution, default=pl.col("resolution"), return_dtype=pl.String)
+        .alias("resolution"),
+        pl.col("_i")
+        .replace_strict(
+            {i: " | ".join(e) for i, e in events.items()}, default=None, return_dtype=pl.String
+        )
+        .alias("_events"),
+    ).with_columns(
+        pl.when(pl.col("_i").is_in(list(resolution)))
+        .then(pl.lit("resolved"))
+        .otherwise(pl.col("status"))
+        .alias("status")
+    )
+    return rows, fnd.to_frame(problems)
+
+
+def disputed_by_receipt(decisions: pl.DataFrame | None) -> dict[str, str]:
+    """The invoice each ``dispute`` decision holds its receipt against, by receipt."""
+    if decisions is None or decisions.height == 0:
+        return {}
+    held = decisions.filter((pl.col("action") == "dispute") & pl.col("invoice_id").is_not_null())
+    return dict(
+        held.select("receipt_id", "invoice_id").unique("receipt_id", keep="last").iter_rows()
+    )
+
+
+def carried_disputes(
+    opening: pl.DataFrame, receipts: pl.DataFrame, decisions: pl.DataFrame, shown: str
+) -> pl.DataFrame:
+    """The previous close's open disputes of receipts, as ``dispute`` decisions of this one.
+
+    Why: a receipt a person held as disputed stays held until a person decides otherwise;
+    otherwise the dispute would lapse at the month end and the cash be matched (or the
+    invoice dunned) as if nothing were in dispute. A decision of this period on the receipt
+    (any action, ``resolve`` included) replaces the carried one.
+    """
+    schema = {**{c: pl.String for c in DECISION_COLUMNS}, "amount": MONEY}
+    schema |= {"source_file": pl.String, "source_row": pl.Int64}
+    if opening.height == 0:
+        return pl.DataFrame(schema=schema)
+    held = opening.filter(
+        (pl.col("type") == "disputed_invoice") & (_about(pl.col("key")) == "receipt")
+    ).join(receipts.select("receipt_id"), on="receipt_id", how="semi")
+    if decisions.height:
+        held = held.join(decisions.select("receipt_id").drop_nulls(), on="receipt_id", how="anti")
+    return held.select(
+        "receipt_id",
+        pl.lit("dispute").alias("action"),
+        "invoice_id",
+        pl.lit(None, MONEY).alias("amount"),
+        pl.lit("carried").alias("who"),
+        pl.col("first_seen").alias("when"),
+        pl.format("dispute {} open since {}", "exception_id", "first_seen").alias("why"),
+        pl.lit(None, pl.String).alias("owner"),
+        pl.lit(None, pl.String).alias("exception_id"),
+        pl.lit(shown).alias("source_file"),
+        pl.lit(None, pl.Int64).alias("source_row"),
+    ).cast(schema)
+
+
+DUNNING_SCHEMA = {
+    "customer_id": pl.String,
+    "level": pl.String,
+    "last_period": pl.String,
+    "history": pl.String,
+}
+
+
+def dunning_history(previous: pl.DataFrame, letters: pl.DataFrame, period: str) -> pl.DataFrame:
+    """The letters sent so far, by customer, after this close's ``letters`` (customer_id,
+    level): the next close words its letters by them (:func:`arlib.statements.plan_letters`).
+    A customer not written to this time keeps its history as it was."""
+    sent = letters.select(
+        "customer_id",
+        "level",
+        pl.lit(period).alias("last_period"),
+        pl.format("{}: {}", pl.lit(period), "level").alias("_event"),
+    )
+    before = previous.select(list(DUNNING_SCHEMA)).cast(DUNNING_SCHEMA)
+    joined = before.join(sent, on="customer_id", how="full", coalesce=True, suffix="_now")
+    return (
+        joined.select(
+            "customer_id",
+            pl.coalesce("level_now", "level").alias("level"),
+            pl.coalesce("last_period_now", "last_period").alias("last_period"),
+            pl.concat_str(["history", "_event"], separator=" | ", ignore_nulls=True).alias(
+                "history"
+            ),
+        )
+        .cast(DUNNING_SCHEMA)
+        .sort("customer_id")
+    )

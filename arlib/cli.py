@@ -81,7 +81,7 @@ def cmd_reconcile(args) -> int:
     result = close_stage(config, state)
     # every file is written in a hidden folder first and moved into --out only when all are
     with staged_output(out, replace=False) as build:
-        written = write_reconcile_outputs(result.match, build, period.findings)
+        written = write_reconcile_outputs(result.match, build, result.findings)
         written.append(write_csv(result.review.exceptions, build / "exceptions.csv"))
     for path in written:
         print(f"wrote {out / path.name}")

@@ -9,7 +9,9 @@ unidentified receipt), and each is exact: a near miss (1,000.00 vs 1,000.01 is r
 not a decimal shift; 1,342 vs 1,234 is not a transposition) falls through to the next.
 
 Every row has a stable ``exception_id`` (a hash of type, receipt and invoice), so a
-reviewer's notes and decisions survive reruns of the same close.
+reviewer's notes and decisions survive reruns of the same close, and a ``key`` (type and
+what it is about: its receipt, its invoice, the pair or the customer) that identifies it
+across closes: :func:`arlib.carry.carry_exceptions` carries open exceptions on by it.
 
 Classes and types:
 
@@ -106,6 +108,7 @@ COLUMNS = {
     "status": pl.String,
     "source_file": pl.String,
     "source_row": pl.Int64,
+    "key": pl.String,
 }
 
 TOLERANCE_KINDS = ("bank_charge", "discount", "fx_difference", "rounding")
@@ -245,6 +248,25 @@ def parse_discount_terms(text: str | None) -> list[tuple[Decimal, int]]:
     if not text:
         return []
     return [(Decimal(pct) / 100, int(days)) for pct, days in _TERMS.findall(text)]
+
+
+# What an exception is about, by the family that raises it: a receipt residual is about its
+# receipt, an invoice residual about its invoice (the receipts paying it change from period to
+# period), a tolerance or flagged allocation about the pair, a late payer about the customer.
+ABOUT = ("receipt", "invoice", "pair", "customer")
+
+
+def exception_key(kind, about, receipt_id, invoice_id, customer_id) -> str:
+    """``type:about:ids``, the identity of an exception across closes (``short_payment:
+    invoice:INV1``): the per-period ``exception_id`` hashes the receipts too, which differ
+    when an invoice short-paid in one period is paid again in the next."""
+    ids = {
+        "receipt": (receipt_id,),
+        "invoice": (invoice_id,),
+        "pair": (receipt_id, invoice_id),
+        "customer": (customer_id,),
+    }[about]
+    return ":".join([kind, about, *(i or "" for i in ids)])
 
 
 def exception_id(kind: str, receipt_id: str | None, invoice_id: str | None, extra: str = "") -> str:
@@ -489,9 +511,12 @@ class _Classifier:
     """Lookups over the match result, built with polars for the rows that need them; one
     method per residual family. Python only loops over residual rows, with dict lookups."""
 
-    def __init__(self, allocations, suggestions, receipts, invoices, customers, config, history):
+    def __init__(
+        self, allocations, suggestions, receipts, invoices, customers, config, history, disputes
+    ):
         c = self.c = config
         self.out: list[dict] = []
+        self.disputes = disputes
         self.history = history
         keys = list(dict.fromkeys(c.duplicate_line_keys))
 
@@ -747,10 +772,23 @@ class _Classifier:
 
     # -- output
     def add(
-        self, kind, *, customer, receipt, invoice, amount, currency, evidence, src, status="open"
+        self,
+        kind,
+        *,
+        customer,
+        receipt,
+        invoice,
+        amount,
+        currency,
+        evidence,
+        src,
+        about,
+        status="open",
     ):
+        """One exception; ``about`` is what it is about (see :func:`exception_key`)."""
         self.out.append(
             {
+                "key": exception_key(kind, about, receipt, invoice, customer),
                 "class": CLASS_OF[kind],
                 "type": kind,
                 "customer_id": customer,
@@ -949,7 +987,25 @@ class _Classifier:
                 currency=cur,
                 evidence=evidence,
                 src=r,
+                about="receipt",
             )
+
+        # a receipt a person held as disputed is a dispute, whatever else it looks like
+        if r.get("status") == "dispute":
+            sug = [
+                i
+                for s in self.suggestions.get(rid, [])
+                for i in (s.get("invoice_ids") or "").split("|")
+            ]
+            named = self.disputes.get(rid)
+            add(
+                "disputed_invoice",
+                f"receipt {fmt_money(amount)} held as dispute by a decision"
+                + (f" on invoice {named}" if named else "")
+                + f"; memo {r.get('memo')!r}",
+                invoice=named or (sug[0] if sug and sug[0] else None),
+            )
+            return
 
         # duplicate bank line: an identical line that was applied, or an earlier residual one
         pos = next(i for i, o in enumerate(group) if o is r)
@@ -995,18 +1051,6 @@ class _Classifier:
                 if hit:
                     add(hit[0], hit[1], invoice=inv["invoice_id"])
                     return
-        if r.get("status") == "dispute":
-            sug = [
-                i
-                for s in self.suggestions.get(rid, [])
-                for i in (s.get("invoice_ids") or "").split("|")
-            ]
-            add(
-                "disputed_invoice",
-                f"receipt {fmt_money(amount)} held as dispute by matching; memo {r.get('memo')!r}",
-                invoice=sug[0] if sug and sug[0] else None,
-            )
-            return
         if allocated > 0:
             paid = sorted({a["invoice_id"] for a in self.cash_by_receipt.get(rid, [])})
             add(
@@ -1109,6 +1153,7 @@ class _Classifier:
                 currency=inv.get("currency"),
                 evidence=evidence,
                 src=inv,
+                about="invoice",
             )
 
         head = (
@@ -1165,6 +1210,7 @@ class _Classifier:
                 amount=amt,
                 currency=cur,
                 src=rec or inv,
+                about="pair",
             )
             head = f"{kind} {fmt_money(amt)} {cur} on invoice {a['invoice_id']}"
             if kind == "bank_charge":
@@ -1274,6 +1320,7 @@ class _Classifier:
                     f"average {avg:.1f} days late, worst {p['worst']} days"
                 ),
                 src=None,
+                about="customer",
             )
 
 
@@ -1287,18 +1334,23 @@ def classify_exceptions(
     history: pl.DataFrame | None = None,
     *,
     period: str | None = None,
+    disputes: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Every residual and tolerance allocation of a ``MatchResult`` as a classified exception.
 
     Arguments are the matcher's ``allocations``, ``suggestions``, ``receipts`` and
-    ``invoices`` frames, the canonical ``customers``, and an optional payment ``history``
-    of earlier periods (:func:`arlib.kpis.payment_history`). Returns ``exceptions.csv``
-    columns plus currency and provenance, sorted by class, type and ids.
+    ``invoices`` frames, the canonical ``customers``, an optional payment ``history``
+    of earlier periods (:func:`arlib.kpis.payment_history`) and ``disputes``: the invoice a
+    ``dispute`` decision names, by receipt (the disputed invoice a held receipt is about).
+    Returns ``exceptions.csv`` columns plus currency and provenance, sorted by class, type
+    and ids.
     """
     config = config or ExceptionConfig()
     if history is not None and history.height == 0:
         history = None
-    clf = _Classifier(allocations, suggestions, receipts, invoices, customers, config, history)
+    clf = _Classifier(
+        allocations, suggestions, receipts, invoices, customers, config, history, disputes or {}
+    )
     clf.receipt_residuals()
     clf.invoice_residuals()
     clf.tolerance_allocations()
@@ -1314,6 +1366,8 @@ def classify_exceptions(
         seen[key] += 1
         extra = "" if seen[key] == 1 else str(seen[key])
         row["exception_id"] = exception_id(key[0], key[1], key[2], extra)
+        if extra:
+            row["key"] += f"#{extra}"
     order = list(dict.fromkeys(CLASS_OF.values()))
     df = pl.DataFrame(clf.out, schema=COLUMNS) if clf.out else pl.DataFrame(schema=COLUMNS)
     return df.select(list(COLUMNS)).sort(

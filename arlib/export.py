@@ -137,7 +137,12 @@ def sheets_for(result) -> list[Sheet]:
             total_columns=("outstanding", "provision"),
         ),
         Sheet("AR-9", "KPIs", "KPIs with their formulas", review.kpis.summary),
-        Sheet("AR-10", "Findings", "Input findings (errors and warnings)", result.period.findings),
+        Sheet(
+            "AR-10",
+            "Findings",
+            "Findings of the inputs, matching and decisions (errors and warnings)",
+            result.findings,
+        ),
         Sheet(
             "AR-11",
             "Unapplied cash",

@@ -26,7 +26,15 @@ from arlib import findings as fnd
 from arlib import parsing
 from arlib.config import Config, InputSpec
 from arlib.provision import OpeningProvision, opening_provision
-from arlib.schema import CURRENCY_DECIMALS, FRAMES, MONEY, RATE, conform
+from arlib.schema import (
+    CURRENCY_DECIMALS,
+    DECISION_ACTIONS,
+    DECISION_COLUMNS,
+    FRAMES,
+    MONEY,
+    RATE,
+    conform,
+)
 
 BANK_FORMATS = ("mt940", "camt053", "camt054", "ofx", "bai2")
 BANK_SUFFIXES = {".sta": "mt940", ".940": "mt940", ".mt940": "mt940", ".swi": "mt940"}
@@ -105,7 +113,6 @@ HEADER_SYNONYMS: dict[str, dict[str, str]] = {
     "fx_rates": {"日期": "date", "币种": "currency", "汇率": "rate"},
 }
 
-DECISION_COLUMNS = ("receipt_id", "action", "invoice_id", "amount", "who", "when", "why")
 MAX_HEADER_SCAN = 30
 
 
@@ -978,7 +985,8 @@ class Period:
 
     ``frames['invoices']`` and ``frames['receipts']`` include the previous close's open
     invoices and unapplied cash (``origin`` = ``opening``), so matching treats them alike;
-    ``frames['opening_exceptions']`` carries open exceptions and disputes forward;
+    ``frames['opening_exceptions']`` carries open exceptions and disputes forward,
+    ``frames['dunning']`` the letters sent to each customer so far;
     ``opening_provision`` is the ECL provision the period starts from, and why.
     """
 
@@ -1013,11 +1021,13 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
     frame = raw.with_columns(
         parsing.parse_id(pl.col("receipt_id")).alias("receipt_id"),
         parsing.parse_id(pl.col("invoice_id")).alias("invoice_id"),
+        parsing.parse_id(pl.col("exception_id")).alias("exception_id"),
+        parsing.clean_text(pl.col("owner")).alias("owner"),
         parsing.clean_text(pl.col("action")).str.to_lowercase().alias("action"),
         parsing.parse_money(pl.col("amount")).alias("amount_parsed"),
         pl.lit(shown).alias("source_file"),
     )
-    allowed = ["match", "reject", "dispute", "not_ar"]
+    allowed = list(DECISION_ACTIONS)
     bad = [
         fnd.from_rows(
             frame.with_columns(pl.col("action").alias("_raw_action")),
@@ -1066,6 +1076,7 @@ def load_period(config: Config) -> Period:
     )
     frames["opening_exceptions"] = pl.DataFrame()
     recorded, recorded_in = None, None  # the previous close's provision, and its file
+    frames["dunning"] = pl.DataFrame(schema=carry.DUNNING_SCHEMA)
     opening = config.inputs.get("opening")
     if opening is not None:
         shown = display_path(Path(opening.path), config.root)
@@ -1092,6 +1103,7 @@ def load_period(config: Config) -> Period:
             how="diagonal_relaxed",
         )
         frames["opening_exceptions"] = items["exceptions"]
+        frames["dunning"] = items["dunning"]
         provenance.append(
             {
                 "input": "opening",
@@ -1111,6 +1123,11 @@ def load_period(config: Config) -> Period:
         frames["decisions"] = item.frame
         findings.append(item.findings)
         provenance.append(item.provenance)
+    if opening is not None:
+        held = carry.carried_disputes(
+            frames["opening_exceptions"], frames["receipts"], frames["decisions"], shown
+        )
+        frames["decisions"] = pl.concat([frames["decisions"], held], how="diagonal_relaxed")
     findings.append(validate.validate(frames, config))
     bank = loaded.get("receipts")
     extras = bank.extras if bank else {}

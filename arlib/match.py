@@ -18,6 +18,10 @@ Order of the rules (each can be switched off through ``MatchConfig.rules``):
                     any automatic match of the receipt), ``dispute`` / ``not_ar`` take the
                     receipt out of matching with that status. A receipt with any decision
                     other than a pair ``reject`` is left to people: rules below skip it.
+                    A decision that cannot be applied (unknown receipt or invoice, no
+                    receipt, amount <= 0 or beyond what is left of the receipt or open on the
+                    invoice, no fx rate across currencies) is an error finding naming its
+                    row; :func:`check_decisions` gives the same verdicts at validation.
 ``reference``       invoice numbers found in memo / bank_ref (``reference_patterns``; the
                     digits of each match, leading zeros stripped, compared whole with the
                     invoice's number from ``invoice_key_pattern``, so '12345' never matches
@@ -87,7 +91,7 @@ import polars as pl
 
 from arlib.findings import FINDING_SCHEMA
 from arlib.payers import resolve_payers
-from arlib.schema import MONEY
+from arlib.schema import DECISION_ACTIONS, MONEY
 
 ALL_RULES: tuple[str, ...] = (
     "credit_note",
@@ -955,6 +959,8 @@ def _rule_credit_notes(st: _State, credit_notes: pl.DataFrame | None) -> pl.Data
 def _rule_manual(
     st: _State, decisions: pl.DataFrame | None, fx: pl.DataFrame, base: str
 ) -> tuple[dict[int, str], list[dict]]:
+    """Apply the decisions in file order; every one that cannot be applied is an error
+    finding naming its row (the preparer asked for something that did not happen)."""
     status: dict[int, str] = {}
     findings: list[dict] = []
     if decisions is None or decisions.height == 0:
@@ -992,47 +998,74 @@ def _rule_manual(
     inv_ccy = st.inv.get_column("currency").to_list()
     rows: list[tuple] = []
 
-    def problem(r: dict, col: str, value: Any, msg: str) -> None:
+    def problem(r: dict, col: str, value: Any, rule: str, msg: str) -> None:
         findings.append(
             {
-                "severity": "warning",
+                "severity": "error",
                 "file": r.get("source_file") or "decisions",
                 "row": r.get("source_row"),
                 "column": col,
                 "value": None if value is None else str(value),
-                "rule": "match.decision",
-                "message": msg,
+                "rule": f"decision_{rule}",
+                "message": f"{msg}; the decision is not applied",
             }
         )
 
     for r in d.iter_rows(named=True):
         rid = None if r["receipt_id"] is None else str(r["receipt_id"])
         action = (r.get("action") or "").strip().lower()
-        if rid not in rec_ix:
-            problem(r, "receipt_id", rid, "decision names a receipt that is not in this period")
-            continue
-        ri = rec_ix[rid]
         iid = r.get("invoice_id")
         iid = None if iid is None or str(iid).strip() == "" else str(iid).strip()
-        if action not in ("match", "reject", "dispute", "not_ar"):
-            problem(r, "action", action, "action must be match, reject, dispute or not_ar")
+        if DECISION_ACTIONS.get(action) == "exception":
+            continue  # assign / resolve act on exceptions (arlib.carry), not in matching
+        if action not in DECISION_ACTIONS:
+            problem(
+                r, "action", action, "action", f"action must be one of {list(DECISION_ACTIONS)}"
+            )
+            continue
+        if rid is None:
+            problem(
+                r,
+                "receipt_id",
+                None,
+                "without_receipt",
+                f"a {action} decision acts on a receipt and names none (an invoice in "
+                "dispute without a payment is marked in the invoices' disputed column)",
+            )
+            continue
+        if rid not in rec_ix:
+            problem(
+                r,
+                "receipt_id",
+                rid,
+                "unknown_receipt",
+                "no such receipt in this period's bank lines or the cash carried in",
+            )
+            continue
+        ri = rec_ix[rid]
+        if iid is not None and iid not in inv_ix:
+            problem(
+                r,
+                "invoice_id",
+                iid,
+                "unknown_invoice",
+                "no such invoice in this period or open from the previous close",
+            )
             continue
         who, when, why = r.get("who") or "?", r.get("when") or "?", r.get("why") or ""
         if action == "reject":
             if iid is None:
                 st.locked[ri] = True
-            elif iid in inv_ix:
-                st.rejected.add((ri, inv_ix[iid]))
             else:
-                problem(r, "invoice_id", iid, "rejected invoice is unknown")
+                st.rejected.add((ri, inv_ix[iid]))
             continue
         if action in ("dispute", "not_ar"):
             st.locked[ri] = True
             status[ri] = "dispute" if action == "dispute" else "not_ar"
             continue
         st.locked[ri] = True
-        if iid not in inv_ix:
-            problem(r, "invoice_id", iid, "decision matches an unknown invoice")
+        if iid is None:
+            problem(r, "invoice_id", None, "without_invoice", "a match decision names no invoice")
             continue
         ii = inv_ix[iid]
         rem, open_ = int(st.rec_rem[ri]), int(st.inv_open[ii])
@@ -1045,8 +1078,9 @@ def _rule_manual(
                     r,
                     "amount",
                     amt,
-                    f"amount must be >0 and within receipt {_fmt_py(rem)} "
-                    f"and invoice open {_fmt_py(open_)}",
+                    "amount",
+                    f"amount must be >0 and within what is left of receipt {rid} "
+                    f"({_fmt_py(rem)}) and open on invoice {iid} ({_fmt_py(open_)})",
                 )
                 continue
             recv, app = want, want
@@ -1054,12 +1088,25 @@ def _rule_manual(
             recv = rem if amt is None else _cents_py(amt)
             rate_r = _rate_py(fx, rec_ccy[ri], rec_date[ri], base, st.cfg)
             rate_i = _rate_py(fx, inv_ccy[ii], rec_date[ri], base, st.cfg)
-            if recv <= 0 or recv > rem or rate_r is None or rate_i is None:
+            if recv <= 0 or recv > rem:
                 problem(
                     r,
                     "amount",
                     amt,
-                    "cross-currency decision needs an fx rate and an amount within the receipt",
+                    "amount",
+                    f"amount must be >0 and within what is left of receipt {rid} "
+                    f"({_fmt_py(rem)} {rec_ccy[ri]})",
+                )
+                continue
+            if rate_r is None or rate_i is None:
+                missing = rec_ccy[ri] if rate_r is None else inv_ccy[ii]
+                problem(
+                    r,
+                    "invoice_id",
+                    iid,
+                    "fx_rate",
+                    f"a {rec_ccy[ri]} receipt on a {inv_ccy[ii]} invoice needs a {missing} "
+                    f"rate at most {st.cfg.fx_max_rate_age_days} days before {rec_date[ri]}",
                 )
                 continue
             app = min(open_, (recv * rate_r * 2 + rate_i) // (2 * rate_i))
@@ -1080,6 +1127,59 @@ def _rule_manual(
         )
     st.commit(_rows_frame(rows), update=False)
     return status, findings
+
+
+def check_decisions(
+    invoices: pl.DataFrame,
+    receipts: pl.DataFrame,
+    credit_notes: pl.DataFrame | None,
+    fx_rates: pl.DataFrame | None,
+    decisions: pl.DataFrame,
+    config: MatchConfig | None = None,
+    base_currency: str = "CNY",
+) -> pl.DataFrame:
+    """Findings for every decision that matching would not apply, without matching.
+
+    Why: ``arlib validate`` must name a decision that cannot happen before anyone closes on
+    it. Decisions run right after credit notes, before any other rule, so running those two
+    steps alone on the period's balances gives matching's own verdicts: one code path, not a
+    copy that could drift. Rows that other checks already refuse (no id, unreadable amount,
+    a repeated id: errors of their own) are left out here.
+    """
+    cfg = config or MatchConfig()
+    if decisions.height == 0:
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    if "manual" not in cfg.rules:
+        return decisions.select(
+            pl.lit("error").alias("severity"),
+            pl.col("source_file").alias("file"),
+            pl.col("source_row").alias("row"),
+            pl.lit("action").alias("column"),
+            pl.col("action").alias("value"),
+            pl.lit("decision_rule_off").alias("rule"),
+            pl.lit("matching.rules leaves out 'manual': no decision is applied").alias("message"),
+        ).cast(FINDING_SCHEMA)
+    inv = invoices.filter(
+        pl.col("invoice_id").is_not_null() & pl.col("amount").is_not_null()
+    ).unique("invoice_id", keep="first", maintain_order=True)
+    rec = receipts.filter(
+        pl.col("receipt_id").is_not_null() & pl.col("amount").is_not_null()
+    ).unique("receipt_id", keep="first", maintain_order=True)
+    _, inv = _prep_invoices(inv, cfg)
+    rec = rec.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("rec_idx"),
+        pl.col("receipt_id").cast(pl.String),
+        pl.col("value_date").cast(pl.Date),
+        pl.col("currency").cast(pl.String),
+        _cents(pl.col("amount")).alias("amt_c"),
+        _col_or_null(rec, "origin", pl.String).alias("origin"),
+    )
+    st = _State(inv, rec, cfg)
+    if credit_notes is not None:
+        readable = pl.col("amount").is_not_null() & pl.col("credit_id").is_not_null()
+        _rule_credit_notes(st, credit_notes.filter(readable))
+    _, found = _rule_manual(st, decisions, _fx_table(fx_rates), base_currency)
+    return pl.DataFrame(found, schema=FINDING_SCHEMA)
 
 
 def _rate_py(fx: pl.DataFrame, ccy: str, day, base: str, cfg: MatchConfig) -> int | None:
@@ -2982,4 +3082,4 @@ def _assemble(
     )
 
 
-__all__ = ["ALL_RULES", "MatchConfig", "MatchResult", "match"]
+__all__ = ["ALL_RULES", "MatchConfig", "MatchResult", "check_decisions", "match"]

@@ -273,20 +273,26 @@ def receipts_line(summary: dict) -> str:
     return f"{summary['receipts']:,} receipts: " + ", ".join(parts)
 
 
-def exception_counts(exceptions: pl.DataFrame) -> tuple[int, int, int]:
-    """(open, cleared, other) exceptions of the frame behind AR-4 and exceptions.csv."""
-    if exceptions.height == 0:
-        return 0, 0, 0
-    status = exceptions["status"]
-    opened, cleared = int((status == "open").sum()), int((status == "cleared").sum())
-    return opened, cleared, exceptions.height - opened - cleared
+EXCEPTION_STATUSES = ("open", "cleared", "resolved")
+
+
+def exception_counts(exceptions: pl.DataFrame) -> dict[str, int]:
+    """Exceptions per status (open, cleared, resolved, then any other) of the frame behind
+    AR-4 and exceptions.csv; the counts add up to its rows."""
+    found = dict(exceptions.group_by("status").len().iter_rows()) if exceptions.height else {}
+    counts = {status: int(found.pop(status, 0)) for status in EXCEPTION_STATUSES}
+    counts["other"] = int(sum(found.values()))
+    return counts
 
 
 def exceptions_line(exceptions: pl.DataFrame) -> str:
-    """``437 exceptions: 265 open, 172 cleared``: the parts add up to the total."""
-    opened, cleared, other = exception_counts(exceptions)
-    rest = f", {other:,} other" if other else ""
-    return f"{exceptions.height:,} exceptions: {opened:,} open, {cleared:,} cleared{rest}"
+    """``437 exceptions: 265 open, 165 cleared, 7 resolved``: the parts add up to the total
+    (a status with none is left out, except open and cleared)."""
+    counts = exception_counts(exceptions)
+    parts = [
+        f"{n:,} {status}" for status, n in counts.items() if n or status in ("open", "cleared")
+    ]
+    return f"{exceptions.height:,} exceptions: {', '.join(parts)}"
 
 
 def match_prose(summary: dict, config: Config) -> str:
@@ -413,7 +419,68 @@ def exceptions_prose(exceptions: pl.DataFrame, config: Config) -> str:
     parts = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in by_class.iter_rows())
     return (
         f"{exceptions_line(exceptions)}. By class: {parts}. Cleared ones are tolerance "
-        "write-offs the proposed adjustments book; open ones need a person."
+        "write-offs the proposed adjustments book; resolved ones were closed in this close "
+        "by a match, a credit note or a decision; open ones need a person."
+    )
+
+
+def carried_prose(exceptions: pl.DataFrame, config: Config) -> str:
+    """What the previous close left open and what became of it, in one paragraph."""
+    carried = exceptions.filter(pl.col("first_seen") != config.period)
+    if carried.height == 0:
+        return (
+            "No exceptions were carried in: every exception above is first seen in this "
+            f"close ({config.period})."
+        )
+    from arlib.carry import DECIDED
+
+    resolved = carried.filter(pl.col("status") == "resolved")
+    by_decision = resolved.filter(pl.col("resolution").str.starts_with(DECIDED)).height
+    still = carried.filter(pl.col("status") == "open")
+    assigned = still.filter(pl.col("owner") != "unassigned").height
+    return (
+        f"{carried.height:,} exceptions were carried in open from earlier closes (the oldest "
+        f"first seen in {carried['first_seen'].min()}). {resolved.height:,} are resolved in "
+        f"this close ({resolved.height - by_decision:,} by a match or credit note clearing "
+        f"what they are about, {by_decision:,} by a decision); {still.height:,} stay open and "
+        f"are carried on, {assigned:,} of them with an owner. Each keeps its exception_id, "
+        "first period, owner and history."
+    )
+
+
+def decision_findings(findings: pl.DataFrame):
+    """The review's findings (``assign`` / ``resolve`` decisions that found no exception) as
+    a table, or a sentence saying there are none."""
+    from IPython.display import Markdown
+
+    if findings.height == 0:
+        return Markdown("Every `assign` and `resolve` decision found the exceptions it names.")
+    return show(
+        findings,
+        caption=f"{findings.height} decision(s) found no open exception and changed nothing "
+        "(warnings, also in findings.csv and workpaper AR-10)",
+    )
+
+
+def carried_exceptions(exceptions: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """The carried-in exceptions, oldest first: what they are, since when, whose, how closed."""
+    return (
+        exceptions.filter(pl.col("first_seen") != config.period)
+        .sort("first_seen", "status", "type", "exception_id")
+        .select(
+            "exception_id",
+            "type",
+            "customer_id",
+            "invoice_id",
+            "receipt_id",
+            "amount",
+            "currency",
+            "first_seen",
+            "age_periods",
+            "owner",
+            "status",
+            "resolution",
+        )
     )
 
 
@@ -495,7 +562,10 @@ def record_review(review) -> None:
         "review",
         {
             "exceptions": review.exceptions.height,
-            "exceptions_open_cleared_other": list(exception_counts(review.exceptions)),
+            "exceptions_by_status": dict(
+                review.exceptions.group_by("status").len().sort("status").iter_rows()
+            ),
+            "exceptions_carried_in": review.exceptions.filter(pl.col("age_periods") > 0).height,
             "exceptions_by_class": {
                 c: n
                 for c, n in review.exceptions.group_by("class")
@@ -598,30 +668,39 @@ def _amount_sum(column: str) -> pl.Expr:
 
 def statements_prose(closed) -> str:
     """What the close will write as customer statements and letters, in one paragraph."""
-    from arlib.statements import selected_customers
+    from arlib.statements import LEVELS, disputed_invoices, selected_customers
 
     config = closed.config.section("statements")
-    ids = selected_customers(closed, config)
+    ids = selected_customers(closed.review, closed.match, config)
     if not ids:
         return (
             "No customer statements are requested for this period "
             "(`statements.customers: none` and no `customer_ids`)."
         )
-    tiers = closed.review.tiers.filter(
-        pl.col("customer_id").is_in(ids) & pl.col("tier").is_not_null()
-    )
-    by_tier = ", ".join(
-        f"{t} {n}" for t, n in tiers.group_by("tier").len().sort("tier").iter_rows()
-    )
-    letters = (
-        f" and {tiers.height:,} a collection letter worded by its overdue tier ({by_tier})"
-        if config.letters and tiers.height
+    letters = closed.letters
+    words = {"reminder": "reminder", "second": "second notice", "final": "final demand"}
+    counts = dict(letters.group_by("level").len().iter_rows())
+    by_level = ", ".join(f"{counts[k]:,} {words[k]}" for k in LEVELS if k in counts)
+    written = (
+        f" and {letters.height:,} a collection letter ({by_level}), worded one step past the "
+        "last letter each was sent and never past its overdue tier"
+        if letters.height
         else ""
+    )
+    disputed = disputed_invoices(
+        closed.match.invoices, closed.period.frames["decisions"], closed.review.exceptions
+    )
+    held = closed.review.aging.detail.filter(
+        pl.col("customer_id").is_in(ids)
+        & pl.col("invoice_id").is_in(list(disputed))
+        & (pl.col("days_past_due") > 0)
     )
     return (
         f"The params ask for statements of `{config.customers}` customers"
         + (f" plus {len(config.customer_ids)} named" if config.customer_ids else "")
-        + f": {len(ids):,} customers get a statement of account{letters}. They are written "
+        + f": {len(ids):,} customers get a statement of account{written}. "
+        + f"{held.height:,} overdue invoices under dispute are marked so on the statements "
+        "and left out of the letters. They are written "
         "to `statements/` and `letters/` of this close, listed in `statements/index.csv` "
         "with their totals, which are checked against the aging before they are written."
     )
@@ -640,20 +719,25 @@ def record_close(closed) -> None:
             .iter_rows()
         },
     )
+    record("letters", dict(closed.letters.group_by("level").len().sort("level").iter_rows()))
 
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
-    opened, cleared, _ = exception_counts(closed.review.exceptions)
+    counts = exception_counts(closed.review.exceptions)
+    items = closed.open_items.filter(pl.col("item_type") != "dunning")
+    dunned = closed.open_items.height - items.height
     tie = closed.tie_out
     lines = [
         "- The roll-forward "
         + ("ties in every currency." if ties else "**does not tie**: see above."),
-        f"- {opened:,} exceptions are open for follow-up (workpaper AR-4); {cleared:,} were "
-        "cleared as tolerance write-offs (proposed in AR-7).",
+        f"- {counts['open']:,} exceptions are open for follow-up (workpaper AR-4); "
+        f"{counts['cleared']:,} were cleared as tolerance write-offs (proposed in AR-7)"
+        + (f"; {counts['resolved']:,} were resolved" if counts["resolved"] else "")
+        + ".",
         f"- {tie_out_sentence(tie)}",
-        f"- {closed.open_items.height:,} open items are carried to the next period "
-        "(open_items.parquet).",
+        f"- {items.height:,} open items are carried to the next period (open_items.parquet)"
+        + (f", with the letters sent so far to {dunned:,} customers." if dunned else "."),
     ]
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from arlib import carry
+from arlib import findings as fnd
 from arlib.config import Config
 from arlib.load import Period, load_period
 from arlib.match import MatchResult, match
@@ -143,7 +144,11 @@ def match_summary(result: MatchResult) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class Review:
-    """What is wrong, how old it is, who to chase, and what to book."""
+    """What is wrong, how old it is, who to chase, and what to book.
+
+    ``exceptions`` are this close's and those carried in open from earlier closes
+    (:func:`arlib.carry.carry_exceptions`); ``findings`` are those of the decisions on them.
+    """
 
     exceptions: pl.DataFrame
     aging: Any
@@ -152,6 +157,7 @@ class Review:
     provision: Any
     journal: pl.DataFrame
     history: pl.DataFrame
+    findings: pl.DataFrame
 
 
 def review_stage(config: Config, state_dir=None) -> Review:
@@ -176,6 +182,17 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config.section("exceptions"),
             history,
             period=config.period,
+            disputes=carry.disputed_by_receipt(frames["decisions"]),
+        )
+        carried, decided = carry.carry_exceptions(
+            found,
+            frames["opening_exceptions"],
+            invoices=result.invoices,
+            receipts=result.receipts,
+            allocations=result.allocations,
+            decisions=frames["decisions"],
+            period=config.period,
+            actions=config.section("exceptions").action,
         )
         aged = aging.age(
             result.invoices,
@@ -207,7 +224,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
         )
         proposed = journal.propose_adjustments(
             result.allocations,
-            found,
+            carried.filter(pl.col("key").is_in(found["key"].implode())),  # raised by this close
             period=config.period,
             as_of=config.as_of,
             base_currency=config.base_currency,
@@ -215,7 +232,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config=config.section("adjustments"),
             provision=provided,
         )
-        return Review(found, aged, tiers, measured, provided, proposed, history)
+        return Review(carried, aged, tiers, measured, provided, proposed, history, decided)
 
     return _cached(state_dir, "review", compute)
 
@@ -263,6 +280,15 @@ class CloseResult:
     cash_bridge: pl.DataFrame
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
+    letters: pl.DataFrame  # the collection letters this close writes, by customer
+
+    @property
+    def findings(self) -> pl.DataFrame:
+        """Every finding of the close, for findings.csv and workpaper AR-10: the inputs'
+        (load and validation), matching's (a budget hit, a decision that matching itself
+        refused) and the review's (a decision on exceptions that found none), so none is
+        seen only by whoever ran the notebook."""
+        return fnd.concat(self.period.findings, self.match.findings, self.review.findings)
 
     def row_counts(self) -> dict[str, int]:
         return {
@@ -514,11 +540,18 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
     state_dir = {} if state_dir is None else state_dir
 
     def compute() -> CloseResult:
+        from arlib.statements import plan_letters
+
         period = load_stage(config, state_dir)
         result = match_stage(config, state_dir)
         review = review_stage(config, state_dir)
+        letters = plan_letters(config, review, result, period.frames)
         items = carry.build_open_items(
-            result.invoices, result.receipts, review.exceptions, config.period
+            result.invoices,
+            result.receipts,
+            review.exceptions,
+            config.period,
+            dunning=carry.dunning_history(period.frames["dunning"], letters, config.period),
         )
         return CloseResult(
             config=config,
@@ -529,6 +562,7 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             cash_bridge=cash_bridge(result),
             tie_out=tie_out(config, review),
             open_items=items,
+            letters=letters,
         )
 
     return _cached(state_dir, "close", compute)
@@ -574,7 +608,7 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     from arlib.export import write_workpapers
     from arlib.statements import write_statements
 
-    written = write_reconcile_outputs(result.match, out, result.period.findings)
+    written = write_reconcile_outputs(result.match, out, result.findings)
     review = result.review
     written.append(_csv(review.exceptions, out / "exceptions.csv"))
     written.append(_csv(review.aging.detail, out / "aging.csv"))

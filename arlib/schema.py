@@ -105,6 +105,32 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
     ),
 }
 
+# Decisions a preparer records (params ``inputs.decisions``) and what each acts on: the
+# first four on a receipt in matching (arlib.match), ``assign`` and ``resolve`` on the open
+# exceptions about a receipt and/or an invoice (arlib.carry).
+DECISION_ACTIONS: dict[str, str] = {
+    "match": "receipt",
+    "reject": "receipt",
+    "dispute": "receipt",
+    "not_ar": "receipt",
+    "assign": "exception",
+    "resolve": "exception",
+}
+
+# Columns of a decisions file: ``owner`` (who an exception is assigned to) and
+# ``exception_id`` are optional, read only by the ``assign`` and ``resolve`` actions.
+DECISION_COLUMNS = (
+    "receipt_id",
+    "action",
+    "invoice_id",
+    "amount",
+    "who",
+    "when",
+    "why",
+    "owner",
+    "exception_id",
+)
+
 # Minor units per ISO currency. A value with more decimals than this is a load error.
 CURRENCY_DECIMALS: dict[str, int] = {
     "CNY": 2,

@@ -5,11 +5,15 @@ the finance machine, and jinja2 escapes every value, so a customer name or memo 
 break the page. Which customers get one is the period's choice (``statements:`` in the
 params; none by default, as DESIGN.md says "where the period asks for them").
 
-A statement lists the customer's open invoices (as aged at the as-of date), the cash
-applied this period and the cash received but not yet applied, with totals per currency.
-``statements/index.csv`` lists every file with those totals, and the open amounts are
-checked against the aging before anything is written: a statement never shows a balance
-the workpapers do not.
+A statement lists the customer's open invoices (as aged at the as-of date, those under
+dispute marked so), the cash applied this period and the cash received but not yet applied,
+with totals per currency. ``statements/index.csv`` lists every file with those totals, and
+the open amounts are checked against the aging before anything is written: a statement
+never shows a balance the workpapers do not.
+
+A collection letter asks only for what is not in dispute (:func:`disputed_invoices`), and
+says "second notice" or "final demand" only when the letters before it were sent: the
+dunning history travels with the open items (:func:`plan_letters`).
 """
 
 from __future__ import annotations
@@ -22,11 +26,17 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
-from arlib.aging import fmt_money
+from arlib.aging import fmt_money, overdue_tiers
 from arlib.safe_output import write_csv
 from arlib.schema import MONEY
 
 SELECTIONS = ("none", "all", "overdue")
+#: a letter's wording, mildest first: a customer's first letter is a reminder, the next one a
+#: second notice, then a final demand, each capped by what the overdue tier asks for
+LEVELS = ("reminder", "second", "final")
+#: an open exception of these classes puts the invoice it names under dispute (a short
+#: payment nobody has explained is one, until it is resolved)
+DISPUTE_CLASSES = ("dispute",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +47,10 @@ class StatementConfig:
         customers: ``none`` (default), ``all`` (every customer with an open invoice or
             unapplied cash) or ``overdue`` (customers with an overdue tier).
         customer_ids: These customers too, whatever ``customers`` says.
-        letters: A collection letter for each selected customer with an overdue tier;
-            its wording follows the tier (most severe tier: final demand).
+        letters: A collection letter for each selected customer with an overdue tier once
+            its invoices under dispute are left out; worded one step past the last letter
+            the customer was sent (reminder, second notice, final demand), never past what
+            the tier asks for (most severe tier: final demand, mildest: reminder).
         sender: The company named on statements and letters; defaults to the entity.
         reply_days: Days the customer has to confirm the balance or report differences.
     """
@@ -64,10 +76,13 @@ INDEX_SCHEMA = {
     "open_amount": MONEY,
     "unapplied": MONEY,
     "balance": MONEY,
+    "under_dispute": MONEY,
     "tier": pl.String,
+    "letter_level": pl.String,
     "statement": pl.String,
     "letter": pl.String,
 }
+LETTER_SCHEMA = {"customer_id": pl.String, "tier": pl.String, "level": pl.String}
 
 _TEXT = {
     "en": {
@@ -82,6 +97,8 @@ _TEXT = {
         "currency": "Currency",
         "open": "Open amount",
         "days": "Days past due",
+        "note": "Note",
+        "under_dispute": "Under dispute",
         "payments": "Payments applied this period",
         "receipt": "Receipt",
         "value_date": "Value date",
@@ -107,6 +124,8 @@ _TEXT = {
         "{days} days or contact us to agree a payment plan.",
         "final": "This is our final demand. Unless the overdue amount is paid within {days} "
         "days, we will suspend supplies and refer the matter for collection.",
+        "disputed": "{count} invoice(s) under dispute ({amounts}) are not included: we will "
+        "settle them with you separately.",
         "regards": "Yours faithfully,",
     },
     "zh": {
@@ -121,6 +140,8 @@ _TEXT = {
         "currency": "币种",
         "open": "未结金额",
         "days": "逾期天数",
+        "note": "备注",
+        "under_dispute": "争议中",
         "payments": "本期已核销回款",
         "receipt": "回款流水号",
         "value_date": "到账日期",
@@ -140,6 +161,7 @@ _TEXT = {
         "reminder": "可能是贵司疏忽，烦请尽快安排付款；如已付款，请忽略本提醒。",
         "second": "此为第二次催款通知。请于{days}日内结清逾期款项，或与我司联系商定还款计划。",
         "final": "此为最后催款通知。如逾期款项未能于{days}日内付清，我司将暂停供货并委托催收。",
+        "disputed": "另有{count}张争议中的发票（{amounts}）未计入上述金额，将另行与贵司协商解决。",
         "regards": "此致\n敬礼",
     },
 }
@@ -166,7 +188,9 @@ p.letter { white-space: pre-line; }
 <p class="letter">{{ t.dear.format(name=c.name) }}</p>
 <p class="letter">{{ t.overdue.format(count=c.overdue_count, days=c.max_days,
    amounts=c.overdue_text) }}</p>
-<p class="letter">{{ t[c.severity].format(days=reply_days) }}</p>
+<p class="letter">{{ t[c.level].format(days=reply_days) }}</p>
+{% if c.disputed_count %}<p class="letter">{{ t.disputed.format(count=c.disputed_count,
+   amounts=c.disputed_text) }}</p>{% endif %}
 <p class="letter">{{ t.regards }}
 {{ sender }}</p>
 {% else %}
@@ -176,11 +200,13 @@ p.letter { white-space: pre-line; }
 <tr><td>{{ t.as_of }}</td><td>{{ as_of }}</td></tr></table>
 <h2>{{ t.open_items }}</h2>
 {% if c.open %}<table><tr><th>{{ t.invoice }}</th><th>{{ t.invoice_date }}</th>
-<th>{{ t.due_date }}</th><th>{{ t.currency }}</th><th>{{ t.open }}</th><th>{{ t.days }}</th></tr>
+<th>{{ t.due_date }}</th><th>{{ t.currency }}</th><th>{{ t.open }}</th><th>{{ t.days }}</th>
+<th>{{ t.note }}</th></tr>
 {% for r in c.open %}<tr{% if r.days_past_due > 0 %} class="overdue"{% endif %}>
 <td>{{ r.invoice_id }}</td><td>{{ r.invoice_date }}</td><td>{{ r.due_date }}</td>
 <td>{{ r.currency }}</td><td class="num">{{ r.amount }}</td>
-<td class="num">{{ r.days_past_due if r.days_past_due > 0 else '' }}</td></tr>
+<td class="num">{{ r.days_past_due if r.days_past_due > 0 else '' }}</td>
+<td>{{ t.under_dispute if r.disputed else '' }}</td></tr>
 {% endfor %}</table>{% else %}<p>{{ t.none }}</p>{% endif %}
 <h2>{{ t.payments }}</h2>
 {% if c.paid %}<table><tr><th>{{ t.receipt }}</th><th>{{ t.value_date }}</th>
@@ -228,17 +254,16 @@ def _file_stem(customer_id: str, taken: set[str]) -> str:
 
 
 def _severity(tier: str, order: list[str]) -> str:
-    """Letter wording by the tier's place: the most severe tier gets the final demand, the
-    mildest the reminder, any between the second notice."""
+    """The most a letter may say for a tier, by the tier's place: the most severe tier a
+    final demand, the mildest a reminder, any between a second notice."""
     pos = order.index(tier)
     if pos == 0 and len(order) > 1:
         return "final"
     return "reminder" if pos == len(order) - 1 else "second"
 
 
-def selected_customers(result, config: StatementConfig) -> list[str]:
+def selected_customers(review, match, config: StatementConfig) -> list[str]:
     """Customer ids that get a statement, sorted."""
-    review, match = result.review, result.match
     chosen: set[str] = set(config.customer_ids)
     if config.customers == "all":
         chosen |= set(review.aging.detail.get_column("customer_id").drop_nulls().to_list())
@@ -250,15 +275,66 @@ def selected_customers(result, config: StatementConfig) -> list[str]:
     return sorted(chosen)
 
 
+def disputed_invoices(
+    invoices: pl.DataFrame, decisions: pl.DataFrame | None, exceptions: pl.DataFrame
+) -> set[str]:
+    """Invoices under dispute: flagged ``disputed`` (in the invoice file, or carried so),
+    named by a ``dispute`` decision (carried ones included), or by an open exception of a
+    :data:`DISPUTE_CLASSES` class."""
+    ids: set[str] = set()
+    if "disputed" in invoices.columns:
+        ids |= set(invoices.filter(pl.col("disputed").fill_null(False))["invoice_id"])
+    if decisions is not None and decisions.height:
+        held = decisions.filter(pl.col("action") == "dispute")["invoice_id"].drop_nulls()
+        ids |= set(held)
+    named = exceptions.filter(
+        (pl.col("status") == "open") & pl.col("class").is_in(DISPUTE_CLASSES)
+    )["invoice_id"]
+    return ids | set(named.drop_nulls())
+
+
+def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The collection letters a close writes (:data:`LETTER_SCHEMA`, by customer).
+
+    One per selected customer with an overdue tier once its invoices under dispute are left
+    out, worded one step past the customer's last letter (``frames['dunning']``, carried
+    in the open items) but never past what that tier asks for: the tier alone does not know
+    whether a first letter was ever sent, and a letter must not claim one that was not.
+    """
+    settings: StatementConfig = config.section("statements")
+    ids = selected_customers(review, match, settings) if settings.letters else []
+    if not ids:
+        return pl.DataFrame(schema=LETTER_SCHEMA)
+    disputed = disputed_invoices(match.invoices, frames["decisions"], review.exceptions)
+    undisputed = review.aging.detail.filter(
+        pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
+    )
+    tier_config = config.section("tiers")
+    tiers = overdue_tiers(undisputed, frames["customers"], tier_config)
+    sent = dict(frames["dunning"].select("customer_id", "level").iter_rows())
+    rows = []
+    for cid, tier in (
+        tiers.filter(pl.col("tier").is_not_null()).select("customer_id", "tier").sort("customer_id")
+    ).iter_rows():
+        before = sent.get(cid)
+        step = 0 if before is None else min(LEVELS.index(before) + 1, len(LEVELS) - 1)
+        cap = LEVELS.index(_severity(tier, tier_config.order))
+        rows.append({"customer_id": cid, "tier": tier, "level": LEVELS[min(step, cap)]})
+    return pl.DataFrame(rows, schema=LETTER_SCHEMA)
+
+
 def write_statements(result, out: Path) -> list[Path]:
     """Write ``statements/<customer>.html`` (and ``letters/<customer>.html``) for the
     selected customers plus ``statements/index.csv``; nothing when none are selected."""
     config: StatementConfig = result.config.section("statements")
-    ids = selected_customers(result, config)
+    review, match = result.review, result.match
+    ids = selected_customers(review, match, config)
     if not ids:
         return []
-    review, match = result.review, result.match
-    order = result.config.section("tiers").order
+    levels = {r["customer_id"]: r["level"] for r in result.letters.iter_rows(named=True)}
+    disputed = disputed_invoices(
+        match.invoices, result.period.frames["decisions"], review.exceptions
+    )
     customers = result.period.frames["customers"]
     info = {
         r["customer_id"]: r
@@ -297,7 +373,7 @@ def write_statements(result, out: Path) -> list[Path]:
         who = info.get(cid, {"name": None, "language": None})
         name = who["name"] or cid
         lang = _language(who["language"], name)
-        c = _customer_view(cid, name, groups, tiers.get(cid), order)
+        c = _customer_view(cid, name, groups, tiers.get(cid), levels.get(cid), disputed)
         stem = _file_stem(cid, taken)
         page = {
             "c": c,
@@ -312,7 +388,7 @@ def write_statements(result, out: Path) -> list[Path]:
         path.write_text(_PAGE.render(kind="statement", **page), encoding="utf-8")
         written.append(path)
         letter = None
-        if config.letters and c["severity"]:
+        if c["level"]:
             letters.mkdir(parents=True, exist_ok=True)
             letter = letters / f"{stem}.html"
             letter.write_text(_PAGE.render(kind="letter", **page), encoding="utf-8")
@@ -325,6 +401,7 @@ def write_statements(result, out: Path) -> list[Path]:
                     "language": lang,
                     **row,
                     "tier": c["tier"],
+                    "letter_level": c["level"],
                     "statement": str(path.relative_to(out)),
                     "letter": str(letter.relative_to(out)) if letter else None,
                 }
@@ -336,25 +413,30 @@ def write_statements(result, out: Path) -> list[Path]:
     return [*written, index_path]
 
 
-def _customer_view(cid, name, groups, tier_row, order) -> dict:
-    """What one customer's pages show, money formatted; ``totals_raw`` keeps Decimals."""
+def _customer_view(cid, name, groups, tier_row, level, disputed: set[str]) -> dict:
+    """What one customer's pages show, money formatted; ``totals_raw`` keeps Decimals. The
+    letter's overdue figures leave out the invoices under dispute and name them apart."""
     open_ = groups["open"].get(cid, pl.DataFrame())
     paid = groups["paid"].get(cid, pl.DataFrame())
     cash = groups["cash"].get(cid, pl.DataFrame())
     totals: dict[str, dict[str, Decimal]] = {}
 
     def add(currency: str, key: str, amount: Decimal) -> None:
-        row = totals.setdefault(currency, {"open": Decimal("0.00"), "unapplied": Decimal("0.00")})
+        zero = Decimal("0.00")
+        row = totals.setdefault(currency, {"open": zero, "unapplied": zero, "disputed": zero})
         row[key] += amount
 
     open_rows = []
     for r in open_.iter_rows(named=True):
         add(r["currency"], "open", r["open_amount"])
+        if r["invoice_id"] in disputed:
+            add(r["currency"], "disputed", r["open_amount"])
         open_rows.append(
             {
                 **{k: r[k] for k in ("invoice_id", "invoice_date", "due_date", "currency")},
                 "amount": fmt_money(r["open_amount"]),
                 "days_past_due": r["days_past_due"] or 0,
+                "disputed": r["invoice_id"] in disputed,
             }
         )
     paid_rows = [
@@ -379,13 +461,13 @@ def _customer_view(cid, name, groups, tier_row, order) -> dict:
             "open_amount": t["open"],
             "unapplied": t["unapplied"],
             "balance": t["open"] - t["unapplied"],
+            "under_dispute": t["disputed"],
         }
         for ccy, t in sorted(totals.items())
     ]
-    overdue = [r for r in open_.iter_rows(named=True) if (r["days_past_due"] or 0) > 0]
-    by_ccy: dict[str, Decimal] = {}
-    for r in overdue:
-        by_ccy[r["currency"]] = by_ccy.get(r["currency"], Decimal("0.00")) + r["open_amount"]
+    late = [r for r in open_.iter_rows(named=True) if (r["days_past_due"] or 0) > 0]
+    overdue = [r for r in late if r["invoice_id"] not in disputed]
+    held = [r for r in late if r["invoice_id"] in disputed]
     tier = tier_row["tier"] if tier_row else None
     return {
         "customer_id": cid,
@@ -404,11 +486,21 @@ def _customer_view(cid, name, groups, tier_row, order) -> dict:
         ],
         "totals_raw": totals_raw,
         "tier": tier,
-        "severity": _severity(tier, order) if tier in order else None,
+        "level": level,
         "overdue_count": len(overdue),
         "max_days": max((r["days_past_due"] for r in overdue), default=0),
-        "overdue_text": ", ".join(f"{ccy} {fmt_money(a)}" for ccy, a in sorted(by_ccy.items())),
+        "overdue_text": _per_currency(overdue),
+        "disputed_count": len(held),
+        "disputed_text": _per_currency(held),
     }
+
+
+def _per_currency(rows: list[dict]) -> str:
+    """``CNY 1,000.00, USD 20.00``: the open amounts of ``rows`` per currency."""
+    by_ccy: dict[str, Decimal] = {}
+    for r in rows:
+        by_ccy[r["currency"]] = by_ccy.get(r["currency"], Decimal("0.00")) + r["open_amount"]
+    return ", ".join(f"{ccy} {fmt_money(a)}" for ccy, a in sorted(by_ccy.items()))
 
 
 def _check_against_aging(index: pl.DataFrame, detail: pl.DataFrame) -> None:

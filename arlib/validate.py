@@ -14,7 +14,7 @@ import datetime as dt
 import polars as pl
 
 from arlib import findings as fnd
-from arlib.schema import CURRENCY_DECIMALS
+from arlib.schema import CURRENCY_DECIMALS, DECISION_ACTIONS
 
 
 def _known_currency(column: str = "currency") -> pl.Expr:
@@ -129,10 +129,18 @@ def check_receipts(receipts: pl.DataFrame, period_start: dt.date, period_end: dt
             message="receipts must be positive credits (debits belong elsewhere)",
         )
     )
+    # Cash carried in from the previous close (origin ``opening``) is from before this
+    # period by definition: only this period's bank lines can lie outside it.
+    this_period = (
+        (pl.col("origin") != "opening").fill_null(True)
+        if "origin" in receipts.columns
+        else pl.lit(True)
+    )
     parts.append(
         fnd.from_rows(
             receipts,
-            ~pl.col("value_date").is_between(period_start, period_end).fill_null(True),
+            ~pl.col("value_date").is_between(period_start, period_end).fill_null(True)
+            & this_period,
             severity="warning",
             column="value_date",
             rule="outside_period",
@@ -259,6 +267,92 @@ def check_fx(
     return parts
 
 
+def check_decisions(frames: dict[str, pl.DataFrame], config) -> list:
+    """Every decision that matching could not apply, as an error naming its row.
+
+    Why an error: the preparer asked for a match, rejection or dispute that would not
+    happen, so the close would not say what they believe it says. Matching's own rule
+    judges them (:func:`arlib.match.check_decisions`) on this period's balances.
+    """
+    from arlib.match import check_decisions as judged
+
+    decisions = frames.get("decisions")
+    if decisions is None or decisions.height == 0:
+        return []
+    # an unknown action is already a load error of its own row
+    decisions = decisions.filter(pl.col("action").is_in(list(DECISION_ACTIONS)))
+    return [
+        *check_exception_decisions(decisions, frames),
+        judged(
+            frames["invoices"],
+            frames["receipts"],
+            frames["credit_notes"],
+            frames["fx_rates"],
+            decisions,
+            config.section("matching"),
+            config.base_currency,
+        ),
+    ]
+
+
+def check_exception_decisions(decisions: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> list:
+    """``assign`` and ``resolve`` decisions that could not find their exception: naming
+    nothing, an owner missing, or a receipt or invoice that neither this period nor the
+    previous close's open exceptions know. Whether an exception is about them is known
+    only after the exceptions are classified (see :func:`arlib.carry.carry_exceptions`)."""
+    on_exceptions = decisions.filter(
+        pl.col("action").replace_strict(DECISION_ACTIONS, default=None) == "exception"
+    )
+    if on_exceptions.height == 0:
+        return []
+    opening = frames.get("opening_exceptions")
+    known_receipts = frames["receipts"]["receipt_id"]
+    known_invoices = frames["invoices"]["invoice_id"]
+    if opening is not None and opening.height:
+        named = opening["receipt_id"].drop_nulls().str.split("|").explode()
+        known_receipts = pl.concat([known_receipts, named])
+        known_invoices = pl.concat([known_invoices, opening["invoice_id"]])
+    named_nothing = pl.all_horizontal(
+        pl.col(c).is_null() for c in ("exception_id", "receipt_id", "invoice_id")
+    )
+    return [
+        fnd.from_rows(
+            on_exceptions,
+            named_nothing,
+            severity="error",
+            column="invoice_id",
+            rule="decision_without_subject",
+            message="names no exception_id, receipt_id or invoice_id: nothing to act on",
+        ),
+        fnd.from_rows(
+            on_exceptions,
+            (pl.col("action") == "assign") & pl.col("owner").is_null() & ~named_nothing,
+            severity="error",
+            column="owner",
+            rule="decision_without_owner",
+            message="an assign decision names no owner; nothing is assigned",
+        ),
+        fnd.from_rows(
+            on_exceptions,
+            pl.col("receipt_id").is_not_null()
+            & ~pl.col("receipt_id").is_in(known_receipts.drop_nulls().implode()),
+            severity="error",
+            column="receipt_id",
+            rule="decision_unknown_receipt",
+            message="no such receipt in this period or the open exceptions carried in",
+        ),
+        fnd.from_rows(
+            on_exceptions,
+            pl.col("invoice_id").is_not_null()
+            & ~pl.col("invoice_id").is_in(known_invoices.drop_nulls().implode()),
+            severity="error",
+            column="invoice_id",
+            rule="decision_unknown_invoice",
+            message="no such invoice in this period or the open exceptions carried in",
+        ),
+    ]
+
+
 def validate(frames: dict[str, pl.DataFrame], config) -> pl.DataFrame:
     """All cross-row checks for a period's canonical frames, as one findings frame."""
     invoices = frames["invoices"]
@@ -270,4 +364,5 @@ def validate(frames: dict[str, pl.DataFrame], config) -> pl.DataFrame:
     parts += check_customers(customers)
     parts += check_credit_notes(frames["credit_notes"], all_invoices, customers)
     parts += check_fx(frames["fx_rates"], all_invoices, frames["receipts"], config.base_currency)
+    parts += check_decisions(frames, config)
     return fnd.concat(*parts)

@@ -182,7 +182,18 @@ NB03 = [
         """display(Markdown(nb.exceptions_prose(review.exceptions, config)))
 nb.show(nb.exceptions_summary(review.exceptions))"""
     ),
-    code("nb.show(review.exceptions.drop('source_file', 'source_row'), rows=30)"),
+    code("nb.show(review.exceptions.drop('source_file', 'source_row', 'history', 'key'), rows=30)"),
+    md(
+        "## Carried from earlier closes\n\nAn exception stays open from close to close until "
+        "a recorded resolution closes it: a match or credit note clearing the receipt or "
+        "invoice it is about, or a decision (`resolve`, `not_ar`). Owners are set by `assign` "
+        "decisions; the full history of each is in exceptions.csv."
+    ),
+    code(
+        """display(Markdown(nb.carried_prose(review.exceptions, config)))
+nb.show(nb.carried_exceptions(review.exceptions, config), rows=30)"""
+    ),
+    code("nb.decision_findings(review.findings)"),
     md("## Aging as of the period end (base currency)"),
     code(
         """display(Markdown(nb.aging_prose(review.aging, config)))

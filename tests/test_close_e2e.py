@@ -169,6 +169,46 @@ def test_open_items_carry_september_closing(project):
     assert carried == {c: row["closing_listed"] for c, row in september.items()}
 
 
+def test_septembers_open_short_payments_are_in_octobers_exceptions(project):
+    """Independent path, from the CSVs: every short payment September left open whose
+    invoice is still open in October is in October's exceptions.csv, same id, first seen
+    2026-09; the others (their invoice paid in October) are there too, resolved."""
+    september = read_csv(project / "outputs" / "2026-09" / "exceptions.csv")
+    october = {r["exception_id"]: r for r in read_csv(project / "outputs/2026-10/exceptions.csv")}
+    still_open = {r["invoice_id"] for r in read_csv(project / "outputs/2026-10/open_invoices.csv")}
+    short = [r for r in september if r["type"] == "short_payment" and r["status"] == "open"]
+    open_ones = [r for r in short if r["invoice_id"] in still_open]
+    assert len(short) == 25 and len(open_ones) == 18
+    for r in open_ones:
+        got = october[r["exception_id"]]
+        assert (got["invoice_id"], got["first_seen"], got["age_periods"], got["status"]) == (
+            r["invoice_id"],
+            "2026-09",
+            "1",
+            "open",
+        )
+    for r in short:
+        if r["invoice_id"] not in still_open:
+            got = october[r["exception_id"]]
+            assert got["status"] == "resolved"
+            assert got["resolution"].startswith(f"invoice {r['invoice_id']} cleared by ")
+
+
+def test_cash_carried_into_october_is_not_outside_its_period(project):
+    """September's 60 unapplied receipts (from its CSV) are carried in, and none is warned
+    as outside October: October's own bank lines are all dated in October, so no warning is
+    due at all (tests/test_validate.py has the near miss of a line dated outside)."""
+    carried = {
+        r["receipt_id"] for r in read_csv(project / "outputs/2026-09/unapplied_receipts.csv")
+    }
+    assert len(carried) == 60
+    findings = read_csv(project / "outputs" / "2026-10" / "findings.csv")
+    assert [r for r in findings if r["rule"] == "outside_period"] == []
+    with open(project / "data/sample/2026-10/bank_statement.csv", encoding="utf-8") as handle:
+        dates = {row["交易日期"][:7] for row in csv.DictReader(handle)}
+    assert dates == {"2026/10"}
+
+
 @pytest.mark.parametrize("period", PERIODS)
 def test_recorded_figures_equal_rollforward_csv(project, period):
     out = project / "outputs" / period

@@ -383,6 +383,24 @@ def test_disputed_invoice_even_untouched():
     assert (row["type"], row["amount"], row["source_row"]) == ("disputed_invoice", D("450.00"), 10)
 
 
+def test_a_receipt_held_by_a_dispute_decision_is_a_dispute_about_its_invoice():
+    """A person's dispute wins over what the amount looks like: 50.00 is INV5 ÷ 10, but the
+    receipt is held against INV5 by a decision. Near miss: without the decision it is a
+    decimal shift."""
+    invoices = [inv("INV5", "C3", "500.00")]
+    held = dict(rec("R2", "50.00", cust="C3"), status="dispute")
+    row = only(classify(invoices, [held], disputes={"R2": "INV5"}))
+    assert (row["class"], row["type"], row["invoice_id"], row["key"]) == (
+        "dispute",
+        "disputed_invoice",
+        "INV5",
+        "disputed_invoice:receipt:R2",
+    )
+    assert "held as dispute by a decision on invoice INV5" in row["evidence"]
+    free = only(classify(invoices, [rec("R2", "50.00", cust="C3")]))
+    assert (free["type"], free["key"]) == ("decimal_shift", "decimal_shift:receipt:R2")
+
+
 def test_untouched_open_invoice_is_not_an_exception():
     assert classify([inv("INV1", "C1", "450.00")]).height == 0
 

@@ -68,18 +68,29 @@ def test_every_customer_with_open_items_or_cash_ties_to_independent_sums(result_
         assert iid in page
 
 
-def test_letters_follow_the_tier(result_all, tmp_path):
+def test_first_letters_are_reminders_about_what_is_not_in_dispute(result_all, tmp_path):
+    """No letter was sent before this first close, so every letter is a reminder, whatever
+    the tier (tier A used to say "final demand" and B "second notice"). A customer gets one
+    when it has an overdue invoice no open dispute exception (short payment) names; the
+    letter's oldest overdue days are those of such an invoice."""
     write_statements(result_all, tmp_path)
     tiers = result_all.review.tiers.filter(pl.col("tier").is_not_null())
     assert set(tiers["tier"]) == {"A", "B", "C"}
+    disputes = result_all.review.exceptions.filter(
+        (pl.col("class") == "dispute") & (pl.col("status") == "open")
+    )["invoice_id"]
+    dunned = result_all.review.aging.detail.filter(
+        (pl.col("days_past_due") > 0) & ~pl.col("invoice_id").is_in(disputes.drop_nulls().implode())
+    )
     letters = {p.stem for p in (tmp_path / "letters").glob("*.html")}
-    assert letters == set(tiers["customer_id"])
-    for tier, severity in (("A", "final"), ("B", "second"), ("C", "reminder")):
-        row = tiers.filter(pl.col("tier") == tier).row(0, named=True)
-        page = (tmp_path / "letters" / f"{row['customer_id']}.html").read_text(encoding="utf-8")
+    assert letters == set(dunned["customer_id"]) and len(letters) < tiers.height
+    worst = dict(dunned.group_by("customer_id").agg(pl.col("days_past_due").max()).iter_rows())
+    for cid in sorted(letters)[:20]:
+        page = (tmp_path / "letters" / f"{cid}.html").read_text(encoding="utf-8")
         lang = "zh" if 'lang="zh"' in page else "en"
-        assert _TEXT[lang][severity].format(days=10) in page
-        assert f"{row['max_days_past_due']}" in page
+        assert _TEXT[lang]["reminder"].format(days=10) in page
+        assert _TEXT[lang]["second"].format(days=10) not in page
+        assert str(worst[cid]) in page
 
 
 def test_selection_none_overdue_and_ids():
@@ -89,7 +100,7 @@ def test_selection_none_overdue_and_ids():
     config = result.config.section("statements")
     from arlib.statements import selected_customers
 
-    chosen = selected_customers(result, config)
+    chosen = selected_customers(result.review, result.match, config)
     tiered = set(result.review.tiers.filter(pl.col("tier").is_not_null())["customer_id"])
     assert set(chosen) == tiered | {"C000001"}
 
@@ -125,7 +136,9 @@ def test_names_are_escaped():
         "overdue_count": 1,
         "max_days": 5,
         "overdue_text": "CNY 1.00",
-        "severity": "reminder",
+        "level": "reminder",
+        "disputed_count": 1,
+        "disputed_text": "<i>CNY</i> 2.00",
     }
     page = _PAGE.render(
         kind="letter",
@@ -139,17 +152,25 @@ def test_names_are_escaped():
     )
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<b>us</b>" not in page
+    assert "<i>CNY</i>" not in page and "&lt;i&gt;CNY&lt;/i&gt; 2.00" in page
 
 
 def test_notebook_prose_states_the_counts(result_all):
     from arlib.notebook import statements_prose
 
-    tiers = result_all.review.tiers.filter(pl.col("tier").is_not_null())
     text = statements_prose(result_all)
     n = len(
         set(result_all.review.aging.detail["customer_id"])
         | set(result_all.match.receipts.filter(pl.col("unapplied") > 0)["customer_id"].drop_nulls())
     )
     assert f"{n:,} customers get a statement" in text
-    assert f"{tiers.height:,} a collection letter" in text
+    # independently: overdue invoices, those named by an open dispute exception apart
+    disputes = result_all.review.exceptions.filter(
+        (pl.col("class") == "dispute") & (pl.col("status") == "open")
+    )["invoice_id"].drop_nulls()
+    overdue = result_all.review.aging.detail.filter(pl.col("days_past_due") > 0)
+    held = overdue.filter(pl.col("invoice_id").is_in(disputes.implode()))
+    dunned = overdue.join(held, on="invoice_id", how="anti")["customer_id"].n_unique()
+    assert f"{dunned:,} a collection letter ({dunned:,} reminder)" in text
+    assert f"{held.height:,} overdue invoices under dispute are marked so" in text
     assert "No customer statements" in statements_prose(close())

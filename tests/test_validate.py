@@ -1,6 +1,8 @@
 """Cross-row checks: small files with hand-known answers, findings pointing at file:row:column."""
 
+import dataclasses
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -205,3 +207,68 @@ def test_every_finding_is_located(tmp_path):
         pl.col("file").is_null() | pl.col("row").is_null() | pl.col("column").is_null()
     ).is_empty()
     assert set(found["row"]) == {4}
+
+
+def _opening_file(tmp_path: Path) -> Path:
+    """September's close left R0 (dated 2026-09-28) unapplied: 40.00 of 50.00 open."""
+    from arlib import carry
+
+    receipts = pl.DataFrame(
+        {
+            "receipt_id": ["R0"],
+            "customer_id": ["C001"],
+            "value_date": [dt.date(2026, 9, 28)],
+            "currency": ["CNY"],
+            "amount": [Decimal("50.00")],
+            "unapplied": [Decimal("40.00")],
+            "status": ["partial"],
+            "source_file": ["sep/receipts.csv"],
+            "source_row": [7],
+        }
+    )
+    invoices = pl.DataFrame(
+        schema={
+            "invoice_id": pl.String,
+            "customer_id": pl.String,
+            "invoice_date": pl.Date,
+            "due_date": pl.Date,
+            "currency": pl.String,
+            "amount": pl.Decimal(38, 2),
+            "open_amount": pl.Decimal(38, 2),
+            "status": pl.String,
+            "source_file": pl.String,
+            "source_row": pl.Int64,
+        }
+    )
+    items = carry.build_open_items(invoices, receipts, pl.DataFrame(), "2026-09")
+    path = tmp_path / "open_items.parquet"
+    carry.write_open_items(items, path, period="2026-09")
+    return path
+
+
+def test_cash_carried_in_is_not_outside_the_period(tmp_path):
+    """R0 is last close's unapplied cash (dated September, by definition before October):
+    no warning. R2, this period's bank line dated 2026-09-30, is the near miss: flagged."""
+    from arlib.load import load_period
+
+    for name, text in {
+        "invoices": INVOICES,
+        "receipts": RECEIPTS + "R2,2026-09-30,10.00,CNY,Beta Co,x\n",
+        "customers": CUSTOMERS,
+    }.items():
+        write(tmp_path / f"{name}.csv", text)
+    opening = _opening_file(tmp_path)
+    cfg = dataclasses.replace(
+        config(tmp_path),
+        inputs={
+            **{n: InputSpec(path=tmp_path / f"{n}.csv") for n in ("invoices", "customers")},
+            "receipts": InputSpec(path=tmp_path / "receipts.csv"),
+            "opening": InputSpec(path=opening),
+        },
+    )
+    period = load_period(cfg)
+    assert "R0" in period.frames["receipts"]["receipt_id"].to_list()  # it is loaded ...
+    hits = only(period.findings, "outside_period")
+    assert [(h["file"], h["row"], h["value"]) for h in hits] == [
+        ("receipts.csv", 3, "2026-09-30")
+    ]  # ... and only this period's line is outside it
