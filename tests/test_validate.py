@@ -27,6 +27,9 @@ RECEIPTS = (
 
 
 def config(tmp_path: Path) -> Config:
+    """A config with every stage at its defaults (loading reads the provision section)."""
+    from arlib.config import _section_classes
+
     return Config(
         period="2026-10",
         as_of=dt.date(2026, 10, 31),
@@ -34,6 +37,7 @@ def config(tmp_path: Path) -> Config:
         inputs={},
         out_dir=tmp_path / "out",
         root=tmp_path,
+        sections={name: cls() for name, cls in _section_classes().items()},
     )
 
 
