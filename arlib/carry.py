@@ -556,7 +556,7 @@ def carry_exceptions(
         (exceptions, findings): exceptions with :data:`CARRY_COLUMNS` after the classifier's
         columns, ``status`` ``open`` / ``cleared`` / ``resolved``; findings of decisions.
     """
-    from arlib.exceptions import CLASS_OF, COLUMNS
+    from arlib.exceptions import CLASS_OF, COLUMNS, in_register_order
 
     now = found.select(list(COLUMNS)).with_columns(
         pl.lit(period).alias("first_seen"),
@@ -621,7 +621,6 @@ def carry_exceptions(
         )
         now = pl.concat([now, left.select(now.columns)], how="vertical_relaxed")
     merged, findings = _apply_decisions(now, decisions, period)
-    order = list(dict.fromkeys(CLASS_OF.values()))
     status_event = pl.when(pl.col("status") != "resolved").then(
         pl.format("{}: {} as {}", pl.lit(period), "status", "type")
     )
@@ -637,16 +636,7 @@ def carry_exceptions(
         ).alias("history"),
     )
     columns = [c for c in COLUMNS if c != "key"] + list(CARRY_COLUMNS) + ["key"]
-    merged = merged.select(columns).sort(
-        pl.col("class").replace_strict({k: i for i, k in enumerate(order)}, return_dtype=pl.Int64),
-        "type",
-        "customer_id",
-        "receipt_id",
-        "invoice_id",
-        "exception_id",
-        nulls_last=True,
-    )
-    return merged, findings
+    return in_register_order(merged.select(columns)), findings
 
 
 def _cleared(

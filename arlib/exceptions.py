@@ -1368,9 +1368,15 @@ def classify_exceptions(
         row["exception_id"] = exception_id(key[0], key[1], key[2], extra)
         if extra:
             row["key"] += f"#{extra}"
-    order = list(dict.fromkeys(CLASS_OF.values()))
     df = pl.DataFrame(clf.out, schema=COLUMNS) if clf.out else pl.DataFrame(schema=COLUMNS)
-    return df.select(list(COLUMNS)).sort(
+    return in_register_order(df.select(list(COLUMNS)))
+
+
+def in_register_order(exceptions: pl.DataFrame) -> pl.DataFrame:
+    """The register's one stable order: by class (as :data:`CLASS_OF` lists them), type,
+    customer, receipt, invoice and id, so outputs are byte-stable."""
+    order = list(dict.fromkeys(CLASS_OF.values()))
+    return exceptions.sort(
         pl.col("class").replace_strict({k: i for i, k in enumerate(order)}, return_dtype=pl.Int64),
         "type",
         "customer_id",

@@ -42,28 +42,18 @@ class Finding:
         return f"{where}:{col}{val} {self.message} [{self.severity}: {self.rule}]"
 
 
+def _finding(severity, file, row, column, value, rule, message) -> Finding:
+    """A finding whose value is quoted as a bounded excerpt."""
+    shown = None if value is None else excerpt(str(value))
+    return Finding(severity, str(file), row, column, shown, rule, message)
+
+
 def error(file, row, column, value, rule, message) -> Finding:
-    return Finding(
-        "error",
-        str(file),
-        row,
-        column,
-        None if value is None else excerpt(str(value)),
-        rule,
-        message,
-    )
+    return _finding("error", file, row, column, value, rule, message)
 
 
 def warning(file, row, column, value, rule, message) -> Finding:
-    return Finding(
-        "warning",
-        str(file),
-        row,
-        column,
-        None if value is None else excerpt(str(value)),
-        rule,
-        message,
-    )
+    return _finding("warning", file, row, column, value, rule, message)
 
 
 def to_frame(findings: list[Finding] | pl.DataFrame) -> pl.DataFrame:
