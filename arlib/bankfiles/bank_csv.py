@@ -4,10 +4,32 @@ Those files are spreadsheets for people, not data files: title rows (bank name, 
 币种, 查询期间) above the header, 借方/贷方 columns instead of a signed amount, a
 合计/总计 row at the bottom, GBK/GB18030 encoding. This module finds the header row by
 matching a preset's header texts (see :mod:`arlib.bankfiles.presets`), reads the account and
-currency from the title rows, skips totals rows with a warning (they are not receipts) and
-parses money/dates with :mod:`arlib.parsing`, so the same text rules apply as for every
-other input. When the export has a balance column (余额) the running balance is checked row
-by row and gives the statement's opening/closing balance.
+currency from the title rows and parses money/dates with :mod:`arlib.parsing`, so the same
+text rules apply as for every other input. When the export has a balance column (余额) the
+running balance is checked row by row and gives the statement's opening/closing balance.
+
+A bank line is one movement, read only when its columns say which one:
+
+* a line with both 借方 (debit) and 贷方 (credit) filled (non-zero) is refused
+  (``bank_debit_and_credit``): one of them is wrong, or it is two movements;
+* a negative credit (``-7,228.07``, ``(7,228.07)``, ``7,228.07-``) is a reversal or
+  correction, never a receipt: refused (``bank_negative_credit``). A negative debit is
+  refused too (``bank_negative_debit``) unless *every* debit of the file is written
+  negative, which is the bank's sign convention (some print money out as ``-50,00``); the
+  same for a signed amount with a 借/贷 direction column: a negative amount is read by its
+  direction only when every amount of that direction in the file is negative
+  (``bank_negative_amount`` otherwise).
+
+A totals row (合计, 总计, 本页合计, Total, ... in its first cells or its date cell) is a row
+that looks like one: such a label *and* no date *and* no transaction id (流水号). A memo
+saying 合计 on a line with a date or an id is a memo, and the line is loaded; a 合计 label
+in any other cell of a row with a date or an id is refused (``bank_total_row_ambiguous``).
+Every amount a totals row states is a control total, checked against the sum of that
+column as written over the dated lines it closes (since the previous totals row, for page
+or currency subtotals, or since the first line, for running and grand totals; below it
+when it stands above every line): a mismatch is an error on the totals row
+(``bank_total_mismatch``), an agreeing totals row is skipped with the
+``bank_totals_row_skipped`` warning.
 
 Encoding: BOM → utf-8-sig; valid utf-8 → utf-8; else gb18030 (a superset of GBK/GB2312).
 
@@ -334,11 +356,20 @@ def parse(
     _, name, k, m = hit
     pre = PRESETS[name]
     account, t_ccy = _title_info(rows[:k])
+    header = rows[k][1]
+
+    def head(fld: str) -> str:
+        i = m[fld][0]
+        return clean(header[i]) or fld if i < len(header) else fld
+
+    markers = tuple(_norm(x) for x in pre.total_markers)
     body: list[tuple[int, list[str]]] = []
+    labels: list[int | None] = []  # column of a 合计/总计 label cell; None on other rows
     for line, cells in rows[k + 1 :]:
         if not any(c.strip() for c in cells):
             continue
-        lead = [_norm(c) for c in itertools.islice((c for c in cells if c.strip()), 3)]
+        lead_at = list(itertools.islice((i for i, c in enumerate(cells) if c.strip()), 3))
+        lead = [_norm(cells[i]) for i in lead_at]
         if any(c.startswith(_BALANCE_ROWS) for c in lead):
             found.append(
                 fnd.warning(
@@ -351,19 +382,8 @@ def parse(
                 )
             )
             continue
-        if any(c.startswith(tuple(x.lower() for x in pre.total_markers)) for c in lead):
-            found.append(
-                fnd.warning(
-                    path,
-                    line,
-                    None,
-                    " ".join(c for c in cells if c.strip())[:80],
-                    "bank_totals_row_skipped",
-                    "totals row (合计/总计) skipped: it is a sum, not a transaction",
-                )
-            )
-            continue
         body.append((line, cells))
+        labels.append(_total_label(cells, lead_at, lead, m["date"][0], markers))
 
     def col(fld: str, j: int = 0) -> list[str | None]:
         idx = m.get(fld)
@@ -392,11 +412,19 @@ def parse(
             for c in ("date", "credit", "debit", "amount", "direction", "balance", "currency")
         },
     )
-    money_vals = [*frame["credit"], *frame["debit"], *frame["amount"], *frame["balance"]]
+    # the text conventions (decimal comma, day-first) are read from the lines, not the totals
+    plain = pl.Series([lab is None for lab in labels], dtype=pl.Boolean)
+    lines_only = frame.filter(plain)
+    money_vals = [
+        *lines_only["credit"],
+        *lines_only["debit"],
+        *lines_only["amount"],
+        *lines_only["balance"],
+    ]
     dc = _decimal_comma(money_vals)
     # decimal comma means a European locale, where dates are day-first, unless a value proves
     # otherwise
-    dayfirst = _dayfirst(frame["date"].to_list(), pre.dayfirst or dc)
+    dayfirst = _dayfirst(lines_only["date"].to_list(), pre.dayfirst or dc)
     parsed = frame.with_columns(
         _date_expr("date", dayfirst).alias("d"),
         *(
@@ -406,6 +434,21 @@ def parse(
         parse_id(pl.col("bank_ref")).alias("ref"),
     )
     credit_words = {_norm(x) for x in pre.direction_credit}
+    plain_rows = parsed.filter(plain)
+    # a sign is a convention only when the whole column (or direction) of the file uses it:
+    # some banks print every debit negative; a negative among positive ones is a reversal
+    debits_negative = _all_negative(plain_rows["_debit"].to_list())
+    direction_negative = {
+        is_credit: _all_negative(
+            [
+                a
+                for a, d in zip(plain_rows["_amount"], plain_rows["direction"], strict=True)
+                if d is not None and (_norm(d) in credit_words) is is_credit
+            ]
+        )
+        for is_credit in (True, False)
+    }
+    text_cols = {i for f in ("memo", "payer_name", "payer_account") for i in m.get(f, [])}
     st = Statement(
         account=account,
         statement_id=None,
@@ -415,9 +458,36 @@ def parse(
         source_row=rows[k][0] + 1,
     )
     balances: list[tuple[int, Decimal, Decimal]] = []
-    for r in parsed.iter_rows(named=True):
+    ledger: list[_Written] = []  # every dated line as written, for the file's own totals
+    totals: list[tuple[int, dict, list[str]]] = []  # (lines before it, row, cells)
+    cum = dict.fromkeys(_MOVES, Decimal(0))  # the ledger's running sums, and at the last total
+    at_cut = dict(cum)
+    for r, label, (_, cells) in zip(parsed.iter_rows(named=True), labels, body, strict=True):
         line = r["line"]
-        texts = {f: r[f] for f in ("credit", "debit", "amount")}
+        ref = r["ref"] if r["ref"] and r["ref"].strip("-") else None
+        if label is not None:
+            if r["d"] is None and ref is None:
+                totals.append((len(ledger), r, cells))
+                at_cut = dict(cum)
+                continue
+            if label not in text_cols:  # 合计 as the label of a row with a date or an id
+                where = next((f for f, at in m.items() if label in at), None)
+                found.append(
+                    fnd.error(
+                        path,
+                        line,
+                        where or clean(header[label] if label < len(header) else None),
+                        clean(cells[label]),
+                        "bank_total_row_ambiguous",
+                        f"row {' '.join(c for c in cells if c.strip())[:80]!r} is labelled "
+                        f"{clean(cells[label])!r} like a totals row, but it has "
+                        + ("a date" if r["d"] is not None else f"a transaction id ({ref})")
+                        + ": neither loaded as a line nor used as a total",
+                    )
+                )
+                continue
+            # else: a memo (or name) saying 合计 on a line with a date or an id: a line
+        texts = {f: r[f] for f in _MOVES}
         has_money_text = any(v and v.strip() for v in texts.values())
         row_ccy = clean(_CCY_WORDS.get(clean(r["currency"]) or "", r["currency"]))
         ccy = row_ccy or st.currency
@@ -453,19 +523,63 @@ def parse(
                     )
                 )
             continue
+        if label is not None and ref is None and not problems:
+            since = {f: cum[f] - at_cut[f] for f in _MOVES}
+            if _equals_a_sum(vals, (cum, since)):  # a dated 合计 row repeating the lines' sum
+                found.append(
+                    fnd.error(
+                        path,
+                        line,
+                        next((f for f, at in m.items() if label in at), None),
+                        clean(cells[label]),
+                        "bank_total_row_ambiguous",
+                        f"row {' '.join(c for c in cells if c.strip())[:80]!r} says "
+                        f"{clean(cells[label])!r}, has no transaction id and its amounts "
+                        "equal the sum of the lines above it: a totals row with a date, or a "
+                        "line? Neither loaded as a line nor used as a total",
+                    )
+                )
+                continue
+        written = _Written(vals, {p.column for p in problems})
+        ledger.append(written)
+        for f, v in written.vals.items():
+            cum[f] += v
         if problems:
             found.extend(problems)
             continue
         c, b, a = vals["credit"], vals["debit"], vals["amount"]
         if "credit" in m or "debit" in m:
-            # unsigned by convention; some banks print debits negative: the column decides
-            amt = abs(c or Decimal(0)) - abs(b or Decimal(0))
+            refusals = _movement_refusals(
+                path, line, texts, c, b, head, debits_negative=debits_negative
+            )
+            if refusals:
+                found.extend(refusals)
+                continue
+            # unsigned by convention; some banks print every debit negative (checked above)
+            amt = (c or Decimal(0)) - abs(b or Decimal(0))
             if c is None and b is None and a is not None:
                 amt = a
         else:
             amt = a if a is not None else Decimal(0)
             if "direction" in m and r["direction"] is not None:
-                amt = abs(amt) if _norm(r["direction"]) in credit_words else -abs(amt)
+                is_credit = _norm(r["direction"]) in credit_words
+                if amt < 0 and not direction_negative[is_credit]:
+                    found.append(
+                        fnd.error(
+                            path,
+                            line,
+                            "amount",
+                            clean(texts["amount"]),
+                            "bank_negative_amount",
+                            f"{head('amount')} {clean(texts['amount'])} is negative with "
+                            f"{head('direction')} {clean(r['direction'])}, while other lines "
+                            "of that direction in this file are positive: a reversal or "
+                            "correction, neither a receipt nor a debit; not loaded",
+                        )
+                    )
+                    continue
+                amt = abs(amt) if is_credit else -abs(amt)
+        written.net = amt
         memo = join_text([r.get(f"memo{j}") for j in range(len(m.get("memo", [])))], " / ")
         st.entries.append(
             Entry(
@@ -490,7 +604,236 @@ def parse(
             balances.append((line, amt, bal))
     if balances and len(balances) == len(st.entries):
         found.extend(_running_balance(path, st, balances))
+    fields = [f for f in _MOVES if f in m]
+    found.extend(
+        _control_totals(
+            path, totals, ledger, fields, head, st.currency, debits_negative=debits_negative
+        )
+    )
     return [st], found
+
+
+def _total_label(
+    cells: list[str], lead_at: list[int], lead: list[str], date_at: int, markers: tuple[str, ...]
+) -> int | None:
+    """The column of the first of a row's first non-empty cells (``lead``, normalised, at
+    ``lead_at``) or its date cell saying 合计/总计/Total..., else None."""
+    for i, c in zip(lead_at, lead, strict=True):
+        if c.startswith(markers):
+            return i
+    if date_at not in lead_at and date_at < len(cells):
+        return date_at if _norm(cells[date_at]).startswith(markers) else None
+    return None
+
+
+def _equals_a_sum(vals: dict[str, Decimal | None], sums: tuple[dict[str, Decimal], ...]) -> bool:
+    """True when the row's non-zero amounts (one at least) equal one of ``sums`` column by
+    column."""
+    stated = {f: v for f, v in vals.items() if v}
+    return bool(stated) and any(all(v == s[f] for f, v in stated.items()) for s in sums)
+
+
+def _all_negative(canonical: list[str | None]) -> bool:
+    """True when every non-zero value (canonical money text) is negative, and one is."""
+    signs = set()
+    for v in canonical:
+        if v is None:
+            continue
+        try:
+            d = Decimal(v)
+        except ArithmeticError:
+            continue
+        if d != 0:
+            signs.add(d < 0)
+    return signs == {True}
+
+
+_MOVES = ("credit", "debit", "amount")
+
+
+class _Written:
+    """One dated line as the file wrote it: its readable credit/debit/amount cells (lines
+    refused for their sign or for both columns included: the bank's totals include them),
+    the columns whose cell could not be read, and the signed amount loaded (None when the
+    line is not loaded)."""
+
+    __slots__ = ("vals", "unread", "net")
+
+    def __init__(self, vals: dict[str, Decimal | None], unread: set[str | None]) -> None:
+        self.vals = {f: v for f, v in vals.items() if v is not None}
+        self.unread = unread
+        self.net: Decimal | None = None
+
+
+def _movement_refusals(
+    path, line: int, texts: dict, c, b, head, *, debits_negative: bool
+) -> list[Finding]:
+    """Why a 借方/贷方 line cannot be read as one movement (empty when it can).
+
+    A negative credit is a reversal or correction, never a receipt; a negative debit is
+    one too, unless every debit of the file is written negative (the bank's convention);
+    both columns filled (non-zero) is two movements in one line, or none: which one the
+    bank meant cannot be told."""
+    out = []
+    ct, bt = clean(texts["credit"]), clean(texts["debit"])
+    if c is not None and c < 0:
+        out.append(
+            fnd.error(
+                path,
+                line,
+                "credit",
+                ct,
+                "bank_negative_credit",
+                f"{head('credit')} (credit) {ct} is negative: a negative credit is a reversal "
+                "or correction, never a receipt; not loaded (match it to the line it "
+                "reverses by hand)",
+            )
+        )
+    if b is not None and b < 0 and not debits_negative:
+        out.append(
+            fnd.error(
+                path,
+                line,
+                "debit",
+                bt,
+                "bank_negative_debit",
+                f"{head('debit')} (debit) {bt} is negative while the file's other debits are "
+                "positive: a reversal or correction, neither a debit nor a receipt; not loaded",
+            )
+        )
+    if c and b:
+        out.append(
+            fnd.error(
+                path,
+                line,
+                "debit,credit",
+                f"{bt} / {ct}",
+                "bank_debit_and_credit",
+                f"both {head('debit')} (debit) {bt} and {head('credit')} (credit) {ct} are "
+                "filled: a bank line is one movement, and which one this is cannot be told; "
+                "not loaded",
+            )
+        )
+    return out
+
+
+def _control_totals(
+    path,
+    totals: list[tuple[int, dict, list[str]]],
+    ledger: list[_Written],
+    fields: list[str],
+    head,
+    currency: str | None,
+    *,
+    debits_negative: bool,
+) -> list[Finding]:
+    """Each 合计/总计 row the file gives is a control total: every amount it states must
+    equal the sum of that column over the lines it closes — those since the previous totals
+    row (a page or currency subtotal) or since the first line (a running or grand total);
+    a totals row above every line closes the lines below it. A mismatch is an error on the
+    totals row; a totals row that agrees (or states no amount) is skipped with a warning."""
+    out: list[Finding] = []
+    if not totals:
+        return out
+    sums = _prefix_sums(ledger)
+    n_lines = len(ledger)
+    first_cut = next((p for p, _, _ in totals if p > 0), n_lines)
+
+    def span(key: str, i: int, j: int) -> Decimal:
+        return sums[key][j] - sums[key][i]
+
+    prev = 0
+    for pos, r, cells in totals:
+        line = r["line"]
+        shown = " ".join(c for c in cells if c.strip())[:80]
+        spans = [(prev, pos), (0, pos)]
+        if pos == 0:  # above every line: it closes the lines below it
+            spans += [(0, first_cut), (0, n_lines)]
+        checked, wrong = [], []
+        for f in fields:
+            value, problem = money_cell(r[f], r[f"_{f}"], currency, file=path, row=line, column=f)
+            if problem is not None:
+                wrong.append(
+                    fnd.error(
+                        path,
+                        line,
+                        f,
+                        problem.value,
+                        "bank_total_unreadable",
+                        f"totals row: {head(f)} {problem.value} cannot be read "
+                        f"({problem.rule}), so the file's control total is not checked",
+                    )
+                )
+                continue
+            if value is None:
+                continue  # the row states no total for this column
+            keys = (f, "abs", "net") if f == "amount" else (f,)
+            want = {span(key, i, j) for key in keys for i, j in spans}
+            if f == "debit" and debits_negative:
+                want |= {-w for w in want}
+            if value in want:
+                checked.append(f"{head(f)} {clean(r[f])}")
+                continue
+            got = span(f, 0, pos) if pos else span(f, 0, n_lines)
+            where = (
+                f"the {pos} lines above add up to {got}"
+                + (f" ({span(f, prev, pos)} since the previous totals row)" if prev else "")
+                if pos
+                else f"the {n_lines} lines add up to {got}"
+            )
+            refused = span(f"unread_{f}", 0, pos or n_lines)
+            wrong.append(
+                fnd.error(
+                    path,
+                    line,
+                    f,
+                    clean(r[f]),
+                    "bank_total_mismatch",
+                    f"totals row {shown!r}: {head(f)} ({f}) total {clean(r[f])}, but "
+                    f"{where} (difference {value - got}): the file does not add up, a line "
+                    "is missing, extra or misread"
+                    + (f"; {refused} of those lines have an unreadable {f}" if refused else "")
+                    + "; its lines are loaded as written, check the export against the bank",
+                )
+            )
+        prev = pos
+        if wrong:
+            out.extend(wrong)
+            continue
+        out.append(
+            fnd.warning(
+                path,
+                line,
+                None,
+                shown,
+                "bank_totals_row_skipped",
+                "totals row (合计/总计) skipped: it is a sum, not a transaction"
+                + (
+                    f"; checked against the lines: {', '.join(checked)} agree"
+                    if checked
+                    else "; it states no amount to check"
+                ),
+            )
+        )
+    return out
+
+
+def _prefix_sums(ledger: list[_Written]) -> dict[str, list[Decimal]]:
+    """Running sums over the dated lines (index i = the first i lines), so that each totals
+    row is checked in constant time: per column as written, ``abs`` (|amount|), ``net``
+    (signed amounts loaded) and ``unread_<column>`` (lines whose cell was unreadable)."""
+    keys = ("credit", "debit", "amount", "abs", "net", *(f"unread_{f}" for f in _MOVES))
+    acc = dict.fromkeys(keys, Decimal(0))
+    sums = {key: [Decimal(0)] for key in keys}
+    for w in ledger:
+        for f in _MOVES:
+            acc[f] += w.vals.get(f, 0)
+            acc[f"unread_{f}"] += f in w.unread
+        acc["abs"] += abs(w.vals.get("amount", 0))
+        acc["net"] += w.net or 0
+        for key in keys:
+            sums[key].append(acc[key])
+    return sums
 
 
 def _running_balance(path, st: Statement, bal) -> list[Finding]:

@@ -29,8 +29,22 @@ class Preset:
     currency: str | None = None  # default when neither a column nor the title rows say
     dayfirst: bool = False
     direction_credit: tuple[str, ...] = ("贷", "C", "CR", "CRDT", "收", "收入", "CREDIT")
+    # label of a totals row, matched at the start of its first cells or its date cell; such a
+    # row is a totals row only without a date and a transaction id, and every amount it
+    # states is checked as a control total (see arlib.bankfiles.bank_csv)
     total_markers: tuple[str, ...] = field(
-        default=("合计", "总计", "本页合计", "小计", "累计", "TOTAL", "SUBTOTAL")
+        default=(
+            "合计",
+            "总计",
+            "本页合计",
+            "本期合计",
+            "本月合计",
+            "本日合计",
+            "小计",
+            "累计",
+            "TOTAL",
+            "SUBTOTAL",
+        )
     )
 
 
