@@ -312,6 +312,9 @@ def check_open_items(
             f"not open items{looks}: columns {missing} are missing; point "
             "inputs.opening at the previous close's open_items.parquet",
         )
+    inexact = _inexact_money(items, shown)
+    if inexact:
+        return None, inexact
     try:
         items = _fit(items)
     except Exception as exc:  # noqa: BLE001 - a column of the wrong type
@@ -380,6 +383,34 @@ def check_open_items(
     if problems:
         return None, problems
     return split_open_items(items), []
+
+
+def _inexact_money(items: pl.DataFrame, shown: str) -> list[fnd.Finding]:
+    """Money columns stored finer than cents (a ``Decimal(38, 4)`` or a float written by
+    another tool) must hold whole cents: casting 1.2345 to cents would round it silently."""
+    from arlib.parsing import typed_number_text, written_decimals
+
+    found = []
+    for column, dtype in OPEN_ITEM_SCHEMA.items():
+        if dtype != MONEY or column not in items.columns or items.schema[column] == MONEY:
+            continue
+        if not items.schema[column].is_numeric():
+            continue
+        finer = items.with_row_index("_row", offset=1).filter(
+            written_decimals(typed_number_text(pl.col(column))) > 2
+        )
+        found += [
+            fnd.error(
+                shown,
+                row,
+                column,
+                str(value),
+                "too_many_decimals",
+                "finer than cents: an open balance is never rounded",
+            )
+            for row, value in finer.select("_row", column).head(50).iter_rows()
+        ]
+    return found
 
 
 def _period_from_history(items: pl.DataFrame) -> str | None:

@@ -23,6 +23,7 @@ from arlib.findings import quote
 from arlib.safe_output import (
     OutputFailed,
     check_output_folder,
+    check_outputs_apart,
     describe_os_error,
     staged_output,
     write_csv,
@@ -72,6 +73,7 @@ def cmd_reconcile(args) -> int:
     config = load_config(args.params)
     out = Path(args.out)
     check_output_folder(out)  # before the work, not after it
+    check_outputs_apart(out, [spec.path for spec in config.inputs.values()], replace=False)
     state: dict = {}
     period = load_stage(config, state)
     if fnd.has_errors(period.findings):

@@ -158,6 +158,9 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    without_bom = _utf16_without_bom(data)
+    if without_bom:
+        return without_bom
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -166,6 +169,50 @@ def detect_encoding(data: bytes) -> str:
         if sum(1 for byte in before[-4096:] if byte >= 0xC0) >= 2:
             return "utf-8"
         return "gb18030"
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when the bytes look like UTF-16 text without a BOM (a NUL in
+    most even or odd places of the first KiB: ASCII text in UTF-16), else None."""
+    head = data[:1024]
+    pairs = len(head) // 2
+    if pairs < 4:
+        return None
+    odd = sum(1 for i in range(1, 2 * pairs, 2) if head[i] == 0)
+    even = sum(1 for i in range(0, 2 * pairs, 2) if head[i] == 0)
+    if odd >= 0.8 * pairs and even == 0:
+        return "utf-16-le"
+    if even >= 0.8 * pairs and odd == 0:
+        return "utf-16-be"
+    return None
+
+
+def _nul_bytes(text: str, shown: str) -> fnd.Finding | None:
+    """NUL characters: at the end of the file they are padding and are dropped (a warning);
+    inside the text they sit in a value, which then cannot be read as written: refused on
+    the line of the first one."""
+    if "\x00" not in text:
+        return None
+    body = text.rstrip("\x00")
+    if "\x00" not in body:
+        return fnd.warning(
+            shown,
+            None,
+            None,
+            None,
+            "nul_bytes",
+            f"{len(text) - len(body)} NUL byte(s) of padding at the end of the file ignored",
+        )
+    line = body[: body.index("\x00")].count("\n") + 1
+    return fnd.error(
+        shown,
+        line,
+        None,
+        None,
+        "nul_bytes",
+        f"line {line} holds a NUL byte ({body.count(chr(0))} in the file): a damaged export? "
+        "save it again as UTF-8 CSV",
+    )
 
 
 def _decode_error(data: bytes, exc: UnicodeDecodeError, encoding: str, shown: str):
@@ -231,10 +278,14 @@ def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
 
 
 def _unclosed_quote_line(text: str) -> int:
-    """The line where the quote that is still open at the end of ``text`` was opened."""
+    """The line where the quote still open at the end of ``text`` was opened.
+
+    A well-formed line holds an even number of quotes; a quoted value running over several
+    lines opens on a line with an odd count and closes on the next such line. So the odd
+    lines pair up, and the one left without a partner is where the stray quote is."""
     inside, opened = False, 1
     for number, line in enumerate(text.split("\n"), start=1):
-        for _ in range(line.count('"')):
+        if line.count('"') % 2:
             inside = not inside
             if inside:
                 opened = number
@@ -286,7 +337,9 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         if unsafe:
             problems.extend(unsafe)
             return None, details, problems
-        sheet, chosen = choose_sheet(path, spec.sheet, shown)
+        sheet, chosen = choose_sheet(
+            path, spec.sheet, shown, lambda rows: _find_header(rows, mapping, wanted) is not None
+        )
         problems.extend(chosen)
         if sheet is None:
             return None, details, problems
@@ -340,20 +393,12 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
     if structure:
         problems.extend(structure)
         return None, details, problems
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        problems.append(
-            fnd.warning(
-                shown,
-                line,
-                None,
-                None,
-                "nul_bytes",
-                f"{text.count(chr(0))} NUL byte(s) removed (first on line {line}); "
-                "a UTF-16 file or a damaged export? save it as UTF-8 CSV",
-            )
-        )
-        text = text.replace("\x00", "")
+    nul = _nul_bytes(text, shown)
+    if nul is not None:
+        problems.append(nul)
+        if nul.severity == "error":
+            return None, details, problems
+        text = text.rstrip("\x00")
     head_lines = text.splitlines()[:MAX_HEADER_SCAN]
     try:
         sample_rows = list(csv.reader(head_lines))
@@ -413,12 +458,22 @@ def _unsafe_workbook(path: Path, shown: str) -> list[fnd.Finding]:
     found = check_xlsx(path, shown, XLSX_MAX_INFLATED)
     if found:
         return found
+    spans: dict[str, tuple[int, int]] = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
+                sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(
+                    ".xml"
+                )
+                rows = cols = 0
+                tail = b""
                 with archive.open(info) as part:
-                    while part.read(1 << 20):
-                        pass
+                    while chunk := part.read(1 << 20):
+                        if sheet:
+                            rows, cols = _widest_cell(tail + chunk, rows, cols)
+                            tail = chunk[-64:]
+                if sheet:
+                    spans[info.filename] = (rows, cols)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
         return [
             fnd.error(
@@ -431,15 +486,67 @@ def _unsafe_workbook(path: Path, shown: str) -> list[fnd.Finding]:
                 f"{fnd.excerpt(str(exc))}",
             )
         ]
+    for part, (rows, cols) in spans.items():
+        if rows * cols > XLSX_MAX_CELLS:
+            return [
+                fnd.error(
+                    shown,
+                    None,
+                    None,
+                    f"{_column_letters(cols)}{rows}",
+                    "xlsx_too_large",
+                    f"{part} spans {rows:,} rows × {cols:,} columns, more than the "
+                    f"{XLSX_MAX_CELLS:,} cells arlib reads from one sheet (a cell or a "
+                    "dimension far out, as in A1:XFD1048576?)",
+                )
+            ]
     return []
 
 
-def choose_sheet(path: Path, named: str | None, shown: str) -> tuple[str | None, list]:
-    """The sheet to read: the one the params name, else the only visible sheet, else the
-    workbook's active sheet (with a warning naming the others). A hidden sheet is never
-    read unless named: people hide old or scratch data, not the figures they send.
+# A sheet is read as one rectangle of cells, so its far corner decides the memory needed.
+XLSX_MAX_CELLS = 50_000_000
+_COLUMN_REFERENCE = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})[0-9]')
+_ROW_REFERENCE = re.compile(rb'<(?:c\b[^>]*?\br="[A-Z]{1,3}|row\b[^>]*?\br=")([0-9]{1,7})"')
+_DIMENSION = re.compile(rb'<dimension\b[^>]*?\bref="(?:[A-Z]+[0-9]+:)?([A-Z]{1,3})([0-9]{1,7})"')
 
-    Returns the sheet name (None when the workbook cannot be read) and findings.
+
+def _widest_cell(data: bytes, rows: int, cols: int) -> tuple[int, int]:
+    """The farthest row and column named by cells, rows or the dimension in ``data`` (the
+    searches run in C: a million-row sheet costs a fraction of a second)."""
+    letters = set(_COLUMN_REFERENCE.findall(data))
+    numbers = _ROW_REFERENCE.findall(data)
+    if numbers:
+        rows = max(rows, max(map(int, numbers)))
+    for found in _DIMENSION.finditer(data):
+        letters.add(found.group(1))
+        rows = max(rows, int(found.group(2)))
+    for text in letters:
+        column = 0
+        for letter in text:
+            column = column * 26 + letter - 64
+        cols = max(cols, column)
+    return rows, cols
+
+
+def _column_letters(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def choose_sheet(
+    path: Path, named: str | None, shown: str, is_table=lambda rows: True
+) -> tuple[str | None, list]:
+    """The sheet to read: the one the params name; else the only visible sheet; else the
+    only visible sheet whose first rows hold the table's header (``is_table`` judges the
+    first rows as text). A hidden sheet is never read unless named: people hide old or
+    scratch data, not the figures they send. When several visible sheets could be the
+    table (two halves of a month's invoices, say), reading one would silently leave the
+    others out: the params must name it.
+
+    Returns the sheet name (None when none can be read) and findings.
     """
     import fastexcel
 
@@ -481,37 +588,29 @@ def choose_sheet(path: Path, named: str | None, shown: str) -> tuple[str | None,
         ]
     if len(visible) == 1:
         return visible[0], []
-    active = names[_active_tab(path)] if _active_tab(path) < len(names) else visible[0]
-    if active not in visible:
-        active = visible[0]
-    others = [name for name in visible if name != active]
-    return active, [
-        fnd.warning(
+    tables = [name for name in visible if is_table(_first_rows(reader, name))]
+    if len(tables) == 1:
+        return tables[0], []
+    return None, [
+        fnd.error(
             shown,
             None,
             None,
-            active,
-            "sheet_choice",
-            f"{len(visible)} visible sheets; read the active one, {active!r}, not "
-            f"{others}: name the sheet in params (sheet: ...) to read another",
+            ", ".join(tables or visible),
+            "sheet_ambiguous",
+            f"{len(tables or visible)} visible sheets could hold this table; reading one would "
+            "leave the others out: name the sheet in params (sheet: ...)",
         )
     ]
 
 
-def _active_tab(path: Path) -> int:
-    """The workbook's active sheet index (``<workbookView activeTab=...>``), 0 if unset."""
-    import zipfile
-
+def _first_rows(reader, sheet: str) -> list[list[str]]:
+    """The first rows of a sheet as text, for recognising its header."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("xl/workbook.xml")
-            if info.file_size > 16 << 20:
-                return 0
-            head = archive.read(info)
-    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError):
-        return 0
-    found = re.search(rb"<(?:\w+:)?workbookView\b[^>]*\bactiveTab=\"(\d+)\"", head)
-    return int(found.group(1)) if found else 0
+        frame = reader.load_sheet(sheet, header_row=None, n_rows=MAX_HEADER_SCAN).to_polars()
+    except Exception:  # noqa: BLE001 - an unreadable sheet holds no table
+        return []
+    return [["" if v is None else str(v) for v in row] for row in frame.rows()]
 
 
 def _table_error(text: str, exc: Exception, shown: str) -> fnd.Finding:
@@ -910,6 +1009,9 @@ def read_money(
     has_text = written.is_not_null()
     too_large = parsing.integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
     too_many = parsing.written_decimals(canonical) > allowed
+    has_currency = "currency" in frame.columns and dtype != RATE
+    mark = parsing.currency_mark(raw)
+    foreign = ~parsing.mark_allows(mark, pl.col("currency")) if has_currency else pl.lit(False)
     refusal = (
         pl.when(~has_text)
         .then(None)
@@ -923,6 +1025,10 @@ def read_money(
         .then(pl.lit("ambiguous_amount"))
         .when(too_many)
         .then(pl.lit("too_many_decimals"))
+        .when(foreign)
+        .then(pl.lit("currency_mismatch"))
+        .when(canonical.cast(dtype, strict=False).is_null())
+        .then(pl.lit("bad_value"))  # a backstop: nothing unreadable passes as empty
     )
     work = work.with_columns(refusal.alias("_refusal"))
     read = work.with_columns(
@@ -954,6 +1060,11 @@ def read_money(
             pl.lit(str(not decimal_comma).lower()),
         ),
         "too_many_decimals": pl.format("{}; nothing is rounded", allows),
+        "currency_mismatch": pl.format(
+            "written with {}, which cannot be the row's currency {}",
+            mark,
+            pl.col("currency") if has_currency else pl.lit(""),
+        ),
     }
     message = pl.lit(None, pl.String)
     for rule, text in messages.items():

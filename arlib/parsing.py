@@ -27,13 +27,56 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
 
 # How a money cell may be written once signs and currency marks are gone. Under the
 # decimal-point convention commas group thousands (``1,234,567.89``, or the Indian
-# ``12,34,567.89``); under the decimal-comma convention dots do (``1.234.567,89``). A group
-# separator must sit between real groups: ``1,23`` or ``0.138`` are no thousands.
-POINT_GRAMMAR = r"^(\d+|[1-9]\d{0,2}(,\d{3})+|[1-9]\d?(,\d{2})+,\d{3})(\.\d+)?$"
-COMMA_GRAMMAR = r"^(\d+|[1-9]\d{0,2}(\.\d{3})+)(,\d+)?$"
+# ``12,34,567.89``); under the decimal-comma convention dots do (``1.234.567,89``); in
+# either, a space or an apostrophe may group them (``1 234,56``, Swiss ``1'234.50``). A
+# group separator must sit between real groups: ``1,23``, ``77 30.77`` or ``0.138`` are no
+# thousands. Digits are ASCII 0-9 (after NFKC turns full-width ones into them).
+_SPACED = r"[1-9][0-9]{0,2}([ '][0-9]{3})+"
+POINT_GRAMMAR = (
+    rf"^([0-9]+|[1-9][0-9]{{0,2}}(,[0-9]{{3}})+|[1-9][0-9]?(,[0-9]{{2}})+,[0-9]{{3}}|{_SPACED})"
+    r"(\.[0-9]+)?$"
+)
+COMMA_GRAMMAR = rf"^([0-9]+|[1-9][0-9]{{0,2}}(\.[0-9]{{3}})+|{_SPACED})(,[0-9]+)?$"
 # Integer digits arlib holds exactly: below 10**15 units, so integer minor units (cents)
 # and their sums stay far inside Int64 everywhere the engine counts in cents.
 MAX_INTEGER_DIGITS = 15
+# Characters NFKC would silently turn into digits although nobody writes an amount with
+# them: superscripts (a footnote mark ``1234¹`` would read 12341), subscripts, circled and
+# parenthesised numbers. A cell holding one is refused, not normalised.
+_COMPATIBILITY_DIGITS = (
+    r"[\u00B2\u00B3\u00B9\u2070-\u209F\u2460-\u24FF\u2776-\u2793\u3220-\u3229\u3280-\u3289]"
+)
+
+# The currency a cell names by a sign or code, and the currencies each may mean.
+CURRENCY_MARKS: dict[str, tuple[str, ...]] = {
+    "¥": ("CNY", "JPY"),
+    "元": ("CNY",),
+    "RMB": ("CNY",),
+    "$": ("USD", "HKD", "AUD", "CAD", "SGD", "NZD", "TWD"),
+    "US$": ("USD",),
+    "HK$": ("HKD",),
+    "€": ("EUR",),
+    "£": ("GBP",),
+    **{code: (code,) for code in ("CNY", "USD", "EUR", "HKD", "GBP", "JPY")},
+}
+_CURRENCY_MARK = r"(?i)(US\$|HK\$|RMB|CNY|USD|EUR|HKD|GBP|JPY|[¥$€£元])"
+
+
+def currency_mark(expr: pl.Expr) -> pl.Expr:
+    """The currency sign or code a money cell is written with (``$``, ``RMB``), or null."""
+    return clean_text(expr).str.extract(_CURRENCY_MARK, 1).str.to_uppercase()
+
+
+def mark_allows(mark: pl.Expr, currency: pl.Expr) -> pl.Expr:
+    """False where a cell's currency mark cannot mean the row's currency (``$`` on a CNY
+    row); true where it can or where either is missing."""
+    allowed = mark.replace_strict(
+        {m: "|" + "|".join(c) + "|" for m, c in CURRENCY_MARKS.items()},
+        default=None,
+        return_dtype=pl.String,
+    )
+    fits = allowed.str.contains(pl.lit("|") + currency + pl.lit("|"), literal=True)
+    return fits.fill_null(True)
 
 
 # A money cell's shape once currency marks are gone: at most one sign marker, which is a
@@ -44,15 +87,15 @@ _SIGNED = r"^(?<open>\()?(?<lead>[+-])?(?<number>[^()+-]*)(?<trail>-)?(?<close>\
 def _signed_parts(expr: pl.Expr) -> pl.Expr:
     text = clean_text(expr)
     text = text.str.replace_all(_CURRENCY_WORDS, "").str.replace_all(_CURRENCY_SIGNS, "")
-    text = text.str.replace_all(r"\s+", "")
+    text = text.str.strip_chars().str.replace(r"^\(\s+", "(").str.replace(r"\s+\)$", ")")
     return text.str.extract_groups(_SIGNED)
 
 
 def money_body(expr: pl.Expr) -> pl.Expr:
-    """The digits and separators of a money cell, with currency words and signs, the sign,
-    parentheses, spaces and apostrophes (Swiss ``1'234.50``) removed; null when empty.
-    A cell with unbalanced parentheses or two sign markers keeps its text, so it fits no
-    number grammar and is reported."""
+    """The digits and separators of a money cell, with currency words and signs, the sign
+    and parentheses removed (group spaces and apostrophes stay, for the grammar to check);
+    null when empty. A cell with unbalanced parentheses, two sign markers or compatibility
+    digits keeps its text, so it fits no number grammar and is reported."""
     text = clean_text(expr)
     text = text.str.replace_all(_CURRENCY_WORDS, "").str.replace_all(_CURRENCY_SIGNS, "")
     parts = _signed_parts(expr)
@@ -65,8 +108,16 @@ def money_body(expr: pl.Expr) -> pl.Expr:
     )
     matched = parts.struct.field("number").is_not_null()
     well_formed = matched & (opened == closed) & (markers <= 1)
-    number = parts.struct.field("number").str.replace_all("'", "")
-    return pl.when(well_formed.fill_null(False)).then(number).otherwise(text.str.strip_chars())
+    number = parts.struct.field("number").str.strip_chars()
+    written = expr.cast(pl.String)
+    compatibility = written.str.contains(_COMPATIBILITY_DIGITS).fill_null(False)
+    return (
+        pl.when(compatibility)
+        .then(written)  # as written: it fits no grammar
+        .when(well_formed.fill_null(False))
+        .then(number)
+        .otherwise(text.str.strip_chars())
+    )
 
 
 def money_negative(expr: pl.Expr) -> pl.Expr:
@@ -98,11 +149,12 @@ def money_canonical(expr: pl.Expr, *, decimal_comma: bool = False) -> pl.Expr:
 
 def canonical_from_body(body: pl.Expr, negative: pl.Expr, *, decimal_comma: bool) -> pl.Expr:
     """:func:`money_canonical` from an already extracted :func:`money_body` and sign."""
+    grouped = body.str.replace_all(r"[ ']", "")
     if decimal_comma:
-        plain = body.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+        plain = grouped.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
         fits = fits_comma(body)
     else:
-        plain = body.str.replace_all(",", "", literal=True)
+        plain = grouped.str.replace_all(",", "", literal=True)
         fits = fits_point(body)
     signed = pl.when(negative).then("-" + plain).otherwise(plain)
     return pl.when(fits).then(signed)

@@ -192,6 +192,29 @@ def check_output_folder(final: str | Path) -> None:
         raise OutputFailed(f"cannot write outputs to {final}: it is a broken link")
 
 
+def check_outputs_apart(final: str | Path, inputs, *, replace: bool) -> None:
+    """Raise :class:`OutputFailed` when writing outputs to ``final`` could destroy anything
+    that is not arlib's own output: an input lying inside it (a reconcile would overwrite it
+    by name, a close would swap the folder away), or, for a close that replaces the whole
+    folder, a folder that is not empty and holds no published close (``manifest.json``),
+    such as a project folder named by mistake."""
+    final = Path(os.path.abspath(final))
+    for path in inputs:
+        path = Path(os.path.abspath(path))
+        if path == final or final in path.parents:
+            raise OutputFailed(
+                f"cannot write outputs to {final}: the input {path} lies in it and could be "
+                "overwritten; choose an output folder apart from the inputs"
+            )
+    ours = (final / "manifest.json").is_file()
+    if replace and final.is_dir() and not ours and any(final.iterdir()):
+        raise OutputFailed(
+            f"cannot write the close to {final}: it is a folder with other files and no "
+            "published close in it, and a close replaces its whole folder; choose "
+            "another out_dir or empty it"
+        )
+
+
 def _publish_replace(build: Path, final: Path) -> None:
     """``final`` becomes ``build``; an older ``final`` is removed only after the swap."""
     old = final.parent / f".{final.name}.replaced-{os.getpid()}"

@@ -577,3 +577,45 @@ def test_close_failed_is_what_run_close_raises(project, monkeypatch):
     with pytest.raises(CloseFailed) as info:
         run_close(params_of(project), progress=False)
     assert "boom" in str(info.value) and "second line of the error" in str(info.value)
+
+
+# ------------------------------------------------- outputs never destroy anything else
+def test_reconcile_into_the_folder_of_an_input_is_refused(project, capsys):
+    """--out data/sample/2026-09 would overwrite an input named like an output."""
+    inputs = project / "data" / "sample" / PERIOD
+    before = snapshot(inputs)
+    code, printed, err = run(
+        ["reconcile", "--params", str(params_of(project)), "--out", str(inputs)], capsys
+    )
+    assert code == 2, printed + err
+    assert "lies in it" in err and "Traceback" not in err
+    assert snapshot(inputs) == before
+
+
+def test_close_never_replaces_a_folder_that_is_not_a_close(project, monkeypatch, capsys):
+    """out_dir naming a folder of other files (the project's docs, say): a close replaces
+    its whole folder, so it refuses; an empty folder is fine."""
+    fake_notebooks(monkeypatch)
+    keep = project / "notes"
+    keep.mkdir()
+    (keep / "todo.txt").write_text("mine")
+    text = params_of(project).read_text() + "out_dir: notes\n"
+    params_of(project).write_text(text)
+    code, printed, err = run(["close", "--params", str(params_of(project)), "--quiet"], capsys)
+    assert code == 2, printed + err
+    assert "no published close in it" in err
+    assert snapshot(keep) == {"todo.txt": b"mine"}
+    (keep / "todo.txt").unlink()
+    code, printed, err = run(["close", "--params", str(params_of(project)), "--quiet"], capsys)
+    assert code == 0, printed + err
+
+
+@pytest.mark.parametrize("entity", ["../../escaped", "a/b", ".."])
+def test_entity_must_be_a_plain_folder_name(project, monkeypatch, capsys, entity):
+    fake_notebooks(monkeypatch)
+    code, printed, err = run(
+        ["close", "--params", str(params_of(project)), "--entity", entity, "--quiet"], capsys
+    )
+    assert code == 2, printed + err
+    assert "not a plain name" in err
+    assert not (project.parent / "escaped").exists()

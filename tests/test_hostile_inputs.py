@@ -143,13 +143,14 @@ def test_utf16_with_bom_loads(tmp_path):
     assert got.frame["amount"].to_list() == [Decimal("1.00")]
 
 
-def test_utf16_without_bom_is_flagged(tmp_path):
-    path = tmp_path / "utf16le.csv"
-    path.write_bytes((HEADER + GOOD).encode("utf-16-le"))
-    got = load(path)
-    assert got.findings.filter(pl.col("rule") == "nul_bytes").height == 1
-    assert not fnd.has_errors(got.findings)
-    assert got.frame["payer_name"].to_list() == ["Alpha Ltd"]
+def test_utf16_without_bom_is_read_as_utf16(tmp_path):
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes((HEADER + GOOD).encode(encoding))
+        got = load(path)
+        assert got.findings.height == 0, got.findings
+        assert got.provenance["encoding"] == encoding
+        assert got.frame["payer_name"].to_list() == ["Alpha Ltd"]
 
 
 def test_formula_text_stays_text_in_csv(tmp_path):
@@ -194,21 +195,29 @@ def test_ten_thousand_columns_without_required_ones(tmp_path):
     assert all(len(m) < 2_000 for m in got.findings["message"])  # headers listed, capped
 
 
-def test_nul_bytes_are_removed_and_reported(tmp_path):
+def test_nul_bytes_inside_values_are_refused_on_their_line(tmp_path):
+    """A NUL inside a memo would hide a reference if removed: refused, not cleaned."""
     path = tmp_path / "nul.csv"
     path.write_bytes(
-        (HEADER + "R1,2026-10-01,1.00,CNY,Al\x00pha\nR2\x00,2026-10-02,2.00,CNY,B\n").encode()
+        (HEADER + "R1,2026-10-01,1.00,CNY,Alpha\nR2\x00,2026-10-02,2.00,CNY,B\n").encode()
     )
     got = load(path)
     [hit] = got.findings.rows(named=True)
     assert (hit["severity"], hit["file"], hit["row"], hit["rule"]) == (
-        "warning",
+        "error",
         "nul.csv",
-        2,
+        3,
         "nul_bytes",
     )
-    assert got.frame["receipt_id"].to_list() == ["R1", "R2"]
-    assert got.frame["payer_name"].to_list() == ["Alpha", "B"]
+    assert got.frame.height == 0
+
+
+def test_nul_padding_at_the_end_is_ignored_with_a_warning(tmp_path):
+    path = tmp_path / "padded.csv"
+    path.write_bytes((HEADER + GOOD).encode() + b"\x00" * 64)
+    got = load(path)
+    assert got.findings.select("severity", "rule").rows() == [("warning", "nul_bytes")]
+    assert got.frame["payer_name"].to_list() == ["Alpha Ltd"]
 
 
 def test_hostile_receipts_through_cli(tmp_path, capsys):

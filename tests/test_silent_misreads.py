@@ -11,6 +11,7 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import polars as pl
 import pytest
 import xlsxwriter
@@ -262,12 +263,29 @@ def test_hidden_first_sheet_is_not_read(tmp_path):
     assert got.findings.height == 0
 
 
-def test_several_visible_sheets_read_the_active_one_and_say_so(tmp_path):
+def test_several_visible_sheets_that_could_be_the_table_need_a_name(tmp_path):
+    """Two visible halves of a month: reading the active one would lose the other."""
     path = workbook(tmp_path / "b.xlsx", [("A", False, 1), ("B", False, 2)], active=1)
     got = load_input("receipts", InputSpec(path=path), tmp_path)
-    assert got.frame["amount"].to_list() == [Decimal(2)]
-    assert got.provenance["sheet"] == "B"
-    assert got.findings.select("severity", "rule").rows() == [("warning", "sheet_choice")]
+    assert got.frame.height == 0
+    assert got.findings.select("severity", "rule", "value").rows() == [
+        ("error", "sheet_ambiguous", "A, B")
+    ]
+    got = load_input("receipts", InputSpec(path=path, sheet="A"), tmp_path)
+    assert got.frame["amount"].to_list() == [Decimal(1)]
+
+
+def test_a_notes_sheet_beside_the_table_is_not_a_candidate(tmp_path):
+    path = workbook(tmp_path / "b.xlsx", [("Data", False, 7)])
+    book = openpyxl.load_workbook(path)
+    notes = book.create_sheet("Notes", 0)
+    notes["A1"] = "exported from the ERP on 2026-11-01"
+    book.active = 0
+    book.save(path)
+    got = load_input("receipts", InputSpec(path=path), tmp_path)
+    assert got.frame["amount"].to_list() == [Decimal(7)]
+    assert got.provenance["sheet"] == "Data"
+    assert got.findings.height == 0
 
 
 def test_named_sheet_is_read_even_hidden_and_unknown_is_an_error(tmp_path):
@@ -461,3 +479,98 @@ def test_workbook_part_that_lies_about_its_size_is_refused(tmp_path):
     got = load_input("receipts", InputSpec(path=path), tmp_path)
     assert got.frame.height == 0
     assert got.findings["rule"].to_list() == ["xlsx_corrupt"]
+
+
+def test_opening_with_balances_finer_than_cents_is_refused(tmp_path):
+    path = tmp_path / "open_items.parquet"
+    items = open_items("2026-09").with_columns(
+        pl.lit(Decimal("1.2345")).cast(pl.Decimal(38, 4)).alias("open_amount")
+    )
+    carry.write_open_items(items, path, period="2026-09")
+    got, problems = carry.check_open_items(path, "o.parquet", "2026-10")
+    assert got is None
+    assert [(p.row, p.column, p.value, p.rule) for p in problems] == [
+        (1, "open_amount", "1.2345", "too_many_decimals")
+    ]
+    # near miss: the same scale holding whole cents is exact
+    exact = items.with_columns(
+        pl.lit(Decimal("40.0000")).cast(pl.Decimal(38, 4)).alias("open_amount")
+    )
+    carry.write_open_items(exact, path, period="2026-09")
+    got, problems = carry.check_open_items(path, "o.parquet", "2026-10")
+    assert problems == [] and got["invoices"]["open_amount"].to_list() == [Decimal("40.00")]
+
+
+@pytest.mark.parametrize("far", ["dimension", "cell"])
+def test_workbook_with_a_cell_far_out_is_refused_before_reading(tmp_path, far):
+    """A sheet claiming A1:XFD1048576 would make the reader allocate 17 billion cells and
+    abort the process; the span is checked first. The near miss is the same workbook."""
+    import re
+    import zipfile
+
+    path = workbook(tmp_path / "far.xlsx", [("A", False, 1)])
+    with zipfile.ZipFile(path) as archive:
+        parts = {i.filename: archive.read(i) for i in archive.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    if far == "dimension":
+        sheet = re.sub(r'<dimension ref="[^"]*"/>', '<dimension ref="A1:XFD1048576"/>', sheet)
+    else:
+        sheet = sheet.replace(
+            "</sheetData>",
+            '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+            "</sheetData>",
+        )
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    got = load_input("receipts", InputSpec(path=path), tmp_path)
+    assert got.frame.height == 0
+    assert got.findings.select("rule", "value").rows() == [("xlsx_too_large", "XFD1048576")]
+
+
+# ----------------------------------------------- characters that are not what they seem
+@pytest.mark.parametrize(
+    "text", ["¹²³⁴", "1234¹", "١٢٣٤.٥٦", "१२३४.५६", "①②", "77 30.77", "1 5.00", "1  234.00"]
+)
+def test_digits_that_are_not_ascii_or_groups_that_are_not_groups_are_refused(tmp_path, text):
+    """NFKC would turn a footnote mark ``1234¹`` into 12341, and other scripts' digits are
+    not read as ours; a space groups thousands only between groups of three."""
+    got = receipts(tmp_path, [(text, "CNY")])
+    assert got.frame["amount"].to_list() == [None]
+    assert refused(got) == {2: "bad_value"}
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("１２３４.５６", "1234.56"), ("100 250.00", "100250.00"), ("1\u00a0234.56", "1234.56")],
+)
+def test_full_width_digits_and_real_space_groups_load(tmp_path, text, value):
+    got = receipts(tmp_path, [(text, "CNY")])
+    assert refused(got) == {}
+    assert got.frame["amount"].to_list() == [Decimal(value)]
+
+
+@pytest.mark.parametrize(
+    "text, currency, ok",
+    [
+        ("$1,234.56", "CNY", False),
+        ("€1,234.56", "CNY", False),
+        ("USD 1,234.56", "CNY", False),
+        ("JPY1234", "CNY", False),
+        ("US$1,234.56", "HKD", False),
+        ("¥1,234", "JPY", True),
+        ("¥1,234.56", "CNY", True),
+        ("$1,234.56", "HKD", True),
+        ("RMB 1,234.56", "CNY", True),
+        ("1234.56 元", "CNY", True),
+    ],
+)
+def test_a_cell_that_names_another_currency_is_refused(tmp_path, text, currency, ok):
+    got = receipts(tmp_path, [(text, currency)])
+    if ok:
+        assert refused(got) == {}
+        assert got.frame["amount"][0] is not None
+    else:
+        assert refused(got) == {2: "currency_mismatch"}
+        assert currency in got.findings["message"][0]
