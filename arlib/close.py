@@ -27,7 +27,9 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from arlib.config import Config, ConfigError, as_plain, load_config
+from pydantic_core import to_jsonable_python
+
+from arlib.config import Config, ConfigError, load_config
 from arlib.safe_output import (
     OutputFailed,
     bounded_lines,
@@ -447,7 +449,7 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
     inputs = [spec.path for spec in config.inputs.values()]
     audit.step(
         "outputs",
-        parameters={"row_cap": config.section("workpapers").row_cap},
+        parameters={"row_cap": config.workpapers.row_cap},
         inputs=inputs,
         outputs=written,
         rows=result.row_counts(),
@@ -460,7 +462,7 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "run": context,
         "versions": package_versions(),
         "platform": sys.platform,
-        "params": as_plain(config.raw),
+        "params": config.raw,
         "inputs": result.period.provenance,
         "control_totals": result.control_totals(),
         "outputs": sorted(p.relative_to(build).as_posix() for p in written),
@@ -474,6 +476,6 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         ],
     }
     (build / "manifest.json").write_text(
-        json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True),
+        json.dumps(to_jsonable_python(manifest), ensure_ascii=False, indent=2, sort_keys=True),
         encoding="utf-8",
     )

@@ -29,7 +29,7 @@ from arlib.close import (
     run_close,
     run_context,
 )
-from arlib.config import TOP_LEVEL_KEYS, _section_classes, load_config
+from arlib.config import USER_KEYS, load_config
 from arlib.load import load_period, sha256_of
 from arlib.signoff import SignOffError, read_signoffs, sign
 from tests.conftest import ROOT, fake_notebooks
@@ -172,8 +172,7 @@ def test_parameters_cell_knows_every_params_key(notebook):
     import yaml
 
     declared = {p.name for p in _infer_parameters(nbformat.read(notebook, as_version=4))}
-    known = {k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")}
-    assert known <= declared
+    assert set(USER_KEYS) <= declared
     for params in (ROOT / "params").glob("*.yaml"):
         assert set(yaml.safe_load(params.read_text(encoding="utf-8"))) <= declared, params
 

@@ -1,0 +1,163 @@
+"""Params as one typed schema: the pydantic models, their defaults, and the way a params
+file's values are read (exactly, and named when wrong)."""
+
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from arlib.aging import AgingConfig
+from arlib.config import (
+    ConfigError,
+    from_mapping,
+    load_config,
+)
+from arlib.exceptions import ExceptionConfig
+from arlib.match import MatchConfig
+from arlib.provision import ProvisionConfig
+from tests.conftest import ROOT, write
+
+SAMPLE = ROOT / "params" / "2026-09.yaml"
+
+
+def sample_raw() -> dict:
+    return yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+
+
+def problems_of(raw: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        from_mapping(raw, root=ROOT)
+    return info.value.problems
+
+
+# ------------------------------------------------------------------ reading values
+def test_nested_problems_are_named_by_their_place():
+    raw = sample_raw()
+    raw["matching"] = {"bank_charge_max": {"HKD": "x", "CNY": 30}, "rules": ["exact", "manual"]}
+    raw["aging"] = {"buckets": [["early", None, "zero"], ["late", 1]]}
+    raw["exceptions"] = {"actions": {"shortpay": "call"}, "shift_factors": [10, 1]}
+    problems = problems_of(raw)
+    assert "matching.bank_charge_max.HKD: 'x' is not a number" in problems
+    assert any(
+        p.startswith("matching.rules.0: 'exact' is not a known matching rule") for p in problems
+    )
+    assert "aging.buckets.0.2: 'zero' is not an integer" in problems
+    assert "aging.buckets.1: ['late', 1] has too few items" in problems
+    assert any(
+        p.startswith("exceptions.actions.shortpay: 'shortpay' is not a known") for p in problems
+    )
+    assert "exceptions.shift_factors.1: 1 must be at least 2" in problems
+    assert len(problems) == 6
+
+
+def test_cross_field_checks_name_the_field():
+    raw = sample_raw()
+    raw["matching"] = {"fuzzy_auto_threshold": 0.7}
+    raw["tiers"] = {"actions": {"A": "call"}}
+    raw["aging"] = {"buckets": [["a", None, 0], ["a", 1, None]]}
+    assert problems_of(raw) == [
+        "matching.fuzzy_suggest_threshold: 0.75 must not be above fuzzy_auto_threshold (0.7)",
+        "aging.buckets: the labels must be unique and differ from invalid_bucket",
+        "tiers.actions: no action for tier(s) 'B', 'C'",
+    ]
+
+
+def test_a_bad_regular_expression_is_a_named_problem():
+    """It was a traceback (re.error is no ValueError) before params were one model."""
+    raw = {**sample_raw(), "matching": {"reference_patterns": ["INV(\\d+"]}}
+    [problem] = problems_of(raw)
+    assert problem.startswith("matching.reference_patterns.0: 'INV(\\\\d+' is not a regular")
+
+
+def test_papermill_strings_are_read_as_meant():
+    raw = {
+        **sample_raw(),
+        "gl_control_balance": "81,048,506.02",  # as a GL report writes it
+        "matching": {
+            "date_window_days": "30",
+            "bank_charge_whole_units": "false",
+            "rounding_tolerance": "0.10",
+            "fuzzy_margin": "0.1",
+        },
+        "kpis": {"clamp_early_payments": "yes"},
+        "workpapers": {"row_cap": " 500 "},
+    }
+    config = from_mapping(raw, root=ROOT)
+    assert config.matching.date_window_days == 30
+    assert config.matching.bank_charge_whole_units is False
+    assert config.matching.rounding_tolerance == D("0.10")
+    assert config.matching.fuzzy_margin == 0.1
+    assert config.kpis.clamp_early_payments is True
+    assert config.workpapers.row_cap == 500
+    assert config.gl_control_balance == D("81048506.02")
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "expected"),
+    [
+        ("matching", {"date_window_days": True}, "True is not an integer"),
+        ("matching", {"date_window_days": 1.5}, "1.5 is not an integer"),
+        ("matching", {"bank_charge_whole_units": 1}, "1 is not true/false"),
+        ("matching", {"rounding_tolerance": True}, "True is not a number"),
+        ("matching", {"rounding_tolerance": "1,5"}, "'1,5' is not a number"),
+        ("adjustments", {"ar_account": 11.22}, "11.22 is not text"),
+    ],
+)
+def test_nothing_is_guessed(section, values, expected):
+    [problem] = problems_of({**sample_raw(), section: values})
+    assert problem == f"{section}.{next(iter(values))}: {expected}"
+
+
+def test_yaml_floats_become_exact_decimals(tmp_path):
+    """0.1 in YAML is the decimal 0.1, not the float's binary value 0.1000000000000000055..."""
+    text = SAMPLE.read_text(encoding="utf-8") + (
+        "matching: {rounding_tolerance: 0.1, bank_charge_max: {CNY: 0.05, '*': 0}}\n"
+        "exceptions: {tax_rates: [0.13, 0.06], fx_tolerance_pct: 0.3}\n"
+        "provision: {opening_provision: 431659.19}\n"
+    )
+    path = write(tmp_path / "params" / "p.yaml", text)
+    (tmp_path / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    config = load_config(path)
+    assert config.matching.rounding_tolerance == D("0.1")
+    assert str(config.matching.rounding_tolerance) == "0.1"
+    assert config.matching.bank_charge_max == {"CNY": D("0.05"), "*": D("0")}
+    assert config.exceptions.tax_rates == (D("0.13"), D("0.06"))
+    assert str(config.exceptions.fx_tolerance_pct) == "0.3"
+    assert str(config.provision.opening_provision) == "431659.19"
+    assert MatchConfig(rounding_tolerance=0.05).rounding_tolerance == D("0.05")
+    assert str(ProvisionConfig(loss_rates={"x": 0.1}).loss_rates["x"]) == "0.1"
+
+
+def test_money_per_currency_has_the_currency_decimals():
+    raw = {**sample_raw(), "matching": {"bank_charge_max": {"JPY": 50.5, "CNY": "30.005"}}}
+    assert problems_of(raw) == [
+        "matching.bank_charge_max.JPY: 50.5 has more decimals than JPY allows (0)",
+        "matching.bank_charge_max.CNY: 30.005 has more decimals than CNY allows (2)",
+    ]
+    ok = {**sample_raw(), "matching": {"bank_charge_max": {"JPY": "5000.00", "XXX": "0.001"}}}
+    assert from_mapping(ok, root=ROOT).matching.bank_charge_cents("JPY") == 500_000
+    [problem] = problems_of({**sample_raw(), "gl_control_balance": "81048506.025"})
+    assert problem == "gl_control_balance: 81048506.025 has more decimals than CNY allows (2)"
+
+
+def test_params_and_their_sections_are_frozen():
+    config = load_config(SAMPLE)
+    with pytest.raises(ValidationError, match="frozen"):
+        config.matching.date_window_days = 1
+    with pytest.raises(ValidationError, match="frozen"):
+        config.params.period = "2026-10"
+    with pytest.raises(ValidationError, match="frozen"):
+        AgingConfig().basis = "invoice_date"
+    with pytest.raises(ValidationError, match="frozen"):
+        config.params.inputs.invoices.path = Path("other.csv")
+
+
+def test_stage_configs_built_in_code_say_the_same():
+    with pytest.raises(ValidationError, match="'x' is not a number"):
+        MatchConfig(bank_charge_max={"HKD": "x"})
+    with pytest.raises(ValidationError, match="-1 must be from 0 to below 1"):
+        ExceptionConfig(tax_rates=[-1])
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        AgingConfig(bucket=[])
