@@ -6,6 +6,7 @@
     arlib signoff   --period 2026-10 --section AR-1 --role preparer|reviewer --name "..."
     arlib demo                                            sample data → full closes, offline
     arlib defaults                                        every parameter's default, as YAML
+    arlib schema    [--out docs/params.schema.json]       the JSON Schema of params, for editors
     arlib synth     --out DIR [--seed N] [--customers N] [--invoices N] [--format csv|parquet]
 
 Errors in the user's data or params are printed plainly (file:row: column: message) and
@@ -29,6 +30,7 @@ from arlib.safe_output import (
 )
 
 EXIT_OK, EXIT_DATA = 0, 2
+SCHEMA_FILE = "docs/params.schema.json"
 
 
 def _print_findings(findings, limit: int | None = None) -> tuple[int, int]:
@@ -196,6 +198,19 @@ def cmd_defaults(args) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args) -> int:
+    from arlib.config import json_schema_text
+
+    if args.out == "-":
+        print(json_schema_text(), end="")
+        return EXIT_OK
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json_schema_text(), encoding="utf-8")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arlib", description="AR reconciliation workbench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("defaults", help="print every parameter's default as YAML")
     p.set_defaults(func=cmd_defaults)
+
+    p = sub.add_parser("schema", help="write the JSON Schema of params files, for editors")
+    p.add_argument("--out", default=SCHEMA_FILE, help=f"default {SCHEMA_FILE}; - for stdout")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("synth", help="generate sample periods with ground truth")
     p.add_argument("--out", required=True)

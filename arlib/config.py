@@ -1,9 +1,10 @@
-"""The params of a close as one typed schema: the :class:`Params` model, its loader and its
-documented defaults.
+"""The params of a close as one typed schema: the :class:`Params` model, its loader, its
+JSON Schema and its documented defaults.
 
 Why one model: the params file describes the whole run (DESIGN.md) and is the product's
-interface: ``arlib defaults`` documents it, and the stages read their sections from it as
-typed attributes (``config.matching``).
+interface: editors check it against ``docs/params.schema.json`` (``arlib schema``),
+``arlib defaults`` documents it, and the stages read their sections from it as typed
+attributes (``config.matching``).
 All of these come from the same pydantic models: :class:`Params` here, composed of each
 stage's own section model (``arlib.match.MatchConfig`` ...), so a field's type, default and
 description are written once.
@@ -20,6 +21,7 @@ import calendar
 import dataclasses
 import datetime as dt
 import functools
+import json
 import re
 import textwrap
 import typing
@@ -39,6 +41,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import to_jsonable_python
 
 from arlib.aging import AgingConfig, TierConfig
@@ -725,6 +728,25 @@ def _model_at(loc: tuple) -> type[BaseModel]:
         annotation = model.model_fields[part].annotation
         model = next(t for t in (annotation, *typing.get_args(annotation)) if _is_model(t))
     return model
+
+
+class _NoFieldTitles(GenerateJsonSchema):
+    """pydantic titles each field with its name in words ("Date Window Days"): noise beside
+    the name itself and its description."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a params file, for editors (VS Code YAML, JupyterLab)."""
+    schema = Params.model_json_schema(schema_generator=_NoFieldTitles)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def json_schema_text() -> str:
+    """:func:`json_schema` as ``docs/params.schema.json`` holds it."""
+    return json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
 
 
 def defaults_yaml() -> str:

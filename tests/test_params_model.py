@@ -1,17 +1,23 @@
-"""Params as one typed schema: the pydantic models, their defaults, and the way a params
-file's values are read (exactly, and named when wrong)."""
+"""Params as one typed schema: the pydantic models, their JSON Schema for editors, their
+defaults, and the way a params file's values are read (exactly, and named when wrong)."""
 
+import json
 from decimal import Decimal as D
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from pydantic import ValidationError
 
+import arlib.cli
 from arlib.aging import AgingConfig
 from arlib.config import (
     ConfigError,
+    Params,
     from_mapping,
+    json_schema,
+    json_schema_text,
     load_config,
 )
 from arlib.exceptions import ExceptionConfig
@@ -19,6 +25,7 @@ from arlib.match import MatchConfig
 from arlib.provision import ProvisionConfig
 from tests.conftest import ROOT, write
 
+SAMPLES = sorted((ROOT / "params").glob("*.yaml"))
 SAMPLE = ROOT / "params" / "2026-09.yaml"
 
 
@@ -30,6 +37,76 @@ def problems_of(raw: dict) -> list[str]:
     with pytest.raises(ConfigError) as info:
         from_mapping(raw, root=ROOT)
     return info.value.problems
+
+
+def as_an_editor_reads(path: Path) -> dict:
+    """A params file as a YAML editor checks it against the schema: dates are text."""
+    return json.loads(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")), default=str))
+
+
+# ------------------------------------------------------------------ the JSON Schema
+def test_committed_schema_is_current():
+    committed = (ROOT / "docs" / "params.schema.json").read_text(encoding="utf-8")
+    assert committed == json_schema_text(), (
+        "docs/params.schema.json is stale: regenerate it with `arlib schema`"
+    )
+
+
+def test_schema_is_valid_and_describes_every_key():
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert set(schema["properties"]) == set(Params.model_fields)
+    assert schema["required"] == ["period", "inputs"]
+    assert schema["additionalProperties"] is False
+    matching = schema["$defs"]["MatchConfig"]["properties"]
+    assert all(field.get("description") for field in matching.values())
+    assert matching["date_window_days"] == {
+        "default": 180,
+        "description": matching["date_window_days"]["description"],
+        "maximum": 36600,
+        "minimum": 0,
+        "type": "integer",
+    }
+    assert "title" not in matching["date_window_days"]  # no "Date Window Days" noise
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_schema_accepts_the_sample_params(path):
+    validator = jsonschema.Draft202012Validator(json_schema())
+    assert [e.message for e in validator.iter_errors(as_an_editor_reads(path))] == []
+    assert path.read_text(encoding="utf-8").startswith(
+        "# yaml-language-server: $schema=../docs/params.schema.json\n"
+    )  # so VS Code's YAML extension finds it
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"matching": {"date_window_days": "ten"}}, ["matching", "date_window_days"]),
+        ({"matching": {"colour": 1}}, ["matching"]),
+        ({"colour": "blue"}, []),
+        ({"aging": {"basis": "weekday"}}, ["aging", "basis"]),
+        ({"base_currency": "XYZ"}, ["base_currency"]),
+        ({"matching": {"bank_charge_max": {"HKD": "x"}}}, ["matching", "bank_charge_max", "HKD"]),
+        ({"exceptions": {"tax_rates": [1.5]}}, ["exceptions", "tax_rates", 0]),
+        ({"period": "October"}, ["period"]),
+        ({"inputs": {"invoices": {"format": "csv"}}}, ["inputs", "invoices"]),
+    ],
+)
+def test_schema_rejects_a_broken_params_file(change, where):
+    raw = {**as_an_editor_reads(SAMPLE), **change}
+    errors = list(jsonschema.Draft202012Validator(json_schema()).iter_errors(raw))
+    assert errors, change
+    assert where in [list(e.absolute_path) for e in errors]
+
+
+def test_arlib_schema_writes_the_file(tmp_path, capsys):
+    target = tmp_path / "docs" / "params.schema.json"
+    assert arlib.cli.main(["schema", "--out", str(target)]) == 0
+    assert capsys.readouterr().out == f"wrote {target}\n"
+    assert target.read_text(encoding="utf-8") == json_schema_text()
+    assert arlib.cli.main(["schema", "--out", "-"]) == 0
+    assert capsys.readouterr().out == json_schema_text()
 
 
 # ------------------------------------------------------------------ reading values
