@@ -462,7 +462,11 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "run": context,
         "versions": package_versions(),
         "platform": sys.platform,
+        # as written, the file it was read from, and as the run understood it (resolved:
+        # every default filled in), so an auditor need not know arlib's defaults
         "params": config.raw,
+        "params_sha256": config.params_sha256,
+        "params_resolved": config.resolved(),
         "inputs": result.period.provenance,
         "control_totals": result.control_totals(),
         "outputs": sorted(p.relative_to(build).as_posix() for p in written),

@@ -3,8 +3,8 @@ JSON Schema and its documented defaults.
 
 Why one model: the params file describes the whole run (DESIGN.md) and is the product's
 interface: editors check it against ``docs/params.schema.json`` (``arlib schema``),
-``arlib defaults`` documents it, and the stages read their sections from it as typed
-attributes (``config.matching``).
+``arlib defaults`` documents it, the manifest records it resolved (every default filled
+in), and the stages read their sections from it as typed attributes (``config.matching``).
 All of these come from the same pydantic models: :class:`Params` here, composed of each
 stage's own section model (``arlib.match.MatchConfig`` ...), so a field's type, default and
 description are written once.
@@ -21,6 +21,7 @@ import calendar
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import json
 import re
 import textwrap
@@ -454,15 +455,16 @@ SECTIONS = tuple(
 class Config:
     """A close's params as a run uses them. Build it with :func:`load_config`.
 
-    ``params`` is what the params file says with every default filled in; the rest is
-    where the run happens: the project root its paths are relative to, the file they came
-    from (``source``) and its raw mapping.
+    ``params`` is what the params file says with every default filled in (the record the
+    manifest keeps); the rest is where the run happens: the project root its paths are
+    relative to, the file they came from (``source``, its raw mapping and SHA-256).
     """
 
     params: Params
     root: Path
     source: str = "<params>"
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    params_sha256: str | None = None
 
     @functools.cached_property
     def inputs(self) -> dict[str, InputSpec]:
@@ -548,6 +550,10 @@ class Config:
     @property
     def statements(self) -> StatementConfig:
         return self.params.statements
+
+    def resolved(self) -> dict[str, Any]:
+        """The params as JSON with every default filled in: what the run was told."""
+        return self.params.model_dump(mode="json", exclude=set(INJECTED))
 
 
 def project_root(params_file: Path) -> Path:
@@ -642,7 +648,8 @@ def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = N
                 source,
                 [f"params file is {size:,} bytes; a params file is at most {MAX_PARAMS_BYTES:,}"],
             )
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(source, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
     except OSError as exc:
@@ -657,7 +664,8 @@ def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = N
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["the params file must be a mapping of keys to values"])
     raw = {**raw, **(overrides or {})}
-    return from_mapping(raw, root=project_root(path), source=source)
+    config = from_mapping(raw, root=project_root(path), source=source)
+    return dataclasses.replace(config, params_sha256=hashlib.sha256(data).hexdigest())
 
 
 def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<params>") -> Config:
@@ -786,3 +794,38 @@ def _dumped(key: str, value: Any, indent: str) -> list[str]:
         {key: to_jsonable_python(value)}, allow_unicode=True, sort_keys=False, width=100
     )
     return [indent + line for line in text.splitlines()]
+
+
+def differences(params: Params) -> list[tuple[str, Any, Any]]:
+    """``(key, value, default)`` of each setting of ``params`` that is not its default,
+    keys dotted (``matching.bank_charge_max.CNY``): the defaults being those of a params
+    file that gives only this period and these input paths."""
+    minimal = {"period": params.period, "inputs": {}}
+    for name in INPUT_NAMES:
+        spec = getattr(params.inputs, name)
+        if spec is not None:
+            minimal["inputs"][name] = str(spec.path)
+    # compared as values (a rate of 1 is the default 1.00), shown as JSON
+    given = _flat(params.model_dump(exclude=set(INJECTED)))
+    default = _flat(Params.model_validate(minimal).model_dump(exclude=set(INJECTED)))
+    keys = list(dict.fromkeys([*given, *default]))
+    first = {}
+    for key in keys:  # the keys of one mapping together (bank_charge_max.CNY, .USD ...)
+        first.setdefault(key.rpartition(".")[0], len(first))
+    keys.sort(key=lambda k: first[k.rpartition(".")[0]])
+    return [
+        (key, to_jsonable_python(given.get(key)), to_jsonable_python(default.get(key)))
+        for key in keys
+        if given.get(key) != default.get(key)
+    ]
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as dotted keys, down to its values (lists are values); an empty
+    mapping has none, so ``{CNY: 30}`` against a default ``{}`` is the one key it sets."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, sub in value.items():
+        out.update(_flat(sub, f"{prefix}.{key}" if prefix else str(key)))
+    return out

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 from pydantic_core import to_jsonable_python
 
-from arlib.config import SECTIONS, USER_KEYS, Config, from_mapping, load_config
+from arlib.config import SECTIONS, USER_KEYS, Config, differences, from_mapping, load_config
 
 SCRAP_MIME = "application/scrapbook.scrap.json+json"
 CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -142,6 +142,22 @@ def params_table(config: Config) -> pl.DataFrame:
             "value": [None if r[1] is None else str(r[1]) for r in rows],
         }
     )
+
+
+def params_changes(config: Config) -> pl.DataFrame:
+    """What this close's params set otherwise than the defaults (those of a params file
+    giving only the period and the input paths): the judgements to review first."""
+
+    def text(value: Any) -> str | None:
+        return (
+            value
+            if value is None or isinstance(value, str)
+            else json.dumps(value, ensure_ascii=False)
+        )
+
+    rows = [(key, text(value), text(default)) for key, value, default in differences(config.params)]
+    schema = {"parameter": pl.String, "value": pl.String, "default": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def signoff_markdown(closed) -> str:

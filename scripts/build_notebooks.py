@@ -85,6 +85,11 @@ NB01 = [
     ),
     md("## Parameters\n\nThe whole run is described by the params file; every default is shown."),
     code("nb.show(nb.params_table(config))"),
+    md(
+        "What these params set otherwise than the defaults (of a params file that gives only "
+        "the period and its inputs): the choices to review first."
+    ),
+    code("nb.show(nb.params_changes(config))"),
     md("## Inputs and provenance"),
     code(
         """period = pipeline.load_stage(config, state_dir)

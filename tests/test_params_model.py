@@ -15,6 +15,7 @@ from arlib.aging import AgingConfig
 from arlib.config import (
     ConfigError,
     Params,
+    differences,
     from_mapping,
     json_schema,
     json_schema_text,
@@ -22,6 +23,7 @@ from arlib.config import (
 )
 from arlib.exceptions import ExceptionConfig
 from arlib.match import MatchConfig
+from arlib.notebook import params_changes
 from arlib.provision import ProvisionConfig
 from tests.conftest import ROOT, write
 
@@ -238,3 +240,37 @@ def test_stage_configs_built_in_code_say_the_same():
         ExceptionConfig(tax_rates=[-1])
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         AgingConfig(bucket=[])
+
+
+# ------------------------------------------------------------------ resolved params
+def test_resolved_params_are_a_params_file_of_the_same_run():
+    config = load_config(SAMPLE)
+    resolved = config.resolved()
+    assert resolved["as_of"] == "2026-09-30"  # the default, filled in
+    assert resolved["matching"] == MatchConfig().model_dump(mode="json")
+    assert resolved["inputs"]["invoices"]["path"] == "data/sample/2026-09/invoices.csv"
+    assert "params_file" not in resolved and "root" not in resolved
+    again = from_mapping(resolved, root=ROOT)
+    assert again.params == config.params
+    assert again.resolved() == resolved
+
+
+def test_differences_from_the_defaults():
+    overrides = {"matching": {"date_window_days": 90}, "provision": {"opening_provision": 5}}
+    config = load_config(SAMPLE, overrides)
+    found = {key: (value, default) for key, value, default in differences(config.params)}
+    assert found["matching.date_window_days"] == (90, 180)
+    assert found["provision.opening_provision"] == ("5", None)
+    assert found["entity"] == ("ACME-SH", None)
+    assert found["gl_control_balance"] == ("81048506.02", None)
+    assert found["columns.receipts.流水号"] == ("receipt_id", None)
+    assert "as_of" not in found and "out_dir" not in found  # the sample's are the defaults
+    assert "inputs.invoices.path" not in found  # the inputs are what a period gives
+    table = params_changes(config)
+    assert table.columns == ["parameter", "value", "default"]
+    assert table.filter(table["parameter"] == "matching.date_window_days").row(0) == (
+        "matching.date_window_days",
+        "90",
+        "180",
+    )
+    assert differences(Params.model_validate(config.resolved())) == differences(config.params)
