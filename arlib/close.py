@@ -45,7 +45,7 @@ NOTEBOOKS = (
     "03_exceptions_and_aging.ipynb",
     "04_close_and_signoff.ipynb",
 )
-PACKAGES = ("arlib", "polars", "pandas", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
+PACKAGES = ("arlib", "polars", "pydantic", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
 
 
 # A kernel that does not start, or a cell that runs this long, fails the close (named)
