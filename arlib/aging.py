@@ -144,10 +144,13 @@ DEFAULT_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
 )
 
 
+Basis = choice(("due_date", "invoice_date"), "aging basis")
+
+
 class AgingConfig(Section):
     """``aging:`` section of the params."""
 
-    basis: choice(("due_date", "invoice_date"), "aging basis") = Field(
+    basis: Basis = Field(
         "due_date", description="due_date or invoice_date: the date days are counted from"
     )
     buckets: tuple[tuple[Text, Whole | None, Whole | None], ...] = Field(

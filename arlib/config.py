@@ -81,6 +81,8 @@ INPUT_NAMES = (
 )
 REQUIRED_INPUTS = ("invoices", "receipts", "customers")
 FORMATS = ("csv", "xlsx", "parquet", "mt940", "camt053", "camt054", "ofx", "bai2")
+Format = choice(FORMATS, "format")
+Currency = choice(tuple(CURRENCY_DECIMALS), "currency")
 # A params file is a page of settings: bigger, deeper or (through YAML aliases) wider
 # than this is refused before anything walks it (an alias "bomb" expands exponentially).
 MAX_PARAMS_BYTES = 1_000_000
@@ -129,7 +131,7 @@ class InputSpec(Section):
     path: FilePath = Field(
         description="the file, relative to the project root (the folder holding params/)"
     )
-    format: choice(FORMATS, "format") | None = Field(
+    format: Format | None = Field(
         None, description="csv, xlsx, parquet or a bank format; null: from suffix and content"
     )
     encoding: Text | None = Field(
@@ -315,7 +317,7 @@ class Params(Section):
     as_of: dt.date | None = Field(
         None, validate_default=True, description="the aging date; null: the period's last day"
     )
-    base_currency: choice(tuple(CURRENCY_DECIMALS), "currency") = Field(
+    base_currency: Currency = Field(
         "CNY", description="the currency of the ledger: totals, aging, provision, journal"
     )
     inputs: Inputs = Field(description="the input files, relative to the project root")

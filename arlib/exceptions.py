@@ -119,6 +119,7 @@ TOLERANCE_KINDS = ("bank_charge", "discount", "fx_difference", "rounding")
 Tolerance = Annotated[Exact, Range(ge=0)]
 TaxRate = Annotated[Exact, Range(ge=0, lt=1)]
 ExceptionType = choice(tuple(CLASS_OF), "exception type")
+LateUnit = choice(("invoices", "periods"), "unit")
 
 
 class ExceptionConfig(Section):
@@ -158,7 +159,7 @@ class ExceptionConfig(Section):
         description="a customer late in at least this many late_unit of the history, more "
         "than late_grace_days after due, is a repeated late payer",
     )
-    late_unit: choice(("invoices", "periods"), "unit") = Field(
+    late_unit: LateUnit = Field(
         "invoices", description="what late_min_count counts: invoices or periods"
     )
     late_grace_days: Days = Field(0, description="days after due before a payment is late")

@@ -41,10 +41,13 @@ LEVELS = ("reminder", "second", "final")
 DISPUTE_CLASSES = ("dispute",)
 
 
+Selection = choice(SELECTIONS, "customer selection")
+
+
 class StatementConfig(Section):
     """``statements:`` section of the params."""
 
-    customers: choice(SELECTIONS, "customer selection") = Field(
+    customers: Selection = Field(
         "none",
         description="none, all (every customer with an open invoice or unapplied cash) or "
         "overdue (customers with an overdue tier)",
