@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
 
 import polars as pl
+from pydantic import Field, field_validator, model_validator
 
+from arlib.findings import quote
+from arlib.paramtypes import Days, Exact, Range, Section, Text, Whole, choice, problem, problems_at
 from arlib.schema import MONEY, RATE
 
 CENT = Decimal("0.01")
@@ -140,37 +144,39 @@ DEFAULT_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class AgingConfig:
-    """``aging:`` section of the params.
+Basis = choice(("due_date", "invoice_date"), "aging basis")
 
-    - ``basis``: ``due_date`` (default) or ``invoice_date``: the date days are counted from.
-    - ``buckets``: ``[label, low, high]`` in days past the basis date, both inclusive,
-      ``null`` for open-ended; must cover every integer exactly once. Default:
-      not_due (≤0), 1-30, 31-60, 61-90, 91-180, >180 (≥181).
-    - ``invalid_bucket``: where items with impossible dates go (default ``invalid_date``).
-    """
 
-    basis: str = "due_date"
-    buckets: tuple[tuple[str, int | None, int | None], ...] = DEFAULT_BUCKETS
-    invalid_bucket: str = "invalid_date"
+class AgingConfig(Section):
+    """``aging:`` section of the params."""
 
-    def __post_init__(self) -> None:
-        if self.basis not in ("due_date", "invoice_date"):
-            raise ValueError(f"aging.basis must be due_date or invoice_date, not {self.basis!r}")
-        buckets = tuple(
-            (str(b[0]), None if b[1] is None else int(b[1]), None if b[2] is None else int(b[2]))
-            for b in self.buckets
-        )
+    basis: Basis = Field(
+        "due_date", description="due_date or invoice_date: the date days are counted from"
+    )
+    buckets: tuple[tuple[Text, Whole | None, Whole | None], ...] = Field(
+        DEFAULT_BUCKETS,
+        description="[label, low, high] in days past the basis date, both inclusive, null for "
+        "open-ended; together they cover every number of days exactly once, in order",
+    )
+    invalid_bucket: Text = Field("invalid_date", description="where items with impossible dates go")
+
+    @field_validator("buckets")
+    @classmethod
+    def _cover_every_day(cls, buckets: tuple) -> tuple:
         if not buckets or buckets[0][1] is not None or buckets[-1][2] is not None:
-            raise ValueError("aging.buckets must start and end open-ended (null low / high)")
+            raise problem("must start and end open-ended (null low / high)")
         for (la, _, hi), (lb, lo, _) in zip(buckets, buckets[1:], strict=False):
             if hi is None or lo is None or lo != hi + 1:
-                raise ValueError(f"aging.buckets {la!r} and {lb!r} are not contiguous")
-        labels = [b[0] for b in buckets]
+                raise problem(f"{quote(la)} and {quote(lb)} are not contiguous")
+        return buckets
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> AgingConfig:
+        labels = [b[0] for b in self.buckets]
         if len(set(labels)) != len(labels) or self.invalid_bucket in labels:
-            raise ValueError("aging.buckets labels must be unique and differ from invalid_bucket")
-        object.__setattr__(self, "buckets", buckets)
+            message = "the labels must be unique and differ from invalid_bucket"
+            raise problems_at("aging", [(("buckets",), message)])
+        return self
 
     @property
     def labels(self) -> list[str]:
@@ -440,42 +446,41 @@ def _unapplied(
 
 
 # --------------------------------------------------------------------------- tiers
-@dataclass(frozen=True)
-class TierConfig:
-    """``tiers:`` section of the params.
+class TierConfig(Section):
+    """``tiers:`` section of the params."""
 
-    - ``rules``: ``[tier, min_days, max_days]`` past due (inclusive; null = open-ended),
-      most severe first. Default A ≥ 91 days (> 90), B 31–90, C 1–30.
-    - ``raise_threshold``: a customer whose overdue amount (base) is at least this is raised
-      one tier (C→B, B→A). Default 500,000.00; null disables.
-    - ``actions``: collection action per tier.
-    - ``chronic_late_min``: late payments (in ``history``) that make a customer a chronic
-      late payer, recommended for prepayment. Default 3.
-    - ``late_grace_days``: days after due before a payment counts as late. Default 0.
-    """
-
-    rules: tuple[tuple[str, int, int | None], ...] = (("A", 91, None), ("B", 31, 90), ("C", 1, 30))
-    raise_threshold: Decimal | None = Decimal("500000.00")
-    actions: Mapping[str, str] = field(
-        default_factory=lambda: {
+    rules: tuple[tuple[Text, Whole, Whole | None], ...] = Field(
+        (("A", 91, None), ("B", 31, 90), ("C", 1, 30)),
+        description="[tier, min_days, max_days] past due (inclusive; null = open-ended), most "
+        "severe first: A from 91 days (over 90), B 31-90, C 1-30",
+    )
+    raise_threshold: Annotated[Exact, Range(ge=0)] | None = Field(
+        Decimal("500000.00"),
+        description="a customer whose overdue amount (base currency) is at least this is "
+        "raised one tier (C to B, B to A); null disables",
+    )
+    actions: dict[Text, Text] = Field(
+        {
             "A": "legal letter and stop supply",
             "B": "daily SMS / phone call",
             "C": "email reminder",
-        }
+        },
+        description="collection action per tier",
     )
-    chronic_late_min: int = 3
-    late_grace_days: int = 0
+    chronic_late_min: Whole = Field(
+        3,
+        description="late payments (in the payment history) that make a customer a chronic "
+        "late payer, recommended for prepayment",
+    )
+    late_grace_days: Days = Field(0, description="days after due before a payment counts as late")
 
-    def __post_init__(self) -> None:
-        rules = tuple(
-            (str(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in self.rules
-        )
-        object.__setattr__(self, "rules", rules)
-        if self.raise_threshold is not None:
-            object.__setattr__(self, "raise_threshold", to_decimal(self.raise_threshold))
-        missing = [r[0] for r in rules if r[0] not in self.actions]
+    @model_validator(mode="after")
+    def _an_action_per_tier(self) -> TierConfig:
+        missing = [r[0] for r in self.rules if r[0] not in self.actions]
         if missing:
-            raise ValueError(f"tiers.actions missing for tier(s) {missing}")
+            message = f"no action for tier(s) {', '.join(map(quote, missing))}"
+            raise problems_at("tiers", [(("actions",), message)])
+        return self
 
     @property
     def order(self) -> list[str]:

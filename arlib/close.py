@@ -27,7 +27,9 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from arlib.config import Config, ConfigError, as_plain, load_config
+from pydantic_core import to_jsonable_python
+
+from arlib.config import Config, ConfigError, load_config
 from arlib.safe_output import (
     OutputFailed,
     bounded_lines,
@@ -44,7 +46,7 @@ NOTEBOOKS = (
     "03_exceptions_and_aging.ipynb",
     "04_close_and_signoff.ipynb",
 )
-PACKAGES = ("arlib", "polars", "pandas", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
+PACKAGES = ("arlib", "polars", "pydantic", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
 
 
 # A kernel that does not start, or a cell that runs this long, fails the close (named)
@@ -467,7 +469,7 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
     inputs = [spec.path for spec in config.inputs.values()]
     audit.step(
         "outputs",
-        parameters={"row_cap": config.section("workpapers").row_cap},
+        parameters={"row_cap": config.workpapers.row_cap},
         inputs=inputs,
         outputs=written,
         rows=result.row_counts(),
@@ -480,7 +482,11 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "run": context,
         "versions": package_versions(),
         "platform": sys.platform,
-        "params": as_plain(config.raw),
+        # as written, the file it was read from, and as the run understood it (resolved:
+        # every default filled in), so an auditor need not know arlib's defaults
+        "params": config.raw,
+        "params_sha256": config.params_sha256,
+        "params_resolved": config.resolved(),
         "inputs": result.period.provenance,
         "control_totals": result.control_totals(),
         "outputs": sorted(p.relative_to(build).as_posix() for p in written),
@@ -494,6 +500,6 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         ],
     }
     (build / "manifest.json").write_text(
-        json.dumps(as_plain(manifest), ensure_ascii=False, indent=2, sort_keys=True),
+        json.dumps(to_jsonable_python(manifest), ensure_ascii=False, indent=2, sort_keys=True),
         encoding="utf-8",
     )

@@ -1,12 +1,18 @@
-"""One typed, frozen configuration per close, loaded from a period's params YAML.
+"""The params of a close as one typed schema: the :class:`Params` model, its loader, its
+JSON Schema and its documented defaults.
 
-Why a single loader: the params file describes the whole run (DESIGN.md), papermill passes
-its keys into every notebook as strings (YAML dates arrive as ``'2026-10-31'``), and a user
-must see every problem with the file at once, named by key. ``load_config`` therefore
-collects all problems and raises one :class:`ConfigError` listing them.
+Why one model: the params file describes the whole run (DESIGN.md) and is the product's
+interface: editors check it against ``docs/params.schema.json`` (``arlib schema``),
+``arlib defaults`` documents it, the manifest records it resolved (every default filled
+in), and the stages read their sections from it as typed attributes (``config.matching``).
+All of these come from the same pydantic models: :class:`Params` here, composed of each
+stage's own section model (``arlib.match.MatchConfig`` ...), so a field's type, default and
+description are written once.
 
-Every default lives here or in the stage's own config dataclass (``SECTIONS``), and
-``describe_defaults()`` prints them for the README.
+Why one loader: papermill passes the keys of a params file into every notebook as strings
+(YAML dates arrive as ``'2026-10-31'``), and a user must see every problem with the file at
+once, named by key. ``load_config`` therefore collects all problems and raises one
+:class:`ConfigError` listing them as ``key.path: message``.
 """
 
 from __future__ import annotations
@@ -14,20 +20,55 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
-import math
+import functools
+import hashlib
+import json
 import re
-import types
+import textwrap
 import typing
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import to_jsonable_python
 
+from arlib.aging import AgingConfig, TierConfig
+from arlib.exceptions import ExceptionConfig
 from arlib.findings import excerpt, quote
+from arlib.journal import JournalConfig
+from arlib.kpis import KpiConfig
+from arlib.match import MatchConfig
+from arlib.paramtypes import (
+    PROBLEM,
+    Exact,
+    FilePath,
+    Flag,
+    Range,
+    Section,
+    Text,
+    Whole,
+    choice,
+    excess_places,
+    problem,
+    problems_at,
+)
+from arlib.provision import ProvisionConfig
 from arlib.safe_output import bounded_lines
 from arlib.schema import CURRENCY_DECIMALS, FRAMES
+from arlib.statements import StatementConfig
 
 INPUT_NAMES = (
     "invoices",
@@ -40,14 +81,15 @@ INPUT_NAMES = (
 )
 REQUIRED_INPUTS = ("invoices", "receipts", "customers")
 FORMATS = ("csv", "xlsx", "parquet", "mt940", "camt053", "camt054", "ofx", "bai2")
+Format = choice(FORMATS, "format")
+Currency = choice(tuple(CURRENCY_DECIMALS), "currency")
 # A params file is a page of settings: bigger, deeper or (through YAML aliases) wider
 # than this is refused before anything walks it (an alias "bomb" expands exponentially).
 MAX_PARAMS_BYTES = 1_000_000
 MAX_PARAMS_VALUES = 100_000
 MAX_PARAMS_DEPTH = 50
-# Integers in params (days, counts, caps) beyond this are no setting anyone means, and
-# overflow the date and integer arithmetic of the stages.
-MAX_PARAMS_INT = 1_000_000_000
+# Keys that `arlib close` and notebooks pass along with the params, not written by users.
+INJECTED = ("params_file", "root")
 
 
 class ConfigError(ValueError):
@@ -60,112 +102,460 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {len(problems)} problem(s) in params:\n{lines}")
 
 
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """Where one input lives and how to read it.
-
-    Attributes:
-        path: File path (resolved against the project root).
-        format: csv, xlsx, parquet or a bank format; detected from the suffix/content if None.
-        encoding: For CSV: utf-8, utf-8-sig, gbk, gb18030; detected if None.
-        sheet: XLSX sheet name; the first sheet if None.
-        decimal_comma: Amounts are written ``1.234,56``.
-        dayfirst: Ambiguous dates such as ``05/10/2026`` are day-first.
-        preset: Named bank-export layout (see ``arlib.bankfiles``).
-        columns: The user's header → canonical column name.
-    """
-
-    path: Path
-    format: str | None = None
-    encoding: str | None = None
-    sheet: str | None = None
-    decimal_comma: bool | None = None
-    dayfirst: bool = False
-    preset: str | None = None
-    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+def _unknown_columns(frame: str, mapping: Mapping[str, str]) -> list[tuple[tuple[str], str]]:
+    """Header mappings of ``frame`` whose target is not one of its canonical columns."""
+    if frame not in FRAMES:  # opening items and decisions have their own fixed columns
+        return []
+    known = set(FRAMES[frame][0]) | set(FRAMES[frame][1])
+    return [
+        (
+            (header,),
+            f"{quote(target)} is not a column of {frame} (known: {', '.join(sorted(known))})",
+        )
+        for header, target in mapping.items()
+        if target not in known
+    ]
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkpaperConfig:
-    """Excel workpapers.
+def _given(value: Any) -> Any:
+    """A mapping without its null values: ``matching:`` with nothing under it (or a
+    parameter papermill left unset) means the defaults, as if the key were not there."""
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
 
-    Attributes:
-        row_cap: Detail sheets stop after this many rows and name the CSV/Parquet with the
-            full detail (Excel's hard limit is 1,048,576 rows).
-    """
 
-    row_cap: int = 100_000
+class InputSpec(Section):
+    """Where one input lives and how to read it: a path, or a mapping with ``path``."""
+
+    path: FilePath = Field(
+        description="the file, relative to the project root (the folder holding params/)"
+    )
+    format: Format | None = Field(
+        None, description="csv, xlsx, parquet or a bank format; null: from suffix and content"
+    )
+    encoding: Text | None = Field(
+        None, description="for CSV: utf-8, utf-8-sig, gbk, gb18030; null: detected"
+    )
+    sheet: Text | None = Field(None, description="XLSX sheet name; null: the first sheet")
+    decimal_comma: Flag | None = Field(
+        None, description="amounts are written 1.234,56; null: detected"
+    )
+    dayfirst: Flag = Field(False, description="ambiguous dates such as 05/10/2026 are day-first")
+    preset: Text | None = Field(
+        None, description="named bank-export layout (icbc, ccb, boc, abc, cmb, generic_cn, generic)"
+    )
+    columns: dict[Text, Text] = Field(
+        {}, description="the file's header → canonical column name (over the top-level columns:)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_alone(cls, value: Any) -> Any:
+        """``invoices: data/invoices.csv`` is short for ``invoices: {path: ...}``."""
+        if isinstance(value, str | Path):
+            return {"path": value}
+        if isinstance(value, InputSpec) or (isinstance(value, Mapping) and "path" in value):
+            return value
+        raise problem("expected a path or a mapping with 'path'")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [{"type": "string", "description": "the file's path"}, handler(schema)]}
+
+
+def resolve(root: Path, path: Path) -> Path:
+    """A path of the params as the run uses it: relative ones against the project root."""
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def _unusable(name: str, root: Path, given: Path) -> str | None:
+    """Why an input cannot be read (missing, a folder, a device such as /dev/zero, a name
+    the system refuses), or None for a readable regular file."""
+    try:
+        path = resolve(root, given)
+        exists, regular = path.exists(), path.is_file()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return f"cannot use the path {excerpt(given, 200)}: {excerpt(reason)}"
+    if not exists:
+        hint = ""
+        if name == "opening":
+            hint = " (close the previous period first: it writes open_items.parquet)"
+        return f"file not found: {excerpt(path, 200)}{hint}"
+    if not regular:
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket?)"
+        return f"{excerpt(path, 200)} is {kind}; give the path of a file"
+    return None
+
+
+class Inputs(Section):
+    """The files of a close. Validated with ``context={"root": ...}`` (as :func:`from_mapping`
+    does), each given file must be a readable regular file under that root."""
+
+    invoices: InputSpec = Field(description="the period's invoices (CSV, XLSX, Parquet)")
+    receipts: InputSpec = Field(
+        description="bank statement lines: MT940, CAMT.053/054, OFX, BAI2, bank CSV/XLSX exports"
+    )
+    customers: InputSpec = Field(description="the customer master")
+    credit_notes: InputSpec | None = Field(None, description="credit notes of the period")
+    fx_rates: InputSpec | None = Field(
+        None, description="fx rates: units of base currency per unit, by date"
+    )
+    opening: InputSpec | None = Field(
+        None, description="the previous close's open_items.parquet (carry-forward)"
+    )
+    decisions: InputSpec | None = Field(
+        None, description="manual matches, rejections, disputes, assignments and resolutions"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_absent(cls, value: Any) -> Any:
+        return _given(value)
+
+    @field_validator(*INPUT_NAMES)
+    @classmethod
+    def _readable(cls, spec: InputSpec | None, info: ValidationInfo) -> InputSpec | None:
+        if spec is None:
+            return None
+        located = [
+            (("columns", *loc), why) for loc, why in _unknown_columns(info.field_name, spec.columns)
+        ]
+        root = (info.context or {}).get("root")
+        if root is not None and (why := _unusable(info.field_name, root, spec.path)):
+            located.insert(0, ((), why))
+        if located:
+            raise problems_at("inputs", located)
+        return spec
+
+
+def _header_mapping(frame: str) -> Any:
+    return Field({}, description=f"{frame}: the file's header → canonical column name")
+
+
+class Columns(Section):
+    """Header mappings per input (``{invoices: {发票号: invoice_id}}``); an input's own
+    ``columns:`` adds to and overrides these."""
+
+    invoices: dict[Text, Text] = _header_mapping("invoices")
+    receipts: dict[Text, Text] = _header_mapping("receipts")
+    customers: dict[Text, Text] = _header_mapping("customers")
+    credit_notes: dict[Text, Text] = _header_mapping("credit_notes")
+    fx_rates: dict[Text, Text] = _header_mapping("fx_rates")
+    opening: dict[Text, Text] = _header_mapping("opening")
+    decisions: dict[Text, Text] = _header_mapping("decisions")
+
+    @field_validator(*INPUT_NAMES)
+    @classmethod
+    def _canonical(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        located = _unknown_columns(info.field_name, mapping)
+        if located:
+            raise problems_at("columns", located)
+        return mapping
+
+
+class WorkpaperConfig(Section):
+    """``workpapers:`` section of the params: the Excel workpapers."""
+
+    row_cap: Annotated[Whole, Range(ge=1)] = Field(
+        100_000,
+        description="detail sheets stop after this many rows and name the CSV/Parquet with the "
+        "full detail (Excel's hard limit is 1,048,576 rows)",
+    )
+
+
+def _month(value: Any) -> str:
+    if isinstance(value, dt.date):
+        value = value.strftime("%Y-%m")
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})", str(value).strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise problem(f"{quote(value)} is not a month (expected YYYY-MM, e.g. 2026-10)")
+    return f"{int(match.group(1)):04d}-{int(match.group(2)):02d}"
+
+
+def _day(value: Any) -> dt.date | None:
+    """A date as YAML gives it (a date, or text when YAML's own parser refused it, as for
+    2026-02-30) or papermill does (text)."""
+    if value is None or type(value) is dt.date:
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise problem(f"{quote(value)} is not a valid date (expected YYYY-MM-DD)") from None
+
+
+def _grouped(value: Any) -> Any:
+    """``12,345,678.90`` as written in a GL report: commas only between groups of three."""
+    if isinstance(value, str) and re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", value.strip()):
+        return value.replace(",", "")
+    return value
+
+
+def _last_day(period: str) -> dt.date:
+    year, month = map(int, period.split("-"))
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+class Params(Section):
+    """A params file: the whole run of one close (the top-level keys of the YAML)."""
+
+    model_config = ConfigDict(title="arlib params")
+
+    entity: Text | None = Field(
+        None, description="the entity closed; outputs go to outputs/<period>/<entity>/"
+    )
+    period: Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{1,2}$"})] = (
+        Field(description="the month being closed, YYYY-MM")
+    )
+    as_of: dt.date | None = Field(
+        None, validate_default=True, description="the aging date; null: the period's last day"
+    )
+    base_currency: Currency = Field(
+        "CNY", description="the currency of the ledger: totals, aging, provision, journal"
+    )
+    inputs: Inputs = Field(description="the input files, relative to the project root")
+    columns: Columns = Field(
+        Columns(), description="per input, the files' headers → canonical column names"
+    )
+    out_dir: FilePath | None = Field(
+        None,
+        validate_default=True,
+        description="where the close is written; null: outputs/<period>[/<entity>]",
+    )
+    gl_control_balance: Exact | None = Field(
+        None,
+        description="the GL's AR control account at the as-of date (base currency), for the "
+        "tie-out; null: the tie-out is not performed",
+    )
+    preparer: Text | None = Field(
+        None, description="who prepares the close (else the ARLIB_PREPARER environment variable)"
+    )
+    matching: MatchConfig = Field(
+        MatchConfig(), description="matching (核销): rules, tolerances and search bounds"
+    )
+    exceptions: ExceptionConfig = Field(
+        ExceptionConfig(),
+        description="classifying what matching left (差异): tolerances, rates, actions",
+    )
+    aging: AgingConfig = Field(AgingConfig(), description="aging (账龄): the basis and the buckets")
+    tiers: TierConfig = Field(
+        TierConfig(), description="overdue tiers (催收分级) and their collection actions"
+    )
+    kpis: KpiConfig = Field(KpiConfig(), description="collection KPIs: DSO and days-late trends")
+    provision: ProvisionConfig = Field(
+        ProvisionConfig(),
+        validate_default=True,  # the default rates must fit the aging too
+        description="expected credit loss (坏账准备): loss rates per aging bucket, opening "
+        "provision",
+    )
+    adjustments: JournalConfig = Field(
+        JournalConfig(),
+        description="proposed balancing adjustments (调平): accounts and write-off threshold",
+    )
+    workpapers: WorkpaperConfig = Field(WorkpaperConfig(), description="the Excel workpapers")
+    statements: StatementConfig = Field(
+        StatementConfig(),
+        description="customer statements (对账单) and collection letters (催收函)",
+    )
+    params_file: Text | None = Field(
+        None, description="set by arlib close for the notebooks, not written by users"
+    )
+    root: Text | None = Field(
+        None, description="set by tools: the project root, when not the params file's"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_absent(cls, value: Any) -> Any:
+        return _given(value)
+
+    @field_validator("entity", "preparer", mode="before")
+    @classmethod
+    def _trimmed(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> str:
+        return _month(value)
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of(cls, value: Any) -> dt.date | None:
+        return _day(value)
+
+    @field_validator("as_of")
+    @classmethod
+    def _period_end(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        period = info.data.get("period")
+        return _last_day(period) if value is None and period else value
+
+    @field_validator("out_dir")
+    @classmethod
+    def _out_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        period, entity = info.data.get("period"), info.data.get("entity")
+        if value is None and period:
+            return Path("outputs", period, *([entity] if entity else []))
+        return value
+
+    @field_validator("gl_control_balance", mode="before")
+    @classmethod
+    def _gl_grouped(cls, value: Any) -> Any:
+        return _grouped(value)
+
+    @field_validator("gl_control_balance")
+    @classmethod
+    def _gl_places(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        base = info.data.get("base_currency")
+        if value is not None and base and (why := excess_places(value, base)):
+            raise problem(why)
+        return value
+
+    @field_validator("provision")
+    @classmethod
+    def _provision_fits(cls, provision: ProvisionConfig, info: ValidationInfo) -> ProvisionConfig:
+        """Checked here, not when the provision stage meets an unrated bucket half-way into a
+        close: a rate for every aging bucket, an opening provision in base-currency cents."""
+        located = []
+        aging, base = info.data.get("aging"), info.data.get("base_currency")
+        if aging is not None:
+            unrated = [label for label in aging.labels if label not in provision.loss_rates]
+            if unrated:
+                located.append(
+                    (
+                        ("loss_rates",),
+                        f"no rate for aging bucket(s) {', '.join(excerpt(u) for u in unrated)} "
+                        f"(each aging bucket, and {excerpt(aging.invalid_bucket)} for impossible "
+                        "dates, needs one)",
+                    )
+                )
+        opening = provision.opening_provision
+        if opening is not None and base and (why := excess_places(opening, base)):
+            located.append((("opening_provision",), why))
+        if located:
+            raise problems_at("provision", located)
+        return provision
+
+
+USER_KEYS = tuple(k for k in Params.model_fields if k not in INJECTED)
+#: the stages' sections (matching ... statements), in params order
+SECTIONS = tuple(
+    name
+    for name, field in Params.model_fields.items()
+    if _is_model(field.annotation) and field.annotation not in (Inputs, Columns)
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """A validated close configuration. Build it with :func:`load_config`."""
+    """A close's params as a run uses them. Build it with :func:`load_config`.
 
-    period: str
-    as_of: dt.date
-    base_currency: str
-    inputs: Mapping[str, InputSpec]
-    out_dir: Path
+    ``params`` is what the params file says with every default filled in (the record the
+    manifest keeps); the rest is where the run happens: the project root its paths are
+    relative to, the file they came from (``source``, its raw mapping and SHA-256).
+    """
+
+    params: Params
     root: Path
-    entity: str | None = None
-    gl_control_balance: Decimal | None = None
-    preparer: str | None = None
-    sections: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     source: str = "<params>"
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    params_sha256: str | None = None
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, InputSpec]:
+        """Each given input with its path resolved against the root and the top-level
+        ``columns:`` of it merged under its own."""
+        specs = {}
+        for name in INPUT_NAMES:
+            spec = getattr(self.params.inputs, name)
+            if spec is not None:
+                columns = {**getattr(self.params.columns, name), **spec.columns}
+                update = {"path": resolve(self.root, spec.path), "columns": columns}
+                specs[name] = spec.model_copy(update=update)
+        return specs
+
+    @property
+    def out_dir(self) -> Path:
+        return (self.root / self.params.out_dir).resolve()
+
+    @property
+    def period(self) -> str:
+        return self.params.period
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.params.as_of
+
+    @property
+    def base_currency(self) -> str:
+        return self.params.base_currency
+
+    @property
+    def entity(self) -> str | None:
+        return self.params.entity
+
+    @property
+    def gl_control_balance(self) -> Decimal | None:
+        return self.params.gl_control_balance
+
+    @property
+    def preparer(self) -> str | None:
+        return self.params.preparer
 
     @property
     def period_start(self) -> dt.date:
-        year, month = map(int, self.period.split("-"))
-        return dt.date(year, month, 1)
+        return self.period_end.replace(day=1)
 
     @property
     def period_end(self) -> dt.date:
-        year, month = map(int, self.period.split("-"))
-        return dt.date(year, month, calendar.monthrange(year, month)[1])
+        return _last_day(self.period)
 
-    def section(self, name: str) -> Any:
-        """The typed config of a pipeline stage, e.g. ``config.section('matching')``."""
-        return self.sections[name]
+    @property
+    def matching(self) -> MatchConfig:
+        return self.params.matching
 
+    @property
+    def exceptions(self) -> ExceptionConfig:
+        return self.params.exceptions
 
-def _section_classes() -> dict[str, type]:
-    """Stage configs keyed by their params section; imported here to avoid import cycles."""
-    from arlib.aging import AgingConfig, TierConfig
-    from arlib.exceptions import ExceptionConfig
-    from arlib.journal import JournalConfig
-    from arlib.kpis import KpiConfig
-    from arlib.match import MatchConfig
-    from arlib.provision import ProvisionConfig
-    from arlib.statements import StatementConfig
+    @property
+    def aging(self) -> AgingConfig:
+        return self.params.aging
 
-    return {
-        "matching": MatchConfig,
-        "exceptions": ExceptionConfig,
-        "aging": AgingConfig,
-        "tiers": TierConfig,
-        "kpis": KpiConfig,
-        "provision": ProvisionConfig,
-        "adjustments": JournalConfig,
-        "workpapers": WorkpaperConfig,
-        "statements": StatementConfig,
-    }
+    @property
+    def tiers(self) -> TierConfig:
+        return self.params.tiers
 
+    @property
+    def kpis(self) -> KpiConfig:
+        return self.params.kpis
 
-TOP_LEVEL_KEYS = (
-    "entity",
-    "period",
-    "as_of",
-    "base_currency",
-    "inputs",
-    "columns",
-    "out_dir",
-    "gl_control_balance",
-    "preparer",
-    # The following are passed by `arlib close` into notebooks, not written by users.
-    "params_file",
-    "root",
-)
+    @property
+    def provision(self) -> ProvisionConfig:
+        return self.params.provision
+
+    @property
+    def adjustments(self) -> JournalConfig:
+        return self.params.adjustments
+
+    @property
+    def workpapers(self) -> WorkpaperConfig:
+        return self.params.workpapers
+
+    @property
+    def statements(self) -> StatementConfig:
+        return self.params.statements
+
+    def resolved(self) -> dict[str, Any]:
+        """The params as JSON with every default filled in: what the run was told."""
+        return self.params.model_dump(mode="json", exclude=set(INJECTED))
 
 
 def project_root(params_file: Path) -> Path:
@@ -260,7 +650,8 @@ def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = N
                 source,
                 [f"params file is {size:,} bytes; a params file is at most {MAX_PARAMS_BYTES:,}"],
             )
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(source, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
     except OSError as exc:
@@ -275,377 +666,168 @@ def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = N
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["the params file must be a mapping of keys to values"])
     raw = {**raw, **(overrides or {})}
-    return from_mapping(raw, root=project_root(path), source=source)
+    config = from_mapping(raw, root=project_root(path), source=source)
+    return dataclasses.replace(config, params_sha256=hashlib.sha256(data).hexdigest())
 
 
 def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<params>") -> Config:
     """Validate a params mapping (as papermill hands it to a notebook) into a Config."""
     root = Path(raw.get("root") or root).resolve()
-    problems: list[str] = []
-    sections = _section_classes()
-    for key in raw:
-        if key not in TOP_LEVEL_KEYS and key not in sections:
-            known = ", ".join([*TOP_LEVEL_KEYS[:-2], *sections])
-            problems.append(f"{excerpt(key)}: unknown key (known keys: {known})")
-
-    period = _period(raw.get("period"), problems)
-    as_of = _date("as_of", raw.get("as_of"), problems) if raw.get("as_of") is not None else None
-    if as_of is None and period:
-        year, month = map(int, period.split("-"))
-        as_of = dt.date(year, month, calendar.monthrange(year, month)[1])
-    base = _text("base_currency", raw.get("base_currency", "CNY"), problems) or "CNY"
-    if base not in CURRENCY_DECIMALS:
-        problems.append(f"base_currency: unknown currency {quote(base)}")
-    entity = raw.get("entity")
-    entity = None if entity is None else str(entity).strip() or None
-
-    columns = raw.get("columns") or {}
-    if not isinstance(columns, Mapping):
-        problems.append("columns: expected a mapping such as {invoices: {发票号: invoice_id}}")
-        columns = {}
-    inputs = _inputs(raw.get("inputs"), columns, root, problems)
-
-    out_raw = raw.get("out_dir")
-    if out_raw is None and period:
-        out_raw = f"outputs/{period}" + (f"/{entity}" if entity else "")
-    out_dir = (root / str(out_raw)).resolve() if out_raw else root / "outputs"
-
-    gl = raw.get("gl_control_balance")
-    gl_balance = _decimal("gl_control_balance", gl, problems) if gl is not None else None
-    named = raw.get("preparer")
-    prepared_by = _text("preparer", named, problems) if named is not None else None
-
-    built = {}
-    for name, cls in sections.items():
-        built[name] = build_dataclass(cls, raw.get(name) or {}, name, problems)
-    aging, provision = built.get("aging"), built.get("provision")
-    if aging is not None and provision is not None:
-        # checked here, not when the provision stage meets the bucket half-way into a close
-        unrated = [label for label in aging.labels if label not in provision.loss_rates]
-        if unrated:
-            problems.append(
-                f"provision.loss_rates: no rate for aging bucket(s) "
-                f"{', '.join(excerpt(u) for u in unrated)} (each aging bucket, and "
-                f"{excerpt(aging.invalid_bucket)} for impossible dates, needs one)"
-            )
-
-    opening = None if provision is None else provision.opening_provision
-    if opening is not None and base in CURRENCY_DECIMALS:
-        allowed = CURRENCY_DECIMALS[base]
-        if -opening.as_tuple().exponent > allowed:
-            problems.append(
-                f"provision.opening_provision: {opening} has more decimals than {base} "
-                f"allows ({allowed})"
-            )
-
-    if problems:
-        raise ConfigError(source, problems)
-    return Config(
-        period=period,
-        as_of=as_of,
-        base_currency=base,
-        inputs=inputs,
-        out_dir=out_dir,
-        root=root,
-        entity=entity,
-        gl_control_balance=gl_balance,
-        preparer=prepared_by or None,
-        sections=built,
-        source=source,
-        raw=dict(raw),
-    )
-
-
-def _period(value: Any, problems: list[str]) -> str:
-    if value is None:
-        problems.append("period: missing (expected YYYY-MM, e.g. 2026-10)")
-        return ""
-    if isinstance(value, dt.date):
-        value = value.strftime("%Y-%m")
-    text = str(value).strip()
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        problems.append(f"period: {quote(value)} is not a month (expected YYYY-MM, e.g. 2026-10)")
-        return ""
-    return f"{int(match.group(1)):04d}-{int(match.group(2)):02d}"
-
-
-def _date(key: str, value: Any, problems: list[str]) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        problems.append(f"{key}: {quote(value)} is not a valid date (expected YYYY-MM-DD)")
-        return None
+        params = Params.model_validate(dict(raw), context={"root": root})
+    except ValidationError as exc:
+        raise ConfigError(source, problems_of(exc)) from None
+    return Config(params=params, root=root, source=source, raw=dict(raw))
 
 
-def _decimal(key: str, value: Any, problems: list[str]) -> Decimal | None:
-    text = repr(value) if isinstance(value, float) else str(value)
-    try:
-        number = Decimal(text.replace(",", "").strip())
-        if number.is_finite():
-            return number
-        raise InvalidOperation
-    except InvalidOperation:
-        problems.append(f"{key}: {quote(value)} is not a number")
-        return None
+# what a missing key should have been, by its place in the params
+_MISSING = {
+    ("period",): "expected YYYY-MM, e.g. 2026-10",
+    ("inputs",): "a mapping with at least invoices, receipts, customers",
+    **{("inputs", name): "required input" for name in REQUIRED_INPUTS},
+}
 
 
-def _text(key: str, value: Any, problems: list[str]) -> str | None:
-    if not isinstance(value, str | int):
-        problems.append(f"{key}: expected text, got {type(value).__name__}")
-        return None
-    return str(value).strip()
+# what a mapping looks like, for a key that is not one
+_EXAMPLES = {("columns",): " such as {invoices: {发票号: invoice_id}}"}
 
 
-def _inputs(
-    raw: Any, columns: Mapping[str, Any], root: Path, problems: list[str]
-) -> dict[str, InputSpec]:
-    if not isinstance(raw, Mapping):
-        problems.append("inputs: missing (a mapping with at least invoices, receipts, customers)")
-        return {}
-    specs: dict[str, InputSpec] = {}
-    for name in raw:
-        if name not in INPUT_NAMES:
-            problems.append(
-                f"inputs.{excerpt(name)}: unknown input (known: {', '.join(INPUT_NAMES)})"
-            )
-    for name in REQUIRED_INPUTS:
-        if raw.get(name) is None:
-            problems.append(f"inputs.{name}: missing (required input)")
-    for name in columns:
-        if name not in INPUT_NAMES:
-            problems.append(
-                f"columns.{excerpt(name)}: unknown input (known: {', '.join(INPUT_NAMES)})"
-            )
-    for name in INPUT_NAMES:
-        value = raw.get(name)
-        if value is None:
-            continue
-        entry = {"path": value} if isinstance(value, str | Path) else value
-        if not isinstance(entry, Mapping) or "path" not in entry:
-            problems.append(f"inputs.{name}: expected a path or a mapping with 'path'")
-            continue
-        entry = dict(entry)
-        mapping = {**(columns.get(name) or {}), **(entry.pop("columns", None) or {})}
-        spec = build_dataclass(InputSpec, {**entry, "columns": mapping}, f"inputs.{name}", problems)
-        if spec is None:
-            continue
-        path = _input_path(name, root, spec.path, problems)
-        if path is None:
-            continue
-        if spec.format is not None and spec.format not in FORMATS:
-            problems.append(
-                f"inputs.{name}.format: {quote(spec.format)} (known: {', '.join(FORMATS)})"
-            )
-        frame = name if name in FRAMES else None
-        if frame:
-            known = set(FRAMES[frame][0]) | set(FRAMES[frame][1])
-            for header, target in mapping.items():
-                if target not in known:
-                    problems.append(
-                        f"columns.{name}.{excerpt(header)}: {quote(target)} is not a column "
-                        f"of {name} "
-                        f"(known: {', '.join(sorted(known))})"
-                    )
-        specs[name] = dataclasses.replace(spec, path=path)
-    return specs
+def problems_of(exc: ValidationError) -> list[str]:
+    """Each error of validating :class:`Params` as ``key.path: message``, with the values
+    quoted briefly (a 10 MB value is named by its first characters and its length)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if part != "[key]")
+        if error["type"] == "missing" and loc and isinstance(loc[-1], int):
+            # an item short of a fixed-length entry ([label, low, high]): about the entry
+            error, loc = {**error, "type": "too_short"}, loc[:-1]
+        key = ".".join(excerpt(part) for part in loc)
+        message = _message(error, loc)
+        problems.append(f"{key}: {message}" if key else message)
+    return problems
 
 
-def _input_path(name: str, root: Path, given: Path, problems: list[str]) -> Path | None:
-    """The resolved path of an input, or None (and a problem) when it is not a readable
-    regular file: missing, a folder, a device such as /dev/zero, a name the system refuses.
-    """
-    shown = excerpt(given, 200)
-    try:
-        path = (root / given).resolve() if not Path(given).is_absolute() else Path(given)
-        exists, regular = path.exists(), path.is_file()
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        problems.append(f"inputs.{name}: cannot use the path {shown}: {excerpt(reason)}")
-        return None
-    if not exists:
-        hint = ""
-        if name == "opening":
-            hint = " (close the previous period first: it writes open_items.parquet)"
-        problems.append(f"inputs.{name}: file not found: {excerpt(path, 200)}{hint}")
-        return path
-    if not regular:
-        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket?)"
-        problems.append(f"inputs.{name}: {excerpt(path, 200)} is {kind}; give the path of a file")
-    return path
+def _message(error: Mapping[str, Any], loc: tuple) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == PROBLEM:
+        return error["msg"]
+    if kind == "missing":
+        hint = _MISSING.get(loc)
+        return f"missing ({hint})" if hint else "missing"
+    if kind == "too_short":
+        return f"{quote(value)} has too few items"
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = ", ".join(k for k in model.model_fields if k not in INJECTED)
+        if model is Params:
+            return f"unknown key (known keys: {known})"
+        return f"unknown {'input' if model in (Inputs, Columns) else 'key'} (known: {known})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{quote(value)} is not a mapping" + _EXAMPLES.get(loc, "")
+    if kind in ("tuple_type", "list_type"):
+        return f"{quote(value)} is not a list"
+    if kind == "too_long":
+        return f"{quote(value)} has more than {error['ctx']['max_length']} items"
+    return f"{quote(value)}: {error['msg']}"
 
 
-def build_dataclass(cls: type, raw: Any, key: str, problems: list[str]) -> Any:
-    """Build a frozen config dataclass from a mapping, checking keys and types by annotation.
-
-    Unknown keys and wrong types are added to ``problems`` (named ``key.field``); values
-    that papermill turned into strings are converted where the annotation says how.
-    """
-    if not isinstance(raw, Mapping):
-        problems.append(f"{key}: expected a mapping, got {type(raw).__name__}")
-        return None
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name not in fields:
-            problems.append(f"{key}.{excerpt(name)}: unknown key (known: {', '.join(fields)})")
-            continue
-        ok, converted = _coerce(value, hints[name])
-        if not ok:
-            what = _describe(hints[name])
-            if what == "an integer" and _is_integer(value):
-                what = f"an integer of at most {MAX_PARAMS_INT:,} either way"
-            problems.append(f"{key}.{name}: {quote(value)} is not {what}")
-            continue
-        values[name] = converted
-    missing = [
-        n
-        for n, f in fields.items()
-        if f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-        and n not in values
-    ]
-    for name in missing:
-        problems.append(f"{key}.{name}: missing")
-    if missing or len(values) < len([n for n in raw if n in fields]):
-        return None
-    try:
-        return cls(**values)
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        problems.append(f"{key}: {'; '.join(bounded_lines(str(exc), limit=5, width=300))}")
-        return None
+def _model_at(loc: tuple) -> type[BaseModel]:
+    """The model whose keys are at ``loc`` in the params (``('inputs', 'invoices')``)."""
+    model: type[BaseModel] = Params
+    for part in loc:
+        annotation = model.model_fields[part].annotation
+        model = next(t for t in (annotation, *typing.get_args(annotation)) if _is_model(t))
+    return model
 
 
-def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return True, None
-        for arg in args:
-            if arg is type(None):
-                continue
-            ok, converted = _coerce(value, arg)
-            if ok:
-                return True, converted
-        return False, None
-    if hint is Any:
-        return True, value
-    if hint is bool:
-        if isinstance(value, bool):
-            return True, value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
-            return True, value.strip().lower() in ("true", "yes")
-        return False, None
-    if hint is int:
-        if isinstance(value, bool):
-            return False, None
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value) if len(value.strip()) <= 30 else MAX_PARAMS_INT + 1
-        if isinstance(value, int) and abs(value) <= MAX_PARAMS_INT:
-            return True, value
-        return False, None
-    if hint is float:
-        if isinstance(value, bool):
-            return False, None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return False, None
-        return (True, number) if math.isfinite(number) else (False, None)
-    if hint is Decimal:
-        if isinstance(value, bool):
-            return False, None
-        try:
-            number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-        except InvalidOperation:
-            return False, None
-        return (True, number) if number.is_finite() else (False, None)
-    if hint is str:
-        return (True, str(value)) if isinstance(value, str | int) else (False, None)
-    if hint is Path:
-        return (True, Path(value)) if isinstance(value, str | Path) else (False, None)
-    if hint is dt.date:
-        problems: list[str] = []
-        parsed = _date("", value, problems)
-        return (parsed is not None), parsed
-    if origin in (tuple, list):
-        if not isinstance(value, list | tuple):
-            return False, None
-        item = args[0] if args else Any
-        if origin is tuple and len(args) > 1 and args[1] is not Ellipsis:
-            if len(value) != len(args):
-                return False, None
-            pairs = [_coerce(v, a) for v, a in zip(value, args, strict=True)]
-        else:
-            pairs = [_coerce(v, item) for v in value]
-        if not all(ok for ok, _ in pairs):
-            return False, None
-        return True, tuple(v for _, v in pairs)
-    if origin in (dict, Mapping) or hint in (dict, Mapping) or origin is typing.Mapping:
-        if not isinstance(value, Mapping):
-            return False, None
-        if not args:
-            return True, dict(value)
-        pairs = [(_coerce(k, args[0]), _coerce(v, args[1])) for k, v in value.items()]
-        if not all(k[0] and v[0] for k, v in pairs):
-            return False, None
-        return True, {k[1]: v[1] for k, v in pairs}
-    if dataclasses.is_dataclass(hint):
-        problems = []
-        built = build_dataclass(hint, value, "", problems)
-        return (built is not None), built
-    return isinstance(value, hint), value
+class _NoFieldTitles(GenerateJsonSchema):
+    """pydantic titles each field with its name in words ("Date Window Days"): noise beside
+    the name itself and its description."""
 
-
-def _is_integer(value: Any) -> bool:
-    """An integer as written (too large for a setting, as the caller found)."""
-    if isinstance(value, bool):
+    def field_title_should_be_set(self, schema: Any) -> bool:
         return False
-    return isinstance(value, int) or (
-        isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) is not None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a params file, for editors (VS Code YAML, JupyterLab)."""
+    schema = Params.model_json_schema(schema_generator=_NoFieldTitles)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def json_schema_text() -> str:
+    """:func:`json_schema` as ``docs/params.schema.json`` holds it."""
+    return json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+def defaults_yaml() -> str:
+    """Every params key with its default, each under its description as a YAML comment
+    (``docs/params-defaults.yaml``): the sections key by key, other keys as one value."""
+    lines = [
+        "# Defaults of every params key (generated by `arlib defaults`), each under what it",
+        "# means. period and inputs have no default: every params file gives them; the keys",
+        "# of inputs.<name> are those of an input written as a mapping, besides its path.",
+    ]
+    for name, field in Params.model_fields.items():
+        if name in INJECTED or field.is_required():
+            continue
+        lines.append("")
+        if name in SECTIONS:
+            lines += _comment(field.description, "") + [f"{name}:"]
+            for key, sub in type(field.default).model_fields.items():
+                lines += _comment(sub.description, "  ") + _dumped(key, sub.default, "  ")
+        else:
+            lines += _comment(field.description, "") + _dumped(name, field.default, "")
+    lines += ["", *_comment("how to read an input given as a mapping", ""), "inputs.<name>:"]
+    for key, sub in InputSpec.model_fields.items():
+        if not sub.is_required():
+            lines += _comment(sub.description, "  ") + _dumped(key, sub.default, "  ")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str | None, indent: str) -> list[str]:
+    wrapped = textwrap.wrap(text or "", width=94 - len(indent), break_on_hyphens=False)
+    return [f"{indent}# {line}" for line in wrapped]
+
+
+def _dumped(key: str, value: Any, indent: str) -> list[str]:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", exclude_defaults=True)  # columns: {}
+    text = yaml.safe_dump(
+        {key: to_jsonable_python(value)}, allow_unicode=True, sort_keys=False, width=100
     )
+    return [indent + line for line in text.splitlines()]
 
 
-def _describe(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
-    if origin in (tuple, list):
-        return "a list"
-    if origin in (dict, Mapping) or hint in (dict, Mapping):
-        return "a mapping"
-    names = {bool: "true/false", int: "an integer", float: "a number", Decimal: "a number"}
-    return names.get(hint, getattr(hint, "__name__", str(hint)))
+def differences(params: Params) -> list[tuple[str, Any, Any]]:
+    """``(key, value, default)`` of each setting of ``params`` that is not its default,
+    keys dotted (``matching.bank_charge_max.CNY``): the defaults being those of a params
+    file that gives only this period and these input paths."""
+    minimal = {"period": params.period, "inputs": {}}
+    for name in INPUT_NAMES:
+        spec = getattr(params.inputs, name)
+        if spec is not None:
+            minimal["inputs"][name] = str(spec.path)
+    # compared as values (a rate of 1 is the default 1.00), shown as JSON
+    given = _flat(params.model_dump(exclude=set(INJECTED)))
+    default = _flat(Params.model_validate(minimal).model_dump(exclude=set(INJECTED)))
+    keys = list(dict.fromkeys([*given, *default]))
+    first = {}
+    for key in keys:  # the keys of one mapping together (bank_charge_max.CNY, .USD ...)
+        first.setdefault(key.rpartition(".")[0], len(first))
+    keys.sort(key=lambda k: first[k.rpartition(".")[0]])
+    return [
+        (key, to_jsonable_python(given.get(key)), to_jsonable_python(default.get(key)))
+        for key in keys
+        if given.get(key) != default.get(key)
+    ]
 
 
-def describe_defaults() -> dict[str, dict[str, Any]]:
-    """Every section's defaults, for documentation and the notebooks' params table."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, cls in {**_section_classes(), "inputs.<name>": InputSpec}.items():
-        entries = {}
-        for field in dataclasses.fields(cls):
-            if field.default is not dataclasses.MISSING:
-                entries[field.name] = field.default
-            elif field.default_factory is not dataclasses.MISSING:
-                entries[field.name] = field.default_factory()
-        out[name] = entries
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as dotted keys, down to its values (lists are values); an empty
+    mapping has none, so ``{CNY: 30}`` against a default ``{}`` is the one key it sets."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, sub in value.items():
+        out.update(_flat(sub, f"{prefix}.{key}" if prefix else str(key)))
     return out
-
-
-def as_plain(value: Any) -> Any:
-    """A JSON/YAML-safe view of a config value (for manifests and notebook tables)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: as_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): as_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_plain(v) for v in value]
-    if isinstance(value, Decimal | Path | dt.date):
-        return str(value)
-    return value

@@ -40,13 +40,15 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Annotated
 
 import polars as pl
+from pydantic import Field, field_validator
 
-from arlib.aging import CENT, fmt_money, to_decimal
+from arlib.aging import CENT, fmt_money
 from arlib.kpis import HISTORY_SCHEMA, payment_history
+from arlib.paramtypes import Days, Exact, Range, Section, Text, Whole, check_places, choice
 from arlib.schema import MONEY
 
 CLASS_OF = {
@@ -114,82 +116,65 @@ COLUMNS = {
 TOLERANCE_KINDS = ("bank_charge", "discount", "fx_difference", "rounding")
 
 
-@dataclass(frozen=True)
-class ExceptionConfig:
-    """``exceptions:`` section of the params (amounts in the item's own currency).
+Tolerance = Annotated[Exact, Range(ge=0)]
+TaxRate = Annotated[Exact, Range(ge=0, lt=1)]
+ExceptionType = choice(tuple(CLASS_OF), "exception type")
+LateUnit = choice(("invoices", "periods"), "unit")
 
-    - ``rounding_tolerance``: a difference up to this is rounding (default 0.05).
-    - ``shift_factors``: decimal-shift factors checked both ways (default 10, 100, 1000).
-    - ``tax_rates``: VAT rates for paid-net-of-tax checks (default 0.13, 0.09, 0.06).
-    - ``tax_tolerance``: how close net-of-tax must be (default 0.02).
-    - ``discount_rates``: early-payment discounts recognised even when not in the
-      customer's terms (default 0.01, 0.02, 0.03).
-    - ``discount_grace_days``: days past the discount window still accepted (default 0).
-    - ``bank_charge_tolerance``: largest bank charge written off silently (default 50.00);
-      ``bank_charge_tolerance_by_currency`` overrides it per currency (default USD/EUR 50,
-      the same as the matcher's ``bank_charge_max``, so the two stages agree by default).
-    - ``fx_tolerance_pct``: FX difference in % of the invoice accepted (default 1.0).
-    - ``late_min_count`` / ``late_unit`` / ``late_grace_days``: a customer late in at least
-      this many ``invoices`` (or ``periods``) of the history, more than the grace days after
-      due, is a repeated late payer (default 3, invoices, 0).
-    - ``duplicate_line_keys``: receipt columns that make two bank lines the same
-      (default value_date, amount, currency, payer_name, memo).
-    - ``actions``: suggested action per type (overrides the built-in text).
-    """
 
-    rounding_tolerance: Decimal = Decimal("0.05")
-    shift_factors: tuple[int, ...] = (10, 100, 1000)
-    tax_rates: tuple[Decimal, ...] = (Decimal("0.13"), Decimal("0.09"), Decimal("0.06"))
-    tax_tolerance: Decimal = Decimal("0.02")
-    discount_rates: tuple[Decimal, ...] = (Decimal("0.01"), Decimal("0.02"), Decimal("0.03"))
-    discount_grace_days: int = 0
-    bank_charge_tolerance: Decimal = Decimal("50.00")
-    bank_charge_tolerance_by_currency: Mapping[str, Decimal] = field(
-        default_factory=lambda: {"USD": Decimal("50.00"), "EUR": Decimal("50.00")}
+class ExceptionConfig(Section):
+    """``exceptions:`` section of the params (amounts in the item's own currency)."""
+
+    rounding_tolerance: Tolerance = Field(
+        Decimal("0.05"), description="a difference up to this is rounding"
     )
-    fx_tolerance_pct: Decimal = Decimal("1.0")
-    late_min_count: int = 3
-    late_unit: str = "invoices"
-    late_grace_days: int = 0
-    duplicate_line_keys: tuple[str, ...] = (
-        "value_date",
-        "amount",
-        "currency",
-        "payer_name",
-        "memo",
+    shift_factors: tuple[Annotated[Whole, Range(ge=2)], ...] = Field(
+        (10, 100, 1000),
+        description="decimal-shift factors checked both ways (amounts are divided by them)",
     )
-    actions: Mapping[str, str] = field(default_factory=dict)
+    tax_rates: tuple[TaxRate, ...] = Field(
+        (Decimal("0.13"), Decimal("0.09"), Decimal("0.06")),
+        description="VAT rates (fractions) for paid-net-of-tax checks",
+    )
+    tax_tolerance: Tolerance = Field(Decimal("0.02"), description="how close net-of-tax must be")
+    discount_rates: tuple[TaxRate, ...] = Field(
+        (Decimal("0.01"), Decimal("0.02"), Decimal("0.03")),
+        description="early-payment discounts (fractions) recognised even when not in the "
+        "customer's terms",
+    )
+    discount_grace_days: Days = Field(0, description="days past the discount window still accepted")
+    bank_charge_tolerance: Tolerance = Field(
+        Decimal("50.00"), description="largest bank charge written off silently"
+    )
+    bank_charge_tolerance_by_currency: dict[Text, Tolerance] = Field(
+        {"USD": Decimal("50.00"), "EUR": Decimal("50.00")},
+        description="bank_charge_tolerance per currency (the default is the matcher's "
+        "bank_charge_max, so the two stages agree); no more decimals than the currency has",
+    )
+    fx_tolerance_pct: Tolerance = Field(
+        Decimal("1.0"), description="FX difference in % of the invoice accepted"
+    )
+    late_min_count: Whole = Field(
+        3,
+        description="a customer late in at least this many late_unit of the history, more "
+        "than late_grace_days after due, is a repeated late payer",
+    )
+    late_unit: LateUnit = Field(
+        "invoices", description="what late_min_count counts: invoices or periods"
+    )
+    late_grace_days: Days = Field(0, description="days after due before a payment is late")
+    duplicate_line_keys: tuple[Text, ...] = Field(
+        ("value_date", "amount", "currency", "payer_name", "memo"),
+        description="receipt columns that make two bank lines the same",
+    )
+    actions: dict[ExceptionType, Text] = Field(
+        {}, description="suggested action per exception type (overrides the built-in text)"
+    )
 
-    def __post_init__(self) -> None:
-        for name in ("rounding_tolerance", "tax_tolerance", "bank_charge_tolerance"):
-            object.__setattr__(self, name, to_decimal(getattr(self, name)))
-        object.__setattr__(self, "fx_tolerance_pct", to_decimal(self.fx_tolerance_pct))
-        object.__setattr__(self, "tax_rates", tuple(to_decimal(r) for r in self.tax_rates))
-        object.__setattr__(
-            self, "discount_rates", tuple(to_decimal(r) for r in self.discount_rates)
-        )
-        object.__setattr__(
-            self,
-            "bank_charge_tolerance_by_currency",
-            {k: to_decimal(v) for k, v in self.bank_charge_tolerance_by_currency.items()},
-        )
-        if self.late_unit not in ("invoices", "periods"):
-            raise ValueError(f"late_unit must be invoices or periods, not {self.late_unit!r}")
-        unknown = set(self.actions) - set(CLASS_OF)
-        if unknown:
-            raise ValueError(f"actions for unknown exception types: {sorted(unknown)}")
-        if any(int(f) < 2 for f in self.shift_factors):  # amounts are divided by them
-            raise ValueError("exceptions.shift_factors must be whole numbers of at least 2")
-        if any(not 0 <= r < 1 for r in (*self.tax_rates, *self.discount_rates)):
-            raise ValueError("exceptions.tax_rates and discount_rates must be from 0 to below 1")
-        tolerances = ("rounding_tolerance", "tax_tolerance", "bank_charge_tolerance")
-        if any(getattr(self, n) < 0 for n in (*tolerances, "fx_tolerance_pct")) or any(
-            v < 0 for v in self.bank_charge_tolerance_by_currency.values()
-        ):
-            raise ValueError("exceptions tolerances must not be negative")
-        for name in ("discount_grace_days", "late_grace_days"):
-            if not 0 <= getattr(self, name) <= 36_600:  # 100 years: beyond, dates overflow
-                raise ValueError(f"exceptions.{name} must be between 0 and 36600 days")
+    @field_validator("bank_charge_tolerance_by_currency")
+    @classmethod
+    def _currency_places(cls, tolerances: dict[str, Decimal]) -> dict[str, Decimal]:
+        return check_places(tolerances)
 
     def action(self, kind: str) -> str:
         return self.actions.get(kind, DEFAULT_ACTIONS[kind])

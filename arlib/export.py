@@ -197,7 +197,7 @@ def write_workpapers(result, path: Path) -> Path:
         path,
         sheets,
         header=header,
-        row_cap=config.section("workpapers").row_cap,
+        row_cap=config.workpapers.row_cap,
         signoff=[list(TABLE_COLUMNS), *[list(r) for r in signed.rows()]],
     )
     return path

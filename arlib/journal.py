@@ -20,12 +20,14 @@ What is proposed:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
 import polars as pl
+from pydantic import Field
 
-from arlib.aging import fmt_money, to_base, to_decimal
+from arlib.aging import fmt_money, to_base
+from arlib.paramtypes import Exact, Flag, Range, Section, Text
 from arlib.provision import ProvisionResult
 from arlib.schema import MONEY
 
@@ -50,51 +52,53 @@ LINE_COLUMNS = {
 ZERO = Decimal("0.00")
 
 
-@dataclass(frozen=True)
-class JournalConfig:
-    """``adjustments:`` section of the params (account codes default to 中国企业会计准则).
+class JournalConfig(Section):
+    """``adjustments:`` section of the params (account codes default to 中国企业会计准则)."""
 
-    - ``ar_account`` 1122 应收账款: the receivable control account.
-    - ``bank_charge_account`` 6603 财务费用-手续费; ``discount_account`` 6603.02 现金折扣;
-      ``fx_account`` 6603.03 汇兑损益.
-    - ``write_off_account`` 6711 营业外支出 (small short payments written off);
-      ``write_off_gain_account`` 6301 营业外收入 (small over-receipts taken to income);
-      ``unapplied_cash_account`` 2203 预收账款 (where unapplied cash is held).
-    - ``impairment_account`` 6702 信用减值损失 / ``allowance_account`` 1231 坏账准备 for
-      the ECL provision movement.
-    - ``write_off_threshold``: largest rounding difference (base) proposed for write-off
-      (default 10.00).
-    - ``include_open``: also propose tolerance allocations whose exception is still open
-      (over tolerance / outside terms); default false.
-    - ``journal_prefix``: journal ids are ``<prefix>-<period>-NNN`` (default ``ADJ``).
-    """
-
-    ar_account: str = "1122"
-    ar_account_name: str = "应收账款"
-    bank_charge_account: str = "6603"
-    bank_charge_account_name: str = "财务费用-手续费"
-    discount_account: str = "6603.02"
-    discount_account_name: str = "现金折扣"
-    fx_account: str = "6603.03"
-    fx_account_name: str = "汇兑损益"
-    write_off_account: str = "6711"
-    write_off_account_name: str = "营业外支出"
-    write_off_gain_account: str = "6301"
-    write_off_gain_account_name: str = "营业外收入"
-    unapplied_cash_account: str = "2203"
-    unapplied_cash_account_name: str = "预收账款"
-    impairment_account: str = "6702"
-    impairment_account_name: str = "信用减值损失"
-    allowance_account: str = "1231"
-    allowance_account_name: str = "坏账准备"
-    write_off_threshold: Decimal = Decimal("10.00")
-    include_open: bool = False
-    journal_prefix: str = "ADJ"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "write_off_threshold", to_decimal(self.write_off_threshold))
-        if self.write_off_threshold < 0:
-            raise ValueError("adjustments.write_off_threshold must not be negative")
+    ar_account: Text = Field("1122", description="the receivable control account (应收账款)")
+    ar_account_name: Text = Field("应收账款", description="the name of ar_account")
+    bank_charge_account: Text = Field("6603", description="bank charges (财务费用-手续费)")
+    bank_charge_account_name: Text = Field(
+        "财务费用-手续费", description="the name of bank_charge_account"
+    )
+    discount_account: Text = Field("6603.02", description="cash discounts allowed (现金折扣)")
+    discount_account_name: Text = Field("现金折扣", description="the name of discount_account")
+    fx_account: Text = Field("6603.03", description="FX differences (汇兑损益)")
+    fx_account_name: Text = Field("汇兑损益", description="the name of fx_account")
+    write_off_account: Text = Field(
+        "6711", description="small short payments written off (营业外支出)"
+    )
+    write_off_account_name: Text = Field("营业外支出", description="the name of write_off_account")
+    write_off_gain_account: Text = Field(
+        "6301", description="small over-receipts taken to income (营业外收入)"
+    )
+    write_off_gain_account_name: Text = Field(
+        "营业外收入", description="the name of write_off_gain_account"
+    )
+    unapplied_cash_account: Text = Field(
+        "2203", description="where unapplied cash is held (预收账款)"
+    )
+    unapplied_cash_account_name: Text = Field(
+        "预收账款", description="the name of unapplied_cash_account"
+    )
+    impairment_account: Text = Field(
+        "6702", description="the ECL provision movement's expense (信用减值损失)"
+    )
+    impairment_account_name: Text = Field(
+        "信用减值损失", description="the name of impairment_account"
+    )
+    allowance_account: Text = Field("1231", description="the ECL allowance (坏账准备)")
+    allowance_account_name: Text = Field("坏账准备", description="the name of allowance_account")
+    write_off_threshold: Annotated[Exact, Range(ge=0)] = Field(
+        Decimal("10.00"),
+        description="largest rounding difference (base currency) proposed for write-off",
+    )
+    include_open: Flag = Field(
+        False,
+        description="also propose tolerance allocations whose exception is still open (over "
+        "tolerance / outside terms)",
+    )
+    journal_prefix: Text = Field("ADJ", description="journal ids are <prefix>-<period>-NNN")
 
     def account(self, role: str) -> tuple[str, str]:
         return getattr(self, f"{role}_account"), getattr(self, f"{role}_account_name")

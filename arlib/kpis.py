@@ -16,10 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
 import polars as pl
+from pydantic import Field
 
 from arlib.aging import fmt_money, round_money, to_base
+from arlib.paramtypes import Exact, Flag, Range, Section, Whole
 from arlib.schema import MONEY
 
 HISTORY_SCHEMA = {
@@ -37,29 +40,25 @@ HISTORY_SCHEMA = {
 ZERO = Decimal("0.00")
 
 
-@dataclass(frozen=True)
-class KpiConfig:
-    """``kpis:`` section of the params.
+class KpiConfig(Section):
+    """``kpis:`` section of the params."""
 
-    - ``days_in_period``: days used by DSO; default null = days from period start to end.
-    - ``clamp_early_payments``: count payments before the due date as 0 days late
-      (default false: early payments lower the average).
-    - ``trend_min_periods``: periods needed before a days-late trend is called (default 3).
-    - ``trend_threshold_days``: slope (days per period) beyond which a trend is
-      ``worsening`` / ``improving`` rather than ``stable`` (default 2).
-    """
-
-    days_in_period: int | None = None
-    clamp_early_payments: bool = False
-    trend_min_periods: int = 3
-    trend_threshold_days: Decimal = Decimal("2")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "trend_threshold_days", Decimal(str(self.trend_threshold_days)))
-        if self.days_in_period is not None and not 1 <= self.days_in_period <= 36_600:
-            raise ValueError("kpis.days_in_period must be between 1 and 36600 (or null)")
-        if self.trend_threshold_days < 0:
-            raise ValueError("kpis.trend_threshold_days must not be negative")
+    days_in_period: Annotated[Whole, Range(ge=1, le=36_600)] | None = Field(
+        None, description="days used by DSO; null = the days from period start to end"
+    )
+    clamp_early_payments: Flag = Field(
+        False,
+        description="count payments before the due date as 0 days late (false: early "
+        "payments lower the average)",
+    )
+    trend_min_periods: Whole = Field(
+        3, description="periods needed before a days-late trend is called"
+    )
+    trend_threshold_days: Annotated[Exact, Range(ge=0)] = Field(
+        Decimal("2"),
+        description="slope (days per period) beyond which a trend is worsening / improving "
+        "rather than stable",
+    )
 
 
 @dataclass(frozen=True)

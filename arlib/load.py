@@ -1243,7 +1243,7 @@ def load_period(config: Config) -> Period:
     bank = loaded.get("receipts")
     extras = bank.extras if bank else {}
     start, problems = opening_provision(
-        config.section("provision").opening_provision, recorded, opening_file=recorded_in
+        config.provision.opening_provision, recorded, opening_file=recorded_in
     )
     findings.append(fnd.to_frame(problems))
     return Period(

@@ -81,15 +81,30 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import islice
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from arlib.findings import FINDING_SCHEMA
+from arlib.findings import FINDING_SCHEMA, quote
+from arlib.paramtypes import (
+    Days,
+    Exact,
+    Flag,
+    Float,
+    Range,
+    Section,
+    Text,
+    Whole,
+    check_places,
+    choice,
+    problem,
+    problems_at,
+)
 from arlib.payers import resolve_payers
 from arlib.schema import DECISION_ACTIONS, MONEY
 
@@ -111,34 +126,63 @@ def _d(x: Any) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
-@dataclass(frozen=True)
-class MatchConfig:
-    """Matching parameters; every field has a default (params YAML ``matching:`` maps 1:1).
+Rule = choice(ALL_RULES, "matching rule")
 
-    Money fields are in the invoice's currency units (``Decimal`` or anything ``str()``-able
-    to one); percentages are percent (``2`` = 2 %), scores 0-1.
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise problem(f"{quote(pattern)} is not a regular expression: {exc}") from None
+    return pattern
+
+
+Pattern = Annotated[Text, AfterValidator(_regex)]
+Money = Annotated[Exact, Range(ge=0)]
+Count = Annotated[Whole, Range(ge=0)]
+Score = Annotated[Float, Range(ge=0, le=1)]
+
+
+class MatchConfig(Section):
+    """``matching:`` section of the params: every field has a default.
+
+    Money fields are in the invoice's currency units; percentages are percent (``2`` =
+    2 %), scores 0-1.
     """
 
-    #: rules to run, any subset of ALL_RULES (the order of execution is fixed)
-    rules: tuple[str, ...] = ALL_RULES
-    #: regexes whose matches in memo / bank_ref are invoice numbers (digits of each match,
-    #: leading zeros stripped, are compared whole with the invoice's number); a match with
-    #: letters in it (a prefix such as INV / 发票号) counts whatever its length
-    reference_patterns: tuple[str, ...] = (r"(?i)(?:inv(?:oice)?|发票号?|no\.?)?[\s\-_#:：.]*\d+",)
-    #: receipt columns searched for references
-    reference_columns: tuple[str, ...] = ("memo", "bank_ref")
-    #: regex with one group: the invoice's number inside invoice_id (default: last digit run)
-    invoice_key_pattern: str = r"(\d+)\D*$"
-    #: bare numbers (no prefix) with fewer digits, leading zeros included, are ignored
-    reference_min_digits: int = 4
-    #: ... except one stand-alone short number equal to the number of exactly one open
-    #: invoice of the resolved payer's own customer (memo ``556`` or ``556 第2期``)
-    reference_short_own: bool = True
-    #: |difference| up to this is written off as ``rounding`` (either direction)
-    rounding_tolerance: Decimal = Decimal("0.05")
-    #: short payment up to this (per currency; '*' for any other) is a ``bank_charge``
-    bank_charge_max: Mapping[str, Decimal] = field(
-        default_factory=lambda: {
+    rules: tuple[Rule, ...] = Field(
+        ALL_RULES, description="rules to run, any subset of them (the order of execution is fixed)"
+    )
+    reference_patterns: tuple[Pattern, ...] = Field(
+        (r"(?i)(?:inv(?:oice)?|发票号?|no\.?)?[\s\-_#:：.]*\d+",),
+        description="regexes whose matches in memo / bank_ref are invoice numbers (digits of "
+        "each match, leading zeros stripped, are compared whole with the invoice's number); a "
+        "match with letters in it (a prefix such as INV / 发票号) counts whatever its length",
+    )
+    reference_columns: tuple[Text, ...] = Field(
+        ("memo", "bank_ref"), description="receipt columns searched for references"
+    )
+    invoice_key_pattern: Pattern = Field(
+        r"(\d+)\D*$",
+        description="regex with one group: the invoice's number inside invoice_id (default: "
+        "the last digit run)",
+    )
+    reference_min_digits: Count = Field(
+        4,
+        description="bare numbers (no prefix) with fewer digits, leading zeros included, are "
+        "ignored",
+    )
+    reference_short_own: Flag = Field(
+        True,
+        description="... except one stand-alone short number equal to the number of exactly "
+        "one open invoice of the resolved payer's own customer (memo '556' or '556 第2期')",
+    )
+    rounding_tolerance: Money = Field(
+        Decimal("0.05"),
+        description="|difference| up to this is written off as rounding (either direction)",
+    )
+    bank_charge_max: dict[Text, Money] = Field(
+        {
             "CNY": Decimal("50"),
             "USD": Decimal("50"),
             "EUR": Decimal("50"),
@@ -146,80 +190,84 @@ class MatchConfig:
             "HKD": Decimal("300"),
             "JPY": Decimal("5000"),
             "*": Decimal("0"),
-        }
+        },
+        description="short payment up to this (per currency; '*' for any other) is a "
+        "bank_charge; no more decimals than the currency has",
     )
-    #: without a reference, a shortfall is a bank charge only in whole currency units (banks
-    #: charge 15.00, not 13.47: among a customer's many open invoices one is within the cap
-    #: of almost any amount by chance)
-    bank_charge_whole_units: bool = True
-    #: ... and at most this % of the invoice's open amount (a larger shortfall is a partial
-    #: payment, not a fee; the sample's bank charges reach 6.7 % of small EUR invoices)
-    bank_charge_max_pct: Decimal = Decimal("10")
-    #: cross-currency reference match: converted amount within this % of the open amount
-    fx_tolerance_pct: Decimal = Decimal("2")
-    #: use the latest fx rate on or before the value date, at most this many days old
-    fx_max_rate_age_days: int = 7
-    #: exact_amount: invoice dated at most this many days before the value date ...
-    date_window_days: int = 180
-    #: ... and at most this many days after it (prepayment)
-    date_window_prepay_days: int = 30
-    #: combined: most invoices one receipt may clear
-    combined_max_invoices: int = 5
-    #: combined: open invoices considered per receipt (referenced first, then oldest)
-    combined_max_candidates: int = 40
-    #: combined: search nodes per receipt (deterministic bound)
-    combined_max_nodes: int = 2_000
-    #: combined: wall-clock budget in seconds for the whole rule, a safety valve only (the
-    #: deterministic bound is ``combined_max_nodes``; when hit, the rest is left unmatched, a
-    #: warning finding is emitted and results then depend on speed: it is not hit at 1M rows)
-    combined_time_budget_s: float = 30.0
-    #: payer fuzzy match accepted as the payer at or above this score ...
-    fuzzy_auto_threshold: float = 0.85
-    #: ... when it beats the next customer by this margin
-    fuzzy_margin: float = 0.05
-    #: below auto but at or above this: candidate payer, suggestions only
-    fuzzy_suggest_threshold: float = 0.75
-    #: suggestions: open amounts within this % of the receipt are "near"
-    suggest_near_pct: Decimal = Decimal("10")
-    #: suggestions kept per receipt
-    suggest_max_candidates: int = 5
+    bank_charge_whole_units: Flag = Field(
+        True,
+        description="without a reference, a shortfall is a bank charge only in whole currency "
+        "units (banks charge 15.00, not 13.47: among a customer's many open invoices one is "
+        "within the cap of almost any amount by chance)",
+    )
+    bank_charge_max_pct: Money = Field(
+        Decimal("10"),
+        description="... and at most this % of the invoice's open amount (a larger shortfall "
+        "is a partial payment, not a fee; the sample's bank charges reach 6.7 % of small EUR "
+        "invoices)",
+    )
+    fx_tolerance_pct: Money = Field(
+        Decimal("2"),
+        description="cross-currency reference match: converted amount within this % of the "
+        "open amount",
+    )
+    fx_max_rate_age_days: Days = Field(
+        7,
+        description="use the latest fx rate on or before the value date, at most this many "
+        "days old",
+    )
+    date_window_days: Days = Field(
+        180,
+        description="exact_amount: invoice dated at most this many days before the value date ...",
+    )
+    date_window_prepay_days: Days = Field(
+        30, description="... and at most this many days after it (prepayment)"
+    )
+    combined_max_invoices: Annotated[Whole, Range(ge=2)] = Field(
+        5, description="combined: most invoices one receipt may clear"
+    )
+    combined_max_candidates: Count = Field(
+        40,
+        description="combined: open invoices considered per receipt (referenced first, then "
+        "oldest)",
+    )
+    combined_max_nodes: Whole = Field(
+        2_000, description="combined: search nodes per receipt (deterministic bound)"
+    )
+    combined_time_budget_s: Float = Field(
+        30.0,
+        description="combined: wall-clock budget in seconds for the whole rule, a safety valve "
+        "only (the deterministic bound is combined_max_nodes; when hit, the rest is left "
+        "unmatched, a warning finding is emitted and results then depend on speed: it is not "
+        "hit at 1M rows)",
+    )
+    fuzzy_auto_threshold: Score = Field(
+        0.85, description="payer fuzzy match accepted as the payer at or above this score ..."
+    )
+    fuzzy_margin: Float = Field(
+        0.05, description="... when it beats the next customer by this margin"
+    )
+    fuzzy_suggest_threshold: Score = Field(
+        0.75, description="below auto but at or above this: candidate payer, suggestions only"
+    )
+    suggest_near_pct: Money = Field(
+        Decimal("10"),
+        description='suggestions: open amounts within this % of the receipt are "near"',
+    )
+    suggest_max_candidates: Count = Field(5, description="suggestions kept per receipt")
 
-    def __post_init__(self) -> None:
-        for name in ("rules", "reference_patterns", "reference_columns"):
-            v = getattr(self, name)
-            if isinstance(v, str):
-                v = (v,)
-            object.__setattr__(self, name, tuple(v))
-        unknown = set(self.rules) - set(ALL_RULES)
-        if unknown:
-            raise ValueError(f"unknown matching rules {sorted(unknown)}; known: {ALL_RULES}")
-        for name in (
-            "rounding_tolerance",
-            "fx_tolerance_pct",
-            "suggest_near_pct",
-            "bank_charge_max_pct",
-        ):
-            object.__setattr__(self, name, _d(getattr(self, name)))
-        object.__setattr__(
-            self, "bank_charge_max", {str(k): _d(v) for k, v in dict(self.bank_charge_max).items()}
-        )
-        for p in (*self.reference_patterns, self.invoice_key_pattern):
-            re.compile(p)
-        if not 0 <= self.fuzzy_suggest_threshold <= self.fuzzy_auto_threshold <= 1:
-            raise ValueError("need 0 <= fuzzy_suggest_threshold <= fuzzy_auto_threshold <= 1")
-        if self.combined_max_invoices < 2:
-            raise ValueError("combined_max_invoices must be at least 2")
-        if any(v < 0 for v in self.bank_charge_max.values()):
-            raise ValueError("matching.bank_charge_max amounts must not be negative")
-        for name in (
-            *("rounding_tolerance", "fx_tolerance_pct", "suggest_near_pct", "bank_charge_max_pct"),
-            *("reference_min_digits", "combined_max_candidates", "suggest_max_candidates"),
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"matching.{name} must not be negative")
-        for name in ("fx_max_rate_age_days", "date_window_days", "date_window_prepay_days"):
-            if not 0 <= getattr(self, name) <= 36_600:  # 100 years: beyond, dates overflow
-                raise ValueError(f"matching.{name} must be between 0 and 36600 days")
+    @field_validator("bank_charge_max")
+    @classmethod
+    def _currency_places(cls, caps: dict[str, Decimal]) -> dict[str, Decimal]:
+        return check_places(caps)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> MatchConfig:
+        if self.fuzzy_suggest_threshold > self.fuzzy_auto_threshold:
+            above = f"must not be above fuzzy_auto_threshold ({self.fuzzy_auto_threshold})"
+            message = f"{self.fuzzy_suggest_threshold} {above}"
+            raise problems_at("matching", [(("fuzzy_suggest_threshold",), message)])
+        return self
 
     def bank_charge_cents(self, currency: str) -> int:
         m = self.bank_charge_max

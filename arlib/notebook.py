@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic_core import to_jsonable_python
 
-from arlib.config import (
-    TOP_LEVEL_KEYS,
-    Config,
-    _section_classes,
-    as_plain,
-    from_mapping,
-    load_config,
-)
+from arlib.config import SECTIONS, USER_KEYS, Config, differences, from_mapping, load_config
 
 SCRAP_MIME = "application/scrapbook.scrap.json+json"
 CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -34,8 +28,7 @@ def config_from_parameters(namespace: dict[str, Any]) -> Config:
     ``arlib close`` passes ``params_file`` (+ ``overrides``); ``papermill NB OUT -f
     params/2026-10.yaml`` passes the YAML's own keys, which win when ``period`` is set.
     """
-    keys = [k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")]
-    given = {k: namespace.get(k) for k in keys if namespace.get(k) is not None}
+    given = {k: namespace.get(k) for k in USER_KEYS if namespace.get(k) is not None}
     cwd = Path.cwd()
     if given.get("period"):
         root = cwd if (cwd / "params").is_dir() else cwd.parent
@@ -87,7 +80,7 @@ def record(name: str, value: Any) -> None:
     """Record a key figure in the notebook in machine-readable (scrapbook) form."""
     from IPython.display import display
 
-    payload = {"name": name, "data": as_plain(value), "encoder": "json", "version": 1}
+    payload = {"name": name, "data": to_jsonable_python(value), "encoder": "json", "version": 1}
     display(
         {SCRAP_MIME: payload},
         raw=True,
@@ -139,8 +132,8 @@ def params_table(config: Config) -> pl.DataFrame:
             rows.append(
                 (f"inputs.{name}.columns", json.dumps(dict(spec.columns), ensure_ascii=False))
             )
-    for name, section in config.sections.items():
-        for key, value in as_plain(section).items():
+    for name in SECTIONS:
+        for key, value in getattr(config, name).model_dump(mode="json").items():
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             rows.append((f"{name}.{key}", text))
     return pl.DataFrame(
@@ -149,6 +142,22 @@ def params_table(config: Config) -> pl.DataFrame:
             "value": [None if r[1] is None else str(r[1]) for r in rows],
         }
     )
+
+
+def params_changes(config: Config) -> pl.DataFrame:
+    """What this close's params set otherwise than the defaults (those of a params file
+    giving only the period and the input paths): the judgements to review first."""
+
+    def text(value: Any) -> str | None:
+        return (
+            value
+            if value is None or isinstance(value, str)
+            else json.dumps(value, ensure_ascii=False)
+        )
+
+    rows = [(key, text(value), text(default)) for key, value, default in differences(config.params)]
+    schema = {"parameter": pl.String, "value": pl.String, "default": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def signoff_markdown(closed) -> str:
@@ -670,7 +679,7 @@ def statements_prose(closed) -> str:
     """What the close will write as customer statements and letters, in one paragraph."""
     from arlib.statements import LEVELS, disputed_invoices, selected_customers
 
-    config = closed.config.section("statements")
+    config = closed.config.statements
     ids = selected_customers(closed.review, closed.match, config)
     if not ids:
         return (

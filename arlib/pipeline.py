@@ -84,7 +84,7 @@ def match_stage(config: Config, state_dir=None) -> MatchResult:
             frames["customers"],
             frames["credit_notes"],
             frames["fx_rates"],
-            config.section("matching"),
+            config.matching,
             base_currency=config.base_currency,
             decisions=frames["decisions"] if frames["decisions"].height else None,
         )
@@ -179,7 +179,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             result.receipts,
             result.invoices,
             frames["customers"],
-            config.section("exceptions"),
+            config.exceptions,
             history,
             period=config.period,
             disputes=carry.disputed_by_receipt(frames["decisions"]),
@@ -192,19 +192,17 @@ def review_stage(config: Config, state_dir=None) -> Review:
             allocations=result.allocations,
             decisions=frames["decisions"],
             period=config.period,
-            actions=config.section("exceptions").action,
+            actions=config.exceptions.action,
         )
         aged = aging.age(
             result.invoices,
             result.receipts,
             config.as_of,
-            config.section("aging"),
+            config.aging,
             fx_rates=frames["fx_rates"],
             base_currency=config.base_currency,
         )
-        tiers = aging.overdue_tiers(
-            aged.detail, frames["customers"], config.section("tiers"), history=history
-        )
+        tiers = aging.overdue_tiers(aged.detail, frames["customers"], config.tiers, history=history)
         opening_ar = _opening_ar_base(result.invoices, frames["fx_rates"], config)
         measured = kpis.compute_kpis(
             result.invoices,
@@ -216,11 +214,11 @@ def review_stage(config: Config, state_dir=None) -> Review:
             period_end=config.period_end,
             base_currency=config.base_currency,
             fx_rates=frames["fx_rates"],
-            config=config.section("kpis"),
+            config=config.kpis,
             history=history,
         )
         provided = provision.expected_credit_loss(
-            aged.detail, config.section("provision"), period.opening_provision
+            aged.detail, config.provision, period.opening_provision
         )
         proposed = journal.propose_adjustments(
             result.allocations,
@@ -229,7 +227,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             as_of=config.as_of,
             base_currency=config.base_currency,
             fx_rates=frames["fx_rates"],
-            config=config.section("adjustments"),
+            config=config.adjustments,
             provision=provided,
         )
         return Review(carried, aged, tiers, measured, provided, proposed, history, decided)
@@ -483,7 +481,7 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     credits = _sum_base(aged.credits)
     net = gross - Decimal(str(unapplied)) + credits
     journal = review.journal
-    ar_account = config.section("adjustments").ar_account
+    ar_account = config.adjustments.ar_account
     to_ar = (
         journal.filter((pl.col("account") == ar_account) & pl.col("in_subledger"))
         if journal.height

@@ -18,14 +18,16 @@ starts from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
 import polars as pl
+from pydantic import AfterValidator, Field
 
 from arlib import findings as fnd
-from arlib.aging import fmt_money, fmt_percent, round_money, to_decimal
+from arlib.aging import fmt_money, fmt_percent, round_money
+from arlib.paramtypes import Exact, Range, Section, Text, problem, shown
 from arlib.schema import FRACTION, MONEY
 
 DEFAULT_LOSS_RATES = {
@@ -39,41 +41,35 @@ DEFAULT_LOSS_RATES = {
 }
 
 
-@dataclass(frozen=True)
-class ProvisionConfig:
-    """``provision:`` section of the params.
+def _six_places(rate: Decimal) -> Decimal:
+    # the matrix holds rates as FRACTION (6 decimals): a finer rate would be shown cut
+    if -rate.normalize().as_tuple().exponent > 6:
+        raise problem(f"{shown(rate)} has more than 6 decimals")
+    return rate
 
-    - ``loss_rates``: loss rate (a fraction, 0.02 = 2 %, at most 6 decimals) per aging
-      bucket label; every
-      bucket in the aging must have one. Default not_due 0.5 %, 1-30 2 %, 31-60 5 %,
-      61-90 10 %, 91-180 25 %, >180 50 %, invalid_date 100 %.
-    - ``opening_provision``: the provision booked at the previous period end, in base
-      currency, for a close that has no previous close to read it from (the first close,
-      or an opening file written before arlib recorded it). Default none: the previous
-      close's open items say what it was, and a first close starts from 0. When both say,
-      they must agree to the cent, or the close stops with a ``provision_mismatch`` error
-      naming both figures: a second source that disagrees is a question for a person,
-      not something to settle by precedence.
-    """
 
-    loss_rates: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LOSS_RATES))
-    opening_provision: Decimal | None = None
+LossRate = Annotated[Exact, Range(ge=0, le=1), AfterValidator(_six_places)]
 
-    def __post_init__(self) -> None:
-        rates = {str(k): to_decimal(v) for k, v in self.loss_rates.items()}
-        bad = [k for k, v in rates.items() if not Decimal(0) <= v <= Decimal(1)]
-        if bad:
-            raise ValueError(f"provision.loss_rates must be between 0 and 1: {bad}")
-        # the matrix holds rates as FRACTION (6 decimals): a finer rate would be shown cut
-        fine = [k for k, v in rates.items() if -v.normalize().as_tuple().exponent > 6]
-        if fine:
-            raise ValueError(f"provision.loss_rates have more than 6 decimals: {fine}")
-        object.__setattr__(self, "loss_rates", rates)
-        if self.opening_provision is not None:
-            opening = to_decimal(self.opening_provision)
-            if opening < 0:
-                raise ValueError("provision.opening_provision must not be negative")
-            object.__setattr__(self, "opening_provision", opening)
+
+class ProvisionConfig(Section):
+    """``provision:`` section of the params."""
+
+    loss_rates: dict[Text, LossRate] = Field(
+        DEFAULT_LOSS_RATES,
+        description="loss rate (a fraction, 0.02 = 2 %, at most 6 decimals) per aging bucket "
+        "label; every bucket of the aging needs one. Default not_due 0.5 %, 1-30 2 %, 31-60 "
+        "5 %, 61-90 10 %, 91-180 25 %, >180 50 %, invalid_date 100 %",
+    )
+    opening_provision: Annotated[Exact, Range(ge=0)] | None = Field(
+        None,
+        description="the provision booked at the previous period end, in base currency, for a "
+        "close that has no previous close to read it from (the first close, or an opening "
+        "file written before arlib recorded it). Default none: the previous close's open "
+        "items say what it was, and a first close starts from 0. When both say, they must "
+        "agree to the cent, or the close stops with a provision_mismatch error naming both "
+        "figures: a second source that disagrees is a question for a person, not something "
+        "to settle by precedence",
+    )
 
 
 @dataclass(frozen=True)

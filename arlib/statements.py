@@ -18,15 +18,17 @@ dunning history travels with the open items (:func:`plan_letters`).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 import jinja2
 import polars as pl
+from pydantic import Field
 
 from arlib.aging import fmt_money, overdue_tiers
+from arlib.paramtypes import Flag, Range, Section, Text, Whole, choice
 from arlib.safe_output import write_csv
 from arlib.schema import MONEY
 
@@ -39,33 +41,33 @@ LEVELS = ("reminder", "second", "final")
 DISPUTE_CLASSES = ("dispute",)
 
 
-@dataclasses.dataclass(frozen=True)
-class StatementConfig:
-    """``statements:`` section of the params.
+Selection = choice(SELECTIONS, "customer selection")
 
-    Attributes:
-        customers: ``none`` (default), ``all`` (every customer with an open invoice or
-            unapplied cash) or ``overdue`` (customers with an overdue tier).
-        customer_ids: These customers too, whatever ``customers`` says.
-        letters: A collection letter for each selected customer with an overdue tier once
-            its invoices under dispute are left out; worded one step past the last letter
-            the customer was sent (reminder, second notice, final demand), never past what
-            the tier asks for (most severe tier: final demand, mildest: reminder).
-        sender: The company named on statements and letters; defaults to the entity.
-        reply_days: Days the customer has to confirm the balance or report differences.
-    """
 
-    customers: str = "none"
-    customer_ids: tuple[str, ...] = ()
-    letters: bool = True
-    sender: str | None = None
-    reply_days: int = 10
+class StatementConfig(Section):
+    """``statements:`` section of the params."""
 
-    def __post_init__(self) -> None:
-        if self.customers not in SELECTIONS:
-            raise ValueError(f"statements.customers must be one of {SELECTIONS}")
-        if self.reply_days < 0:
-            raise ValueError("statements.reply_days must not be negative")
+    customers: Selection = Field(
+        "none",
+        description="none, all (every customer with an open invoice or unapplied cash) or "
+        "overdue (customers with an overdue tier)",
+    )
+    customer_ids: tuple[Text, ...] = Field(
+        (), description="these customers too, whatever customers says"
+    )
+    letters: Flag = Field(
+        True,
+        description="a collection letter for each selected customer with an overdue tier once "
+        "its invoices under dispute are left out; worded one step past the last letter the "
+        "customer was sent (reminder, second notice, final demand), never past what the tier "
+        "asks for (most severe tier: final demand, mildest: reminder)",
+    )
+    sender: Text | None = Field(
+        None, description="the company named on statements and letters; null: the entity"
+    )
+    reply_days: Annotated[Whole, Range(ge=0)] = Field(
+        10, description="days the customer has to confirm the balance or report differences"
+    )
 
 
 INDEX_SCHEMA = {
@@ -301,7 +303,7 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     in the open items) but never past what that tier asks for: the tier alone does not know
     whether a first letter was ever sent, and a letter must not claim one that was not.
     """
-    settings: StatementConfig = config.section("statements")
+    settings = config.statements
     ids = selected_customers(review, match, settings) if settings.letters else []
     if not ids:
         return pl.DataFrame(schema=LETTER_SCHEMA)
@@ -309,7 +311,7 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     undisputed = review.aging.detail.filter(
         pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
     )
-    tier_config = config.section("tiers")
+    tier_config = config.tiers
     tiers = overdue_tiers(undisputed, frames["customers"], tier_config)
     sent = dict(frames["dunning"].select("customer_id", "level").iter_rows())
     rows = []
@@ -326,7 +328,7 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
 def write_statements(result, out: Path) -> list[Path]:
     """Write ``statements/<customer>.html`` (and ``letters/<customer>.html``) for the
     selected customers plus ``statements/index.csv``; nothing when none are selected."""
-    config: StatementConfig = result.config.section("statements")
+    config = result.config.statements
     review, match = result.review, result.match
     ids = selected_customers(review, match, config)
     if not ids:

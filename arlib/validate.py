@@ -289,7 +289,7 @@ def check_decisions(frames: dict[str, pl.DataFrame], config) -> list:
             frames["credit_notes"],
             frames["fx_rates"],
             decisions,
-            config.section("matching"),
+            config.matching,
             config.base_currency,
         ),
     ]

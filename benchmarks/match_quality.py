@@ -77,7 +77,7 @@ def run_periods(data_dir: Path, work: Path, log) -> list[tuple[str, MatchResult,
             f["customers"],
             f["credit_notes"],
             f["fx_rates"],
-            config.section("matching"),
+            config.matching,
             base_currency=config.base_currency,
             decisions=f["decisions"] if f["decisions"].height else None,
         )

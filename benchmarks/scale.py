@@ -98,7 +98,7 @@ def run_child(data_dir: Path) -> dict:
             frames["customers"],
             frames["credit_notes"],
             frames["fx_rates"],
-            config.section("matching"),
+            config.matching,
             base_currency=config.base_currency,
         )
         stage("match", t)

@@ -20,12 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def parameters_cell() -> str:
-    """The parameters cell, generated from the config's keys so that every top-level key
-    of a params YAML is a parameter (``papermill NB OUT -f params/P.yaml`` then never
-    warns of an unknown one; tests/test_notebooks.py checks it)."""
-    from arlib.config import TOP_LEVEL_KEYS, _section_classes
+    """The parameters cell, generated from the fields of the params model so that every
+    top-level key of a params YAML is a parameter (``papermill NB OUT -f params/P.yaml``
+    then never warns of an unknown one; tests/test_evidence.py checks it)."""
+    from arlib.config import USER_KEYS
 
-    users = [k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")]
     lines = [
         "# Parameters. `arlib close` sets params_file, project_root, state_dir, overrides and",
         "# run_context; `papermill NB OUT -f params/2026-10.yaml` sets the params' own keys.",
@@ -35,7 +34,7 @@ def parameters_cell() -> str:
         'overrides = {}  # e.g. {"entity": "ACME-SH"} from `arlib close --entity`',
         "run_context = None  # who ran the close, when, with which arlib and commit",
         "# the params' own keys: set only when papermill is given a params YAML",
-        *[f"{key} = None" for key in users],
+        *[f"{key} = None" for key in USER_KEYS],
     ]
     return "\n".join(lines) + "\n"
 
@@ -86,6 +85,11 @@ NB01 = [
     ),
     md("## Parameters\n\nThe whole run is described by the params file; every default is shown."),
     code("nb.show(nb.params_table(config))"),
+    md(
+        "What these params set otherwise than the defaults (of a params file that gives only "
+        "the period and its inputs): the choices to review first."
+    ),
+    code("nb.show(nb.params_changes(config))"),
     md("## Inputs and provenance"),
     code(
         """period = pipeline.load_stage(config, state_dir)

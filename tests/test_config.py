@@ -9,13 +9,14 @@ import yaml
 
 import arlib.cli
 from arlib.config import (
+    SECTIONS,
     Config,
     ConfigError,
-    _section_classes,
-    describe_defaults,
+    Params,
     from_mapping,
     load_config,
 )
+from arlib.paramtypes import Section
 from tests.conftest import ROOT, write
 
 SAMPLE = ROOT / "params" / "2026-09.yaml"
@@ -67,8 +68,8 @@ def test_sample_params_load_typed():
     assert config.inputs["invoices"].path == ROOT / "data/sample/2026-09/invoices.csv"
     assert config.inputs["receipts"].columns["流水号"] == "receipt_id"
     assert config.out_dir == ROOT / "outputs" / "2026-09"
-    assert set(config.sections) == set(_section_classes())
-    assert config.section("matching").date_window_days == 180
+    assert all(isinstance(getattr(config, name), Section) for name in SECTIONS)
+    assert config.matching.date_window_days == 180
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.period = "2026-10"
 
@@ -186,8 +187,8 @@ def test_papermill_strings_are_converted():
     raw = {**sample_raw(), "as_of": "2026-10-31", "matching": {"date_window_days": "30"}}
     config = from_mapping(raw, root=ROOT)
     assert config.as_of == dt.date(2026, 10, 31)
-    assert config.section("matching").date_window_days == 30
-    assert isinstance(config.section("matching").date_window_days, int)
+    assert config.matching.date_window_days == 30
+    assert isinstance(config.matching.date_window_days, int)
 
 
 def test_yaml_dates_and_strings_agree(tmp_path):
@@ -249,19 +250,25 @@ def test_opening_provision_must_fit_the_base_currency():
         "provision.opening_provision: 431659.195 has more decimals than CNY allows (2)"
     ]
     raw["provision"] = {"opening_provision": -5}
-    assert [p.split(":")[0] for p in problems_of(raw)] == ["provision"]
+    assert problems_of(raw) == ["provision.opening_provision: -5 must not be negative"]
     raw["provision"] = {"opening_provision": "431659.19"}
     config = from_mapping(raw, root=ROOT)
-    assert str(config.section("provision").opening_provision) == "431659.19"
+    assert str(config.provision.opening_provision) == "431659.19"
 
 
-def test_describe_defaults_covers_every_section():
-    defaults = describe_defaults()
-    assert set(defaults) == {*_section_classes(), "inputs.<name>"}
-    for name, cls in _section_classes().items():
-        documented = {f.name for f in dataclasses.fields(cls)}
-        assert set(defaults[name]) == documented, name
+def test_defaults_cover_every_key_with_its_description():
+    defaults = yaml.safe_load(arlib.cli.defaults_yaml())
+    optional = [k for k, f in Params.model_fields.items() if not f.is_required()]
+    assert set(defaults) == {*optional, "inputs.<name>"} - {"params_file", "root"}
+    for name in SECTIONS:
+        section = type(Params.model_fields[name].default)
+        assert set(defaults[name]) == set(section.model_fields), name
+        for field in section.model_fields.values():
+            assert field.description, (name, field)
     assert defaults["matching"]["date_window_days"] == 180
+    assert defaults["matching"]["rounding_tolerance"] == "0.05"  # exact, as text
+    text = arlib.cli.defaults_yaml()
+    assert "  # exact_amount: invoice dated at most this many days before" in text
 
 
 def test_documented_defaults_do_not_drift():
@@ -270,5 +277,3 @@ def test_documented_defaults_do_not_drift():
         "docs/params-defaults.yaml is stale: regenerate it with "
         "`arlib defaults > docs/params-defaults.yaml`"
     )
-    parsed = yaml.safe_load(documented)
-    assert set(parsed) == set(describe_defaults())

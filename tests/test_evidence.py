@@ -29,7 +29,7 @@ from arlib.close import (
     run_close,
     run_context,
 )
-from arlib.config import TOP_LEVEL_KEYS, _section_classes, load_config
+from arlib.config import USER_KEYS, Params, load_config
 from arlib.load import load_period, sha256_of
 from arlib.signoff import SignOffError, read_signoffs, sign
 from tests.conftest import ROOT, fake_notebooks
@@ -119,6 +119,36 @@ def test_manifest_lists_the_sha256_of_every_output(project, monkeypatch):
     assert "manifest.json" not in recorded and "audit_log.jsonl" not in recorded
 
 
+def test_manifest_records_the_params_resolved_beside_the_file_as_written(project, monkeypatch):
+    """An auditor reads what the close was told without knowing arlib's defaults: every
+    default filled in, the file's own keys over them, and the SHA-256 of the file read."""
+    fake_notebooks(monkeypatch)
+    path = project / "params" / f"{PERIOD}.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "matching: {bank_charge_max: {CNY: 30}, date_window_days: '90'}\n"
+        + "provision: {opening_provision: 0.1}\n",
+        encoding="utf-8",
+    )
+    manifest = json.loads((close(project) / "manifest.json").read_text())
+    assert manifest["params_sha256"] == sha256_of(path)
+    assert manifest["params"]["matching"] == {
+        "bank_charge_max": {"CNY": 30},
+        "date_window_days": "90",
+    }
+    resolved = manifest["params_resolved"]
+    others = {k: v for k, v in manifest["params"].items() if k not in ("matching", "provision")}
+    expected = Params.model_validate(others).model_dump(
+        mode="json", exclude={"params_file", "root"}
+    )
+    expected["matching"].update(bank_charge_max={"CNY": "30"}, date_window_days=90)
+    expected["provision"]["opening_provision"] = "0.1"  # exactly, not 0.1000000000000000055...
+    assert resolved == expected
+    assert resolved["as_of"] == "2026-09-30" and resolved["out_dir"] == "outputs/2026-09"
+    assert resolved["inputs"]["invoices"]["format"] is None  # every default, also per input
+    assert load_config(path).resolved() == resolved
+
+
 def test_opening_changed_after_the_close_is_an_error(project, monkeypatch):
     fake_notebooks(monkeypatch)
     out = close(project)
@@ -172,8 +202,7 @@ def test_parameters_cell_knows_every_params_key(notebook):
     import yaml
 
     declared = {p.name for p in _infer_parameters(nbformat.read(notebook, as_version=4))}
-    known = {k for k in (*TOP_LEVEL_KEYS, *_section_classes()) if k not in ("params_file", "root")}
-    assert known <= declared
+    assert set(USER_KEYS) <= declared
     for params in (ROOT / "params").glob("*.yaml"):
         assert set(yaml.safe_load(params.read_text(encoding="utf-8"))) <= declared, params
 

@@ -198,9 +198,10 @@ def test_tie_out_same_words_and_figures_in_notebook_lead_and_terminal(
 ):
     import json
 
+    from pydantic_core import to_jsonable_python
+
     from arlib import cli
     from arlib import notebook as nb
-    from arlib.config import as_plain
 
     closed = project[1][period]
     expected = tie_out_by_hand(project, period)
@@ -225,7 +226,9 @@ def test_tie_out_same_words_and_figures_in_notebook_lead_and_terminal(
     # `arlib close` prints the same sentence, read back from the manifest's control totals
     folder = out(project, period)
     manifest = {"control_totals": closed.control_totals()}
-    (folder / "manifest.json").write_text(json.dumps(as_plain(manifest)), encoding="utf-8")
+    (folder / "manifest.json").write_text(
+        json.dumps(to_jsonable_python(manifest)), encoding="utf-8"
+    )
     monkeypatch.setattr("arlib.close.run_close", lambda *a, **k: folder)  # notebooks: e2e
     code = cli.main(["close", "--params", str(project[0] / "params" / f"{period}.yaml")])
     printed = capsys.readouterr().out.splitlines()

@@ -712,7 +712,7 @@ def test_rules_can_be_switched_off():
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="unknown matching rules"):
+    with pytest.raises(ValueError, match="'magic' is not a known matching rule"):
         MatchConfig(rules=("reference", "magic"))
     cfg = MatchConfig(rules=["reference"], rounding_tolerance="0.10", bank_charge_max={"CNY": 20})
     assert cfg.rules == ("reference",) and cfg.rounding_tolerance == D("0.10")

@@ -97,7 +97,7 @@ def test_selection_none_overdue_and_ids():
     result = close()
     assert write_statements(result, Path("/nonexistent")) == []  # nothing asked, nothing written
     result = close(customers="overdue", customer_ids=["C000001"], letters=False)
-    config = result.config.section("statements")
+    config = result.config.statements
     from arlib.statements import selected_customers
 
     chosen = selected_customers(result.review, result.match, config)

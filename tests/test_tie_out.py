@@ -29,12 +29,16 @@ def review(journal_rows):
     return SimpleNamespace(aging=aging, journal=journal)
 
 
+def with_gl(config, balance):
+    """``config`` with another ``gl_control_balance`` (params are frozen: a copy)."""
+    params = config.params.model_copy(update={"gl_control_balance": balance})
+    return dataclasses.replace(config, params=params)
+
+
 @pytest.fixture
 def config():
     """The sample's config without its GL balance: each test sets the one it needs."""
-    return dataclasses.replace(
-        load_config(ROOT / "params" / "2026-09.yaml"), gl_control_balance=None
-    )
+    return with_gl(load_config(ROOT / "params" / "2026-09.yaml"), None)
 
 
 def test_without_gl_balance_the_tie_out_is_not_performed(config):
@@ -45,7 +49,7 @@ def test_without_gl_balance_the_tie_out_is_not_performed(config):
 
 
 def test_gl_equal_to_net_ar_ties(config):
-    tie = tie_out(dataclasses.replace(config, gl_control_balance=D("850.00")), review([]))
+    tie = tie_out(with_gl(config, D("850.00")), review([]))
     assert tie["difference"] == 0
     assert tie["status"] == "ties"
 
@@ -53,7 +57,7 @@ def test_gl_equal_to_net_ar_ties(config):
 def test_difference_explained_by_unbooked_bank_charge(config):
     # GL still carries a 20.00 bank charge that the sub-ledger wrote off (proposed, not booked)
     rows = [("6603", D("20.00"), D("0.00"), True), ("1122", D("0.00"), D("20.00"), True)]
-    tie = tie_out(dataclasses.replace(config, gl_control_balance=D("870.00")), review(rows))
+    tie = tie_out(with_gl(config, D("870.00")), review(rows))
     assert tie["difference"] == D("20.00")
     assert tie["explained_by_proposed_adjustments"] == D("20.00")
     assert tie["unexplained"] == 0
@@ -64,14 +68,14 @@ def test_residual_write_off_is_no_difference_between_gl_and_sub_ledger(config):
     # a 0.04 short payment still open in the sub-ledger (and in the GL): writing it off is
     # proposed, but until then both carry it, so it explains nothing
     rows = [("6711", D("0.04"), D("0.00"), False), ("1122", D("0.00"), D("0.04"), False)]
-    tie = tie_out(dataclasses.replace(config, gl_control_balance=D("850.00")), review(rows))
+    tie = tie_out(with_gl(config, D("850.00")), review(rows))
     assert tie["explained_by_proposed_adjustments"] == 0
     assert (tie["difference"], tie["unexplained"], tie["status"]) == (0, 0, "ties")
 
 
 def test_unexplained_difference_is_flagged(config):
     rows = [("6603", D("20.00"), D("0.00"), True), ("1122", D("0.00"), D("20.00"), True)]
-    tie = tie_out(dataclasses.replace(config, gl_control_balance=D("900.01")), review(rows))
+    tie = tie_out(with_gl(config, D("900.01")), review(rows))
     assert tie["unexplained"] == D("30.01")
     assert tie["status"] == "difference"
 
@@ -109,13 +113,15 @@ def test_unexplained_difference_is_flagged(config):
 def test_one_sentence_per_status_from_the_figures_or_their_json(config, gl, rows, expected):
     import json
 
-    from arlib.config import as_plain
+    from pydantic_core import to_jsonable_python
+
     from arlib.notebook import tie_out_sentence
 
     given = None if gl is None else D(gl)
-    tie = tie_out(dataclasses.replace(config, gl_control_balance=given), review(rows))
+    tie = tie_out(with_gl(config, given), review(rows))
     assert tie_out_sentence(tie) == expected
-    assert tie_out_sentence(json.loads(json.dumps(as_plain(tie)))) == expected  # a manifest
+    manifest = json.loads(json.dumps(to_jsonable_python(tie)))  # as a manifest holds it
+    assert tie_out_sentence(manifest) == expected
 
 
 def test_a_status_outside_the_set_is_refused(config):

@@ -1,6 +1,5 @@
 """Cross-row checks: small files with hand-known answers, findings pointing at file:row:column."""
 
-import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -9,7 +8,7 @@ import polars as pl
 
 from arlib import findings as fnd
 from arlib import validate
-from arlib.config import Config, InputSpec
+from arlib.config import Config, InputSpec, Params
 from arlib.load import load_input
 from arlib.schema import empty
 from tests.conftest import write
@@ -26,19 +25,12 @@ RECEIPTS = (
 )
 
 
-def config(tmp_path: Path) -> Config:
-    """A config with every stage at its defaults (loading reads the provision section)."""
-    from arlib.config import _section_classes
-
-    return Config(
-        period="2026-10",
-        as_of=dt.date(2026, 10, 31),
-        base_currency="CNY",
-        inputs={},
-        out_dir=tmp_path / "out",
-        root=tmp_path,
-        sections={name: cls() for name, cls in _section_classes().items()},
-    )
+def config(tmp_path: Path, **inputs: Path) -> Config:
+    """A config with every stage at its defaults (loading reads the provision section),
+    reading ``<name>.csv`` in ``tmp_path`` unless ``inputs`` say otherwise."""
+    paths = {name: f"{name}.csv" for name in ("invoices", "receipts", "customers")}
+    params = Params(period="2026-10", inputs={**paths, **inputs})  # no root: files unchecked
+    return Config(params=params, root=tmp_path)
 
 
 def frames(tmp_path: Path, **texts: str) -> dict[str, pl.DataFrame]:
@@ -262,14 +254,7 @@ def test_cash_carried_in_is_not_outside_the_period(tmp_path):
     }.items():
         write(tmp_path / f"{name}.csv", text)
     opening = _opening_file(tmp_path)
-    cfg = dataclasses.replace(
-        config(tmp_path),
-        inputs={
-            **{n: InputSpec(path=tmp_path / f"{n}.csv") for n in ("invoices", "customers")},
-            "receipts": InputSpec(path=tmp_path / "receipts.csv"),
-            "opening": InputSpec(path=opening),
-        },
-    )
+    cfg = config(tmp_path, opening=opening)
     period = load_period(cfg)
     assert "R0" in period.frames["receipts"]["receipt_id"].to_list()  # it is loaded ...
     hits = only(period.findings, "outside_period")
