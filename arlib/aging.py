@@ -467,12 +467,34 @@ class TierConfig(Section):
         },
         description="collection action per tier",
     )
-    chronic_late_min: Whole = Field(
+    chronic_late_min: Annotated[Whole, Range(ge=1)] = Field(
         3,
         description="late payments (in the payment history) that make a customer a chronic "
         "late payer, recommended for prepayment",
     )
     late_grace_days: Days = Field(0, description="days after due before a payment counts as late")
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_are_ranges(cls, rules):
+        """Each tier a range of days past due from 1 up, no two tiers sharing a day: an
+        overdue invoice must fall in one tier, or its collection action is a guess."""
+        located = []
+        names = [r[0] for r in rules]
+        for i, (tier, low, high) in enumerate(rules):
+            if names.count(tier) > 1:
+                located.append(((i, 0), f"tier {quote(tier)} is given more than once"))
+            if low < 1:
+                located.append(((i, 1), f"{low} must be at least 1 (a tier is for overdue days)"))
+            if high is not None and high < low:
+                located.append(((i, 2), f"{high} is below the tier's first day {low}"))
+        spans = sorted((low, high if high is not None else 10**9, t) for t, low, high in rules)
+        for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
+            if start <= end:
+                located.append(((), f"tiers {quote(first)} and {quote(second)} share day {start}"))
+        if located:
+            raise problems_at("tiers.rules", located)
+        return rules
 
     @model_validator(mode="after")
     def _an_action_per_tier(self) -> TierConfig:

@@ -23,6 +23,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import re
 import textwrap
 import typing
@@ -169,15 +170,30 @@ def resolve(root: Path, path: Path) -> Path:
     return path if path.is_absolute() else (root / path).resolve()
 
 
+def escapes(root: Path, given: Path) -> bool:
+    """A relative path that leads out of the project folder (``../../etc/passwd``): params
+    name files of the project by relative paths, and anything else by an absolute one, so
+    that a path cannot lead elsewhere by accident."""
+    if given.is_absolute():
+        return False
+    # lexically: a folder the project links to (data/ on a shared drive) is the project's
+    return not Path(os.path.normpath(root / given)).is_relative_to(os.path.normpath(root))
+
+
 def _unusable(name: str, root: Path, given: Path) -> str | None:
     """Why an input cannot be read (missing, a folder, a device such as /dev/zero, a name
     the system refuses), or None for a readable regular file."""
     try:
         path = resolve(root, given)
         exists, regular = path.exists(), path.is_file()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         reason = getattr(exc, "strerror", None) or str(exc)
         return f"cannot use the path {excerpt(given, 200)}: {excerpt(reason)}"
+    if escapes(root, given):
+        return (
+            f"{excerpt(given, 200)} climbs out of the project folder with '..'; "
+            "give an absolute path if the file really lives elsewhere"
+        )
     if not exists:
         hint = ""
         if name == "opening":
@@ -395,7 +411,14 @@ class Params(Section):
     @classmethod
     def _period_end(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         period = info.data.get("period")
-        return _last_day(period) if value is None and period else value
+        if value is None:
+            return _last_day(period) if period else None
+        if period and value < dt.date.fromisoformat(f"{period}-01"):
+            raise problem(
+                f"{value} is before the period {period} begins: the aging date of a close is "
+                "its period's last day, or a day in or after the period"
+            )
+        return value
 
     @field_validator("out_dir")
     @classmethod
@@ -403,6 +426,12 @@ class Params(Section):
         period, entity = info.data.get("period"), info.data.get("entity")
         if value is None and period:
             return Path("outputs", period, *([entity] if entity else []))
+        root = (info.context or {}).get("root")
+        if value is not None and root is not None and escapes(Path(root), value):
+            raise problem(
+                f"{quote(str(value))} climbs out of the project folder with '..'; give an "
+                "absolute path to write the close elsewhere"
+            )
         return value
 
     @field_validator("gl_control_balance", mode="before")
@@ -614,6 +643,23 @@ class _ParamsLoader(yaml.SafeLoader):
             )
         self._sizes[id(node)] = size
         return node
+
+    def construct_mapping(self, node, deep=False):
+        """A key given twice is refused: YAML would silently keep the last one, so a second
+        ``period:`` or ``invoices:`` further down would win unseen."""
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {excerpt(str(key), 60)!r} is given twice (lines {seen[key]} and "
+                    f"{key_node.start_mark.line + 1}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node):
         try:

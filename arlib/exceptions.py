@@ -47,9 +47,20 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from arlib.aging import CENT, fmt_money
+from arlib.findings import quote
 from arlib.kpis import HISTORY_SCHEMA, payment_history
-from arlib.paramtypes import Days, Exact, Range, Section, Text, Whole, check_places, choice
-from arlib.schema import MONEY
+from arlib.paramtypes import (
+    Days,
+    Exact,
+    Range,
+    Section,
+    Text,
+    Whole,
+    check_places,
+    choice,
+    problem,
+)
+from arlib.schema import MONEY, columns
 
 CLASS_OF = {
     "decimal_shift": "technical_error",
@@ -154,7 +165,7 @@ class ExceptionConfig(Section):
     fx_tolerance_pct: Tolerance = Field(
         Decimal("1.0"), description="FX difference in % of the invoice accepted"
     )
-    late_min_count: Whole = Field(
+    late_min_count: Annotated[Whole, Range(ge=1)] = Field(
         3,
         description="a customer late in at least this many late_unit of the history, more "
         "than late_grace_days after due, is a repeated late payer",
@@ -170,6 +181,17 @@ class ExceptionConfig(Section):
     actions: dict[ExceptionType, Text] = Field(
         {}, description="suggested action per exception type (overrides the built-in text)"
     )
+
+    @field_validator("duplicate_line_keys")
+    @classmethod
+    def _known_receipt_columns(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        known = [c for c in columns("receipts") if c not in ("source_file", "source_row")]
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            raise problem(
+                f"{', '.join(map(quote, unknown))} is no receipt column (known: {', '.join(known)})"
+            )
+        return keys
 
     @field_validator("bank_charge_tolerance_by_currency")
     @classmethod

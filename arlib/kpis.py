@@ -51,7 +51,7 @@ class KpiConfig(Section):
         description="count payments before the due date as 0 days late (false: early "
         "payments lower the average)",
     )
-    trend_min_periods: Whole = Field(
+    trend_min_periods: Annotated[Whole, Range(ge=2)] = Field(
         3, description="periods needed before a days-late trend is called"
     )
     trend_threshold_days: Annotated[Exact, Range(ge=0)] = Field(

@@ -231,10 +231,10 @@ class MatchConfig(Section):
         description="combined: open invoices considered per receipt (referenced first, then "
         "oldest)",
     )
-    combined_max_nodes: Whole = Field(
+    combined_max_nodes: Annotated[Whole, Range(ge=1)] = Field(
         2_000, description="combined: search nodes per receipt (deterministic bound)"
     )
-    combined_time_budget_s: Float = Field(
+    combined_time_budget_s: Annotated[Float, Range(ge=1)] = Field(
         30.0,
         description="combined: wall-clock budget in seconds for the whole rule, a safety valve "
         "only (the deterministic bound is combined_max_nodes; when hit, the rest is left "
@@ -244,7 +244,7 @@ class MatchConfig(Section):
     fuzzy_auto_threshold: Score = Field(
         0.85, description="payer fuzzy match accepted as the payer at or above this score ..."
     )
-    fuzzy_margin: Float = Field(
+    fuzzy_margin: Score = Field(
         0.05, description="... when it beats the next customer by this margin"
     )
     fuzzy_suggest_threshold: Score = Field(

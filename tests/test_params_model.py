@@ -41,6 +41,14 @@ def problems_of(raw: dict) -> list[str]:
     return info.value.problems
 
 
+def problems_or_none(raw: dict) -> list[str]:
+    try:
+        from_mapping(raw, root=ROOT)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
 def as_an_editor_reads(path: Path) -> dict:
     """A params file as a YAML editor checks it against the schema: dates are text."""
     return json.loads(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")), default=str))
@@ -274,3 +282,69 @@ def test_differences_from_the_defaults():
         "180",
     )
     assert differences(Params.model_validate(config.resolved())) == differences(config.params)
+
+
+# ------------------------------------------ refusals found by the independent corpus
+@pytest.mark.parametrize(
+    "section, values, expected",
+    [
+        (
+            "matching",
+            {"combined_max_nodes": -5},
+            "matching.combined_max_nodes: -5 must be at least 1",
+        ),
+        ("matching", {"combined_time_budget_s": -1}, "must be at least 1"),
+        ("matching", {"fuzzy_margin": -1}, "matching.fuzzy_margin: -1.0 must be between 0 and 1"),
+        ("exceptions", {"late_min_count": -1}, "exceptions.late_min_count: -1 must be at least 1"),
+        ("exceptions", {"duplicate_line_keys": ["no_col"]}, "'no_col' is no receipt column"),
+        ("kpis", {"trend_min_periods": 0}, "kpis.trend_min_periods: 0 must be at least 2"),
+        ("tiers", {"rules": [["A", 30, 10]]}, "tiers.rules.0.2: 10 is below the tier's first day"),
+        ("tiers", {"rules": [["A", 1, None], ["B", 1, 30]]}, "tiers 'B' and 'A' share day 1"),
+        ("tiers", {"rules": [["A", 0, 30]]}, "tiers.rules.0.1: 0 must be at least 1"),
+    ],
+)
+def test_settings_no_stage_can_mean_are_refused(section, values, expected):
+    raw = sample_raw()
+    raw[section] = {**(raw.get(section) or {}), **values}
+    assert any(expected in p for p in problems_of(raw)), problems_of(raw)
+
+
+def test_tiers_near_miss_contiguous_ranges_pass():
+    raw = sample_raw()
+    raw["tiers"] = {**(raw.get("tiers") or {}), "rules": [["A", 61, None], ["B", 1, 60]]}
+    raw["tiers"]["actions"] = {"A": "call", "B": "email"}
+    assert problems_or_none(raw) == []
+
+
+def test_as_of_before_the_period_is_refused_and_after_it_accepted():
+    raw = {**sample_raw(), "as_of": "2026-08-31"}
+    assert any(p.startswith("as_of: 2026-08-31 is before the period") for p in problems_of(raw))
+    assert problems_or_none({**sample_raw(), "as_of": "2026-10-05"}) == []
+
+
+def test_a_key_given_twice_in_the_yaml_is_refused(tmp_path):
+    text = (ROOT / "params" / "2026-09.yaml").read_text(encoding="utf-8") + "period: 2026-10\n"
+    (tmp_path / "params").mkdir()
+    path = write(tmp_path / "params" / "twice.yaml", text)
+    with pytest.raises(ConfigError, match="key 'period' is given twice"):
+        load_config(path)
+
+
+def test_relative_paths_may_not_climb_out_of_the_project(tmp_path):
+    raw = sample_raw()
+    raw["inputs"] = {**raw["inputs"], "customers": "../../../etc/passwd"}
+    raw["out_dir"] = "../escaped"
+    found = problems_of(raw)
+    assert any(p.startswith("inputs.customers: ../../../etc/passwd climbs out") for p in found)
+    assert any(p.startswith("out_dir: '../escaped' climbs out") for p in found)
+
+
+def test_a_symlink_loop_is_a_named_problem(tmp_path):
+    raw = sample_raw()
+    loop = ROOT / "data" / ".loop-test"
+    try:
+        loop.symlink_to(loop)
+        raw["inputs"] = {**raw["inputs"], "customers": "data/.loop-test"}
+        assert any(p.startswith("inputs.customers: cannot use the path") for p in problems_of(raw))
+    finally:
+        loop.unlink()
