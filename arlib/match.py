@@ -234,7 +234,7 @@ class MatchConfig(Section):
     combined_max_nodes: Annotated[Whole, Range(ge=1)] = Field(
         2_000, description="combined: search nodes per receipt (deterministic bound)"
     )
-    combined_time_budget_s: Annotated[Float, Range(ge=1)] = Field(
+    combined_time_budget_s: Annotated[Float, Range(ge=0)] = Field(
         30.0,
         description="combined: wall-clock budget in seconds for the whole rule, a safety valve "
         "only (the deterministic bound is combined_max_nodes; when hit, the rest is left "

@@ -127,7 +127,7 @@ def test_findings_of_matching_reach_findings_csv_and_workpaper_ar10(tmp_path):
     from tests.conftest import ROOT
 
     params = ROOT / "params" / "2026-09.yaml"
-    spent = pipeline.close_stage(load_config(params, {"matching": {"combined_time_budget_s": -1}}))
+    spent = pipeline.close_stage(load_config(params, {"matching": {"combined_time_budget_s": 0}}))
     budget = spent.match.findings.filter(pl.col("rule") == "match.combined_budget")
     assert budget.height > 0
     pipeline.write_reconcile_outputs(spent.match, tmp_path, spent.findings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -599,7 +600,7 @@ def test_close_never_replaces_a_folder_that_is_not_a_close(project, monkeypatch,
     keep = project / "notes"
     keep.mkdir()
     (keep / "todo.txt").write_text("mine")
-    text = params_of(project).read_text() + "out_dir: notes\n"
+    text = re.sub(r"(?m)^out_dir: .*$", "out_dir: notes", params_of(project).read_text())
     params_of(project).write_text(text)
     code, printed, err = run(["close", "--params", str(params_of(project)), "--quiet"], capsys)
     assert code == 2, printed + err

@@ -764,7 +764,7 @@ def test_negative_receipt_is_left_alone():
 
 def test_combined_time_budget_is_reported():
     invoices = [inv("INV0000001", "C4", "100.00"), inv("INV0000002", "C4", "200.00")]
-    res = run(invoices, [rec("R1", "300.00", "Delta Foods")], combined_time_budget_s=-1)
+    res = run(invoices, [rec("R1", "300.00", "Delta Foods")], combined_time_budget_s=0)
     assert res.allocations.height == 0
     assert res.stats["combined_budget_exhausted"] is True
     assert res.findings["rule"].to_list() == ["match.combined_budget"]
