@@ -273,13 +273,12 @@ def receipts_line(summary: dict) -> str:
     return f"{summary['receipts']:,} receipts: " + ", ".join(parts)
 
 
-EXCEPTION_STATUSES = ("open", "cleared", "resolved")
-
-
 def exception_counts(exceptions: pl.DataFrame) -> dict[str, int]:
     """Exceptions per status (open, cleared, resolved, then any other) of the frame behind
     AR-4 and exceptions.csv; the counts add up to its rows."""
     found = dict(exceptions.group_by("status").len().iter_rows()) if exceptions.height else {}
+    from arlib.views import EXCEPTION_STATUSES
+
     counts = {status: int(found.pop(status, 0)) for status in EXCEPTION_STATUSES}
     counts["other"] = int(sum(found.values()))
     return counts
@@ -743,9 +742,10 @@ def conclusions(closed) -> str:
 
 
 def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = None):
-    """A table as a reader wants it: money with separators, loss rates and shares as
-    percentages, FX rates with all their digits (by :func:`arlib.schema.value_kind`, as in
-    the workbook), no dtype row, no index.
+    """A table as a reader wants it: headers in words, money with separators, loss rates
+    and shares as percentages, FX rates with all their digits (by
+    :func:`arlib.schema.column_words` and :func:`arlib.schema.value_kind`, as in the
+    workbook), no dtype row, no index.
 
     ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
     hold everything).
@@ -753,7 +753,7 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     from IPython.display import HTML
 
     from arlib.aging import fmt_percent, fmt_rate
-    from arlib.schema import value_kind
+    from arlib.schema import column_words, value_kind
 
     text = {
         "money": lambda v: f"{v:,.2f}",
@@ -767,7 +767,8 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     for name, dtype in shown.schema.items():
         write = text.get(value_kind(dtype), str)
         columns[name] = ["" if v is None else write(v) for v in shown[name].to_list()]
-    html = _html_table(columns, numeric={n for n, t in shown.schema.items() if t.is_numeric()})
+    numeric = {column_words(n) for n, t in shown.schema.items() if t.is_numeric()}
+    html = _html_table({column_words(n): v for n, v in columns.items()}, numeric=numeric)
     notes = []
     if caption:
         notes.append(caption)
