@@ -14,9 +14,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import json
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import openpyxl
 import polars as pl
@@ -495,3 +497,80 @@ def test_a_ref_to_a_capped_sheet_names_the_csv_instead_of_linking(tmp_path):
     total, row = ws.cell(row=FIRST, column=3), ws.cell(row=FIRST + 1, column=3)
     assert total.value == "AR-2 Total CNY (in matches.csv)" and total.hyperlink is None
     assert row.value == "AR-2 row 4" and row.hyperlink.location == "'Matches'!C4"
+
+
+# ----------------------------------------------------------------- KPI trend
+def test_kpi_trend_follows_the_opening_files_of_the_same_entity(tmp_path):
+    from arlib.close import earlier_closes
+    from arlib.kpis import kpi_trend
+
+    def publish(period: str, entity: str, opening: str | None, dso: str) -> Path:
+        folder = tmp_path / "outputs" / period
+        folder.mkdir(parents=True)
+        params = {"inputs": {"opening": opening} if opening else {}}
+        manifest = {
+            "period": period,
+            "entity": entity,
+            "params": params,
+            "kpis": {"dso": dso, "cei": "90.00"},
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        return folder / "open_items.parquet"
+
+    publish("2026-07", "OTHER", None, "99.00")  # another entity's close ends the chain
+    publish("2026-08", "ACME", "outputs/2026-07/open_items.parquet", "12.00")
+    publish("2026-09", "ACME", {"path": "outputs/2026-08/open_items.parquet"}, "11.50")
+    config = SimpleNamespace(
+        root=tmp_path,
+        entity="ACME",
+        period="2026-10",
+        inputs={"opening": SimpleNamespace(path=tmp_path / "outputs/2026-09/open_items.parquet")},
+    )
+    found = earlier_closes(config)
+    assert [m["period"] for m in found] == ["2026-09", "2026-08"]
+    summary = pl.DataFrame({"kpi": ["dso", "cei"], "value": _money(["10.25", "91.00"])})
+    trend = kpi_trend("2026-10", summary, found)
+    assert trend.to_dicts() == [
+        {"period": "2026-08", "dso": D("12.00"), "cei": D("90.00")},
+        {"period": "2026-09", "dso": D("11.50"), "cei": D("90.00")},
+        {"period": "2026-10", "dso": D("10.25"), "cei": D("91.00")},
+    ]
+    first_close = SimpleNamespace(**{**vars(config), "inputs": {}})
+    assert earlier_closes(first_close) == []
+
+
+# ----------------------------------------------------------------- notebook sentences
+def test_notebook_sentences_state_the_sheets_figures(closes, books):
+    from arlib import notebook as nb
+    from arlib import views
+    from arlib.charts import unapplied_age_bands
+
+    root, closed = closes
+    result = closed["2026-10"]
+    config, aging = result.config, result.review.aging
+    fx_rates = result.period.frames["fx_rates"]
+    suggestions = read_csv(root / "outputs" / "2026-10" / "suggestions.csv")
+    receipts = {r["receipt_id"]: r for r in suggestions}
+    cny = sum(
+        (D(r["receipt_amount"]) for r in receipts.values() if r["receipt_currency"] == "CNY"), D(0)
+    )
+    prose = nb.suggestions_prose(views.suggestions_for_review(result.match, config, fx_rates))
+    assert prose.startswith(f"{len(suggestions)} suggestions for {len(receipts)} receipts (")
+    assert nb.money(cny, "CNY") in prose
+    # unapplied cash by age: the bands add up to the tie-out's unapplied cash (AR-5.1 total)
+    bands = unapplied_age_bands(aging.unapplied)
+    unapplied = money(
+        totals(books["2026-10"]["Aging by customer"])["Total"]["Unapplied cash (base)"]
+    )
+    assert sum((a for _, a in bands), D(0)) == unapplied
+    assert nb.money(unapplied, "CNY") in nb.unapplied_prose(aging, config)
+    # the most overdue customer, by hand from AR-5.1's overdue buckets
+    overdue_columns = ["1-30", "31-60", "61-90", "91-180", ">180", "Invalid date"]
+    by_hand = max(
+        table(books["2026-10"]["Aging by customer"]),
+        key=lambda r: sum(money(r[c].value) for c in overdue_columns),
+    )
+    customers = result.period.frames["customers"]
+    sentence = nb.top_overdue_prose(aging, customers, config)
+    assert f"{by_hand['Customer name'].value} ({by_hand['Customer ID'].value})" in sentence
+    assert nb.top_overdue_chart(closed["2026-09"].review.aging, customers, config) is None
