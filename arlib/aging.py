@@ -404,6 +404,16 @@ UNAPPLIED_COLUMNS = [
 ]
 
 
+def days_unapplied(as_of: dt.date) -> pl.Expr:
+    """``days_unapplied``: days from a receipt's value date to ``as_of``, how long its cash
+    has waited to be applied (the aging's unapplied cash and the unapplied-cash lists)."""
+    return (
+        (pl.lit(as_of, dtype=pl.Date) - pl.col("value_date"))
+        .dt.total_days()
+        .alias("days_unapplied")
+    )
+
+
 def _unapplied(
     receipts: pl.DataFrame | None,
     as_of: dt.date,
@@ -437,11 +447,7 @@ def _unapplied(
         as_of=as_of,
         out="unapplied_base",
     )
-    rec = rec.with_columns(
-        (pl.lit(as_of, dtype=pl.Date) - pl.col("value_date"))
-        .dt.total_days()
-        .alias("days_unapplied")
-    )
+    rec = rec.with_columns(days_unapplied(as_of))
     return rec.select(UNAPPLIED_COLUMNS).sort("customer_id", "receipt_id", nulls_last=True)
 
 

@@ -9,6 +9,7 @@ axis, formatted as money.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import polars as pl
@@ -56,17 +57,15 @@ def has_cjk_font() -> bool:
 
 
 def money_axis(axis, currency: str) -> None:
-    """Tick labels as money (``1.2 m``, ``350 k``) with the currency in the axis label."""
+    """Tick labels as money (``1.25 m``, ``350 k``, ``1.5 k``) with the currency in the axis
+    label: up to two decimals of the unit, so that ticks 1,000 / 1,500 / 2,000 read
+    ``1 k``, ``1.5 k``, ``2 k`` and never two ticks the same."""
     from matplotlib.ticker import FuncFormatter
 
     def label(value, _position):
-        size = abs(value)
-        if size >= 1e9:
-            return f"{value / 1e9:,.1f} bn"
-        if size >= 1e6:
-            return f"{value / 1e6:,.1f} m"
-        if size >= 1e3:
-            return f"{value / 1e3:,.0f} k"
+        for size, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+            if abs(value) >= size:
+                return f"{value / size:,.2f}".rstrip("0").rstrip(".") + f" {unit}"
         return f"{value:,.0f}"
 
     axis.set_major_formatter(FuncFormatter(label))
@@ -119,6 +118,10 @@ def rollforward_waterfall(rollforward: pl.DataFrame):
             bottom=[float(s[1]) for s in steps],
             color=colours,
         )
+        ends = [float(end) for _, bottom, height in steps for end in (bottom, bottom + height)]
+        low, high = min(0.0, *ends), max(0.0, *ends)
+        room = (high - low) * 0.08 or 1.0  # so that no bar looks cut off at the frame
+        axis.set_ylim(low - room if low < 0 else 0, high + room)
         axis.set_title(f"Roll-forward {row['currency']}")
         axis.set_ylabel(row["currency"])
         money_axis(axis.yaxis, row["currency"])
@@ -126,8 +129,13 @@ def rollforward_waterfall(rollforward: pl.DataFrame):
 
 
 def exceptions_by_class(exceptions: pl.DataFrame):
-    """Open exceptions' amount per class, one panel per currency."""
-    open_ = exceptions.filter(pl.col("status") == "open")
+    """Open exceptions' amount per class, one panel per currency. A pattern (repeated late
+    payment, say) has no amount and no currency, so it is in the tables, not here."""
+    open_ = exceptions.filter(
+        (pl.col("status") == "open")
+        & pl.col("amount").is_not_null()
+        & pl.col("currency").is_not_null()
+    )
     sums = (
         open_.group_by("currency", "class")
         .agg(pl.col("amount").abs().sum().alias("amount"), pl.len().alias("count"))
@@ -146,17 +154,23 @@ def exceptions_by_class(exceptions: pl.DataFrame):
     return _done(plt, fig)
 
 
-def top_overdue_customers(by_customer: pl.DataFrame, names: pl.DataFrame, base: str, n=10):
-    """The ``n`` customers with the most overdue AR (base currency at the aging's rates)."""
+def overdue_by_customer(by_customer: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """customer_id, name, overdue (base currency at the aging's rates) of every customer
+    with something overdue, the most overdue first: the chart's bars and its sentence."""
     buckets = [c for c in by_customer.columns if c not in _NOT_BUCKETS]
     overdue = [c for c in buckets if c != "not_due"]
-    top = (
+    return (
         by_customer.with_columns(pl.sum_horizontal(overdue).alias("overdue"))
         .filter(pl.col("overdue") > 0)
         .join(names.select("customer_id", "name"), on="customer_id", how="left")
         .sort("overdue", "customer_id", descending=[True, False])
-        .head(n)
+        .select("customer_id", "name", "overdue")
     )
+
+
+def top_overdue_customers(by_customer: pl.DataFrame, names: pl.DataFrame, base: str, n=10):
+    """The ``n`` customers with the most overdue AR (base currency at the aging's rates)."""
+    top = overdue_by_customer(by_customer, names).head(n)
     plt, fig, (axis,) = _figure(height=0.35 * max(top.height, 3) + 1)
     labels = [
         f"{name or cid} ({cid})" for cid, name in zip(top["customer_id"], top["name"], strict=True)
@@ -181,19 +195,36 @@ _NOT_BUCKETS = {
 UNAPPLIED_AGES = ((0, 7, "0-7 days"), (8, 30, "8-30"), (31, 60, "31-60"), (61, None, ">60"))
 
 
-def unapplied_by_age(unapplied: pl.DataFrame, base: str):
-    """Unapplied cash by days since it was received (base currency at the aging's rates)."""
-    labels, values = [], []
+def unapplied_age_bands(unapplied: pl.DataFrame) -> list[tuple[str, Decimal]]:
+    """(band, unapplied cash in base currency) per :data:`UNAPPLIED_AGES` band of days
+    since receipt: the chart's bars and the sentence beside it."""
+    bands = []
     for low, high, label in UNAPPLIED_AGES:
         within = pl.col("days_unapplied") >= low
         if high is not None:
             within &= pl.col("days_unapplied") <= high
-        total = unapplied.filter(within)["unapplied_base"].sum() if unapplied.height else 0
-        labels.append(label)
-        values.append(float(total or 0))
+        total = unapplied.filter(within)["unapplied_base"].sum() if unapplied.height else None
+        bands.append((label, Decimal(str(total or 0)).quantize(Decimal("0.01"))))
+    return bands
+
+
+def unapplied_by_age(unapplied: pl.DataFrame, base: str):
+    """Unapplied cash by days since it was received (base currency at the aging's rates)."""
+    bands = unapplied_age_bands(unapplied)
     plt, fig, (axis,) = _figure(height=2.8)
-    axis.bar(labels, values, color=GREY)
+    axis.bar([b[0] for b in bands], [float(b[1]) for b in bands], color=GREY)
     axis.set_title(f"Unapplied cash by days since receipt ({base})")
+    axis.set_ylabel(base)
+    money_axis(axis.yaxis, base)
+    return _done(plt, fig)
+
+
+def aging_buckets(totals: pl.DataFrame, base: str, as_of):
+    """Open invoices per aging bucket (the aging summary's rows, base currency at the
+    as-of rates)."""
+    plt, fig, (axis,) = _figure(height=2.8)
+    axis.bar(totals["bucket"].to_list(), [float(v or 0) for v in totals["amount_base"]], color=RED)
+    axis.set_title(f"Aging as of {as_of} ({base})")
     axis.set_ylabel(base)
     money_axis(axis.yaxis, base)
     return _done(plt, fig)
@@ -204,10 +235,15 @@ def kpi_trend(trend: pl.DataFrame):
     trend = trend.sort("period")
     plt, fig, (axis,) = _figure(height=2.8)
     periods = trend["period"].to_list()
-    axis.plot(periods, [float(v) for v in trend["dso"]], marker="o", color=BLUE, label="DSO")
+
+    def values(kpi: str) -> list[float]:  # a KPI a close could not compute is a gap
+        return [math.nan if v is None else float(v) for v in trend[kpi]]
+
+    (dso,) = axis.plot(periods, values("dso"), marker="o", color=BLUE, label="DSO (days)")
     axis.set_ylabel("DSO (days)")
     other = axis.twinx()
-    other.plot(periods, [float(v) for v in trend["cei"]], marker="s", color=GREEN, label="CEI")
+    (cei,) = other.plot(periods, values("cei"), marker="s", color=GREEN, label="CEI (%)")
     other.set_ylabel("CEI (%)")
+    axis.legend(handles=[dso, cei], loc="upper left", fontsize="small")
     axis.set_title(f"DSO and CEI over {len(periods)} closed period(s)")
     return _done(plt, fig)

@@ -346,6 +346,33 @@ def published_close(folder: Path) -> dict | None:
     return {"run_at": run.get("run_at", "unknown"), "run_by": run.get("run_by", "unknown")}
 
 
+def earlier_closes(config: Config) -> list[dict]:
+    """The manifests of the closes this one continues from, newest first: the close whose
+    folder holds this period's opening file, then the close whose folder holds that one's,
+    and so on while each is a close of the same entity and of an earlier period. Following
+    the opening files, rather than listing folders, finds a ledger's own history wherever
+    its outputs are kept, and never another entity's. Paths in an earlier close's params
+    are relative to the project root, as this close's are."""
+    found: list[dict] = []
+    spec = config.inputs.get("opening")
+    opening = None if spec is None else Path(spec.path)
+    period = config.period
+    while opening is not None:
+        manifest = opening.parent / "manifest.json"
+        try:
+            earlier = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            break
+        if earlier.get("entity") != config.entity or not str(earlier.get("period")) < period:
+            break
+        found.append(earlier)
+        period = str(earlier["period"])
+        given = ((earlier.get("params") or {}).get("inputs") or {}).get("opening")
+        given = given.get("path") if isinstance(given, dict) else given
+        opening = None if not given else config.root / str(given)
+    return found
+
+
 def _keep_previous(final: Path, build: Path, previous: dict, reason: str, who: str) -> None:
     """Copy the published close into the new one's ``.history/<timestamp>/`` (with the
     history it had), and log who reopened it, when and why, in ``.history/log.jsonl`` and

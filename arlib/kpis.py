@@ -74,6 +74,28 @@ class KpiResult:
     history: pl.DataFrame
 
 
+TREND_KPIS = ("dso", "cei")
+TREND_SCHEMA = {"period": pl.String, "dso": MONEY, "cei": MONEY}
+
+
+def kpi_trend(period: str, summary: pl.DataFrame, earlier: list[dict]) -> pl.DataFrame:
+    """DSO and CEI per close, oldest first: those recorded under ``kpis`` in the manifests
+    of earlier closes (:func:`arlib.close.earlier_closes`) and this close's ``summary``, so
+    that a trend is read from what each close published, not recomputed from data that may
+    have changed since."""
+    current = dict(summary.select("kpi", "value").iter_rows())
+    rows = [{"period": period, **{k: current.get(k) for k in TREND_KPIS}}]
+    for manifest in earlier:
+        kpis = manifest.get("kpis") or {}
+        rows.append(
+            {
+                "period": str(manifest["period"]),
+                **{k: None if kpis.get(k) is None else Decimal(kpis[k]) for k in TREND_KPIS},
+            }
+        )
+    return pl.DataFrame(rows, schema=TREND_SCHEMA).sort("period")
+
+
 # --------------------------------------------------------------------------- history
 def payment_history(
     allocations: pl.DataFrame,

@@ -18,6 +18,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -1298,7 +1299,8 @@ def opening_unchanged(path: Path, shown: str) -> list[fnd.Finding]:
 
 
 def provenance_frame(provenance: list[dict]) -> pl.DataFrame:
-    """Provenance as a table: one row per input and currency with its control total."""
+    """Provenance as a table: one row per input and currency with its control total, as
+    money (the manifest keeps it as an exact string) so that it can be added and compared."""
     rows = []
     for item in provenance:
         totals = item.get("control_totals") or {"": None}
@@ -1311,8 +1313,12 @@ def provenance_frame(provenance: list[dict]) -> pl.DataFrame:
                     "encoding": item.get("encoding"),
                     "rows": item.get("rows"),
                     "currency": currency or None,
-                    "control_total": total,
+                    "control_total": None if total is None else Decimal(total),
                     "sha256": item["sha256"],
                 }
             )
-    return pl.DataFrame(rows, schema_overrides={"rows": pl.Int64}, infer_schema_length=None)
+    return pl.DataFrame(
+        rows,
+        schema_overrides={"rows": pl.Int64, "control_total": MONEY},
+        infer_schema_length=None,
+    )

@@ -282,13 +282,12 @@ def receipts_line(summary: dict) -> str:
     return f"{summary['receipts']:,} receipts: " + ", ".join(parts)
 
 
-EXCEPTION_STATUSES = ("open", "cleared", "resolved")
-
-
 def exception_counts(exceptions: pl.DataFrame) -> dict[str, int]:
     """Exceptions per status (open, cleared, resolved, then any other) of the frame behind
     AR-4 and exceptions.csv; the counts add up to its rows."""
     found = dict(exceptions.group_by("status").len().iter_rows()) if exceptions.height else {}
+    from arlib.views import EXCEPTION_STATUSES
+
     counts = {status: int(found.pop(status, 0)) for status in EXCEPTION_STATUSES}
     counts["other"] = int(sum(found.values()))
     return counts
@@ -400,6 +399,27 @@ def conservation_prose(result) -> str:
     return f"Receipts out of balance: {bad_r}; invoices out of balance: {bad_i}. {verdict}"
 
 
+def suggestions_prose(table: pl.DataFrame) -> str:
+    """How many receipts wait for a person's choice among suggestions, and how much cash
+    that is per currency (from :func:`arlib.views.suggestions_for_review`)."""
+    if table.height == 0:
+        return "No suggestions: every receipt was applied, or matches nothing at all."
+    receipts = table.unique("receipt_id")
+    sums = (
+        receipts.group_by("receipt_currency")
+        .agg(pl.col("receipt_amount").sum())
+        .sort("receipt_currency")
+    )
+    cash = ", ".join(money(a, c) for c, a in sums.iter_rows())
+    return (
+        f"{table.height:,} suggestions for {receipts.height:,} receipts ({cash}), the largest "
+        "receipt first (in base currency at the as-of rates) and each receipt's candidates "
+        "in rank order. Beside each candidate: the receipt's amount, the open amount of the "
+        "invoice(s) and the difference, receipt − invoice (blank when the two are in "
+        "different currencies). None is applied until a person records a `match` decision."
+    )
+
+
 # ------------------------------------------------------------ 03 exceptions and aging
 def exceptions_summary(exceptions: pl.DataFrame) -> pl.DataFrame:
     """Exceptions per class, type and currency (amounts of different currencies are never
@@ -507,18 +527,84 @@ def aging_prose(aged, config: Config) -> str:
     )
 
 
-def aging_chart(aged, config: Config):
-    import matplotlib.pyplot as plt
+def top_overdue_prose(aged, customers: pl.DataFrame, config: Config, n: int = 10) -> str:
+    """The customers the chart shows, in words: how much of the overdue AR they hold."""
+    from arlib.charts import overdue_by_customer
 
-    totals = aged.totals
-    fig, ax = plt.subplots(figsize=(7, 3))
-    values = [float(v or 0) / 1000 for v in totals["amount_base"].to_list()]
-    ax.bar(totals["bucket"].to_list(), values, color="#C44E52")
-    ax.set_ylabel(f"{config.base_currency} thousand")
-    ax.set_title(f"Aging as of {config.as_of}")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    overdue = overdue_by_customer(aged.by_customer, customers)
+    if overdue.height == 0:
+        return "Nothing is overdue."
+    base = config.base_currency
+    top = overdue.head(n)
+    first = top.row(0, named=True)
+    held, total = top["overdue"].sum(), overdue["overdue"].sum()
+    return (
+        f"{overdue.height:,} customers have overdue invoices, {money(total, base)} in all; "
+        f"the {top.height} shown hold {money(held, base)} ({pct(held, total)}). The most "
+        f"overdue is {first['name'] or first['customer_id']} ({first['customer_id']}) with "
+        f"{money(first['overdue'], base)}. Their tiers and actions follow."
+    )
+
+
+def top_overdue_chart(aged, customers: pl.DataFrame, config: Config, n: int = 10):
+    """The most overdue customers by name (:func:`arlib.charts.top_overdue_customers`), or
+    nothing when nobody is overdue: the sentence above says so, an empty frame would not."""
+    from arlib.charts import overdue_by_customer, top_overdue_customers
+
+    if overdue_by_customer(aged.by_customer, customers).height == 0:
+        return None
+    return top_overdue_customers(aged.by_customer, customers, config.base_currency, n)
+
+
+def unapplied_prose(aged, config: Config) -> str:
+    """Unapplied cash by days since receipt, the bands of the chart beside it."""
+    from arlib.charts import unapplied_age_bands
+
+    unapplied = aged.unapplied
+    base = config.base_currency
+    if unapplied.height == 0:
+        return "No unapplied cash."
+    bands = "; ".join(f"{label}: {money(a, base)}" for label, a in unapplied_age_bands(unapplied))
+    oldest = unapplied["days_unapplied"].max()
+    return (
+        f"Unapplied cash {money(unapplied['unapplied_base'].sum(), base)} ({base} at the as-of "
+        f"rates) on {unapplied.height:,} receipts, by days since receipt: {bands}. The oldest "
+        f"has waited {oldest:,} days. It is shown apart in the aging, not netted, and listed "
+        "in workpaper AR-11."
+    )
+
+
+def kpi_trend(config: Config, review) -> pl.DataFrame:
+    """DSO and CEI of this close and of the closes it continues from (the manifests the
+    opening files lead back to), oldest first."""
+    from arlib.close import earlier_closes
+    from arlib.kpis import kpi_trend as trend
+
+    return trend(config.period, review.kpis.summary, earlier_closes(config))
+
+
+def kpi_trend_prose(trend: pl.DataFrame) -> str:
+    """The trend's last and first points in words, and why a first close has only one."""
+
+    def shown(row, kpi: str, unit: str) -> str:
+        return "—" if row[kpi] is None else f"{row[kpi]:,.2f}{unit}"
+
+    last = trend.row(trend.height - 1, named=True)
+    now = (
+        f"DSO {shown(last, 'dso', ' days')} and CEI {shown(last, 'cei', ' %')} in {last['period']}"
+    )
+    if trend.height == 1:
+        return (
+            f"{now}. No earlier close of this entity stands behind this one (it starts from "
+            "no previous close's open items), so the chart shows a single point; each later "
+            "close adds its own, as its manifest records it."
+        )
+    first = trend.row(0, named=True)
+    return (
+        f"{now}; {trend.height} closes from {first['period']}: DSO was "
+        f"{shown(first, 'dso', ' days')} and CEI {shown(first, 'cei', ' %')} then (read from "
+        "each close's published manifest)."
+    )
 
 
 def tier_summary(tiers: pl.DataFrame) -> pl.DataFrame:
@@ -752,9 +838,10 @@ def conclusions(closed) -> str:
 
 
 def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = None):
-    """A table as a reader wants it: money with separators, loss rates and shares as
-    percentages, FX rates with all their digits (by :func:`arlib.schema.value_kind`, as in
-    the workbook), no dtype row, no index.
+    """A table as a reader wants it: headers in words, money with separators, loss rates
+    and shares as percentages, FX rates with all their digits (by
+    :func:`arlib.schema.column_words` and :func:`arlib.schema.value_kind`, as in the
+    workbook), no dtype row, no index.
 
     ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
     hold everything).
@@ -762,7 +849,7 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     from IPython.display import HTML
 
     from arlib.aging import fmt_percent, fmt_rate
-    from arlib.schema import value_kind
+    from arlib.schema import column_words, value_kind
 
     text = {
         "money": lambda v: f"{v:,.2f}",
@@ -776,7 +863,8 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     for name, dtype in shown.schema.items():
         write = text.get(value_kind(dtype), str)
         columns[name] = ["" if v is None else write(v) for v in shown[name].to_list()]
-    html = _html_table(columns, numeric={n for n, t in shown.schema.items() if t.is_numeric()})
+    numeric = {column_words(n) for n, t in shown.schema.items() if t.is_numeric()}
+    html = _html_table({column_words(n): v for n, v in columns.items()}, numeric=numeric)
     notes = []
     if caption:
         notes.append(caption)
@@ -791,7 +879,10 @@ def customer_explorer(result):
     suggestions side by side. Static copies (HTML) show nothing here, by nature."""
     import ipywidgets as widgets
 
+    from arlib.views import suggestions_with_amounts
+
     needs_review = result.receipts.filter(pl.col("status") != "applied")
+    suggestions = suggestions_with_amounts(result)
     customers = sorted(c for c in needs_review["customer_id"].unique().to_list() if c is not None)
     invoices = result.invoices.filter(pl.col("open_amount") != 0)
     picker = widgets.Dropdown(options=customers, description="Customer")
@@ -810,7 +901,7 @@ def customer_explorer(result):
                 "receipt_id", "value_date", "amount", "unapplied", "status", "memo"
             )
             ids = receipts["receipt_id"].implode()
-            suggested = result.suggestions.filter(pl.col("receipt_id").is_in(ids))
+            suggested = suggestions.filter(pl.col("receipt_id").is_in(ids))
             display(show(open_items, caption=f"open invoices of {customer}"))
             display(show(receipts, caption="receipts needing review"))
             display(show(suggested, caption="suggestions"))

@@ -314,6 +314,16 @@ class CloseResult:
         }
 
 
+# The allocations behind each of the roll-forward's movements, by kind: cash, credit notes,
+# and the write-offs (bank charges, discounts, FX differences, rounding) as one line. One
+# definition for rollforward() and the Σ rows of workpaper AR-2 that the Lead cites.
+MOVEMENTS: dict[str, pl.Expr] = {
+    "cash_applied": pl.col("kind") == "cash",
+    "credit_notes_applied": pl.col("kind") == "credit_note",
+    "adjustments": ~pl.col("kind").is_in(["cash", "credit_note"]),
+}
+
+
 def rollforward(result: MatchResult) -> pl.DataFrame:
     """Per currency: opening AR + invoiced − cash − credit notes − write-offs = closing AR.
 
@@ -339,10 +349,9 @@ def rollforward(result: MatchResult) -> pl.DataFrame:
         # what the carried-forward invoices owed before this period's matching
         opening_ar = total(opening, "open_at_start", currency)
         invoiced = total(current, "amount", currency)
-        cash = total(alloc, "applied_amount", currency, pl.col("kind") == "cash")
-        credits = total(alloc, "applied_amount", currency, pl.col("kind") == "credit_note")
-        write_offs = total(
-            alloc, "applied_amount", currency, ~pl.col("kind").is_in(["cash", "credit_note"])
+        cash, credits, write_offs = (
+            total(alloc, "applied_amount", currency, MOVEMENTS[key])
+            for key in ("cash_applied", "credit_notes_applied", "adjustments")
         )
         computed = opening_ar + invoiced - cash - credits - write_offs
         listed = total(invoices, "open_amount", currency)
@@ -587,12 +596,15 @@ MATCH_COLUMNS = [
 def write_reconcile_outputs(
     result: MatchResult, out: Path, findings: pl.DataFrame | None = None
 ) -> list[Path]:
-    """matches.csv, suggestions.csv and the residuals (unapplied receipts, open invoices)."""
+    """matches.csv, suggestions.csv (with the receipt's amount beside the invoice's) and
+    the residuals (unapplied receipts, open invoices), each in matching's order."""
+    from arlib.views import suggestions_with_amounts
+
     out.mkdir(parents=True, exist_ok=True)
     extra = [c for c in result.allocations.columns if c not in MATCH_COLUMNS]
     written = [
         _csv(result.allocations.select(MATCH_COLUMNS + extra), out / "matches.csv"),
-        _csv(result.suggestions, out / "suggestions.csv"),
+        _csv(suggestions_with_amounts(result), out / "suggestions.csv"),
         _csv(result.receipts.filter(pl.col("unapplied") != 0), out / "unapplied_receipts.csv"),
         _csv(result.invoices.filter(pl.col("open_amount") != 0), out / "open_invoices.csv"),
     ]

@@ -2,29 +2,92 @@
 
 Compute first, render second: every number here was computed (and tested) before this
 module sees it. The workbook has an Index with workpaper references (AR-1, AR-2, ...),
-money formats, frozen headers, filters and widths; overdue rows are highlighted. Cell text
-is always written as text, so a payer name such as ``=HYPERLINK(...)`` can never become a
-formula. Detail sheets stop at a row cap and name the CSV/Parquet with the full detail;
-summaries, exceptions and aging are always complete.
+money formats, headers in words (:func:`arlib.schema.column_words`, as in the notebooks),
+frozen header rows, filters, widths that fit and long text wrapped; overdue rows are
+highlighted. Cell text is always written as text, so a payer name such as
+``=HYPERLINK(...)`` can never become a formula. Detail sheets stop at a row cap and name the
+CSV/Parquet with the full detail; summaries, exceptions and aging are always complete.
+
+Cross-references are what let an auditor follow a figure: a sheet's row may carry a
+:class:`Ref` to the sheet and row (or total row) that supports it, written as a link, and
+tick marks (:data:`TICK_MARKS`, explained on the Index and the Lead) say which check the
+figure passed. Total rows show Σ beside their figures: they are the sums of the rows above.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
 
-from arlib.schema import value_kind
+from arlib.schema import column_words, value_kind
 
 EXCEL_MAX_ROWS = 1_048_576
+HEAD_ROW = 2  # zero-based: the title, a note line, then the header
 # Number formats per kind of value (arlib.schema.value_kind): a loss rate 0.005 shows as
 # 0.50 % (0.00125 as 0.125 %), an FX rate with up to its eight decimals, money to the cent.
+MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
 PERCENT_FORMAT = "0.00##%"
 RATE_FORMAT = "0.0000####"
+# A total cell keeps its value a number and shows the footing tick beside it.
+TOTAL_FORMAT = '#,##0.00" Σ";[Red]-#,##0.00" Σ"'
+NUMBER_FORMATS = {
+    "money": MONEY_FORMAT,
+    "fraction": PERCENT_FORMAT,
+    "rate": RATE_FORMAT,
+    "date": "yyyy-mm-dd",
+}
+# Text longer than this (evidence, reasons, histories) wraps in a column this wide rather
+# than running into the next column or being cut at the cell's edge.
+WRAP_AT = 60
+OVERDUE_FILL = "#F8D7DA"
+
+# The tick marks used in the workbook and what each says was done; the Index and the Lead
+# print this legend.
+TICK_MARKS = (
+    ("✓", "agreed to the supporting schedule named in Ref: the same figure, to the cent"),
+    ("Σ", "footed: a total (or Σ) row is the sum of the rows above it"),
+    ("⊕", "tied to the GL control balance (gl_control_balance in the params)"),
+    ("◊", "recomputed from the lines named in Ref"),
+    (
+        "✗",
+        "does not agree with its support or recomputation, or a difference that must be 0 "
+        "is not: investigate before sign-off",
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Subtotal:
+    """A total row over part of a sheet (say one currency's cash allocations): ``label``
+    in the first column, the sums of the sheet's total columns over the rows ``where``
+    selects. It comes before the sheet's own total rows."""
+
+    label: str
+    where: pl.Expr
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """Where a figure is supported: a total row of a sheet (``total``, its label), or
+    rows of a sheet (``rows``, each named by the values of some of its columns, e.g.
+    ``(("input", "invoices"), ("currency", "CNY"))``); ``column`` holds the figure, and
+    ``less`` a column subtracted from it (a credit − debit balance). Several rows are the
+    lines a figure is recomputed from."""
+
+    sheet: str
+    column: str
+    total: str | None = None
+    rows: tuple[tuple[tuple[str, Any], ...], ...] = ()
+    less: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +105,15 @@ class Sheet:
         total_columns: Money columns to total at the bottom.
         total_by: The column naming each row's currency when the rows are in several:
             then there is one total row per currency (``Total CNY``, ``Total EUR``...),
-            because money of different currencies is never added. Without it the sheet
-            must be in one currency (base amounts are named ``*_base``), or writing fails.
+            because money of different currencies is never added, and a last ``Total`` of
+            the base-currency columns (named ``*_base``). Without it the sheet must be in
+            one currency (or total only base amounts), or writing fails.
+        subtotals: Total rows over parts of the sheet, before its totals (:class:`Subtotal`).
+        note: A line under the title (what the sheet ties to).
+        refs: Per row of ``frame``, the :class:`Ref` supporting it, written in a last
+            ``Ref`` column as a link to that cell; or a reference in words (a params key),
+            or None.
+        footnotes: Lines below the table (the Lead's tick-mark legend).
     """
 
     ref: str
@@ -55,6 +125,10 @@ class Sheet:
     highlight: str | None = None
     total_columns: tuple[str, ...] = ()
     total_by: str | None = None
+    subtotals: tuple[Subtotal, ...] = ()
+    note: str | None = None
+    refs: tuple[Ref | str | None, ...] = ()
+    footnotes: tuple[str, ...] = ()
 
 
 def _plain(value):
@@ -62,6 +136,155 @@ def _plain(value):
     if isinstance(value, Decimal):
         return float(value)
     return value
+
+
+def total_rows(sheet: Sheet) -> list[tuple[str, dict[str, Any]]]:
+    """(label, {column: sum}) of every total row of ``sheet``, in the order written: its
+    subtotals, then one per currency with ``total_by`` (and a last ``Total`` of the base
+    columns when there are several), else one ``Total``. The writer and :func:`ref_value`
+    both read them here, so a Ref's figure is the one the sheet shows.
+
+    Raises ``ValueError`` rather than add money of different currencies into one total.
+    """
+    frame = sheet.frame
+    columns = [c for c in sheet.total_columns if c in frame.columns]
+    if not columns:
+        return []
+    groups = [(s.label, frame.filter(s.where), columns) for s in sheet.subtotals]
+    if sheet.total_by is None:
+        groups.append(("Total", frame, columns))
+    else:
+        per_currency = []
+        values = frame[sheet.total_by].unique().to_list()
+        for currency in sorted(values, key=lambda c: (c is None, c)):
+            part = frame.filter(pl.col(sheet.total_by).eq_missing(currency))
+            if all(part[c].null_count() == part.height for c in columns):
+                continue  # rows without an amount (e.g. a pattern exception) have no total
+            per_currency.append((f"Total {currency or '(no currency)'}", part, columns))
+        groups += per_currency
+        base = [c for c in columns if c.endswith("_base")]
+        if base and len(per_currency) > 1:
+            groups.append(("Total", frame, base))
+    rows = []
+    for label, part, summed in groups:
+        mixed = "currency" in part.columns and part["currency"].n_unique() > 1
+        foreign = [c for c in summed if not c.endswith("_base")]
+        if mixed and foreign:
+            raise ValueError(
+                f"{sheet.ref} {sheet.name}: a total of {foreign} ({label}) would add "
+                "different currencies; give the sheet total_by='currency'"
+            )
+        rows.append((label, {c: part[c].sum() for c in summed}))
+    return rows
+
+
+def row_index(sheet: Sheet, key: tuple[tuple[str, Any], ...]) -> int | None:
+    """The position in ``sheet.frame`` of the first row with the values ``key`` names."""
+    where = pl.lit(True)
+    for column, value in key:
+        where &= pl.col(column).eq_missing(value)
+    found = sheet.frame.with_row_index("__row").filter(where)["__row"]
+    return None if found.is_empty() else int(found[0])
+
+
+def ref_value(sheet: Sheet, ref: Ref) -> Decimal | None:
+    """The figure ``ref`` points at on ``sheet`` (its total row or single row), or None
+    when it names none (a missing row, or several rows to recompute from)."""
+    if ref.total is not None:
+        values = dict(total_rows(sheet)).get(ref.total)
+    elif len(ref.rows) == 1 and (i := row_index(sheet, ref.rows[0])) is not None:
+        values = sheet.frame.row(i, named=True)
+    else:
+        values = None
+    if values is None or values.get(ref.column) is None:
+        return None
+    less = values.get(ref.less) if ref.less else None
+    return Decimal(str(values[ref.column])) - Decimal(str(less or 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """Where a sheet's rows land (zero-based worksheet rows), known before any is written
+    so that another sheet's Ref can link to them."""
+
+    sheet: Sheet
+    limit: int  # data rows written (after the cap)
+    totals: dict[str, int]  # total row label -> row
+
+    def data_row(self, i: int) -> int | None:
+        return HEAD_ROW + 1 + i if i < self.limit else None
+
+
+def _layout(sheet: Sheet, row_cap: int) -> _Layout:
+    frame = sheet.frame
+    limit = frame.height if not sheet.capped else min(frame.height, row_cap)
+    totals = {}
+    if sheet.total_columns and limit == frame.height:
+        first = HEAD_ROW + limit + 1
+        totals = {label: first + i for i, (label, _) in enumerate(total_rows(sheet))}
+    return _Layout(sheet, limit, totals)
+
+
+def _ref_link(ref: Ref | str, layouts: dict[str, _Layout]) -> tuple[str, str | None]:
+    """A Ref as the text a reader sees (``AR-2 Σ cash applied CNY``, ``AR-1.1 row 12``)
+    and the internal link to its cell (None when the row cap left the cell out, or for a
+    reference in words, such as to the params)."""
+    if isinstance(ref, str):
+        return ref, None
+    target = layouts[ref.sheet]
+    column = target.sheet.frame.columns.index(ref.column)
+    less = f" ({column_words(ref.column)} − {column_words(ref.less)})" if ref.less else ""
+    if ref.total is not None:
+        row = target.totals.get(ref.total)
+        where = "" if row is not None else f" (in {target.sheet.full_detail})"
+        named = len(target.sheet.total_columns) > 1 and not ref.less
+        which = f", {column_words(ref.column)}" if named else ""
+        text = f"{ref.sheet} {ref.total}{which}{less}{where}"
+        return text, None if row is None else _cell_url(target.sheet, row, column)
+    rows = [row_index(target.sheet, key) for key in ref.rows]
+    shown = [target.data_row(i) for i in rows if i is not None]
+    if not shown or None in shown or len(shown) < len(rows):
+        return f"{ref.sheet} (row not shown)", None
+    numbers = sorted(r + 1 for r in shown)  # as Excel numbers its rows
+    if len(numbers) == 1:
+        text = f"{ref.sheet} row {numbers[0]}"
+    elif numbers == list(range(numbers[0], numbers[-1] + 1)):
+        text = f"{ref.sheet} rows {numbers[0]}–{numbers[-1]}"
+    else:
+        text = f"{ref.sheet} rows {', '.join(str(n) for n in numbers)}"
+    return text + less, _cell_url(target.sheet, min(shown), column)
+
+
+def _cell_url(sheet: Sheet, row: int, column: int) -> str:
+    return f"internal:'{sheet.name[:31]}'!{xl_rowcol_to_cell(row, column)}"
+
+
+def _formats(book):
+    """One xlsxwriter format per distinct set of properties, made when first asked for."""
+    made: dict[tuple, Any] = {}
+
+    def get(**properties):
+        key = tuple(sorted(properties.items()))
+        if key not in made:
+            made[key] = book.add_format(properties)
+        return made[key]
+
+    return get
+
+
+def _cell_format(fmt, kind: str, *, overdue=False, wrap=False, centre=False):
+    """A data cell's format: its kind's number format, the overdue fill, wrapping; every
+    cell sits at the top, so a row whose reason wraps onto three lines still reads across."""
+    properties: dict[str, Any] = {"valign": "top"}
+    if centre:
+        properties["align"] = "center"
+    if kind in NUMBER_FORMATS:
+        properties["num_format"] = NUMBER_FORMATS[kind]
+    if overdue:
+        properties["bg_color"] = OVERDUE_FILL
+    if wrap:
+        properties["text_wrap"] = True
+    return fmt(**properties)
 
 
 def write_workbook(
@@ -94,32 +317,12 @@ def write_workbook(
     book.set_properties(
         {"title": header.get("Title", "AR workpapers"), "created": dt.datetime(2000, 1, 1)}
     )
-    fmt = {
-        "title": book.add_format({"bold": True, "font_size": 14}),
-        "bold": book.add_format({"bold": True}),
-        "head": book.add_format(
-            {"bold": True, "bg_color": "#DDE4EE", "border": 1, "text_wrap": True}
-        ),
-        "money": book.add_format({"num_format": "#,##0.00;[Red]-#,##0.00"}),
-        "money_total": book.add_format(
-            {"num_format": "#,##0.00;[Red]-#,##0.00", "bold": True, "top": 1}
-        ),
-        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
-        "fraction": book.add_format({"num_format": PERCENT_FORMAT}),
-        "rate": book.add_format({"num_format": RATE_FORMAT}),
-        "overdue": book.add_format({"bg_color": "#F8D7DA"}),
-        "money_overdue": book.add_format(
-            {"num_format": "#,##0.00;[Red]-#,##0.00", "bg_color": "#F8D7DA"}
-        ),
-        "date_overdue": book.add_format({"num_format": "yyyy-mm-dd", "bg_color": "#F8D7DA"}),
-        "fraction_overdue": book.add_format({"num_format": PERCENT_FORMAT, "bg_color": "#F8D7DA"}),
-        "rate_overdue": book.add_format({"num_format": RATE_FORMAT, "bg_color": "#F8D7DA"}),
-        "note": book.add_format({"italic": True, "font_color": "#7A4B00"}),
-    }
+    fmt = _formats(book)
     index = book.add_worksheet("Index")
-    written: dict[str, int] = {}
+    layouts = {sheet.ref: _layout(sheet, row_cap) for sheet in sheets}
     for sheet in sheets:
-        written[sheet.name] = _write_sheet(book, sheet, fmt, row_cap)
+        _write_sheet(book, layouts[sheet.ref], layouts, fmt)
+    written = {sheet.name: layouts[sheet.ref].limit for sheet in sheets}
     _write_index(index, sheets, written, header, fmt)
     _write_signoff(book.add_worksheet("Sign-off"), signoff, header, fmt)
     book.close()
@@ -127,17 +330,18 @@ def write_workbook(
 
 
 def _write_index(ws, sheets, written, header, fmt) -> None:
-    ws.write_string(0, 0, header.get("Title", "AR reconciliation workpapers"), fmt["title"])
+    bold, head = fmt(bold=True), _head_format(fmt)
+    ws.write_string(0, 0, header.get("Title", "AR reconciliation workpapers"), _title(fmt))
     row = 2
     for key, value in header.items():
         if key == "Title":
             continue
-        ws.write_string(row, 0, key, fmt["bold"])
+        ws.write_string(row, 0, key, bold)
         ws.write_string(row, 1, str(value))
         row += 1
     row += 1
     for col, text in enumerate(["Ref", "Sheet", "Contents", "Rows", "Complete in workbook"]):
-        ws.write_string(row, col, text, fmt["head"])
+        ws.write_string(row, col, text, head)
     for sheet in sheets:
         row += 1
         ws.write_string(row, 0, sheet.ref)
@@ -148,80 +352,149 @@ def _write_index(ws, sheets, written, header, fmt) -> None:
         ws.write_string(
             row, 4, "yes" if complete else f"first {written[sheet.name]:,}; see {sheet.full_detail}"
         )
+    row += 2
+    ws.write_string(row, 0, "Tick marks", bold)
+    for mark, meaning in TICK_MARKS:
+        row += 1
+        ws.write_string(row, 0, mark, bold)
+        ws.write_string(row, 1, meaning)
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 24)
-    ws.set_column(2, 2, 60)
-    ws.set_column(3, 4, 22)
+    ws.set_column(2, 2, max(_display_width(sheet.title) for sheet in sheets) + 2)
+    ws.set_column(3, 3, 8)
+    ws.set_column(4, 4, 22)
     _print_setup(ws, "Index")
 
 
-def _write_sheet(book, sheet: Sheet, fmt, row_cap: int) -> int:
+def tick_legend() -> tuple[str, ...]:
+    """The tick-mark legend as lines (``✓ agreed to ...``), for a sheet's footnotes."""
+    return ("Tick marks:", *(f"{mark}  {meaning}" for mark, meaning in TICK_MARKS))
+
+
+def _title(fmt):
+    return fmt(bold=True, font_size=14)
+
+
+def _head_format(fmt):
+    return fmt(bold=True, bg_color="#DDE4EE", border=1, text_wrap=True, valign="top")
+
+
+def _write_sheet(book, layout: _Layout, layouts: dict[str, _Layout], fmt) -> None:
+    sheet = layout.sheet
     ws = book.add_worksheet(sheet.name[:31])
     frame = sheet.frame
-    ws.write_string(0, 0, f"{sheet.ref}  {sheet.title}", fmt["title"])
-    limit = frame.height if not sheet.capped else min(frame.height, row_cap)
+    ws.write_string(0, 0, f"{sheet.ref}  {sheet.title}", _title(fmt))
+    limit = layout.limit
+    notes = [sheet.note] if sheet.note else []
     if limit < frame.height:
-        ws.write_string(
-            1,
+        notes.insert(
             0,
             f"Showing the first {limit:,} of {frame.height:,} rows; the full detail is in "
             f"{sheet.full_detail}.",
-            fmt["note"],
         )
-    head_row = 2
+    if notes:
+        ws.write_string(1, 0, "  ".join(notes), fmt(italic=True, font_color="#7A4B00"))
     columns = frame.columns
-    for col, name in enumerate(columns):
-        ws.write_string(head_row, col, name, fmt["head"])
     kinds = [value_kind(frame.schema[c]) for c in columns]
+    widths, wraps = _widths(frame, kinds)
+    totals = total_rows(sheet) if layout.totals else []
+    for _, sums in totals:  # a total is wider than its rows, and shows " Σ" beside it
+        for name, value in sums.items():
+            at = columns.index(name)
+            widths[at] = max(widths[at], len(f"{_plain(value) or 0:,.2f} Σ") + 2)
+    headers = [column_words(c) for c in columns]
+    if sheet.refs:
+        headers.append("Ref")
+        widths.append(
+            max((_display_width(_ref_link(r, layouts)[0]) for r in sheet.refs if r), default=8) + 2
+        )
+    ws.set_row(
+        HEAD_ROW, LINE_HEIGHT * max(_lines(h, w) for h, w in zip(headers, widths, strict=True))
+    )
+    for col, text in enumerate(headers):
+        ws.write_string(HEAD_ROW, col, text, _head_format(fmt))
     highlight = columns.index(sheet.highlight) if sheet.highlight in columns else None
+    wrapped = [c for c, wrap in enumerate(wraps) if wrap]
+    link = fmt(font_color="blue", underline=1)
     for i, values in enumerate(frame.head(limit).iter_rows()):
-        r = head_row + 1 + i
+        r = HEAD_ROW + 1 + i
+        lines = max((_lines(values[c], widths[c]) for c in wrapped), default=1)
+        if lines > 1:  # a wrapped cell gets the height it needs (no reader sizes rows)
+            ws.set_row(r, LINE_HEIGHT * lines)
         marked = highlight is not None and bool(values[highlight])
         for c, value in enumerate(values):
-            _write_cell(ws, r, c, value, kinds[c], fmt, fmt["overdue"] if marked else None)
-    last = head_row + limit
-    if sheet.total_columns and limit == frame.height:
-        for offset, (label, part) in enumerate(_total_groups(sheet), start=1):
-            ws.write_string(last + offset, 0, label, fmt["bold"])
-            for name in sheet.total_columns:
-                if name in columns:
-                    total = part[name].sum()
-                    ws.write_number(
-                        last + offset, columns.index(name), _plain(total) or 0, fmt["money_total"]
-                    )
-    _print_setup(ws, f"{sheet.ref} {sheet.title}", repeat_row=head_row)
-    ws.freeze_panes(head_row + 1, 0)
-    if columns:
-        ws.autofilter(head_row, 0, max(last, head_row), len(columns) - 1)
-    for c, name in enumerate(columns):
-        sample = [len(str(v)) for v in frame[name].head(200).to_list() if v is not None]
-        width = max([len(name) + 2, *(min(s, 60) + 2 for s in sample)])
-        ws.set_column(c, c, min(max(width, 10), 62))
-    return limit
-
-
-def _total_groups(sheet: Sheet) -> list[tuple[str, pl.DataFrame]]:
-    """(label, rows) per total row: one per currency with ``total_by``, else one.
-
-    Raises ``ValueError`` rather than add money of different currencies into one total.
-    """
-    frame = sheet.frame
-    if sheet.total_by is None:
-        mixed = "currency" in frame.columns and frame["currency"].n_unique() > 1
-        foreign = [c for c in sheet.total_columns if not c.endswith("_base")]
-        if mixed and foreign:
-            raise ValueError(
-                f"{sheet.ref} {sheet.name}: a total of {foreign} would add different "
-                "currencies; give the sheet total_by='currency'"
+            style = _cell_format(
+                fmt, kinds[c], overdue=marked, wrap=wraps[c], centre=columns[c] == "tick"
             )
-        return [("Total", frame)]
-    groups = []
-    for currency in sorted(frame[sheet.total_by].unique().to_list(), key=lambda c: (c is None, c)):
-        part = frame.filter(pl.col(sheet.total_by).eq_missing(currency))
-        if all(part[c].null_count() == part.height for c in sheet.total_columns):
-            continue  # rows without an amount (e.g. a pattern exception) have no total
-        groups.append((f"Total {currency or '(no currency)'}", part))
-    return groups
+            _write_cell(ws, r, c, value, kinds[c], style)
+        ref = sheet.refs[i] if i < len(sheet.refs) else None
+        if ref is not None:
+            text, url = _ref_link(ref, layouts)
+            if url is None:
+                ws.write_string(r, len(columns), text)
+            else:
+                ws.write_url(r, len(columns), url, link, string=text)
+    last = HEAD_ROW + limit
+    if totals:
+        bold, total = fmt(bold=True), fmt(num_format=TOTAL_FORMAT, bold=True, top=1)
+        for label, sums in totals:
+            row = layout.totals[label]
+            ws.write_string(row, 0, label, bold)
+            for name, value in sums.items():
+                ws.write_number(row, columns.index(name), _plain(value) or 0, total)
+            last = row
+    note = fmt(italic=True)
+    for offset, text in enumerate(sheet.footnotes, start=2):
+        ws.write_string(last + offset, 0, text, note)
+    _print_setup(ws, f"{sheet.ref} {sheet.title}", repeat_row=HEAD_ROW)
+    ws.freeze_panes(HEAD_ROW + 1, 0)
+    if columns:
+        ws.autofilter(HEAD_ROW, 0, max(HEAD_ROW + limit, HEAD_ROW), len(headers) - 1)
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, width)
+
+
+LINE_HEIGHT = 15  # points per line of 11-point text
+
+
+def _display_width(text: str) -> int:
+    """Columns ``text`` takes in a cell: a Chinese character (East Asian wide) takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _lines(value, width: int) -> int:
+    """Lines a text needs when wrapped in a column ``width`` wide. Column widths count the
+    digit 0; prose in the default font averages about 0.9 of that, and the estimate keeps a
+    character of slack, so a wrapped cell is never cut."""
+    if value is None:
+        return 1
+    room = max(width - 1, 1)
+    parts = str(value).split("\n")
+    return sum(max(math.ceil(0.9 * _display_width(part) / room), 1) for part in parts)
+
+
+def _widths(frame: pl.DataFrame, kinds: list[str]) -> tuple[list[int], list[bool]]:
+    """Column widths that fit the values as shown (money with its separators, Chinese text
+    at two columns a character) and whether a column wraps: prose longer than
+    :data:`WRAP_AT` (evidence, reasons, histories) wraps at that width, while a long token
+    without spaces (a SHA-256, a key) keeps its full width. A header in words wraps at
+    its spaces rather than widening a column of short values."""
+    widths, wraps = [], []
+    for name, kind in zip(frame.columns, kinds, strict=True):
+        values = [v for v in frame[name].head(200).to_list() if v is not None]
+        if kind in ("money", "decimal", "number"):
+            texts = [f"{float(v):,.2f}" for v in values]
+        elif kind == "date":
+            texts = ["2026-01-01"] if values else []
+        else:
+            texts = [str(v) for v in values]
+        longest = max((_display_width(t) for t in texts), default=0)
+        wrap = kind == "text" and longest > WRAP_AT and any(" " in t for t in texts)
+        header = max(len(word) for word in column_words(name).split())
+        shown = WRAP_AT if wrap else max(longest, header)
+        widths.append(min(max(shown, 8), 2 * WRAP_AT) + 2)
+        wraps.append(wrap)
+    return widths, wraps
 
 
 def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
@@ -234,21 +507,20 @@ def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
     ws.set_footer(f"&L{title.replace('&', '&&')}&RPage &P of &N")
 
 
-def _write_cell(ws, r, c, value, kind, fmt, fill) -> None:
+def _write_cell(ws, r, c, value, kind, style) -> None:
     if value is None:
-        ws.write_blank(r, c, None, fill)
+        ws.write_blank(r, c, None, style)
         return
     if kind in ("money", "fraction", "rate"):
-        ws.write_number(r, c, float(value), fmt[f"{kind}_overdue" if fill else kind])
+        ws.write_number(r, c, float(value), style)
     elif kind == "date":
-        moment = dt.datetime.combine(value, dt.time())
-        ws.write_datetime(r, c, moment, fmt["date_overdue" if fill else "date"])
+        ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), style)
     elif kind in ("decimal", "integer", "number"):
-        ws.write_number(r, c, _plain(value), fill)
+        ws.write_number(r, c, _plain(value), style)
     elif kind == "bool":
-        ws.write_boolean(r, c, bool(value), fill)
+        ws.write_boolean(r, c, bool(value), style)
     else:
-        ws.write_string(r, c, str(value), fill)
+        ws.write_string(r, c, str(value), style)
 
 
 SIGNOFF_HEADER_ROW = 3  # zero-based: title, entity line, a blank row, then the table
@@ -257,15 +529,15 @@ SIGNOFF_HEADER_ROW = 3  # zero-based: title, entity line, a blank row, then the 
 def _write_signoff(ws, signoff, header, fmt) -> None:
     """The sign-off table (header row, then one row per section), laid out so that
     :func:`replace_signoff_table` can rewrite its rows after the close is published."""
-    ws.write_string(0, 0, "Sign-off", fmt["title"])
+    ws.write_string(0, 0, "Sign-off", _title(fmt))
     ws.write_string(1, 0, f"{header.get('Entity', '')} {header.get('Period', '')}".strip())
     head, *body = signoff
     for col, text in enumerate(head):
-        ws.write_string(SIGNOFF_HEADER_ROW, col, text, fmt["head"])
+        ws.write_string(SIGNOFF_HEADER_ROW, col, text, _head_format(fmt))
     for i, row in enumerate(body, start=SIGNOFF_HEADER_ROW + 1):
         for col, text in enumerate(row):
             if text:
-                ws.write_string(i, col, str(text), fmt["bold"] if col == 0 else None)
+                ws.write_string(i, col, str(text), fmt(bold=True) if col == 0 else None)
     ws.set_column(0, 0, 10)
     ws.set_column(1, 1, 24)
     ws.set_column(2, 5, 18)

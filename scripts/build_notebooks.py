@@ -45,8 +45,8 @@ SETUP = """\
 import polars as pl
 from IPython.display import Markdown, display
 
+from arlib import charts, pipeline, views
 from arlib import notebook as nb
-from arlib import pipeline
 
 pl.Config.set_tbl_rows(25)
 pl.Config.set_fmt_str_lengths(80)
@@ -146,12 +146,21 @@ nb.show(bridge)"""
     code("nb.rule_chart(result)"),
     md("## How payers were identified"),
     code("nb.show(nb.payer_methods(result))"),
-    md("## Suggestions for review (top 30)"),
-    code("nb.show(result.suggestions, rows=30)"),
-    md("## What is left: unapplied receipts (top 30)"),
+    md(
+        "## Suggestions for review (largest 30)\n\nThe receipt's amount beside the open "
+        "amount of each candidate invoice, and the difference between them."
+    ),
     code(
-        """unapplied = result.receipts.filter(pl.col("unapplied") != 0).select(
-    "receipt_id", "value_date", "payer_name", "amount", "currency", "unapplied", "status", "memo"
+        """fx_rates = pipeline.load_stage(config, state_dir).frames["fx_rates"]
+suggestions = views.suggestions_for_review(result, config, fx_rates)
+display(Markdown(nb.suggestions_prose(suggestions)))
+nb.show(suggestions.drop("value_date"), rows=30)"""
+    ),
+    md("## What is left: unapplied receipts (largest 30)"),
+    code(
+        """unapplied = views.unapplied_for_review(result.receipts, config, fx_rates).select(
+    "receipt_id", "value_date", "days_unapplied", "payer_name", "amount", "currency",
+    "unapplied", "unapplied_base", "status", "memo",
 )
 nb.show(unapplied, rows=30)"""
     ),
@@ -180,13 +189,21 @@ NB03 = [
         "03 · Exceptions, aging and collections",
         "What is wrong, how old it is, who to chase and how, and what to book.",
     ),
-    code("review = pipeline.review_stage(config, state_dir)"),
+    code(
+        """review = pipeline.review_stage(config, state_dir)
+frames = pipeline.load_stage(config, state_dir).frames"""
+    ),
     md("## Exceptions by class and type"),
     code(
         """display(Markdown(nb.exceptions_prose(review.exceptions, config)))
 nb.show(nb.exceptions_summary(review.exceptions))"""
     ),
-    code("nb.show(review.exceptions.drop('source_file', 'source_row', 'history', 'key'), rows=30)"),
+    code("charts.exceptions_by_class(review.exceptions)"),
+    md("Open exceptions first, the largest (in base currency at the as-of rates) first:"),
+    code(
+        """exceptions = views.exceptions_for_review(review.exceptions, config, frames["fx_rates"])
+nb.show(exceptions.drop("source_file", "source_row", "history", "key"), rows=30)"""
+    ),
     md(
         "## Carried from earlier closes\n\nAn exception stays open from close to close until "
         "a recorded resolution closes it: a match or credit note clearing the receipt or "
@@ -203,12 +220,32 @@ nb.show(nb.carried_exceptions(review.exceptions, config), rows=30)"""
         """display(Markdown(nb.aging_prose(review.aging, config)))
 nb.show(review.aging.totals)"""
     ),
-    code("nb.aging_chart(review.aging, config)"),
-    md("## Overdue tiers and collection actions"),
+    code("charts.aging_buckets(review.aging.totals, config.base_currency, config.as_of)"),
+    md("## Who owes the most overdue"),
+    code(
+        """display(Markdown(nb.top_overdue_prose(review.aging, frames["customers"], config)))
+nb.top_overdue_chart(review.aging, frames["customers"], config)"""
+    ),
+    md("## Unapplied cash by age"),
+    code(
+        """display(Markdown(nb.unapplied_prose(review.aging, config)))
+charts.unapplied_by_age(review.aging.unapplied, config.base_currency)"""
+    ),
+    md("## Overdue tiers and collection actions\n\nWorst tier first, the largest overdue first."),
     code("nb.show(nb.tier_summary(review.tiers))"),
     code("nb.show(review.tiers.filter(pl.col('tier').is_not_null()), rows=30)"),
     md("## KPIs\n\nEach KPI is shown with the formula it was computed by."),
     code("nb.show(review.kpis.summary)"),
+    md(
+        "### DSO and CEI over the closes\n\nThis close and those it continues from, as "
+        "each close's manifest recorded them."
+    ),
+    code(
+        """trend = nb.kpi_trend(config, review)
+display(Markdown(nb.kpi_trend_prose(trend)))
+nb.record("kpi_trend", trend.to_dicts())
+charts.kpi_trend(trend)"""
+    ),
     md("## Expected credit loss (IFRS 9 simplified approach)"),
     code(
         """from arlib.provision import movement_lines
@@ -237,6 +274,7 @@ NB04 = [
         """display(Markdown(nb.rollforward_prose(closed)))
 nb.show(closed.rollforward)"""
     ),
+    code("charts.rollforward_waterfall(closed.rollforward)"),
     md("## Tie-out to the general ledger"),
     code(
         """display(Markdown(nb.tie_out_prose(closed)))

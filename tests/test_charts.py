@@ -121,9 +121,80 @@ def test_unapplied_by_age_buckets_add_up():
 def test_money_axis_labels():
     fig = charts.rollforward_waterfall(rollforward().head(1))
     formatter = fig.axes[0].yaxis.get_major_formatter()
-    assert [formatter(v, 0) for v in (950, 12_500, 3_400_000, 2_000_000_000)] == [
+    values = (950, 1_500, 2_000, 12_500, 3_400_000, 1_250_000, 2_000_000_000)
+    assert [formatter(v, 0) for v in values] == [
         "950",
-        "12 k",
+        "1.5 k",  # was "2 k", the same label as the 2,000 tick beside it
+        "2 k",
+        "12.5 k",
         "3.4 m",
-        "2.0 bn",
+        "1.25 m",
+        "2 bn",
     ]
+
+
+def test_waterfall_leaves_room_above_the_tallest_bar():
+    fig = charts.rollforward_waterfall(rollforward().head(1))
+    low, high = fig.axes[0].get_ylim()
+    assert low == 0 and high > 150  # opening 100 + invoiced 50 reach 150
+
+
+def test_patterns_without_an_amount_are_left_out_of_the_exceptions_chart():
+    exceptions = pl.DataFrame(
+        {
+            "class": ["dispute", "dispute"],
+            "currency": ["CNY", None],
+            "amount": [D("100.00"), None],
+            "status": ["open", "open"],
+        },
+        schema_overrides={"amount": pl.Decimal(38, 2)},
+    )
+    fig = charts.exceptions_by_class(exceptions)
+    assert [axis.get_xlabel() for axis in fig.axes] == ["CNY"]  # no panel for "None"
+
+
+def test_overdue_by_customer_is_what_the_chart_draws():
+    by_customer = pl.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "not_due": [D("999.00"), D("1.00")],
+            "1-30": [D("10.00"), D("40.00")],
+            "total_outstanding": [D("1009.00"), D("41.00")],
+        }
+    )
+    names = pl.DataFrame({"customer_id": ["C1", "C2"], "name": ["Alpha", "Beta"]})
+    assert charts.overdue_by_customer(by_customer, names).rows() == [
+        ("C2", "Beta", D("40.00")),
+        ("C1", "Alpha", D("10.00")),
+    ]
+
+
+def test_unapplied_age_bands_in_exact_money():
+    unapplied = pl.DataFrame(
+        {"days_unapplied": [3, 40], "unapplied_base": [D("1.10"), D("2.20")]},
+        schema_overrides={"unapplied_base": pl.Decimal(38, 2)},
+    )
+    assert charts.unapplied_age_bands(unapplied) == [
+        ("0-7 days", D("1.10")),
+        ("8-30", D("0.00")),
+        ("31-60", D("2.20")),
+        (">60", D("0.00")),
+    ]
+
+
+def test_aging_buckets_and_kpi_trend_axes():
+    totals = pl.DataFrame(
+        {"bucket": ["not_due", "1-30"], "amount_base": [D("2500000.00"), D("12000.00")]},
+        schema_overrides={"amount_base": pl.Decimal(38, 2)},
+    )
+    fig = charts.aging_buckets(totals, "CNY", "2026-10-31")
+    axis = fig.axes[0]
+    assert [bar.get_height() for bar in axis.patches] == [2_500_000.0, 12_000.0]
+    assert axis.get_ylabel() == "CNY"
+    assert axis.yaxis.get_major_formatter()(2_500_000, 0) == "2.5 m"
+    trend = pl.DataFrame(
+        {"period": ["2026-09"], "dso": [D("10.60")], "cei": [None]},
+        schema={"period": pl.String, "dso": pl.Decimal(38, 2), "cei": pl.Decimal(38, 2)},
+    )
+    fig = charts.kpi_trend(trend)  # one close, and a KPI it could not compute: a gap
+    assert fig.axes[0].get_title() == "DSO and CEI over 1 closed period(s)"

@@ -248,6 +248,50 @@ def test_executed_notebooks_tell_the_manifest_figures(project, period):
     assert provision == {k: totals["provision"][k] for k in ("opening", "charge", "closing")}
 
 
+def _images(notebook: Path) -> int:
+    book = json.loads(notebook.read_text(encoding="utf-8"))
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in book["cells"]
+        for output in cell.get("outputs", [])
+    )
+
+
+def test_notebooks_draw_charts_and_the_kpi_trend_reads_earlier_closes(project):
+    """03 draws exceptions by class, aging, top overdue customers (2026-09 has nobody
+    overdue: no chart, a sentence), unapplied cash by age and the DSO/CEI trend; 04 the
+    roll-forward waterfall. 2026-10's trend holds 2026-09's KPIs as its manifest published
+    them, then its own; 2026-09 (a first close) has one point and says so."""
+    manifests = {
+        p: json.loads((project / "outputs" / p / "manifest.json").read_text("utf-8"))
+        for p in PERIODS
+    }
+    drawn = {
+        p: [
+            _images(project / "outputs" / p / f"{n}.ipynb")
+            for n in ("03_exceptions_and_aging", "04_close_and_signoff")
+        ]
+        for p in PERIODS
+    }
+    assert drawn == {"2026-09": [4, 1], "2026-10": [5, 1]}
+    trend = read_recorded(project / "outputs" / "2026-10" / "03_exceptions_and_aging.ipynb")
+    assert trend["kpi_trend"] == [
+        {"period": p, "dso": manifests[p]["kpis"]["dso"], "cei": manifests[p]["kpis"]["cei"]}
+        for p in PERIODS
+    ]
+    first = project / "outputs" / "2026-09" / "03_exceptions_and_aging.ipynb"
+    assert [row["period"] for row in read_recorded(first)["kpi_trend"]] == ["2026-09"]
+    assert "the chart shows a single point" in _markdown_outputs(first)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_notebook_tables_have_headers_in_words(project, period):
+    page = (project / "outputs" / period / "02_reconcile.html").read_text(encoding="utf-8")
+    for words in ("Receipt amount", "Invoice open amount", "Difference", "Days unapplied"):
+        assert f">{words}</th>" in page, words
+    assert ">receipt_amount</th>" not in page and ">applied_amount</th>" not in page
+
+
 # ---------------------------------------------------------------------- matches.csv
 @pytest.mark.parametrize("period", PERIODS)
 def test_matches_columns_per_design(project, period):

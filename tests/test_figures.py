@@ -18,6 +18,7 @@ import yaml
 
 from arlib import pipeline
 from arlib.config import load_config
+from arlib.schema import column_words
 from tests.test_close_e2e import PERIODS, make_project
 
 D = Decimal
@@ -294,7 +295,11 @@ def test_workbook_totals_one_row_per_currency(project, period, sheet, csv_name, 
     expected = sums(read_csv(out(project, period) / csv_name), ("currency",), amount)
     rows = sheet_rows(out(project, period) / "workpapers.xlsx", sheet)
     header = list(rows[2])
-    totals = {r[0]: r[header.index(amount)] for r in rows[3:] if str(r[0]).startswith("Total")}
+    totals = {
+        r[0]: r[header.index(column_words(amount))]
+        for r in rows[3:]
+        if str(r[0]).startswith("Total")
+    }
     assert "Total" not in totals
     assert {k: D(str(v)).quantize(CENT) for k, v in totals.items()} == {
         f"Total {c}": v for (c,), v in expected.items()
@@ -303,23 +308,29 @@ def test_workbook_totals_one_row_per_currency(project, period, sheet, csv_name, 
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_no_workbook_total_adds_different_currencies(project, period):
-    """Every sheet: a plain "Total" row only sums base-currency columns or one currency."""
+    """Every sheet: a total (or Σ) row not named for one currency only sums base-currency
+    columns or a sheet in one currency."""
     import openpyxl
 
     book = openpyxl.load_workbook(out(project, period) / "workpapers.xlsx", read_only=True)
     try:
         for ws in book.worksheets:
             rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
-            if len(rows) < 3 or "currency" not in rows[2]:
+            if len(rows) < 3 or "Currency" not in rows[2]:
                 continue
             header = list(rows[2])
-            data = [r for r in rows[3:] if r[0] is not None and not str(r[0]).startswith("Total")]
+            footer = ("Total", "Σ")
+            blank = next((i for i, r in enumerate(rows) if i > 2 and not any(r)), len(rows))
+            rows = rows[:blank]  # the table, not the notes below it
+            data = [r for r in rows[3:] if r[0] is not None and not str(r[0]).startswith(footer)]
+            currencies = {r[header.index("Currency")] for r in data}
             for row in rows[3:]:
-                if row[0] != "Total":
+                if not str(row[0]).startswith(footer):
                     continue
+                if row[0].rsplit(" ", 1)[-1] in currencies:
+                    continue  # "Total CNY", "Σ cash applied CNY": one currency's rows
                 summed = [header[i] for i, v in enumerate(row) if i and v is not None]
-                currencies = {r[header.index("currency")] for r in data}
-                assert len(currencies) == 1 or all(c.endswith("_base") for c in summed), (
+                assert len(currencies) == 1 or all(c.endswith("(base)") for c in summed), (
                     ws.title,
                     summed,
                 )
@@ -436,13 +447,13 @@ def test_workbook_formats_rates_as_percentages_and_fx_rates_as_rates(project):
     try:
         matrix = book["Provision matrix"]
         header = [c.value for c in matrix[3]]
-        col = header.index("loss_rate") + 1
+        col = header.index("Loss rate") + 1
         cells = [matrix.cell(row=r, column=col) for r in range(4, 11)]
         assert [c.value for c in cells] == [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0]
         assert {c.number_format for c in cells} == {"0.00##%"}  # 0.50%, 0.125% ...
         detail = book["Aging detail"]
         header = [c.value for c in detail[3]]
-        rate = detail.cell(row=4, column=header.index("fx_rate") + 1)
+        rate = detail.cell(row=4, column=header.index("FX rate") + 1)
         assert rate.number_format == "0.0000####"
     finally:
         book.close()
@@ -514,7 +525,7 @@ def test_cash_bridge_ties_to_the_cent_in_every_currency(project, period):
 def test_cash_bridge_shown_in_ar_1_3(project, period):
     rows = sheet_rows(out(project, period) / "workpapers.xlsx", "Cash bridge")
     assert rows[0][0].startswith("AR-1.3 ")
-    assert list(rows[2]) == ["currency", "line", "amount"]
+    assert list(rows[2]) == ["Currency", "Line", "Amount", "Tick", "Ref"]
     shown = [(r[0], r[1], D(str(r[2])).quantize(CENT)) for r in rows[3:] if r[0]]
     frame = project[1][period].cash_bridge
     assert shown == [(r["currency"], r["line"], r["amount"]) for r in frame.iter_rows(named=True)]
