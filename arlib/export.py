@@ -143,7 +143,7 @@ def lead_sheet(result, sheets: dict[str, Sheet]) -> Sheet:
     """AR-1: the roll-forward per currency, then the GL tie-out; each line with the Ref
     supporting it (``sheets`` are the other workpapers) and its tick marks."""
     tie = result.tie_out
-    ar_account = result.config.section("adjustments").ar_account
+    ar_account = result.config.adjustments.ar_account
     lines = [  # (block, key, currency, label, amount)
         ("rollforward", key, row["currency"], label, row[key])
         for row in result.rollforward.iter_rows(named=True)
@@ -265,7 +265,7 @@ def sheets_for(result) -> list[Sheet]:
     m = result.match
     aging = review.aging
     fx_rates = result.period.frames["fx_rates"]
-    ar_account = config.section("adjustments").ar_account
+    ar_account = config.adjustments.ar_account
     detail = aging.detail.with_columns(
         (pl.col("days_past_due") > 0).fill_null(False).alias("overdue")
     )
