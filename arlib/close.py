@@ -69,6 +69,37 @@ def _kernel_manager(socket_dir: Path):
     )
 
 
+def execute_notebook(source: Path, target: Path, *, parameters: dict | None, cwd: Path) -> None:
+    """Run one notebook with papermill on a kernel of its own, over local IPC sockets, and
+    shut that kernel down afterwards whatever happened: papermill leaves a kernel it did not
+    start running, and kernels left over (or racing for TCP ports) hung later runs."""
+    import papermill as pm
+
+    sockets = Path(tempfile.mkdtemp(prefix="arlib-kernel-"))
+    manager = _kernel_manager(sockets)
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(target),
+            parameters=parameters,
+            cwd=str(cwd),
+            progress_bar=False,
+            kernel_name="python3",
+            km=manager,
+            start_timeout=KERNEL_START_TIMEOUT_S,
+            execution_timeout=CELL_TIMEOUT_S,
+            # keep the kernel's own start-up/shutdown chatter out of the user's terminal
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+    finally:
+        try:
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001, S110 - a kernel already gone needs no shutdown
+            pass
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
 class CloseFailed(RuntimeError):
     """A close that stopped; the message says where and what to look at."""
 
@@ -418,7 +449,6 @@ def notebook_parameters(config: Config, params_file, overrides, build: Path, con
 
 def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: Path, progress):
     """The four notebooks, their HTML copies and the outputs, all written into ``build``."""
-    import papermill as pm
     from tqdm import tqdm
 
     state = build / STATE
@@ -432,21 +462,8 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
         bar.set_postfix_str(notebook.name)
         target = build / notebook.name
         started = time.perf_counter()
-        sockets = Path(tempfile.mkdtemp(prefix="arlib-kernel-"))
         try:
-            pm.execute_notebook(
-                str(notebook),
-                str(target),
-                parameters=parameters,
-                cwd=str(build),
-                progress_bar=False,
-                kernel_name="python3",
-                km=_kernel_manager(sockets),
-                start_timeout=KERNEL_START_TIMEOUT_S,
-                execution_timeout=CELL_TIMEOUT_S,
-                # keep the kernel's own start-up/shutdown chatter out of the user's terminal
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
+            execute_notebook(notebook, target, parameters=parameters, cwd=build)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clean, named stop
             where = _failed_cell(exc)
             details = "".join(f"  {line}\n" for line in _failure_details(exc, state))
@@ -464,8 +481,6 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
                 else f"the record of the failed run could not be kept in {failed}: {kept}"
             )
             raise CloseFailed(f"{notebook.name} failed at {where}\n{details}{record}") from None
-        finally:
-            shutil.rmtree(sockets, ignore_errors=True)
         _html(target, target.with_suffix(".html"))
         audit.step(
             notebook.stem,

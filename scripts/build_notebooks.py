@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-import papermill as pm
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,6 +304,8 @@ def build(name: str, cells: list) -> Path:
 
 
 def main() -> int:
+    from arlib.close import execute_notebook
+
     NOTEBOOKS.mkdir(exist_ok=True)
     books = [
         build("01_load_and_validate.ipynb", NB01),
@@ -316,7 +317,7 @@ def main() -> int:
         return 0
     for path in books:
         print(f"executing {path.name}", flush=True)
-        pm.execute_notebook(str(path), str(path), cwd=str(NOTEBOOKS), progress_bar=False)
+        execute_notebook(path, path, parameters=None, cwd=NOTEBOOKS)
         print(f"executed {path.relative_to(ROOT)}")
     return 0
 

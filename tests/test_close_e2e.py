@@ -22,7 +22,7 @@ import openpyxl
 import pytest
 
 from arlib import cli
-from arlib.close import NOTEBOOKS, CloseFailed, run_close
+from arlib.close import NOTEBOOKS, CloseFailed, execute_notebook, run_close
 from arlib.notebook import read_recorded
 from arlib.pipeline import MATCH_COLUMNS
 from tests.conftest import ROOT
@@ -419,16 +419,13 @@ def test_published_notebook_reruns_where_it_lies(project, notebook, tmp_path):
     """An auditor re-executes a published notebook from its folder: the injected parameters
     hold no absolute path, and it reproduces every figure it recorded."""
     import nbformat
-    import papermill
 
     published = project / "outputs" / "2026-10" / notebook
     book = nbformat.read(published, as_version=4)
     injected = next(c for c in book.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert str(project) not in injected.source and "building-" not in injected.source
     rerun = tmp_path / notebook
-    papermill.execute_notebook(
-        str(published), str(rerun), cwd=str(published.parent), progress_bar=False
-    )
+    execute_notebook(published, rerun, parameters=None, cwd=published.parent)
     assert read_recorded(rerun) == read_recorded(published)
     assert not (published.parent / ".state").exists()
 
