@@ -249,16 +249,6 @@ def _keep_failed_run(build: Path, failed: Path, text: str) -> str | None:
 HISTORY = ".history"
 
 
-def _plain_name(name: str) -> bool:
-    """A name that can be one folder: no separators, no ``..``, no control characters."""
-    return (
-        bool(name.strip())
-        and name not in (".", "..")
-        and not any(c in name for c in "/\\")
-        and not any(ord(c) < 32 for c in name)
-    )
-
-
 def run_close(
     params_file: Path,
     *,
@@ -292,11 +282,6 @@ def run_close(
             "nothing was closed"
         )
     final = config.out_dir
-    if config.entity is not None and not _plain_name(config.entity):
-        raise CloseFailed(
-            f"entity {config.entity!r} is not a plain name: it names the close's folder, so "
-            "it may not hold /, \\, .. or control characters"
-        )
     try:
         check_outputs_apart(final, [spec.path for spec in config.inputs.values()], replace=True)
     except OutputFailed as exc:

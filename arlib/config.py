@@ -397,6 +397,22 @@ class Params(Section):
     def _trimmed(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
 
+    @field_validator("entity")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        """The entity names the close's folder (``outputs/<period>/<entity>``) for every
+        command, so it must be one folder: no separators, no ``..``, no control characters."""
+        if value is not None and (
+            value in (".", "..")
+            or any(c in value for c in "/\\")
+            or any(ord(c) < 32 for c in value)
+        ):
+            raise problem(
+                f"{quote(value)} is not a plain name: it names the close's folder, so it may "
+                "not hold /, \\, .. or control characters"
+            )
+        return value
+
     @field_validator("period", mode="before")
     @classmethod
     def _period(cls, value: Any) -> str:

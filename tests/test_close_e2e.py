@@ -63,6 +63,22 @@ def make_project(base: Path, periods=PERIODS) -> Path:
     return base
 
 
+def close_in_process(root: Path) -> dict:
+    """Close each sample period of ``root`` in this process (no notebooks) and write its
+    outputs, as the publishing step does; returns the CloseResult per period."""
+    from arlib import pipeline
+    from arlib.config import load_config
+
+    closed = {}
+    for period in PERIODS:
+        config = load_config(root / "params" / f"{period}.yaml")
+        result = pipeline.close_stage(config, {})
+        config.out_dir.mkdir(parents=True)
+        pipeline.write_close_outputs(result, config.out_dir)
+        closed[period] = result
+    return closed
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("close_e2e") / "project")

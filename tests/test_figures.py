@@ -19,7 +19,7 @@ import yaml
 from arlib import pipeline
 from arlib.config import load_config
 from arlib.schema import column_words
-from tests.test_close_e2e import PERIODS, make_project
+from tests.test_close_e2e import PERIODS, close_in_process, make_project
 
 D = Decimal
 CENT = D("0.01")
@@ -38,14 +38,7 @@ LOSS_RATES = {
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> tuple[Path, dict[str, pipeline.CloseResult]]:
     root = make_project(tmp_path_factory.mktemp("figures") / "project")
-    closed = {}
-    for period in PERIODS:
-        config = load_config(root / "params" / f"{period}.yaml")
-        result = pipeline.close_stage(config, {})
-        config.out_dir.mkdir(parents=True)
-        pipeline.write_close_outputs(result, config.out_dir)
-        closed[period] = result
-    return root, closed
+    return root, close_in_process(root)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -25,7 +25,6 @@ import polars as pl
 import pytest
 
 from arlib import pipeline
-from arlib.config import load_config
 from arlib.export import lead_sheet, sheets_for
 from arlib.schema import COLUMN_WORDS, column_words
 from arlib.workpapers import (
@@ -39,7 +38,7 @@ from arlib.workpapers import (
     total_rows,
     write_workbook,
 )
-from tests.test_close_e2e import PERIODS, make_project
+from tests.test_close_e2e import PERIODS, close_in_process, make_project
 
 D = Decimal
 CENT = D("0.01")
@@ -50,14 +49,7 @@ SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 @pytest.fixture(scope="module")
 def closes(tmp_path_factory) -> tuple[Path, dict[str, pipeline.CloseResult]]:
     root = make_project(tmp_path_factory.mktemp("presentation") / "project")
-    closed = {}
-    for period in PERIODS:
-        config = load_config(root / "params" / f"{period}.yaml")
-        result = pipeline.close_stage(config, {})
-        config.out_dir.mkdir(parents=True)
-        pipeline.write_close_outputs(result, config.out_dir)
-        closed[period] = result
-    return root, closed
+    return root, close_in_process(root)
 
 
 @pytest.fixture(scope="module")
