@@ -5,6 +5,7 @@
     arlib close     --period 2026-10 [--params FILE] [--entity E] [--reopen --reason "..."]
     arlib signoff   --period 2026-10 --section AR-1 --role preparer|reviewer --name "..."
     arlib demo                                            sample data → full closes, offline
+    arlib rules     [--params FILE]                       the matching cascade and its settings
     arlib defaults                                        every parameter's default, as YAML
     arlib schema    [--out docs/params.schema.json]       the JSON Schema of params, for editors
     arlib synth     --out DIR [--seed N] [--customers N] [--invoices N] [--format csv|parquet]
@@ -195,6 +196,16 @@ def cmd_synth(args) -> int:
     return EXIT_OK
 
 
+def cmd_rules(args) -> int:
+    from arlib.config import load_section
+    from arlib.match import MatchConfig
+    from arlib.match.rules import describe
+
+    matching = load_section(args.params, "matching") if args.params else MatchConfig()
+    print(describe(matching), end="")
+    return EXIT_OK
+
+
 def cmd_defaults(args) -> int:
     print(defaults_yaml(), end="")
     return EXIT_OK
@@ -259,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=".", help="project folder holding params/ and data/")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("rules", help="print the matching rules in order, with their settings")
+    p.add_argument("--params", help="params file whose matching settings to show")
+    p.set_defaults(func=cmd_rules)
 
     p = sub.add_parser("defaults", help="print every parameter's default as YAML")
     p.set_defaults(func=cmd_defaults)

@@ -700,6 +700,27 @@ _ParamsLoader.add_constructor("tag:yaml.org,2002:int", _ParamsLoader.construct_y
 def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read and validate a params YAML (plus overrides such as ``--entity``)."""
     path = Path(params_file)
+    raw, data = read_params(path)
+    raw = {**raw, **(overrides or {})}
+    config = from_mapping(raw, root=project_root(path), source=excerpt(path, 200))
+    return dataclasses.replace(config, params_sha256=hashlib.sha256(data).hexdigest())
+
+
+def load_section(params_file: str | Path, name: str) -> Section:
+    """One section of a params YAML, validated alone (``arlib rules --params`` shows the
+    matching settings of a period whose input files need not exist yet)."""
+    path = Path(params_file)
+    raw, _ = read_params(path)
+    model = Params.model_fields[name].annotation
+    try:
+        return model.model_validate(raw.get(name) or {})
+    except ValidationError as exc:
+        problems = [f"{name}.{p}" for p in problems_of(exc)]
+        raise ConfigError(excerpt(path, 200), problems) from None
+
+
+def read_params(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The mapping a params YAML holds, and its bytes; every problem as a ConfigError."""
     source = excerpt(path, 200)
     try:
         if not path.exists():
@@ -727,9 +748,7 @@ def load_config(params_file: str | Path, overrides: Mapping[str, Any] | None = N
         raise ConfigError(source, [f"not valid YAML: {detail}"]) from None
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["the params file must be a mapping of keys to values"])
-    raw = {**raw, **(overrides or {})}
-    config = from_mapping(raw, root=project_root(path), source=source)
-    return dataclasses.replace(config, params_sha256=hashlib.sha256(data).hexdigest())
+    return raw, data
 
 
 def from_mapping(raw: Mapping[str, Any], *, root: Path | str, source: str = "<params>") -> Config:

@@ -114,28 +114,3 @@ def test_decisions_with_the_manual_rule_switched_off_are_errors(tmp_path):
     assert found.filter(pl.col("rule") == "decision_rule_off")["row"].to_list() == [
         row for row, _, _ in ROWS
     ]
-
-
-def test_findings_of_matching_reach_findings_csv_and_workpaper_ar10(tmp_path):
-    """A finding that only matching can make (here: the combined rule's time budget, spent
-    before it starts) is in findings.csv and AR-10 beside the inputs' findings, not only in
-    memory. Near miss: with the default budget there is none."""
-    import csv
-
-    from arlib import pipeline
-    from arlib.export import sheets_for
-    from tests.conftest import ROOT
-
-    params = ROOT / "params" / "2026-09.yaml"
-    spent = pipeline.close_stage(load_config(params, {"matching": {"combined_time_budget_s": 0}}))
-    budget = spent.match.findings.filter(pl.col("rule") == "match.combined_budget")
-    assert budget.height > 0
-    pipeline.write_reconcile_outputs(spent.match, tmp_path, spent.findings)
-    with open(tmp_path / "findings.csv", encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert sum(r["rule"] == "match.combined_budget" for r in rows) == budget.height
-    assert sum(r["rule"] == "duplicate_bank_line" for r in rows) == 1  # the input's own
-    [ar10] = [s for s in sheets_for(spent) if s.ref == "AR-10"]
-    assert ar10.frame.filter(pl.col("rule") == "match.combined_budget").height == budget.height
-    default = pipeline.close_stage(load_config(params))
-    assert default.findings.filter(pl.col("rule") == "match.combined_budget").height == 0

@@ -293,7 +293,6 @@ def test_differences_from_the_defaults():
             {"combined_max_nodes": -5},
             "matching.combined_max_nodes: -5 must be at least 1",
         ),
-        ("matching", {"combined_time_budget_s": -1}, "must not be negative"),
         ("matching", {"fuzzy_margin": -1}, "matching.fuzzy_margin: -1.0 must be between 0 and 1"),
         ("exceptions", {"late_min_count": -1}, "exceptions.late_min_count: -1 must be at least 1"),
         ("exceptions", {"duplicate_line_keys": ["no_col"]}, "'no_col' is no receipt column"),

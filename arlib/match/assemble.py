@@ -1,0 +1,219 @@
+"""The matching stage's output frames, built from the ledger once every rule has run."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from arlib.findings import FINDING_SCHEMA
+from arlib.match.cascade import Outcome
+from arlib.match.frames import (
+    ALLOCATION_SCHEMA,
+    KINDS,
+    SUGGESTION_SCHEMA,
+    MatchResult,
+    money,
+)
+from arlib.match.ledger import Ledger
+
+
+def assemble(
+    ledger: Ledger,
+    inv0: pl.DataFrame,
+    rec0: pl.DataFrame,
+    refs: pl.DataFrame,
+    payers: pl.DataFrame,
+    sugg: pl.DataFrame,
+    outcome: Outcome,
+    credit_notes: pl.DataFrame,
+) -> MatchResult:
+    """The stage's output frames from the ledger, after proving conservation."""
+    inv, rec = ledger.inv, ledger.rec
+    alloc = ledger.verify()
+    # memo_conflict: a non-reference cash allocation while the memo named other invoices
+    named = refs.select("rec_idx", "inv_idx")
+    allocated = alloc.filter(pl.col("rec_idx").is_not_null()).select("rec_idx", "inv_idx").unique()
+    hit = named.join(allocated, on=["rec_idx", "inv_idx"], how="semi").select("rec_idx").unique()
+    conflict = (
+        named.select("rec_idx")
+        .unique()
+        .join(hit, on="rec_idx", how="anti")
+        .with_columns(pl.lit(True).alias("_mc"))
+    )
+    alloc = (
+        alloc.join(conflict, on="rec_idx", how="left")
+        .with_columns(
+            pl.when(
+                pl.col("_mc").fill_null(False)
+                & ~pl.col("rule").is_in(["reference", "manual", "credit_note"])
+            )
+            .then(
+                pl.when(pl.col("flags") == "")
+                .then(pl.lit("memo_conflict"))
+                .otherwise(pl.col("flags") + "|memo_conflict")
+            )
+            .otherwise(pl.col("flags"))
+            .alias("flags"),
+            pl.when(
+                pl.col("_mc").fill_null(False)
+                & ~pl.col("rule").is_in(["reference", "manual", "credit_note"])
+            )
+            .then(pl.col("reason") + "; the memo names a different invoice (memo_conflict)")
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
+        )
+        .drop("_mc")
+    )
+
+    inv_open, rec_rem = ledger.inv_open, ledger.rec_rem
+
+    # allocations output
+    kind_order = {k: i for i, k in enumerate(KINDS)}
+    out_alloc = (
+        alloc.join(
+            inv.select("inv_idx", "invoice_id", "customer_id", "currency"), on="inv_idx", how="left"
+        )
+        .join(
+            rec.select("rec_idx", pl.col("currency").alias("receipt_currency")),
+            on="rec_idx",
+            how="left",
+        )
+        .with_columns(pl.col("kind").replace_strict(kind_order, return_dtype=pl.Int64).alias("_k"))
+        .sort(["receipt_id", "invoice_id", "_k", "rule"])
+        .select(
+            "receipt_id",
+            "invoice_id",
+            "customer_id",
+            money(pl.col("applied_c")).alias("applied_amount"),
+            "currency",
+            money(pl.col("receipt_c")).alias("receipt_amount"),
+            "receipt_currency",
+            "kind",
+            "rule",
+            "rule_id",
+            pl.col("confidence").clip(0.0, 1.0).round(4),
+            "reason",
+            "flags",
+        )
+        .cast(ALLOCATION_SCHEMA)
+    )
+
+    # suggestions output
+    out_sugg = (
+        sugg.join(rec.select("rec_idx", "receipt_id"), on="rec_idx")
+        .sort(["receipt_id", "rank"])
+        .select(
+            "receipt_id",
+            "rank",
+            "customer_id",
+            "invoice_ids",
+            money(pl.col("amount_c")).alias("amount"),
+            pl.col("score").clip(0.0, 1.0).round(4),
+            "rule",
+            "reason",
+        )
+        .cast(SUGGESTION_SCHEMA)
+    )
+
+    # receipts output
+    has_sugg = sugg.select("rec_idx").unique().with_columns(pl.lit(True).alias("_s"))
+    ms = pl.DataFrame(
+        list(outcome.statuses.items()),
+        schema={"rec_idx": pl.Int64, "_ms": pl.String},
+        orient="row",
+    )
+    r = (
+        rec.select(
+            "rec_idx", pl.col("c_pay").alias("customer_id"), "payer_method", "payer_score", "amt_c"
+        )
+        .with_columns(rem=pl.Series(rec_rem))
+        .join(has_sugg, on="rec_idx", how="left")
+        .join(ms, on="rec_idx", how="left")
+        .with_columns(
+            pl.when(pl.col("_ms").is_not_null())
+            .then(pl.col("_ms"))
+            .when((pl.col("rem") == 0) & (pl.col("amt_c") > 0))
+            .then(pl.lit("applied"))
+            .when(pl.col("rem") != pl.col("amt_c"))
+            .then(pl.lit("partial"))
+            .when(pl.col("_s").fill_null(False))
+            .then(pl.lit("suggested"))
+            .otherwise(pl.lit("unapplied"))
+            .alias("status"),
+            money(pl.col("amt_c") - pl.col("rem")).alias("allocated"),
+            money(pl.col("rem")).alias("unapplied"),
+        )
+    )
+    out_rec = pl.concat(
+        [
+            rec0.drop(
+                [
+                    c
+                    for c in (
+                        "customer_id",
+                        "payer_method",
+                        "payer_score",
+                        "allocated",
+                        "unapplied",
+                        "status",
+                    )
+                    if c in rec0.columns
+                ]
+            ),
+            r.select(
+                "customer_id", "payer_method", "payer_score", "allocated", "unapplied", "status"
+            ),
+        ],
+        how="horizontal",
+    )
+
+    # invoices output
+    i = (
+        inv.select("start_c")
+        .with_columns(open_c=pl.Series(inv_open))
+        .with_columns(
+            money(pl.col("start_c") - pl.col("open_c")).alias("applied"),
+            money(pl.col("open_c")).alias("open_amount"),
+            money(pl.col("start_c")).alias("open_at_start"),
+            pl.when((pl.col("open_c") == 0) & (pl.col("start_c") > 0))
+            .then(pl.lit("paid"))
+            .when(pl.col("open_c") != pl.col("start_c"))
+            .then(pl.lit("partial"))
+            .otherwise(pl.lit("open"))
+            .alias("status"),
+        )
+    )
+    out_inv = pl.concat(
+        [
+            inv0.drop(
+                [
+                    c
+                    for c in ("open_amount", "open_at_start", "applied", "status")
+                    if c in inv0.columns
+                ]
+            ),
+            i.select("open_at_start", "applied", "open_amount", "status"),
+        ],
+        how="horizontal",
+    )
+
+    counts = dict(sorted(ledger.counts.items()))
+    stats = {
+        "allocation_rows": counts,
+        "receipts": out_rec.group_by("status").len().sort("status").to_dicts(),
+        "invoices": out_inv.group_by("status").len().sort("status").to_dicts(),
+    }
+    fnd = (
+        pl.DataFrame(outcome.findings, schema=FINDING_SCHEMA)
+        if outcome.findings
+        else pl.DataFrame(schema=FINDING_SCHEMA)
+    )
+    return MatchResult(
+        allocations=out_alloc,
+        suggestions=out_sugg,
+        receipts=out_rec,
+        invoices=out_inv,
+        payers=payers,
+        credit_notes=credit_notes,
+        findings=fnd,
+        stats=stats,
+    )

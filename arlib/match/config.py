@@ -1,0 +1,178 @@
+"""``matching:`` params section: the engine's settings, typed, each with its default."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from arlib.findings import quote
+from arlib.match.frames import cents_py
+from arlib.paramtypes import (
+    Days,
+    Exact,
+    Flag,
+    Float,
+    Range,
+    Section,
+    Text,
+    Whole,
+    check_places,
+    choice,
+    problem,
+    problems_at,
+)
+
+#: the switches of ``matching.rules``: each turns on one or more rules of the cascade
+ALL_RULES: tuple[str, ...] = (
+    "credit_note",
+    "manual",
+    "reference",
+    "exact_amount",
+    "combined",
+    "partial",
+    "balance_forward",
+    "suggestions",
+)
+
+Rule = choice(ALL_RULES, "matching rule")
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise problem(f"{quote(pattern)} is not a regular expression: {exc}") from None
+    return pattern
+
+
+Pattern = Annotated[Text, AfterValidator(_regex)]
+Money = Annotated[Exact, Range(ge=0)]
+Count = Annotated[Whole, Range(ge=0)]
+Score = Annotated[Float, Range(ge=0, le=1)]
+
+
+class MatchConfig(Section):
+    """``matching:`` section of the params: every field has a default.
+
+    Money fields are in the invoice's currency units; percentages are percent (``2`` =
+    2 %), scores 0-1.
+    """
+
+    rules: tuple[Rule, ...] = Field(
+        ALL_RULES, description="rules to run, any subset of them (the order of execution is fixed)"
+    )
+    reference_patterns: tuple[Pattern, ...] = Field(
+        (r"(?i)(?:inv(?:oice)?|发票号?|no\.?)?[\s\-_#:：.]*\d+",),
+        description="regexes whose matches in memo / bank_ref are invoice numbers (digits of "
+        "each match, leading zeros stripped, are compared whole with the invoice's number); a "
+        "match with letters in it (a prefix such as INV / 发票号) counts whatever its length",
+    )
+    reference_columns: tuple[Text, ...] = Field(
+        ("memo", "bank_ref"), description="receipt columns searched for references"
+    )
+    invoice_key_pattern: Pattern = Field(
+        r"(\d+)\D*$",
+        description="regex with one group: the invoice's number inside invoice_id (default: "
+        "the last digit run)",
+    )
+    reference_min_digits: Count = Field(
+        4,
+        description="bare numbers (no prefix) with fewer digits, leading zeros included, are "
+        "ignored",
+    )
+    reference_short_own: Flag = Field(
+        True,
+        description="... except one stand-alone short number equal to the number of exactly "
+        "one open invoice of the resolved payer's own customer (memo '556' or '556 第2期')",
+    )
+    rounding_tolerance: Money = Field(
+        Decimal("0.05"),
+        description="|difference| up to this is written off as rounding (either direction)",
+    )
+    bank_charge_max: dict[Text, Money] = Field(
+        {
+            "CNY": Decimal("50"),
+            "USD": Decimal("50"),
+            "EUR": Decimal("50"),
+            "GBP": Decimal("50"),
+            "HKD": Decimal("300"),
+            "JPY": Decimal("5000"),
+            "*": Decimal("0"),
+        },
+        description="short payment up to this (per currency; '*' for any other) is a "
+        "bank_charge; no more decimals than the currency has",
+    )
+    bank_charge_whole_units: Flag = Field(
+        True,
+        description="without a reference, a shortfall is a bank charge only in whole currency "
+        "units (banks charge 15.00, not 13.47: among a customer's many open invoices one is "
+        "within the cap of almost any amount by chance)",
+    )
+    bank_charge_max_pct: Money = Field(
+        Decimal("10"),
+        description="... and at most this % of the invoice's open amount (a larger shortfall "
+        "is a partial payment, not a fee; the sample's bank charges reach 6.7 % of small EUR "
+        "invoices)",
+    )
+    fx_tolerance_pct: Money = Field(
+        Decimal("2"),
+        description="cross-currency reference match: converted amount within this % of the "
+        "open amount",
+    )
+    fx_max_rate_age_days: Days = Field(
+        7,
+        description="use the latest fx rate on or before the value date, at most this many "
+        "days old",
+    )
+    date_window_days: Days = Field(
+        180,
+        description="exact_amount: invoice dated at most this many days before the value date ...",
+    )
+    date_window_prepay_days: Days = Field(
+        30, description="... and at most this many days after it (prepayment)"
+    )
+    combined_max_invoices: Annotated[Whole, Range(ge=2)] = Field(
+        5, description="combined: most invoices one receipt may clear"
+    )
+    combined_max_candidates: Count = Field(
+        40,
+        description="combined: open invoices considered per receipt (referenced first, then "
+        "oldest)",
+    )
+    combined_max_nodes: Annotated[Whole, Range(ge=1)] = Field(
+        2_000, description="combined: search nodes per receipt (deterministic bound)"
+    )
+    fuzzy_auto_threshold: Score = Field(
+        0.85, description="payer fuzzy match accepted as the payer at or above this score ..."
+    )
+    fuzzy_margin: Score = Field(
+        0.05, description="... when it beats the next customer by this margin"
+    )
+    fuzzy_suggest_threshold: Score = Field(
+        0.75, description="below auto but at or above this: candidate payer, suggestions only"
+    )
+    suggest_near_pct: Money = Field(
+        Decimal("10"),
+        description='suggestions: open amounts within this % of the receipt are "near"',
+    )
+    suggest_max_candidates: Count = Field(5, description="suggestions kept per receipt")
+
+    @field_validator("bank_charge_max")
+    @classmethod
+    def _currency_places(cls, caps: dict[str, Decimal]) -> dict[str, Decimal]:
+        return check_places(caps)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> MatchConfig:
+        if self.fuzzy_suggest_threshold > self.fuzzy_auto_threshold:
+            above = f"must not be above fuzzy_auto_threshold ({self.fuzzy_auto_threshold})"
+            message = f"{self.fuzzy_suggest_threshold} {above}"
+            raise problems_at("matching", [(("fuzzy_suggest_threshold",), message)])
+        return self
+
+    def bank_charge_cents(self, currency: str) -> int:
+        m = self.bank_charge_max
+        return cents_py(m.get(currency, m.get("*", Decimal(0))))

@@ -1,0 +1,185 @@
+"""The ledger of one matching run: balances, locks, reservations, rejections, allocations.
+
+Rules never touch it: they read it and return a :class:`~arlib.match.cascade.Proposal`;
+the cascade hands the proposal's rows to :meth:`Ledger.apply`, the single place where
+balances move. ``apply`` refuses, with a :class:`LedgerError` naming the rule and the
+documents, anything that would break conservation: an invoice cleared beyond its open
+amount, a receipt spent beyond what is left of it, cash taken by a write-off row. These are
+``raise`` statements, not ``assert``: a money invariant must hold under ``python -O`` too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import polars as pl
+
+from arlib.match.frames import ALLOCATION_ROWS, KINDS, fmt_cents
+
+
+class LedgerError(RuntimeError):
+    """A rule proposed allocations that would break conservation (a bug, never bad data)."""
+
+
+class Ledger:
+    """Open balances (cents) of the prepared invoices and receipts, and what moved them."""
+
+    def __init__(self, inv: pl.DataFrame, rec: pl.DataFrame):
+        self.inv = inv
+        self.rec = rec
+        self.inv_id = inv.get_column("invoice_id").to_list()
+        self.inv_date = inv.get_column("invoice_date").to_list()
+        self.inv_cust = inv.get_column("customer_id").to_list()
+        self.inv_ccy = inv.get_column("currency").to_list()
+        self.inv_amt = inv.get_column("amt_c").to_list()
+        self.inv_open = inv.get_column("start_c").to_numpy().copy()
+        self.rec_amt = rec.get_column("amt_c").to_numpy()
+        self.rec_rem = self.rec_amt.copy()
+        #: receipts under people's control (a decision names them): no rule touches them
+        self.locked = np.zeros(rec.height, dtype=bool)
+        #: receipts left to reference and manual matching only: cash carried in from a closed
+        #: period, suspected duplicate payments
+        self.reserved = (rec.get_column("origin") == "opening").fill_null(False).to_numpy().copy()
+        self.rejected: set[tuple[int, int]] = set()
+        self.frames: list[pl.DataFrame] = []
+        self.counts: dict[str, int] = defaultdict(int)
+
+    # views -------------------------------------------------------------------------------
+    def open_invoices(self) -> pl.DataFrame:
+        return self.inv.with_columns(open_c=pl.Series(self.inv_open)).filter(pl.col("open_c") > 0)
+
+    def fresh_receipts(self, *, reserved: bool = True) -> pl.DataFrame:
+        """Receipts no rule has touched yet, positive, not under people's control; without
+        ``reserved`` also not reserved for reference matching."""
+        mask = (self.rec_rem == self.rec_amt) & (self.rec_amt > 0) & ~self.locked
+        if not reserved:
+            mask &= ~self.reserved
+        return self.rec.filter(pl.Series(mask))
+
+    def drop_rejected(self, cands: pl.DataFrame) -> pl.DataFrame:
+        """Candidates without the (receipt, invoice) pairs people rejected."""
+        if not self.rejected or cands.height == 0:
+            return cands
+        rej = pl.DataFrame(
+            list(self.rejected), schema={"rec_idx": pl.Int64, "inv_idx": pl.Int64}, orient="row"
+        )
+        return cands.join(rej, on=["rec_idx", "inv_idx"], how="anti")
+
+    def allocations(self) -> pl.DataFrame:
+        frames = [f for f in self.frames if f.height]
+        out = pl.concat(frames) if frames else pl.DataFrame(schema=ALLOCATION_ROWS)
+        return out.cast(ALLOCATION_ROWS)
+
+    # changes -----------------------------------------------------------------------------
+    def lock(self, rec_idx: list[int]) -> None:
+        self.locked[np.asarray(rec_idx, dtype=np.int64)] = True
+
+    def reserve(self, rec_idx: list[int]) -> None:
+        self.reserved[np.asarray(rec_idx, dtype=np.int64)] = True
+
+    def reject(self, pairs: set[tuple[int, int]]) -> None:
+        self.rejected |= pairs
+
+    def apply(self, rows: pl.DataFrame, rule: str, *, locked_ok: bool = False) -> None:
+        """Move the balances by ``rows`` (:data:`ALLOCATION_ROWS`), or raise LedgerError.
+
+        Checked: known kinds; no negative cash; a write-off row (bank charge, discount, ...)
+        consumes no cash; per invoice the rows clear at most what is open and never reopen
+        it; per receipt they spend at most what is left; no receipt under people's control
+        (``locked``) is touched except by the rule that holds it (``locked_ok``)."""
+        if rows.height == 0:
+            return
+        rows = rows.select(list(ALLOCATION_ROWS)).cast(ALLOCATION_ROWS)
+        bad_kind = rows.filter(~pl.col("kind").is_in(KINDS))
+        if bad_kind.height:
+            raise LedgerError(f"{rule}: unknown allocation kind {bad_kind['kind'][0]!r}")
+        wrong = rows.filter(
+            (pl.col("receipt_c") < 0)
+            | ((pl.col("kind") == "cash") & (pl.col("applied_c") < 0))
+            | ((pl.col("kind") != "cash") & (pl.col("receipt_c") != 0))
+        )
+        if wrong.height:
+            r = wrong.row(0, named=True)
+            raise LedgerError(
+                f"{rule}: row {r['kind']} receipt {r['receipt_id']} on invoice "
+                f"{self.inv_id[r['inv_idx']]} takes {fmt_cents(r['receipt_c'])} of cash for "
+                f"{fmt_cents(r['applied_c'])}: cash rows are never negative and write-off rows "
+                "take no cash"
+            )
+        per_inv = rows.group_by("inv_idx").agg(pl.col("applied_c").sum())
+        ii = per_inv.get_column("inv_idx").to_numpy()
+        cleared = per_inv.get_column("applied_c").to_numpy()
+        new_open = self.inv_open[ii] - cleared
+        over = np.flatnonzero((new_open < 0) | (cleared < 0))
+        if over.size:
+            k = int(ii[over[0]])
+            raise LedgerError(
+                f"{rule}: invoice {self.inv_id[k]} is open {fmt_cents(self.inv_open[k])}; the "
+                f"rule would clear {fmt_cents(cleared[over[0]])} of it"
+            )
+        per_rec = (
+            rows.filter(pl.col("rec_idx").is_not_null())
+            .group_by("rec_idx")
+            .agg(pl.col("receipt_c").sum())
+        )
+        ri = per_rec.get_column("rec_idx").to_numpy()
+        spent = per_rec.get_column("receipt_c").to_numpy()
+        new_rem = self.rec_rem[ri] - spent
+        over = np.flatnonzero(new_rem < 0)
+        if over.size:
+            k = int(ri[over[0]])
+            raise LedgerError(
+                f"{rule}: receipt {self.rec['receipt_id'][k]} has {fmt_cents(self.rec_rem[k])} "
+                f"left; the rule would spend {fmt_cents(spent[over[0]])} of it"
+            )
+        if not locked_ok and self.locked[ri].any():
+            k = int(ri[np.flatnonzero(self.locked[ri])[0]])
+            raise LedgerError(
+                f"{rule}: receipt {self.rec['receipt_id'][k]} is under people's control (a "
+                "decision names it); no rule may apply it"
+            )
+        self.inv_open[ii] = new_open
+        self.rec_rem[ri] = new_rem
+        for name, n in (
+            rows.filter(pl.col("kind") != "credit_note").group_by("rule").len().iter_rows()
+        ):
+            self.counts[name] += n
+        self.frames.append(rows)
+
+    def verify(self) -> pl.DataFrame:
+        """Every allocation, after proving conservation: per invoice, what the rows cleared
+        plus what is open equals what was open at the start, never beyond; per receipt,
+        what the rows spent plus what is left equals the amount received."""
+        alloc = self.allocations()
+        per_inv = alloc.group_by("inv_idx").agg(pl.col("applied_c").sum().alias("app"))
+        inv = (
+            self.inv.select("inv_idx", "invoice_id", "start_c")
+            .with_columns(open_c=pl.Series(self.inv_open))
+            .join(per_inv, on="inv_idx", how="left")
+            .with_columns(pl.col("app").fill_null(0))
+        )
+        broken = inv.filter(
+            (pl.col("app") + pl.col("open_c") != pl.col("start_c"))
+            | ((pl.col("start_c") > 0) & ((pl.col("open_c") < 0) | (pl.col("app") < 0)))
+        )
+        if broken.height:
+            raise LedgerError(f"invoice {broken['invoice_id'][0]}: allocations do not conserve")
+        per_rec = (
+            alloc.filter(pl.col("rec_idx").is_not_null())
+            .group_by("rec_idx")
+            .agg(pl.col("receipt_c").sum().alias("used"))
+        )
+        rec = (
+            self.rec.select("rec_idx", "receipt_id", "amt_c")
+            .with_columns(rem=pl.Series(self.rec_rem))
+            .join(per_rec, on="rec_idx", how="left")
+            .with_columns(pl.col("used").fill_null(0))
+        )
+        broken = rec.filter(
+            (pl.col("used") + pl.col("rem") != pl.col("amt_c"))
+            | ((pl.col("amt_c") > 0) & ((pl.col("rem") < 0) | (pl.col("rem") > pl.col("amt_c"))))
+        )
+        if broken.height:
+            raise LedgerError(f"receipt {broken['receipt_id'][0]}: allocations do not conserve")
+        return alloc

@@ -1,0 +1,492 @@
+"""Preparation shared by the rules: prepared frames, references, fx rates, tolerances.
+
+``prep_*`` turn canonical frames into the engine's (row indexes, cents); ``extract_refs``
+finds the invoices each receipt's text names; the rest are expressions several rules use.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from arlib.match.config import MatchConfig
+from arlib.match.frames import (
+    basis_points,
+    cents,
+    cents_py,
+    col_or_null,
+    ensure,
+    sorted_unique,
+)
+from arlib.match.ledger import Ledger
+
+
+def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    inv0 = sorted_unique(
+        invoices.with_columns(pl.col("invoice_id").cast(pl.String)), "invoice_id", "invoices"
+    )
+    start = cents(pl.col("amount"))
+    if "open_amount" in inv0.columns:
+        start = pl.coalesce(cents(pl.col("open_amount")), start)
+    key = (
+        pl.col("invoice_id")
+        .str.extract(cfg.invoice_key_pattern, 1)
+        .str.replace_all(r"\D", "")
+        .str.strip_chars_start("0")
+    )
+    inv = inv0.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
+        "invoice_id",
+        pl.col("customer_id").cast(pl.String),
+        pl.col("currency").cast(pl.String),
+        pl.col("invoice_date").cast(pl.Date),
+        pl.col("due_date").cast(pl.Date),
+        cents(pl.col("amount")).alias("amt_c"),
+        start.alias("start_c"),
+        pl.when(key.str.len_chars() > 0).then(key).otherwise(None).alias("key"),
+    )
+    return inv0, inv
+
+
+def prep_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    c = customers.with_columns(pl.col("customer_id").cast(pl.String)).unique(
+        "customer_id", keep="first", maintain_order=True
+    )
+    terms = col_or_null(c, "discount_terms", pl.String)
+    bp, days = parse_discount(terms)
+    return c.select(
+        "customer_id",
+        col_or_null(c, "parent_id", pl.String).alias("parent_id"),
+        col_or_null(c, "policy", pl.String).str.strip_chars().str.to_lowercase().alias("policy"),
+        bp.alias("disc_bp"),
+        days.alias("disc_days"),
+        terms.alias("discount_terms"),
+    )
+
+
+def prep_receipts(
+    receipts: pl.DataFrame, payers: pl.DataFrame, cust: pl.DataFrame, cfg: MatchConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rec0 = sorted_unique(
+        receipts.with_columns(pl.col("receipt_id").cast(pl.String)), "receipt_id", "receipts"
+    )
+    rec0 = ensure(rec0, {"payer_account": pl.String, "memo": pl.String, "bank_ref": pl.String})
+    rec = rec0.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("rec_idx"),
+        "receipt_id",
+        pl.col("value_date").cast(pl.Date),
+        pl.col("currency").cast(pl.String),
+        cents(pl.col("amount")).alias("amt_c"),
+        pl.col("payer_name").cast(pl.String),
+        pl.col("payer_account").cast(pl.String),
+        pl.col("memo").cast(pl.String),
+        pl.col("bank_ref").cast(pl.String),
+        col_or_null(rec0, "origin", pl.String).alias("origin"),
+    )
+    rec = (
+        rec.join(payers, on=["payer_name", "payer_account"], how="left", nulls_equal=True)
+        .rename({"customer_id": "c_pay", "method": "payer_method", "score": "payer_score"})
+        .with_columns(
+            pl.col("payer_method").fill_null("none"), pl.col("payer_score").fill_null(0.0)
+        )
+        .join(
+            cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
+            left_on="c_pay",
+            right_on="customer_id",
+            how="left",
+        )
+        .with_columns(
+            pl.any_horizontal(
+                pl.col(c).str.contains(INSTALMENT_MEMO).fill_null(False)
+                for c in ("memo", "bank_ref")
+            ).alias("inst")
+        )
+        .sort("rec_idx")
+    )
+    return rec0, rec
+
+
+#: a memo announcing an instalment (第2期, 分期, installment 2/3): a short amount is a partial
+#: payment, never a bank charge written off
+INSTALMENT_MEMO = r"(?i)第\s*\d+\s*期|分期|\binstal(?:l)?ments?\b"
+
+
+def extract_refs(
+    rec: pl.DataFrame, inv: pl.DataFrame, cust: pl.DataFrame, cfg: MatchConfig
+) -> pl.DataFrame:
+    """(rec_idx, inv_idx, src, text): every existing invoice a receipt's text names."""
+    parts = []
+    for col in cfg.reference_columns:
+        if col not in rec.columns:
+            continue
+        t = rec.select("rec_idx", pl.col(col).alias("text")).drop_nulls("text")
+        toks = t.with_columns(
+            pl.concat_list(
+                [pl.col("text").str.extract_all(p) for p in cfg.reference_patterns]
+            ).alias("tok"),
+            pl.lit(col).alias("src"),
+        ).explode("tok")
+        parts.append(toks)
+    schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    toks = (
+        pl.concat(parts)
+        .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
+        .filter(
+            (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
+            | pl.col("tok").str.contains(r"[\p{L}]")
+        )
+        .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+        .filter(pl.col("key").str.len_chars() > 0)
+    )
+    refs = toks.join(inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner")
+    if cfg.reference_short_own and cfg.reference_min_digits > 1:
+        short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
+        refs = pl.concat([refs.select(list(schema)).cast(schema), short.cast(schema)])
+    refs = (
+        refs.sort(["rec_idx", "inv_idx", "src"])
+        .unique(["rec_idx", "inv_idx"], keep="first", maintain_order=True)
+        .select(list(schema))
+        .cast(schema)
+    )
+    return refs
+
+
+# instalment markers and counts whose digits are no invoice number: 第2期, 2期, 2/3,
+# 2 of 3, installment 2, part 2, #2 of 3
+SHORT_MARKERS = (
+    r"(?i)\d+\s*(?:/|of)\s*\d+",
+    r"(?i)第\s*\d+\s*[期笔次批]|\d+\s*[期笔次批个件张]"
+    r"|(?:instal(?:l)?ments?|tranche|part|phase|payment|pmt|期)\s*#?\s*\d+",
+)
+
+
+def short_own_refs(
+    rec: pl.DataFrame,
+    inv: pl.DataFrame,
+    cust: pl.DataFrame,
+    cfg: MatchConfig,
+    has_refs: pl.DataFrame,
+) -> pl.DataFrame:
+    """Short bare numbers (fewer than ``reference_min_digits`` digits, e.g. memo ``556`` or
+    ``556 第2期``) naming an open invoice of the resolved payer's own customer.
+
+    Only when the receipt's payer is resolved, the text column holds exactly one such
+    stand-alone number (instalment markers like 第2期 / 2/3 removed first), the receipt names
+    no invoice otherwise, and exactly one open invoice of that customer has that number.
+    Failing that, a related company's (parent, subsidiary or sibling) invoice with that number
+    *and* the receipt's exact amount, when exactly one does: a parent paying its
+    subsidiary's invoice (flagged ``third_party`` by the reference rule). An unrelated
+    customer's invoice is never named this way."""
+    schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
+    parts = []
+    for col in cfg.reference_columns:
+        if col not in rec.columns:
+            continue
+        t = (
+            rec.filter(pl.col("c_pay").is_not_null())
+            .join(has_refs, on="rec_idx", how="anti")
+            .select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
+            .drop_nulls("text")
+        )
+        words = (
+            t.with_columns(
+                pl.col("text")
+                .str.replace_all(SHORT_MARKERS[0], " ")
+                .str.replace_all(SHORT_MARKERS[1], " ")
+                .str.extract_all(r"[^\s,，;；、()（）\[\]【】]+")
+                .alias("word"),
+                pl.lit(col).alias("src"),
+            )
+            .explode("word")
+            .filter(pl.col("word").str.contains(r"^[#＃]?\d+$"))
+            .with_columns(pl.col("word").str.replace_all(r"\D", "").alias("digits"))
+            .filter(pl.col("digits").str.len_chars() < cfg.reference_min_digits)
+            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+            .filter(pl.col("key").str.len_chars() > 0)
+        )
+        # exactly one stand-alone short number in the text: '9 15' could be a date
+        words = words.filter(pl.len().over("rec_idx") == 1)
+        parts.append(words.select("rec_idx", "c_pay", "currency", "amt_c", "key", "src", "text"))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    own = inv.filter((pl.col("start_c") > 0) & pl.col("key").is_not_null()).select(
+        "inv_idx", pl.col("customer_id").alias("c_pay"), "key"
+    )
+    words = pl.concat(parts)
+    hits = words.join(own, on=["c_pay", "key"], how="inner")
+    hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
+    parents = cust.select("customer_id", "parent_id")
+    related = (
+        words.join(hits.select("rec_idx"), on="rec_idx", how="anti")
+        .join(
+            inv.filter(pl.col("key").is_not_null()).select(
+                "inv_idx",
+                pl.col("customer_id").alias("c_inv"),
+                "currency",
+                "key",
+                pl.col("start_c").alias("amt_c"),
+            ),
+            on=["currency", "key", "amt_c"],
+        )
+        .filter(pl.col("c_inv") != pl.col("c_pay"))
+        .join(
+            parents.rename({"customer_id": "c_pay", "parent_id": "par_pay"}), on="c_pay", how="left"
+        )
+        .join(
+            parents.rename({"customer_id": "c_inv", "parent_id": "par_inv"}), on="c_inv", how="left"
+        )
+        .filter(is_related())
+        .filter(pl.len().over(["rec_idx", "src"]) == 1)
+    )
+    return pl.concat([hits.select(list(schema)), related.select(list(schema))]).cast(schema)
+
+
+def fx_table(fx_rates: pl.DataFrame | None) -> pl.DataFrame:
+    schema = {"date": pl.Date, "currency": pl.String, "rate_i": pl.Int128}
+    if fx_rates is None or fx_rates.height == 0:
+        return pl.DataFrame(schema=schema)
+    return (
+        fx_rates.select(
+            pl.col("date").cast(pl.Date),
+            pl.col("currency").cast(pl.String),
+            (pl.col("rate").cast(pl.Decimal(38, 8)) * 100_000_000).cast(pl.Int128).alias("rate_i"),
+        )
+        .filter(pl.col("rate_i") > 0)
+        .unique(["date", "currency"], keep="first")
+        .sort(["currency", "date"])
+    )
+
+
+def with_rate(
+    df: pl.DataFrame, ccy_col: str, out: str, fx: pl.DataFrame, base: str, cfg: MatchConfig
+) -> pl.DataFrame:
+    """Add the rate (units of base per unit, x1e8, Int128) of ``ccy_col`` at value_date."""
+    left = df.with_columns(pl.int_range(pl.len()).alias("_row")).sort("value_date")
+    j = left.join_asof(
+        fx.rename({"date": "value_date", "currency": ccy_col, "rate_i": out}).sort("value_date"),
+        on="value_date",
+        by=ccy_col,
+        strategy="backward",
+        tolerance=f"{int(cfg.fx_max_rate_age_days)}d",
+        check_sortedness=False,
+    )
+    j = j.with_columns(
+        pl.when(pl.col(ccy_col) == base)
+        .then(pl.lit(100_000_000, dtype=pl.Int128))
+        .otherwise(pl.col(out))
+        .alias(out)
+    )
+    return j.sort("_row").drop("_row")
+
+
+def rate_py(fx: pl.DataFrame, ccy: str, day, base: str, cfg: MatchConfig) -> int | None:
+    if ccy == base:
+        return 100_000_000
+    f = fx.filter(
+        (pl.col("currency") == ccy)
+        & (pl.col("date") <= day)
+        & (pl.col("date") >= pl.lit(day) - pl.duration(days=cfg.fx_max_rate_age_days))
+    )
+    if f.height == 0:
+        return None
+    return int(f.sort("date").get_column("rate_i")[-1])
+
+
+def is_related() -> pl.Expr:
+    """Payer ``c_pay`` and invoice customer ``c_inv`` (another customer) are related by
+    ``parent_id`` (``par_pay``, ``par_inv``): parent, subsidiary, or two subsidiaries of
+    one parent."""
+    return (
+        (pl.col("par_pay") == pl.col("c_inv"))
+        | (pl.col("par_inv") == pl.col("c_pay"))
+        | (pl.col("par_pay") == pl.col("par_inv"))
+    )
+
+
+def ref_candidates(
+    ledger: Ledger, receipts: pl.DataFrame, refs: pl.DataFrame, cust: pl.DataFrame
+) -> pl.DataFrame:
+    """``receipts`` x the open invoices they name, with the payer's relation to the
+    invoice's customer (own, related, other, unknown) and the amounts."""
+    fr = receipts
+    oi = ledger.open_invoices()
+    c = (
+        refs.join(
+            fr.select(
+                "rec_idx",
+                "receipt_id",
+                "value_date",
+                pl.col("currency").alias("r_ccy"),
+                "amt_c",
+                "c_pay",
+                "par_pay",
+                "payer_method",
+                "payer_score",
+                "inst",
+            ),
+            on="rec_idx",
+        )
+        .join(
+            oi.select(
+                "inv_idx",
+                "invoice_id",
+                pl.col("customer_id").alias("c_inv"),
+                pl.col("currency").alias("i_ccy"),
+                "invoice_date",
+                pl.col("amt_c").alias("inv_amt_c"),
+                "open_c",
+            ),
+            on="inv_idx",
+        )
+        .join(
+            cust.select(
+                pl.col("customer_id").alias("c_inv"),
+                pl.col("parent_id").alias("par_inv"),
+                "disc_bp",
+                "disc_days",
+                "discount_terms",
+            ),
+            on="c_inv",
+            how="left",
+        )
+    )
+    c = ledger.drop_rejected(c)
+    rel = (
+        pl.when(pl.col("c_pay").is_null())
+        .then(pl.lit("unknown"))
+        .when(pl.col("c_pay") == pl.col("c_inv"))
+        .then(pl.lit("own"))
+        .when(is_related())
+        .then(pl.lit("related"))
+        .otherwise(pl.lit("other"))
+    )
+    return c.with_columns(rel.alias("rel"))
+
+
+def ref_text() -> pl.Expr:
+    return pl.format("{} '{}' names invoice {}", "src", pl.col("text_s"), "invoice_id")
+
+
+def bank_charge_cap(cfg: MatchConfig, ccy: str) -> pl.Expr:
+    """The currency's bank-charge cap in cents (``bank_charge_max``, '*' for the rest)."""
+    bc_map = {k: cents_py(v) for k, v in cfg.bank_charge_max.items()}
+    return pl.col(ccy).replace_strict(bc_map, default=bc_map.get("*", 0), return_dtype=pl.Int64)
+
+
+def bank_charge_bp(cfg: MatchConfig) -> int:
+    return basis_points(cfg.bank_charge_max_pct)
+
+
+def bank_charge_limit(cfg: MatchConfig, ccy: str, open_col: str) -> pl.Expr:
+    """Largest bank charge for the row: the currency's cap, and at most
+    ``bank_charge_max_pct`` of the open amount (integer cents, floor)."""
+    return pl.min_horizontal(
+        bank_charge_cap(cfg, ccy), pl.col(open_col) * bank_charge_bp(cfg) // 10_000
+    )
+
+
+def round_sum(received: pl.Expr, open_: pl.Expr) -> pl.Expr:
+    """A round sum (whole hundreds) against an amount that is not: an installment or a
+    payment on account, not the invoice minus a fee."""
+    return (received % 10_000 == 0) & (open_ % 10_000 != 0)
+
+
+def cash_with_write_off(
+    c: pl.DataFrame,
+    *,
+    applied: pl.Expr,
+    received: pl.Expr,
+    write_off_kind: pl.Expr,
+    write_off: pl.Expr,
+    write_off_rows: pl.Expr,
+    meta: list[pl.Expr],
+) -> pl.DataFrame:
+    """Allocation rows for an invoice cleared by cash plus a write-off: the cash row, and
+    for ``write_off_rows`` a row of ``write_off_kind`` that clears ``write_off`` cents of the
+    invoice and consumes no cash. ``meta`` gives rule, rule_id, reason and flags; ``c`` has
+    the proposal's number and rank (:func:`arlib.match.cascade.numbered`)."""
+    keys = ("proposal", "rank", "value_date", "receipt_id", "rec_idx", "inv_idx")
+    cash = c.select(
+        *keys,
+        pl.lit("cash").alias("kind"),
+        applied.alias("applied_c"),
+        received.alias("receipt_c"),
+        *meta,
+    )
+    written_off = c.filter(write_off_rows).select(
+        *keys,
+        write_off_kind.alias("kind"),
+        write_off.alias("applied_c"),
+        pl.lit(0, dtype=pl.Int64).alias("receipt_c"),
+        *meta,
+    )
+    return pl.concat([cash, written_off])
+
+
+def residue_lists(ledger: Ledger, customers_of: pl.DataFrame) -> dict[tuple[str, str], list[int]]:
+    """(customer_id, currency) -> open invoice indexes sorted oldest first."""
+    oi = ledger.open_invoices().join(customers_of, on="customer_id", how="semi")
+    g = (
+        oi.sort(["invoice_date", "invoice_id"])
+        .group_by(["customer_id", "currency"], maintain_order=True)
+        .agg(pl.col("inv_idx"))
+    )
+    return {(c, k): list(v) for c, k, v in g.iter_rows()}
+
+
+def typo_of(received: int, expected: int) -> str | None:
+    """'decimal shift' / 'transposed digits' when ``received`` looks like a keying error of
+    ``expected`` (both in cents), else None."""
+    if received <= 0 or expected <= 0 or received == expected:
+        return None
+    # x10 / x100, or /10 / /100 rounded to the cent
+    if received in (expected * 10, expected * 100) or expected in (received * 10, received * 100):
+        return "decimal shift"
+    if abs(received * 10 - expected) <= 5 or abs(received * 100 - expected) <= 50:
+        return "decimal shift"
+    a, b = str(received), str(expected)
+    if len(a) == len(b):
+        d = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(d) == 2 and d[1] == d[0] + 1 and a[d[0]] == b[d[1]] and a[d[1]] == b[d[0]]:
+            return "transposed digits"
+    return None
+
+
+def typo_mask(df: pl.DataFrame, received: str, expected: str) -> pl.Series:
+    return pl.Series(
+        [
+            typo_of(int(x), int(y)) is not None
+            for x, y in zip(
+                df.get_column(received).to_list(), df.get_column(expected).to_list(), strict=True
+            )
+        ],
+        dtype=pl.Boolean,
+    )
+
+
+def parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """'2/10 net 30' -> (basis points 200, days 10)."""
+    pat = r"^\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+)"
+    pct = expr.str.extract(pat, 1).cast(pl.Decimal(38, 4))
+    bp = (pct * 100).cast(pl.Int64)
+    days = expr.str.extract(pat, 2).cast(pl.Int64)
+    return bp, days
+
+
+def exact_keying_errors(amount: int) -> set[int]:
+    """The amounts ``e`` that ``amount`` is an exact keying error of (see :func:`typo_of`):
+    ``e`` with two adjacent digits swapped, or ``e`` x10 / x100. The rounded x10 / x100
+    readings (``e`` about ten or a hundred times ``amount``) are ranges, searched apart."""
+    return transpositions(amount) | {amount // d for d in (10, 100) if amount % d == 0}
+
+
+def transpositions(c: int) -> set[int]:
+    s = str(c)
+    out = set()
+    for k in range(len(s) - 1):
+        if s[k] != s[k + 1]:
+            t = s[:k] + s[k + 1] + s[k] + s[k + 2 :]
+            if t[0] != "0":
+                out.add(int(t))
+    return out

@@ -1,0 +1,256 @@
+"""Suggestions: anything weaker than an automatic rule, ranked per receipt, never applied.
+
+A fuzzy payer below the auto threshold, a near amount, several equal candidates, a
+decimal-shifted or transposed amount, a reference with the wrong amount or another
+customer's invoice, the combinations that also fit (from ``combined``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from arlib.match.cascade import Context, Proposal, Receipts, Rule
+from arlib.match.frames import SUGGESTION_ROWS, basis_points, fmt, range_join
+from arlib.match.prepare import ref_candidates, transpositions
+
+
+def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
+    cfg, ledger, fr = ctx.cfg, ctx.ledger, receipts
+    oi = ledger.open_invoices()
+    parts: list[pl.DataFrame] = []
+    inv_cols = oi.select(
+        "inv_idx", "invoice_id", "customer_id", "currency", "open_c", "invoice_date"
+    )
+
+    def emit(df: pl.DataFrame, score: pl.Expr, rule: str, reason: pl.Expr) -> None:
+        if df.height:
+            parts.append(
+                df.select(
+                    "rec_idx",
+                    pl.lit(0, dtype=pl.Int64).alias("rank"),
+                    "customer_id",
+                    pl.col("invoice_id").alias("invoice_ids"),
+                    pl.col("open_c").alias("amount_c"),
+                    score.cast(pl.Float64).alias("score"),
+                    pl.lit(rule).alias("rule"),
+                    reason.alias("reason"),
+                )
+            )
+
+    resolved = fr.filter(pl.col("c_pay").is_not_null()).select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "amt_c",
+        pl.col("c_pay").alias("customer_id"),
+    )
+    # several equal candidates (or the only one outside the date window): an equality join
+    eq = ledger.drop_rejected(
+        resolved.join(
+            inv_cols.with_columns(pl.col("open_c").alias("amt_c")),
+            on=["customer_id", "currency", "amt_c"],
+        )
+    )
+    eq = eq.with_columns(pl.len().over("rec_idx").alias("n"))
+    emit(
+        eq,
+        pl.when(pl.col("n") == 1).then(0.6).otherwise(0.5 / pl.col("n").cast(pl.Float64) + 0.2),
+        "exact_amount",
+        pl.when(pl.col("n") == 1)
+        .then(
+            pl.format(
+                "amount equals invoice {} of the payer, but outside the date window", "invoice_id"
+            )
+        )
+        .otherwise(
+            pl.format(
+                "amount equals {} open invoices of customer {}; which one is a person's call",
+                "n",
+                "customer_id",
+            )
+        ),
+    )
+    # near amount: the closest few below and above (a sorted search, not a per-customer
+    # cartesian product)
+    pct_bp = basis_points(cfg.suggest_near_pct)
+    k = cfg.suggest_max_candidates
+    near = pl.concat(
+        [
+            range_join(
+                resolved,
+                inv_cols,
+                ["customer_id", "currency"],
+                "open_c",
+                pl.col("amt_c") * 10_000 // (10_000 + pct_bp),
+                pl.col("amt_c") - 1,
+                cap=k,
+                from_end=True,
+            ),
+            range_join(
+                resolved,
+                inv_cols,
+                ["customer_id", "currency"],
+                "open_c",
+                pl.col("amt_c") + 1,
+                pl.col("amt_c") * 10_000 // max(1, 10_000 - pct_bp),
+                cap=k,
+            ),
+        ]
+    ).drop("_n_in_range")
+    near = ledger.drop_rejected(near)
+    d = (pl.col("open_c") - pl.col("amt_c")).abs()
+    lim = pl.col("open_c").cast(pl.Float64) * float(cfg.suggest_near_pct) / 100
+    near = near.filter((d > 0) & (d.cast(pl.Float64) <= lim))
+    emit(
+        near,
+        0.15 + 0.3 * (1 - d.cast(pl.Float64) / lim),
+        "near_amount",
+        pl.format(
+            "amount {} is {} away from invoice {} (open {})",
+            fmt(pl.col("amt_c")),
+            fmt(d),
+            "invoice_id",
+            fmt(pl.col("open_c")),
+        ),
+    )
+    # decimal shift / transposed digits
+    var_rows = []
+    for ri, cid, ccy, amt in resolved.select(
+        "rec_idx", "customer_id", "currency", "amt_c"
+    ).iter_rows():
+        for v, what in ((amt * 10, "x10"), (amt * 100, "x100")):
+            var_rows.append((ri, cid, ccy, v, f"decimal shift {what}"))
+        for k, what in ((10, "/10"), (100, "/100")):
+            if amt % k == 0:
+                var_rows.append((ri, cid, ccy, amt // k, f"decimal shift {what}"))
+        for v in transpositions(amt):
+            var_rows.append((ri, cid, ccy, v, "transposed digits"))
+    if var_rows:
+        vr = pl.DataFrame(
+            var_rows,
+            schema={
+                "rec_idx": pl.Int64,
+                "customer_id": pl.String,
+                "currency": pl.String,
+                "open_c": pl.Int64,
+                "what": pl.String,
+            },
+            orient="row",
+        )
+        vj = ledger.drop_rejected(vr.join(inv_cols, on=["customer_id", "currency", "open_c"]))
+        emit(
+            vj,
+            pl.lit(0.45),
+            "amount_typo",
+            pl.format(
+                "invoice {} open {}: receipt amount looks like a {}",
+                "invoice_id",
+                fmt(pl.col("open_c")),
+                "what",
+            ),
+        )
+    # fuzzy payer candidate with exact amount
+    fz = fr.filter(pl.col("c_pay").is_null() & pl.col("candidate_id").is_not_null()).select(
+        "rec_idx",
+        "currency",
+        "amt_c",
+        "payer_name",
+        pl.col("candidate_id").alias("customer_id"),
+        "candidate_score",
+    )
+    fzj = ledger.drop_rejected(
+        fz.join(
+            inv_cols.with_columns(pl.col("open_c").alias("amt_c")),
+            on=["customer_id", "currency", "amt_c"],
+        )
+    )
+    emit(
+        fzj,
+        0.7 * pl.col("candidate_score"),
+        "fuzzy_payer",
+        pl.format(
+            "payer '{}' resembles customer {} (score {}); amount equals invoice {}",
+            pl.col("payer_name").fill_null(""),
+            "customer_id",
+            pl.col("candidate_score").round(2),
+            "invoice_id",
+        ),
+    )
+    # unidentified payer, amount shared by few open invoices overall
+    unk = fr.filter(pl.col("c_pay").is_null()).select("rec_idx", "currency", "amt_c")
+    few = inv_cols.with_columns(pl.len().over(["currency", "open_c"]).alias("n")).filter(
+        pl.col("n") <= cfg.suggest_max_candidates
+    )
+    uj = ledger.drop_rejected(
+        unk.join(few, left_on=["currency", "amt_c"], right_on=["currency", "open_c"]).with_columns(
+            pl.col("amt_c").alias("open_c")
+        )
+    )
+    emit(
+        uj,
+        pl.lit(0.3),
+        "amount_only",
+        pl.format(
+            "payer not identified; amount equals invoice {} of customer {}",
+            "invoice_id",
+            "customer_id",
+        ),
+    )
+    # references that could not be applied
+    rc = ref_candidates(ledger, fr, ctx.refs, ctx.customers)
+    rc = rc.with_columns(pl.col("c_inv").alias("customer_id"))
+    emit(
+        rc,
+        pl.when(pl.col("rel").is_in(["own", "unknown"]))
+        .then(0.55)
+        .when(pl.col("rel") == "related")
+        .then(0.45)
+        .otherwise(0.4),
+        "reference",
+        pl.format(
+            "{} names invoice {} of customer {} (open {} {}) but the receipt is {} {}{}",
+            "src",
+            "invoice_id",
+            "c_inv",
+            "i_ccy",
+            fmt(pl.col("open_c")),
+            "r_ccy",
+            fmt(pl.col("amt_c")),
+            pl.when(pl.col("rel") == "other")
+            .then(pl.format(" from customer {}", "c_pay"))
+            .otherwise(pl.lit("")),
+        ),
+    )
+    if not parts:
+        return Proposal()
+    return Proposal(suggestions=pl.concat(parts).cast(SUGGESTION_ROWS))
+
+
+def ranked(parts: list[pl.DataFrame], cfg) -> pl.DataFrame:
+    """All suggestions of the run, one per (receipt, invoices) -- the best scored -- ranked
+    per receipt by score, at most ``suggest_max_candidates``."""
+    if not parts:
+        return pl.DataFrame(schema=SUGGESTION_ROWS)
+    s = pl.concat(parts).cast(SUGGESTION_ROWS)
+    s = s.sort(
+        ["rec_idx", "invoice_ids", "score", "rule"], descending=[False, False, True, False]
+    ).unique(["rec_idx", "invoice_ids"], keep="first", maintain_order=True)
+    s = s.sort(["rec_idx", "score", "invoice_ids"], descending=[False, True, False])
+    s = s.with_columns(
+        (pl.int_range(pl.len()).over("rec_idx") + 1).cast(pl.Int64).alias("rank")
+    ).filter(pl.col("rank") <= cfg.suggest_max_candidates)
+    return s
+
+
+RULE = Rule(
+    id="suggestions",
+    switch="suggestions",
+    description="what is left: equal amounts of several invoices, near amounts, keying "
+    "errors, fuzzy payers, references that did not fit -- ranked suggestions, never applied",
+    receipts=Receipts(reserved=True),
+    propose=propose,
+    ties="in_order",
+    confidence={},
+    settings=("suggest_near_pct", "suggest_max_candidates", "fuzzy_suggest_threshold"),
+)
