@@ -588,6 +588,7 @@ MATCH_COLUMNS = [
     "applied_amount",
     "currency",
     "rule",
+    "rule_id",
     "confidence",
     "reason",
 ]

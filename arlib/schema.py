@@ -158,6 +158,7 @@ COLUMN_WORDS: dict[str, str] = {
     "row": "Row",
     "rows": "Rows",
     "rule": "Rule",
+    "rule_id": "Sub-rule",
     "score": "Score",
     "severity": "Severity",
     "sha256": "SHA-256",
