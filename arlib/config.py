@@ -319,6 +319,17 @@ def _is_model(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
 
 
+#: tolerances matching and exceptions share: set once, in the matching section
+SHARED_TOLERANCES = {
+    "rounding_tolerance": "set matching.rounding_tolerance: matching and exceptions share it",
+    "bank_charge_tolerance": "set matching.bank_charge_max['*']: matching and exceptions share "
+    "the bank-charge caps",
+    "bank_charge_tolerance_by_currency": "set matching.bank_charge_max: matching and "
+    "exceptions share the bank-charge caps",
+    "fx_tolerance_pct": "set matching.fx_tolerance_pct: matching and exceptions share it",
+}
+
+
 class Params(Section):
     """A params file: the whole run of one close (the top-level keys of the YAML)."""
 
@@ -390,7 +401,22 @@ class Params(Section):
     @model_validator(mode="before")
     @classmethod
     def _none_is_absent(cls, value: Any) -> Any:
-        return _given(value)
+        value = _given(value)
+        given = value.get("exceptions") if isinstance(value, dict) else None
+        if isinstance(given, dict):
+            moved = [(("exceptions", k), m) for k, m in SHARED_TOLERANCES.items() if k in given]
+            if moved:
+                raise problems_at("arlib params", moved)
+        return value
+
+    @model_validator(mode="after")
+    def _one_home_for_tolerances(self) -> Params:
+        """Exceptions judge a difference with matching's own tolerances: a shortfall that
+        matching writes off is never reported as over tolerance, and one it leaves open is
+        never called within tolerance."""
+        shared = self.exceptions.with_tolerances_of(self.matching)
+        object.__setattr__(self, "exceptions", shared)
+        return self
 
     @field_validator("entity", "preparer", mode="before")
     @classmethod

@@ -45,6 +45,7 @@ from typing import Annotated
 
 import polars as pl
 from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from arlib.aging import CENT, fmt_money
 from arlib.findings import quote
@@ -134,10 +135,16 @@ LateUnit = choice(("invoices", "periods"), "unit")
 
 
 class ExceptionConfig(Section):
-    """``exceptions:`` section of the params (amounts in the item's own currency)."""
+    """``exceptions:`` section of the params (amounts in the item's own currency).
 
-    rounding_tolerance: Tolerance = Field(
-        Decimal("0.05"), description="a difference up to this is rounding"
+    The rounding, bank-charge and fx tolerances are not set here: they are matching's
+    (``matching.rounding_tolerance``, ``bank_charge_max``, ``fx_tolerance_pct``), copied in
+    when the params are validated, so the two stages judge a difference alike."""
+
+    rounding_tolerance: SkipJsonSchema[Tolerance] = Field(
+        Decimal("0.05"),
+        exclude=True,
+        description="a difference up to this is rounding (set from matching.rounding_tolerance)",
     )
     shift_factors: tuple[Annotated[Whole, Range(ge=2)], ...] = Field(
         (10, 100, 1000),
@@ -154,16 +161,29 @@ class ExceptionConfig(Section):
         "customer's terms",
     )
     discount_grace_days: Days = Field(0, description="days past the discount window still accepted")
-    bank_charge_tolerance: Tolerance = Field(
-        Decimal("50.00"), description="largest bank charge written off silently"
+    bank_charge_tolerance: SkipJsonSchema[Tolerance] = Field(
+        Decimal("0"),
+        exclude=True,
+        description="largest bank charge in a currency not listed below (set from "
+        "matching.bank_charge_max['*'])",
     )
-    bank_charge_tolerance_by_currency: dict[Text, Tolerance] = Field(
-        {"USD": Decimal("50.00"), "EUR": Decimal("50.00")},
-        description="bank_charge_tolerance per currency (the default is the matcher's "
-        "bank_charge_max, so the two stages agree); no more decimals than the currency has",
+    bank_charge_tolerance_by_currency: SkipJsonSchema[dict[Text, Tolerance]] = Field(
+        exclude=True,
+        default={
+            "CNY": Decimal("50"),
+            "USD": Decimal("50"),
+            "EUR": Decimal("50"),
+            "GBP": Decimal("50"),
+            "HKD": Decimal("300"),
+            "JPY": Decimal("5000"),
+        },
+        description="largest bank charge per currency (set from matching.bank_charge_max)",
     )
-    fx_tolerance_pct: Tolerance = Field(
-        Decimal("1.0"), description="FX difference in % of the invoice accepted"
+    fx_tolerance_pct: SkipJsonSchema[Tolerance] = Field(
+        Decimal("2"),
+        exclude=True,
+        description="FX difference in % of the invoice accepted (set from "
+        "matching.fx_tolerance_pct)",
     )
     late_min_count: Annotated[Whole, Range(ge=1)] = Field(
         3,
@@ -200,6 +220,20 @@ class ExceptionConfig(Section):
 
     def action(self, kind: str) -> str:
         return self.actions.get(kind, DEFAULT_ACTIONS[kind])
+
+    def with_tolerances_of(self, matching) -> ExceptionConfig:
+        """This section with matching's rounding, bank-charge and fx tolerances, so a
+        shortfall matching writes off is never over tolerance here, and one it leaves open
+        is never within it."""
+        caps = matching.bank_charge_max
+        return self.model_copy(
+            update={
+                "rounding_tolerance": matching.rounding_tolerance,
+                "bank_charge_tolerance": caps.get("*", Decimal(0)),
+                "bank_charge_tolerance_by_currency": {k: v for k, v in caps.items() if k != "*"},
+                "fx_tolerance_pct": matching.fx_tolerance_pct,
+            }
+        )
 
 
 # --------------------------------------------------------------------------- pure checks

@@ -33,17 +33,6 @@ CUSTOMERS = [
 ]
 
 
-def disagree(ccy: str, cap: str):
-    return pytest.mark.xfail(
-        strict=True,
-        reason=(
-            f"matching writes off a bank charge up to bank_charge_max {ccy} {cap}; exceptions "
-            f"reports it as bank_charge_over_tolerance (bank_charge_tolerance_by_currency has "
-            f"no {ccy}, so 50.00)"
-        ),
-    )
-
-
 def review(invoices, receipts, customers=CUSTOMERS, matching=None, exceptions=None):
     res = run(invoices, receipts, customers, **(matching or {}))
     found = classify_exceptions(
@@ -52,7 +41,7 @@ def review(invoices, receipts, customers=CUSTOMERS, matching=None, exceptions=No
         res.receipts,
         res.invoices,
         frame("customers", customers),
-        exceptions or ExceptionConfig(),
+        (exceptions or ExceptionConfig()).with_tolerances_of(MatchConfig(**(matching or {}))),
     )
     return res, found
 
@@ -100,12 +89,8 @@ WRITTEN_OFF = [
     pytest.param("CNY", "10000.00", "9970.00", id="CNY-30-bank-charge"),
     pytest.param("EUR", "1000.00", "960.00", id="EUR-40-bank-charge"),
     pytest.param("USD", "2000.00", "1975.00", id="USD-25-bank-charge"),
-    pytest.param(
-        "HKD", "10000.00", "9800.00", id="HKD-200-bank-charge", marks=disagree("HKD", "300")
-    ),
-    pytest.param(
-        "JPY", "100000", "97000", id="JPY-3000-bank-charge", marks=disagree("JPY", "5000")
-    ),
+    pytest.param("HKD", "10000.00", "9800.00", id="HKD-200-bank-charge"),
+    pytest.param("JPY", "100000", "97000", id="JPY-3000-bank-charge"),
     pytest.param("CNY", "10000.00", "9999.96", id="CNY-0.04-rounding"),
 ]
 
@@ -213,12 +198,6 @@ def test_a_second_payment_of_an_invoice_cleared_in_a_closed_period_is_a_duplicat
 # --------------------------------------------------------------------------------------
 # a tolerance the user sets for matching is the one exceptions applies
 
-CAP_FOLLOWS = pytest.mark.xfail(
-    strict=True,
-    reason="exceptions' bank-charge tolerance does not follow matching.bank_charge_max: "
-    "it keeps its own default (50.00 for a currency it does not list)",
-)
-
 
 @pytest.mark.parametrize(
     ("cap", "paid", "expect"),
@@ -229,7 +208,6 @@ CAP_FOLLOWS = pytest.mark.xfail(
             "9920.00",
             ("bank_charge", "80.00", "cleared"),
             id="HKD-cap-100-short-80",
-            marks=CAP_FOLLOWS,
         ),
         # matching may write off only up to CNY 20: 30.00 is left open, in both stages
         pytest.param({"CNY": "20"}, "9970.00", None, id="CNY-cap-20-short-30"),
@@ -284,11 +262,6 @@ def project(tmp_path, matching=None):
     return load_config(tmp_path / "params" / "2026-10.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the close reports matching's HKD 200 bank charge as bank_charge_over_tolerance "
-    "(exceptions' default tolerance is not matching's bank_charge_max)",
-)
 def test_a_close_with_default_params_agrees_with_itself(tmp_path):
     config = project(tmp_path)
     state: dict = {}

@@ -200,8 +200,9 @@ def test_nothing_is_guessed(section, values, expected):
 def test_yaml_floats_become_exact_decimals(tmp_path):
     """0.1 in YAML is the decimal 0.1, not the float's binary value 0.1000000000000000055..."""
     text = SAMPLE.read_text(encoding="utf-8") + (
-        "matching: {rounding_tolerance: 0.1, bank_charge_max: {CNY: 0.05, '*': 0}}\n"
-        "exceptions: {tax_rates: [0.13, 0.06], fx_tolerance_pct: 0.3}\n"
+        "matching: {rounding_tolerance: 0.1, bank_charge_max: {CNY: 0.05, '*': 0}, "
+        "fx_tolerance_pct: 0.3}\n"
+        "exceptions: {tax_rates: [0.13, 0.06]}\n"
         "provision: {opening_provision: 431659.19}\n"
     )
     path = write(tmp_path / "params" / "p.yaml", text)
@@ -211,7 +212,9 @@ def test_yaml_floats_become_exact_decimals(tmp_path):
     assert str(config.matching.rounding_tolerance) == "0.1"
     assert config.matching.bank_charge_max == {"CNY": D("0.05"), "*": D("0")}
     assert config.exceptions.tax_rates == (D("0.13"), D("0.06"))
-    assert str(config.exceptions.fx_tolerance_pct) == "0.3"
+    assert str(config.exceptions.fx_tolerance_pct) == "0.3"  # matching's, shared
+    assert config.exceptions.rounding_tolerance == D("0.1")
+    assert config.exceptions.bank_charge_tolerance_by_currency == {"CNY": D("0.05")}
     assert str(config.provision.opening_provision) == "431659.19"
     assert MatchConfig(rounding_tolerance=0.05).rounding_tolerance == D("0.05")
     assert str(ProvisionConfig(loss_rates={"x": 0.1}).loss_rates["x"]) == "0.1"
@@ -295,6 +298,11 @@ def test_differences_from_the_defaults():
         ),
         ("matching", {"fuzzy_margin": -1}, "matching.fuzzy_margin: -1.0 must be between 0 and 1"),
         ("exceptions", {"late_min_count": -1}, "exceptions.late_min_count: -1 must be at least 1"),
+        (
+            "exceptions",
+            {"bank_charge_tolerance_by_currency": {"HKD": 50}},
+            "exceptions.bank_charge_tolerance_by_currency: set matching.bank_charge_max",
+        ),
         ("exceptions", {"duplicate_line_keys": ["no_col"]}, "'no_col' is no receipt column"),
         ("kpis", {"trend_min_periods": 0}, "kpis.trend_min_periods: 0 must be at least 2"),
         ("tiers", {"rules": [["A", 30, 10]]}, "tiers.rules.0.2: 10 is below the tier's first day"),
