@@ -302,14 +302,15 @@ def test_exact_amount_two_equal_candidates_is_suggestion():
     assert s["rank"].to_list() == [1, 2]
 
 
-def test_exact_amount_outside_date_window_is_suggestion():
+def test_exact_amount_outside_date_window_is_still_the_only_one():
+    """Age is no evidence against: the window words the reason, it excludes nothing."""
     res = run(
         [inv("INV0000001", "C4", "100.00", date=d(2026, 1, 1))],
         [rec("R1", "100.00", "Delta Foods")],
         date_window_days=90,
     )
-    assert res.allocations.height == 0
-    assert res.suggestions["rule"].to_list() == ["exact_amount"]
+    assert rows(res) == [("R1", "INV0000001", "cash", D("100.00"), D("100.00"), "exact_amount")]
+    assert "dated 2026-01-01, outside the usual window" in res.allocations["reason"].item()
 
 
 def test_exact_amount_needs_a_resolved_payer():
@@ -526,7 +527,7 @@ def test_related_company_pays_by_reference_third_party():
     assert rows(res) == [("R1", "INV0000001", "cash", D("500.00"), D("500.00"), "reference")]
     a = res.allocations.row(0, named=True)
     assert a["flags"] == "third_party" and a["customer_id"] == "C2"
-    assert "related company C1" in a["reason"]
+    assert "paid by 'Acme Trading' (customer C1, related company) for C2" in a["reason"]
 
 
 def test_sibling_company_pays_by_reference_third_party():
@@ -539,16 +540,32 @@ def test_sibling_company_pays_by_reference_third_party():
     # ... by short number and exact amount too
     res = run(invoices, [rec("R1", "500.00", "Delta Foods", "1")], customers=customers)
     assert [r[1] for r in rows(res)] == ["INV0000001"]
-    # ... but not with another amount, and not for an unrelated payer (CUSTOMERS: C4 alone)
+    # ... but not with another amount, and an unrelated payer (CUSTOMERS: C4 alone) only by
+    # the full number: a short number names its own or a related customer's invoice only
     res = run(invoices, [rec("R1", "450.00", "Delta Foods", "1")], customers=customers)
     assert res.allocations.height == 0
-    res = run(invoices, [rec("R1", "500.00", "Delta Foods", "INV0000001")])
+    res = run(invoices, [rec("R1", "500.00", "Delta Foods", "1")])
     assert res.allocations.height == 0
+    res = run(invoices, [rec("R1", "500.00", "Delta Foods", "INV0000001")])
+    assert res.allocations["rule_id"].to_list() == ["reference.third_party_unrelated"]
 
 
-def test_unrelated_company_reference_is_not_applied():
+def test_unrelated_company_reference_applies_only_with_the_exact_amount():
+    """The full invoice number and its exact open amount decide whoever pays (flagged
+    third_party, the payer named); near miss: another amount is never a part payment of
+    another customer's invoice, only a suggestion."""
     res = run(
         [inv("INV0000001", "C2", "500.00")], [rec("R1", "500.00", "Delta Foods", "INV0000001")]
+    )
+    a = res.allocations.row(0, named=True)
+    assert (a["invoice_id"], a["applied_amount"], a["flags"]) == (
+        "INV0000001",
+        D("500.00"),
+        "third_party",
+    )
+    assert "paid by 'Delta Foods' (customer C4, no link to C2 in the master data)" in a["reason"]
+    res = run(
+        [inv("INV0000001", "C2", "500.00")], [rec("R1", "450.00", "Delta Foods", "INV0000001")]
     )
     assert res.allocations.height == 0
     s = res.suggestions.row(0, named=True)

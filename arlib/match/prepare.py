@@ -324,6 +324,7 @@ def ref_candidates(
                 "payer_method",
                 "payer_score",
                 "inst",
+                "payer_name",
             ),
             on="rec_idx",
         )

@@ -50,12 +50,13 @@ def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         ),
         on=["c_pay", "currency", "amt_c"],
     )
-    c = c.filter(
-        (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
-        & (
-            pl.col("invoice_date")
-            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
-        )
+    # age is no evidence against: the only exact invoice is applied however old (an old
+    # overdue invoice is the one most likely to be paid); the window only words the reason
+    in_window = (
+        pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days)
+    ) & (
+        pl.col("invoice_date")
+        <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
     )
     c = numbered(ctx.ledger.drop_rejected(c))
     rows = c.select(
@@ -71,13 +72,16 @@ def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         pl.lit("exact_amount").alias("rule"),
         pl.lit("exact_amount.unique").alias("rule_id"),
         pl.format(
-            "payer '{}' is customer {} (by {}); amount {} equals invoice {}, "
-            "its only open invoice of that amount within the date window",
+            "payer '{}' is customer {} (by {}); amount {} equals invoice {}, its only open "
+            "invoice of that amount{}",
             pl.col("payer_name").fill_null(""),
             "c_pay",
             "payer_method",
             fmt(pl.col("amt_c")),
             "invoice_id",
+            pl.when(in_window)
+            .then(pl.lit(""))
+            .otherwise(pl.format(" (dated {}, outside the usual window)", "invoice_date")),
         ).alias("reason"),
         pl.lit("").alias("flags"),
     )
@@ -367,12 +371,11 @@ RULES = (
         id="exact_amount",
         switch="exact_amount",
         description="the payer's only open invoice of exactly the receipt's amount and "
-        "currency, dated within the date window",
+        "currency, however old (age is no evidence against)",
         receipts=Receipts(payer=True),
         propose=propose_exact,
         ties="unique",
         confidence={"exact_amount.unique": 0.9},
-        settings=WINDOW,
     ),
     Rule(
         id="exact_amount.tolerance",

@@ -33,9 +33,7 @@ from arlib.match.search import subsets
 def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     """One named invoice per candidate: exact, or within a tolerance (its own row)."""
     cfg, fx, base = ctx.cfg, ctx.fx, ctx.base_currency
-    c = ref_candidates(ctx.ledger, receipts, ctx.refs, ctx.customers).filter(
-        pl.col("rel") != "other"
-    )
+    c = ref_candidates(ctx.ledger, receipts, ctx.refs, ctx.customers)
     if c.height == 0:
         return Proposal()
     rt = cents_py(cfg.rounding_tolerance)
@@ -93,7 +91,7 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     prio = pl.col("wo").replace_strict(
         {"exact": 0, "rounding": 1, "discount": 2, "bank_charge": 3, "fx_difference": 4},
         return_dtype=pl.Int64,
-    ) * 2 + (pl.col("rel") == "related").cast(pl.Int64)
+    ) * 2 + pl.col("rel").is_in(["related", "other"]).cast(pl.Int64)
     c = c.with_columns(kind.alias("wo"), disc_c.alias("disc_c")).filter(pl.col("wo").is_not_null())
     # a short amount that is the named invoice's amount with two digits swapped is a keying
     # error (the exceptions stage classifies it), not a bank charge or rounding
@@ -113,6 +111,8 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     sub_rule = (
         pl.when(pl.col("rel") == "related")
         .then(pl.lit("reference.third_party"))
+        .when(pl.col("rel") == "other")
+        .then(pl.lit("reference.third_party_unrelated"))
         .when(pl.col("rel") == "unknown")
         .then(pl.lit("reference.unknown_payer"))
         .otherwise(pl.format("reference.{}", "wo"))
@@ -146,12 +146,33 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     )
     who = (
         pl.when(pl.col("rel") == "related")
-        .then(pl.format("; paid by related company {} for {}", "c_pay", "c_inv"))
+        .then(
+            pl.format(
+                "; paid by '{}' (customer {}, related company) for {}",
+                pl.col("payer_name").fill_null(""),
+                "c_pay",
+                "c_inv",
+            )
+        )
+        .when(pl.col("rel") == "other")
+        .then(
+            pl.format(
+                "; paid by '{}' (customer {}, no link to {} in the master data): the "
+                "invoice number and its exact amount decide",
+                pl.col("payer_name").fill_null(""),
+                "c_pay",
+                "c_inv",
+            )
+        )
         .when(pl.col("rel") == "unknown")
         .then(pl.lit("; payer not identified"))
         .otherwise(pl.lit(""))
     )
-    flags = pl.when(pl.col("rel") == "related").then(pl.lit("third_party")).otherwise(pl.lit(""))
+    flags = (
+        pl.when(pl.col("rel").is_in(["related", "other"]))
+        .then(pl.lit("third_party"))
+        .otherwise(pl.lit(""))
+    )
     meta = [
         pl.lit("reference").alias("rule"),
         sub_rule.alias("rule_id"),
@@ -256,9 +277,10 @@ RULES = (
     Rule(
         id="reference",
         switch="reference",
-        description="a receipt naming one open invoice (own customer, a related company, or "
-        "an unidentified payer) with its exact amount, or within rounding, the customer's "
-        "discount, a bank charge or the fx tolerance",
+        description="a receipt naming one open invoice with its exact amount, whoever pays "
+        "(another customer: flagged third_party); or, paid by the invoice's own customer or an "
+        "unidentified payer, within rounding, the customer's discount, a bank charge or the "
+        "fx tolerance",
         receipts=Receipts(reserved=True, references="with"),
         propose=propose_single,
         ties="unique",
@@ -269,6 +291,7 @@ RULES = (
             "reference.bank_charge": 0.95,
             "reference.fx_difference": 0.95,
             "reference.third_party": 0.9,
+            "reference.third_party_unrelated": 0.85,
             "reference.unknown_payer": 0.9,
         },
         settings=(

@@ -60,7 +60,10 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         pl.when(pl.col("n") == 1)
         .then(
             pl.format(
-                "amount equals invoice {} of the payer, but outside the date window", "invoice_id"
+                "amount equals invoice {} of the payer, its only such open invoice; not applied "
+                "automatically (another receipt claims it, or this receipt is held back as a "
+                "possible duplicate or carried-in cash)",
+                "invoice_id",
             )
         )
         .otherwise(
