@@ -321,14 +321,6 @@ def _complete(
     return df.with_columns(missing) if missing else df
 
 
-def _ceil_cents(value: Decimal) -> int:
-    return max(to_cents(value, ROUND_CEILING), 0)
-
-
-def _floor_cents(value: Decimal) -> int:
-    return to_cents(value, ROUND_FLOOR)
-
-
 def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
     out: dict[object, list[dict]] = defaultdict(list)
     for row in rows:
@@ -356,22 +348,22 @@ def _candidate_hits(
     - ``_CHARGE``: invoice owed in (receipt, receipt + bank-charge tolerance], by bucket.
     """
     c = config
-    near = max(_ceil_cents(c.rounding_tolerance), _ceil_cents(c.tax_tolerance)) + 3
-    charge = max(
-        _ceil_cents(t)
-        for t in (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
-    )
-    charge = max(charge, 1)
+    # tolerances as the cents they reach (ceiling) or always include (floor)
+    near = max(0, *(to_cents(t, ROUND_CEILING) for t in (c.rounding_tolerance, c.tax_tolerance)))
+    near += 3
+    charges = (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
+    charge = max(1, *(to_cents(t, ROUND_CEILING) for t in charges))
     # a bank charge is a shortfall in (rounding tolerance, tolerance of the currency]
-    short_min = _floor_cents(c.rounding_tolerance)
+    short_min = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    default_max = to_cents(c.bank_charge_tolerance, ROUND_FLOOR)
     short_max = (
         pl.col("currency")
         .replace_strict(
-            {k: _floor_cents(v) for k, v in c.bank_charge_tolerance_by_currency.items()},
-            default=_floor_cents(c.bank_charge_tolerance),
+            {k: to_cents(v, ROUND_FLOOR) for k, v in c.bank_charge_tolerance_by_currency.items()},
+            default=default_max,
             return_dtype=pl.Int64,
         )
-        .fill_null(_floor_cents(c.bank_charge_tolerance))
+        .fill_null(default_max)
     )
     factors = [int(f) for f in c.shift_factors if int(f) > 0]
     on = ["customer_id", "currency", "_tag", "_key"]
