@@ -17,57 +17,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Annotated
 
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from arlib.findings import quote
+from arlib.money import fmt_money, round_money, round_money_expr
 from arlib.paramtypes import Days, Exact, Range, Section, Text, Whole, choice, problem, problems_at
 from arlib.schema import MONEY, RATE
 
-CENT = Decimal("0.01")
-
 
 # --------------------------------------------------------------------------- helpers
-def to_decimal(value) -> Decimal:
-    """Exact Decimal from config values (YAML gives ints, floats or strings)."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
-
-
-def round_money(value: Decimal) -> Decimal:
-    """Round half-up (away from zero) to the cent."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def fmt_money(value) -> str:
-    """``12345.6`` -> ``12,345.60`` (for evidence strings a person reads)."""
-    if value is None:
-        return "n/a"
-    return f"{to_decimal(value):,.2f}"
-
-
-def fmt_percent(fraction) -> str:
-    """``0.005`` -> ``0.50 %``, ``0.00125`` -> ``0.125 %``: a rate as the percentage it is,
-    every written digit kept (two decimals at least)."""
-    percent = to_decimal(fraction) * 100
-    places = max(2, -percent.normalize().as_tuple().exponent)
-    return f"{percent:,.{places}f} %"
-
-
-def fmt_rate(rate) -> str:
-    """An FX rate with every digit it has (four decimals at least): ``7.12345678``,
-    ``7.1000``, never rounded to cents like money."""
-    value = to_decimal(rate)
-    places = max(4, -value.normalize().as_tuple().exponent)
-    return f"{value:.{places}f}"
-
-
 def to_base(
     df: pl.DataFrame,
     amount_col: str,
@@ -121,11 +83,7 @@ def to_base(
         .otherwise(pl.col("__fx_rate"))
     )
     left = left.with_columns(rate.alias("fx_rate"))
-    amount = (
-        (pl.col(amount_col).cast(MONEY) * pl.col("fx_rate"))
-        .round(2, mode="half_away_from_zero")
-        .cast(MONEY)
-    )
+    amount = round_money_expr(pl.col(amount_col).cast(MONEY) * pl.col("fx_rate"))
     return (
         left.with_columns(amount.alias(out))
         .sort(idx)

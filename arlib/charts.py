@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import polars as pl
 
+from arlib.money import round_money
+
 BLUE, RED, GREEN, GREY = "#4C72B0", "#C44E52", "#55A868", "#8C8C8C"
 
 # Customer names are often Chinese: fonts with CJK glyphs are tried after the default one
@@ -204,7 +206,7 @@ def unapplied_age_bands(unapplied: pl.DataFrame) -> list[tuple[str, Decimal]]:
         if high is not None:
             within &= pl.col("days_unapplied") <= high
         total = unapplied.filter(within)["unapplied_base"].sum() if unapplied.height else None
-        bands.append((label, Decimal(str(total or 0)).quantize(Decimal("0.01"))))
+        bands.append((label, round_money(total or 0)))
     return bands
 
 

@@ -7,6 +7,9 @@ named, with the numbers that prove the name, and a next step. The checks are ord
 the most specific (a duplicate bank line, a decimal shift) to the generic (short payment,
 unidentified receipt), and each is exact: a near miss (1,000.00 vs 1,000.01 is rounding,
 not a decimal shift; 1,342 vs 1,234 is not a transposition) falls through to the next.
+Decimal shifts and transpositions are keying errors as :mod:`arlib.keying` defines them
+(the shift factors are ``shift_factors``); customers' discount terms are read by
+:mod:`arlib.terms`.
 
 Every row has a stable ``exception_id`` (a hash of type, receipt and invoice), so a
 reviewer's notes and decisions survive reruns of the same close, and a ``key`` (type and
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -47,9 +49,10 @@ import polars as pl
 from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from arlib.aging import CENT, fmt_money
 from arlib.findings import quote
+from arlib.keying import describe_keying_error, transpositions_expr
 from arlib.kpis import HISTORY_SCHEMA, payment_history
+from arlib.money import cents_expr, fmt_money, to_cents
 from arlib.paramtypes import (
     Days,
     Exact,
@@ -62,6 +65,7 @@ from arlib.paramtypes import (
     problem,
 )
 from arlib.schema import MONEY, columns
+from arlib.terms import parse_terms
 
 CLASS_OF = {
     "decimal_shift": "technical_error",
@@ -242,37 +246,6 @@ def _pct(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}"
 
 
-def _digits(amount: Decimal) -> str:
-    return str(int((abs(amount) * 100).to_integral_value()))
-
-
-def is_transposition(a: Decimal, b: Decimal) -> bool:
-    """True when ``a`` and ``b`` differ only by two adjacent digits swapped (1,243 vs 1,234)."""
-    da, db = _digits(a), _digits(b)
-    if len(da) != len(db) or da == db:
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(da, db, strict=True)) if x != y]
-    return (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and da[diff[0]] == db[diff[1]]
-        and da[diff[1]] == db[diff[0]]
-    )
-
-
-def decimal_shift(paid: Decimal, invoice: Decimal, factors=(10, 100, 1000)) -> str | None:
-    """``'× 10'`` when ``paid`` is ``invoice`` × 10 (exactly), ``'÷ 10'`` when it is the
-    invoice ÷ 10 to the cent; None otherwise (a ratio near 1 is never a shift)."""
-    if paid <= 0 or invoice <= 0:
-        return None
-    for f in factors:
-        if paid == invoice * f:
-            return f"× {f}"
-        if abs(paid - invoice / f) < CENT:
-            return f"÷ {f}"
-    return None
-
-
 def net_of_tax(paid: Decimal, invoice: Decimal, rates, tolerance: Decimal) -> Decimal | None:
     """The VAT rate when ``paid`` ≈ ``invoice`` / (1 + rate) within ``tolerance``."""
     for rate in rates:
@@ -281,14 +254,12 @@ def net_of_tax(paid: Decimal, invoice: Decimal, rates, tolerance: Decimal) -> De
     return None
 
 
-_TERMS = re.compile(r"(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+)")
-
-
-def parse_discount_terms(text: str | None) -> list[tuple[Decimal, int]]:
-    """``'2/10 net 30'`` -> ``[(0.02, 10)]`` (rate, days from invoice date)."""
-    if not text:
-        return []
-    return [(Decimal(pct) / 100, int(days)) for pct, days in _TERMS.findall(text)]
+def customer_discounts(text: str | None) -> list[tuple[Decimal, int]]:
+    """The early-payment discounts of a customer's ``discount_terms`` as (rate, days from
+    invoice date), by days: ``'2/10 net 30'`` -> ``[(0.02, 10)]``, read by
+    :func:`arlib.terms.parse_terms` (text that is not terms is an error, which the
+    customers check reports before matching)."""
+    return list(parse_terms(text).rates)
 
 
 # What an exception is about, by the family that raises it: a receipt residual is about its
@@ -384,19 +355,6 @@ def _complete(
     return df.with_columns(missing) if missing else df
 
 
-def _cents(column: str) -> pl.Expr:
-    """A money column as integer cents (MONEY has two decimals, so this is exact)."""
-    return (pl.col(column).cast(MONEY) * 100).cast(pl.Int64)
-
-
-def _ceil_cents(value: Decimal) -> int:
-    return max(int((value * 100).to_integral_value(rounding=ROUND_CEILING)), 0)
-
-
-def _floor_cents(value: Decimal) -> int:
-    return int((value * 100).to_integral_value(rounding=ROUND_FLOOR))
-
-
 def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
     out: dict[object, list[dict]] = defaultdict(list)
     for row in rows:
@@ -406,21 +364,6 @@ def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
 
 def _truthy(column: str) -> pl.Expr:
     return pl.col(column).is_not_null() & (pl.col(column) != "")
-
-
-def _transpositions(cents: pl.Expr, max_digits: int) -> list[pl.Expr]:
-    """Every amount whose digits are ``|cents|`` with two adjacent, different digits swapped
-    (no leading zero): the only amounts :func:`is_transposition` can accept."""
-    s = cents.abs().cast(pl.String)
-    out = []
-    for i in range(max_digits - 1):
-        a, b = s.str.slice(i, 1), s.str.slice(i + 1, 1)
-        ok = (s.str.len_chars() > i + 1) & (a != b)
-        if i == 0:
-            ok = ok & (b != "0")
-        swapped = pl.concat_str(s.str.slice(0, i), b, a, s.str.slice(i + 2))
-        out.append(pl.when(ok).then(swapped.cast(pl.Int64)))
-    return out
 
 
 def _candidate_hits(
@@ -439,22 +382,22 @@ def _candidate_hits(
     - ``_CHARGE``: invoice owed in (receipt, receipt + bank-charge tolerance], by bucket.
     """
     c = config
-    near = max(_ceil_cents(c.rounding_tolerance), _ceil_cents(c.tax_tolerance)) + 3
-    charge = max(
-        _ceil_cents(t)
-        for t in (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
-    )
-    charge = max(charge, 1)
+    # tolerances as the cents they reach (ceiling) or always include (floor)
+    near = max(0, *(to_cents(t, ROUND_CEILING) for t in (c.rounding_tolerance, c.tax_tolerance)))
+    near += 3
+    charges = (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
+    charge = max(1, *(to_cents(t, ROUND_CEILING) for t in charges))
     # a bank charge is a shortfall in (rounding tolerance, tolerance of the currency]
-    short_min = _floor_cents(c.rounding_tolerance)
+    short_min = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    default_max = to_cents(c.bank_charge_tolerance, ROUND_FLOOR)
     short_max = (
         pl.col("currency")
         .replace_strict(
-            {k: _floor_cents(v) for k, v in c.bank_charge_tolerance_by_currency.items()},
-            default=_floor_cents(c.bank_charge_tolerance),
+            {k: to_cents(v, ROUND_FLOOR) for k, v in c.bank_charge_tolerance_by_currency.items()},
+            default=default_max,
             return_dtype=pl.Int64,
         )
-        .fill_null(_floor_cents(c.bank_charge_tolerance))
+        .fill_null(default_max)
     )
     factors = [int(f) for f in c.shift_factors if int(f) > 0]
     on = ["customer_id", "currency", "_tag", "_key"]
@@ -472,9 +415,9 @@ def _candidate_hits(
             "customer_id",
             "currency",
             "invoice_id",
-            _cents("open_amount").alias("_o"),
-            _cents("amount").alias("_a"),
-            _cents("tax_amount").alias("_t"),
+            cents_expr("open_amount").alias("_o"),
+            cents_expr("amount").alias("_a"),
+            cents_expr("tax_amount").alias("_t"),
         )
     )
     o, a, t = pl.col("_o"), pl.col("_a"), pl.col("_t")
@@ -526,7 +469,7 @@ def _candidate_hits(
                 _NEAR: [p // near - 1, p // near, p // near + 1],
                 _EXACT: [
                     *[pl.when((p > 0) & (p % f == 0)).then(p // f) for f in factors],
-                    *_transpositions(p, digits),
+                    *transpositions_expr(p, digits),
                 ],
                 _DISCOUNT: [p // near - 1, p // near, p // near + 1] if term_rates else [],
                 _CHARGE: [p // charge, p // charge + 1],
@@ -588,7 +531,7 @@ class _Classifier:
         self.terms = dict(zip(cust["customer_id"], cust["discount_terms"], strict=True))
         self._terms: dict[str | None, list[tuple[Decimal, int]]] = {}
         term_rates = sorted(
-            {r for text in set(self.terms.values()) for r, _ in parse_discount_terms(text)}
+            {r for text in set(self.terms.values()) for r, _ in customer_discounts(text)}
             | set(c.discount_rates)
         )
 
@@ -607,7 +550,7 @@ class _Classifier:
                 .then(pl.col("customer_id"))
                 .otherwise(pl.col("_sug_customer"))
                 .alias("_customer"),
-                _cents("amount").alias("_pc"),
+                cents_expr("amount").alias("_pc"),
                 (u.is_not_null() & (u != 0) & pl.col("status").ne_missing("not_ar")).alias(
                     "_residual"
                 ),
@@ -711,7 +654,7 @@ class _Classifier:
                 .with_row_index("_hi")
                 .select(
                     pl.col("customer_id").alias("_customer"),
-                    _cents("applied_amount").alias("_pc"),
+                    cents_expr("applied_amount").alias("_pc"),
                     pl.col("receipt_id").alias("_h_receipt"),
                     "_hi",
                     "invoice_id",
@@ -877,7 +820,7 @@ class _Classifier:
 
     def discount_terms(self, customer: str | None) -> list[tuple[Decimal, int]]:
         if customer not in self._terms:
-            self._terms[customer] = parse_discount_terms(self.terms.get(customer))
+            self._terms[customer] = customer_discounts(self.terms.get(customer))
         return self._terms[customer]
 
     def payment_date(self, invoice_id: str) -> dt.date | None:
@@ -966,12 +909,17 @@ class _Classifier:
                     f"{fmt_money(paid)} vs {label} {fmt_money(v)}: "
                     f"difference {fmt_money(paid - v)} ≤ {fmt_money(c.rounding_tolerance)}"
                 )
-        for v in values:
-            shift = decimal_shift(paid, v, c.shift_factors)
-            if shift:
-                return "decimal_shift", f"{fmt_money(paid)} = {label} {fmt_money(v)} {shift}"
-        for v in values:
-            if is_transposition(paid, v):
+        # keying errors (arlib.keying; a dropped or doubled digit is not an exception type):
+        # a decimal shift of any of the values first, then a digit swap
+        keyed = [
+            (v, describe_keying_error(to_cents(paid), to_cents(v), factors=c.shift_factors))
+            for v in values
+        ]
+        for v, k in keyed:
+            if k is not None and k.kind == "decimal_shift":
+                return "decimal_shift", f"{fmt_money(paid)} = {label} {fmt_money(v)} {k.detail}"
+        for v, k in keyed:
+            if k is not None and k.kind == "transposition":
                 swap = (
                     f"{fmt_money(paid)} vs {label} {fmt_money(v)}: two adjacent digits "
                     f"swapped (difference {fmt_money(paid - v)}, divisible by 9)"

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from arlib import views
-from arlib.aging import fmt_money
+from arlib.money import fmt_money
 from arlib.pipeline import CASH_BRIDGE_LINES, MOVEMENTS, TIE_OUT_LINES, tie_out_frame
 from arlib.provision import movement_lines
 from arlib.schema import MONEY

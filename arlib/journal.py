@@ -26,7 +26,8 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field
 
-from arlib.aging import fmt_money, to_base
+from arlib.aging import to_base
+from arlib.money import fmt_money
 from arlib.paramtypes import Exact, Flag, Range, Section, Text
 from arlib.provision import ProvisionResult
 from arlib.schema import MONEY

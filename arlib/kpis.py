@@ -21,7 +21,8 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field
 
-from arlib.aging import fmt_money, round_money, to_base
+from arlib.aging import to_base
+from arlib.money import fmt_money, round_money
 from arlib.paramtypes import Exact, Flag, Range, Section, Whole
 from arlib.schema import MONEY
 

@@ -26,9 +26,9 @@ import polars as pl
 from arlib import findings as fnd
 from arlib import parsing
 from arlib.config import Config, InputSpec
+from arlib.money import currency_places_expr
 from arlib.provision import OpeningProvision, opening_provision
 from arlib.schema import (
-    CURRENCY_DECIMALS,
     DECISION_ACTIONS,
     DECISION_COLUMNS,
     FRAMES,
@@ -993,9 +993,7 @@ def read_money(
         allowed: pl.Expr = pl.lit(RATE_DECIMALS)
         unit: pl.Expr = pl.lit("a rate")
     elif "currency" in frame.columns:
-        allowed = pl.col("currency").replace_strict(
-            CURRENCY_DECIMALS, default=2, return_dtype=pl.Int64
-        )
+        allowed = currency_places_expr("currency")
         unit = pl.coalesce(pl.col("currency"), pl.lit("the currency"))
     else:
         allowed = pl.lit(2)

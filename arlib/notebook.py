@@ -17,6 +17,7 @@ import polars as pl
 from pydantic_core import to_jsonable_python
 
 from arlib.config import SECTIONS, USER_KEYS, Config, differences, from_mapping, load_config
+from arlib.money import fmt_decimal, fmt_money, fmt_percent, fmt_rate, to_decimal
 
 SCRAP_MIME = "application/scrapbook.scrap.json+json"
 CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -65,8 +66,8 @@ def money(value: Decimal | float | int | None, currency: str = "CNY") -> str:
     if value is None:
         return "—"
     sign = CURRENCY_SIGNS.get(currency, currency + " ")
-    value = Decimal(str(value))
-    text = f"{sign}{abs(value):,.2f}"
+    value = to_decimal(value)
+    text = f"{sign}{fmt_money(abs(value))}"
     return f"−{text}" if value < 0 else text
 
 
@@ -587,7 +588,7 @@ def kpi_trend_prose(trend: pl.DataFrame) -> str:
     """The trend's last and first points in words, and why a first close has only one."""
 
     def shown(row, kpi: str, unit: str) -> str:
-        return "—" if row[kpi] is None else f"{row[kpi]:,.2f}{unit}"
+        return "—" if row[kpi] is None else f"{fmt_decimal(row[kpi])}{unit}"
 
     last = trend.row(trend.height - 1, named=True)
     now = (
@@ -848,11 +849,10 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     """
     from IPython.display import HTML
 
-    from arlib.aging import fmt_percent, fmt_rate
     from arlib.schema import column_words, value_kind
 
     text = {
-        "money": lambda v: f"{v:,.2f}",
+        "money": fmt_money,
         "fraction": fmt_percent,
         "rate": fmt_rate,
         "number": lambda v: f"{v:,.3f}",

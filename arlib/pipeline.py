@@ -26,6 +26,7 @@ from arlib import findings as fnd
 from arlib.config import Config
 from arlib.load import Period, load_period
 from arlib.match import MatchResult, match
+from arlib.money import round_money
 from arlib.schema import MONEY
 
 
@@ -251,7 +252,7 @@ def _opening_ar_base(invoices: pl.DataFrame, fx_rates: pl.DataFrame, config: Con
         fx_rates=fx_rates,
         as_of=config.period_start - dt.timedelta(days=1),
     )
-    return Decimal(str(converted["amount_base"].sum() or 0)).quantize(Decimal("0.01"))
+    return round_money(converted["amount_base"].sum() or 0)
 
 
 def _with_previous_history(config: Config, history: pl.DataFrame) -> pl.DataFrame:

@@ -26,7 +26,7 @@ import polars as pl
 from pydantic import AfterValidator, Field
 
 from arlib import findings as fnd
-from arlib.aging import fmt_money, fmt_percent, round_money
+from arlib.money import fmt_money, fmt_percent, round_money
 from arlib.paramtypes import Exact, Range, Section, Text, problem, shown
 from arlib.schema import FRACTION, MONEY
 

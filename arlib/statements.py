@@ -27,7 +27,8 @@ import jinja2
 import polars as pl
 from pydantic import Field
 
-from arlib.aging import fmt_money, overdue_tiers
+from arlib.aging import overdue_tiers
+from arlib.money import fmt_money
 from arlib.paramtypes import Flag, Range, Section, Text, Whole, choice
 from arlib.safe_output import write_csv
 from arlib.schema import MONEY

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from arlib.money import fmt_cents_expr, fmt_money, from_cents, money_expr
+
 __all__ = ["generate", "SCENARIOS", "REF_MEMO_FORMS"]
 
 CURRENCIES = np.array(["CNY", "USD", "EUR"], dtype=object)
@@ -269,9 +271,9 @@ def _inv_id(n: int) -> str:
     return f"INV{n:07d}"
 
 
-def _cents_text(cents: pl.Expr, scale: int = 2) -> pl.Expr:
-    unit = 10**scale
-    return pl.format("{}.{}", cents // unit, (cents % unit).cast(pl.String).str.zfill(scale))
+def _rate_text(rate: pl.Expr) -> pl.Expr:
+    """A rate held as an integer of 1/10,000 (non-negative) as text with four decimals."""
+    return pl.format("{}.{}", rate // 10_000, (rate % 10_000).cast(pl.String).str.zfill(4))
 
 
 def _write(
@@ -288,21 +290,19 @@ def _write(
     """Write ``df`` (money as integer cents, dates as ``pl.Date``) as CSV text or typed Parquet."""
     exprs = []
     for c in money:
-        text = _cents_text(pl.col(c))
-        exprs.append(text if fmt == "csv" else text.str.to_decimal(scale=2))
+        exprs.append(fmt_cents_expr(c) if fmt == "csv" else money_expr(c))
     for c in rates:
-        text = _cents_text(pl.col(c), 4)
+        text = _rate_text(pl.col(c))
         exprs.append(text if fmt == "csv" else text.str.to_decimal(scale=4))
     if fmt == "csv":
         exprs += [pl.col(c).dt.strftime(date_format) for c in dates]
     df = df.with_columns(exprs) if exprs else df
     for c in thousands:
-        vals = df[c].to_list()
         if fmt == "csv":
-            col = pl.Series(c, [f"{v // 100:,}.{v % 100:02d}" for v in vals], pl.String)
+            texts = [fmt_money(from_cents(v)) for v in df[c].to_list()]
+            df = df.with_columns(pl.Series(c, texts, pl.String))
         else:
-            col = pl.Series(c, [f"{v // 100}.{v % 100:02d}" for v in vals]).str.to_decimal(scale=2)
-        df = df.with_columns(col)
+            df = df.with_columns(money_expr(c))
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         df.write_csv(path, line_terminator="\n")

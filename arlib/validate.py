@@ -2,9 +2,10 @@
 
 Loading already reports values that cannot be read; this stage checks what only makes
 sense across rows and files: unique ids, due dates not before invoice dates, known
-currencies, customers that exist, sign conventions, duplicate bank lines (flagged, never
-dropped), and FX rates for every foreign currency in use. Findings are values, so the
-notebook shows them as a table and ``arlib validate`` prints them all at once.
+currencies, customers that exist, customers' discount terms that read (:mod:`arlib.terms`),
+sign conventions, duplicate bank lines (flagged, never dropped), and FX rates for every
+foreign currency in use. Findings are values, so the notebook shows them as a table and
+``arlib validate`` prints them all at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import polars as pl
 
 from arlib import findings as fnd
 from arlib.schema import CURRENCY_DECIMALS, DECISION_ACTIONS
+from arlib.terms import terms_problem_expr
 
 
 def _known_currency(column: str = "currency") -> pl.Expr:
@@ -192,6 +194,21 @@ def check_customers(customers: pl.DataFrame) -> list:
                 column="parent_id",
                 rule="unknown_parent",
                 message="parent customer not in the customers file",
+            )
+        )
+    if "discount_terms" in customers.columns:
+        # terms read wrongly would misjudge every discount of the customer: refused here,
+        # so matching and the exceptions read only terms arlib.terms understands
+        problem = terms_problem_expr(pl.col("discount_terms")).alias("_terms_problem")
+        checked = customers.with_columns(problem)
+        parts.append(
+            fnd.from_rows(
+                checked,
+                pl.col("_terms_problem").is_not_null(),
+                severity="error",
+                column="discount_terms",
+                rule="bad_discount_terms",
+                message=pl.col("_terms_problem"),
             )
         )
     return parts

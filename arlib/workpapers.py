@@ -28,6 +28,7 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from arlib.money import fmt_money
 from arlib.schema import column_words, value_kind
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -401,7 +402,7 @@ def _write_sheet(book, layout: _Layout, layouts: dict[str, _Layout], fmt) -> Non
     for _, sums in totals:  # a total is wider than its rows, and shows " Σ" beside it
         for name, value in sums.items():
             at = columns.index(name)
-            widths[at] = max(widths[at], len(f"{_plain(value) or 0:,.2f} Σ") + 2)
+            widths[at] = max(widths[at], len(f"{fmt_money(value or 0)} Σ") + 2)
     headers = [column_words(c) for c in columns]
     if sheet.refs:
         headers.append("Ref")
@@ -483,7 +484,7 @@ def _widths(frame: pl.DataFrame, kinds: list[str]) -> tuple[list[int], list[bool
     for name, kind in zip(frame.columns, kinds, strict=True):
         values = [v for v in frame[name].head(200).to_list() if v is not None]
         if kind in ("money", "decimal", "number"):
-            texts = [f"{float(v):,.2f}" for v in values]
+            texts = [fmt_money(v) for v in values]
         elif kind == "date":
             texts = ["2026-01-01"] if values else []
         else:

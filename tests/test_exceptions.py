@@ -11,10 +11,8 @@ import pytest
 from arlib.exceptions import (
     ExceptionConfig,
     classify_exceptions,
-    decimal_shift,
+    customer_discounts,
     exception_id,
-    is_transposition,
-    parse_discount_terms,
 )
 from arlib.schema import MONEY
 
@@ -157,25 +155,12 @@ def only(df: pl.DataFrame) -> dict:
 
 
 # ---------------------------------------------------------------- pure helpers
-def test_transposition_adjacent_only():
-    assert is_transposition(D("1243"), D("1234"))
-    assert is_transposition(D("1234.65"), D("1234.56"))
-    assert not is_transposition(D("1342"), D("1234"))  # three digits move: not a swap
-    assert not is_transposition(D("1234"), D("1234"))
-    assert not is_transposition(D("1324.00"), D("1234.01"))
-
-
-def test_decimal_shift_and_near_miss():
-    assert decimal_shift(D("12345.00"), D("1234.50")) == "× 10"
-    assert decimal_shift(D("12.35"), D("1234.56")) == "÷ 100"
-    assert decimal_shift(D("1000.00"), D("1000.01")) is None  # rounding, not a shift
-    assert decimal_shift(D("10000.00"), D("1000.01")) is None  # 10,000.10 expected
-
-
-def test_parse_discount_terms():
-    assert parse_discount_terms("2/10 net 30") == [(D("0.02"), 10)]
-    assert parse_discount_terms("1.5/15, n/45") == [(D("0.015"), 15)]
-    assert parse_discount_terms(None) == []
+# keying errors themselves: tests/test_keying.py; terms: tests/test_terms.py
+def test_customer_discounts_are_fractions_by_days():
+    assert customer_discounts("2/10 net 30") == [(D("0.02"), 10)]
+    assert customer_discounts("1.5/15, n/45") == [(D("0.015"), 15)]
+    assert customer_discounts("1/20 2/10 net 45") == [(D("0.02"), 10), (D("0.01"), 20)]
+    assert customer_discounts(None) == []
 
 
 def test_exception_id_stable():

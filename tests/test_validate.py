@@ -103,6 +103,25 @@ def test_invoice_for_unknown_customer(tmp_path):
     )
 
 
+def test_discount_terms_that_do_not_read_are_errors(tmp_path):
+    text = (
+        "customer_id,name,discount_terms\n"
+        "C001,Alpha Ltd,2/10 net 30\n"  # row 2: fine
+        "C002,Beta Co,2/10 EOM\n"  # row 3: EOM is not understood
+        "C003,Gamma Co,\n"  # row 4: no terms
+        "C004,Delta Co,net 30 2/10 1/5\n"  # row 5: fine, in any order
+    )
+    [hit] = only(run(tmp_path, customers=text), "bad_discount_terms")
+    assert hit["severity"] == "error"
+    assert (hit["file"], hit["row"], hit["column"], hit["value"]) == (
+        "customers.csv",
+        3,
+        "discount_terms",
+        "2/10 EOM",
+    )
+    assert hit["message"].startswith("discount terms '2/10 EOM': cannot read 'EOM'")
+
+
 def test_negative_invoice_amount(tmp_path):
     text = INVOICES + "INV3,C001,2026-10-10,2026-11-09,-50.00,CNY\n"
     [hit] = only(run(tmp_path, invoices=text), "sign")

@@ -33,8 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from arlib import findings as fnd
-from arlib.bankfiles.common import Entry, Statement, check_amount, clean, minor_units
+from arlib.bankfiles.common import Entry, Statement, check_amount, clean
 from arlib.findings import Finding
+from arlib.money import currency_places
 
 _CODES = ("01", "02", "03", "16", "88", "49", "98", "99")
 _SPLIT = re.compile(r"(?<=/)\s+(?=(?:01|02|03|16|88|49|98|99),)")
@@ -187,7 +188,7 @@ def parse(text: str, path: Path) -> tuple[list[Statement], list[Finding]]:
                 group_total, group_accounts, group_recs = Decimal(0), 0, r.lines
             elif r.code == "03":
                 ccy = (clean(f[2]) if len(f) > 2 else None) or group_ccy or "USD"
-                acct_dec = minor_units(ccy)
+                acct_dec = currency_places(ccy)
                 acct = Statement(
                     account=clean(f[1]) if len(f) > 1 else None,
                     statement_id=f"{group_no}:{as_of.isoformat() if as_of else ''}",

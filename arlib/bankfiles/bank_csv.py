@@ -70,10 +70,10 @@ from arlib.bankfiles.common import (
     clean,
     decode,
     join_text,
-    minor_units,
 )
 from arlib.bankfiles.presets import PRESETS, Preset
 from arlib.findings import Finding
+from arlib.money import currency_places
 from arlib.parsing import money_canonical, parse_date, parse_id
 
 _HEADER_SCAN = 30
@@ -125,7 +125,7 @@ def money_cell(
             file, row, column, shown, "bank_bad_amount", "not a valid amount; row not loaded"
         )
     written = len(canonical.partition(".")[2])
-    allowed = minor_units(currency)
+    allowed = currency_places(currency)
     value = Decimal(canonical)
     bad = check_amount(value, currency, file=file, row=row, column=column, raw=shown)
     if bad is None and written > allowed:

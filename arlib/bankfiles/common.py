@@ -25,8 +25,9 @@ import polars as pl
 
 from arlib import findings as fnd
 from arlib.findings import Finding
+from arlib.money import currency_places, round_money
 from arlib.parsing import MAX_INTEGER_DIGITS
-from arlib.schema import CURRENCY_DECIMALS, MONEY, columns
+from arlib.schema import MONEY, columns
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """Files larger than this are refused with a finding (override per call)."""
@@ -266,22 +267,17 @@ def to_decimal(text: str | None) -> Decimal | None:
 _MAX_SHOWN = 80
 
 
-def minor_units(currency: str | None) -> int:
-    """Decimals of ``currency`` (:data:`arlib.schema.CURRENCY_DECIMALS`); 2 when unknown."""
-    return CURRENCY_DECIMALS.get((currency or "").strip().upper(), 2)
-
-
 def amount_refusal(value: Decimal, currency: str | None) -> tuple[str, str] | None:
     """``(rule, reason)`` when ``value`` cannot be loaded exactly, else None.
 
     The rule, the same for every bank format: an amount is loaded only when it is exact in
-    the currency's minor units (:func:`minor_units`: CNY/USD/EUR 2, JPY/KRW 0) and its
-    absolute value is below :data:`MAX_AMOUNT`. A written digit beyond the minor units that
-    is not zero is an error (``too_many_decimals``: ``66856.505`` CNY, ``1000.5`` JPY),
-    never a rounding; a written zero there is accepted, since the value is still exact
-    (``100.500`` USD is 100.50, ``1000.00`` JPY is 1000). Too large is
-    ``amount_too_large``. Pure integer logic on the digits: no decimal context, so nothing
-    is rounded on the way either.
+    the currency's minor units (:func:`arlib.money.currency_places`: CNY/USD/EUR 2,
+    JPY/KRW 0) and its absolute value is below :data:`MAX_AMOUNT`. A written digit beyond
+    the minor units that is not zero is an error (``too_many_decimals``: ``66856.505``
+    CNY, ``1000.5`` JPY), never a rounding; a written zero there is accepted, since the
+    value is still exact (``100.500`` USD is 100.50, ``1000.00`` JPY is 1000). Too large
+    is ``amount_too_large``. Pure integer logic on the digits: no decimal context, so
+    nothing is rounded on the way either.
     """
     if not value.is_finite():
         return "bank_bad_amount", "not a finite number"
@@ -291,7 +287,7 @@ def amount_refusal(value: Decimal, currency: str | None) -> tuple[str, str] | No
             f"absolute value is {MAX_AMOUNT:,} currency units or more, beyond what the "
             "workbench holds exactly; not loaded",
         )
-    dec = minor_units(currency)
+    dec = currency_places(currency)
     _, digits, exp = value.as_tuple()
     assert isinstance(exp, int)  # finite
     extra = -exp - dec  # written digits beyond the minor units
@@ -369,7 +365,7 @@ def _money(d: Decimal | None) -> Decimal | None:
     """``d`` at 2 decimals. Callers pass only values :func:`amount_refusal` accepted (or sums
     of them), for which this is exact; anything else would be rounded, so it is refused
     upstream."""
-    return None if d is None else d.quantize(Decimal("0.01"))
+    return None if d is None else round_money(d)
 
 
 def receipt_id_base(path: Path) -> str:
