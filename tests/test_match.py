@@ -671,10 +671,9 @@ def test_decimal_shift_and_transposition_suggested():
     }
     assert s[("R1", "INV0000001")] == "amount_typo"
     assert s[("R2", "INV0000002")] == "amount_typo"
-    assert (
-        "transposed"
-        in res.suggestions.filter(pl.col("receipt_id") == "R2")["reason"].str.join("|").item()
-    )
+    reasons = res.suggestions.filter(pl.col("receipt_id") == "R2")["reason"].str.join("|").item()
+    assert "received 1243.00 looks like invoice INV0000002 (open 1234.00)" in reasons
+    assert "(transposition)" in reasons
 
 
 def test_fuzzy_payer_below_threshold_is_suggestion_only():

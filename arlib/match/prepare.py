@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from arlib.keying import keying_error_expr, transpositions
 from arlib.match.config import MatchConfig
 from arlib.match.frames import (
     basis_points,
@@ -436,36 +437,6 @@ def residue_lists(ledger: Ledger, customers_of: pl.DataFrame) -> dict[tuple[str,
     return {(c, k): list(v) for c, k, v in g.iter_rows()}
 
 
-def typo_of(received: int, expected: int) -> str | None:
-    """'decimal shift' / 'transposed digits' when ``received`` looks like a keying error of
-    ``expected`` (both in cents), else None."""
-    if received <= 0 or expected <= 0 or received == expected:
-        return None
-    # x10 / x100, or /10 / /100 rounded to the cent
-    if received in (expected * 10, expected * 100) or expected in (received * 10, received * 100):
-        return "decimal shift"
-    if abs(received * 10 - expected) <= 5 or abs(received * 100 - expected) <= 50:
-        return "decimal shift"
-    a, b = str(received), str(expected)
-    if len(a) == len(b):
-        d = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(d) == 2 and d[1] == d[0] + 1 and a[d[0]] == b[d[1]] and a[d[1]] == b[d[0]]:
-            return "transposed digits"
-    return None
-
-
-def typo_mask(df: pl.DataFrame, received: str, expected: str) -> pl.Series:
-    return pl.Series(
-        [
-            typo_of(int(x), int(y)) is not None
-            for x, y in zip(
-                df.get_column(received).to_list(), df.get_column(expected).to_list(), strict=True
-            )
-        ],
-        dtype=pl.Boolean,
-    )
-
-
 def parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """'2/10 net 30' -> (basis points 200, days 10)."""
     pat = r"^\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+)"
@@ -476,18 +447,14 @@ def parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def exact_keying_errors(amount: int) -> set[int]:
-    """The amounts ``e`` that ``amount`` is an exact keying error of (see :func:`typo_of`):
+    """The amounts ``e`` that ``amount`` is an exact keying error of (:mod:`arlib.keying`):
     ``e`` with two adjacent digits swapped, or ``e`` x10 / x100. The rounded x10 / x100
     readings (``e`` about ten or a hundred times ``amount``) are ranges, searched apart."""
     return transpositions(amount) | {amount // d for d in (10, 100) if amount % d == 0}
 
 
-def transpositions(c: int) -> set[int]:
-    s = str(c)
-    out = set()
-    for k in range(len(s) - 1):
-        if s[k] != s[k + 1]:
-            t = s[:k] + s[k + 1] + s[k] + s[k + 2 :]
-            if t[0] != "0":
-                out.add(int(t))
-    return out
+def is_keying_error(received: str, expected: str) -> pl.Expr:
+    """The ``received`` cents are the ``expected`` ones keyed wrongly (a decimal shift, also
+    truncated or rounded, two digits swapped, one dropped or doubled: :mod:`arlib.keying`):
+    such an amount is never applied, in full or in part -- people confirm it."""
+    return keying_error_expr(pl.col(received), pl.col(expected)).is_not_null()

@@ -13,9 +13,10 @@ from itertools import islice
 
 import polars as pl
 
+from arlib.keying import transpositions
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.frames import fmt_cents
-from arlib.match.prepare import residue_lists, transpositions
+from arlib.match.prepare import residue_lists
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:

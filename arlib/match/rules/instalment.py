@@ -18,10 +18,11 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
+from arlib.keying import keying_error
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.frames import basis_points, fmt_cents, short
 from arlib.match.ledger import Ledger
-from arlib.match.prepare import exact_keying_errors, residue_lists, typo_of
+from arlib.match.prepare import exact_keying_errors, residue_lists
 from arlib.match.rules.partial import RULE as PARTIAL
 
 
@@ -199,12 +200,12 @@ def propose_progress(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             amounts = (o, ledger.inv_amt[i])
             if (
                 amt in amounts
-                or any(typo_of(amt, a) for a in amounts)
+                or any(keying_error(amt, a) for a in amounts)
                 or (not last and 0 < o - amt <= o * near_bp // 10_000)
             ):
                 clash = True
                 break
-        if clash or (not last and typo_of(amt, ledger.inv_amt[target])):
+        if clash or (not last and keying_error(amt, ledger.inv_amt[target])):
             continue
         o = int(inv_open[target])
         inv_open[target] -= amt

@@ -12,7 +12,7 @@ import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.frames import fmt_cents, short
-from arlib.match.prepare import ref_candidates, typo_mask
+from arlib.match.prepare import is_keying_error, ref_candidates
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -26,7 +26,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         return Proposal()
     # an amount that is a named invoice's amount x10, /10 or with two digits swapped is a
     # keying error, not a partial payment: left as a suggestion (amount_typo)
-    typo = c.filter(typo_mask(c, "amt_c", "open_c") | typo_mask(c, "amt_c", "inv_amt_c"))
+    typo = c.filter(is_keying_error("amt_c", "open_c") | is_keying_error("amt_c", "inv_amt_c"))
     c = c.join(typo.select("rec_idx").unique(), on="rec_idx", how="anti")
     if c.height == 0:
         return Proposal()

@@ -21,10 +21,10 @@ from arlib.match.frames import basis_points, cents_py, fmt, fmt_cents, short
 from arlib.match.prepare import (
     bank_charge_limit,
     cash_with_write_off,
+    is_keying_error,
     ref_candidates,
     ref_text,
     round_sum,
-    typo_mask,
     with_rate,
 )
 from arlib.match.search import subsets
@@ -97,7 +97,7 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # error (the exceptions stage classifies it), not a bank charge or rounding
     wo_rows = c.filter(pl.col("wo").is_in(["rounding", "bank_charge"]))
     if wo_rows.height:
-        typo = wo_rows.filter(typo_mask(wo_rows, "conv_c", "open_c")).select("rec_idx").unique()
+        typo = wo_rows.filter(is_keying_error("conv_c", "open_c")).select("rec_idx").unique()
         c = c.join(typo, on="rec_idx", how="anti")
     if c.height == 0:
         return Proposal()

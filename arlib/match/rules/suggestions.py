@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from arlib.keying import keying_error_expr, transpositions_expr
 from arlib.match.cascade import Context, Proposal, Receipts, Rule
 from arlib.match.frames import SUGGESTION_ROWS, basis_points, fmt, range_join
-from arlib.match.prepare import ref_candidates, transpositions
+from arlib.match.prepare import ref_candidates
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -117,42 +118,51 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             fmt(pl.col("open_c")),
         ),
     )
-    # decimal shift / transposed digits
-    var_rows = []
-    for ri, cid, ccy, amt in resolved.select(
-        "rec_idx", "customer_id", "currency", "amt_c"
-    ).iter_rows():
-        for v, what in ((amt * 10, "x10"), (amt * 100, "x100")):
-            var_rows.append((ri, cid, ccy, v, f"decimal shift {what}"))
-        for k, what in ((10, "/10"), (100, "/100")):
-            if amt % k == 0:
-                var_rows.append((ri, cid, ccy, amt // k, f"decimal shift {what}"))
-        for v in transpositions(amt):
-            var_rows.append((ri, cid, ccy, v, "transposed digits"))
-    if var_rows:
-        vr = pl.DataFrame(
-            var_rows,
-            schema={
-                "rec_idx": pl.Int64,
-                "customer_id": pl.String,
-                "currency": pl.String,
-                "open_c": pl.Int64,
-                "what": pl.String,
-            },
-            orient="row",
-        )
-        vj = ledger.drop_rejected(vr.join(inv_cols, on=["customer_id", "currency", "open_c"]))
-        emit(
-            vj,
-            pl.lit(0.45),
-            "amount_typo",
-            pl.format(
-                "invoice {} open {}: receipt amount looks like a {}",
-                "invoice_id",
-                fmt(pl.col("open_c")),
-                "what",
+    # keying errors: the amounts the receipt's could be a shift (x10, x100, /10, /100,
+    # truncated or rounded) or a transposition of, found by joins and sorted searches
+    keyed = resolved.select("rec_idx", "customer_id", "currency", "amt_c")
+    variants = pl.concat(
+        [
+            keyed.with_columns(
+                pl.concat_list(transpositions_expr(pl.col("amt_c"), 12)).alias("open_c")
+            ).explode("open_c"),
+            *(
+                keyed.filter(pl.col("amt_c") % f == 0).with_columns(
+                    (pl.col("amt_c") // f).alias("open_c")
+                )
+                for f in (10, 100)
             ),
-        )
+        ]
+    ).drop_nulls("open_c")
+    exact = variants.join(inv_cols, on=["customer_id", "currency", "open_c"])
+    ranged = [
+        range_join(
+            keyed,
+            inv_cols,
+            ["customer_id", "currency"],
+            "open_c",
+            pl.col("amt_c") * f - (f - 1),
+            pl.col("amt_c") * f + (f - 1),
+            cap=k,
+        ).drop("_n_in_range")
+        for f in (10, 100)
+    ]
+    vj = ledger.drop_rejected(pl.concat([exact, *ranged], how="diagonal_relaxed"))
+    vj = vj.with_columns(keying_error_expr(pl.col("amt_c"), pl.col("open_c")).alias("what")).filter(
+        pl.col("what").is_not_null()
+    )
+    emit(
+        vj,
+        pl.lit(0.45),
+        "amount_typo",
+        pl.format(
+            "received {} looks like invoice {} (open {}) keyed wrongly ({})",
+            fmt(pl.col("amt_c")),
+            "invoice_id",
+            fmt(pl.col("open_c")),
+            pl.col("what").str.replace("_", " "),
+        ),
+    )
     # fuzzy payer candidate with exact amount
     fz = fr.filter(pl.col("c_pay").is_null() & pl.col("candidate_id").is_not_null()).select(
         "rec_idx",
