@@ -589,7 +589,6 @@ MATCH_COLUMNS = [
     "applied_amount",
     "currency",
     "rule",
-    "rule_id",
     "confidence",
     "reason",
 ]

@@ -24,12 +24,15 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     c = c.filter(~(pl.col("open_c") == pl.col("amt_c")).any().over("rec_idx"))
     if c.height == 0:
         return Proposal()
-    # an amount that is a named invoice's amount x10, /10 or with two digits swapped is a
-    # keying error, not a partial payment: left as a suggestion (amount_typo)
-    typo = c.filter(is_keying_error("amt_c", "open_c") | is_keying_error("amt_c", "inv_amt_c"))
-    c = c.join(typo.select("rec_idx").unique(), on="rec_idx", how="anti")
-    if c.height == 0:
-        return Proposal()
+    # an amount that is a keying error of a named invoice's open or invoiced amount is not a
+    # partial payment: left as a suggestion (amount_typo) -- unless, earlier instalments of
+    # this pass applied, it is exactly what is left open (the last instalment)
+    c = c.with_columns(
+        (is_keying_error("amt_c", "open_c") | is_keying_error("amt_c", "inv_amt_c"))
+        .any()
+        .over("rec_idx")
+        .alias("_keyed")
+    )
     g = (
         c.sort(["invoice_date", "invoice_id"])
         .group_by("rec_idx")
@@ -44,6 +47,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             "rel",
             "c_pay",
             "c_inv",
+            pl.col("_keyed").first(),
         )
         .sort(["value_date", "receipt_id"])
     )
@@ -52,6 +56,8 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     for r in g.iter_rows(named=True):
         ri = r["rec_idx"]
         rem = int(ledger.rec_rem[ri])
+        if r["_keyed"] and not any(inv_open[i] == rem for i in r["inv_idx"]):
+            continue
         text = short(r["text"])
         pending = []
         for i, rel, cpay, cinv in zip(r["inv_idx"], r["rel"], r["c_pay"], r["c_inv"], strict=True):
