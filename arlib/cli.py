@@ -9,6 +9,7 @@
     arlib defaults                                        every parameter's default, as YAML
     arlib schema    [--out docs/params.schema.json]       the JSON Schema of params, for editors
     arlib synth     --out DIR [--seed N] [--customers N] [--invoices N] [--format csv|parquet]
+                    [--world default|wide]
 
 Errors in the user's data or params are printed plainly (file:row: column: message) and
 give exit code 2; a traceback means a bug in arlib.
@@ -191,6 +192,7 @@ def cmd_synth(args) -> int:
         n_customers=args.customers,
         invoices_per_period=args.invoices,
         fmt=args.format,
+        world=args.world,
     )
     print(summary)
     return EXIT_OK
@@ -289,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=300)
     p.add_argument("--invoices", type=int, default=2500)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument(
+        "--world",
+        choices=("default", "wide"),
+        default="default",
+        help="default: the bundled sample's world; wide: shared trade names, third-party "
+        "payers, old invoices, more keying errors (arlib.synth)",
+    )
     p.set_defaults(func=cmd_synth)
     return parser
 

@@ -14,12 +14,87 @@ balance_forward`` never pay named invoices: their round or lump-sum receipts (sc
 as integer minor units (cents) throughout and written as exact two-decimal text (CSV) or
 ``Decimal(38, 2)`` (Parquet). Generation is numpy-vectorised where row counts are large;
 per-row Python is only used for string formatting and the rare scenarios.
+
+What really happened is not always what the data can tell. The truth's ``expected`` says
+what a careful clerk could do at month end with the period's files alone (``_Clerk``):
+``apply`` -- the data leads to the truth's allocation and to nothing else; ``hold`` -- it
+does not (the rows still say what the receipt really pays, but it must stay unapplied or be
+a suggestion); ``unapplied`` -- the receipt pays no invoice. It is per receipt, except for a
+lump sum whose memo names some of its invoices (付INV0012345等4笔货款) when the others
+cannot be found: the named rows ``apply``, the rest ``hold``. The clerk's ledger is the
+invoices less credit notes less what it applied (held receipts leave invoices open), over
+invoices dated up to the value date, whatever their age. Evidence, strongest first: a memo
+naming the invoice at its exact balance; the master's balance-forward policy; an amount
+read over the payer's open invoices (``_Clerk.determines``: one exact balance, else one
+invoice within a tolerance -- to the cent by the customer's discount in its window or
+rounding 0.05, else a whole-unit bank charge up to 50 and 10 %, else FX within 2 % --, else
+one combination of 2-6, else a part payment of the only candidate). The payer is a known
+account, else the master name, else every customer one of whose names, aliases or bank
+spellings it is (with no payer name: the longest customer name or alias in the memo). A
+memo naming the invoice that fits only within a tolerance, or is part- or overpaid, and an
+exact balance on another of the payer's open invoices are two readings of the same
+strength (hold), unless the memo announces an instalment; a memo naming another invoice
+that fits, or another of the payer's own, is a rival to the amount's reading unless its
+number is one keying slip (two digits swapped, one digit one off) from the exact one.
+Per scenario:
+
+- ``exact_ref``: memo names the invoice, exact amount: apply.
+- ``no_ref``: generic memo: apply when exactly one open invoice of the payer has that
+  balance (the same amount twice, or on an old invoice, is a hold).
+- ``name_variant``: a bank spelling of the name, often no account: with the invoice named,
+  apply; else the spelling (unless shared with another customer) or account gives the
+  customer(s), then the no_ref rule.
+- ``combined``: a memo listing every invoice applies; a memo naming one and a count, or
+  none, applies only when exactly one combination of open balances (with the named one,
+  of that count) adds up and no single invoice fits; else the named invoice applies alone.
+- ``installment``: a part naming its invoice applies (unless an exact balance elsewhere
+  rivals it without 第N期 in the memo); a part naming nothing applies when it equals the
+  invoice's rest after the named parts, or announces an instalment and one invoice is
+  being paid by instalments, or the invoice is the customer's only open one.
+- ``bank_charge`` / ``discount`` / ``fx``: memo names the invoice: apply (unless an exact
+  balance elsewhere rivals it); else one open invoice within that tolerance and none exact.
+- ``credit_note``: the credit note names the invoice, so the receipt is its exact rest:
+  the exact_ref or no_ref rule.
+- ``overpayment``: memo names the invoice, the excess stays unapplied: apply (unless an
+  exact balance elsewhere rivals the reference).
+- ``duplicate``: the first line by its own evidence; the second copy is ``unapplied``
+  (either copy may be called the payment).
+- ``decimal_shift`` / ``transposition``: a keying error is a query, not a payment:
+  unapplied.
+- ``parent_payer``: a parent in master data pays its subsidiary's invoice by reference:
+  apply.
+- ``unidentified``: nobody in master data, no memo: unapplied.
+- ``partial``: memo names the invoice: apply (unless an exact balance elsewhere rivals
+  it); a generic memo only when it is the customer's only open invoice in that currency
+  once the other receipts are applied; else hold.
+- ``memo_typo``: the memo names another customer's invoice of another amount, which the
+  payer cannot owe: the no_ref rule.
+- ``balance_forward``: the master's policy: apply, oldest first.
+
+The wide world (``generate(..., world="wide")``) adds, on top of customers that share a
+trade name across cities (上海华润五金贸易 / 北京华润五金 / 华润五金贸易（深圳）, the short
+name an alias of each):
+
+- ``shared_alias``: the payer is a trade name several customers share, no account: with the
+  invoice named, apply; else the no_ref rule over all of them.
+- ``third_party``: an unlinked payer names the invoice in full, exact amount: apply.
+- ``empty_payer``: no payer name or account, the customer's name (or short name) in the
+  memo: the no_ref rule over the customer(s) it names.
+- ``old_invoice``: an invoice 200-400 days old paid by amount only: the no_ref rule (the
+  clerk looks at every open invoice, whatever its age).
+- ``mistyped_ref``: the memo names another invoice with another amount, one keying slip
+  from the one paid: the no_ref rule on the payer's invoices.
+- ``truncation`` / ``dropped_digit`` / ``doubled_digit``: keying errors (1234.56 -> 123.45
+  or 123.46, 124.56, 12334.56): unapplied.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +103,7 @@ import polars as pl
 
 from arlib.money import fmt_cents_expr, fmt_money, from_cents, money_expr
 
-__all__ = ["generate", "SCENARIOS", "REF_MEMO_FORMS"]
+__all__ = ["generate", "SCENARIOS", "WIDE_SCENARIOS", "WORLDS", "EXPECTED", "REF_MEMO_FORMS"]
 
 CURRENCIES = np.array(["CNY", "USD", "EUR"], dtype=object)
 CNY, USD, EUR = 0, 1, 2
@@ -55,6 +130,21 @@ SCENARIOS = (
     "credit_note",
     "balance_forward",
 )
+# The ``world="wide"`` profile adds these scenarios (after the default ones).
+WIDE_SCENARIOS = (
+    *SCENARIOS,
+    "shared_alias",
+    "third_party",
+    "empty_payer",
+    "old_invoice",
+    "mistyped_ref",
+    "truncation",
+    "dropped_digit",
+    "doubled_digit",
+)
+WORLDS = {"default": SCENARIOS, "wide": WIDE_SCENARIOS}
+# truth ``expected``: what a careful clerk could do with the data alone (module docstring)
+EXPECTED = ("apply", "hold", "unapplied")
 # Share of a period's paid invoices per scenario; the rest is ``exact_ref``.
 RATES = {
     "no_ref": 0.15,
@@ -74,6 +164,31 @@ RATES = {
 # (share of eligible, cap as a share of all paid invoices)
 RESTRICTED_RATES = {"fx": (0.5, 0.03), "discount": (0.6, 0.05), "parent_payer": (0.5, 0.03)}
 UNIDENTIFIED_RATE = 0.004
+# wide world only: rates as above, eligibility of shared_alias (customers whose short trade
+# name another customer shares), the backlog of old invoices in the first period
+WIDE_RATES = {
+    "third_party": 0.01,
+    "empty_payer": 0.01,
+    "mistyped_ref": 0.008,
+    "truncation": 0.003,
+    "dropped_digit": 0.003,
+    "doubled_digit": 0.003,
+}
+WIDE_RESTRICTED_RATES = {"shared_alias": (0.3, 0.03)}
+STEM_GROUP_SHARE = 0.3  # share of Chinese customers in groups sharing one trade name
+OLD_INVOICE_SHARE = 0.03  # old open invoices (x invoices per period) listed in period 1
+OLD_INVOICE_AGE = (200, 400)  # days before the first period's first day
+OLD_INVOICE_PAID = (0.3, 0.3)  # share paid in the first / the second period (rest: never)
+# The clerk's tolerances (the documented defaults of ``matching:``): a bank charge is a
+# shortfall in whole units up to 50 (CNY/USD/EUR) and 10 % of the balance, FX within 2 %
+# at the value-date rate, rounding up to 0.05; combination searches stop after this many
+# nodes (a search that would need more does not determine anything).
+CLERK_BANK_CHARGE_MAX = 5_000
+CLERK_BANK_CHARGE_PCT = 10
+CLERK_FX_PCT = 2
+CLERK_ROUNDING = 5
+CLERK_MAX_COMBINED = 6
+CLERK_SUBSET_BUDGET = 100_000
 
 # How a memo names invoice INV0012345 (``{id}``: full id, ``{digits}``: 7 digits,
 # ``{n}``: the number without leading zeros).
@@ -220,6 +335,11 @@ TRANSLIT = str.maketrans(
 PERSON_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 PERSON_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华"
 PLATFORM_PAYERS = ("财付通支付科技有限公司", "支付宝（中国）网络技术有限公司", "个人汇款")
+# third parties (wide world) with no link in master data: none of these suffixes is a
+# customer's, so their names are never a customer's name
+THIRD_PARTY_ZH = ("供应链管理有限公司", "商业保理有限公司", "投资控股有限公司", "融资租赁有限公司")
+THIRD_PARTY_EN = ("Factoring Ltd.", "Payment Services Ltd.", "Supply Chain Finance Inc.")
+THIRD_PARTY_FORMS = (0, 4, 6)  # full invoice number: "{id}", "付{id}货款", "Payment for {id}"
 GOODS = (  # (zh, en, zh unit, en unit)
     ("不锈钢螺栓 M8×30", "Stainless steel bolts M8x30", "件", "pcs"),
     ("铜芯电缆 YJV 3×4", "Copper cable YJV 3x4", "米", "m"),
@@ -322,10 +442,11 @@ def _pick(rng: np.random.Generator, options: Sequence, n: int) -> np.ndarray:
 class _Customers:
     """Customer master: the public frame plus numpy columns the generator indexes into."""
 
-    def __init__(self, rng: np.random.Generator, n: int) -> None:
+    def __init__(self, rng: np.random.Generator, n: int, world: str = "default") -> None:
         if n < 10:
             raise ValueError("n_customers must be at least 10")
         self.n = n
+        self.world = world
         width = max(6, len(str(n)))
         self.ids = np.array([f"C{i + 1:0{width}d}" for i in range(n)], dtype=object)
         foreign = rng.random(n) < 0.15
@@ -334,9 +455,14 @@ class _Customers:
         self.names = np.empty(n, dtype=object)
         self.aliases = np.empty(n, dtype=object)
         self.variants: list[list[str]] = [[] for _ in range(n)]
+        self.short = np.empty(n, dtype=object)  # the short trade name (first alias)
         self.emails = np.empty(n, dtype=object)
         self.phones = np.empty(n, dtype=object)
         self._names(rng)
+        _, which, counts = np.unique(
+            self.short.astype(str), return_inverse=True, return_counts=True
+        )
+        self.shared_short = counts[which] > 1  # short trade name shared with another customer
         # payment terms, discount terms, policy
         terms = _pick(rng, (30, 45, 60, 90), n).astype(np.int64)
         terms = np.where(rng.random(n) < 0.4, 30, terms)
@@ -377,8 +503,11 @@ class _Customers:
         eur_idx = np.flatnonzero(self.cur == EUR)
         shape = (len(CITIES), len(CORES), len(INDUSTRIES), len(SUFFIXES))
         combos = _sample_combos(rng, shape, len(zh_idx))
-        for i, (ci, co, ind, su) in zip(zh_idx, combos, strict=True):
-            self._zh_customer(rng, int(i), ci, co, ind, su)
+        forms = [0] * len(combos)
+        if self.world == "wide":
+            combos, forms = _stem_groups(rng, combos)
+        for i, (ci, co, ind, su), form in zip(zh_idx, combos, forms, strict=True):
+            self._zh_customer(rng, int(i), ci, co, ind, su, form)
         shape = (len(EN_A), len(EN_B), len(EN_MID), len(EN_FORMS_USD))
         for i, (a, b, m, f) in zip(usd_idx, _sample_combos(rng, shape, len(usd_idx)), strict=True):
             core = f"{EN_A[a]} {EN_B[b]}"
@@ -390,13 +519,20 @@ class _Customers:
             name = f"{core} {EU_FORMS[f]}"
             self._en_customer(rng, int(i), name, core, EU_SURNAMES[s], "+49")
 
-    def _zh_customer(self, rng, i: int, ci: int, co: int, ind: int, su: int) -> None:
+    def _zh_customer(self, rng, i: int, ci: int, co: int, ind: int, su: int, form: int = 0) -> None:
+        """``form`` 1 (wide world): the city in brackets after the trade name, 华润五金贸易（深圳）
+        有限公司 style, as some registered names are."""
         city, city_en, area, shi = CITIES[ci]
         core, core_py = CORES[co]
         industry, industry_en = INDUSTRIES[ind]
         suffix, suffix_en = SUFFIXES[su]
         name = f"{city}{'市' if shi else ''}{core}{industry}{suffix}"
+        city_first = name
+        if form == 1:
+            head = suffix.removesuffix("有限公司").removesuffix("股份")
+            name = f"{core}{industry}{head}（{city}）{suffix[len(head) :]}"
         short = f"{core}{industry}"
+        self.short[i] = short
         english = f"{city_en} {core_py} {industry_en} {suffix_en}"
         aliases = [short, english]
         if rng.random() < 0.25:
@@ -419,6 +555,8 @@ class _Customers:
             name[:10],
             *aliases[2:],
         ]
+        if form == 1:
+            variants.append(city_first)
         self.variants[i] = [v for v in dict.fromkeys(variants) if v != name]
         dom = f"{core_py.lower()}{industry_en.split()[0].lower()}"
         if rng.random() < 0.7:
@@ -434,6 +572,7 @@ class _Customers:
 
     def _en_customer(self, rng, i: int, name: str, short: str, key: str, cc: str) -> None:
         self.names[i] = name
+        self.short[i] = short
         aliases = [short]
         if rng.random() < 0.2:
             aliases.append(f"{short} Co.")
@@ -508,6 +647,37 @@ class _Customers:
         accts = np.where(second, self.acct2[cust], self.acct1[cust])
         accts = np.where(rng.random(len(cust)) < p_no_account, None, accts)
         return names, accts
+
+
+def _stem_groups(rng: np.random.Generator, combos: list[tuple]) -> tuple[list[tuple], list[int]]:
+    """Wide world: put ``STEM_GROUP_SHARE`` of the Chinese customers in groups of 2-4 that
+    share one trade name and industry in other cities (上海华润五金贸易有限公司,
+    北京华润五金有限公司, 华润五金贸易（深圳）有限公司): their short name, an alias in master
+    data, is then shared. Returns the new (city, core, industry, suffix) tuples, still
+    distinct, and a name form per customer (1: city in brackets, for about a third of the
+    members after the first)."""
+    combos = list(combos)
+    forms = [0] * len(combos)
+    used = set(combos)
+    members = rng.permutation(len(combos))[: round(STEM_GROUP_SHARE * len(combos))].tolist()
+    pos = 0
+    while pos + 2 <= len(members):
+        size = int(rng.integers(2, 5))
+        group = members[pos : pos + size]
+        pos += size
+        ci0, co, ind, _ = combos[group[0]]
+        cities = [c for c in rng.permutation(len(CITIES)).tolist() if c != ci0]
+        for g, ci in zip(group[1:], cities, strict=False):
+            su0 = combos[g][3]
+            for step in range(len(SUFFIXES)):
+                new = (ci, co, ind, (su0 + step) % len(SUFFIXES))
+                if new not in used:
+                    used.discard(combos[g])
+                    used.add(new)
+                    combos[g] = new
+                    forms[g] = int(rng.random() < 0.35)
+                    break
+    return combos, forms
 
 
 def _sample_combos(rng: np.random.Generator, shape: tuple[int, ...], k: int) -> list[tuple]:
@@ -611,14 +781,49 @@ def _mixed_memos(rng, inv, zh, p_ref: float) -> np.ndarray:
     return np.where(rng.random(len(inv)) < p_ref, _ref_memos(rng, inv, zh), _generic_memos(rng, zh))
 
 
-def _transpose(cents: int, rng: np.random.Generator) -> int:
-    """Swap two adjacent differing digits of an amount (a keying error)."""
+def _transpose(cents: int, rng: np.random.Generator, wide: bool = False) -> int:
+    """Swap two adjacent differing digits of an amount (a keying error). An amount with
+    no such pair (50000.00) gets 9 cents more in the default world, which reads as an
+    overpayment; the wide world keys one digit twice instead."""
     s = str(cents)
     spots = [i for i in range(len(s) - 1) if s[i] != s[i + 1] and not (i == 0 and s[1] == "0")]
     if not spots:
-        return cents + 9
+        return _double_digit(cents, rng) if wide else cents + 9
     i = spots[int(rng.integers(0, len(spots)))]
     return int(s[:i] + s[i + 1] + s[i] + s[i + 2 :])
+
+
+def _drop_digit(cents: int, rng: np.random.Generator) -> int:
+    """Leave out one digit, not the last (that is a truncation): 1234.56 -> 124.56."""
+    s = str(cents)
+    spots = [i for i in range(len(s) - 1) if not (i == 0 and s[1] == "0")]
+    if len(s) < 4 or not spots:
+        return cents * 10 + int(rng.integers(0, 10))  # too short to lose a digit: double
+    i = spots[int(rng.integers(0, len(spots)))]
+    return int(s[:i] + s[i + 1 :])
+
+
+def _double_digit(cents: int, rng: np.random.Generator) -> int:
+    """Key one digit twice: 1234.56 -> 12334.56."""
+    s = str(cents)
+    i = int(rng.integers(0, len(s)))
+    return int(s[: i + 1] + s[i] + s[i + 1 :])
+
+
+def _number_slips(no: int) -> list[int]:
+    """Invoice numbers one keying slip away from ``no`` (7 digits: two adjacent digits
+    swapped, or one digit one off), in a fixed order."""
+    s = f"{no:07d}"
+    out = []
+    for i in range(6):
+        if s[i] != s[i + 1]:
+            out.append(int(s[:i] + s[i + 1] + s[i] + s[i + 2 :]))
+    for i in range(7):
+        for d in (-1, 1):
+            v = int(s[i]) + d
+            if 0 <= v <= 9:
+                out.append(int(s[:i] + str(v) + s[i + 1 :]))
+    return [x for x in dict.fromkeys(out) if x != no and x > 0]
 
 
 class _Period:
@@ -633,9 +838,14 @@ class _Period:
         period: str,
         k: int,
         paid_share: float | None = None,
+        world: str = "default",
+        known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.rng, self.c, self.fx, self.fx_start = rng, cust, fx, fx_start
         self.period, self.k, self.paid_share = period, k, paid_share
+        self.world = world
+        # (no, cust, amount) of every invoice issued so far, earlier periods included
+        self.known = known
         self.start, self.end = _period_bounds(period)
         self.book = _Book()
         self.credits: list[dict] = []
@@ -687,6 +897,36 @@ class _Period:
         inv["pay_date"] = date + np.floor(rng.random(n) ** 1.5 * span).astype(np.int64)
         return inv
 
+    def old_invoices(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """Wide world: ``n`` open invoices 200-400 days old (numbers 1..n), listed with the
+        first period's invoices, of open-item customers who pay; paid by amount only in the
+        first or second period (``OLD_INVOICE_PAID``) or never."""
+        c = self.c
+        ok = (~c.chronic) & (c.policy == "open_item")
+        w = np.where(ok, c.weight, 0.0)
+        cust = rng.choice(c.n, size=n, p=w / w.sum())
+        date = self.start - rng.integers(OLD_INVOICE_AGE[0], OLD_INVOICE_AGE[1] + 1, n)
+        order = np.lexsort((rng.random(n), date))
+        cust, date = cust[order], date[order]
+        cur = c.cur[cust].astype(np.int64)
+        yuan = np.exp(rng.normal(np.log(9_000), 0.8, n)).clip(1_000, 200_000)
+        divisor = np.select([cur == USD, cur == EUR], [7.1, 7.75], 1.0)
+        amount = np.maximum(np.round(yuan / divisor * 100).astype(np.int64), 10_000)
+        u = rng.random(n)
+        first, second = OLD_INVOICE_PAID
+        pay_k = np.select([u < first, u < first + second], [self.k, self.k + 1], -1)
+        return {
+            "no": np.arange(1, n + 1, dtype=np.int64),
+            "cust": cust.astype(np.int64),
+            "date": date.astype(np.int64),
+            "due": date + c.terms[cust],
+            "amount": amount,
+            "cur": cur,
+            "pay_k": pay_k.astype(np.int64),
+            "pay_date": rng.integers(self.start, self.end + 1, n).astype(np.int64),
+            "old": np.ones(n, dtype=bool),
+        }
+
     def invoice_frame(self, inv: dict[str, np.ndarray]) -> pl.DataFrame:
         """The public invoices frame (money in cents) with PO numbers and goods text."""
         rng, c = self.rng, self.c
@@ -736,11 +976,19 @@ class _Period:
             "discount": ev["fresh"] & (c.disc_pct[cust] > 0),
             "parent_payer": c.parent[cust] >= 0,
         }
+        if "old" in ev:  # wide world: old invoices are paid by amount only
+            scen[ev["old"]] = "old_invoice"
         for name, (rate, cap) in RESTRICTED_RATES.items():
             take(name, elig[name], min(round(rate * elig[name].sum()), round(cap * n)))
         self._choose_combined(ev, scen, max(2 * MIN_COUNT, round(RATES["combined"] * n)))
         for name, rate in RATES.items():
             if name != "combined":
+                take(name, np.ones(n, dtype=bool), round(rate * n))
+        if self.world == "wide":
+            shared = c.shared_short[cust]
+            for name, (rate, cap) in WIDE_RESTRICTED_RATES.items():
+                take(name, shared, min(round(rate * shared.sum()), round(cap * n)))
+            for name, rate in WIDE_RATES.items():
                 take(name, np.ones(n, dtype=bool), round(rate * n))
         scen[scen == ""] = "exact_ref"
         return scen
@@ -771,7 +1019,7 @@ class _Period:
     def pay(self, ev: dict[str, np.ndarray], scen: np.ndarray, period_invoices) -> None:
         """Turn scenario-tagged events into bank receipts, truth rows and credit notes."""
         rng, c, b = self.rng, self.c, self.book
-        for name in SCENARIOS:
+        for name in WORLDS[self.world]:
             idx = np.flatnonzero(scen == name)
             if name == "unidentified":
                 self._unidentified(max(MIN_COUNT, round(UNIDENTIFIED_RATE * len(scen))))
@@ -858,7 +1106,10 @@ class _Period:
                 if name == "decimal_shift":
                     wrong = np.where(rng.random(k) < 0.5, amt * 10, _round_div(amt, 10))
                 elif name == "transposition":
-                    wrong = np.array([_transpose(a, rng) for a in amt.tolist()], dtype=np.int64)
+                    wide = self.world == "wide"
+                    wrong = np.array(
+                        [_transpose(a, rng, wide) for a in amt.tolist()], dtype=np.int64
+                    )
                 else:
                     part = rng.integers(20, 91, k)
                     wrong = np.where(amt >= 1_000_000, amt * part // 100 // 10_000 * 10_000, 0)
@@ -870,6 +1121,104 @@ class _Period:
                     b.row(keys, inv, cust, wrong, cur, wrong, cur, "cash", name)
                 else:
                     b.row(keys, -1, cust, wrong, cur, wrong, cur, "unapplied", name, inv)
+            else:
+                self._pay_wide(name, e)
+
+    def _pay_wide(self, name: str, e: dict[str, np.ndarray]) -> None:
+        """The wide world's scenarios (module docstring)."""
+        rng, c, b = self.rng, self.c, self.book
+        cust, amt, cur, inv, date = e["cust"], e["amount"], e["cur"], e["no"], e["pay_date"]
+        zh = c.zh[cust]
+        k = len(inv)
+        related = None
+        if name in ("truncation", "dropped_digit", "doubled_digit"):
+            if name == "truncation":  # 1234.56 -> 123.45 or 123.46
+                wrong = np.where(rng.random(k) < 0.5, amt // 10, _round_div(amt, 10))
+            elif name == "dropped_digit":
+                wrong = np.array([_drop_digit(a, rng) for a in amt.tolist()], dtype=np.int64)
+            else:
+                wrong = np.array([_double_digit(a, rng) for a in amt.tolist()], dtype=np.int64)
+            payer, acct = c.payer(rng, cust)
+            keys = b.receipt(date, wrong, cur, payer, acct, _mixed_memos(rng, inv, zh, 0.6))
+            b.row(keys, -1, cust, wrong, cur, wrong, cur, "unapplied", name, inv)
+            return
+        if name in ("shared_alias", "old_invoice", "mistyped_ref"):
+            payer, acct = c.payer(rng, cust)
+            if name == "shared_alias":  # the trade name several customers share, no account
+                payer = c.short[cust]
+                acct = np.full(k, None, dtype=object)
+                memo = _mixed_memos(rng, inv, zh, 0.5)
+            elif name == "old_invoice":
+                memo = _generic_memos(rng, zh)
+            else:
+                memo, related = self._slipped_refs(rng, e)
+        elif name == "third_party":
+            payer, acct = self._third_parties(rng, zh)
+            forms = np.array(THIRD_PARTY_FORMS)[rng.integers(0, len(THIRD_PARTY_FORMS), k)]
+            forms = np.where(zh | (forms != 4), forms, 0)  # 付{id}货款 only in Chinese
+            memo = np.array(
+                [REF_MEMO_FORMS[f].format(id=_inv_id(n)) for f, n in zip(forms, inv, strict=True)],
+                dtype=object,
+            )
+        elif name == "empty_payer":  # no payer on the bank line; the memo names the customer
+            payer = np.full(k, None, dtype=object)
+            acct = np.full(k, None, dtype=object)
+            full = rng.random(k) < 0.7
+            who = np.where(full, c.names[cust], c.short[cust])
+            style = rng.integers(0, 3, k)
+            memo = np.array(
+                [
+                    (f"{w}货款", f"{w} 付款", f"付货款 {w}")[s]
+                    if z
+                    else (f"{w} payment", f"PAYMENT FROM {w.upper()}", f"{w}")[s]
+                    for w, s, z in zip(who, style.tolist(), zh.tolist(), strict=True)
+                ],
+                dtype=object,
+            )
+        else:
+            raise AssertionError(name)
+        keys = b.receipt(date, amt, cur, payer, acct, memo)
+        b.row(keys, inv, cust, amt, cur, amt, cur, "cash", name, related)
+
+    def _third_parties(self, rng, zh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Payers with no link in master data (a factor, a group treasury, a person)."""
+        k = len(zh)
+        names = np.empty(k, dtype=object)
+        for j, z in enumerate(zh.tolist()):
+            if z and rng.random() < 0.3:
+                names[j] = PERSON_SURNAMES[int(rng.integers(0, len(PERSON_SURNAMES)))] + "".join(
+                    PERSON_GIVEN[g] for g in rng.integers(0, len(PERSON_GIVEN), 2)
+                )
+            elif z:
+                city = CITIES[int(rng.integers(0, len(CITIES)))][0]
+                core = CORES[int(rng.integers(0, len(CORES)))][0]
+                names[j] = f"{city}{core}{THIRD_PARTY_ZH[int(rng.integers(0, 4))]}"
+            else:
+                a, b = EN_A[int(rng.integers(0, len(EN_A)))], EN_B[int(rng.integers(0, len(EN_B)))]
+                names[j] = f"{a} {b} {THIRD_PARTY_EN[int(rng.integers(0, 3))]}"
+        acct = np.array(
+            ["62" + f"{int(rng.integers(0, 10**15)):015d}" for _ in range(k)], dtype=object
+        )
+        return names, acct
+
+    def _slipped_refs(self, rng, e) -> tuple[np.ndarray, np.ndarray]:
+        """Memos naming, instead of the invoice paid, another invoice one keying slip away
+        (``_number_slips``) with another amount: the customer's own when there is one."""
+        nos, custs, amts = self.known
+        by_no = {int(n): i for i, n in enumerate(nos.tolist())}
+        wrong = np.empty(len(e["no"]), dtype=np.int64)
+        for j, (no, cu, am) in enumerate(
+            zip(e["no"].tolist(), e["cust"].tolist(), e["amount"].tolist(), strict=True)
+        ):
+            slips = [x for x in _number_slips(no) if x in by_no and amts[by_no[x]] != am]
+            own = [x for x in slips if custs[by_no[x]] == cu]
+            pool = own or slips
+            if not pool:  # no invoice one slip away: another invoice of the customer
+                pool = [int(x) for x in nos[(custs == cu) & (amts != am)].tolist()] or [
+                    int(nos[0] if nos[0] != no else nos[-1])
+                ]
+            wrong[j] = pool[int(rng.integers(0, len(pool)))]
+        return _ref_memos(rng, wrong, self.c.zh[e["cust"]]), wrong
 
     def _wrong_refs(self, rng, e, period_invoices) -> tuple[np.ndarray, np.ndarray]:
         """Invoice numbers of *other* customers with other amounts, as memos."""
@@ -1129,11 +1478,17 @@ class _Period:
         )
 
     # ---- output frames
-    def finish(self, first_receipt_no: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-        """Bank statement and truth frames, receipts numbered in value-date order."""
+    def finish(
+        self, first_receipt_no: int, clerk: _Clerk
+    ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """Bank statement and truth frames, receipts numbered in value-date order; the
+        clerk (who has this period's invoices already) judges each receipt's truth."""
         rng, c = self.rng, self.c
         r = {k: np.concatenate([d[k] for d in self.book.receipts]) for k in self.book.receipts[0]}
         n = len(r["rkey"])
+        t = {k: np.concatenate([d[k] for d in self.book.truth]) for k in self.book.truth[0]}
+        clerk.add_credits(self.credits)
+        expected = clerk.judge(r, t)  # per truth row; rkeys are 0..n-1 as r's rows
         order = np.lexsort((rng.random(n), r["value_date"]))
         width = max(4, len(str(n)))
         yyyymm = self.period.replace("-", "")
@@ -1160,7 +1515,6 @@ class _Period:
             },
             schema_overrides={"交易日期": pl.Date, "对方账号": pl.String, "摘要": pl.String},
         )
-        t = {k: np.concatenate([d[k] for d in self.book.truth]) for k in self.book.truth[0]}
         kind_rank = {
             "cash": 0,
             "bank_charge": 1,
@@ -1192,6 +1546,7 @@ class _Period:
                 "kind": t["kind"][torder].tolist(),
                 "scenario": t["scenario"][torder].tolist(),
                 "related_invoice_id": ids(t["related"], _inv_id),
+                "expected": expected[torder].tolist(),
             },
             schema_overrides={"invoice_id": pl.String, "related_invoice_id": pl.String},
         )
@@ -1221,6 +1576,463 @@ class _Period:
         )
 
 
+# --------------------------------------------------------------------------- the clerk
+
+_MARKERS = re.compile(r"第\d+期|installment \d+/\d+", re.IGNORECASE)
+_COUNT = re.compile(r"等(\d+)笔")
+_INSTALMENT = re.compile(r"第\d+期|分期|installment", re.IGNORECASE)
+_NAME_PUNCT = re.compile(r"[\s,.()'·\-]+")
+
+
+def _norm(text: str) -> str:
+    """A name as the clerk compares it: width, case, spaces and punctuation ignored."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("&", "and")
+    return _NAME_PUNCT.sub("", text)
+
+
+def _memo_refs(memo: str | None) -> tuple[set[int], int | None]:
+    """Invoice numbers a memo names (every digit run, instalment markers 第2期 / installment
+    2/3 left out) and the count of a 付INV0012345等3笔 memo."""
+    if not memo:
+        return set(), None
+    found = _COUNT.search(memo)
+    text = _COUNT.sub(" ", _MARKERS.sub(" ", memo))
+    return {int(d) for d in re.findall(r"\d+", text)}, int(found.group(1)) if found else None
+
+
+class _Budget(Exception):
+    pass
+
+
+def _count_subsets(values: Sequence[int], target: int, lo: int, hi: int) -> int | None:
+    """How many sets of ``lo``..``hi`` of ``values`` (distinct positions) add up to
+    ``target``: 0, 1 or 2 (two or more); None when the search needs more than
+    ``CLERK_SUBSET_BUDGET`` nodes. Depth-first from the largest value, a branch cut when
+    its largest value times the places left cannot reach the rest."""
+    asc = sorted(v for v in values if 0 < v <= target)
+    if sum(asc[-hi:]) < target:
+        return 0
+    found = 0
+    nodes = 0
+
+    def dfs(end: int, rest: int, room: int, depth: int) -> None:
+        nonlocal found, nodes
+        for i in range(bisect_right(asc, rest, 0, end) - 1, -1, -1):
+            v = asc[i]
+            if v * room < rest:
+                return
+            nodes += 1
+            if nodes > CLERK_SUBSET_BUDGET:
+                raise _Budget
+            if v == rest:
+                if depth + 1 >= lo:
+                    found += 1
+                    if found >= 2:
+                        raise _Budget
+            elif room > 1:
+                dfs(i, rest - v, room - 1, depth + 1)
+
+    try:
+        dfs(len(asc), target, hi, 0)
+    except _Budget:
+        return 2 if found >= 2 else None
+    return found
+
+
+class _Clerk:
+    """A careful clerk at month end: which receipts' truth the data alone determines.
+
+    Reads what a close reads -- the customer master (names, aliases, payer accounts,
+    discount terms, policy), every invoice issued so far, the credit notes, the bank lines,
+    the FX rates -- plus the generator's knowledge of the bank-side spellings of each name,
+    and judges each receipt's truth (``expected``, module docstring): ``apply`` when the
+    data leads to it and to nothing else, ``hold`` when it does not, ``unapplied`` when the
+    truth applies nothing. Its ledger carries from period to period the balances a clerk
+    would see: invoices less credit notes less the receipts judged ``apply`` (a held
+    receipt leaves its invoice open, as it would in the books).
+    """
+
+    def __init__(self, c: _Customers, fx: dict[int, np.ndarray], fx_start: int) -> None:
+        self.c, self.fx, self.fx_start = c, fx, fx_start
+        self.names: dict[str, int] = {}  # master name -> customer
+        self.known: dict[str, set[int]] = {}  # name, alias or bank spelling -> customers
+        self.master: dict[str, set[int]] = {}  # names and aliases (memo search)
+        self.accounts: dict[str, set[int]] = {}
+        for j in range(c.n):
+            self.names[_norm(c.names[j])] = j
+            aliases = [a for a in str(c.aliases[j]).split("|") if a]
+            for text in (c.names[j], *aliases, *c.variants[j]):
+                self.known.setdefault(_norm(text), set()).add(j)
+            for text in (c.names[j], *aliases):
+                if len(_norm(text)) >= 4:
+                    self.master.setdefault(_norm(text), set()).add(j)
+            for a in (c.acct1[j], c.acct2[j]):
+                if a is not None:
+                    self.accounts.setdefault(a, set()).add(j)
+        size = 1
+        self.cust = np.full(size, -1, dtype=np.int64)
+        self.cur = np.zeros(size, dtype=np.int64)
+        self.date = np.zeros(size, dtype=np.int64)
+        self.bal = np.zeros(size, dtype=np.int64)
+        self.net = np.zeros(size, dtype=np.int64)  # amount less credit notes
+        self.instal = np.zeros(size, dtype=bool)  # an instalment was applied to it
+        self.by_balance: dict[tuple[int, int, int], set[int]] = {}  # (cust, cur, bal) -> open
+        self.of_cust: dict[int, np.ndarray] = {}
+        self.version = np.zeros(c.n, dtype=np.int64)
+
+    # ---- the ledger
+    def add_invoices(self, inv: dict[str, np.ndarray]) -> None:
+        top = int(inv["no"].max()) + 1
+        if top > len(self.bal):
+            grow = top - len(self.bal)
+            self.cust = np.r_[self.cust, np.full(grow, -1, dtype=np.int64)]
+            self.cur, self.date, self.bal, self.net = (
+                np.r_[a, np.zeros(grow, dtype=np.int64)]
+                for a in (self.cur, self.date, self.bal, self.net)
+            )
+            self.instal = np.r_[self.instal, np.zeros(grow, dtype=bool)]
+        no = inv["no"]
+        self.cust[no], self.cur[no], self.date[no] = inv["cust"], inv["cur"], inv["date"]
+        self.bal[no] = self.net[no] = inv["amount"]
+        for x, j, cy, b in zip(
+            no.tolist(),
+            inv["cust"].tolist(),
+            inv["cur"].tolist(),
+            inv["amount"].tolist(),
+            strict=True,
+        ):
+            self.by_balance.setdefault((j, cy, b), set()).add(x)
+        order = np.argsort(inv["cust"], kind="stable")
+        cs, ns = inv["cust"][order], no[order]
+        cuts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+        for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), len(cs)], strict=True):
+            j = int(cs[a])
+            self.of_cust[j] = np.r_[self.of_cust.get(j, np.zeros(0, dtype=np.int64)), ns[a:b]]
+
+    def _take(self, no: int, cents: int) -> None:
+        j, cy, b = int(self.cust[no]), int(self.cur[no]), int(self.bal[no])
+        self.by_balance.get((j, cy, b), set()).discard(no)
+        if b - cents > 0:
+            self.by_balance.setdefault((j, cy, b - cents), set()).add(no)
+        self.bal[no] = b - cents
+        self.version[j] += 1
+
+    def exact_open(self, custs, cur: int, cents: int, day: int) -> set[int]:
+        """Open invoices of ``custs`` in ``cur`` dated up to ``day`` whose balance is
+        ``cents``."""
+        out = set()
+        for j in custs:
+            out |= {x for x in self.by_balance.get((j, cur, cents), ()) if self.date[x] <= day}
+        return out
+
+    def add_credits(self, credits: list[dict]) -> None:
+        """Credit notes naming an invoice reduce its balance (month end: all are known)."""
+        for cr in credits:
+            for no, amount in zip(cr["inv"].tolist(), cr["amount"].tolist(), strict=True):
+                if no >= 0:
+                    self._take(no, amount)
+                    self.net[no] -= amount
+
+    # ---- evidence
+    def payer_customers(self, payer, account, memo) -> set[int]:
+        """Who the bank line says paid: a known account, else the master name, else every
+        customer whose name, alias or bank spelling it is; with no payer name, the
+        customers whose name or alias (the longest found) the memo holds."""
+        if account is not None and len(self.accounts.get(account, ())) == 1:
+            return set(self.accounts[account])
+        if payer:
+            key = _norm(payer)
+            if key in self.names:
+                return {self.names[key]}
+            return set(self.known.get(key, ()))
+        if memo:
+            text = _norm(memo)
+            hits = [k for k in self.master if k in text]
+            if hits:
+                longest = max(len(k) for k in hits)
+                return set().union(*(self.master[k] for k in hits if len(k) == longest))
+        return set()
+
+    def _rate(self, cur: int, day: int) -> int:
+        return int(self.fx[cur][day - self.fx_start])
+
+    def open_of(self, custs, day: int) -> np.ndarray:
+        """Open invoices of ``custs`` dated up to ``day``."""
+        none = np.zeros(0, dtype=np.int64)
+        if len(custs) == 1:
+            (j,) = custs
+            nos = self.of_cust.get(j, none)
+        else:
+            nos = np.concatenate([self.of_cust.get(j, none) for j in sorted(custs)] or [none])
+        return nos[(self.bal[nos] > 0) & (self.date[nos] <= day)]
+
+    def fitting(self, nos: np.ndarray, r: dict) -> list[set[int]]:
+        """Which of the open invoices ``nos`` the receipt pays within a tolerance, by
+        strength: to the cent by a rule (the customer's discount in its window, rounding),
+        then a whole-unit bank charge, then FX within the band at the value-date rate."""
+        c = self.c
+        amount, rc = r["amount"], r["cur"]
+        same = nos[self.cur[nos] == rc]
+        bal = self.bal[same]
+        diff = bal - amount
+        owner = self.cust[same]
+        pct, days = c.disc_pct[owner], c.disc_days[owner]
+        cent = (np.abs(diff) <= CLERK_ROUNDING) | (
+            (pct > 0)
+            & (r["date"] - self.date[same] <= days)
+            & (amount == bal - _round_div(bal * pct, 100))
+        )
+        fee = (
+            (diff > 0)
+            & (diff <= CLERK_BANK_CHARGE_MAX)
+            & (diff % 100 == 0)
+            & (diff * 100 <= CLERK_BANK_CHARGE_PCT * bal)
+        )
+        fx: set[int] = set()
+        if rc != CNY:  # a foreign receipt for base-currency invoices
+            base = nos[self.cur[nos] == CNY]
+            conv = amount * self._rate(rc, r["date"]) / 10_000
+            near = np.abs(conv - self.bal[base]) * 100 <= CLERK_FX_PCT * self.bal[base]
+            fx = set(base[near].tolist())
+        return [set(same[cent].tolist()), set(same[fee].tolist()), fx]
+
+    def determines(self, r: dict, rows: list[tuple], custs: set[int], need, count) -> bool:
+        """Does the amount, over the open invoices of ``custs`` dated up to the value date,
+        lead to the truth ``rows`` (inv, kind, applied) and to nothing else? Readings in
+        order of strength: one open balance equal to the amount; one invoice within a
+        tolerance (bank charge, discount, FX, rounding); one combination of 2-6 open
+        balances (with the invoices the memo names, as many as it counts); a part payment:
+        when the memo announces an instalment, of the one invoice an announced instalment
+        was applied to, else of the one part-paid invoice; else of the only open invoice
+        in that currency. The truth must be the only reading at the strongest level
+        found."""
+        invs = sorted({x[0] for x in rows})
+        if not custs or any(self.cust[x] not in custs for x in invs):
+            return False
+        paid = {x: sum(a for i, k, a in rows if i == x and k != "credit_note") for x in invs}
+        offs = any(k in ("bank_charge", "discount", "fx_difference") for _, k, _ in rows)
+        if len(invs) == 1:
+            x = invs[0]
+            bal = int(self.bal[x])
+            level = (2 if offs else 1) if paid[x] == bal else 4 if paid[x] < bal and not offs else 0
+        else:
+            level = 3 if not offs and all(paid[x] == self.bal[x] for x in invs) else 0
+        if not level:
+            return False
+        amount, rc = r["amount"], r["cur"]
+        exact = len(self.exact_open(custs, rc, amount, r["date"]))
+        if level == 1 or exact:
+            return level == 1 and exact == 1
+        nos = self.open_of(custs, r["date"])
+        same = nos[self.cur[nos] == rc]
+        bal = self.bal[same]
+        explained = next((tier for tier in self.fitting(nos, r) if tier), set())
+        if level == 2 or explained:
+            return level == 2 and explained == set(invs)
+        if level == 3:
+            fixed = [x for x in invs if x in need]
+            rest = [
+                int(v) for n, v in zip(same.tolist(), bal.tolist(), strict=True) if n not in fixed
+            ]
+            target = amount - sum(int(self.bal[x]) for x in fixed)
+            lo = hi = (count - len(fixed)) if count else None
+            if lo is None:
+                lo, hi = max(1, 2 - len(fixed)), CLERK_MAX_COMBINED - len(fixed)
+            if lo < 1 or target <= 0:
+                return False
+            return _count_subsets(rest, target, lo, hi) == 1
+        # level 4: a part payment
+        if r["instalment"]:
+            fits = same[bal > amount]
+            for started in (fits[self.instal[fits]], fits[self.bal[fits] < self.net[fits]]):
+                if len(started):
+                    return started.tolist() == invs
+        return len(same) == 1
+
+    # ---- a period
+    def judge(self, r: dict[str, np.ndarray], t: dict[str, np.ndarray]) -> np.ndarray:
+        """``expected`` per truth row of ``t``; the ledger takes what is applied.
+
+        First, vectorised: receipts paying no invoice are ``unapplied``; those of
+        balance-forward customers, and those whose memo names the one invoice they pay
+        at its exact balance, apply. The rest are judged one by one, to a fixed point (an
+        application can settle another receipt's reading): cheaper readings first, the
+        combination searches when nothing else moves.
+        """
+        c = self.c
+        n = len(r["rkey"])
+        key_t, inv_t, kind_t, app_t = t["rkey"], t["inv"], t["kind"], t["applied"]
+        has = inv_t >= 0
+        pairs = np.unique(np.stack([key_t[has], inv_t[has]]), axis=1)
+        n_inv = np.bincount(pairs[0], minlength=n)
+        first = np.full(n, 0, dtype=np.int64)
+        first[pairs[0]] = pairs[1]
+        spare = np.zeros(n, dtype=bool)  # a row of cash left unapplied (overpayment)
+        spare[key_t[kind_t == "unapplied"]] = True
+        memo = pl.Series("memo", r["memo"].tolist(), dtype=pl.String)
+        frame = pl.DataFrame(
+            {"memo": memo, "first": first, "n": n_inv}, schema_overrides={"memo": pl.String}
+        ).select(
+            pl.col("memo")
+            .str.replace_all("(?i)" + _MARKERS.pattern, " ")
+            .str.replace_all(_COUNT.pattern, " ")
+            .str.extract_all(r"\d+")
+            .list.eval(pl.element().cast(pl.Int64, strict=False))
+            .alias("nums"),
+            pl.col("memo").str.extract(_COUNT.pattern).cast(pl.Int64).alias("count"),
+            pl.col("memo")
+            .str.contains("(?i)" + _INSTALMENT.pattern)
+            .fill_null(False)
+            .alias("mark"),
+            pl.col("memo").str.contains(r"\d").fill_null(False).alias("digits"),
+            ((pl.col("n") == 1) & pl.col("memo").is_not_null()).alias("single"),
+        )
+        named1 = (
+            frame.select(
+                pl.col("single") & pl.col("nums").list.contains(pl.lit(first)).fill_null(False)
+            )
+            .to_series()
+            .to_numpy()
+        )
+        mark = frame["mark"].to_numpy()
+        owner = self.cust[first]
+        bf = (n_inv > 0) & (c.policy[owner] == "balance_forward")
+        exact = named1 & ~spare & (self.cur[first] == r["cur"]) & (self.bal[first] == r["amount"])
+        out = np.where(n_inv == 0, "unapplied", "hold").astype(object)
+        now = bf | exact
+        out[now] = "apply"
+        sel = has & now[key_t] & (kind_t != "credit_note")  # credit notes: in the ledger
+        touched = np.unique(inv_t[sel])
+        before = self.bal[touched].copy()
+        np.subtract.at(self.bal, inv_t[sel], app_t[sel])
+        np.add.at(self.version, self.cust[inv_t[sel]], 1)
+        self.instal[inv_t[sel][mark[key_t[sel]]]] = True
+        for x, j, cy, b0, b1 in zip(
+            touched.tolist(),
+            self.cust[touched].tolist(),
+            self.cur[touched].tolist(),
+            before.tolist(),
+            self.bal[touched].tolist(),
+            strict=True,
+        ):
+            self.by_balance.get((j, cy, b0), set()).discard(x)
+            if b1 > 0:
+                self.by_balance.setdefault((j, cy, b1), set()).add(x)
+
+        # the rest, one by one
+        rest = np.flatnonzero((n_inv > 0) & ~now)
+        rows: dict[int, list[tuple]] = {int(k): [] for k in rest.tolist()}
+        todo = np.flatnonzero(has & np.isin(key_t, rest))
+        for key, no, kind, applied in zip(
+            key_t[todo].tolist(),
+            inv_t[todo].tolist(),
+            kind_t[todo].tolist(),
+            app_t[todo].tolist(),
+            strict=True,
+        ):
+            rows[key].append((no, kind, applied))
+        part: dict[int, set[int]] = {}  # held receipts whose named invoices are applied
+        pending = []
+        top = len(self.bal)
+        digits, counts = frame["digits"].to_numpy(), frame["count"].to_list()
+
+        def take(key: int, invs: set[int]) -> None:
+            for no, kind, applied in rows[key]:
+                if no in invs and kind != "credit_note":
+                    self._take(no, applied)
+                    self.instal[no] |= bool(mark[key])
+
+        def apply(key: int) -> None:
+            out[key] = "apply"
+            take(key, {x[0] for x in rows[key]})
+
+        def receipt(key: int) -> dict:
+            return {
+                "date": int(r["value_date"][key]),
+                "amount": int(r["amount"][key]),
+                "cur": int(r["cur"][key]),
+                "instalment": bool(mark[key]),
+            }
+
+        for key in rest.tolist():
+            named = _memo_refs(r["memo"][key])[0] if digits[key] else set()
+            named = {x for x in named if x < top and self.cust[x] >= 0}  # invoices that exist
+            invs = {x[0] for x in rows[key]}
+            costly = len(invs) > 1
+            if invs <= named and costly:
+                apply(key)  # a memo listing the invoices a lump sum pays
+            elif invs <= named:
+                # named, but within a tolerance, part- or overpaid: rivals may exist
+                pending.append((int(r["value_date"][key]), key, invs, None, "ref", False))
+            else:
+                mode = named - invs  # a memo naming other invoices: they may fit
+                pending.append(
+                    (int(r["value_date"][key]), key, invs & named, counts[key], mode, costly)
+                )
+        pending.sort(key=lambda x: x[:2])
+        seen: dict[int, tuple] = {}
+        payers: dict[int, set[int]] = {}
+
+        def judge_one(key: int, need, count, mode) -> bool:
+            if key not in payers:
+                payers[key] = self.payer_customers(
+                    r["payer"][key], r["account"][key], r["memo"][key]
+                )
+            custs = payers[key]
+            owners = {int(self.cust[x]) for x in need} | (
+                {int(self.cust[x]) for x in mode} if isinstance(mode, set) else set()
+            )
+            state = tuple(int(self.version[j]) for j in sorted(custs | owners))
+            if seen.get(key) == state:
+                return False
+            seen[key] = state
+            rec = receipt(key)
+            if mode == "ref":
+                # an exact amount on another open invoice of the payer is a rival reading
+                # of the same strength, unless the memo announces an instalment
+                rivals = self.exact_open(custs | owners, rec["cur"], rec["amount"], rec["date"])
+                return not (rivals - need) or rec["instalment"]
+            # other invoices the memo names: one that fits (any customer's) or one of the
+            # payer's own that it part- or overpays is believed, unless it is a keying slip
+            # of the invoice the amount fits exactly
+            others = [x for x in mode if self.bal[x] > 0]
+            if others:
+                believed = set().union(*self.fitting(np.array(others, dtype=np.int64), rec))
+                believed |= {x for x in others if self.cust[x] in custs}
+                believed -= {y for z, _, _ in rows[key] for y in _number_slips(z)}
+                if believed:
+                    return False
+            return self.determines(rec, rows[key], custs, need, count)
+
+        searches = False  # combination searches only when the cheaper readings are settled
+        while True:
+            changed = False
+            for _, key, need, count, mode, costly in pending:
+                if out[key] == "apply" or key in part or (costly and not searches):
+                    continue
+                if judge_one(key, need, count, mode):
+                    apply(key)
+                    changed = True
+            if changed:
+                continue
+            if not searches:
+                searches = True
+                continue
+            for _, key, need, _, mode, _ in pending:  # a lump sum naming some of its
+                if mode != "ref" and need and out[key] == "hold" and key not in part:
+                    part[key] = need  # invoices: those, in full
+                    take(key, need)
+                    changed = True
+            if not changed:
+                break
+            searches = False
+        expected = out[key_t]
+        for j in np.flatnonzero(np.isin(key_t, list(part))).tolist():
+            if inv_t[j] in part[key_t[j]]:
+                expected[j] = "apply"
+        return expected
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -1233,9 +2045,16 @@ def generate(
     invoices_per_period: int = 2500,
     fmt: str = "csv",
     paid_share: float | None = None,
+    world: str = "default",
 ) -> dict:
     """Write a customer master and, per period, invoices, bank statement, credit notes,
     FX rates and the ground truth; return counts.
+
+    ``world``: ``"default"`` (the bundled sample) or ``"wide"``: customers sharing trade
+    names across cities, the wide world's scenarios (``WIDE_SCENARIOS``) and a backlog of
+    ``OLD_INVOICE_SHARE`` x ``invoices_per_period`` old invoices in the first period's
+    invoice file (numbered first). The default world's files do not depend on the wide
+    world's code.
 
     ``paid_share``: the share of a period's invoices (of customers who pay) paid within
     that period; by default 90 % of those dated on its first day, falling to 45 % for its
@@ -1255,26 +2074,47 @@ def generate(
         raise ValueError("invoices_per_period must be at least 100")
     if paid_share is not None and not 0 <= paid_share <= 1:
         raise ValueError("paid_share must be between 0 and 1")
+    if world not in WORLDS:
+        raise ValueError(f"world must be one of {sorted(WORLDS)}, not {world!r}")
+    wide = world == "wide"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    cust = _Customers(np.random.default_rng([seed, 1]), n_customers)
+    cust = _Customers(np.random.default_rng([seed, 1]), n_customers, world)
     _write(cust.frame(), out_dir / f"customers.{fmt}", fmt, money=["credit_limit"])
     fx_start = bounds[0][0] - 10
     fx = _fx_series(np.random.default_rng([seed, 2]), fx_start, bounds[-1][1])
+    clerk = _Clerk(cust, fx, fx_start)
 
-    summary: dict = {"customers": n_customers, "periods": {}}
+    summary: dict = {"customers": n_customers, "world": world, "periods": {}}
     carry: dict[str, np.ndarray] | None = None
-    next_inv, next_receipt, next_credit = 1, 0, 1
+    n_old = max(5 * MIN_COUNT, round(OLD_INVOICE_SHARE * invoices_per_period)) if wide else 0
+    next_inv, next_receipt, next_credit = 1 + n_old, 0, 1
+    known = {c: np.zeros(0, dtype=np.int64) for c in ("no", "cust", "amount")}
     # balance-forward customers' invoices and what is still open on each (all periods)
     on_bf = cust.policy == "balance_forward"
     ledger = {c: np.zeros(0, dtype=np.int64) for c in ("no", "cust", "cur", "date", "open")}
     for k, period in enumerate(periods):
         p = _Period(
-            np.random.default_rng([seed, 100 + k]), cust, fx, fx_start, period, k, paid_share
+            np.random.default_rng([seed, 100 + k]),
+            cust,
+            fx,
+            fx_start,
+            period,
+            k,
+            paid_share,
+            world,
         )
         inv = p.invoices(invoices_per_period, next_inv)
         next_inv += invoices_per_period
+        if wide:
+            inv["old"] = np.zeros(invoices_per_period, dtype=bool)
+            if k == 0:
+                old = p.old_invoices(np.random.default_rng([seed, 300]), n_old)
+                inv = {c: np.concatenate([old[c], inv[c]]) for c in inv}
+            known = {c: np.concatenate([known[c], inv[c]]) for c in known}
+            p.known = (known["no"], known["cust"], known["amount"])
+        clerk.add_invoices(inv)
         pdir = out_dir / period
         _write(
             p.invoice_frame(inv),
@@ -1285,7 +2125,7 @@ def generate(
         )
 
         # events: this period's invoices paid now + carried invoices planned for now
-        cols = ("no", "cust", "date", "amount", "cur", "pay_k", "pay_date")
+        cols = ("no", "cust", "date", "amount", "cur", "pay_k", "pay_date", *(("old",) * wide))
         now = inv["pay_k"] == k
         ev = {c: inv[c][now] for c in cols}
         ev["fresh"] = np.ones(int(now.sum()), dtype=bool)
@@ -1318,7 +2158,7 @@ def generate(
             np.random.default_rng([seed, 200 + k]), {c: v[bf] for c, v in ev.items()}, ledger
         )
         p.rebates(max(3, invoices_per_period // 500))
-        bank, truth, n_receipts = p.finish(next_receipt)
+        bank, truth, n_receipts = p.finish(next_receipt, clerk)
         next_receipt += n_receipts
         credits, n_credits = p.credit_frame(next_credit)
         next_credit += n_credits
@@ -1334,7 +2174,7 @@ def generate(
         _write(p.fx_frame(), pdir / f"fx_rates.{fmt}", fmt, dates=["date"], rates=["rate"])
         _write(truth, pdir / f"truth.{fmt}", fmt, money=["applied_amount", "receipt_amount"])
         summary["periods"][period] = {
-            "invoices": invoices_per_period,
+            "invoices": len(inv["no"]),
             "receipts": n_receipts,
             "credit_notes": n_credits,
             "truth_rows": truth.height,
@@ -1345,6 +2185,13 @@ def generate(
                 for s, n in truth.group_by("scenario")
                 .agg(pl.col("receipt_id").n_unique())
                 .sort("scenario")
+                .iter_rows()
+            },
+            "expected": {
+                e: int(n)
+                for e, n in truth.group_by("expected")
+                .agg(pl.col("receipt_id").n_unique())
+                .sort("expected")
                 .iter_rows()
             },
         }

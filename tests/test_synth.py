@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from arlib.synth import SCENARIOS, generate
+from arlib.synth import (
+    EXPECTED,
+    SCENARIOS,
+    WIDE_SCENARIOS,
+    _count_subsets,
+    _double_digit,
+    _drop_digit,
+    _number_slips,
+    generate,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 PERIODS = ("2026-09", "2026-10")
@@ -158,6 +171,8 @@ def test_rejects_bad_arguments(tmp_path):
         generate(tmp_path, periods=("2026-10", "2026-09"))
     with pytest.raises(ValueError):
         generate(tmp_path, paid_share=1.5)
+    with pytest.raises(ValueError):
+        generate(tmp_path, world="tall")
 
 
 def test_dates_are_plausible():
@@ -234,3 +249,177 @@ def test_installments_mostly_name_their_invoice():
             | pl.col("memo").fill_null("").str.contains(pl.col("invoice_id").str.slice(3))
         )
         assert abs(named.height / memos.height - 0.8) < 0.01
+
+
+# ------------------------------------------------------------------ expected: what the data says
+
+
+def _truth_and_bank(folder: Path, period: str) -> pl.DataFrame:
+    truth = _read(folder / period / "truth.csv")
+    bank = _read(folder / period / "bank_statement.csv").select(
+        receipt_id="流水号",
+        amount=_money("金额"),
+        payer="对方户名",
+        account="对方账号",
+        memo="摘要",
+    )
+    return truth.join(bank, on="receipt_id", how="left")
+
+
+def test_expected_is_one_verdict_per_receipt_and_unapplied_without_invoices():
+    for period in PERIODS:
+        truth = _read(SAMPLE / period / "truth.csv")
+        assert set(truth["expected"].unique()) <= set(EXPECTED)
+        per = truth.group_by("receipt_id").agg(
+            pl.col("expected").unique().sort().alias("e"),
+            pl.col("invoice_id").is_not_null().any().alias("pays"),
+            pl.col("scenario").first(),
+        )
+        # one verdict a receipt, except a lump sum whose memo names some of its invoices
+        mixed = per.filter(pl.col("e").list.len() > 1)
+        assert set(mixed["scenario"]) <= {"combined"}
+        assert (mixed["e"].list.join(",") == "apply,hold").all()
+        unapplied = per.filter(pl.col("e").list.contains("unapplied"))
+        assert not unapplied["pays"].any()
+        assert per.filter(~pl.col("pays"))["e"].list.join(",").eq("unapplied").all()
+
+
+def test_expected_per_scenario_on_the_sample():
+    truth = pl.concat([_truth_and_bank(SAMPLE, p) for p in PERIODS])
+    per = truth.group_by("receipt_id").agg(pl.col("scenario").first(), pl.col("expected").first())
+    verdicts = per.group_by("scenario").agg(pl.col("expected").unique().sort())
+    got = dict(zip(verdicts["scenario"], verdicts["expected"].to_list(), strict=True))
+    for scenario in ("exact_ref", "parent_payer", "balance_forward", "overpayment", "fx"):
+        assert got[scenario] == ["apply"], scenario
+    for scenario in ("decimal_shift", "transposition", "unidentified"):
+        assert got[scenario] == ["unapplied"], scenario
+    assert got["duplicate"] == ["apply", "unapplied"]
+    # the part payments with a generic memo: some cannot be placed
+    assert got["partial"] == ["apply", "hold"]
+    partial = truth.filter(pl.col("scenario") == "partial")
+    number = pl.col("invoice_id").str.slice(3).str.strip_chars_start("0")
+    held = partial.filter(pl.col("expected") == "hold")
+    assert held.height >= 10
+    assert not held["memo"].fill_null("").str.contains(r"\d").any()
+    named = partial.filter(
+        pl.col("memo")
+        .fill_null("")
+        .str.extract_all(r"\d+")
+        .list.eval(pl.element().str.strip_chars_start("0"))
+        .list.contains(number)
+    )
+    assert (named["expected"] == "apply").all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(1, 60), min_size=0, max_size=9),
+    st.integers(1, 200),
+    st.integers(1, 4),
+    st.integers(0, 3),
+)
+def test_count_subsets_agrees_with_brute_force(values, target, lo, extra):
+    hi = lo + extra
+    brute = sum(
+        1
+        for k in range(lo, hi + 1)
+        for combo in combinations(range(len(values)), k)
+        if sum(values[i] for i in combo) == target
+    )
+    assert _count_subsets(values, target, lo, hi) == min(brute, 2)
+
+
+def test_keying_slips():
+    slips = _number_slips(12345)
+    assert {12354, 12346, 12344, 12335} <= set(slips)
+    assert 21345 in slips  # 0012345 -> 0021345: the number has 7 digits
+    assert 54321 not in slips and 12345 not in slips and all(x > 0 for x in slips)
+    rng = np.random.default_rng(1)
+    for cents in (123456, 100000, 5000000, 1234):
+        s = str(cents)
+        dropped, doubled = str(_drop_digit(cents, rng)), str(_double_digit(cents, rng))
+        # one digit left out (never the last: that is a truncation), or keyed twice
+        assert dropped in {s[:i] + s[i + 1 :] for i in range(len(s) - 1)}
+        assert doubled in {s[: i + 1] + s[i] + s[i + 1 :] for i in range(len(s))}
+
+
+# ------------------------------------------------------------------ the wide world
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("wide")
+    return out, generate(out, n_customers=400, invoices_per_period=2500, world="wide")
+
+
+def test_wide_world_has_every_scenario_and_conserves(wide):
+    out, summary = wide
+    assert summary["world"] == "wide"
+    for period in PERIODS:
+        truth = _truth_and_bank(out, period).with_columns(_money("receipt_amount"))
+        assert set(truth["scenario"].unique()) == set(WIDE_SCENARIOS)
+        counts = truth.group_by("scenario").agg(pl.col("receipt_id").n_unique())
+        assert counts["receipt_id"].min() >= 5
+        sums = truth.group_by("receipt_id").agg(
+            pl.col("receipt_amount").sum(), pl.col("amount").first()
+        )
+        assert (sums["receipt_amount"] == sums["amount"]).all()
+
+
+def test_wide_customers_share_trade_names_across_cities(wide):
+    out, _ = wide
+    cust = _read(out / "customers.csv")
+    assert cust["name"].n_unique() == cust.height
+    short = cust.select("name", short=pl.col("aliases").str.split("|").list.first()).filter(
+        pl.col("name").str.contains(r"[\p{Han}]")
+    )
+    shared = short.group_by("short").agg(pl.col("name")).filter(pl.col("name").list.len() >= 3)
+    assert shared.height >= 5
+    assert short["name"].str.contains("（").any()  # 华润五金贸易（深圳）有限公司 style
+
+
+def test_wide_scenarios_look_like_their_description(wide):
+    out, _ = wide
+    cust = _read(out / "customers.csv")
+    invoices = pl.concat([_read(out / p / "invoices.csv") for p in PERIODS]).with_columns(
+        _money("amount"), pl.col("invoice_date").str.to_date()
+    )
+    accounts = set(cust["payer_accounts"].str.split("|").explode().drop_nulls())
+    truth = pl.concat([_truth_and_bank(out, p) for p in PERIODS]).with_columns(
+        _money("applied_amount")
+    )
+    by = {s: truth.filter(pl.col("scenario") == s) for s in WIDE_SCENARIOS}
+    third = by["third_party"]
+    assert not third["payer"].is_in(cust["name"].implode()).any()
+    assert not third["account"].is_in(list(accounts)).any()
+    assert third.select(pl.col("memo").str.contains(pl.col("invoice_id"))).to_series().all()
+    assert (third["expected"] == "apply").all()
+    empty = by["empty_payer"].join(cust.select("customer_id", "name", "aliases"), on="customer_id")
+    assert empty["payer"].is_null().all() and empty["account"].is_null().all()
+    short = pl.col("aliases").str.split("|").list.first()
+    named = (
+        pl.col("memo").str.contains(pl.col("name"), literal=True)
+        | pl.col("memo")
+        .str.to_uppercase()
+        .str.contains(pl.col("name").str.to_uppercase(), literal=True)
+        | pl.col("memo").str.contains(short, literal=True)
+    )
+    assert empty.select(named).to_series().all()
+    old = by["old_invoice"].join(invoices, on="invoice_id")
+    age = (pl.date(2026, 9, 1) - pl.col("invoice_date")).dt.total_days()
+    assert old.select(age.is_between(200, 400)).to_series().all()
+    assert not old["memo"].fill_null("").str.contains(r"\d").any()
+    slip = by["mistyped_ref"].join(
+        invoices.select(pl.col("invoice_id").alias("related_invoice_id"), other="amount"),
+        on="related_invoice_id",
+    )
+    assert (slip["other"] != slip["applied_amount"]).all()
+    near = [
+        int(b[3:]) in _number_slips(int(a[3:]))
+        for a, b in zip(slip["invoice_id"], slip["related_invoice_id"], strict=True)
+    ]
+    assert sum(near) >= 0.9 * len(near)
+    for scenario in ("truncation", "dropped_digit", "doubled_digit"):
+        rows = by[scenario]
+        assert (rows["expected"] == "unapplied").all() and rows["invoice_id"].is_null().all()
+        assert rows["related_invoice_id"].is_not_null().all()
