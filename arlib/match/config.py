@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from arlib.findings import quote
+from arlib.match import templates as library
 from arlib.match.frames import cents_py
 from arlib.paramtypes import (
     Days,
@@ -58,8 +59,29 @@ class MatchConfig(Section):
     """``matching:`` section of the params: every field has a default.
 
     Money fields are in the invoice's currency units; percentages are percent (``2`` =
-    2 %), scores 0-1.
+    2 %), scores 0-1. ``preset`` and ``templates`` choose rule templates
+    (``arlib/presets/``, :mod:`arlib.match.templates`), resolved before the other fields
+    are read: defaults, then the preset's templates, then the extra templates, then the
+    keys written here.
     """
+
+    # -- rule templates and presets (issue 10 §3): kept as fields, so the resolved config
+    # records where its settings came from
+    preset: choice(library.PRESET_NAMES, "matching preset") | None = Field(
+        None,
+        description="a named bundle of rule templates for a kind of business (arlib "
+        "templates lists them); null: the defaults below, which are preset standard",
+    )
+    templates: tuple[choice(library.TEMPLATE_IDS, "rule template"), ...] = Field(
+        (),
+        description="extra rule templates, applied in order after the preset's; any key "
+        "written in matching: is applied after both",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_templates(cls, data: Any) -> Any:
+        return library.resolve(data, cls)
 
     rules: tuple[Rule, ...] = Field(
         ALL_RULES, description="rules to run, any subset of them (the order of execution is fixed)"
