@@ -6,6 +6,7 @@
     arlib signoff   --period 2026-10 --section AR-1 --role preparer|reviewer --name "..."
     arlib demo                                            sample data → full closes, offline
     arlib rules     [--params FILE]                       the matching cascade and its settings
+    arlib templates                                       the rule templates and presets
     arlib defaults                                        every parameter's default, as YAML
     arlib schema    [--out docs/params.schema.json]       the JSON Schema of params, for editors
     arlib synth     --out DIR [--seed N] [--customers N] [--invoices N] [--format csv|parquet]
@@ -199,12 +200,22 @@ def cmd_synth(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from arlib.config import load_section
+    from arlib.config import load_section, read_params
     from arlib.match import MatchConfig
     from arlib.match.rules import describe
+    from arlib.match.templates import selection_text
 
     matching = load_section(args.params, "matching") if args.params else MatchConfig()
+    written = read_params(Path(args.params))[0].get("matching") if args.params else None
+    print(selection_text(matching, written), end="\n")
     print(describe(matching), end="")
+    return EXIT_OK
+
+
+def cmd_templates(args) -> int:
+    from arlib.match.templates import catalogue_text
+
+    print(catalogue_text(), end="")
     return EXIT_OK
 
 
@@ -276,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print the matching rules in order, with their settings")
     p.add_argument("--params", help="params file whose matching settings to show")
     p.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("templates", help="list the matching rule templates and presets")
+    p.set_defaults(func=cmd_templates)
 
     p = sub.add_parser("defaults", help="print every parameter's default as YAML")
     p.set_defaults(func=cmd_defaults)

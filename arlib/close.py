@@ -30,6 +30,7 @@ from pathlib import Path
 from pydantic_core import to_jsonable_python
 
 from arlib.config import Config, ConfigError, load_config
+from arlib.match.templates import record as matching_record
 from arlib.safe_output import (
     OutputFailed,
     bounded_lines,
@@ -514,6 +515,9 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
         "params": config.raw,
         "params_sha256": config.params_sha256,
         "params_resolved": config.resolved(),
+        # the matching rule set: preset and templates chosen, what set each setting, and
+        # the cascade with each rule's switch and templates (arlib.match.templates)
+        "matching": matching_record(config.matching, config.raw.get("matching")),
         "inputs": result.period.provenance,
         "control_totals": result.control_totals(),
         "outputs": sorted(p.relative_to(build).as_posix() for p in written),

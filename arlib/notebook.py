@@ -17,6 +17,7 @@ import polars as pl
 from pydantic_core import to_jsonable_python
 
 from arlib.config import SECTIONS, USER_KEYS, Config, differences, from_mapping, load_config
+from arlib.match.templates import SELECTION
 from arlib.money import fmt_decimal, fmt_money, fmt_percent, fmt_rate, to_decimal
 
 SCRAP_MIME = "application/scrapbook.scrap.json+json"
@@ -302,6 +303,50 @@ def exceptions_line(exceptions: pl.DataFrame) -> str:
         f"{n:,} {status}" for status, n in counts.items() if n or status in ("open", "cleared")
     ]
     return f"{exceptions.height:,} exceptions: {', '.join(parts)}"
+
+
+def rule_set_prose(config: Config) -> str:
+    """Which preset and rule templates the matching settings were resolved from, and the
+    settings the params file wrote itself (over both)."""
+    from arlib.match.templates import presets
+
+    cfg = config.matching
+    written = config.raw.get("matching")
+    own = sorted(k for k in (written if isinstance(written, dict) else {}) if k not in SELECTION)
+    if cfg.preset:
+        preset = presets()[cfg.preset]
+        text = (
+            f"Matching preset **{preset.name}** ({len(preset.templates)} rule templates): "
+            f"{preset.description}"
+        )
+    else:
+        text = "No matching preset: the engine's defaults (the same settings as preset standard)."
+    if cfg.templates:
+        text += f" Extra templates, applied after the preset's: {', '.join(cfg.templates)}."
+    if own:
+        text += f" Written in the params over both: {', '.join(own)}."
+    return (
+        text + " Each rule of the cascade below, in the order it runs, with its switch and "
+        "the templates that set it (need its switch or set a setting it reads); `arlib "
+        "templates` describes every template."
+    )
+
+
+def cascade_table(config: Config) -> pl.DataFrame:
+    """The cascade as this close runs it: rule id, switch, on/off, what the rule does and
+    the templates that set it."""
+    from arlib.match.templates import cascade_rows
+
+    rows = cascade_rows(config.matching)
+    return pl.DataFrame(
+        {
+            "rule": [r["rule"] for r in rows],
+            "switch": [r["switch"] for r in rows],
+            "runs": ["on" if r["on"] else "OFF" for r in rows],
+            "description": [r["description"] for r in rows],
+            "templates": [r["templates"] or "" for r in rows],
+        }
+    )
 
 
 def match_prose(summary: dict, config: Config) -> str:

@@ -122,6 +122,15 @@ NB02 = [
         "and a reason a person can read. Anything uncertain is a suggestion for review, never "
         "a silent match.",
     ),
+    md(
+        "## Rule set\n\nThe matching settings come from a preset (a bundle of rule "
+        "templates for a kind of business), extra templates and the keys the params file "
+        "writes itself, in that order; the manifest records the same."
+    ),
+    code(
+        """display(Markdown(nb.rule_set_prose(config)))
+nb.show(nb.cascade_table(config))"""
+    ),
     md("## Summary"),
     code(
         """result = pipeline.match_stage(config, state_dir)

@@ -5,15 +5,20 @@ ones, and the resolved rule set reaches ``arlib rules``, the manifest and notebo
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 import yaml
 
-from arlib.config import ConfigError, Params, from_mapping, load_config
+from arlib import cli
+from arlib.close import run_close
+from arlib.config import ConfigError, Params, from_mapping, load_config, read_params
 from arlib.match import ALL_RULES, CASCADE, MatchConfig
 from arlib.match.templates import (
     PRESET_NAMES,
@@ -21,12 +26,14 @@ from arlib.match.templates import (
     TEMPLATE_IDS,
     TEMPLATES_FILE,
     applied,
+    cascade_rows,
     presets,
+    record,
     set_by,
     settings_of,
     templates,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fake_notebooks
 
 SETTINGS = tuple(k for k in MatchConfig.model_fields if k not in SELECTION)
 SAMPLE = ROOT / "params" / "2026-09.yaml"
@@ -295,3 +302,120 @@ def test_arlib_validate_reports_an_unknown_preset_with_exit_2(tmp_path):
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ what is shown and kept
+def test_arlib_rules_shows_the_preset_and_templates_at_its_top(tmp_path, capsys):
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        "period: 2026-10\nmatching:\n  preset: strict_audit\n  templates: [fx.bank_spread]\n"
+        "  date_window_days: 120\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["rules", "--params", str(params)]) == 0
+    out = capsys.readouterr().out
+    head, _, cascade = out.partition("rules, walked in this order")
+    assert head.startswith("matching preset: strict_audit\n")
+    assert "its templates, in order: credit_note.netting, manual.decisions," in head
+    assert "extra templates: fx.bank_spread\n" in head
+    assert "  date_window_days = 120  (params)\n" in head
+    assert "  fx_tolerance_pct = 3  (template fx.bank_spread)\n" in head
+    assert "  bank_charge_max_pct = 5  (preset strict_audit)\n" in head
+    assert "balance_forward  [switch balance_forward: OFF]" in cascade
+    assert cli.main(["rules"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "matching preset: none (the defaults: the same settings as preset standard)\n"
+        "extra templates: none\nevery setting at its default\n"
+    )
+
+
+def test_arlib_templates_lists_every_template_and_preset(capsys):
+    assert cli.main(["templates"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{len(TEMPLATE_IDS)} rule templates (arlib/presets/templates.yaml)")
+    listed = re.findall(r"(?m)^([a-z_]+\.[a-z0-9_]+)(?:  \[rules: [a-z_, ]+\])?$", out)
+    assert listed == list(TEMPLATE_IDS)
+    assert "    sets: rounding_tolerance = 0.05\n" in out
+    presets_part = out.partition(f"{len(PRESET_NAMES)} presets")[2]
+    assert re.findall(r"(?m)^([a-z_]+)$", presets_part) == list(PRESET_NAMES)
+    assert "    overrides: {bank_charge_max_pct: 5, suggest_max_candidates: 8}\n" in presets_part
+
+
+def test_cascade_rows_name_the_templates_that_set_each_rule():
+    cfg = MatchConfig(preset="strict_audit", templates=["fx.bank_spread"])
+    rows = {r["rule"]: r for r in cascade_rows(cfg)}
+    assert list(rows) == [rule.id for rule in CASCADE]
+    assert rows["balance_forward"]["on"] is False and rows["balance_forward"]["templates"] == ""
+    assert rows["credit_note"]["templates"] == "credit_note.netting"
+    assert rows["duplicate"]["switch"] == "(always on)"
+    assert rows["duplicate"]["templates"] == "duplicates.guard"
+    fx = rows["exact_amount.fx"]["templates"].split(", ")
+    assert "fx.fresh_rates" in fx and fx[-1] == "fx.bank_spread" and "window.quarter" in fx
+    assert "payer.fuzzy_strict" in rows["suggestions"]["templates"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "params").mkdir(parents=True)
+    shutil.copy2(SAMPLE, root / "params")
+    shutil.copytree(ROOT / "data" / "sample" / "2026-09", root / "data" / "sample" / "2026-09")
+    shutil.copy2(ROOT / "data" / "sample" / "customers.csv", root / "data" / "sample")
+    (root / "notebooks").symlink_to(ROOT / "notebooks", target_is_directory=True)
+    return root
+
+
+def test_the_manifest_records_the_resolved_rule_set(project, monkeypatch):
+    fake_notebooks(monkeypatch)
+    path = project / "params" / "2026-09.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "matching:\n  preset: cross_border\n  templates: [bank_charge.sepa]\n"
+        + "  date_window_days: 200\n",
+        encoding="utf-8",
+    )
+    out = run_close(path, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    kept = manifest["matching"]
+    config = load_config(path)
+    assert kept == json.loads(json.dumps(record(config.matching, config.raw["matching"])))
+    assert kept["preset"] == "cross_border" and kept["templates"] == ["bank_charge.sepa"]
+    assert kept["applied_templates"] == [*presets()["cross_border"].templates, "bank_charge.sepa"]
+    assert kept["written_in_params"] == ["date_window_days"]
+    assert kept["set_by"]["date_window_days"] == ["params"]
+    assert kept["set_by"]["fx_tolerance_pct"] == ["template fx.bank_spread"]
+    assert kept["set_by"]["bank_charge_max"][-1] == "template bank_charge.sepa"
+    assert kept["settings"]["date_window_days"] == 200
+    assert kept["settings"]["bank_charge_max"]["EUR"] == "0"
+    resolved = manifest["params_resolved"]["matching"]
+    assert {k: v for k, v in resolved.items() if k not in SELECTION} == kept["settings"]
+    assert (resolved["preset"], resolved["templates"]) == ("cross_border", ["bank_charge.sepa"])
+    assert [r["rule"] for r in kept["cascade"]] == [rule.id for rule in CASCADE]
+    # the resolved params reload to the same settings
+    assert Params.model_validate(manifest["params_resolved"]).matching == config.matching
+    assert read_params(path)[0]["matching"]["preset"] == "cross_border"
+
+
+def test_notebook_02_shows_the_cascade_table():
+    import scripts.build_notebooks as builder
+    from arlib import notebook as nb
+
+    source = "\n".join(cell.source for cell in builder.NB02)
+    assert "nb.rule_set_prose(config)" in source and "nb.cascade_table(config)" in source
+    config = load_config(SAMPLE, {"matching": {"preset": "strict_audit", "date_window_days": 60}})
+    table = nb.cascade_table(config)
+    assert table.columns == ["rule", "switch", "runs", "description", "templates"]
+    assert table.height == len(CASCADE)
+    assert table.filter(table["rule"] == "balance_forward")["runs"].to_list() == ["OFF"]
+    prose = nb.rule_set_prose(config)
+    assert prose.startswith("Matching preset **strict_audit** (20 rule templates): ")
+    assert "Written in the params over both: date_window_days." in prose
+    assert nb.rule_set_prose(load_config(SAMPLE)).startswith("No matching preset: ")
+
+
+def test_the_schema_offers_the_presets_and_templates_to_editors():
+    from arlib.config import json_schema
+
+    schema = json_schema()["$defs"]["MatchConfig"]["properties"]
+    assert schema["preset"]["anyOf"][0]["enum"] == list(PRESET_NAMES)
+    assert schema["templates"]["items"]["enum"] == list(TEMPLATE_IDS)
