@@ -320,14 +320,17 @@ def rule_set_prose(config: Config) -> str:
             f"{preset.description}"
         )
     else:
-        text = "No matching preset: the engine's defaults (the same settings as preset standard)."
+        text = (
+            "No matching preset: the engine's defaults, which are exactly what the templates "
+            "of preset standard set (named below)."
+        )
     if cfg.templates:
         text += f" Extra templates, applied after the preset's: {', '.join(cfg.templates)}."
     if own:
         text += f" Written in the params over both: {', '.join(own)}."
     return (
         text + " Each rule of the cascade below, in the order it runs, with its switch and "
-        "the templates that set it (need its switch or set a setting it reads); `arlib "
+        "the templates that set it (set a setting it reads, or stand for it); `arlib "
         "templates` describes every template."
     )
 

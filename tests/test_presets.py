@@ -352,6 +352,12 @@ def test_cascade_rows_name_the_templates_that_set_each_rule():
     fx = rows["exact_amount.fx"]["templates"].split(", ")
     assert "fx.fresh_rates" in fx and fx[-1] == "fx.bank_spread" and "window.quarter" in fx
     assert "payer.fuzzy_strict" in rows["suggestions"]["templates"]
+    # no preset: the defaults are explained by standard's templates (they are its settings)
+    plain = {r["rule"]: r for r in cascade_rows(MatchConfig(templates=["bank_charge.sepa"]))}
+    assert plain["credit_note"]["templates"] == "credit_note.netting"
+    assert plain["balance_forward"]["templates"] == "balance_forward.oldest_first"
+    assert plain["exact_amount.tolerance"]["templates"].endswith("bank_charge.sepa")
+    assert applied(MatchConfig(templates=["bank_charge.sepa"])) == ["bank_charge.sepa"]
 
 
 @pytest.fixture
@@ -408,7 +414,8 @@ def test_notebook_02_shows_the_cascade_table():
     assert table.height == len(CASCADE)
     assert table.filter(table["rule"] == "balance_forward")["runs"].to_list() == ["OFF"]
     prose = nb.rule_set_prose(config)
-    assert prose.startswith("Matching preset **strict_audit** (20 rule templates): ")
+    count = len(presets()["strict_audit"].templates)
+    assert prose.startswith(f"Matching preset **strict_audit** ({count} rule templates): ")
     assert "Written in the params over both: date_window_days." in prose
     assert nb.rule_set_prose(load_config(SAMPLE)).startswith("No matching preset: ")
 
@@ -419,3 +426,14 @@ def test_the_schema_offers_the_presets_and_templates_to_editors():
     schema = json_schema()["$defs"]["MatchConfig"]["properties"]
     assert schema["preset"]["anyOf"][0]["enum"] == list(PRESET_NAMES)
     assert schema["templates"]["items"]["enum"] == list(TEMPLATE_IDS)
+
+
+def test_exceptions_judge_with_the_tolerances_the_preset_resolved():
+    """Matching and exceptions share one home for tolerances (the matching section), so a
+    preset's rounding, bank-charge caps and fx tolerance reach the exceptions too."""
+    config = from_mapping(
+        sample_raw(preset="strict_audit", templates=["bank_charge.sepa"]), root=ROOT
+    )
+    assert config.exceptions.rounding_tolerance == D("0.01")
+    assert config.exceptions.fx_tolerance_pct == D("1")
+    assert config.exceptions.bank_charge_tolerance_by_currency["EUR"] == D("0")

@@ -61,7 +61,7 @@ class Template:
     description: str
     rules: tuple[str, ...] = ()  # switches of matching.rules it needs
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    covers: tuple[str, ...] = ()  # always-on rules of the cascade it documents
+    covers: tuple[str, ...] = ()  # rules of the cascade it stands for beyond its settings
 
     @property
     def family(self) -> str:
@@ -292,21 +292,26 @@ def settings_of(cfg: Any) -> dict[str, Any]:
     return cfg.model_dump(mode="json", exclude=set(SELECTION))
 
 
+def explained_by(cfg: Any) -> list[str]:
+    """The templates that explain ``cfg``'s settings: those applied, and with no preset
+    the templates of ``standard`` before the extra ones (the defaults are exactly what
+    standard's templates set)."""
+    if cfg.preset:
+        return applied(cfg)
+    return [*presets()["standard"].templates, *cfg.templates]
+
+
 def cascade_rows(cfg: Any) -> list[dict[str, Any]]:
     """Per rule of the cascade, in order: its id, switch, whether it runs, what it does
-    and the applied templates that set it (need its switch, set a setting it reads, or
-    document it)."""
+    and the templates (of :func:`explained_by`) that set it: set a setting it reads, or
+    name it among the rules they stand for (``covers``)."""
     from arlib.match.rules import CASCADE
 
-    chosen = [templates()[t] for t in applied(cfg)]
+    chosen = [templates()[t] for t in explained_by(cfg)]
     rows = []
     for rule in CASCADE:
         names = [
-            t.id
-            for t in chosen
-            if (rule.switch is not None and rule.switch in t.rules)
-            or set(t.settings) & set(rule.settings)
-            or rule.id in t.covers
+            t.id for t in chosen if set(t.settings) & set(rule.settings) or rule.id in t.covers
         ]
         rows.append(
             {
@@ -398,10 +403,10 @@ def catalogue_text() -> str:
         need = f"  [rules: {', '.join(t.rules)}]" if t.rules else ""
         lines.append(f"{t.id}{need}")
         lines += _wrapped(t.description)
-        sets = ", ".join(f"{k} = {_shown(v)}" for k, v in t.settings.items())
-        lines.append(f"    sets: {sets or 'no setting'}")
+        sets = [f"{k} = {_shown(v)}" for k, v in t.settings.items()] or ["no setting"]
+        lines += [f"    {'sets:' if n == 0 else '     '} {line}" for n, line in enumerate(sets)]
         if t.covers:
-            lines.append(f"    documents the always-on rule(s): {', '.join(t.covers)}")
+            lines.append(f"    stands for the rule(s): {', '.join(t.covers)}")
     lines += ["", f"{len(presets())} presets (arlib/presets/<name>.yaml):"]
     for p in presets().values():
         lines += ["", p.name]
