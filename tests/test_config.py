@@ -268,7 +268,7 @@ def test_defaults_cover_every_key_with_its_description():
     assert defaults["matching"]["date_window_days"] == 180
     assert defaults["matching"]["rounding_tolerance"] == "0.05"  # exact, as text
     text = arlib.cli.defaults_yaml()
-    assert "  # exact_amount: invoice dated at most this many days before" in text
+    assert "  # without a reference, a near amount (exact_amount.tolerance / .fx) or an" in text
 
 
 def test_documented_defaults_do_not_drift():

@@ -428,12 +428,29 @@ def test_the_schema_offers_the_presets_and_templates_to_editors():
     assert schema["templates"]["items"]["enum"] == list(TEMPLATE_IDS)
 
 
-def test_exceptions_judge_with_the_tolerances_the_preset_resolved():
+def test_exceptions_judge_with_the_tolerances_the_preset_resolved(tmp_path):
     """Matching and exceptions share one home for tolerances (the matching section), so a
-    preset's rounding, bank-charge caps and fx tolerance reach the exceptions too."""
-    config = from_mapping(
-        sample_raw(preset="strict_audit", templates=["bank_charge.sepa"]), root=ROOT
-    )
-    assert config.exceptions.rounding_tolerance == D("0.01")
-    assert config.exceptions.fx_tolerance_pct == D("1")
-    assert config.exceptions.bank_charge_tolerance_by_currency["EUR"] == D("0")
+    preset's rounding, bank-charge caps and fx tolerance reach the exceptions too: through
+    load_config, as every command reads a params file."""
+    raw = sample_raw(preset="strict_audit", templates=["bank_charge.sepa"])
+    raw["inputs"] = {k: str(ROOT / v) for k, v in raw["inputs"].items()}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    m, x = config.matching, config.exceptions
+    assert (m.rounding_tolerance, x.rounding_tolerance) == (D("0.01"), D("0.01"))
+    assert (m.fx_tolerance_pct, x.fx_tolerance_pct) == (D("1"), D("1"))
+    assert m.bank_charge_max["EUR"] == x.bank_charge_tolerance_by_currency["EUR"] == D("0")
+    assert m.bank_charge_max["HKD"] == x.bank_charge_tolerance_by_currency["HKD"] == D("300")
+    assert x.bank_charge_tolerance == m.bank_charge_max["*"] == D("0")
+    # the defaults differ, so the values above came from the preset and its template
+    plain = load_config(SAMPLE)
+    assert plain.exceptions.rounding_tolerance == D("0.05")
+    assert plain.exceptions.fx_tolerance_pct == D("2")
+    assert plain.exceptions.bank_charge_tolerance_by_currency["EUR"] == D("50")
+    # another preset's rounding (抹零, ¥1), and a key written over a preset, reach both
+    high = load_config(SAMPLE, {"matching": {"preset": "high_volume_retail"}})
+    assert high.matching.rounding_tolerance == high.exceptions.rounding_tolerance == D("1")
+    written = {"preset": "strict_audit", "rounding_tolerance": "0.02"}
+    own = load_config(SAMPLE, {"matching": written})
+    assert own.matching.rounding_tolerance == own.exceptions.rounding_tolerance == D("0.02")

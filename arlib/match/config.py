@@ -151,7 +151,9 @@ class MatchConfig(Section):
     )
     date_window_days: Days = Field(
         180,
-        description="exact_amount: invoice dated at most this many days before the value date ...",
+        description="without a reference, a near amount (exact_amount.tolerance / .fx) or an "
+        "instalment goes only to an invoice dated at most this many days before the value date "
+        "(an exact amount is applied however old, its reason saying so) ...",
     )
     date_window_prepay_days: Days = Field(
         30, description="... and at most this many days after it (prepayment)"

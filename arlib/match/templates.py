@@ -394,6 +394,8 @@ def catalogue_text() -> str:
     lines = [
         f"{len(known)} rule templates ({TEMPLATES_FILE.relative_to(LIBRARY.parent.parent)}); "
         "choose them in params with matching: {preset: NAME, templates: [ID, ...]}",
+        "the rounding tolerance, bank-charge caps and fx tolerance they set are the "
+        "exceptions' tolerances too",
     ]
     family = None
     for t in known.values():

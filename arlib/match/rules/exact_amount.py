@@ -1,12 +1,13 @@
 """Exact amount: the payer's (resolved customer's) only open invoice with this amount.
 
-``exact_amount``: the receipt's exact amount and currency, invoice dated within the date
-window. ``exact_amount.tolerance``: no reference, the customer's only open invoice within
-tolerance; among several candidates the strongest evidence decides when it names one
-invoice (rounding, then the customer's discount to the cent, then a bank charge -- without a
-reference only in whole currency units, ``bank_charge_whole_units``); an amount that looks
-like a keying error of an open invoice of the payer is left to people.
-``exact_amount.fx``: a foreign-currency receipt converted at the value-date rate.
+``exact_amount``: the receipt's exact amount and currency, however old the invoice (the date
+window only words the reason). ``exact_amount.tolerance``: no reference, the customer's only
+open invoice within tolerance and the date window; among several candidates the strongest
+evidence decides when it names one invoice (rounding, then the customer's discount to the
+cent, then a bank charge -- without a reference only in whole currency units,
+``bank_charge_whole_units``); an amount that looks like a keying error of an open invoice of
+the payer is left to people. ``exact_amount.fx``: a foreign-currency receipt converted at the
+value-date rate, in the date window.
 """
 
 from __future__ import annotations
