@@ -46,6 +46,7 @@ PUBLISHED = [
     "proposed_adjustments.csv",
     "open_items.parquet",
     "payment_history.parquet",
+    "learned_aliases.csv",
     "manifest.json",
     "audit_log.jsonl",
 ]
