@@ -92,7 +92,12 @@ def accepted_aliases(path: Path, shown: str, customers: pl.DataFrame):
     from arlib.load import sha256_of
 
     empty = pl.DataFrame(schema={"customer_id": pl.String, "alias": pl.String})
-    provenance = {"input": "learned_aliases", "file": shown, "sha256": sha256_of(path)}
+    provenance = {
+        "input": "learned_aliases",
+        "file": shown,
+        "bytes": path.stat().st_size,
+        "sha256": sha256_of(path),
+    }
     try:
         raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (OSError, pl.exceptions.PolarsError) as exc:
