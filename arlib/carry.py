@@ -19,7 +19,7 @@ from arlib import findings as fnd
 from arlib.schema import DECISION_COLUMNS, MONEY, columns
 
 OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
-    "item_type": pl.String,  # invoice | unapplied_cash | exception | dunning
+    "item_type": pl.String,  # invoice | unapplied_cash | exception | dunning | rejection
     "item_id": pl.String,
     "customer_id": pl.String,
     "date": pl.Date,
@@ -71,6 +71,7 @@ def build_open_items(
     exceptions: pl.DataFrame,
     period: str,
     dunning: pl.DataFrame | None = None,
+    rejections: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Open items after a close, sorted for byte-stable output.
 
@@ -85,6 +86,8 @@ def build_open_items(
         period: the period being closed (becomes ``origin_period`` for new items).
         dunning: the letters sent so far, by customer (:func:`dunning_history`): one
             ``dunning`` item each, its ``status`` the last letter's level.
+        rejections: (receipt, invoice) pairs people rejected that still matter
+            (:func:`arlib.learning.rejections_to_carry`): one ``rejection`` item each.
     """
     origin = pl.col("origin_period") if "origin_period" in invoices.columns else pl.lit(None)
     inv = invoices.filter(pl.col("open_amount") != 0).select(
@@ -167,9 +170,26 @@ def build_open_items(
                 )
             )
         )
-    order = {"invoice": 0, "unapplied_cash": 1, "exception": 2, "dunning": 3}
+    if rejections is not None and rejections.height:
+        parts.append(
+            _fit(
+                rejections.select(
+                    pl.lit("rejection").alias("item_type"),
+                    pl.col("receipt_id").alias("item_id"),
+                    "customer_id",
+                    pl.col("first_period").alias("origin_period"),
+                    "history",
+                    "receipt_id",
+                    "invoice_id",
+                )
+            )
+        )
+    order = {name: n for n, name in enumerate(ITEM_TYPES)}
     return pl.concat(parts).sort(
-        pl.col("item_type").replace_strict(order, return_dtype=pl.Int8), "item_id"
+        pl.col("item_type").replace_strict(order, return_dtype=pl.Int8),
+        "item_id",
+        pl.col("invoice_id"),
+        nulls_last=True,
     )
 
 
@@ -202,7 +222,7 @@ KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
 # figure of the close, not an open item, so it travels as metadata, not as a row.
 PROVISION_KEY, BASE_CURRENCY_KEY = "arlib_provision", "arlib_base_currency"
 OPEN_ITEMS_KIND = "open_items"
-ITEM_TYPES = ("invoice", "unapplied_cash", "exception", "dunning")
+ITEM_TYPES = ("invoice", "unapplied_cash", "exception", "dunning", "rejection")
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
@@ -435,8 +455,9 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
     (unapplied cash as receipts whose amount is what is still unapplied) and
     ``exceptions`` (open exceptions with their key, first period, owner and history, as
     :func:`carry_exceptions` reads them; files written before exceptions had keys carry
-    them by the receipt and invoice they name) and ``dunning`` (by customer: the last
-    letter's level and period, and every letter in its history).
+    them by the receipt and invoice they name), ``dunning`` (by customer: the last
+    letter's level and period, and every letter in its history) and ``rejections``
+    (remembered (receipt, invoice) rejections, :mod:`arlib.learning`).
     """
     inv = items.filter(pl.col("item_type") == "invoice")
     invoices = inv.select(
@@ -505,11 +526,19 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         pl.col("origin_period").alias("last_period"),
         "history",
     )
+    rejections = items.filter(pl.col("item_type") == "rejection").select(
+        "receipt_id",
+        "invoice_id",
+        "customer_id",
+        pl.col("origin_period").alias("first_period"),
+        "history",
+    )
     return {
         "invoices": invoices,
         "receipts": receipts,
         "exceptions": exceptions,
         "dunning": dunning,
+        "rejections": rejections,
     }
 
 

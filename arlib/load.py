@@ -1165,7 +1165,7 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
 
 def load_period(config: Config) -> Period:
     """Load and validate every input named in the params."""
-    from arlib import carry, validate
+    from arlib import carry, learning, validate
     from arlib.schema import empty
 
     loaded: dict[str, LoadedInput] = {}
@@ -1187,6 +1187,7 @@ def load_period(config: Config) -> Period:
     frames["opening_exceptions"] = pl.DataFrame()
     recorded, recorded_in = None, None  # the previous close's provision, and its file
     frames["dunning"] = pl.DataFrame(schema=carry.DUNNING_SCHEMA)
+    frames["opening_rejections"] = pl.DataFrame(schema=learning.REJECTION_SCHEMA)
     opening = config.inputs.get("opening")
     if opening is not None:
         shown = display_path(Path(opening.path), config.root)
@@ -1214,6 +1215,15 @@ def load_period(config: Config) -> Period:
         )
         frames["opening_exceptions"] = items["exceptions"]
         frames["dunning"] = items["dunning"]
+        frames["opening_rejections"] = items.get("rejections", frames["opening_rejections"])
+        reviewed = Path(opening.path).parent / learning.LEARNED_ALIASES
+        if reviewed.is_file() and "customers" in frames:
+            aliases, problems, seen = learning.accepted_aliases(
+                reviewed, display_path(reviewed, config.root), frames["customers"]
+            )
+            frames["customers"] = learning.with_aliases(frames["customers"], aliases)
+            findings.append(fnd.to_frame(problems))
+            provenance.append(seen)
         provenance.append(
             {
                 "input": "opening",
@@ -1237,7 +1247,12 @@ def load_period(config: Config) -> Period:
         held = carry.carried_disputes(
             frames["opening_exceptions"], frames["receipts"], frames["decisions"], shown
         )
-        frames["decisions"] = pl.concat([frames["decisions"], held], how="diagonal_relaxed")
+        rejected = learning.carried_rejections(
+            frames["opening_rejections"], frames["receipts"], shown
+        )
+        frames["decisions"] = pl.concat(
+            [frames["decisions"], held, rejected], how="diagonal_relaxed"
+        )
     findings.append(validate.validate(frames, config))
     bank = loaded.get("receipts")
     extras = bank.extras if bank else {}

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from arlib import carry
+from arlib import carry, learning
 from arlib import findings as fnd
 from arlib.config import Config
 from arlib.load import Period, load_period
@@ -280,6 +280,7 @@ class CloseResult:
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
     letters: pl.DataFrame  # the collection letters this close writes, by customer
+    learned_aliases: pl.DataFrame  # payer names people matched, for review (arlib.learning)
 
     @property
     def findings(self) -> pl.DataFrame:
@@ -554,12 +555,16 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
         result = match_stage(config, state_dir)
         review = review_stage(config, state_dir)
         letters = plan_letters(config, review, result, period.frames)
+        decisions = period.frames["decisions"]
         items = carry.build_open_items(
             result.invoices,
             result.receipts,
             review.exceptions,
             config.period,
             dunning=carry.dunning_history(period.frames["dunning"], letters, config.period),
+            rejections=learning.rejections_to_carry(
+                decisions, result.receipts, result.invoices, config.period
+            ),
         )
         return CloseResult(
             config=config,
@@ -571,6 +576,13 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             tie_out=tie_out(config, review),
             open_items=items,
             letters=letters,
+            learned_aliases=learning.learned_aliases(
+                result.allocations,
+                result.receipts,
+                period.frames["customers"],
+                decisions,
+                config.period,
+            ),
         )
 
     return _cached(state_dir, "close", compute)
@@ -627,6 +639,7 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(_csv(review.tiers, out / "tiers.csv"))
     written.append(_csv(review.journal, out / "proposed_adjustments.csv"))
     written.append(_csv(result.rollforward, out / "rollforward.csv"))
+    written.append(_csv(result.learned_aliases, out / learning.LEARNED_ALIASES))
     items = out / "open_items.parquet"
     carry.write_open_items(
         result.open_items,

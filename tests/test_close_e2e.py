@@ -46,6 +46,7 @@ PUBLISHED = [
     "proposed_adjustments.csv",
     "open_items.parquet",
     "payment_history.parquet",
+    "learned_aliases.csv",
     "manifest.json",
     "audit_log.jsonl",
 ]
@@ -372,8 +373,8 @@ def test_manifest_hashes_match_inputs(project, period):
     assert manifest["period"] == period
     inputs = {item["input"]: item for item in manifest["inputs"]}
     expected = {"invoices", "receipts", "customers", "credit_notes", "fx_rates"}
-    if period == "2026-10":
-        expected.add("opening")
+    if period == "2026-10":  # September's open items, and its learned aliases as reviewed
+        expected |= {"opening", "learned_aliases"}
     assert set(inputs) == expected
     for name, item in inputs.items():
         data = (project / item["file"]).read_bytes()
