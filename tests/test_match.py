@@ -1305,3 +1305,41 @@ def test_subsets_with_tolerance_and_a_minimum_size():
     # 1 + 2 reaches the target 3 before the third pick the minimum asks for; 1 + 2 + 3 = 6
     # is still within tolerance 3
     assert subsets([3, 1, 2], 3, 3, 3, 1000, kmin=3) == ([[0, 1, 2]], True)
+
+
+# ------------------------------------------------------------------------- on account
+ON_ACCOUNT = d(2026, 10, 20)
+
+
+@pytest.mark.parametrize(
+    ("invoices", "paid", "applied_to"),
+    [
+        # the only invoice Delta owes by the 20th: 400.00 of it paid on account
+        ([("INV0000001", "1000.00", OCT1)], "400.00", "INV0000001"),
+        # near miss: two open invoices by then -- which one is a person's call
+        ([("INV0000001", "1000.00", OCT1), ("INV0000002", "900.00", OCT5)], "400.00", None),
+        # an invoice issued after the receipt cannot be what it pays
+        (
+            [("INV0000001", "1000.00", OCT1), ("INV0000002", "900.00", d(2026, 10, 25))],
+            "400.00",
+            "INV0000001",
+        ),  # fmt: skip
+        # near miss: 100.00 is 1,000.00 keyed with a decimal shift
+        ([("INV0000001", "1000.00", OCT1)], "100.00", None),
+        # near miss: more than is open is an advance or an overpayment, not on account
+        ([("INV0000001", "1000.00", OCT1)], "1200.00", None),
+    ],
+)
+def test_payment_on_account_goes_to_the_only_open_invoice(invoices, paid, applied_to):
+    res = run(
+        [inv(i, "C4", amount, date=date) for i, amount, date in invoices],
+        [rec("R1", paid, "Delta Foods", "付货款", date=ON_ACCOUNT)],
+    )
+    a = res.allocations
+    if applied_to is None:
+        assert a.height == 0
+        return
+    assert a.select("invoice_id", "applied_amount", "rule_id", "flags").rows() == [
+        (applied_to, D(paid), "on_account.only_open_invoice", "partial")
+    ]
+    assert inv_open(res, applied_to) == D("1000.00") - D(paid)

@@ -16,6 +16,7 @@ from arlib.match.rules import (
     exact_amount,
     instalment,
     manual,
+    on_account,
     partial,
     reference,
     suggestions,
@@ -32,6 +33,7 @@ CASCADE: tuple[Rule, ...] = (
     combined.RULE,
     partial.RULE,
     *instalment.RULES,
+    on_account.RULE,
     balance_forward.RULE,
     suggestions.RULE,
 )
