@@ -486,8 +486,9 @@ def test_credit_note_netted_before_cash():
 
 
 def test_credit_note_without_invoice_is_not_applied():
+    # (a second open invoice keeps the receipt from going on account to the only one)
     res = run(
-        [inv("INV0000001", "C4", "1000.00")],
+        [inv("INV0000001", "C4", "1000.00"), inv("INV0000009", "C4", "3333.33")],
         [rec("R1", "800.00", "Delta Foods")],
         credit_notes=[
             {"credit_id": "CN1", "customer_id": "C4", "date": d(2026, 10, 2), "amount": D("200.00")}
@@ -690,9 +691,14 @@ def test_fuzzy_payer_above_threshold_matches_with_lower_confidence():
 
 
 def test_near_amount_outside_tolerance_is_suggestion():
-    res = run([inv("INV0000001", "C4", "1000.00")], [rec("R1", "940.00", "Delta Foods")])
+    invoices = [inv("INV0000001", "C4", "1000.00"), inv("INV0000009", "C4", "3333.33")]
+    res = run(invoices, [rec("R1", "940.00", "Delta Foods")])
     assert res.allocations.height == 0
     assert res.suggestions["rule"].to_list() == ["near_amount"]
+    # the only open invoice: the 940.00 goes on account, the 60.00 short stays open
+    res = run(invoices[:1], [rec("R1", "940.00", "Delta Foods")])
+    assert res.allocations["rule_id"].to_list() == ["on_account.only_open_invoice"]
+    assert inv_open(res, "INV0000001") == D("60.00")
 
 
 # ------------------------------------------------------------------------- misc / contract
@@ -1121,8 +1127,8 @@ def test_instalment_memo_onto_the_only_open_invoice():
     [
         # two open invoices in the currency: which one is for people
         ([("INV0000001", "1000.00"), ("INV0000002", "3000.00")], "400.00", "分期货款"),
-        # no instalment in the memo
-        ([("INV0000001", "1000.00")], "400.00", "货款"),
+        # no instalment in the memo, and two open invoices (with one, it is on account)
+        ([("INV0000001", "1000.00"), ("INV0000002", "3000.00")], "400.00", "货款"),
         # more than the invoice's open amount
         ([("INV0000001", "1000.00")], "1400.00", "INSTALLMENT"),
     ],
@@ -1232,12 +1238,15 @@ def test_discount_to_the_cent_beats_a_bank_charge_candidate():
 
 
 def test_unreferenced_bank_charge_must_be_whole_units():
-    invoices = [inv("INV0000001", "C4", "1234.56")]
+    invoices = [inv("INV0000001", "C4", "1234.56"), inv("INV0000009", "C4", "3333.33")]
     res = run(invoices, [rec("R1", "1221.09", "Delta Foods")])
     assert res.allocations.height == 0
     assert res.suggestions["invoice_ids"].to_list()[0] == "INV0000001"
     res = run(invoices, [rec("R1", "1221.09", "Delta Foods")], bank_charge_whole_units=False)
     assert [r[2] for r in rows(res)] == ["cash", "bank_charge"]
+    # the only open invoice: no write-off either, the cash goes on account, 13.47 stays open
+    res = run(invoices[:1], [rec("R1", "1221.09", "Delta Foods")])
+    assert [r[2] for r in rows(res)] == ["cash"] and inv_open(res, "INV0000001") == D("13.47")
     # with the invoice named in the memo, any fee up to the cap is written off
     res = run(invoices, [rec("R1", "1221.09", "Delta Foods", "INV0000001")])
     assert rows(res)[1] == ("R1", "INV0000001", "bank_charge", D("13.47"), D("0.00"), "reference")

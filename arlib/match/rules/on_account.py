@@ -8,7 +8,8 @@ part payment rather than leave cash unapplied against an open debt. It runs last
 open-item rules, so "only" means after every exact, referenced, combined and instalment
 payment of the period. Never when the amount exceeds the open balance (that is an
 overpayment or an advance), when it is a keying error of the invoice (people confirm it),
-or when the customer has two or more open invoices in the currency (people decide which).
+when the memo holds any invoice's number (it names something, even if not clearly), or
+when the customer has two or more open invoices in the currency (people decide which).
 Age does not matter: an old invoice is the one most likely to be paid.
 """
 
@@ -21,8 +22,31 @@ from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.frames import fmt_cents, short
 
 
+def _mentions_an_invoice(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
+    """``rec_idx`` of receipts whose memo or bank reference holds a number that is some
+    invoice's number (of any customer, however short): such a receipt names something,
+    even when the reference rules could not tell which invoice it is."""
+    parts = [
+        receipts.select("rec_idx", pl.col(col).str.extract_all(r"[0-9]+").alias("tok"))
+        for col in ctx.cfg.reference_columns
+        if col in receipts.columns
+    ]
+    if not parts:
+        return pl.DataFrame(schema={"rec_idx": pl.Int64})
+    keys = ctx.ledger.inv.select("key").drop_nulls().unique()
+    return (
+        pl.concat(parts)
+        .explode("tok")
+        .with_columns(pl.col("tok").str.strip_chars_start("0").alias("key"))
+        .join(keys, on="key", how="semi")
+        .select("rec_idx")
+        .unique()
+    )
+
+
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     ledger = ctx.ledger
+    receipts = receipts.join(_mentions_an_invoice(ctx, receipts), on="rec_idx", how="anti")
     if receipts.height == 0:
         return Proposal()
     # per customer and currency, the open invoices in date order, each with how many are
