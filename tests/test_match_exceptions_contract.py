@@ -126,8 +126,9 @@ LEFT_OPEN = [
     pytest.param("HKD", "10000.00", "9000.00", "INV-1", "1000.00", id="HKD-1000-short"),
     # 40.00 is within 50.00 but 13 % of the invoice (bank_charge_max_pct 10)
     pytest.param("EUR", "300.00", "260.00", "INV-1", "40.00", id="EUR-40-of-300-short"),
-    # no reference: a bank charge only in whole units, so 45.50 is no bank charge
-    pytest.param("CNY", "10000.00", "9954.50", None, "10000.00", id="CNY-45.50-unreferenced"),
+    # no reference: a bank charge only in whole units, so 45.50 is no bank charge (the cash
+    # goes on account to the only open invoice, the 45.50 stays open)
+    pytest.param("CNY", "10000.00", "9954.50", None, "45.50", id="CNY-45.50-unreferenced"),
 ]
 
 
