@@ -21,7 +21,8 @@ Classes and types:
 - ``technical_error``: decimal_shift, transposition, rounding, duplicate_bank_line
 - ``process_gap``: discount_outside_terms, discount (within terms, not yet cleared),
   tax_difference, bank_charge_over_tolerance, bank_charge (within tolerance),
-  fx_difference, third_party_payment, memo_conflict
+  fx_difference, write_off (a short payment within the payment tolerance),
+  third_party_payment, memo_conflict
 - ``dispute``: short_payment, disputed_invoice, repeated_late_payment
 - ``unapplied_cash``: overpayment, duplicate_payment, unidentified_receipt
 
@@ -78,6 +79,7 @@ CLASS_OF = {
     "bank_charge_over_tolerance": "process_gap",
     "bank_charge": "process_gap",
     "fx_difference": "process_gap",
+    "write_off": "process_gap",
     "third_party_payment": "process_gap",
     "memo_conflict": "process_gap",
     "short_payment": "dispute",
@@ -102,6 +104,7 @@ DEFAULT_ACTIONS = {
     "approve the write-off",
     "bank_charge": "post the bank charge to 财务费用-手续费",
     "fx_difference": "review the rate used; post FX gain/loss",
+    "write_off": "post the short payment written off within the payment tolerance",
     "third_party_payment": "obtain the third-party payment agreement (三方协议) before applying",
     "memo_conflict": "confirm which invoice the customer meant (remittance advice)",
     "short_payment": "send a statement and ask the customer for the reason",
@@ -129,7 +132,7 @@ COLUMNS = {
     "key": pl.String,
 }
 
-TOLERANCE_KINDS = ("bank_charge", "discount", "fx_difference", "rounding")
+TOLERANCE_KINDS = ("bank_charge", "discount", "fx_difference", "rounding", "write_off")
 
 
 Tolerance = Annotated[Exact, Range(ge=0)]
@@ -141,9 +144,10 @@ LateUnit = choice(("invoices", "periods"), "unit")
 class ExceptionConfig(Section):
     """``exceptions:`` section of the params (amounts in the item's own currency).
 
-    The rounding, bank-charge and fx tolerances are not set here: they are matching's
-    (``matching.rounding_tolerance``, ``bank_charge_max``, ``fx_tolerance_pct``), copied in
-    when the params are validated, so the two stages judge a difference alike."""
+    The rounding, bank-charge, fx and payment tolerances are not set here: they are
+    matching's (``matching.rounding_tolerance``, ``bank_charge_max``, ``fx_tolerance_pct``,
+    ``payment_tolerance_pct``), copied in when the params are validated, so the two stages
+    judge a difference alike."""
 
     rounding_tolerance: SkipJsonSchema[Tolerance] = Field(
         Decimal("0.05"),
@@ -189,6 +193,12 @@ class ExceptionConfig(Section):
         description="FX difference in % of the invoice accepted (set from "
         "matching.fx_tolerance_pct)",
     )
+    payment_tolerance_pct: SkipJsonSchema[Tolerance] = Field(
+        Decimal("0"),
+        exclude=True,
+        description="short payment in % of the invoice's open amount written off (set from "
+        "matching.payment_tolerance_pct)",
+    )
     late_min_count: Annotated[Whole, Range(ge=1)] = Field(
         3,
         description="a customer late in at least this many late_unit of the history, more "
@@ -226,7 +236,7 @@ class ExceptionConfig(Section):
         return self.actions.get(kind, DEFAULT_ACTIONS[kind])
 
     def with_tolerances_of(self, matching) -> ExceptionConfig:
-        """This section with matching's rounding, bank-charge and fx tolerances, so a
+        """This section with matching's rounding, bank-charge, fx and payment tolerances, so a
         shortfall matching writes off is never over tolerance here, and one it leaves open
         is never within it."""
         caps = matching.bank_charge_max
@@ -236,6 +246,7 @@ class ExceptionConfig(Section):
                 "bank_charge_tolerance": caps.get("*", Decimal(0)),
                 "bank_charge_tolerance_by_currency": {k: v for k, v in caps.items() if k != "*"},
                 "fx_tolerance_pct": matching.fx_tolerance_pct,
+                "payment_tolerance_pct": matching.payment_tolerance_pct,
             }
         )
 
@@ -722,7 +733,9 @@ class _Classifier:
                 self.charges[(a["customer_id"], a.get("currency"))].append(a)
         self.pairs = defaultdict(list)
         for a in cash.join(
-            tol.filter(flagged).select("receipt_id", "invoice_id").unique(),
+            tol.filter(flagged | (pl.col("kind") == "write_off"))
+            .select("receipt_id", "invoice_id")
+            .unique(),
             on=["receipt_id", "invoice_id"],
             how="semi",
             nulls_equal=True,
@@ -1236,6 +1249,21 @@ class _Classifier:
                     "fx_difference",
                     evidence=f"{head} = {shown} of invoice {fmt_money(total)} "
                     f"({'≤' if within else '>'} {c.fx_tolerance_pct}%)",
+                    status="cleared" if within else "open",
+                    **base,
+                )
+            elif kind == "write_off":
+                # matching wrote the invoice off to nothing: what was open is the pair's cash
+                # and the write-off
+                cleared = sum(self.pairs.get((a["receipt_id"], a["invoice_id"]), []), amt)
+                pct = amt / cleared * 100 if cleared else None
+                within = pct is not None and amt > 0 and pct <= c.payment_tolerance_pct
+                shown = f"{pct:.2f}%" if pct is not None else "n/a"
+                self.add(
+                    "write_off",
+                    evidence=f"{head}: a short payment of {shown} of the open "
+                    f"{fmt_money(cleared)} ({'≤' if within else '>'} the payment tolerance "
+                    f"{c.payment_tolerance_pct}%)",
                     status="cleared" if within else "open",
                     **base,
                 )

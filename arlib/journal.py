@@ -9,8 +9,8 @@ to the exception or allocation it clears, with accounts taken from the params.
 
 What is proposed:
 
-- tolerance allocations (bank_charge, discount, fx_difference; rounding up to the
-  write-off threshold) whose exception is ``cleared`` (``open`` ones wait for review
+- tolerance allocations (bank_charge, discount, fx_difference, write_off; rounding up to
+  the write-off threshold) whose exception is ``cleared`` (``open`` ones wait for review
   unless ``include_open``);
 - open ``rounding`` exceptions (small residuals) up to the write-off threshold;
 - the change in the expected-credit-loss provision: closing − opening (the matrix gives
@@ -111,6 +111,7 @@ _KINDS = {
     "discount": ("discount", ("discount", "discount_outside_terms"), "cash discount allowed"),
     "fx_difference": ("fx", ("fx_difference",), "FX difference"),
     "rounding": ("write_off", ("rounding",), "rounding difference written off"),
+    "write_off": ("write_off", ("write_off",), "short payment written off (payment tolerance)"),
 }
 
 

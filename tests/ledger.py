@@ -20,8 +20,9 @@ d = dt.date
 OCT1 = d(2026, 10, 1)
 OCT5 = d(2026, 10, 5)
 
-# Write-off kinds: an allocation row of one of these clears part of an invoice with no cash.
-WRITE_OFF_KINDS = ("bank_charge", "discount", "fx_difference", "rounding")
+# Write-off kinds: an allocation row of one of these clears part of an invoice with no cash
+# (write_off: a short payment within matching.payment_tolerance_pct).
+WRITE_OFF_KINDS = ("bank_charge", "discount", "fx_difference", "rounding", "write_off")
 
 
 def frame(name: str, rows: list[dict]) -> pl.DataFrame:

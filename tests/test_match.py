@@ -485,11 +485,29 @@ def test_credit_note_netted_before_cash():
     assert res.credit_notes["unapplied"].item() == 0
 
 
-def test_credit_note_without_invoice_is_not_applied():
-    # (a second open invoice keeps the receipt from going on account to the only one)
+def test_credit_note_without_invoice_is_netted_when_it_makes_the_receipt_exact():
+    # receipt 800.00 + credit note 200.00 (naming no invoice) = the open 1,000.00
     res = run(
         [inv("INV0000001", "C4", "1000.00"), inv("INV0000009", "C4", "3333.33")],
         [rec("R1", "800.00", "Delta Foods")],
+        credit_notes=[
+            {"credit_id": "CN1", "customer_id": "C4", "date": d(2026, 10, 2), "amount": D("200.00")}
+        ],
+    )
+    assert rows(res) == [
+        ("CN1", "INV0000001", "credit_note", D("200.00"), D("0.00"), "credit_note"),
+        ("R1", "INV0000001", "cash", D("800.00"), D("800.00"), "credit_note"),
+    ]
+    assert res.credit_notes["unapplied"].item() == D("0.00")
+    assert inv_open(res, "INV0000001") == D("0.00")
+
+
+def test_credit_note_without_invoice_is_not_applied_when_nothing_adds_up():
+    # 700.00 + 200.00 is not the open 1,000.00: neither the credit nor the cash is applied
+    # (a second open invoice keeps the receipt from going on account to the only one)
+    res = run(
+        [inv("INV0000001", "C4", "1000.00"), inv("INV0000009", "C4", "3333.33")],
+        [rec("R1", "700.00", "Delta Foods")],
         credit_notes=[
             {"credit_id": "CN1", "customer_id": "C4", "date": d(2026, 10, 2), "amount": D("200.00")}
         ],

@@ -272,3 +272,45 @@ def test_a_close_with_default_params_agrees_with_itself(tmp_path):
         "receipt_id", "applied_amount"
     ).sort("receipt_id").rows() == [("R1", D("200.00")), ("R2", D("30.00"))]
     assert_agree(res, found)
+
+
+# --------------------------------------------------------------------------------------
+# a payment tolerance the user sets for matching is the one exceptions applies
+
+
+@pytest.mark.parametrize(
+    ("pct", "paid", "written"),
+    [
+        pytest.param("2", "9800.00", "200.00", id="2pct-exactly-2pct-short"),
+        pytest.param("2", "9799.99", None, id="2pct-a-cent-beyond"),
+        pytest.param("0.5", "9950.00", "50.00", id="0.5pct-exactly"),
+        pytest.param("0.5", "9900.00", None, id="0.5pct-1pct-short"),
+    ],
+)
+def test_a_users_payment_tolerance_for_matching_holds_for_exceptions(pct, paid, written):
+    matching = {"payment_tolerance_pct": pct, "bank_charge_max": {"*": "0"}}
+    res, found = review(
+        [inv("INV-1", "C4", "10000.00")], [rec("R1", paid, DELTA, "INV-1")], matching=matching
+    )
+    assert_agree(res, found)
+    (row,) = about(found, invoice_id="INV-1")
+    if written is not None:
+        assert (row["type"], row["amount"], row["status"]) == ("write_off", D(written), "cleared")
+    else:
+        assert row["status"] == "open" and row["amount"] == D("10000.00") - D(paid)
+        assert row["type"] != "write_off"
+
+
+def test_a_close_with_a_payment_tolerance_agrees_with_itself(tmp_path):
+    config = project(tmp_path, {"payment_tolerance_pct": 11, "bank_charge_max": {"*": 0}})
+    state: dict = {}
+    res = match_stage(config, state)
+    found = review_stage(config, state).exceptions
+    assert res.allocations.filter(pl.col("kind") != "cash").select(
+        "receipt_id", "kind", "applied_amount"
+    ).sort("receipt_id").rows() == [
+        ("R1", "write_off", D("200.00")),
+        ("R2", "write_off", D("30.00")),
+        ("R3", "write_off", D("1000.00")),  # 10 % of HKD 10,000.00, within 11 %
+    ]
+    assert_agree(res, found)

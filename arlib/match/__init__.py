@@ -10,6 +10,9 @@ refuses any proposal that breaks conservation. Ties are broken by explicit sort 
 (value_date, receipt_id, invoice_date, invoice_id), never by input order, and searches are
 bounded by counts, never by a clock.
 
+With ``unique_reference_only``, a receipt one of whose references names several open
+invoices is held: only the suggestions see it (people decide).
+
 After the rules, a cash allocation by a non-reference rule whose receipt's memo names
 existing invoices none of which it cleared is flagged ``memo_conflict`` (the payer + exact
 amount won over the memo).
@@ -26,7 +29,7 @@ from arlib.match.cascade import Context, Rule, walk
 from arlib.match.config import ALL_RULES, MatchConfig
 from arlib.match.frames import ALLOCATION_SCHEMA, SUGGESTION_SCHEMA, MatchResult
 from arlib.match.ledger import Ledger, LedgerError
-from arlib.match.prepare import extract_refs, fx_table, prep_customers, prep_invoices, prep_receipts
+from arlib.match.prepare import fx_table, prep_customers, prep_invoices, prep_receipts, references
 from arlib.match.rules import CASCADE, credit_note, suggestions
 from arlib.match.rules.manual import check_decisions
 from arlib.payers import resolve_payers
@@ -58,10 +61,14 @@ def match(
     inv0, inv = prep_invoices(invoices, cfg)
     rec0, rec = prep_receipts(receipts, payers, cust, cfg)
     cn = credit_note.prepare(credit_notes)
+    refs, shared = references(rec, inv, cust, cfg, inv0)
+    ledger = Ledger(inv, rec)
+    if cfg.unique_reference_only and shared:
+        ledger.hold(shared)
     ctx = Context(
         cfg=cfg,
-        ledger=Ledger(inv, rec),
-        refs=extract_refs(rec, inv, cust, cfg),
+        ledger=ledger,
+        refs=refs,
         customers=cust,
         fx=fx_table(fx_rates),
         base_currency=base_currency,

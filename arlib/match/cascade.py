@@ -43,7 +43,8 @@ PROPOSAL_ROWS = {
 @dataclass(frozen=True)
 class Receipts:
     """Which receipts a rule looks at; the cascade selects them, so no rule repeats the
-    filters. Always: receipts no rule has touched, positive, not under people's control."""
+    filters. Always: receipts no rule has touched, positive, not under people's control;
+    unless ``held``, not held for people (``unique_reference_only``)."""
 
     reserved: bool = False  # also receipts reserved for reference matching (carried-in cash)
     payer: bool = False  # only receipts whose payer resolved to a customer
@@ -51,9 +52,12 @@ class Receipts:
     policy: Literal["any", "open_item", "balance_forward"] = "any"  # the payer's policy
     foreign: bool = False  # only receipts in a currency other than the base currency
     instalment: bool = False  # only memos announcing an instalment (第2期, 分期, ...)
+    held: bool = False  # also receipts held for people (a reference naming several invoices)
 
     def describe(self) -> str:
         parts = ["untouched receipts" + ("" if self.reserved else " not reserved")]
+        if self.held:
+            parts.append("held ones too")
         if self.payer:
             parts.append("payer known")
         if self.references != "any":
@@ -134,7 +138,7 @@ class Outcome:
 
 def select_receipts(ctx: Context, spec: Receipts) -> pl.DataFrame:
     """The receipts ``spec`` names, from the ledger's untouched ones."""
-    fr = ctx.ledger.fresh_receipts(reserved=spec.reserved)
+    fr = ctx.ledger.fresh_receipts(reserved=spec.reserved, held=spec.held)
     if spec.payer:
         fr = fr.filter(pl.col("c_pay").is_not_null())
     if spec.references != "any":

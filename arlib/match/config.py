@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
+import polars as pl
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from arlib.findings import quote
@@ -25,6 +26,7 @@ from arlib.paramtypes import (
     problem,
     problems_at,
 )
+from arlib.schema import FRAMES
 
 #: the switches of ``matching.rules``: each turns on one or more rules of the cascade
 ALL_RULES: tuple[str, ...] = (
@@ -53,6 +55,18 @@ Pattern = Annotated[Text, AfterValidator(_regex)]
 Money = Annotated[Exact, Range(ge=0)]
 Count = Annotated[Whole, Range(ge=0)]
 Score = Annotated[Float, Range(ge=0, le=1)]
+Percent = Annotated[Exact, Range(ge=0, lt=100)]
+
+
+def _invoice_text_column(name: str) -> str:
+    optional = FRAMES["invoices"][1]
+    known = ["invoice_id", *(c for c, t in optional.items() if t == pl.String)]
+    if name not in known:
+        raise problem(f"{quote(name)} is no invoice text column (known: {', '.join(known)})")
+    return name
+
+
+InvoiceText = Annotated[Text, AfterValidator(_invoice_text_column)]
 
 
 class MatchConfig(Section):
@@ -109,6 +123,29 @@ class MatchConfig(Section):
         True,
         description="... except one stand-alone short number equal to the number of exactly "
         "one open invoice of the resolved payer's own customer (memo '556' or '556 第2期')",
+    )
+    invoice_reference_columns: tuple[InvoiceText, ...] = Field(
+        (),
+        description="invoice columns holding the customer's own reference (e.g. [po_number]): "
+        "a word of memo / bank_ref equal to one of them, case aside and whole (a1b2c3 is not "
+        "in xa1b2c3), names that invoice like its number does; only invoices of the payer's "
+        "own customer or a related company count (an unidentified payer: when the reference "
+        "belongs to one customer only). Empty: invoice numbers only",
+    )
+    unique_reference_only: Flag = Field(
+        False,
+        description="a reference (an invoice number or customer reference in the memo) that "
+        "names several open invoices is never applied automatically: the receipt is left to "
+        "people, with suggestions. Off: it counts as naming each of them (applied, e.g., "
+        "when their open amounts add up to the receipt)",
+    )
+    payment_tolerance_pct: Percent = Field(
+        Decimal("0"),
+        description="short-payment tolerance, % of the invoice's open amount: a receipt naming "
+        "the invoice (paid by its own customer or an unidentified payer) and short by at most "
+        "this much, the boundary included (2 accepts 98.00 of 100.00), clears it and the "
+        "shortfall is written off (kind write_off) when no rounding, discount or bank charge "
+        "explains it; never an overpayment, an instalment or a keying error. 0: off",
     )
     rounding_tolerance: Money = Field(
         Decimal("0.05"),

@@ -18,7 +18,16 @@ import polars as pl
 from arlib.schema import MONEY
 
 #: kinds of allocation row, in the order an invoice's rows are listed
-KINDS = ("cash", "bank_charge", "discount", "fx_difference", "credit_note", "rounding")
+#: (``write_off``: a shortfall within ``matching.payment_tolerance_pct``)
+KINDS = (
+    "cash",
+    "bank_charge",
+    "discount",
+    "fx_difference",
+    "credit_note",
+    "rounding",
+    "write_off",
+)
 
 
 @dataclass(frozen=True)

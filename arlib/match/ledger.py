@@ -41,6 +41,9 @@ class Ledger:
         #: receipts left to reference and manual matching only: cash carried in from a closed
         #: period, suspected duplicate payments
         self.reserved = (rec.get_column("origin") == "opening").fill_null(False).to_numpy().copy()
+        #: receipts held for people: a reference names several invoices and
+        #: ``unique_reference_only`` is on; only the suggestions look at them
+        self.held = np.zeros(rec.height, dtype=bool)
         self.rejected: set[tuple[int, int]] = set()
         self.frames: list[pl.DataFrame] = []
         self.counts: dict[str, int] = defaultdict(int)
@@ -49,12 +52,15 @@ class Ledger:
     def open_invoices(self) -> pl.DataFrame:
         return self.inv.with_columns(open_c=pl.Series(self.inv_open)).filter(pl.col("open_c") > 0)
 
-    def fresh_receipts(self, *, reserved: bool = True) -> pl.DataFrame:
+    def fresh_receipts(self, *, reserved: bool = True, held: bool = True) -> pl.DataFrame:
         """Receipts no rule has touched yet, positive, not under people's control; without
-        ``reserved`` also not reserved for reference matching."""
+        ``reserved`` also not reserved for reference matching, without ``held`` not held
+        for people."""
         mask = (self.rec_rem == self.rec_amt) & (self.rec_amt > 0) & ~self.locked
         if not reserved:
             mask &= ~self.reserved
+        if not held:
+            mask &= ~self.held
         return self.rec.filter(pl.Series(mask))
 
     def drop_rejected(self, cands: pl.DataFrame) -> pl.DataFrame:
@@ -77,6 +83,9 @@ class Ledger:
 
     def reserve(self, rec_idx: list[int]) -> None:
         self.reserved[np.asarray(rec_idx, dtype=np.int64)] = True
+
+    def hold(self, rec_idx: list[int]) -> None:
+        self.held[np.asarray(rec_idx, dtype=np.int64)] = True
 
     def reject(self, pairs: set[tuple[int, int]]) -> None:
         self.rejected |= pairs

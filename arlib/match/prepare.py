@@ -111,10 +111,32 @@ def prep_receipts(
 INSTALMENT_MEMO = r"(?i)第\s*\d+\s*期|分期|\binstal(?:l)?ments?\b"
 
 
+REF_SCHEMA = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
+
+
 def extract_refs(
-    rec: pl.DataFrame, inv: pl.DataFrame, cust: pl.DataFrame, cfg: MatchConfig
+    rec: pl.DataFrame,
+    inv: pl.DataFrame,
+    cust: pl.DataFrame,
+    cfg: MatchConfig,
+    invoice_columns: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """(rec_idx, inv_idx, src, text): every existing invoice a receipt's text names."""
+    return references(rec, inv, cust, cfg, invoice_columns)[0]
+
+
+def references(
+    rec: pl.DataFrame,
+    inv: pl.DataFrame,
+    cust: pl.DataFrame,
+    cfg: MatchConfig,
+    invoice_columns: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, list[int]]:
+    """(refs, shared): every existing invoice a receipt's text names (by its number, or by
+    a customer's reference in ``invoice_reference_columns`` of ``invoice_columns``, the
+    canonical invoices in ``inv`` order), and the receipts one of whose references names
+    several invoices open at the start (``unique_reference_only`` holds them back)."""
+    schema = REF_SCHEMA
     parts = []
     for col in cfg.reference_columns:
         if col not in rec.columns:
@@ -127,30 +149,117 @@ def extract_refs(
             pl.lit(col).alias("src"),
         ).explode("tok")
         parts.append(toks)
-    schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
-    if not parts:
-        return pl.DataFrame(schema=schema)
-    toks = (
-        pl.concat(parts)
-        .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
-        .filter(
-            (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
-            | pl.col("tok").str.contains(r"[\p{L}]")
+    named = pl.DataFrame(schema={**schema, "ref": pl.String})
+    if parts:
+        toks = (
+            pl.concat(parts)
+            .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
+            .filter(
+                (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
+                | pl.col("tok").str.contains(r"[\p{L}]")
+            )
+            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+            .filter(pl.col("key").str.len_chars() > 0)
         )
-        .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
-        .filter(pl.col("key").str.len_chars() > 0)
-    )
-    refs = toks.join(inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner")
+        named = toks.join(
+            inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner"
+        ).select(*schema, pl.col("key").alias("ref"))
+    own_refs = customer_refs(rec, inv, cust, cfg, invoice_columns)
+    if own_refs.height:
+        named = pl.concat([named.cast({**schema, "ref": pl.String}), own_refs])
+    refs = named.select(list(schema))
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
         short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
-        refs = pl.concat([refs.select(list(schema)).cast(schema), short.cast(schema)])
+        refs = pl.concat([refs.cast(schema), short.cast(schema)])
     refs = (
         refs.sort(["rec_idx", "inv_idx", "src"])
         .unique(["rec_idx", "inv_idx"], keep="first", maintain_order=True)
         .select(list(schema))
         .cast(schema)
     )
-    return refs
+    shared = (
+        named.join(inv.filter(pl.col("start_c") > 0).select("inv_idx"), on="inv_idx", how="semi")
+        .group_by("rec_idx", "ref")
+        .agg(pl.col("inv_idx").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+        .get_column("rec_idx")
+        .unique()
+        .sort()
+        .to_list()
+    )
+    return refs, shared
+
+
+#: the words of a memo a customer's reference is compared with: text between blanks and
+#: these separators, a full stop at either end dropped (a1b2c3 in 'PO#a1b2c3, thanks.')
+REF_WORD = r"[^\s,，;；:：、()（）\[\]【】{}<>《》\"“”'‘’#＃]+"
+
+
+def customer_refs(
+    rec: pl.DataFrame,
+    inv: pl.DataFrame,
+    cust: pl.DataFrame,
+    cfg: MatchConfig,
+    invoice_columns: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """(rec_idx, inv_idx, src, text, ref): invoices named by the customer's own reference
+    (``invoice_reference_columns``, e.g. po_number): a word of the receipt's text equal to
+    it, case aside. Customers choose their references, so two customers may use the same
+    one: it names invoices of the resolved payer's own customer or of a related company
+    only; for an unidentified payer, only when every invoice carrying it is one
+    customer's."""
+    schema = {**REF_SCHEMA, "ref": pl.String}
+    if invoice_columns is None or not cfg.invoice_reference_columns:
+        return pl.DataFrame(schema=schema)
+    values = [
+        invoice_columns.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
+            pl.col(icol).cast(pl.String).str.strip_chars().str.to_lowercase().alias("word"),
+            pl.lit(icol).alias("icol"),
+        ).filter(pl.col("word").str.len_chars() > 0)
+        for icol in cfg.invoice_reference_columns
+        if icol in invoice_columns.columns
+    ]
+    words = [
+        rec.select(
+            "rec_idx",
+            "c_pay",
+            "par_pay",
+            pl.col(col).alias("text"),
+            pl.col(col).str.to_lowercase().str.extract_all(REF_WORD).alias("word"),
+            pl.lit(col).alias("col"),
+        )
+        .drop_nulls("text")
+        .explode("word")
+        .with_columns(pl.col("word").str.strip_chars("."))
+        .filter(pl.col("word").str.len_chars() > 0)
+        .unique(["rec_idx", "col", "word"], maintain_order=True)
+        for col in cfg.reference_columns
+        if col in rec.columns
+    ]
+    if not values or not words:
+        return pl.DataFrame(schema=schema)
+    carriers = (
+        pl.concat(values)
+        .join(inv.select("inv_idx", pl.col("customer_id").alias("c_inv")), on="inv_idx")
+        .join(
+            cust.select(pl.col("customer_id").alias("c_inv"), pl.col("parent_id").alias("par_inv")),
+            on="c_inv",
+            how="left",
+        )
+    )
+    hits = pl.concat(words).join(carriers, on="word", how="inner")
+    known = pl.col("c_pay").is_not_null()
+    mine = (pl.col("c_pay") == pl.col("c_inv")) | is_related().fill_null(False)
+    one_customer = pl.col("c_inv").n_unique().over(["rec_idx", "col", "word"]) == 1
+    hits = hits.filter((known & mine) | (~known & one_customer))
+    return hits.select(
+        "rec_idx",
+        "inv_idx",
+        pl.format("{} ({})", "col", "icol").alias("src"),
+        "text",
+        pl.format("{}:{}", "icol", "word").alias("ref"),
+    ).cast(schema)
 
 
 # instalment markers and counts whose digits are no invoice number: 第2期, 2期, 2/3,
@@ -179,7 +288,7 @@ def short_own_refs(
     *and* the receipt's exact amount, when exactly one does: a parent paying its
     subsidiary's invoice (flagged ``third_party`` by the reference rule). An unrelated
     customer's invoice is never named this way."""
-    schema = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "src": pl.String, "text": pl.String}
+    schema = REF_SCHEMA
     parts = []
     for col in cfg.reference_columns:
         if col not in rec.columns:

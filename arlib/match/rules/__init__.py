@@ -20,11 +20,15 @@ from arlib.match.rules import (
     partial,
     reference,
     suggestions,
+    unnamed_credit,
 )
 
 CASCADE: tuple[Rule, ...] = (
     credit_note.RULE,
     manual.RULE,
+    # after people's decisions, before any tolerance or partial payment: credit notes that
+    # make the receipt an exact payment explain its shortfall best (see its docstring)
+    unnamed_credit.RULE,
     *reference.RULES,
     duplicates.AFTER_REFERENCE,
     exact_amount.RULES[0],
@@ -66,5 +70,5 @@ def _shown(value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     if isinstance(value, tuple):
-        return ", ".join(map(str, value))
+        return ", ".join(map(str, value)) if value else "(none)"
     return str(value)

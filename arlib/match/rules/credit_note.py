@@ -4,7 +4,8 @@ Rows of kind ``credit_note`` whose ``receipt_id`` is the *credit_id*, so the row
 document cleared the invoice (no cash: ``receipt_amount`` 0). A receipt of invoice minus
 credit then matches exactly. Several credit notes on one invoice are netted in date order
 up to its open amount; credit notes naming no open invoice of the same customer and
-currency stay unapplied (``MatchResult.credit_notes``).
+currency stay unapplied (``MatchResult.credit_notes``), unless they name no invoice at all
+and make a receipt an exact payment (:mod:`arlib.match.rules.unnamed_credit`).
 """
 
 from __future__ import annotations

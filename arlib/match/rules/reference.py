@@ -6,7 +6,11 @@ zeros stripped, compared whole with the invoice's number from ``invoice_key_patt
 ``discount`` (the customer's ``discount_terms`` like ``2/10 net 30`` when paid within the
 window), ``bank_charge`` (short payment up to ``bank_charge_max`` of the currency, not on
 an instalment), ``fx_difference`` (another currency at the value-date rate within
-``fx_tolerance_pct``); the difference is its own allocation row. A related company (parent,
+``fx_tolerance_pct``), ``write_off`` (short payment up to ``payment_tolerance_pct`` of the
+open amount, the boundary included; never an overpayment, an instalment or a keying
+error); the difference is its own allocation row. A customer's own reference on the
+invoice (``invoice_reference_columns``, e.g. po_number) names it like its number
+(:func:`arlib.match.prepare.customer_refs`). A related company (parent,
 subsidiary or sibling by ``parent_id``) paying another customer's invoice by reference and
 exact amount is applied and flagged ``third_party``. Several named invoices summing to the
 amount: ``reference.combined``.
@@ -65,6 +69,14 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         & ((diff - disc_c).abs() <= rt)
     )
     fx_tol = pl.col("open_c").cast(pl.Decimal(38, 4)) * pl.lit(cfg.fx_tolerance_pct) / 100
+    # payment tolerance: short by at most payment_tolerance_pct % of the open amount, exactly
+    # (diff * 100 * den <= open * num for the percentage num / den; 98 % paid of 2 % counts)
+    tol_num, tol_den = cfg.payment_tolerance_pct.as_integer_ratio()
+    within_tolerance = (
+        (diff.cast(pl.Int128) * (100 * tol_den)) <= (pl.col("open_c").cast(pl.Int128) * tol_num)
+        if tol_num > 0
+        else pl.lit(False)
+    )
     own = pl.col("rel").is_in(["own", "unknown"])
     kind = (
         pl.when(diff == 0)
@@ -86,16 +98,32 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(pl.lit("bank_charge"))
         .when(~same & (diff.abs().cast(pl.Decimal(38, 4)) <= fx_tol))
         .then(pl.lit("fx_difference"))
+        .when(
+            same
+            & (diff > 0)
+            & within_tolerance
+            & ~pl.col("inst")
+            & (pl.col("rec_idx").n_unique().over("inv_idx") == 1)
+        )
+        .then(pl.lit("write_off"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+    # the weakest explanation last: a tolerance is a policy, not a fact about the payment
     prio = pl.col("wo").replace_strict(
-        {"exact": 0, "rounding": 1, "discount": 2, "bank_charge": 3, "fx_difference": 4},
+        {
+            "exact": 0,
+            "rounding": 1,
+            "discount": 2,
+            "bank_charge": 3,
+            "fx_difference": 4,
+            "write_off": 5,
+        },
         return_dtype=pl.Int64,
     ) * 2 + pl.col("rel").is_in(["related", "other"]).cast(pl.Int64)
     c = c.with_columns(kind.alias("wo"), disc_c.alias("disc_c")).filter(pl.col("wo").is_not_null())
     # a short amount that is the named invoice's amount with two digits swapped is a keying
     # error (the exceptions stage classifies it), not a bank charge or rounding
-    wo_rows = c.filter(pl.col("wo").is_in(["rounding", "bank_charge"]))
+    wo_rows = c.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
     if wo_rows.height:
         typo = wo_rows.filter(is_keying_error("conv_c", "open_c")).select("rec_idx").unique()
         c = c.join(typo, on="rec_idx", how="anti")
@@ -133,6 +161,16 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         )
         .when(pl.col("wo") == "bank_charge")
         .then(pl.format("short {} written off as bank charge", fmt(diff)))
+        .when(pl.col("wo") == "write_off")
+        .then(
+            pl.format(
+                "short {} = {}% of the open {}, within the payment tolerance of {}%: written off",
+                fmt(diff),
+                _pct_of(diff, pl.col("open_c")),
+                fmt(pl.col("open_c")),
+                pl.lit(f"{cfg.payment_tolerance_pct.normalize():f}"),
+            )
+        )
         .otherwise(
             pl.format(
                 "{} {} at the value-date rate = {} {}; fx difference {}",
@@ -190,6 +228,12 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             meta=meta,
         )
     )
+
+
+def _pct_of(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """``part`` as a percentage of ``whole`` with two decimals, rounded down (text)."""
+    hundredths = (part.cast(pl.Int128) * 10_000 // whole.cast(pl.Int128)).cast(pl.Int64)
+    return pl.format("{}.{}", hundredths // 100, (hundredths % 100).cast(pl.String).str.zfill(2))
 
 
 def propose_combined(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -279,8 +323,8 @@ RULES = (
         switch="reference",
         description="a receipt naming one open invoice with its exact amount, whoever pays "
         "(another customer: flagged third_party); or, paid by the invoice's own customer or an "
-        "unidentified payer, within rounding, the customer's discount, a bank charge or the "
-        "fx tolerance",
+        "unidentified payer, within rounding, the customer's discount, a bank charge, the "
+        "fx tolerance or the payment tolerance (short payments only)",
         receipts=Receipts(reserved=True, references="with"),
         propose=propose_single,
         ties="unique",
@@ -290,6 +334,7 @@ RULES = (
             "reference.discount": 0.95,
             "reference.bank_charge": 0.95,
             "reference.fx_difference": 0.95,
+            "reference.write_off": 0.9,
             "reference.third_party": 0.9,
             "reference.third_party_unrelated": 0.85,
             "reference.unknown_payer": 0.9,
@@ -300,11 +345,14 @@ RULES = (
             "invoice_key_pattern",
             "reference_min_digits",
             "reference_short_own",
+            "invoice_reference_columns",
+            "unique_reference_only",
             "rounding_tolerance",
             "bank_charge_max",
             "bank_charge_max_pct",
             "fx_tolerance_pct",
             "fx_max_rate_age_days",
+            "payment_tolerance_pct",
         ),
     ),
     Rule(
@@ -316,6 +364,11 @@ RULES = (
         propose=propose_combined,
         ties="in_order",
         confidence={"reference.combined": 0.95, "reference.combined_unknown_payer": 0.85},
-        settings=("combined_max_invoices", "combined_max_nodes", "bank_charge_max"),
+        settings=(
+            "combined_max_invoices",
+            "combined_max_nodes",
+            "bank_charge_max",
+            "unique_reference_only",
+        ),
     ),
 )

@@ -7,6 +7,7 @@ customer's invoice, the combinations that also fit (from ``combined``).
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from arlib.keying import keying_error_expr, transpositions_expr
@@ -213,6 +214,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # references that could not be applied
     rc = ref_candidates(ledger, fr, ctx.refs, ctx.customers)
     rc = rc.with_columns(pl.col("c_inv").alias("customer_id"))
+    held = pl.col("rec_idx").is_in(np.flatnonzero(ledger.held).tolist())
     emit(
         rc,
         pl.when(pl.col("rel").is_in(["own", "unknown"]))
@@ -221,18 +223,35 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(0.45)
         .otherwise(0.4),
         "reference",
-        pl.format(
-            "{} names invoice {} of customer {} (open {} {}) but the receipt is {} {}{}",
-            "src",
-            "invoice_id",
-            "c_inv",
-            "i_ccy",
-            fmt(pl.col("open_c")),
-            "r_ccy",
-            fmt(pl.col("amt_c")),
-            pl.when(pl.col("rel") == "other")
-            .then(pl.format(" from customer {}", "c_pay"))
-            .otherwise(pl.lit("")),
+        pl.when(held)
+        .then(
+            pl.format(
+                "{} names invoice {} of customer {} (open {} {}), one of several open invoices "
+                "the same reference names: not applied automatically (unique_reference_only); "
+                "the receipt is {} {}",
+                "src",
+                "invoice_id",
+                "c_inv",
+                "i_ccy",
+                fmt(pl.col("open_c")),
+                "r_ccy",
+                fmt(pl.col("amt_c")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{} names invoice {} of customer {} (open {} {}) but the receipt is {} {}{}",
+                "src",
+                "invoice_id",
+                "c_inv",
+                "i_ccy",
+                fmt(pl.col("open_c")),
+                "r_ccy",
+                fmt(pl.col("amt_c")),
+                pl.when(pl.col("rel") == "other")
+                .then(pl.format(" from customer {}", "c_pay"))
+                .otherwise(pl.lit("")),
+            )
         ),
     )
     if not parts:
@@ -261,7 +280,7 @@ RULE = Rule(
     switch="suggestions",
     description="what is left: equal amounts of several invoices, near amounts, keying "
     "errors, fuzzy payers, references that did not fit -- ranked suggestions, never applied",
-    receipts=Receipts(reserved=True),
+    receipts=Receipts(reserved=True, held=True),
     propose=propose,
     ties="in_order",
     confidence={},
