@@ -457,7 +457,11 @@ def test_a_credit_note_is_netted_once():
     assert [r for r in allocs(res) if r[2] == "credit_note"] == [
         ("CN-1", "INV-1", "credit_note", D("150.00"), D("0.00"))
     ]
-    assert receipt(res, "R2")["unapplied"] == D("210.00")
+    # R2 finds no credit left: it is only a payment on account of INV-2, Delta's last invoice
+    r2 = res.allocations.filter(pl.col("receipt_id") == "R2")
+    assert r2.select("invoice_id", "applied_amount", "rule_id").rows() == [
+        ("INV-2", D("210.00"), "on_account.only_open_invoice")
+    ]
 
 
 def test_a_netted_credit_note_leaves_no_exception():
