@@ -220,7 +220,6 @@ KEYING_ERRORS = [
     ("dropped-digit", "12345.00", "1245.00"),
     ("doubled-digit", "1234.00", "12234.00"),
 ]
-NOT_SEEN = "a truncated shift, a dropped or a doubled digit is not recognised"
 
 
 def keying_params(marked: dict[str, str]):
@@ -232,10 +231,6 @@ def keying_params(marked: dict[str, str]):
 
 def keying_ledger(invoice_amount, paid, memo):
     return run([inv("INV-50001", "C1", invoice_amount)], [rec("R1", paid, ACME, memo)], CUSTOMERS)
-
-
-IN_PART = "applied as a part payment of the named invoice: " + NOT_SEEN
-IN_FULL = "the named invoice is cleared and the excess left unapplied: " + NOT_SEEN
 
 
 @pytest.mark.parametrize(
@@ -263,9 +258,6 @@ def both_readings(res, invoice_amount, paid):
         assert re.search(rf"(?<![\d.]){re.escape(amount)}(?!\d)", words), (amount, words)
 
 
-NO_SUGGESTION = "no suggestion: " + NOT_SEEN
-
-
 @pytest.mark.parametrize(
     ("invoice_amount", "paid"),
     keying_params({}),
@@ -276,7 +268,7 @@ def test_3_keying_error_of_the_named_invoice_shows_both_readings(invoice_amount,
 
 @pytest.mark.parametrize(
     ("invoice_amount", "paid"),
-    keying_params({"dropped-digit": NO_SUGGESTION, "doubled-digit": NO_SUGGESTION}),
+    keying_params({}),
 )
 def test_3_keying_error_of_the_only_candidate_invoice_shows_both_readings(invoice_amount, paid):
     both_readings(keying_ledger(invoice_amount, paid, "payment"), invoice_amount, paid)

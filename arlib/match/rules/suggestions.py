@@ -15,6 +15,30 @@ from arlib.match.cascade import Context, Proposal, Receipts, Rule
 from arlib.match.frames import SUGGESTION_ROWS, basis_points, fmt, range_join
 from arlib.match.prepare import ref_candidates
 
+#: amounts of up to this many digits (in cents) are searched for dropped or doubled digits
+_SLIP_DIGITS = 12
+
+
+def _digit_slips(cents: pl.Expr) -> list[pl.Expr]:
+    """The amounts ``cents`` could be with one digit dropped (every digit inserted at every
+    place) or doubled (one of two equal neighbours removed): the invoices a receipt's
+    amount may be a slip of, for an equality join (null where there is none; the keying
+    check then confirms each pair)."""
+    s = cents.cast(pl.String)
+    n = s.str.len_chars()
+    out = []
+    for at in range(_SLIP_DIGITS + 1):
+        for digit in "0123456789":
+            if at == 0 and digit == "0":
+                continue
+            inserted = pl.concat_str(s.str.slice(0, at), pl.lit(digit), s.str.slice(at))
+            out.append(pl.when(n >= at).then(inserted.cast(pl.Int64)))
+    for at in range(_SLIP_DIGITS - 1):
+        doubled = s.str.slice(at, 1) == s.str.slice(at + 1, 1)
+        removed = pl.concat_str(s.str.slice(0, at), s.str.slice(at + 1))
+        out.append(pl.when((n > at + 1) & doubled).then(removed.cast(pl.Int64)))
+    return out
+
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     cfg, ledger, fr = ctx.cfg, ctx.ledger, receipts
@@ -133,6 +157,9 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 )
                 for f in (10, 100)
             ),
+            keyed.with_columns(
+                pl.concat_list(_digit_slips(pl.col("amt_c"))).alias("open_c")
+            ).explode("open_c"),
         ]
     ).drop_nulls("open_c")
     exact = variants.join(inv_cols, on=["customer_id", "currency", "open_c"])
