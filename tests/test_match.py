@@ -1370,3 +1370,14 @@ def test_payment_on_account_goes_to_the_only_open_invoice(invoices, paid, applie
         (applied_to, D(paid), "on_account.only_open_invoice", "partial")
     ]
     assert inv_open(res, applied_to) == D("1000.00") - D(paid)
+
+
+def test_an_invoice_that_comes_in_with_nothing_open_is_paid():
+    """An invoice carried in (or exported) with open_amount 0 was paid in an earlier close:
+    it is paid, not open (near miss: one with something open stays open)."""
+    invoices = frame(
+        "invoices", [inv("INV0000007", "C4", "5000.00"), inv("INV0000008", "C4", "5000.00")]
+    ).with_columns(pl.Series("open_amount", [D("0.00"), D("1200.00")], dtype=pl.Decimal(38, 2)))
+    res = match(invoices, frame("receipts", []), frame("customers", CUSTOMERS))
+    got = dict(res.invoices.select("invoice_id", "status").rows())
+    assert got == {"INV0000007": "paid", "INV0000008": "open"}

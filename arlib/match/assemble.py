@@ -168,13 +168,14 @@ def assemble(
 
     # invoices output
     i = (
-        inv.select("start_c")
+        inv.select("start_c", "amt_c")
         .with_columns(open_c=pl.Series(inv_open))
         .with_columns(
             money(pl.col("start_c") - pl.col("open_c")).alias("applied"),
             money(pl.col("open_c")).alias("open_amount"),
             money(pl.col("start_c")).alias("open_at_start"),
-            pl.when((pl.col("open_c") == 0) & (pl.col("start_c") > 0))
+            # nothing left of a positive invoice: paid, also when it came in with nothing open
+            pl.when((pl.col("open_c") == 0) & ((pl.col("start_c") > 0) | (pl.col("amt_c") > 0)))
             .then(pl.lit("paid"))
             .when(pl.col("open_c") != pl.col("start_c"))
             .then(pl.lit("partial"))
