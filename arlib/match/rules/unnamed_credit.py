@@ -31,7 +31,7 @@ from collections import defaultdict
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import fmt_cents
+from arlib.match.frames import fmt_cents, range_join
 from arlib.match.search import subsets
 
 
@@ -59,7 +59,24 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     credits = _credits(ctx)
     if not credits or receipts.height == 0:
         return Proposal()
-    fr = receipts.filter(pl.col("c_pay").is_in(list(credits)) & ~pl.col("inst")).sort(
+    fr = receipts.filter(pl.col("c_pay").is_in(list(credits)) & ~pl.col("inst"))
+    # only receipts that some open invoice of their customer lies above, by at most what
+    # the customer has in such credit notes: a sorted search, before any per-receipt work
+    totals = pl.DataFrame(
+        [(cust, sum(c[2] for c in notes)) for cust, notes in credits.items()],
+        schema={"c_pay": pl.String, "_credit_c": pl.Int64},
+        orient="row",
+    )
+    reach = range_join(
+        fr.select("rec_idx", "c_pay", "currency", "amt_c").join(totals, on="c_pay"),
+        ledger.open_invoices().select(pl.col("customer_id").alias("c_pay"), "currency", "open_c"),
+        ["c_pay", "currency"],
+        "open_c",
+        pl.col("amt_c") + 1,
+        pl.col("amt_c") + pl.col("_credit_c"),
+        cap=1,
+    )
+    fr = fr.join(reach.select("rec_idx").unique(), on="rec_idx", how="semi").sort(
         ["value_date", "receipt_id"]
     )
     if fr.height == 0:
@@ -73,15 +90,21 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     ):
         by_amount[(cust, ccy)] = (g["open_c"].to_list(), g["inv_idx"].to_list())
     named: dict[int, set[int]] = defaultdict(set)
-    for ri, ii in ctx.refs.select("rec_idx", "inv_idx").iter_rows():
+    for ri, ii in (
+        ctx.refs.join(fr.select("rec_idx"), on="rec_idx", how="semi")
+        .select("rec_idx", "inv_idx")
+        .iter_rows()
+    ):
         named[ri].add(ii)
     # invoices named by another receipt still waiting are left for that receipt
-    waiting = set(ledger.fresh_receipts().get_column("rec_idx").to_list())
     claimed: dict[int, set[int]] = defaultdict(set)
-    for ri, iis in named.items():
-        if ri in waiting:
-            for ii in iis:
-                claimed[ii].add(ri)
+    for ri, ii in (
+        ctx.refs.join(ledger.fresh_receipts().select("rec_idx"), on="rec_idx", how="semi")
+        .join(oi.select("inv_idx"), on="inv_idx", how="semi")
+        .select("rec_idx", "inv_idx")
+        .iter_rows()
+    ):
+        claimed[ii].add(ri)
     inv_open = ledger.inv_open.copy()
     cap = cfg.combined_max_candidates
     used: set[int] = set()  # credit-note positions netted in this pass
