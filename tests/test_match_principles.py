@@ -391,12 +391,7 @@ def test_5_fuzzy_payer_and_a_reference_is_applied(payer):
     assert status(res, "R1") == "applied"
 
 
-@pytest.mark.parametrize(
-    "payer",
-    fuzzy_params(
-        {"reordered": "reordered words: " + NOT_A_CANDIDATE, "glued": "glued: " + NOT_A_CANDIDATE}
-    ),
-)
+@pytest.mark.parametrize("payer", fuzzy_params({"glued": "glued: " + NOT_A_CANDIDATE}))
 def test_5_fuzzy_payer_and_a_unique_exact_amount_is_applied(payer):
     res = run(BRIGHT_LEDGER, [rec("R1", "2480.00", payer, None)], CUSTOMERS)
     assert allocs(res, "R1") == [("R1", "INV-80002", "cash", D("2480.00"), D("2480.00"))]
@@ -432,7 +427,6 @@ def test_5_fuzzy_payer_between_two_customers_and_an_amount_only_one_has_is_appli
     assert status(res, "R1") == "applied"
 
 
-@xfail(5, "a payer resembling two customers is taken as one of them and its invoice applied")
 def test_5_near_miss_fuzzy_payer_and_an_amount_both_candidates_have_is_a_suggestion():
     res = run(
         [*BRIGHT_LEDGER, inv("INV-90001", "C9", "2480.00")],
