@@ -40,8 +40,7 @@ matching then lets a reference or an exact amount among *their* open invoices de
    such, is inside the payer text (``ACME TRADING LTD/PAYMENT``, ``...有限公司往来款``).
    The best customer is ``fuzzy`` (resolved, score = its ratio / 100) when it scores at
    least ``auto_threshold``, beats every other compared customer by ``margin``, and no
-   other customer's name is one the payer's is shortened or truncated from (or glued from,
-   coming near it too: at least ``suggest_threshold``); a
+   other customer's name is one the payer's is shortened or truncated from; a
    truncation of exactly one customer that nobody else comes near (below
    ``suggest_threshold``) counts as 0.9. Otherwise the payer is ``fuzzy_candidates``:
    every customer at ``auto_threshold`` or within ``margin`` of a best that is, and every
@@ -567,13 +566,10 @@ def _fuzzy(
         .otherwise(pl.col("s"))
         .alias("s"),
         (pl.col("short") | (pl.col("trunc") & (n_trunc > 1)) | pl.col("glued")).alias("form"),
-        # what keeps another customer from being resolved: a name the payer's is a
-        # shortened or truncated form of, or one glued into it that also comes near
-        (
-            pl.col("short")
-            | (pl.col("trunc") & (n_trunc > 1))
-            | (pl.col("glued") & (pl.col("s") >= lo))
-        ).alias("rival"),
+        # what keeps another customer from being resolved, however far its score: a name
+        # the payer's is a shortened or truncated form of too (a name glued into the payer
+        # text is a rival only by its score: the margin)
+        (pl.col("short") | (pl.col("trunc") & (n_trunc > 1))).alias("rival"),
     )
     per = per.sort(["q", "s", "cc"], descending=[False, True, False]).with_columns(
         pl.int_range(pl.len()).over("q").alias("_rank")
