@@ -37,14 +37,17 @@ matching then lets a reference or an exact amount among *their* open invoices de
    ``上海华润五金贸易``), *truncated* when the name before suffix stripping is a prefix of
    the customer's (at least 6 characters and 60 %: a cut bank field), and *glued* when the
    customer's whole normalised name (at least 4 Chinese / 6 other characters), the longest
-   such, is inside the payer text (``ACME TRADING LTD/PAYMENT``, ``...有限公司往来款``).
+   such, is inside the payer text (``ACME TRADING LTD/PAYMENT``, ``...有限公司往来款``),
+   and a *slip* when it is one keying slip from the customer's name (a character replaced,
+   doubled, dropped, or two swapped; at least 4 Chinese / 6 other characters: a 6-character
+   Chinese name with one wrong character scores only 0.83).
    The best customer is ``fuzzy`` (resolved, score = its ratio / 100) when it scores at
    least ``auto_threshold``, beats every other compared customer by ``margin``, and no
    other customer's name is one the payer's is shortened or truncated from; a
    truncation of exactly one customer that nobody else comes near (below
    ``suggest_threshold``) counts as 0.9. Otherwise the payer is ``fuzzy_candidates``:
    every customer at ``auto_threshold`` or within ``margin`` of a best that is, and every
-   customer the name is shortened, truncated or glued from. A best score below that but at
+   customer the name is shortened, truncated, glued or one slip from. A best score below that but at
    least ``suggest_threshold`` is only a *candidate* (``candidate_id``/``candidate_score``,
    method ``none``): matching may suggest it, never allocate on it.
 6. ``none``    -- nothing above.
@@ -373,6 +376,7 @@ def _fuzzy(
     ``_fz_s`` (the best score), ``_fz_cands`` (candidate customers, or null), ``_fz_cid`` /
     ``_fz_cs`` (the best customer and score when not resolved)."""
     from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import OSA
 
     schema = {
         "_norm": pl.String,
@@ -521,6 +525,23 @@ def _fuzzy(
         & (qplen[qi] * 10 >= cplen[ci] * 6)
     )
     glued = exact_in & (cl_ < ql_) & (cl_ >= np.where(c_han[ci], 4, 6))
+    # one keying slip (a character replaced, doubled, dropped or two swapped) from the
+    # customer's name, >= 4 Chinese / 6 other characters: a typo, not another name
+    slip = (np.abs(ql_ - cl_) <= 1) & (np.minimum(ql_, cl_) >= np.where(q_han[qi], 4, 6))
+    slip &= s >= FORM_FLOOR
+    where = np.flatnonzero(slip)
+    if where.size:
+        slip[where] = (
+            process.cpdist(
+                qa["qn"][qi[where]],
+                ca["cn"][ci[where]],
+                scorer=OSA.distance,
+                score_cutoff=1,
+                dtype=np.int32,
+                workers=-1,
+            )
+            == 1
+        )
     for mask, test in (
         (
             short,
@@ -534,11 +555,11 @@ def _fuzzy(
         where = np.flatnonzero(mask)
         mask[where] = [test(i, j) for i, j in zip(qi[where], ci[where], strict=True)]
     # what can still decide: a score near the thresholds, or a form
-    keep = (s >= min(lo, hi - mg) - 0.5) | short | trunc | glued
+    keep = (s >= min(lo, hi - mg) - 0.5) | short | trunc | glued | slip
     if not keep.any():
         return pl.DataFrame(schema=schema)
-    qi, ci, s, short, trunc, glued, cl_ = (
-        x[keep] for x in (qi, ci, s.astype(np.float64), short, trunc, glued, cl_)
+    qi, ci, s, short, trunc, glued, slip, cl_ = (
+        x[keep] for x in (qi, ci, s.astype(np.float64), short, trunc, glued, slip, cl_)
     )
     pairs = pl.DataFrame(
         {
@@ -548,6 +569,7 @@ def _fuzzy(
             "short": short,
             "trunc": trunc,
             "glued": glued,
+            "slip": slip,
             "clen": cl_,
         }
     )
@@ -555,7 +577,11 @@ def _fuzzy(
     longest = pl.col("clen").filter("glued").max().over("q")
     pairs = pairs.with_columns((pl.col("glued") & (pl.col("clen") == longest)).alias("glued"))
     per = pairs.group_by("q", "cc").agg(
-        pl.col("s").max(), pl.col("short").any(), pl.col("trunc").any(), pl.col("glued").any()
+        pl.col("s").max(),
+        pl.col("short").any(),
+        pl.col("trunc").any(),
+        pl.col("glued").any(),
+        pl.col("slip").any(),
     )
     # a truncation of exactly one customer nobody else comes near counts as 0.9
     n_trunc = pl.col("trunc").sum().over("q")
@@ -565,7 +591,9 @@ def _fuzzy(
         .then(pl.max_horizontal("s", pl.lit(90.0)))
         .otherwise(pl.col("s"))
         .alias("s"),
-        (pl.col("short") | (pl.col("trunc") & (n_trunc > 1)) | pl.col("glued")).alias("form"),
+        (
+            pl.col("short") | (pl.col("trunc") & (n_trunc > 1)) | pl.col("glued") | pl.col("slip")
+        ).alias("form"),
         # what keeps another customer from being resolved, however far its score: a name
         # the payer's is a shortened or truncated form of too (a name glued into the payer
         # text is a rival only by its score: the margin)

@@ -158,3 +158,32 @@ def test_near_miss_a_fuzzy_payer_and_no_invoice_of_the_amount_suggests_its_near_
     assert status(res, "R1") == "suggested"
     assert suggested_invoices(res, "R1") == {"INV-1"}
     assert suggested_customers(res, "R1") == {"C8"}
+
+
+SLIPS = [
+    {"customer_id": "K1", "name": "深圳华美机械有限公司"},
+    {"customer_id": "K2", "name": "深圳华美机电有限公司"},
+    {"customer_id": "K3", "name": "无锡中联电子有限公司"},
+]
+
+
+def test_one_wrong_character_in_a_short_chinese_name_and_a_unique_amount_is_applied():
+    # 无锡中联电仔 is one character from 无锡中联电子 (a ratio of only 0.83)
+    res = run(
+        [inv("INV-1", "K3", "1559.46"), inv("INV-2", "K1", "1559.46")],
+        [rec("R1", "1559.46", "无锡中联电仔有限公司", "货款")],
+        SLIPS,
+    )
+    assert allocs(res, "R1") == [("R1", "INV-1", "cash", D("1559.46"), D("1559.46"))]
+    assert alloc_rows(res, "R1")[0]["rule_id"] == "candidates.fuzzy_unique_amount"
+
+
+def test_near_miss_one_wrong_character_from_two_customers_with_the_amount_at_both():
+    # 深圳华美机戒 is one character from 深圳华美机械 and from 深圳华美机电
+    res = run(
+        [inv("INV-1", "K1", "17350.53"), inv("INV-2", "K2", "17350.53")],
+        [rec("R1", "17350.53", "深圳华美机戒有限公司")],
+        SLIPS,
+    )
+    nothing_applied(res, "R1")
+    assert suggested_invoices(res, "R1") == {"INV-1", "INV-2"}

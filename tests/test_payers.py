@@ -316,3 +316,21 @@ def test_a_memo_is_not_read_for_a_name_when_the_line_has_a_payer():
         {"payer_name": ["Zhang San"], "memo": ["Shenzhen Brightway Electronics payment"]}
     )
     assert memo_payers(rec, SHARED).height == 0
+
+
+def test_one_keying_slip_from_a_name_is_a_candidate_however_low_the_ratio():
+    customers = frame(
+        "customers",
+        [
+            {"customer_id": "K1", "name": "深圳华美机械有限公司"},
+            {"customer_id": "K2", "name": "无锡实恒信业有限公司"},
+            {"customer_id": "K3", "name": "上海恒信五金贸易有限公司"},
+        ],
+    )
+    names = ["深圳华美机戒有限公司", "无锡恒实信业有限公司", "上海华润五金贸易有限公司"]
+    rec = pl.DataFrame({"payer_name": names, "payer_account": [None] * 3})
+    got = {r["payer_name"]: r for r in resolve_payers(rec, customers).iter_rows(named=True)}
+    assert got[names[0]]["candidates"] == ["K1"]  # a character replaced (0.83)
+    assert got[names[1]]["candidates"] == ["K2"]  # two characters swapped
+    # two characters replaced: another trade name in the same city and trade, nobody
+    assert got[names[2]]["candidates"] is None and got[names[2]]["customer_id"] is None
