@@ -1,8 +1,12 @@
-"""Payer resolution: which customer sent a bank receipt.
+"""Payer resolution: which customer -- or which candidate customers -- sent a bank receipt.
 
-A bank line names a payer (``payer_name``, sometimes ``payer_account``); matching needs a
-``customer_id``. Resolution works on the distinct ``(payer_name, payer_account)`` pairs, not
-on receipt rows (a million receipts have far fewer distinct payers), in this order:
+A bank line names a payer (``payer_name``, sometimes ``payer_account``, often neither);
+matching needs a ``customer_id``. Resolution works on the distinct ``(payer_name,
+payer_account)`` pairs, not on receipt rows (a million receipts have far fewer distinct
+payers). It gives either one customer (``customer_id``, ``method``, ``score``) or, when the
+name cannot tell one customer from others, the list of those customers (``candidates``):
+matching then lets a reference or an exact amount among *their* open invoices decide
+(:mod:`arlib.match.rules.candidates`). In this order:
 
 1. ``account`` -- the payer account is listed in exactly one customer's ``payer_accounts``
    ('|'-separated; compared without spaces/hyphens, upper-cased).
@@ -12,17 +16,45 @@ on receipt rows (a million receipts have far fewer distinct payers), in this ord
    Chinese place moved to the front, ``上海（华东）`` style, and the ``市`` after a leading
    city dropped), so ``佳禾家电贸易（厦门）有限公司`` is ``厦门市佳禾家电贸易有限公司``
    (method ``name`` / ``alias``).
-4. ``fuzzy``   -- a truncated bank field: the payer's normalised name *before* suffix
-   stripping (at least 6 characters and 60 % of the name) is a prefix of the names/aliases
-   of exactly one customer and no other customer scores near it (score 0.9). Otherwise
-   rapidfuzz ``fuzz.ratio`` of the normalised name against the normalised customer names
-   and aliases that share its first or its last character (blocking: a million receipts
-   cannot be compared with every customer; a name differing from the payer in both its
-   first and its last character is not compared). The best customer is accepted when its
-   score is at least ``auto_threshold`` *and* beats the best other compared customer by
-   ``margin``; otherwise, when at least ``suggest_threshold``, it is only a *candidate*
-   (``candidate_id``/``candidate_score``): matching may suggest it, never allocate on it.
-5. ``none``    -- nothing above.
+4. ``ambiguous`` -- the account, or the name / alias (exact or loose), belongs to several
+   customers (a short alias, a trade name used in several cities, a group's treasury
+   account): ``candidates`` lists them all.
+5. ``fuzzy`` / ``fuzzy_candidates`` -- on the *distinct* names still unresolved. Candidate
+   customers come from an inverted index of discriminating tokens (character bigrams and
+   trigrams, adjacent characters in either order, characters one apart, digit runs,
+   words): each name looks up its rarest tokens while the names having them stay within a
+   budget, and only those pairs are scored (``rapidfuzz.process.cdist`` per token for the
+   names sharing it, ``cpdist`` for the rest); a name made only of what many customer names
+   share is compared with nobody there. A name that comes near a customer is also compared
+   with the names of its *frames* (same first and last characters, at most a few thousand
+   names each): who else a slip in the middle of the name comes as near, so that a close
+   rival is never missed. Never all pairs. A pair scores the best of ``fuzz.ratio`` on the
+   normalised names, on the loose keys, and ``fuzz.token_sort_ratio`` on the words
+   (reordered words).
+   Besides the score, a pair is *shortened* when the payer name is a contiguous run of the
+   customer's name (whole words; in Chinese at least four characters) covering at least
+   60 % of it (``Huaxin Trading`` of ``Huaxin Trading (Shanghai)``, ``华润五金贸易`` of
+   ``上海华润五金贸易``), *truncated* when the name before suffix stripping is a prefix of
+   the customer's (at least 6 characters and 60 %: a cut bank field), and *glued* when the
+   customer's whole normalised name (at least 4 Chinese / 6 other characters), the longest
+   such, is inside the payer text (``ACME TRADING LTD/PAYMENT``, ``...有限公司往来款``),
+   and a *slip* when it is one keying slip from the customer's name (a character replaced,
+   doubled, dropped, or two swapped; at least 4 Chinese / 6 other characters: a 6-character
+   Chinese name with one wrong character scores only 0.83).
+   The best customer is ``fuzzy`` (resolved, score = its ratio / 100) when it scores at
+   least ``auto_threshold``, beats every other compared customer by ``margin``, and no
+   other customer's name is one the payer's is shortened or truncated from; a
+   truncation of exactly one customer that nobody else comes near (below
+   ``suggest_threshold``) counts as 0.9. Otherwise the payer is ``fuzzy_candidates``:
+   every customer at ``auto_threshold`` or within ``margin`` of a best that is, and every
+   customer the name is shortened, truncated, glued or one slip from. A best score below that but at
+   least ``suggest_threshold`` is only a *candidate* (``candidate_id``/``candidate_score``,
+   method ``none``): matching may suggest it, never allocate on it.
+6. ``none``    -- nothing above.
+
+More than ``max_candidates`` candidates identify nobody (method ``none``). With no payer
+name at all, :func:`memo_payers` looks for customers' names in the receipt's memo
+(``memo_name``, always candidates).
 
 Normalisation (:func:`normalize_name`): Unicode NFKC (full/half width), lower case,
 punctuation and symbols to spaces, trailing company suffixes removed (有限责任公司,
@@ -30,15 +62,28 @@ punctuation and symbols to spaces, trailing company suffixes removed (有限责�
 gmbh, corp., ...),
 then all whitespace removed. A name that is only a suffix normalises to null.
 
-Scores are 0-1: exact methods score 1.0, fuzzy the rapidfuzz ratio / 100.
+Scores are 0-1: exact methods and ``ambiguous`` score 1.0, fuzzy ones the best ratio / 100.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 
-METHODS = ("account", "name", "alias", "fuzzy", "none")
+METHODS = (
+    "account",
+    "name",
+    "alias",
+    "fuzzy",
+    "ambiguous",
+    "fuzzy_candidates",
+    "memo_name",
+    "none",
+)
+#: methods that name candidate customers (``candidates``), never one customer
+CANDIDATE_METHODS = ("ambiguous", "fuzzy_candidates", "memo_name")
 
 _PUNCT = r"[\p{P}\p{S}\s]+"
 _EN_SUFFIX = (
@@ -46,6 +91,7 @@ _EN_SUFFIX = (
     r"|plc|pte|pty|sa|ag|bv|kk|group))+\s*$"
 )
 _ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司|有限公|有限)$"
+_HAN = r"\p{Han}"
 
 PAYERS_SCHEMA = {
     "payer_name": pl.String,
@@ -55,14 +101,40 @@ PAYERS_SCHEMA = {
     "score": pl.Float64,
     "candidate_id": pl.String,
     "candidate_score": pl.Float64,
+    "candidates": pl.List(pl.String),
 }
+MEMO_PAYERS_SCHEMA = {"memo": pl.String, "candidates": pl.List(pl.String), "score": pl.Float64}
+
+#: characters of a payer name or memo the fuzzy stage reads (bank fields are far shorter)
+FUZZY_MAX_CHARS = 200
+#: the inverted index: a name looks up at most QUERY_TOKENS of its rarest tokens, while the
+#: names and aliases having them add up to at most PAIR_BUDGET
+QUERY_TOKENS = 24
+PAIR_BUDGET = 200
+#: a name scoring at least FRAME_FROM against a customer is also compared with the names
+#: of its frames (first and last characters) that hold at most FRAME_BUDGET names
+FRAME_FROM = 80
+FRAME_BUDGET = 3_000
+#: below this score (0-100) a pair is neither near nor a shortened / glued form
+FORM_FLOOR = 50
+#: a block (the queries sharing a token or a frame) of at least this many queries is scored
+#: in one ``cdist``, every query against every name of the block; smaller ones pair by pair
+BLOCK_FROM = 4
+#: a truncated bank field still scores at least this against the customer's name
+TRUNCATED_FROM = 70
+
+
+# ------------------------------------------------------------------------- normalisation
+def _spaced_expr(expr: pl.Expr) -> pl.Expr:
+    """Lower case, NFKC, punctuation to single spaces, trailing company suffixes removed."""
+    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
+    s = (" " + s).str.replace(_EN_SUFFIX, "").str.strip_chars()
+    return s.str.replace(_ZH_SUFFIX, "").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def normalize_name_expr(expr: pl.Expr) -> pl.Expr:
     """Polars expression form of :func:`normalize_name` (vectorised)."""
-    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
-    s = (" " + s).str.replace(_EN_SUFFIX, "").str.strip_chars()
-    s = s.str.replace(_ZH_SUFFIX, "").str.replace_all(r"\s+", "")
+    s = _spaced_expr(expr).str.replace_all(" ", "")
     return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
 
 
@@ -73,23 +145,30 @@ def normalize_name(name: str | None) -> str | None:
     return pl.select(normalize_name_expr(pl.lit(name, dtype=pl.String))).item()
 
 
+def _loose_text(expr: pl.Expr) -> pl.Expr:
+    s = expr.str.normalize("NFKC")
+    s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
+    return s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
+
+
 def loose_key_expr(expr: pl.Expr) -> pl.Expr:
     """The loose key: a parenthesised Chinese place moved to the front
     (``佳禾家电（厦门）有限公司`` -> ``厦门佳禾家电有限公司``), the ``市`` after a leading 2-3
     character city dropped, then :func:`normalize_name_expr`."""
-    s = expr.str.normalize("NFKC")
-    s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
-    s = s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
-    return normalize_name_expr(s)
+    return normalize_name_expr(_loose_text(expr))
 
 
 def _prefix_key_expr(expr: pl.Expr) -> pl.Expr:
     """Normalised like :func:`loose_key_expr` but without removing the company suffix (a
     truncated bank field keeps part of it: ``厦门市佳禾家电贸易有``)."""
-    s = expr.str.normalize("NFKC")
-    s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
-    s = s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
-    s = s.str.to_lowercase().str.replace_all(_PUNCT, "")
+    s = _loose_text(expr).str.to_lowercase().str.replace_all(_PUNCT, "")
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+
+
+def _plain_expr(expr: pl.Expr) -> pl.Expr:
+    """Free text (a memo) for a name search: NFKC, lower case, punctuation and spaces
+    removed, suffixes kept."""
+    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, "")
     return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
 
 
@@ -98,18 +177,7 @@ def normalize_account_expr(expr: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
 
 
-def _unique_key_map(df: pl.DataFrame, key: str) -> pl.DataFrame:
-    """key -> customer_id where the key belongs to exactly one customer."""
-    return (
-        df.drop_nulls(key)
-        .unique([key, "customer_id"])
-        .group_by(key)
-        .agg(pl.col("customer_id").min(), pl.len().alias("_n"))
-        .filter(pl.col("_n") == 1)
-        .drop("_n")
-    )
-
-
+# ----------------------------------------------------------------------------- master data
 def _split_col(customers: pl.DataFrame, col: str) -> pl.DataFrame:
     if col not in customers.columns:
         return pl.DataFrame(schema={"customer_id": pl.String, col: pl.String})
@@ -122,7 +190,9 @@ def _split_col(customers: pl.DataFrame, col: str) -> pl.DataFrame:
 
 
 def _choices(customers: pl.DataFrame) -> pl.DataFrame:
-    """Names and aliases of every customer: (norm, loose, prefix, customer_id, source)."""
+    """Names and aliases of every customer, one row each (``c`` numbers them, sorted;
+    ``cc`` numbers the customers): norm, loose, prefix and spaced forms, customer_id,
+    source (name / alias)."""
     names = customers.select(
         "customer_id", pl.col("name").cast(pl.String).alias("raw")
     ).with_columns(pl.lit("name").alias("source"))
@@ -137,127 +207,438 @@ def _choices(customers: pl.DataFrame) -> pl.DataFrame:
             normalize_name_expr(pl.col("raw")).alias("norm"),
             loose_key_expr(pl.col("raw")).alias("loose"),
             _prefix_key_expr(pl.col("raw")).alias("prefix"),
+            _spaced_expr(pl.col("raw")).alias("spaced"),
             "customer_id",
             "source",
         )
         .drop_nulls("norm")
-        .unique(maintain_order=True)
+        .unique(["norm", "loose", "prefix", "customer_id", "source"], keep="first")
+        .sort(["norm", "customer_id", "source", "loose", "prefix"])
+        .with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("c"),
+            pl.col("customer_id").rank("dense").cast(pl.Int64).sub(1).alias("cc"),
+        )
     )
 
 
-def _block_best(
-    queries: list[str],
-    q_key: list[str],
-    choice_norms: list[str],
-    c_key: list[str],
-    choice_cust: np.ndarray,
-    cutoff: int,
-    chunk_cells: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Within blocks of equal key: best customer, best score, best other customer's score."""
-    from rapidfuzz import fuzz, process
+def _key_customers(df: pl.DataFrame, key: str, out: str) -> pl.DataFrame:
+    """key -> the sorted list of customers it belongs to."""
+    return df.drop_nulls(key).group_by(key).agg(pl.col("customer_id").unique().sort().alias(out))
 
-    nq = len(queries)
-    best_c = np.full(nq, -1, dtype=np.int64)
-    best_s = np.zeros(nq, dtype=np.float64)
-    second_s = np.zeros(nq, dtype=np.float64)
-    c_groups: dict[str, list[int]] = {}
-    for j, k in enumerate(c_key):
-        c_groups.setdefault(k, []).append(j)
-    q_groups: dict[str, list[int]] = {}
-    for i, k in enumerate(q_key):
-        q_groups.setdefault(k, []).append(i)
-    for k in sorted(q_groups):
-        cj = c_groups.get(k)
-        if not cj:
-            continue
-        qi = np.array(q_groups[k], dtype=np.int64)
-        cj_arr = np.array(cj, dtype=np.int64)
-        names = [choice_norms[j] for j in cj]
-        cc = choice_cust[cj_arr]
-        step = max(1, chunk_cells // len(cj))
-        for start in range(0, len(qi), step):
-            part = qi[start : start + step]
-            m = process.cdist(
-                [queries[i] for i in part],
-                names,
-                scorer=fuzz.ratio,
-                score_cutoff=cutoff,
-                dtype=np.uint8,
+
+def _only(col: str) -> pl.Expr:
+    """The customer of a key that belongs to exactly one."""
+    return pl.when(pl.col(col).list.len() == 1).then(pl.col(col).list.first())
+
+
+def _several(col: str) -> pl.Expr:
+    """The customers of a key that belongs to several."""
+    return pl.when(pl.col(col).list.len() > 1).then(pl.col(col))
+
+
+# --------------------------------------------------------------------------- the index
+def _tokens(df: pl.DataFrame, key: str, text: str, spaced: str) -> pl.DataFrame:
+    """(key, tok): the vocabulary of the inverted index. From ``text`` (a normalised name
+    without spaces): character bigrams and trigrams, adjacent pairs in either order (two
+    characters swapped), pairs one apart (one character replaced), digit runs; and the
+    words of ``spaced``."""
+    t = df.select(
+        key,
+        pl.col(text).str.slice(0, FUZZY_MAX_CHARS).alias("_t"),
+        pl.col(spaced).str.slice(0, FUZZY_MAX_CHARS).alias("_s"),
+    ).drop_nulls("_t")
+    n = pl.col("_t").str.len_chars()
+    at = (
+        t.select(key, "_t", pl.int_ranges(0, pl.max_horizontal(n - 1, 0)).alias("_p"))
+        .explode("_p")
+        .drop_nulls("_p")
+    )
+    ch = [pl.col("_t").str.slice(pl.col("_p") + i, 1) for i in range(3)]
+    grams = at.select(
+        key,
+        pl.col("_t").str.slice("_p", 2).alias("g2"),
+        pl.when(pl.col("_p") + 3 <= n).then(pl.col("_t").str.slice("_p", 3)).alias("g3"),
+        pl.concat_str(pl.min_horizontal(ch[0], ch[1]), pl.max_horizontal(ch[0], ch[1])).alias("gs"),
+        pl.when(pl.col("_p") + 3 <= n).then(pl.concat_str(ch[0], ch[2])).alias("gk"),
+    )
+    # tokens as 64-bit hashes, one seed per kind (a collision only adds a pair to score)
+    parts = [
+        grams.select(key, pl.col(g).hash(seed=k).alias("tok")).drop_nulls("tok")
+        for k, g in enumerate(("g2", "g3", "gs", "gk"))
+    ]
+    parts.append(
+        t.select(key, pl.col("_t").str.extract_all(r"\d+").alias("tok"))
+        .explode("tok")
+        .drop_nulls("tok")
+        .select(key, pl.col("tok").hash(seed=4))
+    )
+    parts.append(
+        t.select(key, pl.col("_s").fill_null("").str.split(" ").alias("tok"))
+        .explode("tok")
+        .filter(pl.col("tok").str.len_chars() >= 3)
+        .select(key, pl.col("tok").hash(seed=5))
+    )
+    return pl.concat(parts).unique()
+
+
+class _Index:
+    """The choices (customer names and aliases) as an inverted index of their tokens
+    (``t``, hashed), with each token's document frequency (the names and aliases that have
+    it: the pairs a query selecting it makes)."""
+
+    def __init__(self, ch: pl.DataFrame):
+        self.ch = ch
+        self.n = max(1, ch.height)
+        self.post = _tokens(ch, "c", "norm", "spaced").rename({"tok": "t"})
+        self.freq = self.post.group_by("t").len("df")
+
+    def pairs(self, q_tok: pl.DataFrame) -> pl.DataFrame:
+        """(q, c), unique: each query with the choices sharing one of its selected tokens."""
+        return self.unpack(
+            self.selected(q_tok)
+            .join(self.post, on="t")
+            .select(self.key())
+            .unique()
+            .get_column("_k")
+        )
+
+    def selected(self, q_tok: pl.DataFrame) -> pl.DataFrame:
+        """(q, t): each query's rarest tokens (at most QUERY_TOKENS, while their frequencies
+        add up to at most PAIR_BUDGET). Never all pairs: a query made only of tokens many
+        customers share selects none."""
+        return (
+            q_tok.rename({"tok": "t"})
+            .join(self.freq, on="t")
+            .select("q", "t", "df")
+            .sort(["q", "df", "t"])
+            .with_columns(
+                pl.int_range(pl.len()).over("q").alias("_r"),
+                pl.col("df").cum_sum().over("q").alias("_cum"),
+            )
+            .filter((pl.col("_r") < QUERY_TOKENS) & (pl.col("_cum") <= PAIR_BUDGET))
+            .select("q", "t")
+        )
+
+    def key(self) -> pl.Expr:
+        return (pl.col("q") * self.n + pl.col("c")).alias("_k")
+
+    def unpack(self, keys: pl.Series) -> pl.DataFrame:
+        return pl.DataFrame({"_k": keys}).select(
+            (pl.col("_k") // self.n).alias("q"), (pl.col("_k") % self.n).alias("c")
+        )
+
+
+def _frame_keys(text: str) -> list[pl.Expr]:
+    """A name's frames: its first two and last two characters (city and trade, usually),
+    its first four and last two, its first two and last four. A competitor one slip away
+    from a name (a character replaced, doubled, dropped or two swapped, in the middle of
+    it) shares at least one of them; the narrower ones still hold when the wide one is
+    crowded."""
+    t = pl.col(text)
+    return [
+        pl.concat_str(t.str.slice(0, a), pl.lit("|"), t.str.slice(-b, b))
+        for a, b in ((2, 2), (4, 2), (2, 4))
+    ]
+
+
+def _frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(g, q) and (g, c): the frames (numbered g) of the queries and of the choices, frames
+    of more than FRAME_BUDGET choices left out: who else a slip in the middle of a name
+    comes near."""
+    qs, cs = [], []
+    for n, (qk, ck) in enumerate(zip(_frame_keys("qn"), _frame_keys("norm"), strict=True)):
+        cf = ch.select("c", pl.concat_str(pl.lit(f"{n}"), ck).alias("_f"))
+        cs.append(cf.filter(pl.len().over("_f") <= FRAME_BUDGET))
+        qs.append(q.select("q", pl.concat_str(pl.lit(f"{n}"), qk).alias("_f")))
+    qf, cf = pl.concat(qs), pl.concat(cs)
+    number = (
+        pl.concat([qf.select("_f"), cf.select("_f")])
+        .unique()
+        .sort("_f")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("g"))
+    )
+    return (
+        qf.join(number, on="_f").select("g", "q"),
+        cf.join(number, on="_f").select("g", "c"),
+    )
+
+
+# --------------------------------------------------------------------------- fuzzy names
+def _fuzzy(
+    todo: pl.DataFrame,
+    index: _Index,
+    *,
+    auto_threshold: float,
+    suggest_threshold: float,
+    margin: float,
+) -> pl.DataFrame:
+    """Per distinct unresolved name (``_norm``): ``_fz_c`` (the resolved customer, or null),
+    ``_fz_s`` (the best score), ``_fz_cands`` (candidate customers, or null), ``_fz_cid`` /
+    ``_fz_cs`` (the best customer and score when not resolved)."""
+    from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import OSA
+
+    schema = {
+        "_norm": pl.String,
+        "_fz_c": pl.String,
+        "_fz_s": pl.Float64,
+        "_fz_cands": pl.List(pl.String),
+        "_fz_cid": pl.String,
+        "_fz_cs": pl.Float64,
+    }
+    ch = index.ch
+    if todo.height == 0 or ch.height == 0:
+        return pl.DataFrame(schema=schema)
+    lo, hi, mg = suggest_threshold * 100, auto_threshold * 100, margin * 100
+    q = todo.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("q"),
+        "_norm",
+        pl.col("_norm").str.slice(0, FUZZY_MAX_CHARS).alias("qn"),
+        pl.col("_loose").fill_null("").str.slice(0, FUZZY_MAX_CHARS).alias("ql"),
+        pl.col("_spaced").fill_null("").str.slice(0, FUZZY_MAX_CHARS).alias("qs"),
+        pl.col("_pfx").fill_null("").str.slice(0, FUZZY_MAX_CHARS).alias("qp"),
+    )
+    c = ch.select(
+        pl.col("norm").alias("cn"),
+        pl.col("loose").fill_null("").alias("cl"),
+        pl.col("spaced").fill_null("").alias("cs"),
+        pl.col("prefix").fill_null("").alias("cp"),
+    )
+
+    def arr(df: pl.DataFrame, col: str) -> np.ndarray:
+        return np.array(df.get_column(col).to_list(), dtype=object)
+
+    qa = {k: arr(q, k) for k in ("qn", "ql", "qs", "qp")}
+    ca = {k: arr(c, k) for k in ("cn", "cl", "cs", "cp")}
+    qlen = q.get_column("qn").str.len_chars().to_numpy()
+    clen = c.get_column("cn").str.len_chars().to_numpy()
+    qplen = q.get_column("qp").str.len_chars().to_numpy()
+    cplen = c.get_column("cp").str.len_chars().to_numpy()
+    # the first six characters of the prefix keys, numbered alike on both sides (a cut
+    # bank field keeps at least six)
+    heads = pl.concat([q.get_column("qp"), c.get_column("cp")]).str.slice(0, 6)
+    heads = heads.cast(pl.Categorical).to_physical().to_numpy()
+    q_head, c_head = heads[: q.height], heads[q.height :]
+    q_han = q.get_column("qn").str.contains(_HAN).to_numpy()
+    c_han = c.get_column("cn").str.contains(_HAN).to_numpy()
+    # which names have another loose key, which have several words (Chinese names have one)
+    q_loose = (q.get_column("ql") != q.get_column("qn")).to_numpy()
+    c_loose = (c.get_column("cl") != c.get_column("cn")).to_numpy()
+    q_words = q.get_column("qs").str.contains(" ").to_numpy()
+    c_words = c.get_column("cs").str.contains(" ").to_numpy()
+    cust = ch.get_column("cc").to_numpy()
+
+    def run(a: str, b: str, scorer, qs: np.ndarray, cs: np.ndarray, *, pairwise: bool):
+        if pairwise:
+            return process.cpdist(
+                qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
+            )
+        return process.cdist(
+            qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
+        )
+
+    def scored(qs: np.ndarray, cs: np.ndarray, *, pairwise: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The plain ratio and the best of the three scorers (0-100): pair by pair, or every
+        query of ``qs`` against every choice of ``cs`` (a block); the loose keys and the word
+        order only where they differ from the plain name."""
+        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=pairwise)
+        s = r
+        for a, b, scorer, qm, cm in (
+            ("ql", "cl", fuzz.ratio, q_loose, c_loose),
+            ("qs", "cs", fuzz.token_sort_ratio, q_words, c_words),
+        ):
+            if qm[qs].any() or cm[cs].any():
+                s = np.maximum(s, run(a, b, scorer, qs, cs, pairwise=pairwise))
+        return r, s
+
+    found: list[tuple[np.ndarray, ...]] = []
+
+    def score_blocks(qg: pl.DataFrame, cg: pl.DataFrame, floor: float) -> None:
+        """Score every query of a block against every choice of it (``qg``: g, q; ``cg``:
+        g, c): a block of several queries in one ``cdist``, the rest pair by pair; keep the
+        pairs scoring at least ``floor``."""
+        qg = qg.unique().sort("g", "q")
+        cg = cg.join(qg.select("g").unique(), on="g", how="semi").unique().sort("g", "c")
+        g_q, q_of = qg.get_column("g").to_numpy(), qg.get_column("q").to_numpy()
+        g_c, c_of = cg.get_column("g").to_numpy(), cg.get_column("c").to_numpy()
+        keys_q, start_q, n_q = np.unique(g_q, return_index=True, return_counts=True)
+        keys_c, start_c, n_c = np.unique(g_c, return_index=True, return_counts=True)
+        at_c = {
+            g: (b, m)
+            for g, b, m in zip(keys_c.tolist(), start_c.tolist(), n_c.tolist(), strict=True)
+        }
+        single_q, single_c = [], []
+        for g, a, n in zip(keys_q.tolist(), start_q.tolist(), n_q.tolist(), strict=True):
+            if g not in at_c:
+                continue
+            b, m = at_c[g]
+            qs, cs = q_of[a : a + n], c_of[b : b + m]
+            if n < BLOCK_FROM:
+                single_q.append(np.repeat(qs, m))
+                single_c.append(np.tile(cs, n))
+                continue
+            r, s = scored(qs, cs, pairwise=False)
+            i, j = np.nonzero(s >= floor)
+            found.append((qs[i], cs[j], r[i, j], s[i, j]))
+        if single_q:
+            qs, cs = np.concatenate(single_q), np.concatenate(single_c)
+            r, s = scored(qs, cs, pairwise=True)
+            keep = s >= floor
+            found.append((qs[keep], cs[keep], r[keep], s[keep]))
+
+    def collected() -> tuple[np.ndarray, ...]:
+        """(q, c, ratio, score) of every pair scored, each pair once."""
+        if not found:
+            return tuple(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.float32, np.float32))
+        qi, ci, r, s = (np.concatenate(x) for x in zip(*found, strict=True))
+        _, first = np.unique(qi * index.n + ci, return_index=True)
+        return qi[first], ci[first], r[first], s[first]
+
+    score_blocks(
+        index.selected(_tokens(q, "q", "qn", "qs")).select(pl.col("t").alias("g"), "q"),
+        index.post.select(pl.col("t").alias("g"), "c"),
+        FORM_FLOOR,
+    )
+    qi, ci, r, s = collected()
+    # a name near a customer: who else a slip in the middle of the name comes near (its
+    # frames), so that no other customer within the margin goes unseen
+    near = np.unique(qi[s >= FRAME_FROM])
+    if near.size:
+        # (only what can rival the best: within the margin of the auto threshold)
+        score_blocks(*_frames(q.filter(pl.col("q").is_in(near)), ch), hi - mg - 0.5)
+        qi, ci, r, s = collected()
+    # the forms, checked only where the lengths and the plain ratio allow them (a name
+    # inside another has the ratio of their lengths exactly): shortened (the payer name a
+    # run of whole words / >= 4 Chinese characters of the customer's, >= 60 % of it),
+    # truncated (a prefix of the customer's name before suffix stripping, >= 6 characters
+    # and 60 %), glued (the customer's whole name inside the payer text, >= 4 Chinese / 6
+    # other characters)
+    ql_, cl_ = qlen[qi], clen[ci]
+    inside = 200.0 * np.minimum(ql_, cl_) / np.maximum(ql_ + cl_, 1)
+    exact_in = np.abs(r - inside) < 0.01
+    short = exact_in & (ql_ < cl_) & (ql_ * 10 >= cl_ * 6) & (ql_ >= np.where(q_han[qi], 4, 6))
+    trunc = (
+        (s >= TRUNCATED_FROM)
+        & (q_head[qi] == c_head[ci])
+        & (qplen[qi] >= 6)
+        & (qplen[qi] <= cplen[ci])
+        & (qplen[qi] * 10 >= cplen[ci] * 6)
+    )
+    glued = exact_in & (cl_ < ql_) & (cl_ >= np.where(c_han[ci], 4, 6))
+    # one keying slip (a character replaced, doubled, dropped or two swapped) from the
+    # customer's name, >= 4 Chinese / 6 other characters: a typo, not another name
+    slip = (np.abs(ql_ - cl_) <= 1) & (np.minimum(ql_, cl_) >= np.where(q_han[qi], 4, 6))
+    slip &= s >= FORM_FLOOR
+    where = np.flatnonzero(slip)
+    if where.size:
+        slip[where] = (
+            process.cpdist(
+                qa["qn"][qi[where]],
+                ca["cn"][ci[where]],
+                scorer=OSA.distance,
+                score_cutoff=1,
+                dtype=np.int32,
                 workers=-1,
             )
-            j = m.argmax(axis=1)  # first maximum: choices are sorted, so deterministic
-            rows = np.arange(m.shape[0])
-            bs = m[rows, j].astype(np.float64)
-            bc = cc[j]
-            other = np.where(cc[None, :] == bc[:, None], 0, m)
-            best_c[part] = bc
-            best_s[part] = bs
-            second_s[part] = other.max(axis=1)
-    return best_c, best_s, second_s
-
-
-def _fuzzy(
-    queries: list[str],
-    choice_norms: list[str],
-    choice_cust: np.ndarray,
-    suggest_threshold: float,
-    chunk_cells: int = 20_000_000,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best customer index, best score and best-other-customer score per query (0-100),
-    comparing each query with the choices sharing its first or its last character."""
-    nq, nc = len(queries), len(choice_norms)
-    best_c = np.full(nq, -1, dtype=np.int64)
-    best_s = np.zeros(nq, dtype=np.float64)
-    second_s = np.zeros(nq, dtype=np.float64)
-    if nq == 0 or nc == 0:
-        return best_c, best_s, second_s
-    cutoff = max(0, int(np.floor(suggest_threshold * 100)) - 1)
-    results = [
-        _block_best(
-            queries,
-            [q[pos] for q in queries],
-            choice_norms,
-            [c[pos] for c in choice_norms],
-            choice_cust,
-            cutoff,
-            chunk_cells,
+            == 1
         )
-        for pos in (0, -1)
-    ]
-    (c1, s1, o1), (c2, s2, o2) = results
-    same = c1 == c2
-    first_wins = (s1 > s2) | ((s1 == s2) & (c1 <= c2) & (c1 >= 0)) | (c2 < 0)
-    best_c = np.where(same | first_wins, c1, c2)
-    best_s = np.maximum(s1, s2)
-    # best other customer: the other block's best when it is another customer
-    other_best = np.where(first_wins, s2, s1)
-    second_s = np.where(same, np.maximum(o1, o2), np.maximum(np.maximum(o1, o2), other_best))
-    best_c = np.where(best_s > 0, best_c, -1)
-    return best_c, best_s, second_s
-
-
-def _prefix_matches(queries: list[str], prefixes: list[str], cust: list[str]) -> list[str | None]:
-    """The customer whose name/alias (prefix key) starts with the query, when exactly one."""
-    import bisect
-
-    order = sorted(range(len(prefixes)), key=lambda j: prefixes[j])
-    keys = [prefixes[j] for j in order]
-    out: list[str | None] = []
-    for q in queries:
-        if q is None or len(q) < 6:
-            out.append(None)
-            continue
-        lo = bisect.bisect_left(keys, q)
-        hi = bisect.bisect_left(keys, q + "\U0010ffff")
-        # the cut must keep most of the name: 'Delta Fo' is not 'Delta Foods Inc.'
-        found = {
-            cust[order[k]] for k in range(lo, min(hi, lo + 50)) if len(q) * 10 >= len(keys[k]) * 6
+    for mask, test in (
+        (
+            short,
+            lambda i, j: (
+                qa["qn"][i] in ca["cn"][j] if q_han[i] else f" {qa['qs'][i]} " in f" {ca['cs'][j]} "
+            ),
+        ),
+        (trunc, lambda i, j: ca["cp"][j].startswith(qa["qp"][i])),
+        (glued, lambda i, j: ca["cn"][j] in qa["qn"][i]),
+    ):
+        where = np.flatnonzero(mask)
+        mask[where] = [test(i, j) for i, j in zip(qi[where], ci[where], strict=True)]
+    # what can still decide: a score near the thresholds, or a form
+    keep = (s >= min(lo, hi - mg) - 0.5) | short | trunc | glued | slip
+    if not keep.any():
+        return pl.DataFrame(schema=schema)
+    qi, ci, s, short, trunc, glued, slip, cl_ = (
+        x[keep] for x in (qi, ci, s.astype(np.float64), short, trunc, glued, slip, cl_)
+    )
+    pairs = pl.DataFrame(
+        {
+            "q": qi,
+            "cc": cust[ci],
+            "s": s,
+            "short": short,
+            "trunc": trunc,
+            "glued": glued,
+            "slip": slip,
+            "clen": cl_,
         }
-        out.append(found.pop() if len(found) == 1 and hi - lo <= 50 else None)
-    return out
+    )
+    # only the longest customer name inside the payer text counts as glued
+    longest = pl.col("clen").filter("glued").max().over("q")
+    pairs = pairs.with_columns((pl.col("glued") & (pl.col("clen") == longest)).alias("glued"))
+    per = pairs.group_by("q", "cc").agg(
+        pl.col("s").max(),
+        pl.col("short").any(),
+        pl.col("trunc").any(),
+        pl.col("glued").any(),
+        pl.col("slip").any(),
+    )
+    # a truncation of exactly one customer nobody else comes near counts as 0.9
+    n_trunc = pl.col("trunc").sum().over("q")
+    other_best = pl.col("s").filter(~pl.col("trunc")).max().over("q").fill_null(0.0)
+    per = per.with_columns(
+        pl.when(pl.col("trunc") & (n_trunc == 1) & (other_best < lo))
+        .then(pl.max_horizontal("s", pl.lit(90.0)))
+        .otherwise(pl.col("s"))
+        .alias("s"),
+        (
+            pl.col("short") | (pl.col("trunc") & (n_trunc > 1)) | pl.col("glued") | pl.col("slip")
+        ).alias("form"),
+        # what keeps another customer from being resolved, however far its score: a name
+        # the payer's is a shortened or truncated form of too (a name glued into the payer
+        # text is a rival only by its score: the margin)
+        (pl.col("short") | (pl.col("trunc") & (n_trunc > 1))).alias("rival"),
+    )
+    per = per.sort(["q", "s", "cc"], descending=[False, True, False]).with_columns(
+        pl.int_range(pl.len()).over("q").alias("_rank")
+    )
+    per = per.with_columns(
+        pl.col("s").first().over("q").alias("_sb"),
+        pl.when(pl.col("_rank") == 1).then(pl.col("s")).max().over("q").fill_null(0.0).alias("_s2"),
+        (pl.col("rival") & (pl.col("_rank") > 0)).any().over("q").alias("_fo"),
+    )
+    auto = (pl.col("_sb") >= hi) & (pl.col("_sb") - pl.col("_s2") >= mg) & ~pl.col("_fo")
+    cand = (
+        (pl.col("s") >= hi)
+        | ((pl.col("_sb") >= hi) & (pl.col("s") >= pl.col("_sb") - mg) & (pl.col("s") >= lo))
+        | pl.col("form")
+    )
+    ids = ch.select("cc", "customer_id").unique("cc")
+    out = (
+        per.with_columns(auto.alias("_auto"), cand.alias("_cand"))
+        .join(ids, on="cc", maintain_order="left")
+        .group_by("q")
+        .agg(
+            pl.col("customer_id").first().alias("_b"),
+            pl.col("_sb").first(),
+            pl.col("_auto").first(),
+            pl.col("customer_id").filter(pl.col("_cand")).sort().alias("_cands"),
+        )
+        .join(q.select("q", "_norm"), on="q")
+    )
+    resolved = pl.col("_auto")
+    has_cands = ~resolved & (pl.col("_cands").list.len() > 0)
+    return out.select(
+        "_norm",
+        pl.when(resolved).then(pl.col("_b")).alias("_fz_c"),
+        (pl.col("_sb") / 100.0).alias("_fz_s"),
+        pl.when(has_cands).then(pl.col("_cands")).alias("_fz_cands"),
+        pl.when(~resolved & (pl.col("_sb") >= lo)).then(pl.col("_b")).alias("_fz_cid"),
+        pl.when(~resolved & (pl.col("_sb") >= lo)).then(pl.col("_sb") / 100.0).alias("_fz_cs"),
+    ).cast(schema)
 
 
+# ------------------------------------------------------------------------------ resolve
 def resolve_payers(
     receipts: pl.DataFrame,
     customers: pl.DataFrame,
@@ -265,126 +646,219 @@ def resolve_payers(
     auto_threshold: float = 0.85,
     suggest_threshold: float = 0.75,
     margin: float = 0.05,
+    max_candidates: int = 8,
 ) -> pl.DataFrame:
-    """Resolve every distinct ``(payer_name, payer_account)`` of ``receipts`` to a customer.
+    """Resolve every distinct ``(payer_name, payer_account)`` of ``receipts`` to a customer
+    or to candidate customers (see the module docstring).
 
     Returns :data:`PAYERS_SCHEMA` columns, one row per distinct pair, sorted by
-    ``payer_name, payer_account``; ``customer_id`` is null when ``method == 'none'``.
+    ``payer_name, payer_account``; ``customer_id`` is null unless one customer is
+    resolved, ``candidates`` null unless the method is a candidate method.
     Join it back on ``payer_name, payer_account`` (``nulls_equal=True``).
     """
+    name_col = (
+        pl.col("payer_name").cast(pl.String)
+        if "payer_name" in receipts.columns
+        else pl.lit(None, dtype=pl.String)
+    )
     acct_col = (
         pl.col("payer_account").cast(pl.String)
         if "payer_account" in receipts.columns
         else pl.lit(None, dtype=pl.String)
     )
     pairs = (
-        receipts.select(pl.col("payer_name").cast(pl.String), acct_col.alias("payer_account"))
+        receipts.select(name_col.alias("payer_name"), acct_col.alias("payer_account"))
         .unique()
         .sort(["payer_name", "payer_account"], nulls_last=True)
         .with_columns(
             normalize_name_expr(pl.col("payer_name")).alias("_norm"),
+            loose_key_expr(pl.col("payer_name")).alias("_loose"),
             normalize_account_expr(pl.col("payer_account")).alias("_acct"),
         )
     )
     customers = customers.with_columns(pl.col("customer_id").cast(pl.String))
 
-    # 1. account
+    # 1. account; 2./3. name and alias, then the same on the loose key; 4. shared keys
     accts = _split_col(customers, "payer_accounts").select(
         "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
     )
-    acct_map = _unique_key_map(accts, "_acct").rename({"customer_id": "_c_acct"})
-    # 2./3. name and alias, then the same on the loose key
     choices = _choices(customers)
 
-    def key_map(source: str, key: str, out: str) -> pl.DataFrame:
-        m = choices.filter(pl.col("source") == source).select(key, "customer_id")
-        return _unique_key_map(m.rename({key: "_k"}), "_k").rename(
-            {"_k": {"norm": "_norm", "loose": "_loose"}[key], "customer_id": out}
-        )
+    def key_map(source: str | None, key: str, out: str) -> pl.DataFrame:
+        m = choices if source is None else choices.filter(pl.col("source") == source)
+        target = {"norm": "_norm", "loose": "_loose"}[key]
+        return _key_customers(m.select(pl.col(key).alias(target), "customer_id"), target, out)
 
     pairs = (
-        pairs.with_columns(loose_key_expr(pl.col("payer_name")).alias("_loose"))
-        .join(acct_map, on="_acct", how="left")
-        .join(key_map("name", "norm", "_c_name"), on="_norm", how="left")
-        .join(key_map("alias", "norm", "_c_alias"), on="_norm", how="left")
-        .join(key_map("name", "loose", "_c_lname"), on="_loose", how="left")
-        .join(key_map("alias", "loose", "_c_lalias"), on="_loose", how="left")
+        pairs.join(_key_customers(accts, "_acct", "_k_acct"), on="_acct", how="left")
+        .join(key_map("name", "norm", "_k_name"), on="_norm", how="left")
+        .join(key_map("alias", "norm", "_k_alias"), on="_norm", how="left")
+        .join(key_map("name", "loose", "_k_lname"), on="_loose", how="left")
+        .join(key_map("alias", "loose", "_k_lalias"), on="_loose", how="left")
+        .join(key_map(None, "norm", "_k_any"), on="_norm", how="left")
+        .join(key_map(None, "loose", "_k_lany"), on="_loose", how="left")
         .with_columns(
-            pl.coalesce("_c_name", "_c_lname").alias("_c_name"),
-            pl.coalesce("_c_alias", "_c_lalias").alias("_c_alias"),
+            _only("_k_acct").alias("_c_acct"),
+            pl.coalesce(_only("_k_name"), _only("_k_lname")).alias("_c_name"),
+            pl.coalesce(_only("_k_alias"), _only("_k_lalias")).alias("_c_alias"),
         )
         .with_columns(
             pl.coalesce("_c_acct", "_c_name", "_c_alias").alias("customer_id"),
+        )
+        .with_columns(
+            pl.when(pl.col("customer_id").is_null())
+            .then(pl.coalesce(_several("_k_acct"), _several("_k_any"), _several("_k_lany")))
+            .alias("candidates"),
+        )
+        .with_columns(
             pl.when(pl.col("_c_acct").is_not_null())
             .then(pl.lit("account"))
             .when(pl.col("_c_name").is_not_null())
             .then(pl.lit("name"))
             .when(pl.col("_c_alias").is_not_null())
             .then(pl.lit("alias"))
+            .when(pl.col("candidates").is_not_null())
+            .then(pl.lit("ambiguous"))
             .otherwise(pl.lit("none"))
             .alias("method"),
         )
         .with_columns(pl.when(pl.col("method") != "none").then(1.0).otherwise(0.0).alias("score"))
     )
 
-    # 4. fuzzy, on distinct normalised names still unresolved: truncated prefix, then ratio
+    # 5. fuzzy, on the distinct normalised names still unresolved
     todo = (
         pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
-        .select("_norm", _prefix_key_expr(pl.col("payer_name")).alias("_pfx"))
+        .select(
+            "_norm",
+            "_loose",
+            _spaced_expr(pl.col("payer_name")).alias("_spaced"),
+            _prefix_key_expr(pl.col("payer_name")).alias("_pfx"),
+        )
         .unique("_norm", keep="first")
         .sort("_norm")
     )
-    fz_schema = {
-        "_norm": pl.String,
-        "_fz_c": pl.String,
-        "_fz_s": pl.Float64,
-        "_fz_2": pl.Float64,
-    }
-    fz = pl.DataFrame(schema=fz_schema)
-    if todo.height and choices.height:
-        ch = choices.sort(["norm", "customer_id"])
-        queries = todo.get_column("_norm").to_list()
-        pch = choices.drop_nulls("prefix")
-        pfx = _prefix_matches(
-            todo.get_column("_pfx").to_list(),
-            pch.get_column("prefix").to_list(),
-            pch.get_column("customer_id").to_list(),
-        )
-        cust_ids = ch.get_column("customer_id").unique().sort()
-        cust_index = {c: i for i, c in enumerate(cust_ids.to_list())}
-        choice_cust = np.array([cust_index[c] for c in ch.get_column("customer_id")], np.int64)
-        bc, bs, s2 = _fuzzy(
-            queries, ch.get_column("norm").to_list(), choice_cust, suggest_threshold
-        )
-        ids = cust_ids.to_list()
-        fz_c: list[str | None] = [
-            ids[c] if s > 0 and c >= 0 else None for c, s in zip(bc, bs, strict=True)
-        ]
-        fz_s, fz_2 = bs.copy(), s2.copy()
-        # a truncated name: accepted when no other customer comes near it
-        for k, p in enumerate(pfx):
-            if p is None:
-                continue
-            other = s2[k] if fz_c[k] == p else bs[k]
-            if other < suggest_threshold * 100:
-                fz_c[k], fz_s[k], fz_2[k] = p, max(90.0, bs[k] if fz_c[k] == p else 0.0), other
-        fz = pl.DataFrame(
-            {"_norm": queries, "_fz_c": fz_c, "_fz_s": fz_s / 100.0, "_fz_2": fz_2 / 100.0},
-            schema=fz_schema,
-        )
+    fz = _fuzzy(
+        todo,
+        _Index(choices),
+        auto_threshold=auto_threshold,
+        suggest_threshold=suggest_threshold,
+        margin=margin,
+    )
     pairs = pairs.join(fz, on="_norm", how="left")
     unresolved = pl.col("method") == "none"
-    auto = (
-        unresolved
-        & (pl.col("_fz_s") >= auto_threshold)
-        & ((pl.col("_fz_s") - pl.col("_fz_2")) >= margin)
-    )
-    cand = unresolved & ~auto & (pl.col("_fz_s") >= suggest_threshold)
+    auto = unresolved & pl.col("_fz_c").is_not_null()
+    fcand = unresolved & ~auto & pl.col("_fz_cands").is_not_null()
     pairs = pairs.with_columns(
         pl.when(auto).then(pl.col("_fz_c")).otherwise(pl.col("customer_id")).alias("customer_id"),
-        pl.when(auto).then(pl.lit("fuzzy")).otherwise(pl.col("method")).alias("method"),
-        pl.when(auto).then(pl.col("_fz_s")).otherwise(pl.col("score")).alias("score"),
-        pl.when(cand).then(pl.col("_fz_c")).otherwise(None).alias("candidate_id"),
-        pl.when(cand).then(pl.col("_fz_s")).otherwise(None).alias("candidate_score"),
+        pl.when(auto)
+        .then(pl.lit("fuzzy"))
+        .when(fcand)
+        .then(pl.lit("fuzzy_candidates"))
+        .otherwise(pl.col("method"))
+        .alias("method"),
+        pl.when(auto | fcand).then(pl.col("_fz_s")).otherwise(pl.col("score")).alias("score"),
+        pl.when(unresolved & ~auto).then(pl.col("_fz_cid")).alias("candidate_id"),
+        pl.when(unresolved & ~auto).then(pl.col("_fz_cs")).alias("candidate_score"),
+        pl.when(fcand)
+        .then(pl.col("_fz_cands"))
+        .otherwise(pl.col("candidates"))
+        .alias("candidates"),
+    )
+    # too many candidates identify nobody
+    crowd = pl.col("candidates").list.len() > max_candidates
+    pairs = pairs.with_columns(
+        pl.when(crowd).then(pl.lit("none")).otherwise(pl.col("method")).alias("method"),
+        pl.when(crowd).then(0.0).otherwise(pl.col("score")).alias("score"),
+        pl.when(crowd).then(None).otherwise(pl.col("candidates")).alias("candidates"),
     )
     return pairs.select(list(PAYERS_SCHEMA)).cast(PAYERS_SCHEMA)
+
+
+# --------------------------------------------------------------------------- memo names
+def _common_run(a: str, b: str, at_least: int) -> int:
+    """Length of the longest run of ``a`` that is also in ``b`` when at least ``at_least``,
+    else 0 (a binary search on the length: a run of n means runs of n - 1)."""
+
+    def has(n: int) -> bool:
+        return any(a[i : i + n] in b for i in range(len(a) - n + 1))
+
+    if at_least > len(a) or not has(at_least):
+        return 0
+    lo, hi = at_least, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if has(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def memo_payers(
+    receipts: pl.DataFrame, customers: pl.DataFrame, *, max_candidates: int = 8
+) -> pl.DataFrame:
+    """Customers named in the memo of receipts that carry no payer name (many bank lines
+    carry none): :data:`MEMO_PAYERS_SCHEMA`, one row per distinct memo naming someone.
+
+    A customer is named when a run of at least 4 Chinese (6 other) characters of its
+    normalised name or alias (exact or loose key), covering at least 60 % of it, is in the
+    memo (NFKC, lower case, punctuation and spaces removed): ``PAYMENT FROM CORAL BAY FOODS
+    K.K.``, ``北京嘉禾食品有限公司支付货款``, ``BRIGHTWAY ELECTRONICS PAYMENT`` (the
+    customer's name without its city). The customers with the longest such run are the
+    candidates (a short name several customers share names them all); more than
+    ``max_candidates`` name nobody. ``score`` is the share of the best name found."""
+    if "memo" not in receipts.columns or receipts.height == 0:
+        return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
+    name_col = (
+        pl.col("payer_name").cast(pl.String)
+        if "payer_name" in receipts.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    memos = (
+        receipts.filter(normalize_name_expr(name_col).is_null())
+        .select(pl.col("memo").cast(pl.String))
+        .drop_nulls()
+        .unique()
+        .sort("memo")
+        .with_columns(
+            _plain_expr(pl.col("memo")).str.slice(0, FUZZY_MAX_CHARS).alias("_plain"),
+            _plain_expr(_loose_text(pl.col("memo"))).str.slice(0, FUZZY_MAX_CHARS).alias("_lp"),
+            _spaced_expr(pl.col("memo")).str.slice(0, FUZZY_MAX_CHARS).alias("_spaced"),
+        )
+        .drop_nulls("_plain")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("q"))
+    )
+    ch = _choices(customers.with_columns(pl.col("customer_id").cast(pl.String)))
+    if memos.height == 0 or ch.height == 0:
+        return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
+    pairs = _Index(ch).pairs(_tokens(memos, "q", "_plain", "_spaced"))
+    p = pairs.join(memos.select("q", "memo", "_plain", "_lp"), on="q").join(
+        ch.select("c", "customer_id", "norm", pl.col("loose").fill_null("")), on="c"
+    )
+    runs, shares = [], []
+    for mp, ml, cn, cl in p.select("_plain", "_lp", "norm", "loose").iter_rows():
+        best, share = 0, 0.0
+        for name, text in ((cn, mp), (cl, ml or mp)):
+            if not name:
+                continue
+            need = max(
+                4 if any("\u4e00" <= x <= "\u9fff" for x in name) else 6, math.ceil(len(name) * 0.6)
+            )
+            n = _common_run(name, text, need)
+            if n > best:
+                best, share = n, n / len(name)
+        runs.append(best)
+        shares.append(share)
+    p = p.with_columns(pl.Series("run", runs, dtype=pl.Int64), pl.Series("share", shares))
+    p = p.filter(pl.col("run") > 0)
+    p = p.filter(pl.col("run") == pl.col("run").max().over("q"))
+    out = (
+        p.group_by("memo")
+        .agg(
+            pl.col("customer_id").unique().sort().alias("candidates"),
+            pl.col("share").max().alias("score"),
+        )
+        .filter(pl.col("candidates").list.len() <= max_candidates)
+        .sort("memo")
+    )
+    return out.select(list(MEMO_PAYERS_SCHEMA)).cast(MEMO_PAYERS_SCHEMA)

@@ -218,9 +218,10 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
             "value_date": pl.Date,
             "amount": MONEY,
             "currency": pl.String,
-            "payer_name": pl.String,
         },
         {
+            # optional, and may be empty: many bank lines carry no payer name (DESIGN.md)
+            "payer_name": pl.String,
             "payer_account": pl.String,
             "memo": pl.String,
             "bank_ref": pl.String,

@@ -150,3 +150,46 @@ def test_receipts_from_a_zip_of_statements_keep_member_names(tmp_path):
     zipped = load(tmp_path, "receipts", archive)
     assert zipped.frame["amount"].to_list() == single.frame["amount"].to_list()
     assert set(zipped.frame["source_file"]) == {"statements.zip!ing.sta"}
+
+
+BANK_WITHOUT_PAYERS = (
+    "receipt_id,value_date,amount,currency,payer_name,memo\n"
+    "R1,2026-10-05,4250.00,CNY,,INV-20002\n"
+    'R2,2026-10-06,99.00,CNY,"",transfer\n'
+    "R3,2026-10-07,10.00,CNY,Alpha Ltd,\n"
+)
+
+
+def test_bank_lines_with_an_empty_payer_name_load(tmp_path):
+    """DESIGN.md: payer_name is optional and may be empty (many bank lines carry none)."""
+    got = load(tmp_path, "receipts", write(tmp_path / "bank.csv", BANK_WITHOUT_PAYERS))
+    assert got.findings.height == 0, got.findings
+    assert got.frame["receipt_id"].to_list() == ["R1", "R2", "R3"]
+    # an empty cell reads as null, a quoted empty one as an empty text: both carry no name
+    assert [v or None for v in got.frame["payer_name"]] == [None, None, "Alpha Ltd"]
+
+
+def test_a_bank_file_without_a_payer_column_loads(tmp_path):
+    text = "receipt_id,value_date,amount,currency,memo\nR1,2026-10-05,4250.00,CNY,INV-20002\n"
+    got = load(tmp_path, "receipts", write(tmp_path / "bank.csv", text))
+    assert got.findings.height == 0, got.findings
+    assert got.frame["payer_name"].to_list() == [None]
+
+
+def test_a_receipt_without_payer_naming_an_invoice_with_its_amount_is_applied(tmp_path):
+    from arlib.match import match
+    from tests.ledger import frame, inv
+
+    receipts = load(tmp_path, "receipts", write(tmp_path / "bank.csv", BANK_WITHOUT_PAYERS)).frame
+    invoices = frame(
+        "invoices", [inv("INV-20001", "C1", "3100.00"), inv("INV-20002", "C2", "4250.00")]
+    )
+    customers = frame(
+        "customers",
+        [{"customer_id": "C1", "name": "Alpha Ltd"}, {"customer_id": "C2", "name": "Beta Ltd"}],
+    )
+    res = match(invoices, receipts, customers)
+    r1 = res.allocations.filter(pl.col("receipt_id") == "R1").row(0, named=True)
+    assert (r1["invoice_id"], r1["customer_id"], r1["kind"]) == ("INV-20002", "C2", "cash")
+    assert r1["applied_amount"] == Decimal("4250.00")
+    assert res.receipts.filter(pl.col("receipt_id") == "R1")["status"].item() == "applied"

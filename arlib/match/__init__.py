@@ -13,6 +13,11 @@ bounded by counts, never by a clock.
 With ``unique_reference_only``, a receipt one of whose references names several open
 invoices is held: only the suggestions see it (people decide).
 
+The payer of each receipt comes first (:mod:`arlib.payers`): one customer, or -- a name
+several customers share, a fuzzy name, no payer name but customers named in the memo --
+candidate customers, among whose open invoices a reference or a unique exact amount decides
+(:mod:`arlib.match.rules.candidates`).
+
 After the rules, a cash allocation by a non-reference rule whose receipt's memo names
 existing invoices none of which it cleared is flagged ``memo_conflict`` (the payer + exact
 amount won over the memo).
@@ -32,7 +37,7 @@ from arlib.match.ledger import Ledger, LedgerError
 from arlib.match.prepare import fx_table, prep_customers, prep_invoices, prep_receipts, references
 from arlib.match.rules import CASCADE, credit_note, suggestions
 from arlib.match.rules.manual import check_decisions
-from arlib.payers import resolve_payers
+from arlib.payers import memo_payers, resolve_payers
 
 
 def match(
@@ -55,11 +60,13 @@ def match(
         auto_threshold=cfg.fuzzy_auto_threshold,
         suggest_threshold=cfg.fuzzy_suggest_threshold,
         margin=cfg.fuzzy_margin,
+        max_candidates=cfg.payer_max_candidates,
     )
+    named = memo_payers(receipts, customers, max_candidates=cfg.payer_max_candidates)
     t1 = time.perf_counter()
     cust = prep_customers(customers)
     inv0, inv = prep_invoices(invoices, cfg)
-    rec0, rec = prep_receipts(receipts, payers, cust, cfg)
+    rec0, rec = prep_receipts(receipts, payers, cust, cfg, named)
     cn = credit_note.prepare(credit_notes)
     refs, shared = references(rec, inv, cust, cfg, inv0)
     ledger = Ledger(inv, rec)

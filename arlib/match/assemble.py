@@ -64,6 +64,20 @@ def assemble(
         .drop("_mc")
     )
 
+    # a payer who was one of several candidate customers: the customer whose invoice the
+    # receipt paid (the only one among its cash rows, and one of the candidates)
+    decided = decided_customers(alloc, inv, rec)
+    alloc = (
+        alloc.join(decided.select("rec_idx", "_note"), on="rec_idx", how="left")
+        .with_columns(
+            pl.when(pl.col("_note").is_not_null() & (pl.col("rule") == "reference"))
+            .then(pl.col("reason") + pl.col("_note"))
+            .otherwise(pl.col("reason"))
+            .alias("reason")
+        )
+        .drop("_note")
+    )
+
     inv_open, rec_rem = ledger.inv_open, ledger.rec_rem
 
     # allocations output
@@ -122,9 +136,9 @@ def assemble(
         orient="row",
     )
     r = (
-        rec.select(
-            "rec_idx", pl.col("c_pay").alias("customer_id"), "payer_method", "payer_score", "amt_c"
-        )
+        rec.select("rec_idx", "c_pay", "payer_method", "payer_score", "amt_c")
+        .join(decided.select("rec_idx", "_decided"), on="rec_idx", how="left")
+        .with_columns(pl.coalesce("c_pay", "_decided").alias("customer_id"))
         .with_columns(rem=pl.Series(rec_rem))
         .join(has_sugg, on="rec_idx", how="left")
         .join(ms, on="rec_idx", how="left")
@@ -217,4 +231,41 @@ def assemble(
         credit_notes=credit_notes,
         findings=fnd,
         stats=stats,
+    )
+
+
+def decided_customers(alloc: pl.DataFrame, inv: pl.DataFrame, rec: pl.DataFrame) -> pl.DataFrame:
+    """(rec_idx, _decided, _note): receipts whose payer was one of several candidate
+    customers and whose cash went to invoices of exactly one of them: that customer, and a
+    note for a reference rule's reason (the reference decided among the candidates)."""
+    pending = rec.filter(pl.col("c_pay").is_null() & (pl.col("candidates").list.len() > 0))
+    cash = (
+        alloc.filter((pl.col("kind") == "cash") & pl.col("rec_idx").is_not_null())
+        .join(inv.select("inv_idx", pl.col("customer_id").alias("c_inv")), on="inv_idx")
+        .group_by("rec_idx")
+        .agg(pl.col("c_inv").unique())
+        .filter(pl.col("c_inv").list.len() == 1)
+        .with_columns(pl.col("c_inv").list.first())
+    )
+    n = pl.col("candidates").list.len()
+    them = (
+        pl.when(n == 1)
+        .then(pl.format("customer {}", pl.col("candidates").list.join(", ")))
+        .otherwise(pl.format("{} customers ({})", n, pl.col("candidates").list.join(", ")))
+    )
+    who = (
+        pl.when(pl.col("payer_method") == "ambiguous")
+        .then(pl.format("payer '{}' is the name of {}", pl.col("payer_name").fill_null(""), them))
+        .when(pl.col("payer_method") == "memo_name")
+        .then(pl.format("no payer name; the memo names {}", them))
+        .otherwise(pl.format("payer '{}' resembles {}", pl.col("payer_name").fill_null(""), them))
+    )
+    return (
+        pending.join(cash, on="rec_idx")
+        .filter(pl.col("candidates").list.contains(pl.col("c_inv")))
+        .select(
+            "rec_idx",
+            pl.col("c_inv").alias("_decided"),
+            pl.format("; {}: the reference decides ({})", who, "c_inv").alias("_note"),
+        )
     )

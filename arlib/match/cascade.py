@@ -48,6 +48,8 @@ class Receipts:
 
     reserved: bool = False  # also receipts reserved for reference matching (carried-in cash)
     payer: bool = False  # only receipts whose payer resolved to a customer
+    #: only receipts whose payer is one of several candidate customers (not resolved)
+    candidates: bool = False
     references: Literal["any", "with", "without"] = "any"  # invoices named in memo / bank_ref
     policy: Literal["any", "open_item", "balance_forward"] = "any"  # the payer's policy
     foreign: bool = False  # only receipts in a currency other than the base currency
@@ -60,6 +62,8 @@ class Receipts:
             parts.append("held ones too")
         if self.payer:
             parts.append("payer known")
+        if self.candidates:
+            parts.append("payer one of candidate customers")
         if self.references != "any":
             parts.append(f"{self.references} a reference")
         if self.policy != "any":
@@ -141,6 +145,8 @@ def select_receipts(ctx: Context, spec: Receipts) -> pl.DataFrame:
     fr = ctx.ledger.fresh_receipts(reserved=spec.reserved, held=spec.held)
     if spec.payer:
         fr = fr.filter(pl.col("c_pay").is_not_null())
+    if spec.candidates:
+        fr = fr.filter(pl.col("c_pay").is_null() & (pl.col("candidates").list.len() > 0))
     if spec.references != "any":
         how = "semi" if spec.references == "with" else "anti"
         fr = fr.join(ctx.refs.select("rec_idx"), on="rec_idx", how=how)

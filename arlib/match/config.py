@@ -215,6 +215,14 @@ class MatchConfig(Section):
     fuzzy_suggest_threshold: Score = Field(
         0.75, description="below auto but at or above this: candidate payer, suggestions only"
     )
+    # payer candidates (issue 10 §2.4, §2.5): a name several customers share, a fuzzy name
+    # near several, the customer's name in the memo of a bank line without payer name
+    payer_max_candidates: Annotated[Whole, Range(ge=1)] = Field(
+        8,
+        description="a payer name (or memo) that fits more customers than this identifies "
+        "nobody; up to it, the customers are candidates and a reference or an exact amount "
+        "among their open invoices decides",
+    )
     suggest_near_pct: Money = Field(
         Decimal("10"),
         description='suggestions: open amounts within this % of the receipt are "near"',

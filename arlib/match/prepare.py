@@ -19,6 +19,7 @@ from arlib.match.frames import (
     sorted_unique,
 )
 from arlib.match.ledger import Ledger
+from arlib.payers import normalize_name_expr
 
 
 def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -65,12 +66,28 @@ def prep_customers(customers: pl.DataFrame) -> pl.DataFrame:
 
 
 def prep_receipts(
-    receipts: pl.DataFrame, payers: pl.DataFrame, cust: pl.DataFrame, cfg: MatchConfig
+    receipts: pl.DataFrame,
+    payers: pl.DataFrame,
+    cust: pl.DataFrame,
+    cfg: MatchConfig,
+    memo_names: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The engine's receipts: row index, cents, the resolved payer (``c_pay``, its method
+    and score, ``candidates`` when the payer is one of several customers) and its master
+    data. A receipt without payer name whose memo names customers (``memo_names``,
+    :func:`arlib.payers.memo_payers`) gets them as candidates (method ``memo_name``)."""
     rec0 = sorted_unique(
         receipts.with_columns(pl.col("receipt_id").cast(pl.String)), "receipt_id", "receipts"
     )
-    rec0 = ensure(rec0, {"payer_account": pl.String, "memo": pl.String, "bank_ref": pl.String})
+    rec0 = ensure(
+        rec0,
+        {
+            "payer_name": pl.String,
+            "payer_account": pl.String,
+            "memo": pl.String,
+            "bank_ref": pl.String,
+        },
+    )
     rec = rec0.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("rec_idx"),
         "receipt_id",
@@ -89,7 +106,28 @@ def prep_receipts(
         .with_columns(
             pl.col("payer_method").fill_null("none"), pl.col("payer_score").fill_null(0.0)
         )
-        .join(
+    )
+    rec = ensure(rec, {"candidates": pl.List(pl.String)})
+    if memo_names is not None and memo_names.height:
+        named = memo_names.select(
+            "memo", pl.col("candidates").alias("_m_c"), pl.col("score").alias("_m_s")
+        )
+        rec = rec.join(named, on="memo", how="left")
+        by_memo = (
+            (pl.col("payer_method") == "none")
+            & normalize_name_expr(pl.col("payer_name")).is_null()
+            & pl.col("_m_c").is_not_null()
+        )
+        rec = rec.with_columns(
+            pl.when(by_memo)
+            .then(pl.lit("memo_name"))
+            .otherwise("payer_method")
+            .alias("payer_method"),
+            pl.when(by_memo).then("_m_s").otherwise("payer_score").alias("payer_score"),
+            pl.when(by_memo).then("_m_c").otherwise("candidates").alias("candidates"),
+        ).drop("_m_c", "_m_s")
+    rec = (
+        rec.join(
             cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
             left_on="c_pay",
             right_on="customer_id",

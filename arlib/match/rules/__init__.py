@@ -10,6 +10,7 @@ from arlib.match.cascade import Rule
 from arlib.match.config import MatchConfig
 from arlib.match.rules import (
     balance_forward,
+    candidates,
     combined,
     credit_note,
     duplicates,
@@ -32,6 +33,7 @@ CASCADE: tuple[Rule, ...] = (
     *reference.RULES,
     duplicates.AFTER_REFERENCE,
     exact_amount.RULES[0],
+    candidates.RULE,
     duplicates.AFTER_EXACT,
     *exact_amount.RULES[1:],
     combined.RULE,

@@ -2,7 +2,9 @@
 
 A fuzzy payer below the auto threshold, a near amount, several equal candidates, a
 decimal-shifted or transposed amount, a reference with the wrong amount or another
-customer's invoice, the combinations that also fit (from ``combined``).
+customer's invoice, the combinations that also fit (from ``combined``). A payer who is one
+of several candidate customers (:mod:`arlib.match.rules.candidates`) gets the near amounts
+and keying errors of each of them; an unidentified payer the few invoices of its amount.
 """
 
 from __future__ import annotations
@@ -71,6 +73,18 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         "amt_c",
         pl.col("c_pay").alias("customer_id"),
     )
+    # a payer who is one of several candidate customers: each of them, for near amounts and
+    # keying errors (the exact amounts are the candidates rule's suggestions)
+    with_cands = fr.filter(pl.col("c_pay").is_null() & (pl.col("candidates").list.len() > 0))
+    candidates = with_cands.select(
+        "rec_idx",
+        "receipt_id",
+        "value_date",
+        "currency",
+        "amt_c",
+        pl.col("candidates").alias("customer_id"),
+    ).explode("customer_id")
+    someone = pl.concat([resolved, candidates])
     # several equal candidates (or the only one outside the date window): an equality join
     eq = ledger.drop_rejected(
         resolved.join(
@@ -107,7 +121,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     near = pl.concat(
         [
             range_join(
-                resolved,
+                someone,
                 inv_cols,
                 ["customer_id", "currency"],
                 "open_c",
@@ -117,7 +131,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 from_end=True,
             ),
             range_join(
-                resolved,
+                someone,
                 inv_cols,
                 ["customer_id", "currency"],
                 "open_c",
@@ -145,7 +159,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     )
     # keying errors: the amounts the receipt's could be a shift (x10, x100, /10, /100,
     # truncated or rounded) or a transposition of, found by joins and sorted searches
-    keyed = resolved.select("rec_idx", "customer_id", "currency", "amt_c")
+    keyed = someone.select("rec_idx", "customer_id", "currency", "amt_c")
     variants = pl.concat(
         [
             keyed.with_columns(
@@ -191,8 +205,29 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             pl.col("what").str.replace("_", " "),
         ),
     )
-    # fuzzy payer candidate with exact amount
-    fz = fr.filter(pl.col("c_pay").is_null() & pl.col("candidate_id").is_not_null()).select(
+    # exact amounts at a candidate customer (a receipt the candidates rule could not apply:
+    # reserved, or the invoice went to another receipt)
+    ceq = ledger.drop_rejected(
+        candidates.join(
+            inv_cols.with_columns(pl.col("open_c").alias("amt_c")),
+            on=["customer_id", "currency", "amt_c"],
+        )
+    ).with_columns(pl.len().over("rec_idx").alias("n"))
+    emit(
+        ceq,
+        0.5 / pl.col("n").cast(pl.Float64) + 0.2,
+        "candidates",
+        pl.format(
+            "amount equals invoice {} of customer {}, one of the payer's candidate customers",
+            "invoice_id",
+            "customer_id",
+        ),
+    )
+    # fuzzy payer candidate (suggestions only) with exact amount
+    no_cands = pl.col("candidates").list.len().fill_null(0) == 0
+    fz = fr.filter(
+        pl.col("c_pay").is_null() & pl.col("candidate_id").is_not_null() & no_cands
+    ).select(
         "rec_idx",
         "currency",
         "amt_c",
@@ -219,7 +254,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         ),
     )
     # unidentified payer, amount shared by few open invoices overall
-    unk = fr.filter(pl.col("c_pay").is_null()).select("rec_idx", "currency", "amt_c")
+    unk = fr.filter(pl.col("c_pay").is_null() & no_cands).select("rec_idx", "currency", "amt_c")
     few = inv_cols.with_columns(pl.len().over(["currency", "open_c"]).alias("n")).filter(
         pl.col("n") <= cfg.suggest_max_candidates
     )
