@@ -6,14 +6,9 @@ import polars as pl
 
 from arlib.findings import FINDING_SCHEMA
 from arlib.match.cascade import Outcome
-from arlib.match.frames import (
-    ALLOCATION_SCHEMA,
-    KINDS,
-    SUGGESTION_SCHEMA,
-    MatchResult,
-    money,
-)
+from arlib.match.frames import ALLOCATION_SCHEMA, KINDS, SUGGESTION_SCHEMA, MatchResult
 from arlib.match.ledger import Ledger
+from arlib.money import money_expr
 
 
 def assemble(
@@ -97,9 +92,9 @@ def assemble(
             "receipt_id",
             "invoice_id",
             "customer_id",
-            money(pl.col("applied_c")).alias("applied_amount"),
+            money_expr(pl.col("applied_c")).alias("applied_amount"),
             "currency",
-            money(pl.col("receipt_c")).alias("receipt_amount"),
+            money_expr(pl.col("receipt_c")).alias("receipt_amount"),
             "receipt_currency",
             "kind",
             "rule",
@@ -120,7 +115,7 @@ def assemble(
             "rank",
             "customer_id",
             "invoice_ids",
-            money(pl.col("amount_c")).alias("amount"),
+            money_expr(pl.col("amount_c")).alias("amount"),
             pl.col("score").clip(0.0, 1.0).round(4),
             "rule",
             "reason",
@@ -153,8 +148,8 @@ def assemble(
             .then(pl.lit("suggested"))
             .otherwise(pl.lit("unapplied"))
             .alias("status"),
-            money(pl.col("amt_c") - pl.col("rem")).alias("allocated"),
-            money(pl.col("rem")).alias("unapplied"),
+            money_expr(pl.col("amt_c") - pl.col("rem")).alias("allocated"),
+            money_expr(pl.col("rem")).alias("unapplied"),
         )
     )
     out_rec = pl.concat(
@@ -185,9 +180,9 @@ def assemble(
         inv.select("start_c", "amt_c")
         .with_columns(open_c=pl.Series(inv_open))
         .with_columns(
-            money(pl.col("start_c") - pl.col("open_c")).alias("applied"),
-            money(pl.col("open_c")).alias("open_amount"),
-            money(pl.col("start_c")).alias("open_at_start"),
+            money_expr(pl.col("start_c") - pl.col("open_c")).alias("applied"),
+            money_expr(pl.col("open_c")).alias("open_amount"),
+            money_expr(pl.col("start_c")).alias("open_at_start"),
             # nothing left of a positive invoice: paid, also when it came in with nothing open
             pl.when((pl.col("open_c") == 0) & ((pl.col("start_c") > 0) | (pl.col("amt_c") > 0)))
             .then(pl.lit("paid"))

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from arlib.findings import quote
 from arlib.match import templates as library
-from arlib.match.frames import cents_py
+from arlib.money import to_cents
 from arlib.paramtypes import (
     Days,
     Exact,
@@ -244,4 +244,4 @@ class MatchConfig(Section):
 
     def bank_charge_cents(self, currency: str) -> int:
         m = self.bank_charge_max
-        return cents_py(m.get(currency, m.get("*", Decimal(0))))
+        return to_cents(m.get(currency, m.get("*", Decimal(0))))

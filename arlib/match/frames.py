@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from arlib.money import to_cents
 from arlib.schema import MONEY
 
 #: kinds of allocation row, in the order an invoice's rows are listed
@@ -104,34 +105,9 @@ SUGGESTION_ROWS = {
 }
 
 
-def cents(expr: pl.Expr) -> pl.Expr:
-    return (expr.cast(MONEY) * 100).cast(pl.Int64)
-
-
-def cents_py(x: Decimal) -> int:
-    return int(
-        ((x if isinstance(x, Decimal) else Decimal(str(x))) * 100).to_integral_value(ROUND_HALF_UP)
-    )
-
-
 def basis_points(pct: Decimal) -> int:
     """A percentage setting (``2`` = 2 %) in basis points, rounded half up."""
-    return int((pct * 100).to_integral_value(ROUND_HALF_UP))
-
-
-def money(expr: pl.Expr) -> pl.Expr:
-    """Int64 cents -> Decimal(38, 2), exactly."""
-    return (expr.cast(pl.Int64).cast(MONEY) / 100).cast(MONEY)
-
-
-def fmt(expr: pl.Expr) -> pl.Expr:
-    return money(expr).cast(pl.String)
-
-
-def fmt_cents(c: int) -> str:
-    sign = "-" if c < 0 else ""
-    c = abs(int(c))
-    return f"{sign}{c // 100}.{c % 100:02d}"
+    return to_cents(pct)
 
 
 def short(text: str | None, n: int = 60) -> str:

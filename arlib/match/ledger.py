@@ -15,7 +15,8 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
-from arlib.match.frames import ALLOCATION_ROWS, KINDS, fmt_cents
+from arlib.match.frames import ALLOCATION_ROWS, KINDS
+from arlib.money import fmt_cents
 
 
 class LedgerError(RuntimeError):

@@ -10,15 +10,9 @@ import polars as pl
 
 from arlib.keying import keying_error_expr, transpositions
 from arlib.match.config import MatchConfig
-from arlib.match.frames import (
-    basis_points,
-    cents,
-    cents_py,
-    col_or_null,
-    ensure,
-    sorted_unique,
-)
+from arlib.match.frames import basis_points, col_or_null, ensure, sorted_unique
 from arlib.match.ledger import Ledger
+from arlib.money import cents_expr, to_cents
 from arlib.payers import normalize_name_expr
 
 
@@ -26,9 +20,9 @@ def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFram
     inv0 = sorted_unique(
         invoices.with_columns(pl.col("invoice_id").cast(pl.String)), "invoice_id", "invoices"
     )
-    start = cents(pl.col("amount"))
+    start = cents_expr(pl.col("amount"))
     if "open_amount" in inv0.columns:
-        start = pl.coalesce(cents(pl.col("open_amount")), start)
+        start = pl.coalesce(cents_expr(pl.col("open_amount")), start)
     key = (
         pl.col("invoice_id")
         .str.extract(cfg.invoice_key_pattern, 1)
@@ -42,7 +36,7 @@ def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFram
         pl.col("currency").cast(pl.String),
         pl.col("invoice_date").cast(pl.Date),
         pl.col("due_date").cast(pl.Date),
-        cents(pl.col("amount")).alias("amt_c"),
+        cents_expr(pl.col("amount")).alias("amt_c"),
         start.alias("start_c"),
         pl.when(key.str.len_chars() > 0).then(key).otherwise(None).alias("key"),
     )
@@ -93,7 +87,7 @@ def prep_receipts(
         "receipt_id",
         pl.col("value_date").cast(pl.Date),
         pl.col("currency").cast(pl.String),
-        cents(pl.col("amount")).alias("amt_c"),
+        cents_expr(pl.col("amount")).alias("amt_c"),
         pl.col("payer_name").cast(pl.String),
         pl.col("payer_account").cast(pl.String),
         pl.col("memo").cast(pl.String),
@@ -519,7 +513,7 @@ def ref_text() -> pl.Expr:
 
 def bank_charge_cap(cfg: MatchConfig, ccy: str) -> pl.Expr:
     """The currency's bank-charge cap in cents (``bank_charge_max``, '*' for the rest)."""
-    bc_map = {k: cents_py(v) for k, v in cfg.bank_charge_max.items()}
+    bc_map = {k: to_cents(v) for k, v in cfg.bank_charge_max.items()}
     return pl.col(ccy).replace_strict(bc_map, default=bc_map.get("*", 0), return_dtype=pl.Int64)
 
 
@@ -605,3 +599,13 @@ def is_keying_error(received: str, expected: str) -> pl.Expr:
     truncated or rounded, two digits swapped, one dropped or doubled: :mod:`arlib.keying`):
     such an amount is never applied, in full or in part -- people confirm it."""
     return keying_error_expr(pl.col(received), pl.col(expected)).is_not_null()
+
+
+def in_date_window(cfg: MatchConfig) -> pl.Expr:
+    """The invoice is dated at most ``date_window_days`` before the receipt's value date
+    and ``date_window_prepay_days`` after it (a prepayment)."""
+    value_date = pl.col("value_date")
+    return pl.col("invoice_date").is_between(
+        value_date - pl.duration(days=cfg.date_window_days),
+        value_date + pl.duration(days=cfg.date_window_prepay_days),
+    )

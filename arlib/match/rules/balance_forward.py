@@ -15,8 +15,8 @@ import polars as pl
 
 from arlib.keying import transpositions
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import fmt_cents
 from arlib.match.prepare import residue_lists
+from arlib.money import fmt_cents
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:

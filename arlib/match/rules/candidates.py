@@ -21,7 +21,9 @@ from __future__ import annotations
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, numbered
-from arlib.match.frames import SUGGESTION_ROWS, fmt
+from arlib.match.frames import SUGGESTION_ROWS
+from arlib.match.prepare import in_date_window
+from arlib.money import fmt_cents_expr
 
 SUB_RULES = {
     "ambiguous": "candidates.unique_amount",
@@ -102,12 +104,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .sort(["rec_idx", "invoice_date", "invoice_id"])
     )
     found = who(pl.col("payer_method"), pl.col("n_cand"), pl.col("listed"), pl.col("payer"))
-    in_window = (
-        pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days)
-    ) & (
-        pl.col("invoice_date")
-        <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
-    )
+    in_window = in_date_window(cfg)
     unique = numbered(c.filter((pl.col("n_inv") == 1) & ~pl.col("rival")))
     rows = unique.select(
         "proposal",
@@ -124,7 +121,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         pl.format(
             "{}; amount {} equals invoice {} of customer {}, {}: the amount decides{}",
             found,
-            fmt(pl.col("amt_c")),
+            fmt_cents_expr(pl.col("amt_c")),
             "invoice_id",
             "c_inv",
             pl.when(pl.col("n_cand") == 1)
@@ -148,7 +145,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         pl.format(
             "{}; amount {} equals invoice {} of customer {}{}: a person decides",
             found,
-            fmt(pl.col("amt_c")),
+            fmt_cents_expr(pl.col("amt_c")),
             "invoice_id",
             "c_inv",
             pl.when(pl.col("rival"))

@@ -16,9 +16,10 @@ from itertools import islice
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import SUGGESTION_ROWS, fmt_cents, short
+from arlib.match.frames import SUGGESTION_ROWS, short
 from arlib.match.prepare import residue_lists
 from arlib.match.search import subsets
+from arlib.money import fmt_cents
 
 _INVOICE_COUNT = (r"(?:等|共)\s*(\d{1,2})\s*[笔张份项]", r"(?i)\b(\d{1,2})\s+invoices\b")
 #: ... but never more than this many in one combination

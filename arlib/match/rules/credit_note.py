@@ -13,7 +13,8 @@ from __future__ import annotations
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Rule, numbered
-from arlib.match.frames import cents, ensure, fmt, money
+from arlib.match.frames import ensure
+from arlib.money import cents_expr, fmt_cents_expr, money_expr
 
 
 def prepare(credit_notes: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -28,7 +29,7 @@ def prepare(credit_notes: pl.DataFrame | None) -> pl.DataFrame | None:
     )
     return cn.with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_cn"),
-        cents(pl.col("amount")).abs().alias("_cred_c"),
+        cents_expr(pl.col("amount")).abs().alias("_cred_c"),
     )
 
 
@@ -86,7 +87,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             "credit note {} ({}) nets {} against invoice {}",
             "credit_id",
             pl.col("reason").fill_null("no reason given"),
-            fmt(pl.col("_app_c")),
+            fmt_cents_expr(pl.col("_app_c")),
             "invoice_id",
         ).alias("reason"),
         pl.lit("").alias("flags"),
@@ -121,8 +122,8 @@ def summarise(credit_notes: pl.DataFrame | None, allocations: pl.DataFrame) -> p
         )
     )
     return out.with_columns(
-        money(pl.col("_app_c")).alias("applied"),
-        money(pl.col("_cred_c") - pl.col("_app_c")).alias("unapplied"),
+        money_expr(pl.col("_app_c")).alias("applied"),
+        money_expr(pl.col("_cred_c") - pl.col("_app_c")).alias("unapplied"),
     ).drop("_cn", "_cred_c", "_app_c", "_total", "_before")
 
 

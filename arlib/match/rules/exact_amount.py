@@ -15,16 +15,18 @@ from __future__ import annotations
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, numbered
-from arlib.match.frames import basis_points, cents_py, fmt, range_join
+from arlib.match.frames import basis_points, range_join
 from arlib.match.prepare import (
     bank_charge_bp,
     bank_charge_cap,
     bank_charge_limit,
     cash_with_write_off,
     exact_keying_errors,
+    in_date_window,
     round_sum,
     with_rate,
 )
+from arlib.money import fmt_cents_expr, to_cents
 
 
 def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -53,12 +55,7 @@ def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     )
     # age is no evidence against: the only exact invoice is applied however old (an old
     # overdue invoice is the one most likely to be paid); the window only words the reason
-    in_window = (
-        pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days)
-    ) & (
-        pl.col("invoice_date")
-        <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
-    )
+    in_window = in_date_window(cfg)
     c = numbered(ctx.ledger.drop_rejected(c))
     rows = c.select(
         "proposal",
@@ -78,7 +75,7 @@ def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             pl.col("payer_name").fill_null(""),
             "c_pay",
             "payer_method",
-            fmt(pl.col("amt_c")),
+            fmt_cents_expr(pl.col("amt_c")),
             "invoice_id",
             pl.when(in_window)
             .then(pl.lit(""))
@@ -140,7 +137,7 @@ def propose_tolerance(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     digits) makes the receipt ambiguous (suggestion)."""
     cfg, cust, fr = ctx.cfg, ctx.customers, receipts
     oi = ctx.ledger.open_invoices()
-    rt = cents_py(cfg.rounding_tolerance)
+    rt = to_cents(cfg.rounding_tolerance)
     left = fr.select(
         "rec_idx",
         "receipt_id",
@@ -185,13 +182,7 @@ def propose_tolerance(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         cap=20,
     )
     c = c.filter(pl.col("_n_in_range") <= 20)  # a crowd of near amounts: people decide
-    c = c.filter(
-        (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
-        & (
-            pl.col("invoice_date")
-            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
-        )
-    )
+    c = c.filter(in_date_window(cfg))
     if c.height == 0:
         return Proposal()
     c = ctx.ledger.drop_rejected(c)
@@ -240,10 +231,14 @@ def propose_tolerance(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     c = numbered(c.with_columns(strength.alias("rank")))
     detail = (
         pl.when(pl.col("wo") == "rounding")
-        .then(pl.format("difference {} written off as rounding", fmt(diff)))
+        .then(pl.format("difference {} written off as rounding", fmt_cents_expr(diff)))
         .when(pl.col("wo") == "discount")
-        .then(pl.format("short {} = early-payment discount ({})", fmt(diff), "discount_terms"))
-        .otherwise(pl.format("short {} written off as bank charge", fmt(diff)))
+        .then(
+            pl.format(
+                "short {} = early-payment discount ({})", fmt_cents_expr(diff), "discount_terms"
+            )
+        )
+        .otherwise(pl.format("short {} written off as bank charge", fmt_cents_expr(diff)))
     )
     common = [
         pl.lit("exact_amount").alias("rule"),
@@ -254,9 +249,9 @@ def propose_tolerance(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             pl.col("payer_name").fill_null(""),
             "c_pay",
             "payer_method",
-            fmt(pl.col("amt_c")),
+            fmt_cents_expr(pl.col("amt_c")),
             "invoice_id",
-            fmt(pl.col("open_c")),
+            fmt_cents_expr(pl.col("open_c")),
             detail,
         ).alias("reason"),
         pl.lit("").alias("flags"),
@@ -321,15 +316,7 @@ def propose_fx(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # alone within the full tolerance, and close: within a quarter of it (bank rates differ
     # from the book rate by tenths of a percent; a wider gap is a partial or another fee)
     close = (pl.col("open_c") - pl.col("conv_c")).abs() * 40_000 <= pl.col("conv_c") * bp
-    c = c.filter(
-        (pl.col("_n_in_range") == 1)
-        & close
-        & (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
-        & (
-            pl.col("invoice_date")
-            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
-        )
-    )
+    c = c.filter((pl.col("_n_in_range") == 1) & close & in_date_window(cfg))
     c = numbered(ctx.ledger.drop_rejected(c).with_columns(pl.lit(0, dtype=pl.Int64).alias("rank")))
     diff = pl.col("open_c") - pl.col("conv_c")
     common = [
@@ -343,13 +330,13 @@ def propose_fx(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             "c_pay",
             "payer_method",
             "currency",
-            fmt(pl.col("amt_c")),
+            fmt_cents_expr(pl.col("amt_c")),
             "i_ccy",
-            fmt(pl.col("conv_c")),
+            fmt_cents_expr(pl.col("conv_c")),
             pl.lit(str(cfg.fx_tolerance_pct)),
             "invoice_id",
-            fmt(pl.col("open_c")),
-            fmt(diff),
+            fmt_cents_expr(pl.col("open_c")),
+            fmt_cents_expr(diff),
         ).alias("reason"),
         pl.lit("").alias("flags"),
     ]

@@ -20,10 +20,11 @@ import polars as pl
 
 from arlib.keying import keying_error
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import basis_points, fmt_cents, short
+from arlib.match.frames import basis_points, short
 from arlib.match.ledger import Ledger
-from arlib.match.prepare import exact_keying_errors, residue_lists
+from arlib.match.prepare import exact_keying_errors, in_date_window, residue_lists
 from arlib.match.rules.partial import RULE as PARTIAL
+from arlib.money import fmt_cents
 
 
 def propose_only_invoice(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -50,13 +51,7 @@ def propose_only_invoice(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         "payer_method",
         "payer_score",
     ).join(oi, on=["c_pay", "currency"])
-    c = c.filter(
-        (pl.col("invoice_date") >= pl.col("value_date") - pl.duration(days=cfg.date_window_days))
-        & (
-            pl.col("invoice_date")
-            <= pl.col("value_date") + pl.duration(days=cfg.date_window_prepay_days)
-        )
-    )
+    c = c.filter(in_date_window(cfg))
     c = ledger.drop_rejected(c).sort(["value_date", "receipt_id"])
     rows: list[tuple] = []
     inv_open = ledger.inv_open.copy()

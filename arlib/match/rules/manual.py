@@ -19,10 +19,11 @@ import polars as pl
 from arlib.findings import FINDING_SCHEMA
 from arlib.match.cascade import Context, Proposal, Rule, proposal_rows, walk
 from arlib.match.config import MatchConfig
-from arlib.match.frames import cents, cents_py, col_or_null, ensure, fmt_cents, short
+from arlib.match.frames import col_or_null, ensure, short
 from arlib.match.ledger import Ledger
 from arlib.match.prepare import fx_table, prep_invoices, rate_py
 from arlib.match.rules import credit_note
+from arlib.money import cents_expr, fmt_cents, to_cents
 from arlib.schema import DECISION_ACTIONS, MONEY
 
 
@@ -145,7 +146,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         same = rec_ccy[ri] == inv_ccy[ii]
         amt = r.get("amount")
         if same:
-            want = min(rem, open_) if amt is None else cents_py(amt)
+            want = min(rem, open_) if amt is None else to_cents(amt)
             if want <= 0 or want > rem or want > open_:
                 problem(
                     r,
@@ -158,7 +159,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 continue
             recv, app = want, want
         else:
-            recv = rem if amt is None else cents_py(amt)
+            recv = rem if amt is None else to_cents(amt)
             rate_r = rate_py(fx, rec_ccy[ri], rec_date[ri], base, cfg)
             rate_i = rate_py(fx, inv_ccy[ii], rec_date[ri], base, cfg)
             if recv <= 0 or recv > rem:
@@ -253,7 +254,7 @@ def check_decisions(
         pl.col("receipt_id").cast(pl.String),
         pl.col("value_date").cast(pl.Date),
         pl.col("currency").cast(pl.String),
-        cents(pl.col("amount")).alias("amt_c"),
+        cents_expr(pl.col("amount")).alias("amt_c"),
         col_or_null(rec, "origin", pl.String).alias("origin"),
     )
     readable = pl.col("amount").is_not_null() & pl.col("credit_id").is_not_null()

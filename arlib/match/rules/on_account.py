@@ -19,7 +19,8 @@ import polars as pl
 
 from arlib.keying import keying_error
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import fmt_cents, short
+from arlib.match.frames import short
+from arlib.money import fmt_cents
 
 
 def _mentions_an_invoice(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import fmt_cents, short
+from arlib.match.frames import short
 from arlib.match.prepare import is_keying_error, ref_candidates
+from arlib.money import fmt_cents
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, numbered, proposal_rows
-from arlib.match.frames import basis_points, cents_py, fmt, fmt_cents, short
+from arlib.match.frames import basis_points, short
 from arlib.match.prepare import (
     bank_charge_limit,
     cash_with_write_off,
@@ -32,6 +32,7 @@ from arlib.match.prepare import (
     with_rate,
 )
 from arlib.match.search import subsets
+from arlib.money import fmt_cents, fmt_cents_expr, to_cents
 
 
 def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -40,7 +41,7 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     c = ref_candidates(ctx.ledger, receipts, ctx.refs, ctx.customers)
     if c.height == 0:
         return Proposal()
-    rt = cents_py(cfg.rounding_tolerance)
+    rt = to_cents(cfg.rounding_tolerance)
     bc = bank_charge_limit(cfg, "i_ccy", "open_c")
     same = pl.col("r_ccy") == pl.col("i_ccy")
     # fx conversion (Int128, exact half-up rounding) for the cross-currency rows
@@ -149,25 +150,25 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         pl.when(pl.col("wo") == "exact")
         .then(pl.lit("amount equal"))
         .when(pl.col("wo") == "rounding")
-        .then(pl.format("difference {} written off as rounding", fmt(diff)))
+        .then(pl.format("difference {} written off as rounding", fmt_cents_expr(diff)))
         .when(pl.col("wo") == "discount")
         .then(
             pl.format(
                 "short {} = early-payment discount ({}) paid within {} days",
-                fmt(diff),
+                fmt_cents_expr(diff),
                 "discount_terms",
                 "disc_days",
             )
         )
         .when(pl.col("wo") == "bank_charge")
-        .then(pl.format("short {} written off as bank charge", fmt(diff)))
+        .then(pl.format("short {} written off as bank charge", fmt_cents_expr(diff)))
         .when(pl.col("wo") == "write_off")
         .then(
             pl.format(
                 "short {} = {}% of the open {}, within the payment tolerance of {}%: written off",
-                fmt(diff),
+                fmt_cents_expr(diff),
                 _pct_of(diff, pl.col("open_c")),
-                fmt(pl.col("open_c")),
+                fmt_cents_expr(pl.col("open_c")),
                 pl.lit(f"{cfg.payment_tolerance_pct.normalize():f}"),
             )
         )
@@ -175,10 +176,10 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             pl.format(
                 "{} {} at the value-date rate = {} {}; fx difference {}",
                 "r_ccy",
-                fmt(pl.col("amt_c")),
+                fmt_cents_expr(pl.col("amt_c")),
                 "i_ccy",
-                fmt(pl.col("conv_c")),
-                fmt(diff),
+                fmt_cents_expr(pl.col("conv_c")),
+                fmt_cents_expr(diff),
             )
         )
     )

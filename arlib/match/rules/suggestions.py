@@ -14,8 +14,9 @@ import polars as pl
 
 from arlib.keying import keying_error_expr, transpositions_expr
 from arlib.match.cascade import Context, Proposal, Receipts, Rule
-from arlib.match.frames import SUGGESTION_ROWS, basis_points, fmt, range_join
+from arlib.match.frames import SUGGESTION_ROWS, basis_points, range_join
 from arlib.match.prepare import ref_candidates
+from arlib.money import fmt_cents_expr
 
 #: amounts of up to this many digits (in cents) are searched for dropped or doubled digits
 _SLIP_DIGITS = 12
@@ -151,10 +152,10 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         "near_amount",
         pl.format(
             "amount {} is {} away from invoice {} (open {})",
-            fmt(pl.col("amt_c")),
-            fmt(d),
+            fmt_cents_expr(pl.col("amt_c")),
+            fmt_cents_expr(d),
             "invoice_id",
-            fmt(pl.col("open_c")),
+            fmt_cents_expr(pl.col("open_c")),
         ),
     )
     # keying errors: the amounts the receipt's could be a shift (x10, x100, /10, /100,
@@ -199,9 +200,9 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         "amount_typo",
         pl.format(
             "received {} looks like invoice {} (open {}) keyed wrongly ({})",
-            fmt(pl.col("amt_c")),
+            fmt_cents_expr(pl.col("amt_c")),
             "invoice_id",
-            fmt(pl.col("open_c")),
+            fmt_cents_expr(pl.col("open_c")),
             pl.col("what").str.replace("_", " "),
         ),
     )
@@ -295,9 +296,9 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 "invoice_id",
                 "c_inv",
                 "i_ccy",
-                fmt(pl.col("open_c")),
+                fmt_cents_expr(pl.col("open_c")),
                 "r_ccy",
-                fmt(pl.col("amt_c")),
+                fmt_cents_expr(pl.col("amt_c")),
             )
         )
         .otherwise(
@@ -307,9 +308,9 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 "invoice_id",
                 "c_inv",
                 "i_ccy",
-                fmt(pl.col("open_c")),
+                fmt_cents_expr(pl.col("open_c")),
                 "r_ccy",
-                fmt(pl.col("amt_c")),
+                fmt_cents_expr(pl.col("amt_c")),
                 pl.when(pl.col("rel") == "other")
                 .then(pl.format(" from customer {}", "c_pay"))
                 .otherwise(pl.lit("")),

@@ -31,8 +31,9 @@ from collections import defaultdict
 import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import fmt_cents, range_join
+from arlib.match.frames import range_join
 from arlib.match.search import subsets
+from arlib.money import fmt_cents
 
 
 def _credits(ctx: Context) -> dict[str, list[tuple[int, str, int, str | None]]]:
