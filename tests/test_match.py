@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal as D
 
 import polars as pl
@@ -11,47 +10,7 @@ import pytest
 from arlib.match import MatchConfig, match
 from arlib.match.frames import range_join
 from arlib.match.search import subset, subsets
-from arlib.schema import columns, conform
-
-d = dt.date
-
-
-def frame(name: str, rows: list[dict]) -> pl.DataFrame:
-    """Canonical frame from dict rows, with source_file/source_row like a loader makes."""
-    cols = columns(name)
-    rows = [{**r, "source_file": f"{name}.csv", "source_row": i + 2} for i, r in enumerate(rows)]
-    keys = {k for r in rows for k in r}
-    df = pl.DataFrame(rows, schema={k: v for k, v in cols.items() if k in keys})
-    return conform(name, df)
-
-
-OCT1 = d(2026, 10, 1)
-OCT5 = d(2026, 10, 5)
-
-
-def inv(iid, cust, amount, date=OCT1, ccy="CNY", **kw):
-    return {
-        "invoice_id": iid,
-        "customer_id": cust,
-        "invoice_date": date,
-        "due_date": date + dt.timedelta(days=30),
-        "amount": D(amount),
-        "currency": ccy,
-        **kw,
-    }
-
-
-def rec(rid, amount, payer, memo=None, date=OCT5, ccy="CNY", **kw):
-    return {
-        "receipt_id": rid,
-        "value_date": date,
-        "amount": D(amount),
-        "currency": ccy,
-        "payer_name": payer,
-        "memo": memo,
-        **kw,
-    }
-
+from tests.ledger import OCT1, OCT5, d, frame, inv, rec
 
 CUSTOMERS = [
     {"customer_id": "C1", "name": "Acme Trading Co., Ltd.", "discount_terms": "2/10 net 30"},
