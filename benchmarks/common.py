@@ -86,6 +86,7 @@ def cached_generate(
     invoices_per_period: int,
     fmt: str,
     paid_share: float | None = None,
+    world: str = "default",
     log=print,
 ) -> tuple[Path, dict, float | None]:
     """Generate into ``benchmarks/.data/<name>/`` unless a complete copy is there already.
@@ -103,6 +104,8 @@ def cached_generate(
         "fmt": fmt,
         "paid_share": paid_share,
     }
+    if world != "default":  # the key of data cached before worlds existed stays as it was
+        args["world"] = world
     if marker.is_file():
         saved = json.loads(marker.read_text(encoding="utf-8"))
         if saved.get("args") == args:
@@ -117,6 +120,7 @@ def cached_generate(
         invoices_per_period=invoices_per_period,
         fmt=fmt,
         paid_share=paid_share,
+        world=world,
     )
     seconds = time.perf_counter() - start
     marker.write_text(json.dumps({"args": args, "summary": summary}, indent=1), encoding="utf-8")
