@@ -235,7 +235,8 @@ def decided_customers(alloc: pl.DataFrame, inv: pl.DataFrame, rec: pl.DataFrame)
     note for a reference rule's reason (the reference decided among the candidates)."""
     pending = rec.filter(pl.col("c_pay").is_null() & (pl.col("candidates").list.len() > 0))
     cash = (
-        alloc.filter((pl.col("kind") == "cash") & pl.col("rec_idx").is_not_null())
+        alloc.join(pending.select("rec_idx"), on="rec_idx", how="semi")
+        .filter(pl.col("kind") == "cash")
         .join(inv.select("inv_idx", pl.col("customer_id").alias("c_inv")), on="inv_idx")
         .group_by("rec_idx")
         .agg(pl.col("c_inv").unique())

@@ -165,13 +165,17 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
     """Rows of the proposals that win under the ``unique`` policy: per receipt, the one
     proposal of its best rank (two equally strong candidates: people decide); per invoice,
     the proposal with the best rank, then the earliest (value_date, receipt_id)."""
-    heads = rows.group_by("proposal").agg(
-        pl.col("rec_idx").first(),
-        pl.col("receipt_id").first(),
-        pl.col("inv_idx").first(),
-        pl.col("rank").min(),
-        pl.col("value_date").first(),
-    )
+    cols = ["proposal", "rec_idx", "receipt_id", "inv_idx", "rank", "value_date"]
+    if rows.get_column("proposal").is_duplicated().any():
+        heads = rows.group_by("proposal").agg(
+            pl.col("rec_idx").first(),
+            pl.col("receipt_id").first(),
+            pl.col("inv_idx").first(),
+            pl.col("rank").min(),
+            pl.col("value_date").first(),
+        )
+    else:  # one row per proposal (most rules): the rows are their own heads
+        heads = rows.select(cols)
     heads = heads.filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
     heads = heads.filter(pl.len().over("rec_idx") == 1)
     heads = heads.sort(["inv_idx", "rank", "value_date", "receipt_id"]).filter(
@@ -187,11 +191,9 @@ def with_confidence(ctx: Context, rule: Rule, rows: pl.DataFrame) -> pl.DataFram
     if unknown:
         raise LedgerError(f"{rule.id}: sub-rule {sorted(unknown)[0]!r} has no declared confidence")
     conf = pl.col("rule_id").replace_strict(dict(rule.confidence), return_dtype=pl.Float64)
-    if rule.payer_factor:
-        payer = ctx.ledger.rec.select("rec_idx", "payer_method", "payer_score")
-        rows = rows.join(payer, on="rec_idx", how="left", maintain_order="left")
-        fuzzy = pl.col("payer_method") == "fuzzy"
-        conf = conf * pl.when(fuzzy).then(pl.col("payer_score")).otherwise(1.0)
+    if rule.payer_factor:  # rec_idx is the receipt's position: a gather, not a join
+        factor = ctx.ledger.payer_factor.gather(rows.get_column("rec_idx")).fill_null(1.0)
+        conf = conf * factor
     return rows.with_columns(conf.alias("confidence")).select(list(ALLOCATION_ROWS))
 
 

@@ -37,6 +37,11 @@ class Ledger:
         self.inv_open = inv.get_column("start_c").to_numpy().copy()
         self.rec_amt = rec.get_column("amt_c").to_numpy()
         self.rec_rem = self.rec_amt.copy()
+        #: what a receipt's allocations' confidence is multiplied by: the payer's fuzzy-match
+        #: score where the payer was matched by a fuzzy name, else 1
+        self.payer_factor = rec.select(
+            pl.when(pl.col("payer_method") == "fuzzy").then(pl.col("payer_score")).otherwise(1.0)
+        ).to_series()
         #: receipts under people's control (a decision names them): no rule touches them
         self.locked = np.zeros(rec.height, dtype=bool)
         #: receipts left to reference and manual matching only: cash carried in from a closed

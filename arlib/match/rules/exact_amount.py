@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from arlib.keying import transpositions_expr
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, numbered
 from arlib.match.frames import basis_points, range_join
 from arlib.match.prepare import (
@@ -21,7 +22,6 @@ from arlib.match.prepare import (
     bank_charge_cap,
     bank_charge_limit,
     cash_with_write_off,
-    exact_keying_errors,
     in_date_window,
     round_sum,
     with_rate,
@@ -105,11 +105,17 @@ def keying_error_receipts(ctx: Context, fr: pl.DataFrame) -> pl.DataFrame:
     ).unique()
     if left.height == 0 or targets.height == 0:
         return pl.DataFrame(schema={"rec_idx": pl.Int64})
-    amounts = left.get_column("amt_c").to_list()
-    variants = [sorted(exact_keying_errors(a)) for a in amounts]
+    # the amounts the receipt is an exact keying error of (prepare.exact_keying_errors):
+    # its digits with two adjacent ones swapped, its cents / 10 and / 100 when they divide
+    amt = pl.col("amt_c")
+    variants = pl.concat_list(
+        *transpositions_expr(amt),
+        *(pl.when(amt % d == 0).then(amt // d) for d in (10, 100)),
+    )
     exact = (
-        left.with_columns(pl.Series("e", variants, dtype=pl.List(pl.Int64)))
+        left.with_columns(variants.alias("e"))
         .explode("e")
+        .drop_nulls("e")
         .join(targets, on=[*keys, "e"], how="semi")
         .select("rec_idx")
     )
