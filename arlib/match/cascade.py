@@ -128,6 +128,30 @@ class Context:
     base_currency: str
     credit_notes: pl.DataFrame | None = None
     decisions: pl.DataFrame | None = None
+    _masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def receipt_mask(self, name: str) -> np.ndarray:
+        """A condition of :class:`Receipts` on every receipt, as a boolean array (null is
+        False); computed once, since receipts, payers and references do not change while
+        the cascade runs."""
+        if name in self._masks:
+            return self._masks[name]
+        rec = self.ledger.rec
+        if name.startswith("references_"):  # the receipt names some invoice
+            named = np.zeros(rec.height, dtype=bool)
+            named[self.refs.get_column("rec_idx").to_numpy()] = True
+            self._masks[name] = named if name == "references_with" else ~named
+        else:
+            condition = {
+                "payer": pl.col("c_pay").is_not_null(),
+                "candidates": pl.col("c_pay").is_null() & (pl.col("candidates").list.len() > 0),
+                "policy_balance_forward": pl.col("policy") == "balance_forward",
+                "policy_open_item": pl.col("policy").fill_null("") != "balance_forward",
+                "foreign": pl.col("currency") != self.base_currency,
+                "instalment": pl.col("inst"),
+            }[name]
+            self._masks[name] = rec.select(condition.fill_null(False)).to_series().to_numpy()
+        return self._masks[name]
 
 
 @dataclass
@@ -141,24 +165,21 @@ class Outcome:
 
 
 def select_receipts(ctx: Context, spec: Receipts) -> pl.DataFrame:
-    """The receipts ``spec`` names, from the ledger's untouched ones."""
-    fr = ctx.ledger.fresh_receipts(reserved=spec.reserved, held=spec.held)
-    if spec.payer:
-        fr = fr.filter(pl.col("c_pay").is_not_null())
-    if spec.candidates:
-        fr = fr.filter(pl.col("c_pay").is_null() & (pl.col("candidates").list.len() > 0))
-    if spec.references != "any":
-        how = "semi" if spec.references == "with" else "anti"
-        fr = fr.join(ctx.refs.select("rec_idx"), on="rec_idx", how=how)
-    if spec.policy == "balance_forward":
-        fr = fr.filter(pl.col("policy") == "balance_forward")
-    elif spec.policy == "open_item":
-        fr = fr.filter(pl.col("policy").fill_null("") != "balance_forward")
-    if spec.foreign:
-        fr = fr.filter(pl.col("currency") != ctx.base_currency)
-    if spec.instalment:
-        fr = fr.filter(pl.col("inst"))
-    return fr
+    """The receipts ``spec`` names, from the ledger's untouched ones: one filter by one mask
+    (the static conditions are masks computed once per run, :meth:`Context.receipt_mask`)."""
+    mask = ctx.ledger.fresh_mask(reserved=spec.reserved, held=spec.held)
+    wanted = [
+        ("payer", spec.payer),
+        ("candidates", spec.candidates),
+        (f"references_{spec.references}", spec.references != "any"),
+        (f"policy_{spec.policy}", spec.policy != "any"),
+        ("foreign", spec.foreign),
+        ("instalment", spec.instalment),
+    ]
+    for name, on in wanted:
+        if on:
+            mask &= ctx.receipt_mask(name)
+    return ctx.ledger.rec.filter(pl.Series(mask))
 
 
 def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:

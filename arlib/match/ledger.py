@@ -58,16 +58,20 @@ class Ledger:
     def open_invoices(self) -> pl.DataFrame:
         return self.inv.with_columns(open_c=pl.Series(self.inv_open)).filter(pl.col("open_c") > 0)
 
-    def fresh_receipts(self, *, reserved: bool = True, held: bool = True) -> pl.DataFrame:
+    def fresh_mask(self, *, reserved: bool = True, held: bool = True) -> np.ndarray:
         """Receipts no rule has touched yet, positive, not under people's control; without
         ``reserved`` also not reserved for reference matching, without ``held`` not held
-        for people."""
+        for people (a boolean array by rec_idx)."""
         mask = (self.rec_rem == self.rec_amt) & (self.rec_amt > 0) & ~self.locked
         if not reserved:
             mask &= ~self.reserved
         if not held:
             mask &= ~self.held
-        return self.rec.filter(pl.Series(mask))
+        return mask
+
+    def fresh_receipts(self, *, reserved: bool = True, held: bool = True) -> pl.DataFrame:
+        """The receipts of :meth:`fresh_mask`."""
+        return self.rec.filter(pl.Series(self.fresh_mask(reserved=reserved, held=held)))
 
     def drop_rejected(self, cands: pl.DataFrame) -> pl.DataFrame:
         """Candidates without the (receipt, invoice) pairs people rejected."""

@@ -94,18 +94,12 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             & (diff <= bc)
             & ~round_sum(pl.col("conv_c"), pl.col("open_c"))
             & ~pl.col("inst")
-            & (pl.col("rec_idx").n_unique().over("inv_idx") == 1)
+            & pl.col("_one_payer")
         )
         .then(pl.lit("bank_charge"))
         .when(~same & (diff.abs().cast(pl.Decimal(38, 4)) <= fx_tol))
         .then(pl.lit("fx_difference"))
-        .when(
-            same
-            & (diff > 0)
-            & within_tolerance
-            & ~pl.col("inst")
-            & (pl.col("rec_idx").n_unique().over("inv_idx") == 1)
-        )
+        .when(same & (diff > 0) & within_tolerance & ~pl.col("inst") & pl.col("_one_payer"))
         .then(pl.lit("write_off"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
@@ -121,6 +115,8 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         },
         return_dtype=pl.Int64,
     ) * 2 + pl.col("rel").is_in(["related", "other"]).cast(pl.Int64)
+    # a write-off only where one receipt names the invoice (two: whose shortfall is it?)
+    c = c.with_columns((pl.col("rec_idx").n_unique().over("inv_idx") == 1).alias("_one_payer"))
     c = c.with_columns(kind.alias("wo"), disc_c.alias("disc_c")).filter(pl.col("wo").is_not_null())
     # a short amount that is the named invoice's amount with two digits swapped is a keying
     # error (the exceptions stage classifies it), not a bank charge or rounding
@@ -212,15 +208,28 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(pl.lit("third_party"))
         .otherwise(pl.lit(""))
     )
-    meta = [
-        pl.lit("reference").alias("rule"),
-        sub_rule.alias("rule_id"),
-        pl.format("{}; {}{}", ref_text(), detail, who).alias("reason"),
-        flags.alias("flags"),
-    ]
+
+    def described(df: pl.DataFrame, detail: pl.Expr, who: pl.Expr) -> pl.DataFrame:
+        return df.with_columns(
+            pl.lit("reference").alias("rule"),
+            sub_rule.alias("rule_id"),
+            pl.format("{}; {}{}", ref_text(), detail, who).alias("reason"),
+            flags.alias("flags"),
+        )
+
+    # the payer's own invoice at its exact amount (most rows): the plain reason, without
+    # formatting every other branch's text for them
+    plain = (pl.col("wo") == "exact") & (pl.col("rel") == "own")
+    described_rows = pl.concat(
+        [
+            described(uniq.filter(plain), pl.lit("amount equal"), pl.lit("")),
+            described(uniq.filter(~plain), detail, who),
+        ]
+    ).sort("proposal")
+    meta = [pl.col(name) for name in ("rule", "rule_id", "reason", "flags")]
     return Proposal(
         rows=cash_with_write_off(
-            uniq,
+            described_rows,
             applied=pl.col("conv_c"),
             received=pl.col("amt_c"),
             write_off_kind=pl.col("wo"),
