@@ -199,10 +199,13 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
         heads = rows.select(cols)
     heads = heads.filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
     heads = heads.filter(pl.len().over("rec_idx") == 1)
-    heads = heads.sort(["inv_idx", "rank", "value_date", "receipt_id"]).filter(
-        pl.int_range(pl.len()).over("inv_idx") == 0
+    # receipts are numbered in receipt_id order (prepare.prep_receipts): rec_idx sorts as
+    # receipt_id does, without comparing strings
+    last = "rec_idx" if heads.get_column("rec_idx").null_count() == 0 else "receipt_id"
+    heads = heads.sort(["inv_idx", "rank", "value_date", last]).filter(
+        pl.col("inv_idx").is_first_distinct()
     )
-    return rows.join(heads.select("proposal"), on="proposal", how="semi")
+    return rows.filter(pl.col("proposal").is_in(heads.get_column("proposal").implode()))
 
 
 def with_confidence(ctx: Context, rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:
