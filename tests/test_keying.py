@@ -272,3 +272,27 @@ def test_shift_sources_bound_the_shifts():
             for e in (lo - 1, hi + 1):
                 assert e <= 0 or decimal_shift(r, e, (f,)) != f"÷ {f}"
     assert shift_sources(0) == (set(), [])
+
+
+def test_digit_slips_are_the_amounts_with_a_digit_inserted_or_a_doubled_one_removed():
+    from arlib.match.rules.suggestions import _digit_slips
+
+    rng = random.Random(5)
+    values = [1, 9, 10, 11, 100, 1001, 5555, 120300, 10**12 - 1, 10**16 + 7]
+    values += [rng.randrange(1, 10**13) for _ in range(300)]
+    got = _digit_slips(pl.DataFrame({"rec_idx": range(len(values)), "amt_c": values}))
+    for k, x in enumerate(values):
+        s = str(x)
+        inserted = [
+            int(s[:at] + d + s[at:])
+            for at in range(min(len(s), 12) + 1)
+            for d in "0123456789"
+            if at or d != "0"
+        ]
+        removed = [
+            int(s[:at] + s[at + 1 :]) for at in range(min(len(s) - 1, 11)) if s[at] == s[at + 1]
+        ]
+        mine = got.filter(pl.col("rec_idx") == k)["open_c"].to_list()
+        assert mine == inserted + removed, x  # in the order of the places, then the digits
+        # each reading is a keying error of the invoice it names (a shift takes precedence)
+        assert all(keying_error(x, y) is not None for y in mine), x

@@ -11,6 +11,7 @@ amount, a receipt spent beyond what is left of it, cash taken by a write-off row
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -29,11 +30,6 @@ class Ledger:
     def __init__(self, inv: pl.DataFrame, rec: pl.DataFrame):
         self.inv = inv
         self.rec = rec
-        self.inv_id = inv.get_column("invoice_id").to_list()
-        self.inv_date = inv.get_column("invoice_date").to_list()
-        self.inv_cust = inv.get_column("customer_id").to_list()
-        self.inv_ccy = inv.get_column("currency").to_list()
-        self.inv_amt = inv.get_column("amt_c").to_list()
         self.inv_open = inv.get_column("start_c").to_numpy().copy()
         self.rec_amt = rec.get_column("amt_c").to_numpy()
         self.rec_rem = self.rec_amt.copy()
@@ -53,6 +49,28 @@ class Ledger:
         self.rejected: set[tuple[int, int]] = set()
         self.frames: list[pl.DataFrame] = []
         self.counts: dict[str, int] = defaultdict(int)
+
+    # the invoices' columns as Python lists, for rules that decide receipt by receipt (made
+    # on first use: a million-row list costs a tenth of a second)
+    @cached_property
+    def inv_id(self) -> list[str]:
+        return self.inv.get_column("invoice_id").to_list()
+
+    @cached_property
+    def inv_date(self) -> list:
+        return self.inv.get_column("invoice_date").to_list()
+
+    @cached_property
+    def inv_cust(self) -> list[str]:
+        return self.inv.get_column("customer_id").to_list()
+
+    @cached_property
+    def inv_ccy(self) -> list[str]:
+        return self.inv.get_column("currency").to_list()
+
+    @cached_property
+    def inv_amt(self) -> list[int]:
+        return self.inv.get_column("amt_c").to_list()
 
     # views -------------------------------------------------------------------------------
     def open_invoices(self) -> pl.DataFrame:

@@ -22,25 +22,33 @@ from arlib.money import fmt_cents_expr
 _SLIP_DIGITS = 12
 
 
-def _digit_slips(cents: pl.Expr) -> list[pl.Expr]:
-    """The amounts ``cents`` could be with one digit dropped (every digit inserted at every
-    place) or doubled (one of two equal neighbours removed): the invoices a receipt's
-    amount may be a slip of, for an equality join (null where there is none; the keying
-    check then confirms each pair)."""
-    s = cents.cast(pl.String)
-    n = s.str.len_chars()
-    out = []
-    for at in range(_SLIP_DIGITS + 1):
-        for digit in "0123456789":
-            if at == 0 and digit == "0":
+def _digit_slips(keyed: pl.DataFrame) -> pl.DataFrame:
+    """``keyed`` with ``open_c``, one row per amount its ``amt_c`` could be with one digit
+    dropped (every digit inserted at every place) or doubled (one of two equal neighbours
+    removed): the invoices a receipt's amount may be a slip of, for an equality join (the
+    keying check then confirms each pair). Integer arithmetic on all receipts at once, in
+    the order of the places and digits; amounts of 10**17 cents or more get none (their
+    variants would not fit an Int64)."""
+    x = keyed.get_column("amt_c").to_numpy().astype(np.int64)
+    powers = 10 ** np.arange(19, dtype=np.int64)
+    n = np.maximum(1, np.searchsorted(powers, x, side="right"))  # digits of x
+    fits = n < 18
+    variants, valid = [], []
+    for at in range(_SLIP_DIGITS + 1):  # a digit inserted before the at-th (0: in front)
+        right = powers[np.clip(n - at, 0, 18)]
+        for digit in range(10):
+            if at == 0 and digit == 0:
                 continue
-            inserted = pl.concat_str(s.str.slice(0, at), pl.lit(digit), s.str.slice(at))
-            out.append(pl.when(n >= at).then(inserted.cast(pl.Int64)))
-    for at in range(_SLIP_DIGITS - 1):
-        doubled = s.str.slice(at, 1) == s.str.slice(at + 1, 1)
-        removed = pl.concat_str(s.str.slice(0, at), s.str.slice(at + 1))
-        out.append(pl.when((n > at + 1) & doubled).then(removed.cast(pl.Int64)))
-    return out
+            variants.append((x // right * 10 + digit) * right + x % right)
+            valid.append(fits & (n >= at))
+    for at in range(_SLIP_DIGITS - 1):  # the at-th digit, equal to the next, removed
+        k = np.clip(n - at, 2, 18)
+        same = (x // powers[k - 1]) % 10 == (x // powers[k - 2]) % 10
+        variants.append(x // powers[k] * powers[k - 1] + x % powers[k - 1])
+        valid.append(fits & (n > at + 1) & same)
+    flat = np.flatnonzero(np.stack(valid, axis=1).ravel())
+    values = np.stack(variants, axis=1).ravel()[flat]
+    return keyed[flat // len(variants)].with_columns(pl.Series("open_c", values))
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -172,9 +180,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 )
                 for f in (10, 100)
             ),
-            keyed.with_columns(
-                pl.concat_list(_digit_slips(pl.col("amt_c"))).alias("open_c")
-            ).explode("open_c"),
+            _digit_slips(keyed),
         ]
     ).drop_nulls("open_c")
     exact = variants.join(inv_cols, on=["customer_id", "currency", "open_c"])
