@@ -33,11 +33,6 @@ class Ledger:
         self.inv_open = inv.get_column("start_c").to_numpy().copy()
         self.rec_amt = rec.get_column("amt_c").to_numpy()
         self.rec_rem = self.rec_amt.copy()
-        #: what a receipt's allocations' confidence is multiplied by: the payer's fuzzy-match
-        #: score where the payer was matched by a fuzzy name, else 1
-        self.payer_factor = rec.select(
-            pl.when(pl.col("payer_method") == "fuzzy").then(pl.col("payer_score")).otherwise(1.0)
-        ).to_series()
         #: receipts under people's control (a decision names them): no rule touches them
         self.locked = np.zeros(rec.height, dtype=bool)
         #: receipts left to reference and manual matching only: cash carried in from a closed
@@ -49,6 +44,7 @@ class Ledger:
         self.rejected: set[tuple[int, int]] = set()
         self.frames: list[pl.DataFrame] = []
         self.counts: dict[str, int] = defaultdict(int)
+        self._open: pl.DataFrame | None = None  # open_invoices() until the balances move
 
     # the invoices' columns as Python lists, for rules that decide receipt by receipt (made
     # on first use: a million-row list costs a tenth of a second)
@@ -72,9 +68,22 @@ class Ledger:
     def inv_amt(self) -> list[int]:
         return self.inv.get_column("amt_c").to_list()
 
+    @cached_property
+    def payer_factor(self) -> pl.Series:
+        """What a receipt's allocations' confidence is multiplied by: the payer's fuzzy-match
+        score where the payer was matched by a fuzzy name, else 1 (by rec_idx)."""
+        fuzzy = pl.col("payer_method") == "fuzzy"
+        return self.rec.select(pl.when(fuzzy).then("payer_score").otherwise(1.0)).to_series()
+
     # views -------------------------------------------------------------------------------
     def open_invoices(self) -> pl.DataFrame:
-        return self.inv.with_columns(open_c=pl.Series(self.inv_open)).filter(pl.col("open_c") > 0)
+        """The invoices still open, with ``open_c``; made once per change of the balances
+        (several rules, and some rules twice, read it between two applications)."""
+        if self._open is None:
+            self._open = self.inv.with_columns(open_c=pl.Series(self.inv_open)).filter(
+                pl.col("open_c") > 0
+            )
+        return self._open
 
     def fresh_mask(self, *, reserved: bool = True, held: bool = True) -> np.ndarray:
         """Receipts no rule has touched yet, positive, not under people's control; without
@@ -177,6 +186,7 @@ class Ledger:
                 "decision names it); no rule may apply it"
             )
         self.inv_open[ii] = new_open
+        self._open = None
         self.rec_rem[ri] = new_rem
         for name, n in (
             rows.filter(pl.col("kind") != "credit_note").group_by("rule").len().iter_rows()

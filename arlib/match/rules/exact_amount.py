@@ -94,8 +94,10 @@ def keying_error_receipts(ctx: Context, fr: pl.DataFrame) -> pl.DataFrame:
     x100 bands found by a sorted search."""
     keys = ["c_pay", "currency"]
     left = fr.filter(pl.col("c_pay").is_not_null()).select("rec_idx", *keys, "amt_c")
-    oi = ctx.ledger.open_invoices().select(
-        pl.col("customer_id").alias("c_pay"), "currency", "open_c", "amt_c"
+    oi = (
+        ctx.ledger.open_invoices()
+        .select(pl.col("customer_id").alias("c_pay"), "currency", "open_c", "amt_c")
+        .join(left.select(keys).unique(), on=keys, how="semi")  # only these payers' invoices
     )
     targets = pl.concat(
         [
