@@ -77,17 +77,18 @@ def assemble(
 
     # allocations output
     kind_order = {k: i for i, k in enumerate(KINDS)}
+    # inv_idx and rec_idx are positions, numbered in invoice_id / receipt_id order: gathers
+    # instead of joins, and inv_idx sorts as invoice_id does
+    ii, ri = alloc.get_column("inv_idx"), alloc.get_column("rec_idx")
     out_alloc = (
-        alloc.join(
-            inv.select("inv_idx", "invoice_id", "customer_id", "currency"), on="inv_idx", how="left"
+        alloc.with_columns(
+            inv.get_column("invoice_id").gather(ii),
+            inv.get_column("customer_id").gather(ii),
+            inv.get_column("currency").gather(ii),
+            rec.get_column("currency").gather(ri).alias("receipt_currency"),
+            pl.col("kind").replace_strict(kind_order, return_dtype=pl.Int64).alias("_k"),
         )
-        .join(
-            rec.select("rec_idx", pl.col("currency").alias("receipt_currency")),
-            on="rec_idx",
-            how="left",
-        )
-        .with_columns(pl.col("kind").replace_strict(kind_order, return_dtype=pl.Int64).alias("_k"))
-        .sort(["receipt_id", "invoice_id", "_k", "rule"])
+        .sort(["receipt_id", "inv_idx", "_k", "rule"])
         .select(
             "receipt_id",
             "invoice_id",
