@@ -92,6 +92,21 @@ def test_ledger_refuses_a_receipt_under_peoples_control():
     assert ledger.inv_open.tolist() == [0]
 
 
+def test_ledger_verify_proves_conservation_and_names_what_does_not_add_up():
+    ledger = ledger_of([("I1", 10_000), ("I2", 5_000)], [("R1", 12_000), ("R2", 3_000)])
+    ledger.apply(allocation(0, 0, "cash", 10_000, 10_000), "toy")
+    ledger.apply(allocation(0, 1, "cash", 2_000, 2_000), "toy")
+    ledger.apply(allocation(None, 1, "credit_note", 1_000, 0), "toy")
+    assert ledger.verify().height == 3  # I2: 5,000 = 2,000 + 1,000 + 2,000 open
+    ledger.inv_open[1] += 1  # a balance that moved outside apply(): a cent appears
+    with pytest.raises(LedgerError, match="invoice I2: allocations do not conserve"):
+        ledger.verify()
+    ledger.inv_open[1] -= 1
+    ledger.rec_rem[1] -= 1  # R2 was never used, yet a cent of it is gone
+    with pytest.raises(LedgerError, match="receipt R2: allocations do not conserve"):
+        ledger.verify()
+
+
 def test_ledger_checks_hold_under_python_dash_o():
     """Money invariants are raise statements: ``python -O`` strips asserts, not these."""
     code = (

@@ -197,36 +197,36 @@ class Ledger:
     def verify(self) -> pl.DataFrame:
         """Every allocation, after proving conservation: per invoice, what the rows cleared
         plus what is open equals what was open at the start, never beyond; per receipt,
-        what the rows spent plus what is left equals the amount received."""
+        what the rows spent plus what is left equals the amount received. Sums by position
+        in exact integer cents (``np.add.at``), independent of the balances ``apply`` kept."""
         alloc = self.allocations()
-        per_inv = alloc.group_by("inv_idx").agg(pl.col("applied_c").sum().alias("app"))
-        inv = (
-            self.inv.select("inv_idx", "invoice_id", "start_c")
-            .with_columns(open_c=pl.Series(self.inv_open))
-            .join(per_inv, on="inv_idx", how="left")
-            .with_columns(pl.col("app").fill_null(0))
+        if alloc.get_column("inv_idx").null_count():
+            raise LedgerError("an allocation row names no invoice")
+        cleared = np.zeros(self.inv.height, dtype=np.int64)
+        np.add.at(
+            cleared,
+            alloc.get_column("inv_idx").to_numpy(),
+            alloc.get_column("applied_c").to_numpy(),
         )
-        broken = inv.filter(
-            (pl.col("app") + pl.col("open_c") != pl.col("start_c"))
-            | ((pl.col("start_c") > 0) & ((pl.col("open_c") < 0) | (pl.col("app") < 0)))
+        start, open_c = self.inv.get_column("start_c").to_numpy(), self.inv_open
+        broken = np.flatnonzero(
+            (cleared + open_c != start) | ((start > 0) & ((open_c < 0) | (cleared < 0)))
         )
-        if broken.height:
-            raise LedgerError(f"invoice {broken['invoice_id'][0]}: allocations do not conserve")
-        per_rec = (
-            alloc.filter(pl.col("rec_idx").is_not_null())
-            .group_by("rec_idx")
-            .agg(pl.col("receipt_c").sum().alias("used"))
+        if broken.size:
+            raise LedgerError(
+                f"invoice {self.inv['invoice_id'][int(broken[0])]}: allocations do not conserve"
+            )
+        of_receipts = alloc.filter(pl.col("rec_idx").is_not_null())
+        used = np.zeros(self.rec.height, dtype=np.int64)
+        np.add.at(
+            used,
+            of_receipts.get_column("rec_idx").to_numpy(),
+            of_receipts.get_column("receipt_c").to_numpy(),
         )
-        rec = (
-            self.rec.select("rec_idx", "receipt_id", "amt_c")
-            .with_columns(rem=pl.Series(self.rec_rem))
-            .join(per_rec, on="rec_idx", how="left")
-            .with_columns(pl.col("used").fill_null(0))
-        )
-        broken = rec.filter(
-            (pl.col("used") + pl.col("rem") != pl.col("amt_c"))
-            | ((pl.col("amt_c") > 0) & ((pl.col("rem") < 0) | (pl.col("rem") > pl.col("amt_c"))))
-        )
-        if broken.height:
-            raise LedgerError(f"receipt {broken['receipt_id'][0]}: allocations do not conserve")
+        amt, rem = self.rec_amt, self.rec_rem
+        broken = np.flatnonzero((used + rem != amt) | ((amt > 0) & ((rem < 0) | (rem > amt))))
+        if broken.size:
+            raise LedgerError(
+                f"receipt {self.rec['receipt_id'][int(broken[0])]}: allocations do not conserve"
+            )
         return alloc
