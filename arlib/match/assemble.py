@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from arlib.findings import FINDING_SCHEMA
@@ -24,39 +25,27 @@ def assemble(
     """The stage's output frames from the ledger, after proving conservation."""
     inv, rec = ledger.inv, ledger.rec
     alloc = ledger.verify()
-    # memo_conflict: a non-reference cash allocation while the memo named other invoices
-    named = refs.select("rec_idx", "inv_idx")
-    allocated = alloc.filter(pl.col("rec_idx").is_not_null()).select("rec_idx", "inv_idx").unique()
-    hit = named.join(allocated, on=["rec_idx", "inv_idx"], how="semi").select("rec_idx").unique()
-    conflict = (
-        named.select("rec_idx")
-        .unique()
-        .join(hit, on="rec_idx", how="anti")
-        .with_columns(pl.lit(True).alias("_mc"))
+    # memo_conflict: a non-reference allocation of a receipt whose memo names invoices, none
+    # of which it was applied to (receipt and invoice pairs as one integer, by position)
+    flagged = pl.Series(memo_conflicts(alloc, refs, rec.height, inv.height)).gather(
+        alloc.get_column("rec_idx")
     )
-    alloc = (
-        alloc.join(conflict, on="rec_idx", how="left")
-        .with_columns(
-            pl.when(
-                pl.col("_mc").fill_null(False)
-                & ~pl.col("rule").is_in(["reference", "manual", "credit_note"])
-            )
-            .then(
-                pl.when(pl.col("flags") == "")
-                .then(pl.lit("memo_conflict"))
-                .otherwise(pl.col("flags") + "|memo_conflict")
-            )
-            .otherwise(pl.col("flags"))
-            .alias("flags"),
-            pl.when(
-                pl.col("_mc").fill_null(False)
-                & ~pl.col("rule").is_in(["reference", "manual", "credit_note"])
-            )
-            .then(pl.col("reason") + "; the memo names a different invoice (memo_conflict)")
-            .otherwise(pl.col("reason"))
-            .alias("reason"),
+    conflict = flagged.fill_null(False) & ~alloc.get_column("rule").is_in(
+        ["reference", "manual", "credit_note"]
+    )
+    alloc = alloc.with_columns(
+        pl.when(conflict)
+        .then(
+            pl.when(pl.col("flags") == "")
+            .then(pl.lit("memo_conflict"))
+            .otherwise(pl.col("flags") + "|memo_conflict")
         )
-        .drop("_mc")
+        .otherwise(pl.col("flags"))
+        .alias("flags"),
+        pl.when(conflict)
+        .then(pl.col("reason") + "; the memo names a different invoice (memo_conflict)")
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
     )
 
     # a payer who was one of several candidate customers: the customer whose invoice the
@@ -228,6 +217,24 @@ def assemble(
         findings=fnd,
         stats=stats,
     )
+
+
+def memo_conflicts(
+    alloc: pl.DataFrame, refs: pl.DataFrame, n_receipts: int, n_invoices: int
+) -> np.ndarray:
+    """By rec_idx: the receipt's memo names invoices and it was applied to none of them."""
+
+    def pair(df: pl.DataFrame) -> np.ndarray:  # one integer per (receipt, invoice)
+        rec_idx, inv_idx = df.get_column("rec_idx").to_numpy(), df.get_column("inv_idx")
+        return rec_idx * np.int64(n_invoices) + inv_idx.to_numpy()
+
+    named = refs.select("rec_idx", "inv_idx")
+    applied = alloc.filter(pl.col("rec_idx").is_not_null())
+    hit = named.filter(pl.Series(pair(named)).is_in(pl.Series(pair(applied)).implode()))
+    out = np.zeros(n_receipts, dtype=bool)
+    out[named.get_column("rec_idx").to_numpy()] = True
+    out[hit.get_column("rec_idx").to_numpy()] = False
+    return out
 
 
 def decided_customers(alloc: pl.DataFrame, inv: pl.DataFrame, rec: pl.DataFrame) -> pl.DataFrame:
