@@ -20,22 +20,21 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     ledger, refs, fr = ctx.ledger, ctx.refs, receipts
     if fr.height == 0:
         return Proposal()
-    open_now = ledger.inv.select("inv_idx", pl.col("amt_c").alias("inv_amt_c")).with_columns(
-        open_c=pl.Series(ledger.inv_open)
+    # the references of these receipts, with what is open of each named invoice now (inv_idx
+    # and rec_idx are positions: gathers, not joins)
+    mine = refs.select("rec_idx", "inv_idx").join(fr.select("rec_idx"), on="rec_idx", how="semi")
+    ii = mine.get_column("inv_idx")
+    mine = mine.with_columns(
+        pl.Series("open_c", ledger.inv_open).gather(ii),
+        ledger.inv.get_column("amt_c").gather(ii).alias("inv_amt_c"),
+        ledger.inv.get_column("customer_id").gather(ii).alias("c_inv"),
+        ledger.rec.get_column("amt_c").gather(mine.get_column("rec_idx")),
+        ledger.rec.get_column("c_pay").gather(mine.get_column("rec_idx")),
     )
-    named = (
-        refs.join(fr.select("rec_idx", "amt_c"), on="rec_idx")
-        .join(open_now, on="inv_idx")
-        .filter((pl.col("open_c") == 0) & (pl.col("amt_c") == pl.col("inv_amt_c")))
-    )
+    named = mine.filter((pl.col("open_c") == 0) & (pl.col("amt_c") == pl.col("inv_amt_c")))
     # a memo naming an invoice still open is no copy of a payment already applied
     # (an open invoice of the payer's own customer)
-    names_open = refs.join(
-        open_now.filter(pl.col("open_c") > 0).join(
-            ledger.inv.select("inv_idx", pl.col("customer_id").alias("c_pay")), on="inv_idx"
-        ),
-        on="inv_idx",
-    ).join(ledger.rec.select("rec_idx", "c_pay"), on=["rec_idx", "c_pay"], how="semi")
+    names_open = mine.filter((pl.col("open_c") > 0) & (pl.col("c_inv") == pl.col("c_pay")))
     done = ledger.rec.with_columns(rem=pl.Series(ledger.rec_rem)).filter(
         (pl.col("rem") < pl.col("amt_c")) & pl.col("c_pay").is_not_null()
     )
