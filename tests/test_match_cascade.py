@@ -246,3 +246,25 @@ def test_arlib_rules_prints_the_cascade_with_effective_settings(tmp_path):
     )
     assert failed.returncode == 2 and "matching.date_window_days" in failed.stderr + failed.stdout
     assert "Traceback" not in failed.stderr
+
+
+def test_suggestions_of_equal_standing_are_ranked_the_same_in_any_input_order():
+    """Ties are broken by explicit keys, never by input order: two suggestions of the same
+    receipt, invoice, score and rule (memo and bank reference naming the same invoice) keep
+    the same one, by reason text."""
+    from arlib.match.frames import SUGGESTION_ROWS
+    from arlib.match.rules.suggestions import ranked
+
+    def one(reason: str, invoice: str = "I1", score: float = 0.4) -> tuple:
+        return (0, 0, "C1", invoice, 100, score, "reference", reason)
+
+    rows = [one("bank_ref 'I1' names invoice I1"), one("memo 'I1' names invoice I1"),
+            one("near", "I2", 0.3), one("better", "I3", 0.5)]  # fmt: skip
+    outcomes = set()
+    for order in (rows, rows[::-1], rows[1:] + rows[:1]):
+        parts = [pl.DataFrame([r], schema=SUGGESTION_ROWS, orient="row") for r in order]
+        out = ranked(parts, MatchConfig())
+        outcomes.add(tuple(out.select("invoice_ids", "rank", "reason").iter_rows()))
+    assert outcomes == {
+        (("I3", 1, "better"), ("I1", 2, "bank_ref 'I1' names invoice I1"), ("I2", 3, "near"))
+    }

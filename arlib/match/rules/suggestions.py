@@ -334,8 +334,11 @@ def ranked(parts: list[pl.DataFrame], cfg) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema=SUGGESTION_ROWS)
     s = pl.concat(parts).cast(SUGGESTION_ROWS)
+    # the reason last: two suggestions of the same invoices, score and rule (a memo and a
+    # bank reference naming the same invoice) keep the same one whatever the input order
     s = s.sort(
-        ["rec_idx", "invoice_ids", "score", "rule"], descending=[False, False, True, False]
+        ["rec_idx", "invoice_ids", "score", "rule", "reason"],
+        descending=[False, False, True, False, False],
     ).unique(["rec_idx", "invoice_ids"], keep="first", maintain_order=True)
     s = s.sort(["rec_idx", "score", "invoice_ids"], descending=[False, True, False])
     s = s.with_columns(
