@@ -6,6 +6,7 @@ finds the invoices each receipt's text names; the rest are expressions several r
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from arlib.keying import keying_error_expr, transpositions
@@ -451,48 +452,39 @@ def ref_candidates(
 ) -> pl.DataFrame:
     """``receipts`` x the open invoices they name, with the payer's relation to the
     invoice's customer (own, related, other, unknown) and the amounts."""
-    fr = receipts
-    oi = ledger.open_invoices()
-    c = (
-        refs.join(
-            fr.select(
-                "rec_idx",
-                "receipt_id",
-                "value_date",
-                pl.col("currency").alias("r_ccy"),
-                "amt_c",
-                "c_pay",
-                "par_pay",
-                "payer_method",
-                "payer_score",
-                "inst",
-                "payer_name",
-            ),
-            on="rec_idx",
-        )
-        .join(
-            oi.select(
-                "inv_idx",
-                "invoice_id",
-                pl.col("customer_id").alias("c_inv"),
-                pl.col("currency").alias("i_ccy"),
-                "invoice_date",
-                pl.col("amt_c").alias("inv_amt_c"),
-                "open_c",
-            ),
-            on="inv_idx",
-        )
-        .join(
-            cust.select(
-                pl.col("customer_id").alias("c_inv"),
-                pl.col("parent_id").alias("par_inv"),
-                "disc_bp",
-                "disc_days",
-                "discount_terms",
-            ),
-            on="c_inv",
-            how="left",
-        )
+    # the references of these receipts to invoices still open; rec_idx and inv_idx are
+    # positions, so the receipts' and invoices' columns are gathered, not joined
+    wanted = np.zeros(ledger.rec.height, dtype=bool)
+    wanted[receipts.get_column("rec_idx").to_numpy()] = True
+    ri, ii = refs.get_column("rec_idx").to_numpy(), refs.get_column("inv_idx").to_numpy()
+    c = refs.filter(pl.Series(wanted[ri] & (ledger.inv_open[ii] > 0)))
+    ri, ii = c.get_column("rec_idx"), c.get_column("inv_idx")
+    rec, inv = ledger.rec, ledger.inv
+    c = c.with_columns(
+        *(rec.get_column(name).gather(ri) for name in ("receipt_id", "value_date")),
+        rec.get_column("currency").gather(ri).alias("r_ccy"),
+        *(
+            rec.get_column(name).gather(ri)
+            for name in ("amt_c", "c_pay", "par_pay", "payer_method", "payer_score", "inst")
+        ),
+        rec.get_column("payer_name").gather(ri),
+        inv.get_column("invoice_id").gather(ii),
+        inv.get_column("customer_id").gather(ii).alias("c_inv"),
+        inv.get_column("currency").gather(ii).alias("i_ccy"),
+        inv.get_column("invoice_date").gather(ii),
+        inv.get_column("amt_c").gather(ii).alias("inv_amt_c"),
+        pl.Series("open_c", ledger.inv_open).gather(ii),
+    ).join(
+        cust.select(
+            pl.col("customer_id").alias("c_inv"),
+            pl.col("parent_id").alias("par_inv"),
+            "disc_bp",
+            "disc_days",
+            "discount_terms",
+        ),
+        on="c_inv",
+        how="left",
+        maintain_order="left",
     )
     c = ledger.drop_rejected(c)
     rel = (
