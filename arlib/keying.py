@@ -1,7 +1,8 @@
 """Keying errors: a received amount that is an expected amount keyed wrongly (录入错误).
 
-One definition for every stage, in two forms that give the same answer:
-:func:`keying_error` for Python ints and :func:`keying_error_expr` for polars columns.
+One definition for every stage, in forms that give the same answer: :func:`keying_error`
+for Python ints, :func:`keying_error_expr` for polars columns and :func:`is_keying_error_np`
+(whether it is one, of any kind) for numpy arrays.
 Both compare amounts in **cents** (value × 100, :mod:`arlib.money`), digit by digit of the
 cents as written without leading zeros: ``1234.56`` is ``123456``, ``12.30`` is ``1230``.
 
@@ -51,6 +52,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 
 KINDS = ("decimal_shift", "transposition", "dropped_digit", "doubled_digit")
@@ -209,6 +211,41 @@ def keying_error_expr(
         .then(pl.lit("doubled_digit"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+
+
+def is_keying_error_np(
+    received: np.ndarray, expected: np.ndarray, *, factors: Sequence[int] = SHIFT_FACTORS
+) -> np.ndarray:
+    """The numpy form of ``keying_error(received, expected) is not None`` on two arrays of
+    integer cents, element by element (a property test holds them together): the same
+    integer arithmetic as :func:`keying_error_expr`, over the digit positions the amounts
+    have, so a few hundred thousand pairs take milliseconds."""
+    r = np.asarray(received, dtype=np.int64)
+    e = np.asarray(expected, dtype=np.int64)
+    valid = (r > 0) & (e > 0) & (r != e)
+    r, e = np.where(valid, r, 0), np.where(valid, e, 0)  # the rest is no error anyway
+    found = np.zeros(valid.shape, dtype=bool)
+    for f in _factors(factors):
+        down = e // f
+        found |= ((r % f == 0) & (r // f == e)) | (r == down) | (r == down + (e % f != 0))
+    powers = [10**k for k in range(_MAX_DIGITS)]
+    n_r = np.searchsorted(powers, r, side="right")  # digits, 0 for 0
+    n_e = np.searchsorted(powers, e, side="right")
+    top = int(max(n_r.max(initial=0), n_e.max(initial=0)))  # every amount < 10**top
+    # x // 10**k for k = 0..top: digit k is its last digit; x without digit k is
+    # x // 10**(k+1) * 10**k + x % 10**k
+    q_r = [r // p for p in powers[:top]] + [np.zeros_like(r)]
+    q_e = [e // p for p in powers[:top]] + [np.zeros_like(e)]
+    same, shorter, longer = n_r == n_e, n_r == n_e - 1, n_r == n_e + 1
+    gap = r - e
+    for k in range(top):
+        p = powers[k]
+        found |= shorter & (r == q_e[k + 1] * p + (e - q_e[k] * p))
+        if k + 1 < top:
+            found |= same & (gap == (q_e[k] % 10 - q_e[k + 1] % 10) * (9 * p))
+            doubled = (q_r[k] % 10 == q_r[k + 1] % 10) & (e == q_r[k + 1] * p + (r - q_r[k] * p))
+            found |= longer & doubled
+    return found & valid
 
 
 # ------------------------------------------------------------------ candidate searches

@@ -1,5 +1,6 @@
 """Keying errors (arlib.keying): hand-worked examples with their near misses, the
-precedence, and a property test that the Python and polars forms give the same answer."""
+precedence, and property tests that the Python, polars and numpy forms give the same
+answer."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from arlib.keying import (
     KINDS,
     decimal_shift,
     describe_keying_error,
+    is_keying_error_np,
     keying_error,
     keying_error_expr,
     shift_sources,
@@ -43,6 +45,12 @@ def assert_forms_agree(pairs, factors=(10, 100)) -> None:
     py = [keying_error(r, e, factors=factors) for r, e in pairs]
     assert expr_kinds(pairs, factors) == py, [
         (p, a, b) for p, a, b in zip(pairs, py, expr_kinds(pairs, factors), strict=True) if a != b
+    ]
+    # numpy has no missing value: a missing amount is no keying error, as 0 is not
+    r, e = ([0 if x is None else x for x in side] for side in zip(*pairs, strict=True))
+    np_found = is_keying_error_np(r, e, factors=factors).tolist()
+    assert np_found == [k is not None for k in py], [
+        (p, k) for p, k, f in zip(pairs, py, np_found, strict=True) if (k is not None) != f
     ]
 
 
