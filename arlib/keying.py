@@ -279,6 +279,28 @@ def transpositions_expr(cents: pl.Expr, max_digits: int = _MAX_DIGITS) -> list[p
     return out
 
 
+def transpositions_np(cents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy form of :func:`transpositions` for an array of positive cents: (row,
+    amount) pairs, every amount of ``transpositions(cents[row])`` that fits an Int64 (a
+    test holds them together). Digit arithmetic: swapping the digits ``k`` and ``k + 1``
+    (from the right) adds ``(d_k − d_k+1) × 9 × 10**k``."""
+    x = np.asarray(cents, dtype=np.int64)
+    powers = [10**k for k in range(_MAX_DIGITS)]
+    n = np.searchsorted(powers, x, side="right")  # digits, 0 for an amount below 1
+    rows, out = [], []
+    for k in range(int(n.max(initial=0)) - 1):
+        at = np.flatnonzero(n >= k + 2)
+        v = x[at]
+        low, high = v // powers[k] % 10, v // powers[k + 1] % 10
+        gap = (low - high) * (9 * powers[k])
+        # two different digits; a 0 moved to the front is no amount as written
+        ok = (low != high) & ((n[at] > k + 2) | (low != 0)) & (gap <= 2**63 - 1 - v)
+        rows.append(at[ok])
+        out.append(v[ok] + gap[ok])
+    none = np.zeros(0, dtype=np.int64)
+    return (np.concatenate(rows), np.concatenate(out)) if rows else (none, none)
+
+
 def shift_sources(
     received_c: int, factors: Sequence[int] = SHIFT_FACTORS
 ) -> tuple[set[int], list[tuple[int, int]]]:

@@ -21,6 +21,7 @@ from arlib.keying import (
     shift_sources,
     transpositions,
     transpositions_expr,
+    transpositions_np,
 )
 from arlib.money import to_cents
 
@@ -266,6 +267,18 @@ def test_transpositions_expr_matches_python():
     df = pl.DataFrame({"v": values}, schema={"v": pl.Int64})
     got = df.select(pl.concat_list(transpositions_expr(pl.col("v"))).alias("t"))["t"].to_list()
     assert [set(x for x in t if x is not None) for t in got] == [transpositions(v) for v in values]
+
+
+def test_transpositions_np_matches_python():
+    values = [0, -5, 5, 12, 21, 100, 102, 1234, 120300, 987654321012345678, INT64_MAX]
+    rng = random.Random(8)
+    values += [rng.randrange(1, 10 ** rng.randint(1, 18)) for _ in range(2000)]
+    rows, amounts = transpositions_np(values)
+    got = [set() for _ in values]
+    for row, amount in zip(rows.tolist(), amounts.tolist(), strict=True):
+        got[row].add(amount)
+    want = [{t for t in transpositions(v) if t <= INT64_MAX} if v > 0 else set() for v in values]
+    assert got == want
 
 
 def test_shift_sources_bound_the_shifts():

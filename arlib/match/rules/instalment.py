@@ -18,7 +18,8 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
-from arlib.keying import SHIFT_FACTORS, keying_error
+from arlib.keying import SHIFT_FACTORS, is_keying_error_np, keying_error, transpositions_np
+from arlib.match.arrays import Grouped, concat
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.frames import basis_points, short
 from arlib.match.ledger import Ledger
@@ -36,10 +37,14 @@ def propose_only_invoice(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     cfg, ledger, fr = ctx.cfg, ctx.ledger, receipts
     if fr.height == 0:
         return Proposal()
-    oi = ledger.open_invoices().select(
-        "inv_idx", "invoice_id", pl.col("customer_id").alias("c_pay"), "currency", "invoice_date"
+    oi = (
+        ledger.inv.select(
+            "inv_idx", pl.col("customer_id").alias("c_pay"), "currency", "invoice_date"
+        )
+        .filter(pl.Series(ledger.inv_open > 0))
+        .join(fr.select("c_pay", "currency").unique(), on=["c_pay", "currency"])
+        .filter(pl.len().over(["c_pay", "currency"]) == 1)
     )
-    oi = oi.filter(pl.len().over(["c_pay", "currency"]) == 1)
     c = fr.select(
         "rec_idx",
         "receipt_id",
@@ -91,7 +96,6 @@ def propose_only_invoice(ctx: Context, receipts: pl.DataFrame) -> Proposal:
 
 TOP = np.iinfo(np.int64).max
 POWERS = 10 ** np.arange(19, dtype=np.int64)  # every power of ten an Int64 holds
-NONE = np.zeros(0, dtype=np.int64)
 
 
 def in_progress(ledger: Ledger) -> pl.DataFrame:
@@ -110,42 +114,6 @@ def in_progress(ledger: Ledger) -> pl.DataFrame:
         # inv_idx follows invoice_id (the prepared invoices are sorted by it)
         .sort(["c_pay", "currency", "invoice_date", "inv_idx"])
     )
-
-
-def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else NONE
-
-
-def _distinct(a: np.ndarray) -> np.ndarray:
-    """The distinct values of ``a``, ascending (a sort: numpy's hashing unique is slower)."""
-    a = np.sort(a)
-    return a[np.concatenate(([True], a[1:] != a[:-1]))] if a.size else a
-
-
-def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, k) for every k in ``start[row]:stop[row]``."""
-    n = stop - start
-    row = np.repeat(np.arange(n.size), n)
-    return row, np.repeat(start, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-
-
-def _swapped(x: np.ndarray, exact: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(row, amount): ``x[row]`` (positive cents) with two adjacent digits swapped, where
-    that fits an Int64; ``exact``: only two different digits and no leading zero, the
-    amounts of :func:`arlib.keying.transpositions`."""
-    n = np.searchsorted(POWERS, x, side="right")  # digits
-    rows, out = [], []
-    for k in range(int(n.max(initial=0)) - 1):
-        idx = np.flatnonzero(n >= k + 2)
-        v = x[idx]
-        low, high = v // POWERS[k] % 10, v // POWERS[k + 1] % 10
-        gap = (low - high) * (9 * POWERS[k])
-        ok = gap <= TOP - v
-        if exact:
-            ok &= (low != high) & ((n[idx] > k + 2) | (low != 0))
-        rows.append(idx[ok])
-        out.append(v[ok] + gap[ok])
-    return _cat(rows), _cat(out)
 
 
 def _dropped_or_doubled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,26 +136,7 @@ def _dropped_or_doubled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ok = head <= (TOP - rest) // POWERS[k + 1]
         rows.append(idx[ok])
         out.append(head[ok] * POWERS[k + 1] + rest[ok])
-    return _cat(rows), _cat(out)
-
-
-class _Sorted:
-    """Values in groups (a customer and currency), sorted for searches within a group."""
-
-    def __init__(self, group: np.ndarray, value: np.ndarray):
-        self.values = _distinct(value)
-        self.width = self.values.size + 1
-        key = group * self.width + np.searchsorted(self.values, value)
-        self.order = np.argsort(key, kind="stable")
-        self.key = key[self.order]
-
-    def between(self, group: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-        """(query, row) for every row of the query's group with a value in [lo, hi]."""
-        g = group * self.width
-        a = np.searchsorted(self.key, g + np.searchsorted(self.values, lo, side="left"))
-        b = np.searchsorted(self.key, g + np.searchsorted(self.values, hi, side="right"))
-        query, at = _expand(a, np.maximum(a, b))
-        return query, self.order[at]
+    return concat(rows), concat(out)
 
 
 def _bounds(amt: np.ndarray, near_bp: int) -> np.ndarray:
@@ -311,16 +260,16 @@ class _Progress:
         of = np.concatenate([np.arange(n), np.flatnonzero(self.o_amt != self.o_open)])
         value = np.concatenate([self.o_open, self.o_amt[of[n:]]])
         group = self.o_g[of]
-        rows, swapped = _swapped(amt, exact=False)
+        rows, swapped = transpositions_np(amt)
         ask, asked = [np.arange(amt.size), rows], [amt, swapped]
         for f in SHIFT_FACTORS:
             down = np.flatnonzero(amt % f == 0)
             ask.append(down)
             asked.append(amt[down] // f)
-        ask = _cat(ask)
+        ask = concat(ask)
         values = pl.DataFrame({"k": of, "g": group, "v": value})
         found = [
-            pl.DataFrame({"p": ask, "g": self.r_g[ask], "v": _cat(asked)})
+            pl.DataFrame({"p": ask, "g": self.r_g[ask], "v": concat(asked)})
             .join(values, on=["g", "v"])
             .select("p", "k")
         ]
@@ -330,7 +279,7 @@ class _Progress:
             .join(pl.DataFrame({"p": np.arange(amt.size), "g": self.r_g, "v": amt}), on=["g", "v"])
             .select("p", "k")
         )
-        near = _Sorted(group, value)
+        near = Grouped(group, value)
         for f in SHIFT_FACTORS:
             ok = np.flatnonzero(amt <= (TOP - (f - 1)) // f)
             at, row = near.between(self.r_g[ok], amt[ok] * f - (f - 1), amt[ok] * f + (f - 1))
@@ -351,15 +300,12 @@ class _Progress:
                 found |= (b[:, j] <= v) & (v <= b[:, j + 1])
             for f in (10, 100):
                 found |= (amt % f == 0) & (v == amt // f)
-        rows, swapped = _swapped(amt, exact=True)
+        rows, swapped = transpositions_np(amt)
         found[rows[(swapped == o[rows]) | (swapped == a[rows])]] = True
-        equal = (amt == o) | (amt == a)
-        keyed = [
-            j
-            for j in np.flatnonzero(found & ~equal).tolist()
-            if keying_error(int(amt[j]), int(o[j])) or keying_error(int(amt[j]), int(a[j]))
-        ]
-        return np.concatenate([p[found & equal], p[keyed]])
+        stops = found & ((amt == o) | (amt == a))
+        maybe = np.flatnonzero(found & ~stops)
+        keyed = is_keying_error_np(amt[maybe], o[maybe]) | is_keying_error_np(amt[maybe], a[maybe])
+        return np.concatenate([p[stops], p[maybe[keyed]]])
 
     def near_other(self, p: int, amt: int) -> bool:
         """An open invoice of the receipt's key not in progress, found by the near-or-typo

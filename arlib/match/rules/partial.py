@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from arlib.keying import is_keying_error_np
+from arlib.match.arrays import runs, sum_before
 from arlib.match.cascade import Context, Proposal, Receipts, Rule
 from arlib.match.prepare import ref_candidates
 from arlib.money import fmt_cents_expr
@@ -53,18 +54,6 @@ def _one_by_one(c: pl.DataFrame, inv_open: np.ndarray) -> pl.DataFrame:
     return pl.DataFrame(out, schema=APPLIED, orient="row")
 
 
-def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of equal consecutive ``key``: the first row of each run, each row's run."""
-    new = np.append(True, key[1:] != key[:-1])
-    return np.flatnonzero(new), np.cumsum(new) - 1
-
-
-def _before(x: np.ndarray, first: np.ndarray, run: np.ndarray) -> np.ndarray:
-    """Per row the sum of ``x`` over the earlier rows of its run."""
-    upto = np.cumsum(x) - x  # wraps past an Int64 only where a run's own sum would
-    return upto - upto[first][run]
-
-
 def _short(text: pl.Expr, n: int = 60) -> pl.Expr:
     """The polars form of :func:`arlib.match.frames.short`."""
     t = text.fill_null("").str.replace_all("\n", " ", literal=True)
@@ -96,9 +85,9 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     amt, open_ = c.get_column("amt_c").to_numpy(), c.get_column("open_c").to_numpy()
     rec, inv = c.get_column("rec_idx").to_numpy(), c.get_column("inv_idx").to_numpy()
     # a receipt's rows are consecutive; an invoice's rows, in receipt order, are by_inv's
-    r_first, r_of = _runs(rec)
+    r_first, r_of = runs(rec)
     by_inv = np.argsort(inv, kind="stable")
-    i_first, i_sorted = _runs(inv[by_inv])
+    i_first, i_sorted = runs(inv[by_inv])
     i_of = np.empty(n, dtype=np.int64)
     i_of[by_inv] = i_sorted
     keyed = np.logical_or.reduceat(c.get_column("_typo").to_numpy(), r_first)[r_of]
@@ -110,9 +99,9 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     chain = np.logical_and.reduceat(single[by_inv], i_first)
     chain = (chain & ~np.logical_or.reduceat(keyed[by_inv], i_first))[i_of]
     paid_before = np.empty(n, dtype=np.int64)
-    paid_before[by_inv] = _before(amt[by_inv], i_first, i_sorted)
+    paid_before[by_inv] = sum_before(amt[by_inv], i_first, i_sorted)
     o = np.where(single, np.maximum(open_ - paid_before, 0), open_)
-    a = np.maximum(np.minimum(amt - np.where(single, 0, _before(open_, r_first, r_of)), o), 0)
+    a = np.maximum(np.minimum(amt - np.where(single, 0, sum_before(open_, r_first, r_of)), o), 0)
     used = np.where(single, a, np.add.reduceat(open_, r_first)[r_of])
     bulk = np.flatnonzero(((alone & ~keyed) | chain) & (a > 0))
     rem = np.maximum(amt - used, 0)

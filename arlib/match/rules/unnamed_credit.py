@@ -30,6 +30,7 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
+from arlib.match.arrays import distinct, spans
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.search import subsets
 from arlib.money import fmt_cents
@@ -73,19 +74,6 @@ def subset_sums(amounts: list[int], kmax: int, limit: int = MAX_SUMS) -> set[int
             if sum(map(len, levels)) > limit + 1:
                 return None
     return set().union(*levels[1:])
-
-
-def _distinct(a: np.ndarray) -> np.ndarray:
-    """The distinct values of ``a``, ascending (a sort: numpy's hashing unique is slower)."""
-    a = np.sort(a)
-    return a[np.concatenate(([True], a[1:] != a[:-1]))] if a.size else a
-
-
-def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, k) for every k in ``start[row]:stop[row]``."""
-    n = stop - start
-    row = np.repeat(np.arange(n.size), n)
-    return row, np.repeat(start, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
 
 
 class _Pass:
@@ -132,7 +120,7 @@ class _Pass:
         # of the open amount) for sorted searches by amount within a group
         self.inv_i = inv.get_column("inv_idx").to_numpy()
         self.inv_v = inv.get_column("open_c").to_numpy()
-        self.values = _distinct(self.inv_v)
+        self.values = distinct(self.inv_v)
         self.width = self.values.size + 1
         inv_g = inv.get_column("_g").to_numpy()
         self.key = inv_g * self.width + np.searchsorted(self.values, self.inv_v)
@@ -153,7 +141,7 @@ class _Pass:
         fresh = np.zeros(ledger.rec.height, dtype=bool)
         fresh[ledger.fresh_receipts().get_column("rec_idx").to_numpy()] = True
         on = (ref_k >= 0) & fresh[ref_r]
-        claim = _distinct(ref_k[on] * ledger.rec.height + ref_r[on]) // ledger.rec.height
+        claim = distinct(ref_k[on] * ledger.rec.height + ref_r[on]) // ledger.rec.height
         self.claims = np.bincount(claim, minlength=inv.height)
         # the open invoices of its customer and currency a receipt names: (p, k) by p, k
         ref_p = np.full(ledger.rec.height, -1, dtype=np.int64)
@@ -161,7 +149,7 @@ class _Pass:
         ref_p = ref_p[ref_r]
         on = (ref_p >= 0) & (ref_k >= 0)
         on[on] = self.r_g[ref_p[on]] == inv_g[ref_k[on]]
-        mine = _distinct(ref_p[on] * inv.height + ref_k[on])
+        mine = distinct(ref_p[on] * inv.height + ref_k[on])
         self.n_p, self.n_k = mine // max(inv.height, 1), mine % max(inv.height, 1)
         self.n_from = np.zeros(self.fr.height + 1, dtype=np.int64)
         self.n_from[1:] = np.cumsum(np.bincount(self.n_p, minlength=self.fr.height))
@@ -170,7 +158,7 @@ class _Pass:
         self.unbounded = np.array([s is None for s in sums], dtype=bool)
         s_g = np.array([k for k, s in enumerate(sums) if s for _ in s], dtype=np.int64)
         s_v = np.array([v for s in sums if s for v in s], dtype=np.int64)
-        self.sum_values = _distinct(s_v)
+        self.sum_values = distinct(s_v)
         self.sum_width = self.sum_values.size + 1
         self.sum_keys = np.sort(s_g * self.sum_width + np.searchsorted(self.sum_values, s_v))
         self.used: set[int] = set()  # credit-note positions netted in this pass
@@ -208,7 +196,7 @@ class _Pass:
         g, amt = self.r_g[free], self.r_amt[free]
         a, b, n = self._in_window(g, amt, self.total[g])
         few = (n >= 1) & (n <= self.cap)
-        row, k1 = _expand(a[few], b[few])
+        row, k1 = spans(a[few], b[few])
         p1 = free[few][row]
         # naming some: the group's open invoices it names within that reach
         mask = np.zeros(self.r_ri.size, dtype=bool)
@@ -232,7 +220,7 @@ class _Pass:
             n_inv = int(self.inv_i.max()) + 1
             rejected = np.array([r * n_inv + i for r, i in self.rejected if i < n_inv])
             ok &= ~np.isin(self.r_ri[p] * n_inv + self.inv_i[k], rejected)
-        found = _distinct(p[ok])
+        found = distinct(p[ok])
         return found[~exact[found]]
 
     def attempt(self, p: int) -> tuple[int, list[Credit]] | None:
