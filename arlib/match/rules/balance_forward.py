@@ -70,7 +70,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # rec_idx and inv_idx follow receipt_id and invoice_id (the prepared frames are sorted
     # by them); a key is a customer and a currency
     fr = receipts.select("rec_idx", "receipt_id", "value_date", "currency", "amt_c", "c_pay")
-    keys = fr.select("c_pay", "currency").unique().with_row_index("_g")
+    keys = fr.select("c_pay", "currency").unique().sort(["c_pay", "currency"]).with_row_index("_g")
     keys = keys.with_columns(pl.col("_g").cast(pl.Int64))
     inv = (
         ledger.inv.select(

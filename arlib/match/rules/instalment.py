@@ -173,8 +173,9 @@ class _Progress:
     those stop it on the same conditions, as they stood at the start (the pass changes
     only invoices in progress). Which pairs could be equal or keying errors at all is a
     join on the amounts a keying error can turn an amount into
-    (:func:`arlib.keying.keying_error` decides each), so no receipt is compared with every
-    open invoice of a big customer."""
+    (:func:`arlib.keying.keying_error` decides each), so a receipt is not compared with
+    every open invoice of a big customer; only the "within ``suggest_near_pct``" test of an
+    announced instalment that fits (a few per customer) looks at all of them."""
 
     def __init__(self, ctx: Context, receipts: pl.DataFrame):
         cfg, ledger = ctx.cfg, ctx.ledger

@@ -84,7 +84,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     amt_all, start = ledger.rec_amt[ri_all], ledger.inv_open[i_all]
     # a keying error of the invoiced amount, or of the open amount as it was at the start
     # (a missing invoiced amount is none, as 0 is not)
-    invoiced = ledger.inv.get_column("amt_c").fill_null(0).to_numpy()[i_all]
+    invoiced = ledger.inv.get_column("amt_c").gather(i_all).fill_null(0).to_numpy()
     typo = is_keying_error_np(amt_all, invoiced)
     typo_start = is_keying_error_np(amt_all, start)
     applied: list[tuple[int, int]] = []  # (candidate row, open before)

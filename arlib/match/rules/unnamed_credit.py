@@ -125,7 +125,7 @@ class _Pass:
         inv_g = inv.get_column("_g").to_numpy()
         self.key = inv_g * self.width + np.searchsorted(self.values, self.inv_v)
         self.gone = np.zeros(inv.height, dtype=bool)  # netted in this pass
-        self.gone_before = np.zeros(inv.height + 1, dtype=np.int64)
+        self.gone_at = np.zeros(0, dtype=np.int64)  # the same, as sorted positions
         # receipts: position p -> rec_idx, amount, group, whether its memo names invoices
         self.r_ri = self.fr.get_column("rec_idx").to_numpy()
         self.r_amt = self.fr.get_column("amt_c").to_numpy()
@@ -171,7 +171,8 @@ class _Pass:
         hi = np.searchsorted(self.values, amt + tot, side="right")
         a = np.searchsorted(self.key, g * self.width + lo, side="left")
         b = np.searchsorted(self.key, g * self.width + hi, side="left")
-        return a, b, (b - a) - (self.gone_before[b] - self.gone_before[a])
+        gone = np.searchsorted(self.gone_at, b) - np.searchsorted(self.gone_at, a)
+        return a, b, b - a - gone
 
     def _fit(self, g: np.ndarray, diff: np.ndarray) -> np.ndarray:
         """``diff`` is a subset sum of the group's credit notes (or there are too many)."""
@@ -199,21 +200,20 @@ class _Pass:
         row, k1 = spans(a[few], b[few])
         p1 = free[few][row]
         # naming some: the group's open invoices it names within that reach
-        mask = np.zeros(self.r_ri.size, dtype=bool)
-        mask[sel[named]] = True
-        pick = mask[self.n_p]
-        p2, k2 = self.n_p[pick], self.n_k[pick]
+        ns = sel[named]
+        row, at = spans(self.n_from[ns], self.n_from[ns + 1])
+        p2, k2 = ns[row], self.n_k[at]
         lo = self.r_amt[p2]
         v = self.inv_v[k2]
         near = ~self.gone[k2] & (v >= lo) & (v <= lo + self.total[self.r_g[p2]])
         p2, k2 = p2[near], k2[near]
-        few = np.bincount(p2, minlength=mask.size)[p2] <= self.cap
+        few = np.bincount(p2, minlength=self.r_ri.size)[p2] <= self.cap
         p = np.concatenate([p1, p2[few]])
         k = np.concatenate([k1, k2[few]])
         open_ = ~self.gone[k]
         p, k = p[open_], k[open_]
         amt, v = self.r_amt[p], self.inv_v[k]
-        exact = np.zeros(mask.size, dtype=bool)
+        exact = np.zeros(self.r_ri.size, dtype=bool)
         exact[p[v == amt]] = True  # the cash alone pays an invoice of the window
         ok = (self.claims[k] == self.r_named[p]) & self._fit(self.r_g[p], v - amt)
         if self.rejected:
@@ -274,7 +274,7 @@ class _Pass:
         """Record that receipt ``p`` netted invoice ``k`` with ``netted``; the later
         receipts of its customer that might net something now."""
         self.gone[k] = True
-        self.gone_before[1:] = np.cumsum(self.gone)
+        self.gone_at = np.sort(np.append(self.gone_at, k))
         self.used.update(c[0] for c in netted)
         c = self.g_c[self.r_g[p]]
         for g in np.flatnonzero(self.g_c == c):
