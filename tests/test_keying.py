@@ -1,5 +1,6 @@
 """Keying errors (arlib.keying): hand-worked examples with their near misses, the
-precedence, and a property test that the Python and polars forms give the same answer."""
+precedence, and property tests that the Python, polars and numpy forms give the same
+answer."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from arlib.keying import (
     KINDS,
     decimal_shift,
     describe_keying_error,
+    is_keying_error_np,
     keying_error,
     keying_error_expr,
     shift_sources,
     transpositions,
     transpositions_expr,
+    transpositions_np,
 )
 from arlib.money import to_cents
 
@@ -43,6 +46,12 @@ def assert_forms_agree(pairs, factors=(10, 100)) -> None:
     py = [keying_error(r, e, factors=factors) for r, e in pairs]
     assert expr_kinds(pairs, factors) == py, [
         (p, a, b) for p, a, b in zip(pairs, py, expr_kinds(pairs, factors), strict=True) if a != b
+    ]
+    # numpy has no missing value: a missing amount is no keying error, as 0 is not
+    r, e = ([0 if x is None else x for x in side] for side in zip(*pairs, strict=True))
+    np_found = is_keying_error_np(r, e, factors=factors).tolist()
+    assert np_found == [k is not None for k in py], [
+        (p, k) for p, k, f in zip(pairs, py, np_found, strict=True) if (k is not None) != f
     ]
 
 
@@ -258,6 +267,18 @@ def test_transpositions_expr_matches_python():
     df = pl.DataFrame({"v": values}, schema={"v": pl.Int64})
     got = df.select(pl.concat_list(transpositions_expr(pl.col("v"))).alias("t"))["t"].to_list()
     assert [set(x for x in t if x is not None) for t in got] == [transpositions(v) for v in values]
+
+
+def test_transpositions_np_matches_python():
+    values = [0, -5, 5, 12, 21, 100, 102, 1234, 120300, 987654321012345678, INT64_MAX]
+    rng = random.Random(8)
+    values += [rng.randrange(1, 10 ** rng.randint(1, 18)) for _ in range(2000)]
+    rows, amounts = transpositions_np(values)
+    got = [set() for _ in values]
+    for row, amount in zip(rows.tolist(), amounts.tolist(), strict=True):
+        got[row].add(amount)
+    want = [{t for t in transpositions(v) if t <= INT64_MAX} if v > 0 else set() for v in values]
+    assert got == want
 
 
 def test_shift_sources_bound_the_shifts():

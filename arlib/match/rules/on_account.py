@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from arlib.keying import keying_error
+from arlib.keying import is_keying_error_np, keying_error
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
 from arlib.match.frames import short
 from arlib.money import fmt_cents
@@ -34,15 +34,16 @@ def _mentions_an_invoice(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
     ]
     if not parts:
         return pl.DataFrame(schema={"rec_idx": pl.Int64})
-    keys = ctx.ledger.inv.select("key").drop_nulls().unique()
-    return (
+    tokens = (
         pl.concat(parts)
         .explode("tok")
         .with_columns(pl.col("tok").str.strip_chars_start("0").alias("key"))
-        .join(keys, on="key", how="semi")
-        .select("rec_idx")
-        .unique()
     )
+    # the invoice numbers among the tokens: the few tokens looked up in the many numbers
+    keys = ctx.ledger.inv.select("key").join(
+        tokens.select("key").drop_nulls().unique(), on="key", how="semi"
+    )
+    return tokens.join(keys, on="key", how="semi").select("rec_idx").unique()
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -54,9 +55,11 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # dated on or before it: a receipt is on account of the only one dated by its value
     # date (a sorted as-of join, no product of receipts and invoices)
     dated = (
-        ledger.open_invoices()
-        .filter(pl.col("invoice_date").is_not_null())
-        .select("inv_idx", pl.col("customer_id").alias("c_pay"), "currency", "invoice_date")
+        ledger.inv.select(
+            "inv_idx", pl.col("customer_id").alias("c_pay"), "currency", "invoice_date"
+        )
+        .filter(pl.Series(ledger.inv_open > 0) & pl.col("invoice_date").is_not_null())
+        .join(receipts.select("c_pay", "currency").unique(), on=["c_pay", "currency"])
         .sort("invoice_date", "inv_idx")
         .with_columns(pl.int_range(1, pl.len() + 1).over(["c_pay", "currency"]).alias("_k"))
     )
@@ -76,39 +79,48 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         )
         .filter(pl.col("_k") == 1)
     )
-    c = ledger.drop_rejected(c).sort(["value_date", "receipt_id"])
-    rows: list[tuple] = []
+    c = ledger.drop_rejected(c).sort(["value_date", "rec_idx"])  # rec_idx follows receipt_id
+    ri_all, i_all = c.get_column("rec_idx").to_numpy(), c.get_column("inv_idx").to_numpy()
+    amt_all, start = ledger.rec_amt[ri_all], ledger.inv_open[i_all]
+    # a keying error of the invoiced amount, or of the open amount as it was at the start
+    # (a missing invoiced amount is none, as 0 is not)
+    invoiced = ledger.inv.get_column("amt_c").gather(i_all).fill_null(0).to_numpy()
+    typo = is_keying_error_np(amt_all, invoiced)
+    typo_start = is_keying_error_np(amt_all, start)
+    applied: list[tuple[int, int]] = []  # (candidate row, open before)
     inv_open = ledger.inv_open.copy()
-    for r in c.iter_rows(named=True):
-        ri, i = r["rec_idx"], r["inv_idx"]
-        amt, o = int(ledger.rec_amt[ri]), int(inv_open[i])
-        if amt >= o or keying_error(amt, o) or keying_error(amt, ledger.inv_amt[i]):
+    for k, (i, amt, o_start, keyed, keyed_start) in enumerate(
+        zip(
+            i_all.tolist(),
+            amt_all.tolist(),
+            start.tolist(),
+            typo.tolist(),
+            typo_start.tolist(),
+            strict=True,
+        )
+    ):
+        o = int(inv_open[i])
+        if amt >= o or keyed or (keyed_start if o == o_start else keying_error(amt, o)):
             continue
         inv_open[i] -= amt
-        text = short(r["memo"] if r["memo"] is not None else r["bank_ref"]) or "none"
+        applied.append((k, o))
+    rows: list[tuple] = []
+    picked = c[[k for k, _ in applied]].select(
+        "value_date", "receipt_id", "rec_idx", "inv_idx", "currency", "c_pay", "memo", "bank_ref"
+    )
+    for (_, o), (day, rid, ri, i, ccy, cust, memo, ref) in zip(
+        applied, picked.iter_rows(), strict=True
+    ):
+        amt = int(ledger.rec_amt[ri])
+        text = short(memo if memo is not None else ref) or "none"
         reason = (
             f"memo '{text}' names no invoice; invoice {ledger.inv_id[i]} is the only open "
-            f"{r['currency']} invoice customer {r['c_pay']} still has that is dated by "
-            f"{r['value_date']} (open {fmt_cents(o)}); applied {fmt_cents(amt)} on account, "
-            f"{fmt_cents(o - amt)} left open"
+            f"{ccy} invoice customer {cust} still has that is dated by {day} (open "
+            f"{fmt_cents(o)}); applied {fmt_cents(amt)} on account, {fmt_cents(o - amt)} "
+            "left open"
         )
-        rows.append(
-            (
-                len(rows),
-                0,
-                r["value_date"],
-                r["receipt_id"],
-                ri,
-                i,
-                "cash",
-                amt,
-                amt,
-                "partial",
-                "on_account.only_open_invoice",
-                reason,
-                "partial",
-            )  # fmt: skip
-        )
+        head = (len(rows), 0, day, rid, ri, i, "cash", amt, amt, "partial")
+        rows.append((*head, "on_account.only_open_invoice", reason, "partial"))
     return Proposal(rows=proposal_rows(rows))
 
 

@@ -4,16 +4,61 @@ Applied oldest-first to the named invoices, flagged ``partial`` (the invoice sta
 open) or ``overpayment`` (cash left unapplied). A receipt equal to one of the invoices it
 names was ambiguous, not partial; an amount that is a keying error of a named invoice is
 left to people (suggestion), never applied in part.
+
+Receipts are applied in (value_date, receipt_id) order, each seeing what earlier ones left
+open. Most are worked out in bulk: a receipt whose invoices no other receipt names, and
+the receipts that each name one invoice and only it (instalments: a running sum per
+invoice); the rest one at a time.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from arlib.match.cascade import Context, Proposal, Receipts, Rule, proposal_rows
-from arlib.match.frames import short
-from arlib.match.prepare import is_keying_error, ref_candidates
-from arlib.money import fmt_cents
+from arlib.keying import is_keying_error_np
+from arlib.match.arrays import runs, sum_before
+from arlib.match.cascade import Context, Proposal, Receipts, Rule
+from arlib.match.prepare import ref_candidates
+from arlib.money import fmt_cents_expr
+
+#: what a receipt applied to one invoice it names: the candidate row, the invoice's open
+#: amount before, the amount applied, and what is left of the receipt after all its rows
+APPLIED = {"_row": pl.Int64, "_o": pl.Int64, "_a": pl.Int64, "_rem": pl.Int64}
+
+
+def _one_by_one(c: pl.DataFrame, inv_open: np.ndarray) -> pl.DataFrame:
+    """:data:`APPLIED` rows of the receipts of ``c`` (candidate rows in order) applied one
+    at a time, each seeing what earlier ones left open."""
+    inv_open = inv_open.copy()
+    out: list[tuple[int, int, int, int]] = []
+    g = c.group_by("rec_idx", maintain_order=True).agg(
+        pl.col("amt_c").first(), pl.col("_keyed").first(), "_row", "inv_idx"
+    )
+    for _, rem, keyed, rows, invs in g.iter_rows():
+        if keyed and not any(inv_open[i] == rem for i in invs):
+            continue
+        pending = []
+        for row, i in zip(rows, invs, strict=True):
+            if rem <= 0:
+                break
+            o = int(inv_open[i])
+            if o <= 0:
+                continue
+            a = min(rem, o)
+            rem -= a
+            pending.append((row, i, o, a))
+        for row, i, o, a in pending:
+            inv_open[i] -= a
+            out.append((row, o, a, rem))
+    return pl.DataFrame(out, schema=APPLIED, orient="row")
+
+
+def _short(text: pl.Expr, n: int = 60) -> pl.Expr:
+    """The polars form of :func:`arlib.match.frames.short`."""
+    t = text.fill_null("").str.replace_all("\n", " ", literal=True)
+    t = t.str.replace_all("'", "’", literal=True)
+    return pl.when(t.str.len_chars() <= n).then(t).otherwise(t.str.slice(0, n - 1) + "…")
 
 
 def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -28,71 +73,111 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # an amount that is a keying error of a named invoice's open or invoiced amount is not a
     # partial payment: left as a suggestion (amount_typo) -- unless, earlier instalments of
     # this pass applied, it is exactly what is left open (the last instalment)
-    c = c.with_columns(
-        (is_keying_error("amt_c", "open_c") | is_keying_error("amt_c", "inv_amt_c"))
-        .any()
-        .over("rec_idx")
-        .alias("_keyed")
+    amt, inv_amt = c.get_column("amt_c").to_numpy(), c.get_column("inv_amt_c").fill_null(0)
+    typo = is_keying_error_np(amt, c.get_column("open_c").to_numpy())
+    typo |= is_keying_error_np(amt, inv_amt.to_numpy())
+    # receipts in (value_date, receipt_id) order, each one's invoices oldest first (rec_idx
+    # and inv_idx follow receipt_id and invoice_id: the prepared frames are sorted by them)
+    c = c.with_columns(pl.Series("_typo", typo)).sort(
+        ["value_date", "rec_idx", "invoice_date", "inv_idx"]
     )
-    g = (
-        c.sort(["invoice_date", "invoice_id"])
-        .group_by("rec_idx")
-        .agg(
-            pl.col("receipt_id").first(),
-            pl.col("value_date").first(),
-            pl.col("src").first(),
-            pl.col("text").first(),
-            pl.col("payer_method").first(),
-            pl.col("payer_score").first(),
-            "inv_idx",
-            "rel",
-            "c_pay",
-            "c_inv",
-            pl.col("_keyed").first(),
+    n = c.height
+    amt, open_ = c.get_column("amt_c").to_numpy(), c.get_column("open_c").to_numpy()
+    rec, inv = c.get_column("rec_idx").to_numpy(), c.get_column("inv_idx").to_numpy()
+    # a receipt's rows are consecutive; an invoice's rows, in receipt order, are by_inv's
+    r_first, r_of = runs(rec)
+    by_inv = np.argsort(inv, kind="stable")
+    i_first, i_sorted = runs(inv[by_inv])
+    i_of = np.empty(n, dtype=np.int64)
+    i_of[by_inv] = i_sorted
+    keyed = np.logical_or.reduceat(c.get_column("_typo").to_numpy(), r_first)[r_of]
+    single = (np.diff(np.append(r_first, n)) == 1)[r_of]
+    alone = np.logical_and.reduceat((np.diff(np.append(i_first, n)) == 1)[i_of], r_first)[r_of]
+    # in bulk: a receipt whose invoices no other receipt names, as they are open (a keying
+    # error is not what is left open of one: it is left); and the receipts naming one
+    # invoice and only it, none a keying error: each takes what the earlier ones left
+    chain = np.logical_and.reduceat(single[by_inv], i_first)
+    chain = (chain & ~np.logical_or.reduceat(keyed[by_inv], i_first))[i_of]
+    paid_before = np.empty(n, dtype=np.int64)
+    paid_before[by_inv] = sum_before(amt[by_inv], i_first, i_sorted)
+    o = np.where(single, np.maximum(open_ - paid_before, 0), open_)
+    a = np.maximum(np.minimum(amt - np.where(single, 0, sum_before(open_, r_first, r_of)), o), 0)
+    used = np.where(single, a, np.add.reduceat(open_, r_first)[r_of])
+    bulk = np.flatnonzero(((alone & ~keyed) | chain) & (a > 0))
+    rem = np.maximum(amt - used, 0)
+    c = c.with_columns(pl.Series("_row", np.arange(n)), pl.Series("_keyed", keyed))
+    applied = pl.concat(
+        [
+            pl.DataFrame({"_row": bulk, "_o": o[bulk], "_a": a[bulk], "_rem": rem[bulk]}),
+            _one_by_one(c.filter(pl.Series(~alone & ~chain)), ledger.inv_open),
+        ]
+    ).sort("_row")
+    if applied.height == 0:
+        return Proposal()
+    at = applied.get_column("_row").to_numpy()
+    first = r_first[r_of][at]  # the row of the receipt's oldest invoice: its src and text
+    # the rows of one receipt stand together: the number of the receipt's first row
+    new = np.flatnonzero(np.append(True, first[1:] != first[:-1]))
+    head = new[np.cumsum(np.append(True, first[1:] != first[:-1])) - 1]
+    rows = pl.concat(
+        [
+            c[at].drop("src", "text"),
+            c.select("src", "text")[first],
+            applied.select("_o", "_a", "_rem"),
+            pl.DataFrame({"_n": head}),
+        ],
+        how="horizontal",
+    )
+    o, a, rem, related = pl.col("_o"), pl.col("_a"), pl.col("_rem"), pl.col("rel") == "related"
+
+    def text(*parts) -> pl.Expr:
+        return pl.concat_str([pl.lit(x) if isinstance(x, str) else x for x in parts])
+
+    reason = text(
+        pl.col("src"),
+        " '",
+        _short(pl.col("text")),
+        "' names invoice ",
+        pl.col("invoice_id"),
+        " (open ",
+        fmt_cents_expr(o),
+        "); applied ",
+        fmt_cents_expr(a),
+        pl.when(a < o)
+        .then(text(" as a partial payment, ", fmt_cents_expr(o - a), " left open"))
+        .otherwise(pl.lit("")),
+        pl.when(rem > 0)
+        .then(text("; ", fmt_cents_expr(rem), " of the receipt left unapplied (overpayment)"))
+        .otherwise(pl.lit("")),
+        pl.when(related)
+        .then(text("; paid by related company ", pl.col("c_pay"), " for ", pl.col("c_inv")))
+        .otherwise(pl.lit("")),
+    )
+    flags = pl.concat_str(
+        pl.when(a < o).then(pl.lit("partial")),
+        pl.when(rem > 0).then(pl.lit("overpayment")),
+        pl.when(related).then(pl.lit("third_party")),
+        separator="|",
+        ignore_nulls=True,
+    )
+    sub_rule = pl.when(pl.col("rel") == "own").then(pl.lit("partial.named"))
+    return Proposal(
+        rows=rows.select(
+            proposal="_n",
+            rank=pl.lit(0, dtype=pl.Int64),
+            value_date="value_date",
+            receipt_id="receipt_id",
+            rec_idx="rec_idx",
+            inv_idx="inv_idx",
+            kind=pl.lit("cash"),
+            applied_c=a,
+            receipt_c=a,
+            rule=pl.lit("partial"),
+            rule_id=sub_rule.otherwise(pl.lit("partial.named_other_payer")),
+            reason=reason,
+            flags=flags,
         )
-        .sort(["value_date", "receipt_id"])
     )
-    rows: list[tuple] = []
-    inv_open = ledger.inv_open.copy()
-    for r in g.iter_rows(named=True):
-        ri = r["rec_idx"]
-        rem = int(ledger.rec_rem[ri])
-        if r["_keyed"] and not any(inv_open[i] == rem for i in r["inv_idx"]):
-            continue
-        text = short(r["text"])
-        pending = []
-        for i, rel, cpay, cinv in zip(r["inv_idx"], r["rel"], r["c_pay"], r["c_inv"], strict=True):
-            if rem <= 0:
-                break
-            o = int(inv_open[i])
-            if o <= 0:
-                continue
-            a = min(rem, o)
-            rem -= a
-            pending.append((i, a, o, rel, cpay, cinv))
-        head = (len(rows), 0, r["value_date"], r["receipt_id"], ri)
-        for i, a, o, rel, cpay, cinv in pending:
-            inv_open[i] -= a
-            flags = []
-            if a < o:
-                flags.append("partial")
-            if rem > 0:
-                flags.append("overpayment")
-            if rel == "related":
-                flags.append("third_party")
-            reason = (
-                f"{r['src']} '{text}' names invoice {ledger.inv_id[i]} (open {fmt_cents(o)}); "
-                f"applied {fmt_cents(a)}"
-            )
-            if a < o:
-                reason += f" as a partial payment, {fmt_cents(o - a)} left open"
-            if rem > 0:
-                reason += f"; {fmt_cents(rem)} of the receipt left unapplied (overpayment)"
-            if rel == "related":
-                reason += f"; paid by related company {cpay} for {cinv}"
-            sub_rule = "partial.named" if rel == "own" else "partial.named_other_payer"
-            rows.append((*head, i, "cash", a, a, "partial", sub_rule, reason, "|".join(flags)))
-    return Proposal(rows=proposal_rows(rows))
 
 
 RULE = Rule(
