@@ -92,6 +92,8 @@ _EN_SUFFIX = (
 )
 _ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司|有限公|有限)$"
 _HAN = r"\p{Han}"
+#: separators other than the space that rapidfuzz's token scorers split words at
+_SPLIT = r"[\x1c-\x1f]"
 
 PAYERS_SCHEMA = {
     "payer_name": pl.String,
@@ -115,6 +117,8 @@ PAIR_BUDGET = 200
 #: of its frames (first and last characters) that hold at most FRAME_BUDGET names
 FRAME_FROM = 80
 FRAME_BUDGET = 3_000
+#: integer codes below this are made dense by a table, not a sort
+DENSE_TABLE = 1 << 24
 #: below this score (0-100) a pair is neither near nor a shortened / glued form
 FORM_FLOOR = 50
 #: a block (the queries sharing a token or a frame) of at least this many queries is scored
@@ -125,17 +129,25 @@ TRUNCATED_FROM = 70
 
 
 # ------------------------------------------------------------------------- normalisation
-def _spaced_expr(expr: pl.Expr) -> pl.Expr:
-    """Lower case, NFKC, punctuation to single spaces, trailing company suffixes removed."""
-    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
+def _empty_null(expr: pl.Expr) -> pl.Expr:
+    return expr.replace("", None)
+
+
+def _spaced_nf(s: pl.Expr) -> pl.Expr:
+    """:func:`_spaced_expr` of a text already in NFKC."""
+    s = s.str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
     s = (" " + s).str.replace(_EN_SUFFIX, "").str.strip_chars()
     return s.str.replace(_ZH_SUFFIX, "").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
+def _spaced_expr(expr: pl.Expr) -> pl.Expr:
+    """Lower case, NFKC, punctuation to single spaces, trailing company suffixes removed."""
+    return _spaced_nf(expr.str.normalize("NFKC"))
+
+
 def normalize_name_expr(expr: pl.Expr) -> pl.Expr:
     """Polars expression form of :func:`normalize_name` (vectorised)."""
-    s = _spaced_expr(expr).str.replace_all(" ", "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+    return _empty_null(_spaced_expr(expr).str.replace_all(" ", ""))
 
 
 def normalize_name(name: str | None) -> str | None:
@@ -145,10 +157,14 @@ def normalize_name(name: str | None) -> str | None:
     return pl.select(normalize_name_expr(pl.lit(name, dtype=pl.String))).item()
 
 
-def _loose_text(expr: pl.Expr) -> pl.Expr:
-    s = expr.str.normalize("NFKC")
+def _loose_nf(s: pl.Expr) -> pl.Expr:
+    """:func:`_loose_text` of a text already in NFKC."""
     s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
     return s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
+
+
+def _loose_text(expr: pl.Expr) -> pl.Expr:
+    return _loose_nf(expr.str.normalize("NFKC"))
 
 
 def loose_key_expr(expr: pl.Expr) -> pl.Expr:
@@ -158,23 +174,44 @@ def loose_key_expr(expr: pl.Expr) -> pl.Expr:
     return normalize_name_expr(_loose_text(expr))
 
 
-def _prefix_key_expr(expr: pl.Expr) -> pl.Expr:
-    """Normalised like :func:`loose_key_expr` but without removing the company suffix (a
-    truncated bank field keeps part of it: ``厦门市佳禾家电贸易有``)."""
-    s = _loose_text(expr).str.to_lowercase().str.replace_all(_PUNCT, "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
-
-
 def _plain_expr(expr: pl.Expr) -> pl.Expr:
     """Free text (a memo) for a name search: NFKC, lower case, punctuation and spaces
     removed, suffixes kept."""
-    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+    return _plain_nf(expr.str.normalize("NFKC"))
+
+
+def _plain_nf(s: pl.Expr) -> pl.Expr:
+    return _empty_null(s.str.to_lowercase().str.replace_all(_PUNCT, ""))
+
+
+def _name_forms(names: pl.Series) -> pl.DataFrame:
+    """The forms of each of ``names`` (a frame in their order): ``norm``
+    (:func:`normalize_name_expr`), ``loose`` (:func:`loose_key_expr`), ``prefix``
+    (normalised like the loose key but with the company suffix kept: a truncated bank
+    field keeps part of it, ``厦门市佳禾家电贸易有``) and ``spaced`` (:func:`_spaced_expr`).
+    Each step is evaluated once (eager polars shares no sub-expression), the loose key's
+    normalisation only for the names the loose rules change (else it is ``norm``)."""
+    d = pl.DataFrame({"_nf": names.cast(pl.String)}).with_columns(
+        pl.col("_nf").str.normalize("NFKC")
+    )
+    d = d.with_columns(
+        _spaced_nf(pl.col("_nf")).alias("spaced"), _loose_nf(pl.col("_nf")).alias("_lt")
+    )
+    d = d.with_columns(
+        _empty_null(pl.col("spaced").str.replace_all(" ", "")).alias("norm"),
+        _plain_nf(pl.col("_lt")).alias("prefix"),
+    )
+    changed = d.select(pl.col("_lt").ne_missing(pl.col("_nf"))).to_series().arg_true()
+    loose = d.get_column("norm").rename("loose").clone()
+    if changed.len():
+        moved = d.select(pl.col("_lt").gather(changed)).select(normalize_name_expr(pl.col("_lt")))
+        loose = loose.scatter(changed, moved.to_series())
+    return d.select("norm", "prefix", "spaced").insert_column(1, loose)
 
 
 def normalize_account_expr(expr: pl.Expr) -> pl.Expr:
     s = expr.str.normalize("NFKC").str.replace_all(r"[\s\-]+", "").str.to_uppercase()
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+    return _empty_null(s)
 
 
 # ----------------------------------------------------------------------------- master data
@@ -201,15 +238,11 @@ def _choices(customers: pl.DataFrame) -> pl.DataFrame:
         .select("customer_id", pl.col("aliases").alias("raw"))
         .with_columns(pl.lit("alias").alias("source"))
     )
+    raw = pl.concat([names, aliases])
     return (
-        pl.concat([names, aliases])
-        .select(
-            normalize_name_expr(pl.col("raw")).alias("norm"),
-            loose_key_expr(pl.col("raw")).alias("loose"),
-            _prefix_key_expr(pl.col("raw")).alias("prefix"),
-            _spaced_expr(pl.col("raw")).alias("spaced"),
-            "customer_id",
-            "source",
+        pl.concat(
+            [_name_forms(raw.get_column("raw")), raw.select("customer_id", "source")],
+            how="horizontal",
         )
         .drop_nulls("norm")
         .unique(["norm", "loose", "prefix", "customer_id", "source"], keep="first")
@@ -247,50 +280,132 @@ def _tokens(df: pl.DataFrame, key: str, text: str, spaced: str) -> pl.DataFrame:
         pl.col(text).str.slice(0, FUZZY_MAX_CHARS).alias("_t"),
         pl.col(spaced).str.slice(0, FUZZY_MAX_CHARS).alias("_s"),
     ).drop_nulls("_t")
-    n = pl.col("_t").str.len_chars()
-    at = (
-        t.select(key, "_t", pl.int_ranges(0, pl.max_horizontal(n - 1, 0)).alias("_p"))
-        .explode("_p")
-        .drop_nulls("_p")
+    row, tok, vocab = _token_ids(t.get_column("_t"), t.get_column("_s"))
+    return pl.DataFrame({key: t.get_column(key).gather(row), "tok": vocab[tok]})
+
+
+def _token_ids(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens of :func:`_tokens` of the texts ``text`` (non-null; ``spaced``: their
+    spaced forms) as ``(row, tok, vocab)``: each (row, token) once, a token by its place
+    in ``vocab`` (the distinct token hashes, sorted). The grams are numbered in numpy from
+    the characters, and only the distinct ones are made into strings and hashed (names
+    share most of their grams). Tokens are 64-bit hashes, one seed per kind: a collision
+    only adds a pair to score."""
+    n = text.str.len_chars().cast(pl.Int64).to_numpy()
+    points = np.frombuffer("".join(text.to_list()).encode("utf-32-le"), dtype=np.uint32)
+    seen = np.zeros(0x110000, dtype=bool)
+    seen[points] = True
+    alphabet = np.flatnonzero(seen)
+    ci = (np.cumsum(seen) - 1)[points]
+    size = max(alphabet.size, 1)
+    chars = pl.Series([chr(x) for x in alphabet.tolist()], dtype=pl.String)
+    # every position but the last of every text, with the next two characters
+    m = np.maximum(n - 1, 0)
+    row = np.repeat(np.arange(n.size, dtype=np.int64), m)
+    p = np.arange(row.size, dtype=np.int64) - np.repeat(np.cumsum(m) - m, m)
+    at = (np.cumsum(n) - n)[row] + p
+    three = p + 3 <= n[row]
+    a, b = ci[at], ci[at + 1]
+    c = ci[at[three] + 2]
+    a3, b3 = a[three], b[three]
+    ends = np.flatnonzero(m > 0)  # a text's last pair has no third character: a null gram
+    kinds = (  # (seed, rows, the characters of the gram, whether the last pair has none)
+        (0, row, (a, b), False),
+        (1, row[three], (a3, b3, c), True),
+        (2, row, (np.minimum(a, b), np.maximum(a, b)), False),
+        (3, row[three], (a3, c), True),
     )
-    ch = [pl.col("_t").str.slice(pl.col("_p") + i, 1) for i in range(3)]
-    grams = at.select(
-        key,
-        pl.col("_t").str.slice("_p", 2).alias("g2"),
-        pl.when(pl.col("_p") + 3 <= n).then(pl.col("_t").str.slice("_p", 3)).alias("g3"),
-        pl.concat_str(pl.min_horizontal(ch[0], ch[1]), pl.max_horizontal(ch[0], ch[1])).alias("gs"),
-        pl.when(pl.col("_p") + 3 <= n).then(pl.concat_str(ch[0], ch[2])).alias("gk"),
-    )
-    # tokens as 64-bit hashes, one seed per kind (a collision only adds a pair to score)
-    parts = [
-        grams.select(key, pl.col(g).hash(seed=k).alias("tok")).drop_nulls("tok")
-        for k, g in enumerate(("g2", "g3", "gs", "gk"))
-    ]
-    parts.append(
-        t.select(key, pl.col("_t").str.extract_all(r"\d+").alias("tok"))
-        .explode("tok")
-        .drop_nulls("tok")
-        .select(key, pl.col("tok").hash(seed=4))
-    )
-    parts.append(
-        t.select(key, pl.col("_s").fill_null("").str.split(" ").alias("tok"))
-        .explode("tok")
-        .filter(pl.col("tok").str.len_chars() >= 3)
-        .select(key, pl.col("tok").hash(seed=5))
-    )
-    return pl.concat(parts).unique()
+    rows, places, hashes = [], [], []
+    offset = 0
+    for seed, r, cs, null in kinds:
+        code = np.zeros(r.size, dtype=np.int64)
+        for x in cs:
+            code = code * size + x
+        distinct, inv = _dense(code, size ** len(cs))
+        digits, rest = [], distinct
+        for _ in cs:
+            digits.append(chars.gather(rest % size))
+            rest = rest // size
+        grams = pl.select(pl.concat_str(digits[::-1]).alias("g")).to_series()
+        if null:
+            grams = pl.concat([grams, pl.Series("g", [None], dtype=pl.String)])
+            rows.append(ends)
+            places.append(np.full(ends.size, offset + distinct.size, dtype=np.int64))
+        rows.append(r)
+        places.append(offset + inv)
+        hashes.append(grams.hash(seed=seed).to_numpy())
+        offset += grams.len()
+    # digit runs and words, hashed row by row (few)
+    frame = pl.DataFrame({"_t": text, "_s": spaced}).with_row_index("_r")
+    for seed, words in (
+        (4, frame.select("_r", pl.col("_t").str.extract_all(r"\d+").alias("w"))),
+        (5, frame.select("_r", pl.col("_s").fill_null("").str.split(" ").alias("w"))),
+    ):
+        w = words.explode("w").drop_nulls("w")
+        if seed == 5:
+            w = w.filter(pl.col("w").str.len_chars() >= 3)
+        rows.append(w.get_column("_r").cast(pl.Int64).to_numpy())
+        places.append(offset + np.arange(w.height, dtype=np.int64))
+        hashes.append(w.get_column("w").hash(seed=seed).to_numpy())
+        offset += w.height
+    vocab, tok = _dense(np.concatenate(hashes))
+    v = max(vocab.size, 1)
+    key = np.sort(np.concatenate(rows) * v + tok[np.concatenate(places)])
+    key = key[_firsts(key)]
+    return key // v, key % v, vocab
+
+
+def _firsts(s: np.ndarray) -> np.ndarray:
+    """Where each value of the sorted ``s`` first comes."""
+    first = np.ones(s.size, dtype=bool)
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    return first
+
+
+def _among(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.isin(x, values)`` by a sort of ``values`` (numpy's own is slow on millions)."""
+    values = np.sort(values)
+    if not values.size:
+        return np.zeros(x.size, dtype=bool)
+    return values[np.minimum(np.searchsorted(values, x), values.size - 1)] == x
+
+
+def _dense(x: np.ndarray, space: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_inverse=True)``: by a table when the values lie in
+    ``range(space)`` and that is small, else by a sort (numpy's own is far slower on
+    millions of distinct values)."""
+    if space is not None and space <= DENSE_TABLE:
+        seen = np.zeros(space, dtype=bool)
+        seen[x] = True
+        return np.flatnonzero(seen), (np.cumsum(seen, dtype=np.int64) - 1)[x]
+    order = np.argsort(x)
+    s = x[order]
+    first = _firsts(s)
+    inv = np.empty(x.size, dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
+    return s[first], inv
 
 
 class _Index:
     """The choices (customer names and aliases) as an inverted index of their tokens
     (``t``, hashed), with each token's document frequency (the names and aliases that have
-    it: the pairs a query selecting it makes)."""
+    it: the pairs a query selecting it makes). Only the tokens of at most PAIR_BUDGET
+    names: no query can select another."""
 
     def __init__(self, ch: pl.DataFrame):
         self.ch = ch
         self.n = max(1, ch.height)
-        self.post = _tokens(ch, "c", "norm", "spaced").rename({"tok": "t"})
-        self.freq = self.post.group_by("t").len("df")
+        t = ch.select(
+            "c",
+            pl.col("norm").str.slice(0, FUZZY_MAX_CHARS),
+            pl.col("spaced").str.slice(0, FUZZY_MAX_CHARS),
+        ).drop_nulls("norm")
+        row, tok, vocab = _token_ids(t.get_column("norm"), t.get_column("spaced"))
+        df = np.bincount(tok, minlength=vocab.size)
+        rare = df <= PAIR_BUDGET
+        keep = rare[tok]
+        self.post = pl.DataFrame({"t": vocab[tok[keep]], "c": t.get_column("c").gather(row[keep])})
+        self.freq = pl.DataFrame({"t": vocab[rare], "df": pl.Series(df[rare], dtype=pl.UInt32)})
 
     def pairs(self, q_tok: pl.DataFrame) -> pl.DataFrame:
         """(q, c), unique: each query with the choices sharing one of its selected tokens."""
@@ -406,7 +521,7 @@ def _fuzzy(
     )
 
     def arr(df: pl.DataFrame, col: str) -> np.ndarray:
-        return np.array(df.get_column(col).to_list(), dtype=object)
+        return df.get_column(col).to_numpy().astype(object, copy=False)
 
     qa = {k: arr(q, k) for k in ("qn", "ql", "qs", "qp")}
     ca = {k: arr(c, k) for k in ("cn", "cl", "cs", "cp")}
@@ -426,65 +541,99 @@ def _fuzzy(
     c_loose = (c.get_column("cl") != c.get_column("cn")).to_numpy()
     q_words = q.get_column("qs").str.contains(" ").to_numpy()
     c_words = c.get_column("cs").str.contains(" ").to_numpy()
+    # where the word order can change a score: words, or another separator rapidfuzz
+    # splits words at (spaces are all " " by now)
+    q_split = q_words | q.get_column("qs").str.contains(_SPLIT).to_numpy()
+    c_split = c_words | c.get_column("cs").str.contains(_SPLIT).to_numpy()
     cust = ch.get_column("cc").to_numpy()
 
     def run(a: str, b: str, scorer, qs: np.ndarray, cs: np.ndarray, *, pairwise: bool):
         if pairwise:
             return process.cpdist(
-                qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
+                qa[a][qs],
+                ca[b][cs],
+                scorer=scorer,
+                score_cutoff=FORM_FLOOR,
+                dtype=np.float32,
+                workers=-1,
             )
         return process.cdist(
             qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
         )
 
-    def scored(qs: np.ndarray, cs: np.ndarray, *, pairwise: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The plain ratio and the best of the three scorers (0-100): pair by pair, or every
-        query of ``qs`` against every choice of ``cs`` (a block); the loose keys and the word
-        order only where they differ from the plain name."""
-        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=pairwise)
+    def scored(qs: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The plain ratio and the best of the three scorers (0-100) of every query of
+        ``qs`` against every choice of ``cs`` (a block); the loose keys and the word order
+        only where they differ from the plain name."""
+        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=False)
         s = r
         for a, b, scorer, qm, cm in (
             ("ql", "cl", fuzz.ratio, q_loose, c_loose),
             ("qs", "cs", fuzz.token_sort_ratio, q_words, c_words),
         ):
             if qm[qs].any() or cm[cs].any():
-                s = np.maximum(s, run(a, b, scorer, qs, cs, pairwise=pairwise))
+                s = np.maximum(s, run(a, b, scorer, qs, cs, pairwise=False))
         return r, s
 
     found: list[tuple[np.ndarray, ...]] = []
 
     def score_blocks(qg: pl.DataFrame, cg: pl.DataFrame, floor: float) -> None:
         """Score every query of a block against every choice of it (``qg``: g, q; ``cg``:
-        g, c): a block of several queries in one ``cdist``, the rest pair by pair; keep the
-        pairs scoring at least ``floor``."""
+        g, c): a block of several queries in one ``cdist``, the rest pair by pair (each
+        pair once, none already found: the first score found of a pair is the one kept);
+        keep the pairs scoring at least ``floor``."""
         qg = qg.unique().sort("g", "q")
         cg = cg.join(qg.select("g").unique(), on="g", how="semi").unique().sort("g", "c")
         g_q, q_of = qg.get_column("g").to_numpy(), qg.get_column("q").to_numpy()
         g_c, c_of = cg.get_column("g").to_numpy(), cg.get_column("c").to_numpy()
         keys_q, start_q, n_q = np.unique(g_q, return_index=True, return_counts=True)
         keys_c, start_c, n_c = np.unique(g_c, return_index=True, return_counts=True)
-        at_c = {
-            g: (b, m)
-            for g, b, m in zip(keys_c.tolist(), start_c.tolist(), n_c.tolist(), strict=True)
-        }
-        single_q, single_c = [], []
-        for g, a, n in zip(keys_q.tolist(), start_q.tolist(), n_q.tolist(), strict=True):
-            if g not in at_c:
-                continue
-            b, m = at_c[g]
+        if not keys_c.size:
+            return
+        at = np.minimum(np.searchsorted(keys_c, keys_q), keys_c.size - 1)
+        has = keys_c[at] == keys_q
+        block = has & (n_q >= BLOCK_FROM)
+        for a, n, b, m in zip(
+            *(x[block].tolist() for x in (start_q, n_q, start_c[at], n_c[at])), strict=True
+        ):
             qs, cs = q_of[a : a + n], c_of[b : b + m]
-            if n < BLOCK_FROM:
-                single_q.append(np.repeat(qs, m))
-                single_c.append(np.tile(cs, n))
-                continue
-            r, s = scored(qs, cs, pairwise=False)
+            r, s = scored(qs, cs)
             i, j = np.nonzero(s >= floor)
             found.append((qs[i], cs[j], r[i, j], s[i, j]))
-        if single_q:
-            qs, cs = np.concatenate(single_q), np.concatenate(single_c)
-            r, s = scored(qs, cs, pairwise=True)
-            keep = s >= floor
-            found.append((qs[keep], cs[keep], r[keep], s[keep]))
+        small = keys_q[has & (n_q < BLOCK_FROM)]
+        if not small.size:
+            return
+        small = pl.DataFrame({"g": small})
+        sq, sc = (x.join(small, on="g", how="semi") for x in (qg, cg))
+        # the scorers the whole batch of pairs would use
+        extra = tuple(
+            qm[sq.get_column("q").to_numpy()].any() or cm[sc.get_column("c").to_numpy()].any()
+            for qm, cm in ((q_loose, c_loose), (q_words, c_words))
+        )
+        keys = sq.join(sc, on="g").select(pl.col("q") * index.n + pl.col("c")).to_series()
+        keys = keys.unique().sort().to_numpy()
+        if found:
+            keys = keys[~_among(keys, np.concatenate([x[0] * index.n + x[1] for x in found]))]
+        if not keys.size:
+            return
+        qs, cs = keys // index.n, keys % index.n
+        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=True)
+        s = r.copy()
+        # another scorer only for the pairs it can score otherwise (else it is the ratio)
+        for (a, b, scorer, qm, cm), use in zip(
+            (
+                ("ql", "cl", fuzz.ratio, q_loose, c_loose),
+                ("qs", "cs", fuzz.token_sort_ratio, q_split, c_split),
+            ),
+            extra,
+            strict=True,
+        ):
+            where = np.flatnonzero(qm[qs] | cm[cs]) if use else np.zeros(0, dtype=np.int64)
+            if where.size:
+                other = run(a, b, scorer, qs[where], cs[where], pairwise=True)
+                s[where] = np.maximum(s[where], other)
+        keep = s >= floor
+        found.append((qs[keep], cs[keep], r[keep], s[keep]))
 
     def collected() -> tuple[np.ndarray, ...]:
         """(q, c, ratio, score) of every pair scored, each pair once."""
@@ -670,12 +819,14 @@ def resolve_payers(
         receipts.select(name_col.alias("payer_name"), acct_col.alias("payer_account"))
         .unique()
         .sort(["payer_name", "payer_account"], nulls_last=True)
-        .with_columns(
-            normalize_name_expr(pl.col("payer_name")).alias("_norm"),
-            loose_key_expr(pl.col("payer_name")).alias("_loose"),
-            normalize_account_expr(pl.col("payer_account")).alias("_acct"),
-        )
+        .with_columns(normalize_account_expr(pl.col("payer_account")).alias("_acct"))
     )
+    # the forms of each distinct name once
+    names = pairs.get_column("payer_name").unique().drop_nulls()
+    forms = pl.concat([names.to_frame(), _name_forms(names)], how="horizontal").rename(
+        {"norm": "_norm", "loose": "_loose", "spaced": "_spaced", "prefix": "_pfx"}
+    )
+    pairs = pairs.join(forms, on="payer_name", how="left", maintain_order="left")
     customers = customers.with_columns(pl.col("customer_id").cast(pl.String))
 
     # 1. account; 2./3. name and alias, then the same on the loose key; 4. shared keys
@@ -728,12 +879,7 @@ def resolve_payers(
     # 5. fuzzy, on the distinct normalised names still unresolved
     todo = (
         pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
-        .select(
-            "_norm",
-            "_loose",
-            _spaced_expr(pl.col("payer_name")).alias("_spaced"),
-            _prefix_key_expr(pl.col("payer_name")).alias("_pfx"),
-        )
+        .select("_norm", "_loose", "_spaced", "_pfx")
         .unique("_norm", keep="first")
         .sort("_norm")
     )
@@ -814,22 +960,29 @@ def memo_payers(
         if "payer_name" in receipts.columns
         else pl.lit(None, dtype=pl.String)
     )
+    rows = receipts.select(name_col.alias("_name"), pl.col("memo").cast(pl.String))
+    # the names that normalise to nothing, each distinct name once
+    names = rows.get_column("_name").unique().drop_nulls().to_frame()
+    blank = names.filter(normalize_name_expr(pl.col("_name")).is_null()).get_column("_name")
     memos = (
-        receipts.filter(normalize_name_expr(name_col).is_null())
-        .select(pl.col("memo").cast(pl.String))
+        rows.filter(pl.col("_name").is_null() | pl.col("_name").is_in(blank.implode()))
+        .select("memo")
         .drop_nulls()
         .unique()
         .sort("memo")
+        .with_columns(pl.col("memo").str.normalize("NFKC").alias("_nf"))
         .with_columns(
-            _plain_expr(pl.col("memo")).str.slice(0, FUZZY_MAX_CHARS).alias("_plain"),
-            _plain_expr(_loose_text(pl.col("memo"))).str.slice(0, FUZZY_MAX_CHARS).alias("_lp"),
-            _spaced_expr(pl.col("memo")).str.slice(0, FUZZY_MAX_CHARS).alias("_spaced"),
+            _plain_nf(pl.col("_nf")).str.slice(0, FUZZY_MAX_CHARS).alias("_plain"),
+            _plain_expr(_loose_nf(pl.col("_nf"))).str.slice(0, FUZZY_MAX_CHARS).alias("_lp"),
+            _spaced_nf(pl.col("_nf")).str.slice(0, FUZZY_MAX_CHARS).alias("_spaced"),
         )
         .drop_nulls("_plain")
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("q"))
     )
+    if memos.height == 0:
+        return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
     ch = _choices(customers.with_columns(pl.col("customer_id").cast(pl.String)))
-    if memos.height == 0 or ch.height == 0:
+    if ch.height == 0:
         return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
     pairs = _Index(ch).pairs(_tokens(memos, "q", "_plain", "_spaced"))
     p = pairs.join(memos.select("q", "memo", "_plain", "_lp"), on="q").join(

@@ -6,6 +6,7 @@ finds the invoices each receipt's text names; the rest are expressions several r
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from arlib.keying import keying_error_expr, transpositions
@@ -16,11 +17,20 @@ from arlib.money import cents_expr, to_cents
 from arlib.payers import normalize_name_expr
 
 
+def _sorted_unique(df: pl.DataFrame, key: str, what: str) -> pl.DataFrame:
+    """:func:`arlib.match.frames.sorted_unique`, at no cost for a frame already sorted by
+    a unique, non-null key (exports usually are): its sort would change nothing."""
+    s = df.get_column(key)
+    if s.null_count() == 0 and (s.len() < 2 or (s.slice(1) > s.slice(0, s.len() - 1)).all()):
+        return df
+    return sorted_unique(df, key, what)
+
+
 def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    inv0 = sorted_unique(
+    inv0 = _sorted_unique(
         invoices.with_columns(pl.col("invoice_id").cast(pl.String)), "invoice_id", "invoices"
     )
-    start = cents_expr(pl.col("amount"))
+    start = pl.col("amt_c")
     if "open_amount" in inv0.columns:
         start = pl.coalesce(cents_expr(pl.col("open_amount")), start)
     key = (
@@ -29,16 +39,31 @@ def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFram
         .str.replace_all(r"\D", "")
         .str.strip_chars_start("0")
     )
-    inv = inv0.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
-        "invoice_id",
-        pl.col("customer_id").cast(pl.String),
-        pl.col("currency").cast(pl.String),
-        pl.col("invoice_date").cast(pl.Date),
-        pl.col("due_date").cast(pl.Date),
-        cents_expr(pl.col("amount")).alias("amt_c"),
-        start.alias("start_c"),
-        pl.when(key.str.len_chars() > 0).then(key).otherwise(None).alias("key"),
+    # each expression evaluated once (eager polars shares no sub-expression)
+    inv = (
+        inv0.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
+            "invoice_id",
+            pl.col("customer_id").cast(pl.String),
+            pl.col("currency").cast(pl.String),
+            pl.col("invoice_date").cast(pl.Date),
+            pl.col("due_date").cast(pl.Date),
+            cents_expr(pl.col("amount")).alias("amt_c"),
+            key.alias("key"),
+            *([pl.col("open_amount")] if "open_amount" in inv0.columns else []),
+        )
+        .with_columns(start.alias("start_c"), pl.col("key").replace("", None))
+        .select(
+            "inv_idx",
+            "invoice_id",
+            "customer_id",
+            "currency",
+            "invoice_date",
+            "due_date",
+            "amt_c",
+            "start_c",
+            "key",
+        )
     )
     return inv0, inv
 
@@ -70,7 +95,7 @@ def prep_receipts(
     and score, ``candidates`` when the payer is one of several customers) and its master
     data. A receipt without payer name whose memo names customers (``memo_names``,
     :func:`arlib.payers.memo_payers`) gets them as candidates (method ``memo_name``)."""
-    rec0 = sorted_unique(
+    rec0 = _sorted_unique(
         receipts.with_columns(pl.col("receipt_id").cast(pl.String)), "receipt_id", "receipts"
     )
     rec0 = ensure(
@@ -107,9 +132,15 @@ def prep_receipts(
             "memo", pl.col("candidates").alias("_m_c"), pl.col("score").alias("_m_s")
         )
         rec = rec.join(named, on="memo", how="left")
+        # the payer names that normalise to nothing, each distinct name once
+        names = rec.get_column("payer_name").unique().drop_nulls().to_frame()
+        blank = names.filter(normalize_name_expr(pl.col("payer_name")).is_null())
         by_memo = (
             (pl.col("payer_method") == "none")
-            & normalize_name_expr(pl.col("payer_name")).is_null()
+            & (
+                pl.col("payer_name").is_null()
+                | pl.col("payer_name").is_in(blank.get_column("payer_name").implode())
+            )
             & pl.col("_m_c").is_not_null()
         )
         rec = rec.with_columns(
@@ -203,12 +234,7 @@ def references(
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
         short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
         refs = pl.concat([refs.cast(schema), short.cast(schema)])
-    refs = (
-        refs.sort(["rec_idx", "inv_idx", "src"])
-        .unique(["rec_idx", "inv_idx"], keep="first", maintain_order=True)
-        .select(list(schema))
-        .cast(schema)
-    )
+    refs = _first_per_pair(refs.select(list(schema)).cast(schema))
     shared = (
         named.join(inv.filter(pl.col("start_c") > 0).select("inv_idx"), on="inv_idx", how="semi")
         .group_by("rec_idx", "ref")
@@ -220,6 +246,27 @@ def references(
         .to_list()
     )
     return refs, shared
+
+
+def _first_per_pair(refs: pl.DataFrame) -> pl.DataFrame:
+    """``refs.sort(["rec_idx", "inv_idx", "src"]).unique(["rec_idx", "inv_idx"],
+    keep="first", maintain_order=True)``, by one integer sort key (``src`` by its rank
+    among the few sources) and a look at the row before. Rows equal on all three are
+    equal on ``text`` too (the text of that column of that receipt): their order is
+    no matter."""
+    if refs.height == 0:
+        return refs
+    srcs = refs.get_column("src").unique().sort()
+    rank = refs.get_column("src").replace_strict(
+        srcs, pl.int_range(srcs.len(), dtype=pl.Int64, eager=True), return_dtype=pl.Int64
+    )
+    n_inv = refs.get_column("inv_idx").max() + 1
+    key = refs.get_column("rec_idx").to_numpy() * n_inv + refs.get_column("inv_idx").to_numpy()
+    order = np.argsort(key * srcs.len() + rank.to_numpy())
+    pair = key[order]
+    first = np.ones(pair.size, dtype=bool)
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
+    return refs[order[first]]
 
 
 #: the words of a memo a customer's reference is compared with: text between blanks and
@@ -326,10 +373,9 @@ def short_own_refs(
         if col not in rec.columns:
             continue
         t = (
-            rec.filter(pl.col("c_pay").is_not_null())
+            rec.select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
+            .drop_nulls(["c_pay", "text"])
             .join(has_refs, on="rec_idx", how="anti")
-            .select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
-            .drop_nulls("text")
         )
         words = (
             t.with_columns(
