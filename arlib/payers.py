@@ -239,14 +239,18 @@ def _choices(customers: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.lit("alias").alias("source"))
     )
     raw = pl.concat([names, aliases])
+    # each (norm, customer, source, loose, prefix) once, the first: a stable sort, then
+    # the first row of each run
+    order = ["norm", "customer_id", "source", "loose", "prefix"]
+    first = pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in order)
     return (
         pl.concat(
             [_name_forms(raw.get_column("raw")), raw.select("customer_id", "source")],
             how="horizontal",
         )
         .drop_nulls("norm")
-        .unique(["norm", "loose", "prefix", "customer_id", "source"], keep="first")
-        .sort(["norm", "customer_id", "source", "loose", "prefix"])
+        .sort(order, maintain_order=True)
+        .filter(first.fill_null(True))
         .with_columns(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("c"),
             pl.col("customer_id").rank("dense").cast(pl.Int64).sub(1).alias("cc"),
@@ -286,11 +290,11 @@ def _tokens(df: pl.DataFrame, key: str, text: str, spaced: str) -> pl.DataFrame:
 
 def _token_ids(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tokens of :func:`_tokens` of the texts ``text`` (non-null; ``spaced``: their
-    spaced forms) as ``(row, tok, vocab)``: each (row, token) once, a token by its place
-    in ``vocab`` (the distinct token hashes, sorted). The grams are numbered in numpy from
-    the characters, and only the distinct ones are made into strings and hashed (names
-    share most of their grams). Tokens are 64-bit hashes, one seed per kind: a collision
-    only adds a pair to score."""
+    spaced forms) as ``(row, tok, vocab)``: each (row, token) once, sorted by token and
+    row, a token by its place in ``vocab`` (the distinct token hashes, sorted). The grams
+    are numbered in numpy from the characters, and only the distinct ones are made into
+    strings and hashed (names share most of their grams). Tokens are 64-bit hashes, one
+    seed per kind: a collision only adds a pair to score."""
     n = text.str.len_chars().cast(pl.Int64).to_numpy()
     points = np.frombuffer("".join(text.to_list()).encode("utf-32-le"), dtype=np.uint32)
     seen = np.zeros(0x110000, dtype=bool)
@@ -349,10 +353,10 @@ def _token_ids(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, np.ndarr
         hashes.append(w.get_column("w").hash(seed=seed).to_numpy())
         offset += w.height
     vocab, tok = _dense(np.concatenate(hashes))
-    v = max(vocab.size, 1)
-    key = np.sort(np.concatenate(rows) * v + tok[np.concatenate(places)])
+    bits = max(text.len(), 1).bit_length()  # (shifts, not divisions, split the key)
+    key = np.sort((tok[np.concatenate(places)] << bits) | np.concatenate(rows))
     key = key[_firsts(key)]
-    return key // v, key % v, vocab
+    return key & ((1 << bits) - 1), key >> bits, vocab
 
 
 def _firsts(s: np.ndarray) -> np.ndarray:
@@ -377,7 +381,10 @@ def _dense(x: np.ndarray, space: int | None = None) -> tuple[np.ndarray, np.ndar
     if space is not None and space <= DENSE_TABLE:
         seen = np.zeros(space, dtype=bool)
         seen[x] = True
-        return np.flatnonzero(seen), (np.cumsum(seen, dtype=np.int64) - 1)[x]
+        distinct = np.flatnonzero(seen)
+        place = np.empty(space, dtype=np.int64)  # written where seen only
+        place[distinct] = np.arange(distinct.size)
+        return distinct, place[x]
     order = np.argsort(x)
     s = x[order]
     first = _firsts(s)
@@ -404,6 +411,7 @@ class _Index:
         df = np.bincount(tok, minlength=vocab.size)
         rare = df <= PAIR_BUDGET
         keep = rare[tok]
+        # sorted by token and choice
         self.post = pl.DataFrame({"t": vocab[tok[keep]], "c": t.get_column("c").gather(row[keep])})
         self.freq = pl.DataFrame({"t": vocab[rare], "df": pl.Series(df[rare], dtype=pl.UInt32)})
 
@@ -456,25 +464,24 @@ def _frame_keys(text: str) -> list[pl.Expr]:
     ]
 
 
-def _frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(g, q) and (g, c): the frames (numbered g) of the queries and of the choices, frames
-    of more than FRAME_BUDGET choices left out: who else a slip in the middle of a name
-    comes near."""
+def _frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """(g, q), and g, c sorted by g and c: the frames (numbered g in the order of their
+    keys) of the queries and of the choices, frames of more than FRAME_BUDGET choices left
+    out: who else a slip in the middle of a name comes near."""
     qs, cs = [], []
     for n, (qk, ck) in enumerate(zip(_frame_keys("qn"), _frame_keys("norm"), strict=True)):
         cf = ch.select("c", pl.concat_str(pl.lit(f"{n}"), ck).alias("_f"))
         cs.append(cf.filter(pl.len().over("_f") <= FRAME_BUDGET))
         qs.append(q.select("q", pl.concat_str(pl.lit(f"{n}"), qk).alias("_f")))
     qf, cf = pl.concat(qs), pl.concat(cs)
-    number = (
-        pl.concat([qf.select("_f"), cf.select("_f")])
-        .unique()
-        .sort("_f")
-        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("g"))
-    )
+    # only the queries' frames make blocks
+    number = qf.select("_f").unique().sort("_f").with_columns(pl.int_range(pl.len()).alias("g"))
+    gc = cf.join(number, on="_f").select(pl.col("g") * max(ch.height, 1) + pl.col("c"))
+    gc = np.sort(gc.to_series().to_numpy())
     return (
         qf.join(number, on="_f").select("g", "q"),
-        cf.join(number, on="_f").select("g", "c"),
+        gc // max(ch.height, 1),
+        gc % max(ch.height, 1),
     )
 
 
@@ -577,41 +584,41 @@ def _fuzzy(
 
     found: list[tuple[np.ndarray, ...]] = []
 
-    def score_blocks(qg: pl.DataFrame, cg: pl.DataFrame, floor: float) -> None:
-        """Score every query of a block against every choice of it (``qg``: g, q; ``cg``:
-        g, c): a block of several queries in one ``cdist``, the rest pair by pair (each
-        pair once, none already found: the first score found of a pair is the one kept);
-        keep the pairs scoring at least ``floor``."""
+    def score_blocks(qg: pl.DataFrame, g_c: np.ndarray, c_of: np.ndarray, floor: float) -> None:
+        """Score every query of a block against every choice of it (``qg``: g, q; ``g_c``,
+        ``c_of``: the blocks of the choices, sorted by g and c): a block of several queries
+        in one ``cdist``, the rest pair by pair (each pair once, none already found: the
+        first score found of a pair is the one kept); keep the pairs scoring at least
+        ``floor``."""
         qg = qg.unique().sort("g", "q")
-        cg = cg.join(qg.select("g").unique(), on="g", how="semi").unique().sort("g", "c")
         g_q, q_of = qg.get_column("g").to_numpy(), qg.get_column("q").to_numpy()
-        g_c, c_of = cg.get_column("g").to_numpy(), cg.get_column("c").to_numpy()
         keys_q, start_q, n_q = np.unique(g_q, return_index=True, return_counts=True)
-        keys_c, start_c, n_c = np.unique(g_c, return_index=True, return_counts=True)
-        if not keys_c.size:
-            return
-        at = np.minimum(np.searchsorted(keys_c, keys_q), keys_c.size - 1)
-        has = keys_c[at] == keys_q
-        block = has & (n_q >= BLOCK_FROM)
+        start_c = np.searchsorted(g_c, keys_q, side="left")
+        n_c = np.searchsorted(g_c, keys_q, side="right") - start_c
+        block = (n_c > 0) & (n_q >= BLOCK_FROM)
         for a, n, b, m in zip(
-            *(x[block].tolist() for x in (start_q, n_q, start_c[at], n_c[at])), strict=True
+            *(x[block].tolist() for x in (start_q, n_q, start_c, n_c)), strict=True
         ):
             qs, cs = q_of[a : a + n], c_of[b : b + m]
             r, s = scored(qs, cs)
             i, j = np.nonzero(s >= floor)
             found.append((qs[i], cs[j], r[i, j], s[i, j]))
-        small = keys_q[has & (n_q < BLOCK_FROM)]
-        if not small.size:
+        small = (n_c > 0) & (n_q < BLOCK_FROM)
+        if not small.any():
             return
-        small = pl.DataFrame({"g": small})
-        sq, sc = (x.join(small, on="g", how="semi") for x in (qg, cg))
+        # the small blocks' pairs: each of their queries with each of their choices
+        block_of = np.repeat(np.arange(keys_q.size), n_q)[np.repeat(small, n_q)]
+        rows = np.flatnonzero(np.repeat(small, n_q))
+        m = n_c[block_of]
+        at = np.repeat(start_c[block_of] - np.cumsum(m) + m, m) + np.arange(m.sum())
+        qs_all, cs_all = np.repeat(q_of[rows], m), c_of[at]
         # the scorers the whole batch of pairs would use
         extra = tuple(
-            qm[sq.get_column("q").to_numpy()].any() or cm[sc.get_column("c").to_numpy()].any()
+            qm[qs_all].any() or cm[cs_all].any()
             for qm, cm in ((q_loose, c_loose), (q_words, c_words))
         )
-        keys = sq.join(sc, on="g").select(pl.col("q") * index.n + pl.col("c")).to_series()
-        keys = keys.unique().sort().to_numpy()
+        keys = np.sort(qs_all * index.n + cs_all)
+        keys = keys[_firsts(keys)]
         if found:
             keys = keys[~_among(keys, np.concatenate([x[0] * index.n + x[1] for x in found]))]
         if not keys.size:
@@ -645,7 +652,8 @@ def _fuzzy(
 
     score_blocks(
         index.selected(_tokens(q, "q", "qn", "qs")).select(pl.col("t").alias("g"), "q"),
-        index.post.select(pl.col("t").alias("g"), "c"),
+        index.post.get_column("t").to_numpy(),
+        index.post.get_column("c").to_numpy(),
         FORM_FLOOR,
     )
     qi, ci, r, s = collected()

@@ -36,7 +36,7 @@ def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFram
     key = (
         pl.col("invoice_id")
         .str.extract(cfg.invoice_key_pattern, 1)
-        .str.replace_all(r"\D", "")
+        .str.replace_all(r"\D+", "")
         .str.strip_chars_start("0")
     )
     # each expression evaluated once (eager polars shares no sub-expression)
@@ -120,7 +120,7 @@ def prep_receipts(
         col_or_null(rec0, "origin", pl.String).alias("origin"),
     )
     rec = (
-        rec.join(payers, on=["payer_name", "payer_account"], how="left", nulls_equal=True)
+        _join_payers(rec, payers)
         .rename({"customer_id": "c_pay", "method": "payer_method", "score": "payer_score"})
         .with_columns(
             pl.col("payer_method").fill_null("none"), pl.col("payer_score").fill_null(0.0)
@@ -151,22 +151,37 @@ def prep_receipts(
             pl.when(by_memo).then("_m_s").otherwise("payer_score").alias("payer_score"),
             pl.when(by_memo).then("_m_c").otherwise("candidates").alias("candidates"),
         ).drop("_m_c", "_m_s")
-    rec = (
-        rec.join(
-            cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
-            left_on="c_pay",
-            right_on="customer_id",
-            how="left",
-        )
-        .with_columns(
-            pl.any_horizontal(
-                pl.col(c).str.contains(INSTALMENT_MEMO).fill_null(False)
-                for c in ("memo", "bank_ref")
-            ).alias("inst")
-        )
-        .sort("rec_idx")
+    rec = rec.join(
+        cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
+        left_on="c_pay",
+        right_on="customer_id",
+        how="left",
+    ).with_columns(
+        pl.any_horizontal(
+            pl.col(c).str.contains(INSTALMENT_MEMO).fill_null(False) for c in ("memo", "bank_ref")
+        ).alias("inst")
     )
+    if not rec.get_column("rec_idx").is_sorted():
+        rec = rec.sort("rec_idx")
     return rec0, rec
+
+
+def _join_payers(rec: pl.DataFrame, payers: pl.DataFrame) -> pl.DataFrame:
+    """``rec.join(payers, on=["payer_name", "payer_account"], how="left",
+    nulls_equal=True)`` on the hash of the pair (two string keys cost a row encoding of a
+    million rows), the pairs compared after; a hash two pairs share (never seen) takes the
+    plain join."""
+    pair = pl.struct(pl.col("payer_name").cast(pl.String), pl.col("payer_account").cast(pl.String))
+    right = payers.with_columns(pair.hash().alias("_h"), pl.lit(True).alias("_hit")).rename(
+        {"payer_name": "_pn", "payer_account": "_pa"}
+    )
+    j = rec.with_columns(pair.hash().alias("_h")).join(right, on="_h", how="left")
+    same = pl.col("payer_name").eq_missing(pl.col("_pn")) & pl.col("payer_account").eq_missing(
+        pl.col("_pa")
+    )
+    if not j.select((pl.col("_hit").is_null() | same).all()).item():
+        return rec.join(payers, on=["payer_name", "payer_account"], how="left", nulls_equal=True)
+    return j.drop("_h", "_pn", "_pa", "_hit")
 
 
 #: a memo announcing an instalment (第2期, 分期, installment 2/3): a short amount is a partial
@@ -212,40 +227,75 @@ def references(
             pl.lit(col).alias("src"),
         ).explode("tok")
         parts.append(toks)
-    named = pl.DataFrame(schema={**schema, "ref": pl.String})
+    named = pl.DataFrame(schema={**schema, "ref": pl.String, "_several": pl.Boolean})
+    # the invoices' numbers, and whether several open invoices carry each (a receipt naming
+    # such a number names several open invoices)
+    keys = inv.select("inv_idx", "key", "start_c").drop_nulls("key").with_columns(_number())
+    carried = keys.filter(pl.col("start_c") > 0)
+    n = np.sort(carried.get_column("_n").drop_nulls().to_numpy())
+    n_twice = pl.Series(np.unique(n[1:][n[1:] == n[:-1]]), dtype=pl.Int64)
+    s_twice = carried.filter(pl.col("_n").is_null()).get_column("key")
+    s_twice = s_twice.filter(s_twice.is_duplicated())
+    keys = keys.select(
+        "inv_idx",
+        "key",
+        "_n",
+        (
+            pl.col("_n").is_in(n_twice.implode())
+            | (pl.col("_n").is_null() & pl.col("key").is_in(s_twice.implode()))
+        ).alias("_several"),
+    )
     if parts:
+        # a number longer than every invoice's names none: dropped before the join
+        longest = keys.get_column("key").str.len_chars().max() or 0
         toks = (
             pl.concat(parts)
-            .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
+            .with_columns(pl.col("tok").str.replace_all(r"\D+", "").alias("digits"))
+            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+            .filter(pl.col("key").str.len_chars().is_between(1, longest))
             .filter(
                 (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
                 | pl.col("tok").str.contains(r"[\p{L}]")
             )
-            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
-            .filter(pl.col("key").str.len_chars() > 0)
         )
-        named = toks.join(
-            inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner"
-        ).select(*schema, pl.col("key").alias("ref"))
+        toks = toks.with_columns(_number())
+        named = pl.concat(
+            [
+                toks.drop_nulls("_n").join(keys.drop_nulls("_n").drop("key"), on="_n"),
+                toks.filter(pl.col("_n").is_null()).join(
+                    keys.filter(pl.col("_n").is_null()).drop("_n"), on="key"
+                ),
+            ],
+            how="diagonal",
+        ).select(*schema, pl.col("key").alias("ref"), "_several")
+    shared = named.filter("_several").get_column("rec_idx")
+    named = named.drop("_several")
     own_refs = customer_refs(rec, inv, cust, cfg, invoice_columns)
     if own_refs.height:
         named = pl.concat([named.cast({**schema, "ref": pl.String}), own_refs])
+        # (an own reference, icol:word, is never a number)
+        own = (
+            own_refs.join(
+                inv.filter(pl.col("start_c") > 0).select("inv_idx"), on="inv_idx", how="semi"
+            )
+            .group_by("rec_idx", "ref")
+            .agg(pl.col("inv_idx").n_unique().alias("n"))
+            .filter(pl.col("n") > 1)
+            .get_column("rec_idx")
+        )
+        shared = pl.concat([shared, own])
     refs = named.select(list(schema))
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
         short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
         refs = pl.concat([refs.cast(schema), short.cast(schema)])
     refs = _first_per_pair(refs.select(list(schema)).cast(schema))
-    shared = (
-        named.join(inv.filter(pl.col("start_c") > 0).select("inv_idx"), on="inv_idx", how="semi")
-        .group_by("rec_idx", "ref")
-        .agg(pl.col("inv_idx").n_unique().alias("n"))
-        .filter(pl.col("n") > 1)
-        .get_column("rec_idx")
-        .unique()
-        .sort()
-        .to_list()
-    )
-    return refs, shared
+    return refs, shared.unique().sort().to_list()
+
+
+def _number() -> pl.Expr:
+    """A number (digits, no leading zero) as an integer, null beyond Int64 or in other
+    digits than 0-9: equal integers are equal numbers (integer keys join far faster)."""
+    return pl.col("key").cast(pl.Int64, strict=False).alias("_n")
 
 
 def _first_per_pair(refs: pl.DataFrame) -> pl.DataFrame:
@@ -369,12 +419,15 @@ def short_own_refs(
     customer's invoice is never named this way."""
     schema = REF_SCHEMA
     parts = []
+    # such a number is a whole digit run of the text (the markers removed never split one)
+    short = rf"(?:^|\D)\d{{1,{cfg.reference_min_digits - 1}}}(?:\D|$)"
     for col in cfg.reference_columns:
         if col not in rec.columns:
             continue
         t = (
             rec.select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
             .drop_nulls(["c_pay", "text"])
+            .filter(pl.col("text").str.contains(short))
             .join(has_refs, on="rec_idx", how="anti")
         )
         words = (
@@ -388,7 +441,7 @@ def short_own_refs(
             )
             .explode("word")
             .filter(pl.col("word").str.contains(r"^[#＃]?\d+$"))
-            .with_columns(pl.col("word").str.replace_all(r"\D", "").alias("digits"))
+            .with_columns(pl.col("word").str.replace_all(r"\D+", "").alias("digits"))
             .filter(pl.col("digits").str.len_chars() < cfg.reference_min_digits)
             .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
             .filter(pl.col("key").str.len_chars() > 0)
@@ -398,17 +451,19 @@ def short_own_refs(
         parts.append(words.select("rec_idx", "c_pay", "currency", "amt_c", "key", "src", "text"))
     if not parts:
         return pl.DataFrame(schema=schema)
-    own = inv.filter((pl.col("start_c") > 0) & pl.col("key").is_not_null()).select(
+    words = pl.concat(parts)
+    # the invoices with one of these numbers
+    numbered = inv.filter(pl.col("key").is_in(words.get_column("key").unique().implode()))
+    own = numbered.filter(pl.col("start_c") > 0).select(
         "inv_idx", pl.col("customer_id").alias("c_pay"), "key"
     )
-    words = pl.concat(parts)
     hits = words.join(own, on=["c_pay", "key"], how="inner")
     hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
     parents = cust.select("customer_id", "parent_id")
     related = (
         words.join(hits.select("rec_idx"), on="rec_idx", how="anti")
         .join(
-            inv.filter(pl.col("key").is_not_null()).select(
+            numbered.select(
                 "inv_idx",
                 pl.col("customer_id").alias("c_inv"),
                 "currency",
