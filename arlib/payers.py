@@ -130,6 +130,7 @@ TRUNCATED_FROM = 70
 
 # ------------------------------------------------------------------------- normalisation
 def _empty_null(expr: pl.Expr) -> pl.Expr:
+    """An empty text as null (``expr`` evaluated once, unlike a when/then on it)."""
     return expr.replace("", None)
 
 
@@ -284,19 +285,21 @@ def _tokens(df: pl.DataFrame, key: str, text: str, spaced: str) -> pl.DataFrame:
         pl.col(text).str.slice(0, FUZZY_MAX_CHARS).alias("_t"),
         pl.col(spaced).str.slice(0, FUZZY_MAX_CHARS).alias("_s"),
     ).drop_nulls("_t")
-    row, tok, vocab = _token_ids(t.get_column("_t"), t.get_column("_s"))
-    return pl.DataFrame({key: t.get_column(key).gather(row), "tok": vocab[tok]})
+    keys, bits, vocab = _token_keys(t.get_column("_t"), t.get_column("_s"))
+    row = keys & ((1 << bits) - 1)
+    return pl.DataFrame({key: t.get_column(key).gather(row), "tok": vocab[keys >> bits]})
 
 
-def _token_ids(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _token_keys(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, int, np.ndarray]:
     """The tokens of :func:`_tokens` of the texts ``text`` (non-null; ``spaced``: their
-    spaced forms) as ``(row, tok, vocab)``: each (row, token) once, sorted by token and
-    row, a token by its place in ``vocab`` (the distinct token hashes, sorted). The grams
+    spaced forms) as ``(keys, bits, vocab)``: each (row, token) once as ``tok << bits |
+    row``, sorted, a token by its place in ``vocab`` (the distinct token hashes, sorted;
+    shifts, not divisions, split a key). The grams
     are numbered in numpy from the characters, and only the distinct ones are made into
     strings and hashed (names share most of their grams). Tokens are 64-bit hashes, one
     seed per kind: a collision only adds a pair to score."""
     n = text.str.len_chars().cast(pl.Int64).to_numpy()
-    points = np.frombuffer("".join(text.to_list()).encode("utf-32-le"), dtype=np.uint32)
+    points = np.frombuffer(text.str.join("").item().encode("utf-32-le"), dtype=np.uint32)
     seen = np.zeros(0x110000, dtype=bool)
     seen[points] = True
     alphabet = np.flatnonzero(seen)
@@ -317,7 +320,7 @@ def _token_ids(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, np.ndarr
     # the grams as numbers (a trigram: its bigram's number, then the third character)
     two, two_at = _dense(a * size + b, size * size)
     three_at = two_at[three] * size + c
-    kinds = (  # (seed, rows, the numbers, their number space, whether the last pair's null)
+    kinds = (  # (seed, rows, the distinct numbers, each row's among them, a null at the end)
         (0, row, two, two_at, False),
         (1, row[three], *_dense(three_at, two.size * size), True),
         (2, row, *_dense(np.minimum(a, b) * size + np.maximum(a, b), size * size), False),
@@ -358,10 +361,9 @@ def _token_ids(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, np.ndarr
         hashes.append(w.get_column("w").hash(seed=seed).to_numpy())
         offset += w.height
     vocab, tok = _dense(np.concatenate(hashes))
-    bits = max(text.len(), 1).bit_length()  # (shifts, not divisions, split the key)
-    key = np.sort((tok[np.concatenate(places)] << bits) | np.concatenate(rows))
-    key = key[_firsts(key)]
-    return key & ((1 << bits) - 1), key >> bits, vocab
+    bits = max(text.len(), 1).bit_length()
+    keys = np.sort((tok[np.concatenate(places)] << bits) | np.concatenate(rows))
+    return keys[_firsts(keys)], bits, vocab
 
 
 def _firsts(s: np.ndarray) -> np.ndarray:
@@ -412,12 +414,18 @@ class _Index:
             pl.col("norm").str.slice(0, FUZZY_MAX_CHARS),
             pl.col("spaced").str.slice(0, FUZZY_MAX_CHARS),
         ).drop_nulls("norm")
-        row, tok, vocab = _token_ids(t.get_column("norm"), t.get_column("spaced"))
+        keys, bits, vocab = _token_keys(t.get_column("norm"), t.get_column("spaced"))
+        tok = keys >> bits
         df = np.bincount(tok, minlength=vocab.size)
         rare = df <= PAIR_BUDGET
-        keep = rare[tok]
+        keys = keys[rare[tok]]
         # sorted by token and choice
-        self.post = pl.DataFrame({"t": vocab[tok[keep]], "c": t.get_column("c").gather(row[keep])})
+        self.post = pl.DataFrame(
+            {
+                "t": vocab[keys >> bits],
+                "c": t.get_column("c").gather(keys & ((1 << bits) - 1)),
+            }
+        )
         self.freq = pl.DataFrame({"t": vocab[rare], "df": pl.Series(df[rare], dtype=pl.UInt32)})
 
     def pairs(self, q_tok: pl.DataFrame) -> pl.DataFrame:
