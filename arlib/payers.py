@@ -67,8 +67,6 @@ Scores are 0-1: exact methods and ``ambiguous`` score 1.0, fuzzy ones the best r
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
 
@@ -407,7 +405,6 @@ class _Index:
     names: no query can select another."""
 
     def __init__(self, ch: pl.DataFrame):
-        self.ch = ch
         self.n = max(1, ch.height)
         t = ch.select(
             "c",
@@ -501,7 +498,7 @@ def _frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray
 # --------------------------------------------------------------------------- fuzzy names
 def _fuzzy(
     todo: pl.DataFrame,
-    index: _Index,
+    ch: pl.DataFrame,
     *,
     auto_threshold: float,
     suggest_threshold: float,
@@ -509,7 +506,8 @@ def _fuzzy(
 ) -> pl.DataFrame:
     """Per distinct unresolved name (``_norm``): ``_fz_c`` (the resolved customer, or null),
     ``_fz_s`` (the best score), ``_fz_cands`` (candidate customers, or null), ``_fz_cid`` /
-    ``_fz_cs`` (the best customer and score when not resolved)."""
+    ``_fz_cs`` (the best customer and score when not resolved); ``ch``: the choices,
+    indexed only when some name is left."""
     from rapidfuzz import fuzz, process
     from rapidfuzz.distance import OSA
 
@@ -521,9 +519,9 @@ def _fuzzy(
         "_fz_cid": pl.String,
         "_fz_cs": pl.Float64,
     }
-    ch = index.ch
     if todo.height == 0 or ch.height == 0:
         return pl.DataFrame(schema=schema)
+    index = _Index(ch)
     lo, hi, mg = suggest_threshold * 100, auto_threshold * 100, margin * 100
     q = todo.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("q"),
@@ -918,7 +916,7 @@ def resolve_payers(
     )
     fz = _fuzzy(
         todo,
-        _Index(choices),
+        choices,
         auto_threshold=auto_threshold,
         suggest_threshold=suggest_threshold,
         margin=margin,
@@ -973,6 +971,66 @@ def _common_run(a: str, b: str, at_least: int) -> int:
     return lo
 
 
+def _needs(*cols: str) -> list[pl.Expr]:
+    """The shortest run of each name that names its customer in a memo: 4 Chinese (6
+    other) characters, and 60 % of the name."""
+    return [
+        pl.max_horizontal(
+            pl.when(pl.col(c).str.contains("[\u4e00-\u9fff]")).then(4).otherwise(6),
+            (pl.col(c).str.len_chars().cast(pl.Float64) * 0.6).ceil().cast(pl.Int64),
+        ).alias(f"_need_{c}")
+        for c in cols
+    ]
+
+
+def _may_run(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame) -> np.ndarray:
+    """For each pair of ``p`` (memo ``q``, choice ``c``): whether a run of at least
+    ``_need_norm`` characters of the name can be in ``_plain``, or of ``_need_loose`` of the
+    loose key in ``_lp`` -- a conservative filter in numpy. A run of ``need`` characters
+    holds ``need - 3`` consecutive 4-grams, so one of them starts at a multiple of
+    ``need - 3``: some such 4-gram of the name must be in the text."""
+    texts = [memos.get_column(t) for t in ("_plain", "_lp")]
+    words = [names.get_column(w) for w in ("norm", "loose")]
+    needs = [names.get_column(f"_need_{w}").to_numpy() for w in ("norm", "loose")]
+    every = pl.concat([*texts, *words])
+    lens = every.str.len_chars().cast(pl.Int64).to_numpy()
+    points = np.frombuffer(every.str.join("").item().encode("utf-32-le"), dtype=np.uint32)
+    seen = np.zeros(0x110000, dtype=bool)
+    seen[points] = True
+    size = int(seen.sum())
+    ci = (np.cumsum(seen, dtype=np.int64) - 1)[points]
+    starts = np.cumsum(lens) - lens
+
+    def grams(first: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The 4-grams of the strings ``first`` (indexes into ``every``) at ``at``."""
+        o = starts[first] + at
+        return ((ci[o] * size + ci[o + 1]) * size + ci[o + 2]) * size + ci[o + 3]
+
+    n_memo, n_name = memos.height, names.height
+    if size**4 * 2 * n_memo >= 2**62:  # (an alphabet of tens of thousands: no filter)
+        return np.ones(p.height, dtype=bool)
+    # every 4-gram of every text (text k of memo q is string k * n_memo + q), sorted
+    m = np.maximum(lens[: 2 * n_memo] - 3, 0)
+    text_of = np.repeat(np.arange(2 * n_memo), m)
+    at = np.arange(text_of.size) - np.repeat(np.cumsum(m) - m, m)
+    known = np.sort(text_of * size**4 + grams(text_of, at))
+    ok = np.zeros(p.height, dtype=bool)
+    if not known.size:
+        return ok
+    q_at = p.get_column("q").to_numpy()  # a memo's q is its row, a choice's c its row
+    c_at = p.get_column("c").to_numpy()
+    for k in (0, 1):
+        name_of = 2 * n_memo + k * n_name + c_at
+        need, length = needs[k][c_at], lens[name_of]
+        step = np.maximum(need - 3, 1)
+        count = np.where(need <= length, (length - 4) // step + 1, 0)
+        pair = np.repeat(np.arange(p.height), count)
+        at = (np.arange(pair.size) - np.repeat(np.cumsum(count) - count, count)) * step[pair]
+        probe = (k * n_memo + q_at[pair]) * size**4 + grams(name_of[pair], at)
+        ok[pair[known[np.minimum(np.searchsorted(known, probe), known.size - 1)] == probe]] = True
+    return ok
+
+
 def memo_payers(
     receipts: pl.DataFrame, customers: pl.DataFrame, *, max_candidates: int = 8
 ) -> pl.DataFrame:
@@ -1018,18 +1076,21 @@ def memo_payers(
     if ch.height == 0:
         return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
     pairs = _Index(ch).pairs(_tokens(memos, "q", "_plain", "_spaced"))
-    p = pairs.join(memos.select("q", "memo", "_plain", "_lp"), on="q").join(
-        ch.select("c", "customer_id", "norm", pl.col("loose").fill_null("")), on="c"
+    memos = memos.with_columns(pl.coalesce("_lp", "_plain").alias("_lp"))
+    names = ch.select(
+        "c", "customer_id", "norm", pl.col("loose").fill_null(""), *_needs("norm", "loose")
     )
+    p = pairs.join(memos.select("q", "memo", "_plain", "_lp"), on="q").join(names, on="c")
+    # only the pairs a run of the name can be in (the others have none)
+    p = p.filter(pl.Series(_may_run(p, memos, names)))
     runs, shares = [], []
-    for mp, ml, cn, cl in p.select("_plain", "_lp", "norm", "loose").iter_rows():
+    for mp, ml, cn, cl, need_n, need_l in p.select(
+        "_plain", "_lp", "norm", "loose", "_need_norm", "_need_loose"
+    ).iter_rows():
         best, share = 0, 0.0
-        for name, text in ((cn, mp), (cl, ml or mp)):
+        for name, text, need in ((cn, mp, need_n), (cl, ml, need_l)):
             if not name:
                 continue
-            need = max(
-                4 if any("\u4e00" <= x <= "\u9fff" for x in name) else 6, math.ceil(len(name) * 0.6)
-            )
             n = _common_run(name, text, need)
             if n > best:
                 best, share = n, n / len(name)
