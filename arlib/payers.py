@@ -952,25 +952,6 @@ def resolve_payers(
 
 
 # --------------------------------------------------------------------------- memo names
-def _common_run(a: str, b: str, at_least: int) -> int:
-    """Length of the longest run of ``a`` that is also in ``b`` when at least ``at_least``,
-    else 0 (a binary search on the length: a run of n means runs of n - 1)."""
-
-    def has(n: int) -> bool:
-        return any(a[i : i + n] in b for i in range(len(a) - n + 1))
-
-    if at_least > len(a) or not has(at_least):
-        return 0
-    lo, hi = at_least, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if has(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def _needs(*cols: str) -> list[pl.Expr]:
     """The shortest run of each name that names its customer in a memo: 4 Chinese (6
     other) characters, and 60 % of the name."""
@@ -983,12 +964,17 @@ def _needs(*cols: str) -> list[pl.Expr]:
     ]
 
 
-def _may_run(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame) -> np.ndarray:
-    """For each pair of ``p`` (memo ``q``, choice ``c``): whether a run of at least
-    ``_need_norm`` characters of the name can be in ``_plain``, or of ``_need_loose`` of the
-    loose key in ``_lp`` -- a conservative filter in numpy. A run of ``need`` characters
-    holds ``need - 3`` consecutive 4-grams, so one of them starts at a multiple of
-    ``need - 3``: some such 4-gram of the name must be in the text."""
+def _memo_runs(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame):
+    """For each pair of ``p`` (memo ``q``, choice ``c``), what the search for the name in
+    the memo finds: the longest run of the name (``norm``) in ``_plain`` or of its loose key
+    in ``_lp`` when at least ``_need_norm`` / ``_need_loose`` characters long (the loose
+    key's only when longer), and its share of that name: ``(run, share)``, 0 for none.
+
+    In numpy, from the 4-grams: a run of L >= 4 characters at name position i and memo
+    position j is L - 3 matching 4-grams at (i, j), (i + 1, j + 1), ...: the longest run is
+    3 + the longest such chain. Only the pairs some 4-gram can start a long enough run of
+    are chained: a run of ``need`` characters holds ``need - 3`` consecutive 4-grams, one of
+    them at a multiple of ``need - 3`` of the name."""
     texts = [memos.get_column(t) for t in ("_plain", "_lp")]
     words = [names.get_column(w) for w in ("norm", "loose")]
     needs = [names.get_column(f"_need_{w}").to_numpy() for w in ("norm", "loose")]
@@ -1006,29 +992,49 @@ def _may_run(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame) -> np.nd
         o = starts[first] + at
         return ((ci[o] * size + ci[o + 1]) * size + ci[o + 2]) * size + ci[o + 3]
 
-    n_memo, n_name = memos.height, names.height
-    if size**4 * 2 * n_memo >= 2**62:  # (an alphabet of tens of thousands: no filter)
-        return np.ones(p.height, dtype=bool)
-    # every 4-gram of every text (text k of memo q is string k * n_memo + q), sorted
-    m = np.maximum(lens[: 2 * n_memo] - 3, 0)
-    text_of = np.repeat(np.arange(2 * n_memo), m)
-    at = np.arange(text_of.size) - np.repeat(np.cumsum(m) - m, m)
-    known = np.sort(text_of * size**4 + grams(text_of, at))
-    ok = np.zeros(p.height, dtype=bool)
-    if not known.size:
-        return ok
+    def ranges(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row repeated ``count`` times, and 0 .. count - 1 beside."""
+        row = np.repeat(np.arange(count.size), count)
+        return row, np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)
+
+    n_memo, n_name, s4 = memos.height, names.height, size**4
+    # every 4-gram of every text (text k of memo q is string k * n_memo + q), with where
+    text_of, at = ranges(np.maximum(lens[: 2 * n_memo] - 3, 0))
+    known = pl.DataFrame({"_k": text_of * s4 + grams(text_of, at), "_j": at})
     q_at = p.get_column("q").to_numpy()  # a memo's q is its row, a choice's c its row
     c_at = p.get_column("c").to_numpy()
+    found = []
     for k in (0, 1):
         name_of = 2 * n_memo + k * n_name + c_at
         need, length = needs[k][c_at], lens[name_of]
+        live = need <= length
+        # the pairs a probe (a 4-gram at a multiple of need - 3) finds in the text
         step = np.maximum(need - 3, 1)
-        count = np.where(need <= length, (length - 4) // step + 1, 0)
-        pair = np.repeat(np.arange(p.height), count)
-        at = (np.arange(pair.size) - np.repeat(np.cumsum(count) - count, count)) * step[pair]
-        probe = (k * n_memo + q_at[pair]) * size**4 + grams(name_of[pair], at)
-        ok[pair[known[np.minimum(np.searchsorted(known, probe), known.size - 1)] == probe]] = True
-    return ok
+        pair, t = ranges(np.where(live, (length - 4) // step + 1, 0))
+        probe = pl.Series((k * n_memo + q_at[pair]) * s4 + grams(name_of[pair], t * step[pair]))
+        live = np.zeros(p.height, dtype=bool)
+        live[pair[probe.is_in(known.get_column("_k").implode()).to_numpy()]] = True
+        # their 4-grams at every position, matched with the text's
+        pair, i = ranges(np.where(live, length - 3, 0))
+        probe = (k * n_memo + q_at[pair]) * s4 + grams(name_of[pair], i)
+        matched = pl.DataFrame({"_k": probe, "_p": pair, "_i": i}).join(known, on="_k")
+        pair, i, j = (matched.get_column(x).to_numpy() for x in ("_p", "_i", "_j"))
+        # chains along each diagonal j - i: sorted by pair, diagonal, then i
+        wide = int(lens.max()) + 1
+        order = np.argsort((pair * 2 * wide + (j - i + wide)) * wide + i)
+        pair, i, diag = pair[order], i[order], (j - i)[order]
+        more = np.zeros(pair.size, dtype=bool)
+        more[1:] = (pair[1:] == pair[:-1]) & (diag[1:] == diag[:-1]) & (i[1:] == i[:-1] + 1)
+        chain = np.cumsum(~more) - 1
+        longest = np.zeros(p.height, dtype=np.int64)
+        if chain.size:
+            np.maximum.at(longest, pair[~more], np.bincount(chain) + 3)
+        found.append((np.where(longest >= need, longest, 0), length))
+    (run_n, len_n), (run_l, len_l) = found
+    loose = run_l > run_n
+    run = np.where(loose, run_l, run_n)
+    share = np.where(run > 0, run / np.where(loose, len_l, len_n).clip(1), 0.0)
+    return run, share
 
 
 def memo_payers(
@@ -1080,23 +1086,11 @@ def memo_payers(
     names = ch.select(
         "c", "customer_id", "norm", pl.col("loose").fill_null(""), *_needs("norm", "loose")
     )
-    p = pairs.join(memos.select("q", "memo", "_plain", "_lp"), on="q").join(names, on="c")
-    # only the pairs a run of the name can be in (the others have none)
-    p = p.filter(pl.Series(_may_run(p, memos, names)))
-    runs, shares = [], []
-    for mp, ml, cn, cl, need_n, need_l in p.select(
-        "_plain", "_lp", "norm", "loose", "_need_norm", "_need_loose"
-    ).iter_rows():
-        best, share = 0, 0.0
-        for name, text, need in ((cn, mp, need_n), (cl, ml, need_l)):
-            if not name:
-                continue
-            n = _common_run(name, text, need)
-            if n > best:
-                best, share = n, n / len(name)
-        runs.append(best)
-        shares.append(share)
-    p = p.with_columns(pl.Series("run", runs, dtype=pl.Int64), pl.Series("share", shares))
+    p = pairs.join(memos.select("q", "memo"), on="q").join(names.select("c", "customer_id"), on="c")
+    run, share = _memo_runs(p, memos, names)
+    p = p.with_columns(
+        pl.Series("run", run, dtype=pl.Int64), pl.Series("share", share, dtype=pl.Float64)
+    )
     p = p.filter(pl.col("run") > 0)
     p = p.filter(pl.col("run") == pl.col("run").max().over("q"))
     out = (
