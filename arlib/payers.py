@@ -67,8 +67,6 @@ Scores are 0-1: exact methods and ``ambiguous`` score 1.0, fuzzy ones the best r
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
 
@@ -92,6 +90,8 @@ _EN_SUFFIX = (
 )
 _ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司|有限公|有限)$"
 _HAN = r"\p{Han}"
+#: separators other than the space that rapidfuzz's token scorers split words at
+_SPLIT = r"[\x1c-\x1f]"
 
 PAYERS_SCHEMA = {
     "payer_name": pl.String,
@@ -115,6 +115,8 @@ PAIR_BUDGET = 200
 #: of its frames (first and last characters) that hold at most FRAME_BUDGET names
 FRAME_FROM = 80
 FRAME_BUDGET = 3_000
+#: integer codes below this are made dense by a table, not a sort
+DENSE_TABLE = 1 << 24
 #: below this score (0-100) a pair is neither near nor a shortened / glued form
 FORM_FLOOR = 50
 #: a block (the queries sharing a token or a frame) of at least this many queries is scored
@@ -125,17 +127,26 @@ TRUNCATED_FROM = 70
 
 
 # ------------------------------------------------------------------------- normalisation
-def _spaced_expr(expr: pl.Expr) -> pl.Expr:
-    """Lower case, NFKC, punctuation to single spaces, trailing company suffixes removed."""
-    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
+def _empty_null(expr: pl.Expr) -> pl.Expr:
+    """An empty text as null (``expr`` evaluated once, unlike a when/then on it)."""
+    return expr.replace("", None)
+
+
+def _spaced_nf(s: pl.Expr) -> pl.Expr:
+    """:func:`_spaced_expr` of a text already in NFKC."""
+    s = s.str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
     s = (" " + s).str.replace(_EN_SUFFIX, "").str.strip_chars()
     return s.str.replace(_ZH_SUFFIX, "").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
+def _spaced_expr(expr: pl.Expr) -> pl.Expr:
+    """Lower case, NFKC, punctuation to single spaces, trailing company suffixes removed."""
+    return _spaced_nf(expr.str.normalize("NFKC"))
+
+
 def normalize_name_expr(expr: pl.Expr) -> pl.Expr:
     """Polars expression form of :func:`normalize_name` (vectorised)."""
-    s = _spaced_expr(expr).str.replace_all(" ", "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+    return _empty_null(_spaced_expr(expr).str.replace_all(" ", ""))
 
 
 def normalize_name(name: str | None) -> str | None:
@@ -145,10 +156,14 @@ def normalize_name(name: str | None) -> str | None:
     return pl.select(normalize_name_expr(pl.lit(name, dtype=pl.String))).item()
 
 
-def _loose_text(expr: pl.Expr) -> pl.Expr:
-    s = expr.str.normalize("NFKC")
+def _loose_nf(s: pl.Expr) -> pl.Expr:
+    """:func:`_loose_text` of a text already in NFKC."""
     s = s.str.replace(r"^(.+?)\(\s*(\p{Han}{2,4})\s*\)(.*)$", "${2}${1}${3}")
     return s.str.replace(r"^(\p{Han}{2,3}?)市", "${1}")
+
+
+def _loose_text(expr: pl.Expr) -> pl.Expr:
+    return _loose_nf(expr.str.normalize("NFKC"))
 
 
 def loose_key_expr(expr: pl.Expr) -> pl.Expr:
@@ -158,23 +173,44 @@ def loose_key_expr(expr: pl.Expr) -> pl.Expr:
     return normalize_name_expr(_loose_text(expr))
 
 
-def _prefix_key_expr(expr: pl.Expr) -> pl.Expr:
-    """Normalised like :func:`loose_key_expr` but without removing the company suffix (a
-    truncated bank field keeps part of it: ``厦门市佳禾家电贸易有``)."""
-    s = _loose_text(expr).str.to_lowercase().str.replace_all(_PUNCT, "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
-
-
 def _plain_expr(expr: pl.Expr) -> pl.Expr:
     """Free text (a memo) for a name search: NFKC, lower case, punctuation and spaces
     removed, suffixes kept."""
-    s = expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(_PUNCT, "")
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+    return _plain_nf(expr.str.normalize("NFKC"))
+
+
+def _plain_nf(s: pl.Expr) -> pl.Expr:
+    return _empty_null(s.str.to_lowercase().str.replace_all(_PUNCT, ""))
+
+
+def _name_forms(names: pl.Series) -> pl.DataFrame:
+    """The forms of each of ``names`` (a frame in their order): ``norm``
+    (:func:`normalize_name_expr`), ``loose`` (:func:`loose_key_expr`), ``prefix``
+    (normalised like the loose key but with the company suffix kept: a truncated bank
+    field keeps part of it, ``厦门市佳禾家电贸易有``) and ``spaced`` (:func:`_spaced_expr`).
+    Each step is evaluated once (eager polars shares no sub-expression), the loose key's
+    normalisation only for the names the loose rules change (else it is ``norm``)."""
+    d = pl.DataFrame({"_nf": names.cast(pl.String)}).with_columns(
+        pl.col("_nf").str.normalize("NFKC")
+    )
+    d = d.with_columns(
+        _spaced_nf(pl.col("_nf")).alias("spaced"), _loose_nf(pl.col("_nf")).alias("_lt")
+    )
+    d = d.with_columns(
+        _empty_null(pl.col("spaced").str.replace_all(" ", "")).alias("norm"),
+        _plain_nf(pl.col("_lt")).alias("prefix"),
+    )
+    changed = d.select(pl.col("_lt").ne_missing(pl.col("_nf"))).to_series().arg_true()
+    loose = d.get_column("norm").rename("loose").clone()
+    if changed.len():
+        moved = d.select(pl.col("_lt").gather(changed)).select(normalize_name_expr(pl.col("_lt")))
+        loose = loose.scatter(changed, moved.to_series())
+    return d.select("norm", "prefix", "spaced").insert_column(1, loose)
 
 
 def normalize_account_expr(expr: pl.Expr) -> pl.Expr:
     s = expr.str.normalize("NFKC").str.replace_all(r"[\s\-]+", "").str.to_uppercase()
-    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+    return _empty_null(s)
 
 
 # ----------------------------------------------------------------------------- master data
@@ -201,19 +237,19 @@ def _choices(customers: pl.DataFrame) -> pl.DataFrame:
         .select("customer_id", pl.col("aliases").alias("raw"))
         .with_columns(pl.lit("alias").alias("source"))
     )
+    raw = pl.concat([names, aliases])
+    # each (norm, customer, source, loose, prefix) once, the first: a stable sort, then
+    # the first row of each run
+    order = ["norm", "customer_id", "source", "loose", "prefix"]
+    first = pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in order)
     return (
-        pl.concat([names, aliases])
-        .select(
-            normalize_name_expr(pl.col("raw")).alias("norm"),
-            loose_key_expr(pl.col("raw")).alias("loose"),
-            _prefix_key_expr(pl.col("raw")).alias("prefix"),
-            _spaced_expr(pl.col("raw")).alias("spaced"),
-            "customer_id",
-            "source",
+        pl.concat(
+            [_name_forms(raw.get_column("raw")), raw.select("customer_id", "source")],
+            how="horizontal",
         )
         .drop_nulls("norm")
-        .unique(["norm", "loose", "prefix", "customer_id", "source"], keep="first")
-        .sort(["norm", "customer_id", "source", "loose", "prefix"])
+        .sort(order, maintain_order=True)
+        .filter(first.fill_null(True))
         .with_columns(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("c"),
             pl.col("customer_id").rank("dense").cast(pl.Int64).sub(1).alias("cc"),
@@ -247,50 +283,147 @@ def _tokens(df: pl.DataFrame, key: str, text: str, spaced: str) -> pl.DataFrame:
         pl.col(text).str.slice(0, FUZZY_MAX_CHARS).alias("_t"),
         pl.col(spaced).str.slice(0, FUZZY_MAX_CHARS).alias("_s"),
     ).drop_nulls("_t")
-    n = pl.col("_t").str.len_chars()
-    at = (
-        t.select(key, "_t", pl.int_ranges(0, pl.max_horizontal(n - 1, 0)).alias("_p"))
-        .explode("_p")
-        .drop_nulls("_p")
+    keys, bits, vocab = _token_keys(t.get_column("_t"), t.get_column("_s"))
+    row = keys & ((1 << bits) - 1)
+    return pl.DataFrame({key: t.get_column(key).gather(row), "tok": vocab[keys >> bits]})
+
+
+def _token_keys(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, int, np.ndarray]:
+    """The tokens of :func:`_tokens` of the texts ``text`` (non-null; ``spaced``: their
+    spaced forms) as ``(keys, bits, vocab)``: each (row, token) once as ``tok << bits |
+    row``, sorted, a token by its place in ``vocab`` (the distinct token hashes, sorted;
+    shifts, not divisions, split a key). The grams
+    are numbered in numpy from the characters, and only the distinct ones are made into
+    strings and hashed (names share most of their grams). Tokens are 64-bit hashes, one
+    seed per kind: a collision only adds a pair to score."""
+    n = text.str.len_chars().cast(pl.Int64).to_numpy()
+    points = np.frombuffer(text.str.join("").item().encode("utf-32-le"), dtype=np.uint32)
+    seen = np.zeros(0x110000, dtype=bool)
+    seen[points] = True
+    alphabet = np.flatnonzero(seen)
+    ci = (np.cumsum(seen, dtype=np.int64) - 1)[points]
+    size = max(alphabet.size, 1)
+    chars = pl.Series([chr(x) for x in alphabet.tolist()], dtype=pl.String)
+    # every position but the last of every text, with the next two characters (a text's
+    # last pair has none: its trigram and its pair one apart are null)
+    m = np.maximum(n - 1, 0)
+    pairs = np.cumsum(m)
+    row = np.repeat(np.arange(n.size, dtype=np.int64), m)
+    at = np.arange(row.size, dtype=np.int64) + np.repeat(np.cumsum(n) - n - pairs + m, m)
+    ends = np.flatnonzero(m > 0)
+    three = np.ones(row.size, dtype=bool)
+    three[pairs[ends] - 1] = False
+    a, b = ci[at], ci[at + 1]
+    c = ci[at[three] + 2]
+    # the grams as numbers (a trigram: its bigram's number, then the third character)
+    two, two_at = _dense(a * size + b, size * size)
+    three_at = two_at[three] * size + c
+    kinds = (  # (seed, rows, the distinct numbers, each row's among them, a null at the end)
+        (0, row, two, two_at, False),
+        (1, row[three], *_dense(three_at, two.size * size), True),
+        (2, row, *_dense(np.minimum(a, b) * size + np.maximum(a, b), size * size), False),
+        (3, row[three], *_dense(a[three] * size + c, size * size), True),
     )
-    ch = [pl.col("_t").str.slice(pl.col("_p") + i, 1) for i in range(3)]
-    grams = at.select(
-        key,
-        pl.col("_t").str.slice("_p", 2).alias("g2"),
-        pl.when(pl.col("_p") + 3 <= n).then(pl.col("_t").str.slice("_p", 3)).alias("g3"),
-        pl.concat_str(pl.min_horizontal(ch[0], ch[1]), pl.max_horizontal(ch[0], ch[1])).alias("gs"),
-        pl.when(pl.col("_p") + 3 <= n).then(pl.concat_str(ch[0], ch[2])).alias("gk"),
-    )
-    # tokens as 64-bit hashes, one seed per kind (a collision only adds a pair to score)
-    parts = [
-        grams.select(key, pl.col(g).hash(seed=k).alias("tok")).drop_nulls("tok")
-        for k, g in enumerate(("g2", "g3", "gs", "gk"))
-    ]
-    parts.append(
-        t.select(key, pl.col("_t").str.extract_all(r"\d+").alias("tok"))
-        .explode("tok")
-        .drop_nulls("tok")
-        .select(key, pl.col("tok").hash(seed=4))
-    )
-    parts.append(
-        t.select(key, pl.col("_s").fill_null("").str.split(" ").alias("tok"))
-        .explode("tok")
-        .filter(pl.col("tok").str.len_chars() >= 3)
-        .select(key, pl.col("tok").hash(seed=5))
-    )
-    return pl.concat(parts).unique()
+    rows, places, hashes = [], [], []
+    offset = 0
+    for seed, r, distinct, inv, null in kinds:
+        if seed == 1:  # the bigram, then the third character
+            ends_with = [chars.gather(distinct % size)]
+            distinct = two[distinct // size]
+        else:
+            ends_with = []
+        grams = pl.select(
+            pl.concat_str(
+                [chars.gather(distinct // size), chars.gather(distinct % size), *ends_with]
+            ).alias("g")
+        ).to_series()
+        if null:
+            grams = pl.concat([grams, pl.Series("g", [None], dtype=pl.String)])
+            rows.append(ends)
+            places.append(np.full(ends.size, offset + grams.len() - 1, dtype=np.int64))
+        rows.append(r)
+        places.append(offset + inv)
+        hashes.append(grams.hash(seed=seed).to_numpy())
+        offset += grams.len()
+    # digit runs and words, hashed row by row (few)
+    frame = pl.DataFrame({"_t": text, "_s": spaced}).with_row_index("_r")
+    for seed, words in (
+        (4, frame.select("_r", pl.col("_t").str.extract_all(r"\d+").alias("w"))),
+        (5, frame.select("_r", pl.col("_s").fill_null("").str.split(" ").alias("w"))),
+    ):
+        w = words.explode("w").drop_nulls("w")
+        if seed == 5:
+            w = w.filter(pl.col("w").str.len_chars() >= 3)
+        rows.append(w.get_column("_r").cast(pl.Int64).to_numpy())
+        places.append(offset + np.arange(w.height, dtype=np.int64))
+        hashes.append(w.get_column("w").hash(seed=seed).to_numpy())
+        offset += w.height
+    vocab, tok = _dense(np.concatenate(hashes))
+    bits = max(text.len(), 1).bit_length()
+    keys = np.sort((tok[np.concatenate(places)] << bits) | np.concatenate(rows))
+    return keys[_firsts(keys)], bits, vocab
+
+
+def _firsts(s: np.ndarray) -> np.ndarray:
+    """Where each value of the sorted ``s`` first comes."""
+    first = np.ones(s.size, dtype=bool)
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    return first
+
+
+def _among(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.isin(x, values)`` by a sort of ``values`` (numpy's own is slow on millions)."""
+    values = np.sort(values)
+    if not values.size:
+        return np.zeros(x.size, dtype=bool)
+    return values[np.minimum(np.searchsorted(values, x), values.size - 1)] == x
+
+
+def _dense(x: np.ndarray, space: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_inverse=True)``: by a table when the values lie in
+    ``range(space)`` and that is small, else by a sort (numpy's own is far slower on
+    millions of distinct values)."""
+    if space is not None and space <= DENSE_TABLE:
+        seen = np.zeros(space, dtype=bool)
+        seen[x] = True
+        distinct = np.flatnonzero(seen)
+        place = np.empty(space, dtype=np.int64)  # (written where seen only)
+        place[distinct] = np.arange(distinct.size)
+        return distinct, place[x]
+    order = np.argsort(x)
+    s = x[order]
+    first = _firsts(s)
+    inv = np.empty(x.size, dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
+    return s[first], inv
 
 
 class _Index:
     """The choices (customer names and aliases) as an inverted index of their tokens
     (``t``, hashed), with each token's document frequency (the names and aliases that have
-    it: the pairs a query selecting it makes)."""
+    it: the pairs a query selecting it makes). Only the tokens of at most PAIR_BUDGET
+    names: no query can select another."""
 
     def __init__(self, ch: pl.DataFrame):
-        self.ch = ch
         self.n = max(1, ch.height)
-        self.post = _tokens(ch, "c", "norm", "spaced").rename({"tok": "t"})
-        self.freq = self.post.group_by("t").len("df")
+        t = ch.select(
+            "c",
+            pl.col("norm").str.slice(0, FUZZY_MAX_CHARS),
+            pl.col("spaced").str.slice(0, FUZZY_MAX_CHARS),
+        ).drop_nulls("norm")
+        keys, bits, vocab = _token_keys(t.get_column("norm"), t.get_column("spaced"))
+        tok = keys >> bits
+        df = np.bincount(tok, minlength=vocab.size)
+        rare = df <= PAIR_BUDGET
+        keys = keys[rare[tok]]
+        # sorted by token and choice
+        self.post = pl.DataFrame(
+            {
+                "t": vocab[keys >> bits],
+                "c": t.get_column("c").gather(keys & ((1 << bits) - 1)),
+            }
+        )
+        self.freq = pl.DataFrame({"t": vocab[rare], "df": pl.Series(df[rare], dtype=pl.UInt32)})
 
     def pairs(self, q_tok: pl.DataFrame) -> pl.DataFrame:
         """(q, c), unique: each query with the choices sharing one of its selected tokens."""
@@ -341,32 +474,31 @@ def _frame_keys(text: str) -> list[pl.Expr]:
     ]
 
 
-def _frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(g, q) and (g, c): the frames (numbered g) of the queries and of the choices, frames
-    of more than FRAME_BUDGET choices left out: who else a slip in the middle of a name
-    comes near."""
+def _frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """(g, q), and g, c sorted by g and c: the frames (numbered g in the order of their
+    keys) of the queries and of the choices, frames of more than FRAME_BUDGET choices left
+    out: who else a slip in the middle of a name comes near."""
     qs, cs = [], []
     for n, (qk, ck) in enumerate(zip(_frame_keys("qn"), _frame_keys("norm"), strict=True)):
         cf = ch.select("c", pl.concat_str(pl.lit(f"{n}"), ck).alias("_f"))
         cs.append(cf.filter(pl.len().over("_f") <= FRAME_BUDGET))
         qs.append(q.select("q", pl.concat_str(pl.lit(f"{n}"), qk).alias("_f")))
     qf, cf = pl.concat(qs), pl.concat(cs)
-    number = (
-        pl.concat([qf.select("_f"), cf.select("_f")])
-        .unique()
-        .sort("_f")
-        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("g"))
-    )
+    # only the queries' frames make blocks
+    number = qf.select("_f").unique().sort("_f").with_columns(pl.int_range(pl.len()).alias("g"))
+    gc = cf.join(number, on="_f").select(pl.col("g") * max(ch.height, 1) + pl.col("c"))
+    gc = np.sort(gc.to_series().to_numpy())
     return (
         qf.join(number, on="_f").select("g", "q"),
-        cf.join(number, on="_f").select("g", "c"),
+        gc // max(ch.height, 1),
+        gc % max(ch.height, 1),
     )
 
 
 # --------------------------------------------------------------------------- fuzzy names
 def _fuzzy(
     todo: pl.DataFrame,
-    index: _Index,
+    ch: pl.DataFrame,
     *,
     auto_threshold: float,
     suggest_threshold: float,
@@ -374,7 +506,8 @@ def _fuzzy(
 ) -> pl.DataFrame:
     """Per distinct unresolved name (``_norm``): ``_fz_c`` (the resolved customer, or null),
     ``_fz_s`` (the best score), ``_fz_cands`` (candidate customers, or null), ``_fz_cid`` /
-    ``_fz_cs`` (the best customer and score when not resolved)."""
+    ``_fz_cs`` (the best customer and score when not resolved); ``ch``: the choices,
+    indexed only when some name is left."""
     from rapidfuzz import fuzz, process
     from rapidfuzz.distance import OSA
 
@@ -386,9 +519,9 @@ def _fuzzy(
         "_fz_cid": pl.String,
         "_fz_cs": pl.Float64,
     }
-    ch = index.ch
     if todo.height == 0 or ch.height == 0:
         return pl.DataFrame(schema=schema)
+    index = _Index(ch)
     lo, hi, mg = suggest_threshold * 100, auto_threshold * 100, margin * 100
     q = todo.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("q"),
@@ -406,7 +539,7 @@ def _fuzzy(
     )
 
     def arr(df: pl.DataFrame, col: str) -> np.ndarray:
-        return np.array(df.get_column(col).to_list(), dtype=object)
+        return df.get_column(col).to_numpy().astype(object, copy=False)
 
     qa = {k: arr(q, k) for k in ("qn", "ql", "qs", "qp")}
     ca = {k: arr(c, k) for k in ("cn", "cl", "cs", "cp")}
@@ -426,65 +559,99 @@ def _fuzzy(
     c_loose = (c.get_column("cl") != c.get_column("cn")).to_numpy()
     q_words = q.get_column("qs").str.contains(" ").to_numpy()
     c_words = c.get_column("cs").str.contains(" ").to_numpy()
+    # where the word order can change a score: words, or another separator rapidfuzz
+    # splits words at (spaces are all " " by now)
+    q_split = q_words | q.get_column("qs").str.contains(_SPLIT).to_numpy()
+    c_split = c_words | c.get_column("cs").str.contains(_SPLIT).to_numpy()
     cust = ch.get_column("cc").to_numpy()
 
     def run(a: str, b: str, scorer, qs: np.ndarray, cs: np.ndarray, *, pairwise: bool):
         if pairwise:
             return process.cpdist(
-                qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
+                qa[a][qs],
+                ca[b][cs],
+                scorer=scorer,
+                score_cutoff=FORM_FLOOR,
+                dtype=np.float32,
+                workers=-1,
             )
         return process.cdist(
             qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
         )
 
-    def scored(qs: np.ndarray, cs: np.ndarray, *, pairwise: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The plain ratio and the best of the three scorers (0-100): pair by pair, or every
-        query of ``qs`` against every choice of ``cs`` (a block); the loose keys and the word
-        order only where they differ from the plain name."""
-        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=pairwise)
+    def scored(qs: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The plain ratio and the best of the three scorers (0-100) of every query of
+        ``qs`` against every choice of ``cs`` (a block); the loose keys and the word order
+        only where they differ from the plain name."""
+        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=False)
         s = r
         for a, b, scorer, qm, cm in (
             ("ql", "cl", fuzz.ratio, q_loose, c_loose),
             ("qs", "cs", fuzz.token_sort_ratio, q_words, c_words),
         ):
             if qm[qs].any() or cm[cs].any():
-                s = np.maximum(s, run(a, b, scorer, qs, cs, pairwise=pairwise))
+                s = np.maximum(s, run(a, b, scorer, qs, cs, pairwise=False))
         return r, s
 
     found: list[tuple[np.ndarray, ...]] = []
 
-    def score_blocks(qg: pl.DataFrame, cg: pl.DataFrame, floor: float) -> None:
-        """Score every query of a block against every choice of it (``qg``: g, q; ``cg``:
-        g, c): a block of several queries in one ``cdist``, the rest pair by pair; keep the
-        pairs scoring at least ``floor``."""
+    def score_blocks(qg: pl.DataFrame, g_c: np.ndarray, c_of: np.ndarray, floor: float) -> None:
+        """Score every query of a block against every choice of it (``qg``: g, q; ``g_c``,
+        ``c_of``: the blocks of the choices, sorted by g and c): a block of several queries
+        in one ``cdist``, the rest pair by pair (each pair once, none already found: the
+        first score found of a pair is the one kept); keep the pairs scoring at least
+        ``floor``."""
         qg = qg.unique().sort("g", "q")
-        cg = cg.join(qg.select("g").unique(), on="g", how="semi").unique().sort("g", "c")
         g_q, q_of = qg.get_column("g").to_numpy(), qg.get_column("q").to_numpy()
-        g_c, c_of = cg.get_column("g").to_numpy(), cg.get_column("c").to_numpy()
         keys_q, start_q, n_q = np.unique(g_q, return_index=True, return_counts=True)
-        keys_c, start_c, n_c = np.unique(g_c, return_index=True, return_counts=True)
-        at_c = {
-            g: (b, m)
-            for g, b, m in zip(keys_c.tolist(), start_c.tolist(), n_c.tolist(), strict=True)
-        }
-        single_q, single_c = [], []
-        for g, a, n in zip(keys_q.tolist(), start_q.tolist(), n_q.tolist(), strict=True):
-            if g not in at_c:
-                continue
-            b, m = at_c[g]
+        start_c = np.searchsorted(g_c, keys_q, side="left")
+        n_c = np.searchsorted(g_c, keys_q, side="right") - start_c
+        block = (n_c > 0) & (n_q >= BLOCK_FROM)
+        for a, n, b, m in zip(
+            *(x[block].tolist() for x in (start_q, n_q, start_c, n_c)), strict=True
+        ):
             qs, cs = q_of[a : a + n], c_of[b : b + m]
-            if n < BLOCK_FROM:
-                single_q.append(np.repeat(qs, m))
-                single_c.append(np.tile(cs, n))
-                continue
-            r, s = scored(qs, cs, pairwise=False)
+            r, s = scored(qs, cs)
             i, j = np.nonzero(s >= floor)
             found.append((qs[i], cs[j], r[i, j], s[i, j]))
-        if single_q:
-            qs, cs = np.concatenate(single_q), np.concatenate(single_c)
-            r, s = scored(qs, cs, pairwise=True)
-            keep = s >= floor
-            found.append((qs[keep], cs[keep], r[keep], s[keep]))
+        small = (n_c > 0) & (n_q < BLOCK_FROM)
+        if not small.any():
+            return
+        # the small blocks' pairs: each of their queries with each of their choices
+        block_of = np.repeat(np.arange(keys_q.size), n_q)[np.repeat(small, n_q)]
+        rows = np.flatnonzero(np.repeat(small, n_q))
+        m = n_c[block_of]
+        at = np.repeat(start_c[block_of] - np.cumsum(m) + m, m) + np.arange(m.sum())
+        qs_all, cs_all = np.repeat(q_of[rows], m), c_of[at]
+        # the scorers the whole batch of pairs would use
+        extra = tuple(
+            qm[qs_all].any() or cm[cs_all].any()
+            for qm, cm in ((q_loose, c_loose), (q_words, c_words))
+        )
+        keys = np.sort(qs_all * index.n + cs_all)
+        keys = keys[_firsts(keys)]
+        if found:
+            keys = keys[~_among(keys, np.concatenate([x[0] * index.n + x[1] for x in found]))]
+        if not keys.size:
+            return
+        qs, cs = keys // index.n, keys % index.n
+        r = run("qn", "cn", fuzz.ratio, qs, cs, pairwise=True)
+        s = r.copy()
+        # another scorer only for the pairs it can score otherwise (else it is the ratio)
+        for (a, b, scorer, qm, cm), use in zip(
+            (
+                ("ql", "cl", fuzz.ratio, q_loose, c_loose),
+                ("qs", "cs", fuzz.token_sort_ratio, q_split, c_split),
+            ),
+            extra,
+            strict=True,
+        ):
+            where = np.flatnonzero(qm[qs] | cm[cs]) if use else np.zeros(0, dtype=np.int64)
+            if where.size:
+                other = run(a, b, scorer, qs[where], cs[where], pairwise=True)
+                s[where] = np.maximum(s[where], other)
+        keep = s >= floor
+        found.append((qs[keep], cs[keep], r[keep], s[keep]))
 
     def collected() -> tuple[np.ndarray, ...]:
         """(q, c, ratio, score) of every pair scored, each pair once."""
@@ -496,7 +663,8 @@ def _fuzzy(
 
     score_blocks(
         index.selected(_tokens(q, "q", "qn", "qs")).select(pl.col("t").alias("g"), "q"),
-        index.post.select(pl.col("t").alias("g"), "c"),
+        index.post.get_column("t").to_numpy(),
+        index.post.get_column("c").to_numpy(),
         FORM_FLOOR,
     )
     qi, ci, r, s = collected()
@@ -670,33 +838,47 @@ def resolve_payers(
         receipts.select(name_col.alias("payer_name"), acct_col.alias("payer_account"))
         .unique()
         .sort(["payer_name", "payer_account"], nulls_last=True)
-        .with_columns(
-            normalize_name_expr(pl.col("payer_name")).alias("_norm"),
-            loose_key_expr(pl.col("payer_name")).alias("_loose"),
-            normalize_account_expr(pl.col("payer_account")).alias("_acct"),
-        )
+        .with_columns(normalize_account_expr(pl.col("payer_account")).alias("_acct"))
     )
     customers = customers.with_columns(pl.col("customer_id").cast(pl.String))
+    choices = _choices(customers)
+
+    def keyed(forms: pl.DataFrame, key: str, target: str, out: tuple[str, str, str]):
+        """``forms`` with, for its ``target``, the sorted lists of the customers whose
+        name, alias, either has it as ``key`` (null for none); each customer once, sorted
+        before the grouping (a group's list keeps the order of its rows: far cheaper than
+        sorting every list)."""
+        d = (
+            choices.select(pl.col(key).alias(target), "source", "customer_id")
+            .join(forms.select(target), on=target, how="semi")
+            .unique()
+            .sort("customer_id")
+        )
+        lists = [
+            d.filter(pl.col("source") == source).group_by(target).agg(pl.col("customer_id"))
+            for source in ("name", "alias")
+        ]
+        either = d.select(target, "customer_id").unique(maintain_order=True)
+        lists.append(either.group_by(target).agg(pl.col("customer_id")))
+        for name, found in zip(out, lists, strict=True):
+            forms = forms.join(found.rename({"customer_id": name}), on=target, how="left")
+        return forms
+
+    # the forms of each distinct name once, and the customers whose names they are
+    names = pairs.get_column("payer_name").unique().drop_nulls()
+    forms = pl.concat([names.to_frame(), _name_forms(names)], how="horizontal").rename(
+        {"norm": "_norm", "loose": "_loose", "spaced": "_spaced", "prefix": "_pfx"}
+    )
+    forms = keyed(forms, "norm", "_norm", ("_k_name", "_k_alias", "_k_any"))
+    forms = keyed(forms, "loose", "_loose", ("_k_lname", "_k_lalias", "_k_lany"))
+    pairs = pairs.join(forms, on="payer_name", how="left", maintain_order="left")
 
     # 1. account; 2./3. name and alias, then the same on the loose key; 4. shared keys
     accts = _split_col(customers, "payer_accounts").select(
         "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
     )
-    choices = _choices(customers)
-
-    def key_map(source: str | None, key: str, out: str) -> pl.DataFrame:
-        m = choices if source is None else choices.filter(pl.col("source") == source)
-        target = {"norm": "_norm", "loose": "_loose"}[key]
-        return _key_customers(m.select(pl.col(key).alias(target), "customer_id"), target, out)
-
     pairs = (
         pairs.join(_key_customers(accts, "_acct", "_k_acct"), on="_acct", how="left")
-        .join(key_map("name", "norm", "_k_name"), on="_norm", how="left")
-        .join(key_map("alias", "norm", "_k_alias"), on="_norm", how="left")
-        .join(key_map("name", "loose", "_k_lname"), on="_loose", how="left")
-        .join(key_map("alias", "loose", "_k_lalias"), on="_loose", how="left")
-        .join(key_map(None, "norm", "_k_any"), on="_norm", how="left")
-        .join(key_map(None, "loose", "_k_lany"), on="_loose", how="left")
         .with_columns(
             _only("_k_acct").alias("_c_acct"),
             pl.coalesce(_only("_k_name"), _only("_k_lname")).alias("_c_name"),
@@ -728,18 +910,13 @@ def resolve_payers(
     # 5. fuzzy, on the distinct normalised names still unresolved
     todo = (
         pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
-        .select(
-            "_norm",
-            "_loose",
-            _spaced_expr(pl.col("payer_name")).alias("_spaced"),
-            _prefix_key_expr(pl.col("payer_name")).alias("_pfx"),
-        )
+        .select("_norm", "_loose", "_spaced", "_pfx")
         .unique("_norm", keep="first")
         .sort("_norm")
     )
     fz = _fuzzy(
         todo,
-        _Index(choices),
+        choices,
         auto_threshold=auto_threshold,
         suggest_threshold=suggest_threshold,
         margin=margin,
@@ -775,23 +952,89 @@ def resolve_payers(
 
 
 # --------------------------------------------------------------------------- memo names
-def _common_run(a: str, b: str, at_least: int) -> int:
-    """Length of the longest run of ``a`` that is also in ``b`` when at least ``at_least``,
-    else 0 (a binary search on the length: a run of n means runs of n - 1)."""
+def _needs(*cols: str) -> list[pl.Expr]:
+    """The shortest run of each name that names its customer in a memo: 4 Chinese (6
+    other) characters, and 60 % of the name."""
+    return [
+        pl.max_horizontal(
+            pl.when(pl.col(c).str.contains("[\u4e00-\u9fff]")).then(4).otherwise(6),
+            (pl.col(c).str.len_chars().cast(pl.Float64) * 0.6).ceil().cast(pl.Int64),
+        ).alias(f"_need_{c}")
+        for c in cols
+    ]
 
-    def has(n: int) -> bool:
-        return any(a[i : i + n] in b for i in range(len(a) - n + 1))
 
-    if at_least > len(a) or not has(at_least):
-        return 0
-    lo, hi = at_least, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if has(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+def _memo_runs(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame):
+    """For each pair of ``p`` (memo ``q``, choice ``c``), what the search for the name in
+    the memo finds: the longest run of the name (``norm``) in ``_plain`` or of its loose key
+    in ``_lp`` when at least ``_need_norm`` / ``_need_loose`` characters long (the loose
+    key's only when longer), and its share of that name: ``(run, share)``, 0 for none.
+
+    In numpy, from the 4-grams: a run of L >= 4 characters at name position i and memo
+    position j is L - 3 matching 4-grams at (i, j), (i + 1, j + 1), ...: the longest run is
+    3 + the longest such chain. Only the pairs some 4-gram can start a long enough run of
+    are chained: a run of ``need`` characters holds ``need - 3`` consecutive 4-grams, one of
+    them at a multiple of ``need - 3`` of the name."""
+    texts = [memos.get_column(t) for t in ("_plain", "_lp")]
+    words = [names.get_column(w) for w in ("norm", "loose")]
+    needs = [names.get_column(f"_need_{w}").to_numpy() for w in ("norm", "loose")]
+    every = pl.concat([*texts, *words])
+    lens = every.str.len_chars().cast(pl.Int64).to_numpy()
+    points = np.frombuffer(every.str.join("").item().encode("utf-32-le"), dtype=np.uint32)
+    seen = np.zeros(0x110000, dtype=bool)
+    seen[points] = True
+    size = int(seen.sum())
+    ci = (np.cumsum(seen, dtype=np.int64) - 1)[points]
+    starts = np.cumsum(lens) - lens
+
+    def grams(first: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The 4-grams of the strings ``first`` (indexes into ``every``) at ``at``."""
+        o = starts[first] + at
+        return ((ci[o] * size + ci[o + 1]) * size + ci[o + 2]) * size + ci[o + 3]
+
+    def ranges(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row repeated ``count`` times, and 0 .. count - 1 beside."""
+        row = np.repeat(np.arange(count.size), count)
+        return row, np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)
+
+    n_memo, n_name, s4 = memos.height, names.height, size**4
+    # every 4-gram of every text (text k of memo q is string k * n_memo + q), with where
+    text_of, at = ranges(np.maximum(lens[: 2 * n_memo] - 3, 0))
+    known = pl.DataFrame({"_k": text_of * s4 + grams(text_of, at), "_j": at})
+    q_at = p.get_column("q").to_numpy()  # a memo's q is its row, a choice's c its row
+    c_at = p.get_column("c").to_numpy()
+    found = []
+    for k in (0, 1):
+        name_of = 2 * n_memo + k * n_name + c_at
+        need, length = needs[k][c_at], lens[name_of]
+        live = need <= length
+        # the pairs a probe (a 4-gram at a multiple of need - 3) finds in the text
+        step = np.maximum(need - 3, 1)
+        pair, t = ranges(np.where(live, (length - 4) // step + 1, 0))
+        probe = pl.Series((k * n_memo + q_at[pair]) * s4 + grams(name_of[pair], t * step[pair]))
+        live = np.zeros(p.height, dtype=bool)
+        live[pair[probe.is_in(known.get_column("_k").implode()).to_numpy()]] = True
+        # their 4-grams at every position, matched with the text's
+        pair, i = ranges(np.where(live, length - 3, 0))
+        probe = (k * n_memo + q_at[pair]) * s4 + grams(name_of[pair], i)
+        matched = pl.DataFrame({"_k": probe, "_p": pair, "_i": i}).join(known, on="_k")
+        pair, i, j = (matched.get_column(x).to_numpy() for x in ("_p", "_i", "_j"))
+        # chains along each diagonal j - i: sorted by pair, diagonal, then i
+        wide = int(lens.max()) + 1
+        order = np.argsort((pair * 2 * wide + (j - i + wide)) * wide + i)
+        pair, i, diag = pair[order], i[order], (j - i)[order]
+        more = np.zeros(pair.size, dtype=bool)
+        more[1:] = (pair[1:] == pair[:-1]) & (diag[1:] == diag[:-1]) & (i[1:] == i[:-1] + 1)
+        chain = np.cumsum(~more) - 1
+        longest = np.zeros(p.height, dtype=np.int64)
+        if chain.size:
+            np.maximum.at(longest, pair[~more], np.bincount(chain) + 3)
+        found.append((np.where(longest >= need, longest, 0), length))
+    (run_n, len_n), (run_l, len_l) = found
+    loose = run_l > run_n
+    run = np.where(loose, run_l, run_n)
+    share = np.where(run > 0, run / np.where(loose, len_l, len_n).clip(1), 0.0)
+    return run, share
 
 
 def memo_payers(
@@ -814,42 +1057,40 @@ def memo_payers(
         if "payer_name" in receipts.columns
         else pl.lit(None, dtype=pl.String)
     )
+    rows = receipts.select(name_col.alias("_name"), pl.col("memo").cast(pl.String))
+    # the names that normalise to nothing, each distinct name once
+    names = rows.get_column("_name").unique().drop_nulls().to_frame()
+    blank = names.filter(normalize_name_expr(pl.col("_name")).is_null()).get_column("_name")
     memos = (
-        receipts.filter(normalize_name_expr(name_col).is_null())
-        .select(pl.col("memo").cast(pl.String))
+        rows.filter(pl.col("_name").is_null() | pl.col("_name").is_in(blank.implode()))
+        .select("memo")
         .drop_nulls()
         .unique()
         .sort("memo")
+        .with_columns(pl.col("memo").str.normalize("NFKC").alias("_nf"))
         .with_columns(
-            _plain_expr(pl.col("memo")).str.slice(0, FUZZY_MAX_CHARS).alias("_plain"),
-            _plain_expr(_loose_text(pl.col("memo"))).str.slice(0, FUZZY_MAX_CHARS).alias("_lp"),
-            _spaced_expr(pl.col("memo")).str.slice(0, FUZZY_MAX_CHARS).alias("_spaced"),
+            _plain_nf(pl.col("_nf")).str.slice(0, FUZZY_MAX_CHARS).alias("_plain"),
+            _plain_expr(_loose_nf(pl.col("_nf"))).str.slice(0, FUZZY_MAX_CHARS).alias("_lp"),
+            _spaced_nf(pl.col("_nf")).str.slice(0, FUZZY_MAX_CHARS).alias("_spaced"),
         )
         .drop_nulls("_plain")
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("q"))
     )
+    if memos.height == 0:
+        return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
     ch = _choices(customers.with_columns(pl.col("customer_id").cast(pl.String)))
-    if memos.height == 0 or ch.height == 0:
+    if ch.height == 0:
         return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
     pairs = _Index(ch).pairs(_tokens(memos, "q", "_plain", "_spaced"))
-    p = pairs.join(memos.select("q", "memo", "_plain", "_lp"), on="q").join(
-        ch.select("c", "customer_id", "norm", pl.col("loose").fill_null("")), on="c"
+    memos = memos.with_columns(pl.coalesce("_lp", "_plain").alias("_lp"))
+    names = ch.select(
+        "c", "customer_id", "norm", pl.col("loose").fill_null(""), *_needs("norm", "loose")
     )
-    runs, shares = [], []
-    for mp, ml, cn, cl in p.select("_plain", "_lp", "norm", "loose").iter_rows():
-        best, share = 0, 0.0
-        for name, text in ((cn, mp), (cl, ml or mp)):
-            if not name:
-                continue
-            need = max(
-                4 if any("\u4e00" <= x <= "\u9fff" for x in name) else 6, math.ceil(len(name) * 0.6)
-            )
-            n = _common_run(name, text, need)
-            if n > best:
-                best, share = n, n / len(name)
-        runs.append(best)
-        shares.append(share)
-    p = p.with_columns(pl.Series("run", runs, dtype=pl.Int64), pl.Series("share", shares))
+    p = pairs.join(memos.select("q", "memo"), on="q").join(names.select("c", "customer_id"), on="c")
+    run, share = _memo_runs(p, memos, names)
+    p = p.with_columns(
+        pl.Series("run", run, dtype=pl.Int64), pl.Series("share", share, dtype=pl.Float64)
+    )
     p = p.filter(pl.col("run") > 0)
     p = p.filter(pl.col("run") == pl.col("run").max().over("q"))
     out = (

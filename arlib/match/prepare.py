@@ -17,29 +17,53 @@ from arlib.money import cents_expr, to_cents
 from arlib.payers import normalize_name_expr
 
 
+def _sorted_unique(df: pl.DataFrame, key: str, what: str) -> pl.DataFrame:
+    """:func:`arlib.match.frames.sorted_unique`, at no cost for a frame already sorted by
+    a unique, non-null key (exports usually are): its sort would change nothing."""
+    s = df.get_column(key)
+    if s.null_count() == 0 and (s.len() < 2 or (s.slice(1) > s.slice(0, s.len() - 1)).all()):
+        return df
+    return sorted_unique(df, key, what)
+
+
 def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    inv0 = sorted_unique(
+    inv0 = _sorted_unique(
         invoices.with_columns(pl.col("invoice_id").cast(pl.String)), "invoice_id", "invoices"
     )
-    start = cents_expr(pl.col("amount"))
+    start = pl.col("amt_c")
     if "open_amount" in inv0.columns:
         start = pl.coalesce(cents_expr(pl.col("open_amount")), start)
     key = (
         pl.col("invoice_id")
         .str.extract(cfg.invoice_key_pattern, 1)
-        .str.replace_all(r"\D", "")
+        .str.replace_all(r"\D+", "")
         .str.strip_chars_start("0")
     )
-    inv = inv0.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
-        "invoice_id",
-        pl.col("customer_id").cast(pl.String),
-        pl.col("currency").cast(pl.String),
-        pl.col("invoice_date").cast(pl.Date),
-        pl.col("due_date").cast(pl.Date),
-        cents_expr(pl.col("amount")).alias("amt_c"),
-        start.alias("start_c"),
-        pl.when(key.str.len_chars() > 0).then(key).otherwise(None).alias("key"),
+    # each expression evaluated once (eager polars shares no sub-expression)
+    inv = (
+        inv0.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("inv_idx"),
+            "invoice_id",
+            pl.col("customer_id").cast(pl.String),
+            pl.col("currency").cast(pl.String),
+            pl.col("invoice_date").cast(pl.Date),
+            pl.col("due_date").cast(pl.Date),
+            cents_expr(pl.col("amount")).alias("amt_c"),
+            key.alias("key"),
+            *([pl.col("open_amount")] if "open_amount" in inv0.columns else []),
+        )
+        .with_columns(start.alias("start_c"), pl.col("key").replace("", None))
+        .select(
+            "inv_idx",
+            "invoice_id",
+            "customer_id",
+            "currency",
+            "invoice_date",
+            "due_date",
+            "amt_c",
+            "start_c",
+            "key",
+        )
     )
     return inv0, inv
 
@@ -71,7 +95,7 @@ def prep_receipts(
     and score, ``candidates`` when the payer is one of several customers) and its master
     data. A receipt without payer name whose memo names customers (``memo_names``,
     :func:`arlib.payers.memo_payers`) gets them as candidates (method ``memo_name``)."""
-    rec0 = sorted_unique(
+    rec0 = _sorted_unique(
         receipts.with_columns(pl.col("receipt_id").cast(pl.String)), "receipt_id", "receipts"
     )
     rec0 = ensure(
@@ -96,7 +120,7 @@ def prep_receipts(
         col_or_null(rec0, "origin", pl.String).alias("origin"),
     )
     rec = (
-        rec.join(payers, on=["payer_name", "payer_account"], how="left", nulls_equal=True)
+        _join_payers(rec, payers)
         .rename({"customer_id": "c_pay", "method": "payer_method", "score": "payer_score"})
         .with_columns(
             pl.col("payer_method").fill_null("none"), pl.col("payer_score").fill_null(0.0)
@@ -108,9 +132,15 @@ def prep_receipts(
             "memo", pl.col("candidates").alias("_m_c"), pl.col("score").alias("_m_s")
         )
         rec = rec.join(named, on="memo", how="left")
+        # the payer names that normalise to nothing, each distinct name once
+        names = rec.get_column("payer_name").unique().drop_nulls().to_frame()
+        blank = names.filter(normalize_name_expr(pl.col("payer_name")).is_null())
         by_memo = (
             (pl.col("payer_method") == "none")
-            & normalize_name_expr(pl.col("payer_name")).is_null()
+            & (
+                pl.col("payer_name").is_null()
+                | pl.col("payer_name").is_in(blank.get_column("payer_name").implode())
+            )
             & pl.col("_m_c").is_not_null()
         )
         rec = rec.with_columns(
@@ -121,22 +151,37 @@ def prep_receipts(
             pl.when(by_memo).then("_m_s").otherwise("payer_score").alias("payer_score"),
             pl.when(by_memo).then("_m_c").otherwise("candidates").alias("candidates"),
         ).drop("_m_c", "_m_s")
-    rec = (
-        rec.join(
-            cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
-            left_on="c_pay",
-            right_on="customer_id",
-            how="left",
-        )
-        .with_columns(
-            pl.any_horizontal(
-                pl.col(c).str.contains(INSTALMENT_MEMO).fill_null(False)
-                for c in ("memo", "bank_ref")
-            ).alias("inst")
-        )
-        .sort("rec_idx")
+    rec = rec.join(
+        cust.select("customer_id", pl.col("parent_id").alias("par_pay"), "policy"),
+        left_on="c_pay",
+        right_on="customer_id",
+        how="left",
+    ).with_columns(
+        pl.any_horizontal(
+            pl.col(c).str.contains(INSTALMENT_MEMO).fill_null(False) for c in ("memo", "bank_ref")
+        ).alias("inst")
     )
+    if not rec.get_column("rec_idx").is_sorted():
+        rec = rec.sort("rec_idx")
     return rec0, rec
+
+
+def _join_payers(rec: pl.DataFrame, payers: pl.DataFrame) -> pl.DataFrame:
+    """``rec.join(payers, on=["payer_name", "payer_account"], how="left",
+    nulls_equal=True)`` on the hash of the pair (two string keys cost a row encoding of a
+    million rows), the pairs compared after; a hash two pairs share (never seen) takes the
+    plain join."""
+    pair = pl.struct(pl.col("payer_name").cast(pl.String), pl.col("payer_account").cast(pl.String))
+    right = payers.with_columns(pair.hash().alias("_h"), pl.lit(True).alias("_hit")).rename(
+        {"payer_name": "_pn", "payer_account": "_pa"}
+    )
+    j = rec.with_columns(pair.hash().alias("_h")).join(right, on="_h", how="left")
+    same = pl.col("payer_name").eq_missing(pl.col("_pn")) & pl.col("payer_account").eq_missing(
+        pl.col("_pa")
+    )
+    if not j.select((pl.col("_hit").is_null() | same).all()).item():
+        return rec.join(payers, on=["payer_name", "payer_account"], how="left", nulls_equal=True)
+    return j.drop("_h", "_pn", "_pa", "_hit")
 
 
 #: a memo announcing an instalment (第2期, 分期, installment 2/3): a short amount is a partial
@@ -182,45 +227,96 @@ def references(
             pl.lit(col).alias("src"),
         ).explode("tok")
         parts.append(toks)
-    named = pl.DataFrame(schema={**schema, "ref": pl.String})
+    named = pl.DataFrame(schema={**schema, "ref": pl.String, "_several": pl.Boolean})
+    # the invoices' numbers, and whether several open invoices carry each (a receipt naming
+    # such a number names several open invoices)
+    keys = inv.select("inv_idx", "key", "start_c").drop_nulls("key").with_columns(_number())
+    carried = keys.filter(pl.col("start_c") > 0)
+    n = np.sort(carried.get_column("_n").drop_nulls().to_numpy())
+    n_twice = pl.Series(np.unique(n[1:][n[1:] == n[:-1]]), dtype=pl.Int64)
+    s_twice = carried.filter(pl.col("_n").is_null()).get_column("key")
+    s_twice = s_twice.filter(s_twice.is_duplicated())
+    keys = keys.select(
+        "inv_idx",
+        "key",
+        "_n",
+        (
+            pl.col("_n").is_in(n_twice.implode())
+            | (pl.col("_n").is_null() & pl.col("key").is_in(s_twice.implode()))
+        ).alias("_several"),
+    )
     if parts:
+        # a number longer than every invoice's names none: dropped before the join
+        longest = keys.get_column("key").str.len_chars().max() or 0
         toks = (
             pl.concat(parts)
-            .with_columns(pl.col("tok").str.replace_all(r"\D", "").alias("digits"))
+            .with_columns(pl.col("tok").str.replace_all(r"\D+", "").alias("digits"))
+            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
+            .filter(pl.col("key").str.len_chars().is_between(1, longest))
             .filter(
                 (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
                 | pl.col("tok").str.contains(r"[\p{L}]")
             )
-            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
-            .filter(pl.col("key").str.len_chars() > 0)
         )
-        named = toks.join(
-            inv.select("inv_idx", "key").drop_nulls("key"), on="key", how="inner"
-        ).select(*schema, pl.col("key").alias("ref"))
+        toks = toks.with_columns(_number())
+        named = pl.concat(
+            [
+                toks.drop_nulls("_n").join(keys.drop_nulls("_n").drop("key"), on="_n"),
+                toks.filter(pl.col("_n").is_null()).join(
+                    keys.filter(pl.col("_n").is_null()).drop("_n"), on="key"
+                ),
+            ],
+            how="diagonal",
+        ).select(*schema, pl.col("key").alias("ref"), "_several")
+    shared = named.filter("_several").get_column("rec_idx")
+    named = named.drop("_several")
     own_refs = customer_refs(rec, inv, cust, cfg, invoice_columns)
     if own_refs.height:
         named = pl.concat([named.cast({**schema, "ref": pl.String}), own_refs])
+        # (an own reference, icol:word, is never a number)
+        own = (
+            own_refs.join(
+                inv.filter(pl.col("start_c") > 0).select("inv_idx"), on="inv_idx", how="semi"
+            )
+            .group_by("rec_idx", "ref")
+            .agg(pl.col("inv_idx").n_unique().alias("n"))
+            .filter(pl.col("n") > 1)
+            .get_column("rec_idx")
+        )
+        shared = pl.concat([shared, own])
     refs = named.select(list(schema))
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
         short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
         refs = pl.concat([refs.cast(schema), short.cast(schema)])
-    refs = (
-        refs.sort(["rec_idx", "inv_idx", "src"])
-        .unique(["rec_idx", "inv_idx"], keep="first", maintain_order=True)
-        .select(list(schema))
-        .cast(schema)
+    refs = _first_per_pair(refs.select(list(schema)).cast(schema))
+    return refs, shared.unique().sort().to_list()
+
+
+def _number() -> pl.Expr:
+    """A number (digits, no leading zero) as an integer, null beyond Int64 or in other
+    digits than 0-9: equal integers are equal numbers (integer keys join far faster)."""
+    return pl.col("key").cast(pl.Int64, strict=False).alias("_n")
+
+
+def _first_per_pair(refs: pl.DataFrame) -> pl.DataFrame:
+    """``refs.sort(["rec_idx", "inv_idx", "src"]).unique(["rec_idx", "inv_idx"],
+    keep="first", maintain_order=True)``, by one integer sort key (``src`` by its rank
+    among the few sources) and a look at the row before. Rows equal on all three are
+    equal on ``text`` too (the text of that column of that receipt): their order is
+    no matter."""
+    if refs.height == 0:
+        return refs
+    srcs = refs.get_column("src").unique().sort()
+    rank = refs.get_column("src").replace_strict(
+        srcs, pl.int_range(srcs.len(), dtype=pl.Int64, eager=True), return_dtype=pl.Int64
     )
-    shared = (
-        named.join(inv.filter(pl.col("start_c") > 0).select("inv_idx"), on="inv_idx", how="semi")
-        .group_by("rec_idx", "ref")
-        .agg(pl.col("inv_idx").n_unique().alias("n"))
-        .filter(pl.col("n") > 1)
-        .get_column("rec_idx")
-        .unique()
-        .sort()
-        .to_list()
-    )
-    return refs, shared
+    n_inv = refs.get_column("inv_idx").max() + 1
+    key = refs.get_column("rec_idx").to_numpy() * n_inv + refs.get_column("inv_idx").to_numpy()
+    order = np.argsort(key * srcs.len() + rank.to_numpy())
+    pair = key[order]
+    first = np.ones(pair.size, dtype=bool)
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
+    return refs[order[first]]
 
 
 #: the words of a memo a customer's reference is compared with: text between blanks and
@@ -323,14 +419,16 @@ def short_own_refs(
     customer's invoice is never named this way."""
     schema = REF_SCHEMA
     parts = []
+    # such a number is a whole digit run of the text (the markers removed never split one)
+    short = rf"(?:^|\D)\d{{1,{cfg.reference_min_digits - 1}}}(?:\D|$)"
     for col in cfg.reference_columns:
         if col not in rec.columns:
             continue
         t = (
-            rec.filter(pl.col("c_pay").is_not_null())
+            rec.select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
+            .drop_nulls(["c_pay", "text"])
+            .filter(pl.col("text").str.contains(short))
             .join(has_refs, on="rec_idx", how="anti")
-            .select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
-            .drop_nulls("text")
         )
         words = (
             t.with_columns(
@@ -343,7 +441,7 @@ def short_own_refs(
             )
             .explode("word")
             .filter(pl.col("word").str.contains(r"^[#＃]?\d+$"))
-            .with_columns(pl.col("word").str.replace_all(r"\D", "").alias("digits"))
+            .with_columns(pl.col("word").str.replace_all(r"\D+", "").alias("digits"))
             .filter(pl.col("digits").str.len_chars() < cfg.reference_min_digits)
             .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
             .filter(pl.col("key").str.len_chars() > 0)
@@ -353,17 +451,19 @@ def short_own_refs(
         parts.append(words.select("rec_idx", "c_pay", "currency", "amt_c", "key", "src", "text"))
     if not parts:
         return pl.DataFrame(schema=schema)
-    own = inv.filter((pl.col("start_c") > 0) & pl.col("key").is_not_null()).select(
+    words = pl.concat(parts)
+    # the invoices with one of these numbers
+    numbered = inv.filter(pl.col("key").is_in(words.get_column("key").unique().implode()))
+    own = numbered.filter(pl.col("start_c") > 0).select(
         "inv_idx", pl.col("customer_id").alias("c_pay"), "key"
     )
-    words = pl.concat(parts)
     hits = words.join(own, on=["c_pay", "key"], how="inner")
     hits = hits.filter(pl.len().over(["rec_idx", "src"]) == 1)
     parents = cust.select("customer_id", "parent_id")
     related = (
         words.join(hits.select("rec_idx"), on="rec_idx", how="anti")
         .join(
-            inv.filter(pl.col("key").is_not_null()).select(
+            numbered.select(
                 "inv_idx",
                 pl.col("customer_id").alias("c_inv"),
                 "currency",
