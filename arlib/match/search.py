@@ -110,9 +110,11 @@ def subset(
 # visits them (a node's *rank*), so the node budget and the ``limit`` cut it where
 # ``subsets`` stops: a solution counts when its node's rank is within ``max_nodes``.
 #
-# The loops down to depth kmax - 3 are listed node by node, level by level, in batches of
-# the root loop's iterations (one at first, doubling) so that a problem whose first
-# subtree already exhausts the budget lists little more. The loop at depth kmax - 2 (one
+# The loops down to depth kmax - 3 are listed node by node, level by level: the root loop's
+# iterations in batches (one at first, doubling), the nodes above depth kmax - 3 in slices
+# in the order the search meets them (a few at first, doubling) with the children of
+# depth kmax - 3 listed below one slice at a time, so that a problem whose budget runs out
+# early lists little beyond where it stops. The loop at depth kmax - 2 (one
 # pick left after it) is counted in closed form with sorted searches: its iterations run
 # up to the first amount that overshoots, its solutions are the amounts equal to what is
 # missing and the positions that descend to the last pick form one range. The last pick is
@@ -120,7 +122,7 @@ def subset(
 
 _BULK_MAX_K = 5  # deeper searches (a memo counting six or more invoices) run one by one
 _FILTER_WORDS = 16  # 64 * 16 buckets of a row's amounts, to skip most last-pick searches
-_take = np.take
+_take = np.ndarray.take  # the method itself: no per-call wrapper
 
 
 def subsets_many(
@@ -151,12 +153,12 @@ def subsets_many(
     complete = np.zeros(P, dtype=bool)
     n = np.diff(offsets)
     bulk = (kmax >= 1) & (kmax <= _BULK_MAX_K) & (kmin >= 1) & (kmin <= kmax) & (n > 0)
-    rows = np.flatnonzero(n > 0)
+    rows = _nonzero(n > 0)
     if rows.size:  # positive amounts only (the bounds assume it)
         row_min = np.zeros(P, dtype=np.int64)
         row_min[rows] = np.minimum.reduceat(values, offsets[rows])
         bulk &= row_min > 0
-    for part in _parts(np.flatnonzero(bulk), values, offsets, target + tol, kmax):
+    for part in _parts(_nonzero(bulk), values, offsets, target + tol, kmax):
         m = _take(n, part)
         sub_off = np.zeros(part.size + 1, dtype=np.int64)
         np.cumsum(m, out=sub_off[1:])
@@ -174,13 +176,13 @@ def subsets_many(
         sub_complete = np.zeros(part.size, dtype=bool)
         for k in range(1, _BULK_MAX_K + 1):
             for named in (False, True):
-                p = np.flatnonzero((rows_.kmax == k) & (rows_.fw == named))
+                p = _nonzero((rows_.kmax == k) & (rows_.fw == named))
                 if p.size:
                     _search(rows_, p, k, max_nodes, limit, named, sub_found, sub_complete)
         for t, combos in sub_found.items():
             found[int(part[t])] = sorted(combos)
         complete[part] = sub_complete
-    for g in np.flatnonzero(~bulk).tolist():
+    for g in _nonzero(~bulk).tolist():
         combos, complete[g] = subsets(
             values[offsets[g] : offsets[g + 1]].tolist(),
             int(target[g]),
@@ -205,6 +207,11 @@ def _parts(sel: np.ndarray, values, offsets, hi, kmax) -> list[np.ndarray]:
     return [sel[k : k + per] for k in range(0, sel.size, per)]
 
 
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    """Positions where the 1-d ``mask`` holds."""
+    return mask.nonzero()[0]
+
+
 def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For counts c_k: owner k repeated c_k times, and 0 .. c_k - 1 for each owner."""
     owner = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
@@ -226,7 +233,7 @@ def _before_in_run(group: np.ndarray, x: np.ndarray) -> np.ndarray:
     np.not_equal(group[1:], group[:-1], out=first[1:])
     run = np.cumsum(first)
     run -= 1
-    return c - _take(_take(c, np.flatnonzero(first)), run)
+    return c - _take(_take(c, _nonzero(first)), run)
 
 
 class _Rows:
@@ -291,7 +298,7 @@ class _Rows:
         else:
             j = np.empty(key.size, dtype=np.int64)
             for mm in np.unique(m).tolist():
-                w = np.flatnonzero(m == mm)
+                w = _nonzero(m == mm)
                 j[w] = np.searchsorted(self.keys(mm), _take(key, w))
         j -= off
         np.maximum(j, lo, out=j)
@@ -300,7 +307,7 @@ class _Rows:
     def next_named(self, off, n, c):
         """First named position >= c (n if none)."""
         out = n.copy()
-        ok = np.flatnonzero(c < n)
+        ok = _nonzero(c < n)
         out[ok] = _take(self.nn, _take(off, ok) + _take(c, ok))
         return out
 
@@ -330,13 +337,13 @@ def _last_loop(R, p, S, j, need, exact):
     """The loops with one pick left after this one (partial sum S, first position j):
     their node count and the ranges that matter (solutions [slo, shi), descents to the
     last pick [dlo, dhi))."""
-    n, off, koff, tg = _take(R.n, p), _take(R.off, p), _take(R.koff, p), _take(R.target, p)
+    n, off, koff, tg = (_take(R.n, p), _take(R.off, p), _take(R.koff, p), _take(R.target, p))
     endit = n - need
     key = koff + tg - S
     e0 = R.first(1, key, off, j)
     if exact and not need.any():  # the first amount beyond the target is e0 unless equal
         b = e0.copy()
-        eq = np.flatnonzero(e0 < n)
+        eq = _nonzero(e0 < n)
         eq = eq[_take(R.v, _take(off, eq) + _take(e0, eq)) == _take(tg - S, eq)]
         if eq.size:
             b[eq] = R.first(1, _take(key, eq) + 1, _take(off, eq), _take(j, eq))
@@ -361,7 +368,7 @@ def _last_loop_found(R, F, p, S, H, j, loops, rank0, level, node, max_nodes, lim
     """Solutions in the loops of :func:`_last_loop` and their last picks (rank0: the rank
     of the node each loop hangs below)."""
     _, slo, shi, dlo, dhi = loops
-    has = np.flatnonzero(slo < shi)
+    has = _nonzero(slo < shi)
     if has.size:
         c, hi_ = _take(slo, has), _take(shi, has)
         if named:
@@ -370,7 +377,7 @@ def _last_loop_found(R, F, p, S, H, j, loops, rank0, level, node, max_nodes, lim
             free = _take(H, has) | ~_take(R.fw, g)
             c = np.where(free, c, R.next_named(off, n, c))
         for _ in range(limit):
-            ok = np.flatnonzero(c < hi_)
+            ok = _nonzero(c < hi_)
             if ok.size == 0:
                 break
             k, i = _take(has, ok), _take(c, ok)
@@ -395,7 +402,7 @@ def _last_loop_found(R, F, p, S, H, j, loops, rank0, level, node, max_nodes, lim
     hi = _take(R.hi, g)
     maybe = R.may_hold(g, missing)
     maybe |= hi != _take(R.target, g)  # a range of sums: no filter
-    cand = np.flatnonzero(maybe)
+    cand = _nonzero(maybe)
     if cand.size == 0:
         return
     owner, g, i, off, s, missing, hi = (_take(a, cand) for a in (owner, g, i, off, s, missing, hi))
@@ -408,7 +415,7 @@ def _last_loop_found(R, F, p, S, H, j, loops, rank0, level, node, max_nodes, lim
     room = hi - s
     nd = _take(node, owner)
     for sub in range(limit):
-        ok = np.flatnonzero(x < n)
+        ok = _nonzero(x < n)
         ok = ok[_take(R.v, _take(off, ok) + _take(x, ok)) <= _take(room, ok)]
         if ok.size == 0:
             break
@@ -444,7 +451,7 @@ def _search(R, p, K, max_nodes, limit, named, found, complete):
             x = np.where(free, x, R.next_named(off, n, x))
             hi, allowed = _take(R.hi, p), _take(R.kmin, p) <= 1
             for sub in range(limit):
-                ok = np.flatnonzero((x < n) & allowed)
+                ok = _nonzero((x < n) & allowed)
                 ok = ok[_take(R.v, _take(off, ok) + _take(x, ok)) <= _take(hi, ok)]
                 F.add(_take(p, ok), np.ones(ok.size, dtype=np.int64), sub, -1, ok, x=_take(x, ok))
                 x = np.where(free, x + 1, R.next_named(off, n, x + 1))
@@ -485,7 +492,8 @@ def _search(R, p, K, max_nodes, limit, named, found, complete):
     L = K - 2  # explicit levels: depths 0 .. K - 3
     roots = _loop_count(R, p, zero, zero, np.maximum(_take(R.kmin, p) - 1, 0))
     done_roots = np.zeros(P, dtype=np.int64)
-    batch = np.where(_take(R.n, p) <= 12, roots, 1)
+    small = _take(R.n, p) <= 12
+    batch = np.where(small, roots, 1)
     nodes = np.zeros(P, dtype=np.int64)
     finished = np.zeros(P, dtype=bool)
     active = np.arange(P, dtype=np.int64)
@@ -495,95 +503,213 @@ def _search(R, p, K, max_nodes, limit, named, found, complete):
         q, k = _ragged(take_)  # q: the node's problem, as an index into a
         g = _take(_take(p, a), q)
         i = _take(_take(done_roots, a), q) + k
-        S = H = None
-        level_i, level_par, lv = [], [None], []
-        for d in range(L):
-            level_i.append(i)
-            n, off = _take(R.n, g), _take(R.off, g)
-            tg, km = _take(R.target, g), _take(R.kmin, g)
-            need = np.maximum(km - d - 1, 0)
-            slots = K - d - 1
-            vi = _take(R.v, off + i)
-            s = vi if S is None else S + vi
-            if need.any():
-                poff = _take(R.poff, g)
-                w = _take(R.pre, poff + i + 1 + need) - _take(R.pre, poff + i + 1)
-                overshoots = s + w > _take(R.hi, g)
-            else:
-                overshoots = s > _take(R.hi, g)
-            hn = None
-            if named:
-                hn = _take(R.named, off + i)
-                if H is not None:
-                    hn |= H
-            sol = ~overshoots & (s >= tg) & (need == 0)
-            reach = _take(R.top[slots], g)
-            tail = np.flatnonzero(i + 1 > n - slots)  # fewer than `slots` amounts left
-            if tail.size:
-                pt = _take(R.poff, _take(g, tail))
-                reach[tail] = _take(R.pre, pt + _take(n, tail)) - _take(
-                    R.pre, pt + _take(i, tail) + 1
-                )
-            desc = np.flatnonzero(~overshoots & ~sol & (s + reach >= tg))
-            if named:
-                sol &= hn | ~_take(R.fw, g)
-            lv.append(dict(q=q, g=g, s=s, hn=hn, sol=np.flatnonzero(sol), desc=desc))
-            g2, s2, j2 = _take(g, desc), _take(s, desc), _take(i, desc) + 1
-            if d < L - 1:
-                children = _loop_count(R, g2, s2, j2, np.maximum(_take(km, desc) - d - 2, 0))
-                o2, k2 = _ragged(children)
-                par = _take(desc, o2)
-                level_par.append(par)
-                q, g, S = _take(q, par), _take(g2, o2), _take(s2, o2)
-                H = _take(hn, par) if named else None
-                i = _take(j2, o2) + k2
-            else:
-                need_last = np.maximum(_take(km, desc) - (K - 2) - 1, 0)
-                lv[d]["loops"] = _last_loop(R, g2, s2, j2, need_last, exact)
-        # subtree sizes bottom-up, ranks top-down
-        last = lv[L - 1]
-        size = np.ones(level_i[L - 1].size, dtype=np.int64)
-        size[last["desc"]] += last["loops"][0]
-        sizes = [size]
-        for d in range(L - 2, -1, -1):
-            size = np.bincount(level_par[d + 1], weights=sizes[0], minlength=level_i[d].size)
-            sizes.insert(0, size.astype(np.int64) + 1)
-        q0 = lv[0]["q"]
-        ranks = [_take(_take(nodes, a), q0) + 1 + _before_in_run(q0, sizes[0])]
-        for d in range(1, L):
-            par = level_par[d]
-            ranks.append(_take(ranks[d - 1], par) + 1 + _before_in_run(par, sizes[d]))
-        F = _Found()
-        for d in range(L):
-            e = lv[d]["sol"]
-            F.add(_take(lv[d]["g"], e), _take(ranks[d], e), 0, d, e)
-        desc = last["desc"]
-        _last_loop_found(
-            R,
-            F,
-            _take(last["g"], desc),
-            _take(last["s"], desc),
-            _take(last["hn"], desc) if named else None,
-            _take(level_i[L - 1], desc) + 1,
-            last["loops"],
-            _take(ranks[L - 1], desc),
-            L - 1,
-            desc,
-            max_nodes,
-            limit,
-            named,
-        )
-        _resolve(F, (level_i, level_par), picks)
-        total = np.bincount(q0, weights=sizes[0], minlength=a.size).astype(np.int64)
-        total += _take(nodes, a)
+        node = {"q": q, "g": g, "i": i, "S": None, "H": None, "par": None}
+        # the levels above the last explicit one, whole; the last one in slices below
+        lv = []
+        for d in range(max(L - 1, 1)):
+            lv.append(_level(R, K, d, node, named))
+            if d < L - 2:
+                node = _children(R, K, d, lv[d], named)
+        if L == 1:
+            lv[0]["loops"] = _last(R, K, 0, lv[0], exact)
+            sizes = np.ones(lv[0]["i"].size, dtype=np.int64)
+            sizes[lv[0]["desc"]] += lv[0]["loops"][0]
+            ranks = _take(_take(nodes, a), q) + 1 + _before_in_run(q, sizes)
+            F = _Found()
+            _level_found(R, F, lv, 0, ranks, None, max_nodes, limit, named)
+            _resolve(F, ([lv[0]["i"]], [None]), picks)
+            total = np.bincount(q, weights=sizes, minlength=a.size).astype(np.int64)
+            total += _take(nodes, a)
+            stopped = np.zeros(a.size, dtype=bool)
+        else:
+            total, stopped = _slices(
+                R, K, lv, a, _take(nodes, a), small, p, picks, max_nodes, limit, named, exact
+            )
         nodes[a] = total
         done_roots[a] += take_
         end = _take(done_roots, a) >= _take(roots, a)
-        finished[a[end]] = True
-        stop = end | (total > max_nodes) | (_take(_count(picks, p, max_nodes), a) >= limit)
+        finished[a[end & ~stopped]] = True
+        stop = (
+            end | stopped | (total > max_nodes) | (_take(_count(picks, p, max_nodes), a) >= limit)
+        )
         batch[a] *= 2
         active = a[~stop]
     _finish(R, picks, p, nodes, finished, max_nodes, limit, found, complete)
+
+
+def _level(R, K, d, node, named):
+    """The nodes of one explicit level (depth d): sum so far, whether named, which are
+    solutions (those that count) and which descend."""
+    q, g, i, S, H = node["q"], node["g"], node["i"], node["S"], node["H"]
+    n, off = _take(R.n, g), _take(R.off, g)
+    tg, km = _take(R.target, g), _take(R.kmin, g)
+    need = np.maximum(km - d - 1, 0)
+    slots = K - d - 1
+    vi = _take(R.v, off + i)
+    s = vi if S is None else S + vi
+    if need.any():
+        poff = _take(R.poff, g)
+        w = _take(R.pre, poff + i + 1 + need) - _take(R.pre, poff + i + 1)
+        overshoots = s + w > _take(R.hi, g)
+    else:
+        overshoots = s > _take(R.hi, g)
+    hn = None
+    if named:
+        hn = _take(R.named, off + i)
+        if H is not None:
+            hn |= H
+    sol = ~overshoots & (s >= tg) & (need == 0)
+    reach = _take(R.top[slots], g)
+    tail = _nonzero(i + 1 > n - slots)  # fewer than `slots` amounts left
+    if tail.size:
+        pt = _take(R.poff, _take(g, tail))
+        reach[tail] = _take(R.pre, pt + _take(n, tail)) - _take(R.pre, pt + _take(i, tail) + 1)
+    desc = ~overshoots & ~sol & (s + reach >= tg)
+    if named:
+        sol &= hn | ~_take(R.fw, g)
+    return {
+        "q": q,
+        "g": g,
+        "i": i,
+        "s": s,
+        "hn": hn,
+        "par": node["par"],
+        "solm": sol,
+        "descm": desc,
+        "sol": _nonzero(sol),
+        "desc": _nonzero(desc),
+        "km": km,
+    }
+
+
+def _children(R, K, d, lvd, named, sel=None):
+    """The next level's nodes below the descending nodes of level d (``sel``: only below
+    these of them)."""
+    desc = lvd["desc"] if sel is None else sel
+    g2, s2, j2 = _take(lvd["g"], desc), _take(lvd["s"], desc), _take(lvd["i"], desc) + 1
+    children = _loop_count(R, g2, s2, j2, np.maximum(_take(lvd["km"], desc) - d - 2, 0))
+    o2, k2 = _ragged(children)
+    par = _take(desc, o2)
+    return {
+        "q": _take(lvd["q"], par),
+        "g": _take(g2, o2),
+        "i": _take(j2, o2) + k2,
+        "S": _take(s2, o2),
+        "H": _take(lvd["hn"], par) if named else None,
+        "par": par,
+    }
+
+
+def _last(R, K, d, lvd, exact):
+    """The last loops below the descending nodes of the last explicit level d."""
+    desc = lvd["desc"]
+    need = np.maximum(_take(lvd["km"], desc) - (K - 2) - 1, 0)
+    return _last_loop(
+        R, _take(lvd["g"], desc), _take(lvd["s"], desc), _take(lvd["i"], desc) + 1, need, exact
+    )
+
+
+def _level_found(R, F, lv, d, ranks, sel, max_nodes, limit, named):
+    """Solutions at the nodes of the last explicit level d and in the loops below them."""
+    last = lv[d]
+    e = last["sol"]
+    F.add(_take(last["g"], e), _take(ranks, e), 0, d, e)
+    desc = last["desc"]
+    _last_loop_found(
+        R,
+        F,
+        _take(last["g"], desc),
+        _take(last["s"], desc),
+        _take(last["hn"], desc) if named else None,
+        _take(last["i"], desc) + 1,
+        last["loops"],
+        _take(ranks, desc),
+        d,
+        desc,
+        max_nodes,
+        limit,
+        named,
+    )
+
+
+def _slices(R, K, lv, a, before, small, p, picks, max_nodes, limit, named, exact):
+    """The root batch's subtrees, the nodes above the last explicit level taken in their
+    order in slices (a few at first, doubling), the last explicit level expanded only below
+    each slice, so that a problem whose budget runs out early expands little beyond it."""
+    L = K - 2
+    top = L - 2  # the level whose nodes' children are the last explicit level
+    # the nodes of levels 0 .. top in the order the search meets them, per problem
+    if top == 0:
+        it_level = np.zeros(lv[0]["i"].size, dtype=np.int64)
+        it_node = np.arange(lv[0]["i"].size, dtype=np.int64)
+        it_q = lv[0]["q"]
+    else:
+        par1 = lv[1]["par"]
+        c0 = np.bincount(par1, minlength=lv[0]["i"].size)
+        q0, q1 = lv[0]["q"], lv[1]["q"]
+        pos0 = _rank_in_run(q0) + _before_in_run(q0, c0)
+        pos1 = _take(pos0, par1) + 1 + _rank_in_run(par1)
+        cnt = np.bincount(q0, minlength=a.size) + np.bincount(q1, minlength=a.size)
+        base = np.cumsum(cnt) - cnt
+        at0, at1 = _take(base, q0) + pos0, _take(base, q1) + pos1
+        m = at0.size + at1.size
+        it_level, it_node = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+        it_level[at0], it_level[at1] = 0, 1
+        it_node[at0], it_node[at1] = np.arange(at0.size), np.arange(at1.size)
+        it_q = np.repeat(np.arange(a.size, dtype=np.int64), cnt)
+    n_items = np.bincount(it_q, minlength=a.size)
+    it_start = np.cumsum(n_items) - n_items
+    running = before.copy()
+    stopped = np.zeros(a.size, dtype=bool)
+    cur = np.zeros(a.size, dtype=np.int64)
+    width = np.where(_take(small, a), n_items, 2)
+    live = _nonzero(n_items > 0)
+    lvt = lv[top]
+    while live.size:
+        tk = np.minimum(_take(width, live), _take(n_items, live) - _take(cur, live))
+        o, k = _ragged(tk)
+        at = _take(_take(it_start, live) + _take(cur, live), o) + k
+        lvl, nd = _take(it_level, at), _take(it_node, at)
+        wq = _take(live, o)  # the item's problem, as an index into a
+        # below this slice's nodes of level `top`: the last explicit level, in full
+        mine = _nonzero(lvl == top)
+        under = np.zeros(lvt["i"].size, dtype=bool)
+        under[_take(nd, mine)] = True
+        sel = _nonzero(under & lvt["descm"])
+        node = _children(R, K, top, lvt, named, sel)
+        last = _level(R, K, L - 1, node, named)
+        last["loops"] = _last(R, K, L - 1, last, exact)
+        lsize = np.ones(last["i"].size, dtype=np.int64)
+        lsize[last["desc"]] += last["loops"][0]
+        sub = np.bincount(last["par"], weights=lsize, minlength=lvt["i"].size).astype(np.int64)
+        size = np.ones(at.size, dtype=np.int64)
+        size[mine] += _take(sub, _take(nd, mine))
+        rank = _take(running, wq) + 1 + _before_in_run(wq, size)
+        rank_top = np.zeros(lvt["i"].size, dtype=np.int64)
+        rank_top[_take(nd, mine)] = _take(rank, mine)
+        lrank = _take(rank_top, last["par"]) + 1 + _before_in_run(last["par"], lsize)
+        F = _Found()
+        for d in range(top + 1):
+            here = _nonzero(lvl == d)
+            here = here[_take(lv[d]["solm"], _take(nd, here))]
+            F.add(_take(lv[d]["g"], _take(nd, here)), _take(rank, here), 0, d, _take(nd, here))
+        _level_found(R, F, [*lv[: top + 1], last], L - 1, lrank, None, max_nodes, limit, named)
+        levels_i = [x["i"] for x in lv[: top + 1]] + [last["i"]]
+        levels_par = [None] + [x["par"] for x in lv[1 : top + 1]] + [last["par"]]
+        _resolve(F, (levels_i, levels_par), picks)
+        running += np.bincount(wq, weights=size, minlength=a.size).astype(np.int64)
+        cur[live] += tk
+        width[live] *= 2
+        counted = _take(_count(picks, p, max_nodes), a)
+        out = (running > max_nodes) | (counted >= limit)
+        stopped |= out
+        live = live[~_take(out, live) & (_take(cur, live) < _take(n_items, live))]
+    return running, stopped
+
+
+def _rank_in_run(group: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal contiguous ``group``."""
+    return _before_in_run(group, np.ones(group.size, dtype=np.int64))
 
 
 def _resolve(F, levels, picks) -> None:
@@ -621,19 +747,21 @@ def _finish(R, picks, p, nodes, finished, max_nodes, limit, found, complete) -> 
         paths = np.concatenate(
             [np.pad(x[3], ((0, 0), (0, width - x[3].shape[1])), constant_values=-1) for x in picks]
         )
-        ok = np.flatnonzero(rank <= max_nodes)
+        ok = _nonzero(rank <= max_nodes)
         g, rank, sub, paths = g[ok], rank[ok], sub[ok], paths[ok]
         o = np.lexsort((sub, rank, g))
         g, paths = g[o], paths[o]
         if g.size:
             first = np.ones(g.size, dtype=bool)
             first[1:] = g[1:] != g[:-1]
-            nth = np.arange(g.size) - np.flatnonzero(first)[np.cumsum(first) - 1]
+            nth = np.arange(g.size) - _nonzero(first)[np.cumsum(first) - 1]
             keep = nth < limit
             g, paths = g[keep], paths[keep]
-            for row, path in zip(g.tolist(), paths.tolist(), strict=True):
-                base = int(R.off[row])
-                combo = sorted(int(R.pos[base + x]) for x in path if x >= 0)
-                found.setdefault(row, []).append(combo)
+            # the caller's positions, ascending (unused columns last)
+            used = paths >= 0
+            at = _take(R.pos, np.where(used, _take(R.off, g)[:, None] + paths, 0))
+            at = np.sort(np.where(used, at, np.iinfo(np.int64).max), axis=1)
+            for row, combo, k in zip(g.tolist(), at.tolist(), used.sum(1).tolist(), strict=True):
+                found.setdefault(row, []).append(combo[:k])
             np.add.at(nf, np.searchsorted(p, g), 1)
     complete[p] = (nf >= limit) | (finished & (nodes <= max_nodes))

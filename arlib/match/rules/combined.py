@@ -46,7 +46,8 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         return Proposal()
     # the payers' open invoices per (customer, currency), oldest first
     oi = (
-        ledger.open_invoices()
+        ledger.inv.select("inv_idx", "customer_id", "currency", "invoice_date", "invoice_id")
+        .filter(pl.Series(ledger.inv_open > 0))
         .join(
             fr.select(pl.col("c_pay").alias("customer_id")).unique(), on="customer_id", how="semi"
         )
@@ -61,7 +62,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     work = np.flatnonzero(st.eligible)
     while work.size:
         pos = st.candidates_of(work)
-        found, complete, off_count = st.search(pos)
+        found, complete, off_count = st.search(pos, st.unchanged())
         one = np.zeros(pos.size, dtype=bool)
         one[[t for t, f in found.items() if len(f) == 1]] = True
         alloc = one & complete & ~off_count
@@ -84,6 +85,7 @@ class _State:
         self.open = ledger.inv_open.copy()
         self.applied: list[tuple] = []  # (receipt position, invoices, amounts, named)
         self.suggested: list[tuple] = []  # (receipt position, combinations, complete, off)
+        self.prev: dict | None = None  # the last search, its receipts and answers
         self.n_groups = groups.height
         self.g_inv = oi.get_column("inv_idx").to_numpy()
         g_len = np.bincount(oi.get_column("g").to_numpy(), minlength=self.n_groups)
@@ -189,6 +191,7 @@ class _State:
         look = _LOOK_PER_CANDIDATE * cfg.combined_max_candidates
         extra = 0 if self.rejected is None else np.take(self.n_rejected, pos)
         width = np.where(ok, np.minimum(look + extra, np.take(e_len, g)), 0)
+        places = np.maximum(cfg.combined_max_candidates - nl, 0)
         owner, j = _ragged(width)
         cand = np.take(e_inv, np.take(e_off, np.take(g, owner)) + j)
         if self.rejected is not None:
@@ -198,7 +201,6 @@ class _State:
             owner, cand = owner[keep], cand[keep]
         fits = np.take(open_, cand) <= np.take(room, owner)
         owner, cand = owner[fits], cand[fits]
-        places = np.maximum(cfg.combined_max_candidates - nl, 0)
         keep = _rank_in_run(owner) < np.take(places, owner)
         owner, cand = owner[keep], cand[keep]
         nu = np.bincount(owner, minlength=R)
@@ -215,12 +217,39 @@ class _State:
         self.c_nl = np.take(nl, sel)
         self.c_forced = np.take(forced, sel)
         self.c_room = np.take(room, sel)
-        return np.take(pos, sel)
+        self.pos_next = np.take(pos, sel)
+        return self.pos_next
 
-    def search(self, pos: np.ndarray) -> tuple[dict[int, list[list[int]]], np.ndarray, np.ndarray]:
+    def unchanged(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which receipts of the last :meth:`candidates_of` have the very candidates they
+        had in the search before (their answer is the same), and where they were in it."""
+        R, prev = self.c_nl.size, self.prev
+        if prev is None:
+            return np.zeros(R, dtype=bool), np.zeros(R, dtype=np.int64)
+        at = np.full(self.amt.size, -1, dtype=np.int64)
+        at[prev["pos"]] = np.arange(prev["pos"].size)
+        u = np.take(at, self.pos_next)
+        n = np.diff(self.c_off)
+        same = (
+            (u >= 0)
+            & (self.c_nl == np.take(prev["nl"], u))
+            & (n == np.take(np.diff(prev["off"]), np.maximum(u, 0)))
+        )
+        t = np.flatnonzero(same)
+        owner, j = _ragged(np.take(n, t))
+        now = np.take(self.c_inv, np.take(self.c_off, t)[owner] + j)
+        before = np.take(prev["inv"], np.take(prev["off"], np.take(u, t))[owner] + j)
+        differs = np.bincount(owner[now != before], minlength=t.size) > 0
+        same[t[differs]] = False
+        return same, u
+
+    def search(
+        self, pos: np.ndarray, unchanged: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[dict[int, list[list[int]]], np.ndarray, np.ndarray]:
         """Per receipt of the last :meth:`candidates_of` (index t into ``pos``): the
         combinations found (positions in its candidate list, receipts with some only),
-        whether the search was complete, and whether the memo's count was missed."""
+        whether the search was complete, and whether the memo's count was missed. Receipts
+        whose candidates did not change keep the answer of the search before."""
         cfg = self.cfg
         R = pos.size
         self.pos = pos
@@ -228,12 +257,14 @@ class _State:
         n, nl = np.diff(self.c_off), self.c_nl
         found: dict[int, list[list[int]]] = {}
         complete = np.ones(R, dtype=bool)
+        same, u = unchanged
         forced = self.c_forced
+        todo = forced & ~same
         k = np.where(forced, np.take(self.count, pos) - nl, 0)
         # a memo counting its invoices: exactly that many, every named one among them
-        for t in np.flatnonzero(forced & (k == 0) & (self.c_room == 0)).tolist():
+        for t in np.flatnonzero(todo & (k == 0) & (self.c_room == 0)).tolist():
             found[t] = [list(range(int(nl[t])))]
-        more = np.flatnonzero(forced & (k > 0))
+        more = np.flatnonzero(todo & (k > 0))
         if more.size:
             f, c = subsets_many(
                 *self._lists(more, np.take(nl, more)),
@@ -244,10 +275,10 @@ class _State:
                 kmin=np.take(k, more),
             )
             complete[more] = c
-            for u, combos in f.items():
-                t, m = int(more[u]), int(nl[more[u]])
+            for v, combos in f.items():
+                t, m = int(more[v]), int(nl[more[v]])
                 found[t] = [[*range(m), *(m + x for x in fx)] for fx in combos]
-        off_count = forced.copy()
+        off_count = forced & ~same
         off_count[list(found)] = False
         # no combination of the counted size: what does add up is only a suggestion;
         # nothing to search where even the largest kmax candidates fall short
@@ -256,7 +287,7 @@ class _State:
         top = _rank_in_run(owner, -amounts) < kmax
         best = np.bincount(owner[top], weights=amounts[top], minlength=R).astype(np.int64)
         amt = np.take(self.amt, pos)
-        rest = np.flatnonzero((off_count | ~forced) & (amt <= best))
+        rest = np.flatnonzero((off_count | ~forced) & ~same & (amt <= best))
         if rest.size:
             f, c = subsets_many(
                 *self._lists(rest, np.zeros(rest.size, dtype=np.int64)),
@@ -267,8 +298,23 @@ class _State:
                 first_within=np.take(nl, rest),
             )
             complete[rest] = c
-            for u, combos in f.items():
-                found[int(rest[u])] = combos
+            for v, combos in f.items():
+                found[int(rest[v])] = combos
+        prev = self.prev
+        for t in np.flatnonzero(same).tolist():
+            w = int(u[t])
+            if w in prev["found"]:
+                found[t] = prev["found"][w]
+            complete[t], off_count[t] = prev["complete"][w], prev["off_count"][w]
+        self.prev = {
+            "pos": pos,
+            "off": self.c_off,
+            "inv": self.c_inv,
+            "nl": self.c_nl,
+            "found": found,
+            "complete": complete,
+            "off_count": off_count,
+        }
         return found, complete, off_count
 
     def _lists(self, t: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,10 +393,15 @@ class _State:
                 proposal=pl.Series(head),
                 size=pl.Series(size),
                 n_ref=pl.Series(n_ref),
-                ids=pl.Series(
-                    [", ".join(inv_id[i] for i in x[1].tolist()) for x in self.applied],
-                    dtype=pl.String,
-                ),
+                ids=pl.DataFrame(
+                    {
+                        "t": np.repeat(np.arange(pos.size), size),
+                        "id": self.ledger.inv.get_column("invoice_id").gather(inv),
+                    }
+                )
+                .group_by("t", maintain_order=True)
+                .agg(pl.col("id").str.join(", "))
+                .get_column("id"),
             )
         )
         payer = pl.col("payer_name").fill_null("").str.replace_all("\n", " ", literal=True)

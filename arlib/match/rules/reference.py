@@ -363,9 +363,12 @@ def propose_combined(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         )
         .with_columns(
             proposal=pl.Series(np.concatenate([[0], np.cumsum(n_rows)[:-1]])),
-            ids=pl.Series(
-                [", ".join(ledger.inv_id[i] for i in x.tolist()) for x in chosen], dtype=pl.String
-            ),
+            ids=pl.DataFrame(
+                {"t": who, "id": ledger.inv.get_column("invoice_id").gather(chosen_inv)}
+            )
+            .group_by("t", maintain_order=True)
+            .agg(pl.col("id").str.join(", "))
+            .get_column("id"),
             total=pl.Series(total),
             shortfall=pl.Series(short_c),
         )
