@@ -18,10 +18,19 @@ amount: ``reference.combined``.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from arlib.match.cascade import Context, Proposal, Receipts, Rule, numbered, proposal_rows
-from arlib.match.frames import basis_points, short
+from arlib.match.cascade import (
+    PROPOSAL_ROWS,
+    Context,
+    Proposal,
+    Receipts,
+    Rule,
+    numbered,
+    proposal_rows,
+)
+from arlib.match.frames import basis_points
 from arlib.match.prepare import (
     bank_charge_limit,
     cash_with_write_off,
@@ -31,8 +40,8 @@ from arlib.match.prepare import (
     round_sum,
     with_rate,
 )
-from arlib.match.search import subsets
-from arlib.money import fmt_cents, fmt_cents_expr, to_cents
+from arlib.match.search import subsets, subsets_many
+from arlib.money import fmt_cents_expr, to_cents
 
 
 def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
@@ -248,7 +257,11 @@ def _pct_of(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
 
 def propose_combined(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     """Several named invoices (own / unidentified payer, same currency) sum to the amount,
-    exactly or short by a bank charge (written off on the last of them)."""
+    exactly or short by a bank charge (written off on the last of them).
+
+    Receipts in (value_date, receipt_id) order, an applied one paying its invoices for the
+    later ones; a receipt naming none of the invoices another one names meets no other, so
+    those are searched all at once (:func:`subsets_many`), the others one by one."""
     cfg, ledger = ctx.cfg, ctx.ledger
     c = ref_candidates(ledger, receipts, ctx.refs, ctx.customers).filter(
         pl.col("rel").is_in(["own", "unknown"]) & (pl.col("r_ccy") == pl.col("i_ccy"))
@@ -258,73 +271,156 @@ def propose_combined(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     )
     if c.height == 0:
         return Proposal()
-    inv_open = ledger.inv_open.copy()
     g = (
         c.sort(["invoice_date", "invoice_id"])
         .group_by("rec_idx", maintain_order=False)
-        .agg(
-            "receipt_id",
-            "value_date",
-            "amt_c",
-            "r_ccy",
-            "src",
-            "text",
-            "payer_method",
-            "payer_score",
-            "rel",
-            pl.col("inv_idx"),
-            pl.col("invoice_id").alias("iids"),
-        )
+        .agg("receipt_id", "value_date", "amt_c", "r_ccy", "src", "text", "rel", "inv_idx")
         .sort(["value_date", "receipt_id"])
     )
-    rows: list[tuple] = []
-    for r in g.iter_rows(named=True):
-        ri = r["rec_idx"]
-        amt = int(r["amt_c"][0])
-        idxs = [i for i in r["inv_idx"] if inv_open[i] > 0]
+    heads = g.select(
+        "rec_idx", *(pl.col(k).list.first() for k in ("receipt_id", "value_date", "amt_c", "r_ccy"))
+    )
+    n = g.get_column("inv_idx").list.len().to_numpy().astype(np.int64)
+    off = np.concatenate([[0], np.cumsum(n)])
+    inv = g.get_column("inv_idx").explode().to_numpy()
+    amt = heads.get_column("amt_c").to_numpy()
+    bank = {k: cfg.bank_charge_cents(k) for k in heads.get_column("r_ccy").unique().to_list()}
+    bcm = np.array([bank[k] for k in heads.get_column("r_ccy").to_list()], dtype=np.int64)
+    pct_bp = basis_points(cfg.bank_charge_max_pct)
+    kmax, nodes = cfg.combined_max_invoices, cfg.combined_max_nodes
+    inv_open = ledger.inv_open.copy()
+    sol: dict[int, np.ndarray] = {}  # receipt (row of g) -> the invoices it pays
+    # receipts naming an invoice another one names too: one by one, in order
+    owner = np.repeat(np.arange(g.height), n)
+    shared = np.zeros(g.height, dtype=bool)
+    shared[owner[np.bincount(inv, minlength=inv_open.size)[inv] > 1]] = True
+    for t in np.flatnonzero(shared).tolist():
+        idxs = [int(i) for i in inv[off[t] : off[t + 1]] if inv_open[i] > 0]
         amounts = [int(inv_open[i]) for i in idxs]
-        bcm = cfg.bank_charge_cents(r["r_ccy"][0])
-        pct_bp = basis_points(cfg.bank_charge_max_pct)
-        sol = None
-        for tol in (0, bcm) if bcm > 0 else (0,):
-            found, complete = subsets(
-                amounts, amt, tol, cfg.combined_max_invoices, cfg.combined_max_nodes
-            )
+        for tol in (0, int(bcm[t])) if bcm[t] > 0 else (0,):
+            found, complete = subsets(amounts, int(amt[t]), tol, kmax, nodes)
             if found or not complete:
                 # the only combination of the named invoices, or nothing (people decide)
                 if len(found) == 1 and complete:
-                    sol = found[0]
+                    total = sum(amounts[k] for k in found[0])
+                    if total - amt[t] <= total * pct_bp // 10_000:
+                        sol[t] = np.array([idxs[k] for k in found[0]], dtype=np.int64)
+                        inv_open[sol[t]] = 0
                 break
-        if sol is None:
-            continue
-        if sum(amounts[k] for k in sol) - amt > sum(amounts[k] for k in sol) * pct_bp // 10_000:
-            continue
-        chosen = [idxs[k] for k in sol]
-        total = sum(amounts[k] for k in sol)
-        shortfall = total - amt
-        iids = [ledger.inv_id[i] for i in chosen]
-        text = short(r["text"][0])
-        sub_rule = (
-            "reference.combined" if r["rel"][0] == "own" else "reference.combined_unknown_payer"
+    # the others at once: exactly, then (where nothing adds up) short by a bank charge
+    left = np.flatnonzero(~shared)
+    for tol in (0, 1):
+        if tol:
+            left = left[np.take(bcm, left) > 0]
+        if left.size == 0:
+            break
+        m = np.take(n, left)
+        o, j = np.repeat(np.arange(left.size), m), np.arange(m.sum())
+        j -= np.repeat(np.cumsum(m) - m, m)
+        found, complete = subsets_many(
+            np.take(inv_open, np.take(inv, np.take(off, left)[o] + j)),
+            np.concatenate([[0], np.cumsum(m)]),
+            np.take(amt, left),
+            np.take(bcm, left) if tol else 0,
+            kmax,
+            nodes,
         )
-        reason = (
-            f"{r['src'][0]} '{text}' names invoices {', '.join(iids)}; "
-            f"their open amounts sum to {fmt_cents(total)}"
+        for u, combos in found.items():
+            if len(combos) == 1 and complete[u]:
+                t = int(left[u])
+                paid = inv[off[t] + np.asarray(combos[0], dtype=np.int64)]
+                total = int(inv_open[paid].sum())
+                if total - amt[t] <= total * pct_bp // 10_000:
+                    sol[t] = paid
+        decided = ~complete  # cut short: nothing, people decide
+        decided[list(found)] = True
+        left = left[~decided]
+    if not sol:
+        return Proposal(rows=proposal_rows([]))
+    # rows: a cash row per invoice, the shortfall written off on the last one
+    ts = sorted(sol)
+    chosen = [sol[t] for t in ts]
+    size = np.array([x.size for x in chosen], dtype=np.int64)
+    chosen_inv = np.concatenate(chosen)
+    o = ledger.inv_open[chosen_inv]
+    who = np.repeat(np.arange(len(ts)), size)
+    total = np.bincount(who, weights=o, minlength=len(ts)).astype(np.int64)
+    short_c = total - np.take(amt, ts)
+    last = np.cumsum(size) - 1
+    wo = np.zeros(o.size, dtype=np.int64)
+    wo[last] = short_c
+    has_wo = np.flatnonzero(wo > 0)
+    row_who = np.concatenate([who, who[has_wo]])
+    row_inv = np.concatenate([chosen_inv, chosen_inv[has_wo]])
+    row_kind = np.concatenate(
+        [np.zeros(o.size, dtype=np.int64), np.ones(has_wo.size, dtype=np.int64)]
+    )
+    row_applied = np.concatenate([o - wo, wo[has_wo]])
+    row_cash = np.concatenate([o - wo, np.zeros(has_wo.size, dtype=np.int64)])
+    row_at = np.concatenate([np.arange(o.size), has_wo])
+    order = np.lexsort((row_kind, row_at))
+    n_rows = size + (short_c > 0)
+    per = (
+        g[ts]
+        .select(
+            pl.col("src").list.first(),
+            pl.col("text").list.first(),
+            pl.col("rel").list.first(),
+            pl.col("receipt_id").list.first(),
+            pl.col("value_date").list.first(),
+            "rec_idx",
         )
-        reason += (
-            "; amount equal"
-            if shortfall == 0
-            else f"; short {fmt_cents(shortfall)} written off as bank charge"
+        .with_columns(
+            proposal=pl.Series(np.concatenate([[0], np.cumsum(n_rows)[:-1]])),
+            ids=pl.DataFrame(
+                {"t": who, "id": ledger.inv.get_column("invoice_id").gather(chosen_inv)}
+            )
+            .group_by("t", maintain_order=True)
+            .agg(pl.col("id").str.join(", "))
+            .get_column("id"),
+            total=pl.Series(total),
+            shortfall=pl.Series(short_c),
         )
-        head = (len(rows), 0, r["value_date"][0], r["receipt_id"][0], ri)
-        for n, i in enumerate(chosen):
-            o = int(inv_open[i])
-            wo = shortfall if (n == len(chosen) - 1 and shortfall) else 0
-            inv_open[i] = 0
-            rows.append((*head, i, "cash", o - wo, o - wo, "reference", sub_rule, reason, ""))
-            if wo:
-                rows.append((*head, i, "bank_charge", wo, 0, "reference", sub_rule, reason, ""))
-    return Proposal(rows=proposal_rows(rows))
+    )
+    text = pl.col("text").fill_null("").str.replace_all("\n", " ", literal=True)
+    text = text.str.replace_all("'", "’", literal=True)
+    text = (
+        pl.when(text.str.len_chars() <= 60)
+        .then(text)
+        .otherwise(text.str.slice(0, 59) + pl.lit("…"))
+    )
+    per = per.select(
+        "proposal",
+        "value_date",
+        "receipt_id",
+        "rec_idx",
+        pl.when(pl.col("rel") == "own")
+        .then(pl.lit("reference.combined"))
+        .otherwise(pl.lit("reference.combined_unknown_payer"))
+        .alias("rule_id"),
+        pl.format(
+            "{} '{}' names invoices {}; their open amounts sum to {}{}",
+            "src",
+            text,
+            "ids",
+            fmt_cents_expr("total"),
+            pl.when(pl.col("shortfall") == 0)
+            .then(pl.lit("; amount equal"))
+            .otherwise(
+                pl.format("; short {} written off as bank charge", fmt_cents_expr("shortfall"))
+            ),
+        ).alias("reason"),
+    )
+    rows = per[row_who[order].tolist()].with_columns(
+        rank=pl.lit(0, dtype=pl.Int64),
+        inv_idx=pl.Series(row_inv[order]),
+        kind=pl.Series(np.array(["cash", "bank_charge"])[row_kind[order]]),
+        applied_c=pl.Series(row_applied[order]),
+        receipt_c=pl.Series(row_cash[order]),
+        rule=pl.lit("reference"),
+        flags=pl.lit(""),
+    )
+    return Proposal(rows=rows.select(list(PROPOSAL_ROWS)).cast(PROPOSAL_ROWS))
 
 
 RULES = (
