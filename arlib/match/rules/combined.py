@@ -18,6 +18,8 @@ paid.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import numpy as np
 import polars as pl
 
@@ -284,8 +286,11 @@ class _State:
         # nothing to search where even the largest kmax candidates fall short
         kmax = cfg.combined_max_invoices
         owner = np.repeat(np.arange(R), n)
-        top = _rank_in_run(owner, -amounts) < kmax
-        best = np.bincount(owner[top], weights=amounts[top], minlength=R).astype(np.int64)
+        span = int(amounts.max(initial=0)) + 1
+        by_size = np.sort(owner * span + (span - 1 - amounts))  # per receipt, largest first
+        top = _rank_in_run(by_size // span) < kmax
+        largest = span - 1 - by_size % span
+        best = np.bincount(owner[top], weights=largest[top], minlength=R).astype(np.int64)
         amt = np.take(self.amt, pos)
         rest = np.flatnonzero((off_count | ~forced) & ~same & (amt <= best))
         if rest.size:
@@ -334,9 +339,8 @@ class _State:
             p = int(self.pos[t])
             if alloc[t]:
                 chosen = self.c_inv[lo + np.asarray(combos[0], dtype=np.int64)]
-                self.applied.append(
-                    (p, chosen, self.open[chosen], sum(x < self.c_nl[t] for x in combos[0]))
-                )
+                named = bisect_left(combos[0], int(self.c_nl[t]))  # named ones come first
+                self.applied.append((p, chosen, self.open[chosen], named))
                 self.open[chosen] = 0
             else:
                 lists = [(self.c_inv[lo + np.asarray(f, dtype=np.int64)]) for f in combos]
@@ -450,20 +454,14 @@ def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size, dtype=np.int64) - np.take(start, owner)
 
 
-def _rank_in_run(owner: np.ndarray, key: np.ndarray | None = None) -> np.ndarray:
-    """0, 1, 2, ... within each run of equal (sorted) ``owner``; with ``key``, the rank
-    within the owner by ascending key (ties by position)."""
+def _rank_in_run(owner: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal (sorted) ``owner``."""
     if owner.size == 0:
         return owner.copy()
-    if key is None:
-        first = np.ones(owner.size, dtype=bool)
-        first[1:] = owner[1:] != owner[:-1]
-        start = np.flatnonzero(first)
-        return np.arange(owner.size) - np.take(start, np.cumsum(first) - 1)
-    order = np.lexsort((np.arange(owner.size), key, owner))
-    out = np.empty(owner.size, dtype=np.int64)
-    out[order] = _rank_in_run(np.take(owner, order))
-    return out
+    first = np.ones(owner.size, dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    start = np.flatnonzero(first)
+    return np.arange(owner.size) - np.take(start, np.cumsum(first) - 1)
 
 
 RULE = Rule(
