@@ -627,6 +627,34 @@ def round_sum(received: pl.Expr, open_: pl.Expr) -> pl.Expr:
     return (received % 10_000 == 0) & (open_ % 10_000 != 0)
 
 
+def cash_rows(
+    c: pl.DataFrame,
+    *,
+    applied: pl.Expr,
+    meta: list[pl.Expr],
+    received: pl.Expr | None = None,
+    proposal: pl.Expr | None = None,
+    rank: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Cash allocation rows (:data:`arlib.match.cascade.PROPOSAL_ROWS`): each row
+    of ``c`` (value_date, receipt_id, rec_idx, inv_idx) clears ``applied`` cents of its
+    invoice with ``received`` cents of its receipt (default: the same). ``meta`` gives rule,
+    rule_id, reason and flags; ``proposal`` and ``rank`` the proposal's number and rank
+    (default: ``c``'s number, rank 0)."""
+    return c.select(
+        pl.col("proposal") if proposal is None else proposal.alias("proposal"),
+        pl.lit(0, dtype=pl.Int64).alias("rank") if rank is None else rank.alias("rank"),
+        "value_date",
+        "receipt_id",
+        "rec_idx",
+        "inv_idx",
+        pl.lit("cash").alias("kind"),
+        applied.alias("applied_c"),
+        (applied if received is None else received).alias("receipt_c"),
+        *meta,
+    )
+
+
 def cash_with_write_off(
     c: pl.DataFrame,
     *,
@@ -642,13 +670,7 @@ def cash_with_write_off(
     invoice and consumes no cash. ``meta`` gives rule, rule_id, reason and flags; ``c`` has
     the proposal's number and rank (:func:`arlib.match.cascade.numbered`)."""
     keys = ("proposal", "rank", "value_date", "receipt_id", "rec_idx", "inv_idx")
-    cash = c.select(
-        *keys,
-        pl.lit("cash").alias("kind"),
-        applied.alias("applied_c"),
-        received.alias("receipt_c"),
-        *meta,
-    )
+    cash = cash_rows(c, applied=applied, received=received, meta=meta, rank=pl.col("rank"))
     written_off = c.filter(write_off_rows).select(
         *keys,
         write_off_kind.alias("kind"),

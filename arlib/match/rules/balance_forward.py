@@ -20,6 +20,7 @@ import polars as pl
 from arlib.keying import transpositions_np
 from arlib.match.arrays import distinct, runs, spans, sum_before
 from arlib.match.cascade import Context, Proposal, Receipts, Rule
+from arlib.match.prepare import cash_rows
 from arlib.money import fmt_cents_expr
 
 TOP = np.iinfo(np.int64).max
@@ -158,20 +159,16 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         how="horizontal",
     )
     return Proposal(
-        rows=rows.select(
-            proposal="_n",
-            rank=pl.lit(0, dtype=pl.Int64),
-            value_date="value_date",
-            receipt_id="receipt_id",
-            rec_idx="rec_idx",
-            inv_idx="inv_idx",
-            kind=pl.lit("cash"),
-            applied_c=a,
-            receipt_c=a,
-            rule=pl.lit("balance_forward"),
-            rule_id=pl.lit("balance_forward.oldest_first"),
-            reason=reason,
-            flags=pl.when(a < o).then(pl.lit("partial")).otherwise(pl.lit("")),
+        rows=cash_rows(
+            rows,
+            applied=a,
+            proposal=pl.col("_n"),
+            meta=[
+                pl.lit("balance_forward").alias("rule"),
+                pl.lit("balance_forward.oldest_first").alias("rule_id"),
+                reason.alias("reason"),
+                pl.when(a < o).then(pl.lit("partial")).otherwise(pl.lit("")).alias("flags"),
+            ],
         )
     )
 

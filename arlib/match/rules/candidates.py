@@ -22,7 +22,7 @@ import polars as pl
 
 from arlib.match.cascade import Context, Proposal, Receipts, Rule, numbered
 from arlib.match.frames import SUGGESTION_ROWS
-from arlib.match.prepare import in_date_window
+from arlib.match.prepare import cash_rows, in_date_window
 from arlib.money import fmt_cents_expr
 
 SUB_RULES = {
@@ -106,16 +106,7 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     found = who(pl.col("payer_method"), pl.col("n_cand"), pl.col("listed"), pl.col("payer"))
     in_window = in_date_window(cfg)
     unique = numbered(c.filter((pl.col("n_inv") == 1) & ~pl.col("rival")))
-    rows = unique.select(
-        "proposal",
-        pl.lit(0, dtype=pl.Int64).alias("rank"),
-        "value_date",
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
-        pl.lit("cash").alias("kind"),
-        pl.col("amt_c").alias("applied_c"),
-        pl.col("amt_c").alias("receipt_c"),
+    meta = [
         pl.lit("candidates").alias("rule"),
         pl.col("payer_method").replace_strict(SUB_RULES, return_dtype=pl.String).alias("rule_id"),
         pl.format(
@@ -132,7 +123,8 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             .otherwise(pl.format(" (dated {}, outside the usual window)", "invoice_date")),
         ).alias("reason"),
         pl.lit("").alias("flags"),
-    )
+    ]
+    rows = cash_rows(unique, applied=pl.col("amt_c"), meta=meta)
     held = c.filter((pl.col("n_inv") > 1) | pl.col("rival"))
     sugg = held.select(
         "rec_idx",

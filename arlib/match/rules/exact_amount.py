@@ -21,6 +21,7 @@ from arlib.match.prepare import (
     bank_charge_bp,
     bank_charge_cap,
     bank_charge_limit,
+    cash_rows,
     cash_with_write_off,
     in_date_window,
     round_sum,
@@ -57,16 +58,7 @@ def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # overdue invoice is the one most likely to be paid); the window only words the reason
     in_window = in_date_window(cfg)
     c = numbered(ctx.ledger.drop_rejected(c))
-    rows = c.select(
-        "proposal",
-        pl.lit(0, dtype=pl.Int64).alias("rank"),
-        "value_date",
-        "receipt_id",
-        "rec_idx",
-        "inv_idx",
-        pl.lit("cash").alias("kind"),
-        pl.col("amt_c").alias("applied_c"),
-        pl.col("amt_c").alias("receipt_c"),
+    meta = [
         pl.lit("exact_amount").alias("rule"),
         pl.lit("exact_amount.unique").alias("rule_id"),
         pl.format(
@@ -82,8 +74,8 @@ def propose_exact(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             .otherwise(pl.format(" (dated {}, outside the usual window)", "invoice_date")),
         ).alias("reason"),
         pl.lit("").alias("flags"),
-    )
-    return Proposal(rows=rows)
+    ]
+    return Proposal(rows=cash_rows(c, applied=pl.col("amt_c"), meta=meta))
 
 
 def keying_error_receipts(ctx: Context, fr: pl.DataFrame) -> pl.DataFrame:

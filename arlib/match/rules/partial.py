@@ -19,7 +19,7 @@ import polars as pl
 from arlib.keying import is_keying_error_np
 from arlib.match.arrays import runs, sum_before
 from arlib.match.cascade import Context, Proposal, Receipts, Rule
-from arlib.match.prepare import ref_candidates
+from arlib.match.prepare import cash_rows, ref_candidates
 from arlib.money import fmt_cents_expr
 
 #: what a receipt applied to one invoice it names: the candidate row, the invoice's open
@@ -162,20 +162,16 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     )
     sub_rule = pl.when(pl.col("rel") == "own").then(pl.lit("partial.named"))
     return Proposal(
-        rows=rows.select(
-            proposal="_n",
-            rank=pl.lit(0, dtype=pl.Int64),
-            value_date="value_date",
-            receipt_id="receipt_id",
-            rec_idx="rec_idx",
-            inv_idx="inv_idx",
-            kind=pl.lit("cash"),
-            applied_c=a,
-            receipt_c=a,
-            rule=pl.lit("partial"),
-            rule_id=sub_rule.otherwise(pl.lit("partial.named_other_payer")),
-            reason=reason,
-            flags=flags,
+        rows=cash_rows(
+            rows,
+            applied=a,
+            proposal=pl.col("_n"),
+            meta=[
+                pl.lit("partial").alias("rule"),
+                sub_rule.otherwise(pl.lit("partial.named_other_payer")).alias("rule_id"),
+                reason.alias("reason"),
+                flags.alias("flags"),
+            ],
         )
     )
 
