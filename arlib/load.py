@@ -155,21 +155,25 @@ def detect_encoding(data: bytes) -> str:
     Chinese export). A file that is valid UTF-8, non-ASCII text included, up to a bad byte
     stays UTF-8, so the bad byte is reported on its line instead of the whole file turning
     into wrong Chinese characters."""
+    return _detect(data)[0]
+
+
+def _detect(data: bytes) -> tuple[str, str | None]:
+    """:func:`detect_encoding`, with the text when detecting it meant decoding it all."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
+        return "utf-8-sig", None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
+        return "utf-16", None
     without_bom = _utf16_without_bom(data)
     if without_bom:
-        return without_bom
+        return without_bom, None
     try:
-        data.decode("utf-8")
-        return "utf-8"
+        return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         if sum(1 for byte in before[-4096:] if byte >= 0xC0) >= 2:
-            return "utf-8"
-        return "gb18030"
+            return "utf-8", None
+        return "gb18030", None
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -278,6 +282,17 @@ def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
     return text, problems
 
 
+def _head_lines(text: str, count: int) -> list[str]:
+    """``text.splitlines()[:count]`` without splitting a 100 MB file to read its head: the
+    text up to its ``count``-th line feed holds at least ``count`` lines, cut at a break."""
+    end = -1
+    for _ in range(count):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text.splitlines()[:count]
+    return text[: end + 1].splitlines()[:count]
+
+
 def _unclosed_quote_line(text: str) -> int:
     """The line where the quote still open at the end of ``text`` was opened.
 
@@ -379,17 +394,19 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         details["sheet"] = sheet
         return body, details, problems
     data = path.read_bytes()
-    encoding = spec.encoding or detect_encoding(data)
+    encoding, text = (spec.encoding, None) if spec.encoding else _detect(data)
     details["encoding"] = encoding
     try:
-        text = data.decode(encoding)
+        text = data.decode(encoding) if text is None else text
     except LookupError:
         problems.append(fnd.error(shown, None, None, encoding, "encoding", "no such encoding"))
         return None, details, problems
     except UnicodeDecodeError as exc:
         problems.append(_decode_error(data, exc, encoding, shown))
         return None, details, problems
+    decoded_length = len(text)
     text = text.lstrip("\ufeff")
+    cr_only = "\r" in text and "\n" not in text  # _line_structure rewrites those breaks
     text, structure = _line_structure(text, shown)
     if structure:
         problems.extend(structure)
@@ -400,13 +417,15 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
         if nul.severity == "error":
             return None, details, problems
         text = text.rstrip("\x00")
-    head_lines = text.splitlines()[:MAX_HEADER_SCAN]
+    head_lines = _head_lines(text, MAX_HEADER_SCAN)
     try:
         sample_rows = list(csv.reader(head_lines))
     except csv.Error:  # a field longer than the csv module allows: scan plain splits
         sample_rows = [line.split(",") for line in head_lines]
     header_index = _find_header(sample_rows, mapping, wanted) or 0
-    utf8 = text.encode("utf-8")
+    # the file's own bytes where they already are the text in UTF-8 (no copy of 100 MB)
+    as_read = encoding == "utf-8" and not cr_only and len(text) == decoded_length
+    utf8 = data if as_read else text.encode("utf-8")
 
     def read(ragged: bool) -> pl.DataFrame:
         return pl.read_csv(
@@ -800,12 +819,11 @@ def canonicalise(
         for c, alias in raw_text.items()
     )
     money_columns = [c for c, t in types.items() if c in frame.columns and t in (MONEY, RATE)]
-    exprs = []
-    for column, dtype in types.items():
-        if column not in frame.columns or column in money_columns:
-            continue
-        exprs.append(_parse(column, dtype, frame.schema[column], spec).alias(column))
-    frame = frame.with_columns(exprs)
+    frame = frame.with_columns(
+        _parse(frame, column, dtype, spec)
+        for column, dtype in types.items()
+        if column in frame.columns and column not in money_columns
+    )
     for column in money_columns:
         frame, found = read_money(frame, column, types[column], spec, typed=column in typed_numbers)
         problems.append(found)
@@ -915,36 +933,46 @@ _EXPECTED = {
 }
 
 
-def _parse(column: str, dtype, actual, spec: InputSpec) -> pl.Expr:
+def _parse(frame: pl.DataFrame, column: str, dtype, spec: InputSpec) -> pl.Series:
+    """One non-money column read as ``dtype``: cells in plain form the short way, the
+    others through the full normalisation (:func:`arlib.parsing.by_form`)."""
+    actual = frame.schema[column]
     col = pl.col(column)
     if actual == dtype:
-        return col
+        return frame.get_column(column)
+    if dtype == pl.Date and actual in (
+        pl.Datetime,
+        pl.Datetime("us"),
+        pl.Datetime("ns"),
+        pl.Datetime("ms"),
+    ):
+        return frame.select(col.cast(pl.Date)).to_series()
+    text = col.cast(pl.String)
+    plain = parsing.plain_text(text)
+
+    def read(normalise: bool) -> pl.Expr:
+        if dtype == pl.Date:
+            return parsing.parse_date(
+                parsing.bounded(text), dayfirst=spec.dayfirst, normalise=normalise
+            )
+        if dtype == pl.Int64:
+            return parsing.parse_int(parsing.bounded(text), normalise=normalise)
+        if dtype == pl.Boolean:
+            return parsing.parse_bool(parsing.bounded(text), normalise=normalise)
+        if column.endswith("_id") or column in ("currency",):
+            expr = parsing.parse_id(text, normalise=normalise)
+            return expr.str.to_uppercase() if column == "currency" else expr
+        return parsing.clean_text(text) if normalise else text
+
+    short = read(normalise=False)
     if dtype == pl.Date:
-        if actual in (pl.Datetime, pl.Datetime("us"), pl.Datetime("ns"), pl.Datetime("ms")):
-            return col.cast(pl.Date)
-        return parsing.parse_date(bounded(col.cast(pl.String)), dayfirst=spec.dayfirst)
-    if dtype == pl.Int64:
-        return parsing.parse_int(bounded(col.cast(pl.String)))
-    if dtype == pl.Boolean:
-        return parsing.parse_bool(bounded(col.cast(pl.String)))
-    if column.endswith("_id") or column in ("currency",):
-        expr = parsing.parse_id(col)
-        return expr.str.to_uppercase() if column == "currency" else expr
-    return parsing.clean_text(col)
+        plain = text.str.contains(parsing.PLAIN_DATE).fill_null(False)
+        short = parsing.iso_date(text)
+    parsed = parsing.by_form(frame, plain, [short.alias(column)], [read(True).alias(column)])
+    return parsed.to_series()
 
 
 RATE_DECIMALS = 8
-
-
-# No amount, rate or date is longer than this; a longer cell is refused without running
-# the number grammars over it (a 10 MB cell must not cost a minute).
-MAX_VALUE_CHARS = 256
-
-
-def bounded(expr: pl.Expr) -> pl.Expr:
-    """``expr`` for parsing, with cells too long to be a value replaced by a marker that no
-    parser reads (the raw text stays for the finding)."""
-    return pl.when(expr.str.len_bytes() > MAX_VALUE_CHARS).then(pl.lit("\x00")).otherwise(expr)
 
 
 def read_money(
@@ -964,10 +992,14 @@ def read_money(
     Returns ``frame`` with the column read (null where refused) and one finding per
     refused cell.
     """
-    raw = bounded(pl.col(f"_raw_{column}"))
-    work = frame.with_columns(
-        parsing.money_body(raw).alias("_body"), parsing.money_negative(raw).alias("_negative")
-    ).with_columns(
+    text = pl.col(f"_raw_{column}")
+    parts = parsing.by_form(
+        frame,
+        parsing.plain_number(text),
+        parsing.money_parts(text, plain=True),
+        parsing.money_parts(text, plain=False),
+    )
+    work = frame.hstack(parts).with_columns(
         parsing.fits_point(pl.col("_body")).fill_null(False).alias("_point"),
         parsing.fits_comma(pl.col("_body")).fill_null(False).alias("_comma"),
     )
@@ -1004,12 +1036,11 @@ def read_money(
         ).alias("_canonical")
     )
     canonical = pl.col("_canonical")
-    written = parsing.clean_text(pl.col(f"_raw_{column}"))
-    has_text = written.is_not_null()
+    has_text = pl.col("_has_text")
     too_large = parsing.integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
     too_many = parsing.written_decimals(canonical) > allowed
     has_currency = "currency" in frame.columns and dtype != RATE
-    mark = parsing.currency_mark(raw)
+    mark = pl.col("_mark")
     foreign = ~parsing.mark_allows(mark, pl.col("currency")) if has_currency else pl.lit(False)
     refusal = (
         pl.when(~has_text)
@@ -1035,7 +1066,7 @@ def read_money(
         .then(canonical)
         .cast(dtype, strict=False)
         .alias(column)
-    ).drop("_body", "_negative", "_point", "_comma", "_canonical", "_refusal")
+    ).drop("_body", "_negative", "_point", "_comma", "_canonical", "_refusal", "_has_text", "_mark")
 
     this, that = ("comma", "point") if decimal_comma else ("point", "comma")
     if declared is not None:

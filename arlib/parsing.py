@@ -9,6 +9,8 @@ is not a valid value; the loader turns those nulls into findings that quote the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from arlib.schema import MONEY
@@ -23,6 +25,80 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
     """NFKC (full-width → half-width), trimmed; empty strings become null."""
     text = expr.cast(pl.String).str.normalize("NFKC").str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text)
+
+
+# No amount, rate or date is longer than this; a longer cell is refused without running
+# the number grammars over it (a 10 MB cell must not cost a minute).
+MAX_VALUE_CHARS = 256
+
+
+def bounded(expr: pl.Expr) -> pl.Expr:
+    """``expr`` for parsing, with cells too long to be a value replaced by a marker that no
+    parser reads (the raw text stays for the finding)."""
+    return pl.when(expr.str.len_bytes() > MAX_VALUE_CHARS).then(pl.lit("\x00")).otherwise(expr)
+
+
+# Most cells of a real file are already in canonical form: printable ASCII with no
+# surrounding space, a plain decimal, an ISO date. The normalisation chain (NFKC, currency
+# marks, sign forms, group separators) leaves such a cell as it is, yet at a million rows
+# it is most of a load's cost; so these cells take a short path, proved equal to the full
+# one (tests/test_parsing_fast_path.py), and only the others go the long way.
+PLAIN_TEXT = r"^[!-~]([ -~]*[!-~])?$"  # clean_text leaves it unchanged
+PLAIN_NUMBER = r"^-?[0-9]([0-9,.' ]*[0-9])?$"  # digits and separators, maybe a minus
+PLAIN_DATE = r"^[0-9]{4}[-/.][0-9]{2}[-/.][0-9]{2}$"
+
+
+def plain_text(expr: pl.Expr) -> pl.Expr:
+    """True where :func:`clean_text` would return the cell unchanged."""
+    return expr.cast(pl.String).str.contains(PLAIN_TEXT).fill_null(False)
+
+
+def plain_number(expr: pl.Expr) -> pl.Expr:
+    """True for a plain number (``-1234.5``, ``16,334.00``) short enough to be read: ASCII
+    digits and separators, at most a leading minus, nothing around."""
+    text = expr.cast(pl.String)
+    plain = text.str.contains(PLAIN_NUMBER) & (text.str.len_bytes() <= MAX_VALUE_CHARS)
+    return plain.fill_null(False)
+
+
+def money_parts(expr: pl.Expr, *, plain: bool) -> list[pl.Expr]:
+    """What the money reader needs of a cell: ``_body`` (:func:`money_body`), ``_negative``,
+    ``_has_text`` (not empty once cleaned) and ``_mark`` (:func:`currency_mark`). With
+    ``plain``, for cells :func:`plain_number` holds for: no marks, spaces or sign forms to
+    take off."""
+    if plain:
+        return [
+            expr.str.strip_prefix("-").alias("_body"),
+            expr.str.starts_with("-").alias("_negative"),
+            pl.lit(True).alias("_has_text"),
+            pl.lit(None, pl.String).alias("_mark"),
+        ]
+    raw = bounded(expr)
+    return [
+        money_body(raw).alias("_body"),
+        money_negative(raw).alias("_negative"),
+        clean_text(expr).is_not_null().alias("_has_text"),
+        currency_mark(raw).alias("_mark"),
+    ]
+
+
+def by_form(
+    frame: pl.DataFrame, plain: pl.Expr, short: Sequence[pl.Expr], full: Sequence[pl.Expr]
+) -> pl.DataFrame:
+    """The columns ``short`` where ``plain`` holds and ``full`` elsewhere, in ``frame``'s
+    row order. ``short`` must give what ``full`` gives on those rows; it is only cheaper.
+    Each side is evaluated on its own rows only (``pl.when`` would evaluate both on all)."""
+    mask = frame.select(plain.fill_null(False)).to_series()
+    n_plain = int(mask.sum())
+    row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_by_form_row")
+    if n_plain in (0, frame.height):  # the row column makes literals full length
+        return frame.select(row, *(short if n_plain else full)).drop("_by_form_row")
+    indexed = frame.with_columns(row)
+    parts = [
+        indexed.filter(mask).select("_by_form_row", *short),
+        indexed.filter(~mask).select("_by_form_row", *full),
+    ]
+    return pl.concat(parts).sort("_by_form_row").drop("_by_form_row")
 
 
 # How a money cell may be written once signs and currency marks are gone. Under the
@@ -195,13 +271,19 @@ def typed_number_text(expr: pl.Expr) -> pl.Expr:
 _EXCEL_EPOCH_DAYS = -25569  # 1899-12-30 relative to 1970-01-01
 
 
-def parse_date(expr: pl.Expr, *, dayfirst: bool = False) -> pl.Expr:
+def _cleaned(expr: pl.Expr, normalise: bool) -> pl.Expr:
+    """``clean_text(expr)``, or the text as it is for a cell known to be plain."""
+    return clean_text(expr) if normalise else expr.cast(pl.String)
+
+
+def parse_date(expr: pl.Expr, *, dayfirst: bool = False, normalise: bool = True) -> pl.Expr:
     """A date from ISO, ``2026/10/5``, ``2026.10.05``, ``2026年10月5日``, day-first or
     month-first ``5/10/2026`` (per ``dayfirst``), or an Excel serial number.
 
-    Impossible dates (2026-02-30) and anything else give null.
+    Impossible dates (2026-02-30) and anything else give null. ``normalise=False`` skips
+    :func:`clean_text` for cells that :func:`plain_text` holds for (the parsers below too).
     """
-    base = clean_text(expr)
+    base = _cleaned(expr, normalise)
     text = (
         base.str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
         .str.replace_all(r"[年月/.]", "-")
@@ -227,18 +309,23 @@ def parse_date(expr: pl.Expr, *, dayfirst: bool = False) -> pl.Expr:
     )
 
 
-def parse_id(expr: pl.Expr) -> pl.Expr:
+def iso_date(expr: pl.Expr) -> pl.Expr:
+    """:func:`parse_date` of a cell that :data:`PLAIN_DATE` matches (``2026/10/05``)."""
+    return expr.str.replace_all(r"[/.]", "-").str.to_date("%Y-%m-%d", strict=False)
+
+
+def parse_id(expr: pl.Expr, *, normalise: bool = True) -> pl.Expr:
     """Identifiers stay strings: full-width normalised, trimmed, leading zeros kept."""
-    return clean_text(expr).str.replace(r"^(\d+)\.0+$", "${1}")
+    return _cleaned(expr, normalise).str.replace(r"^(\d+)\.0+$", "${1}")
 
 
-def parse_int(expr: pl.Expr) -> pl.Expr:
-    return clean_text(expr).str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
+def parse_int(expr: pl.Expr, *, normalise: bool = True) -> pl.Expr:
+    return _cleaned(expr, normalise).str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
 
 
-def parse_bool(expr: pl.Expr) -> pl.Expr:
+def parse_bool(expr: pl.Expr, *, normalise: bool = True) -> pl.Expr:
     """Yes/no flags as users write them: 1/0, true/false, yes/no, y/n, 是/否."""
-    text = clean_text(expr).str.to_lowercase()
+    text = _cleaned(expr, normalise).str.to_lowercase()
     return (
         pl.when(text.is_in(["1", "true", "yes", "y", "是", "t", "x"]))
         .then(True)

@@ -27,7 +27,8 @@ def _duplicates(df: pl.DataFrame, key: str, label: str) -> pl.DataFrame:
     """Second and later rows with an id already used; the message names the first row."""
     if df.height == 0 or key not in df.columns:
         return fnd.to_frame([])
-    marked = df.with_columns(
+    # only rows whose id repeats can be findings: windows over those alone, not 1M keys
+    marked = df.filter(pl.col(key).is_duplicated()).with_columns(
         pl.col("source_row").first().over(key).alias("_first_row"),
         pl.int_range(pl.len()).over(key).alias("_nth"),
     ).filter(pl.col(key).is_not_null() & (pl.col("_nth") > 0))
@@ -162,7 +163,8 @@ def duplicate_bank_lines(receipts: pl.DataFrame) -> pl.DataFrame:
     if receipts.height == 0:
         return fnd.to_frame([])
     key = [c for c in DUPLICATE_LINE_KEY if c in receipts.columns]
-    marked = receipts.with_columns(
+    repeated = receipts.filter(pl.struct(key).is_duplicated())  # the only candidates
+    marked = repeated.with_columns(
         pl.col("source_row").first().over(key, order_by="source_row").alias("_first_row"),
         pl.col("receipt_id").first().over(key, order_by="source_row").alias("_first_id"),
         pl.col("source_row").rank("ordinal").over(key).alias("_nth"),
