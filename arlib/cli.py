@@ -73,7 +73,13 @@ def cmd_validate(args) -> int:
 def cmd_reconcile(args) -> int:
     from arlib import findings as fnd
     from arlib.notebook import exceptions_line, receipts_line
-    from arlib.pipeline import close_stage, load_stage, match_summary, write_reconcile_outputs
+    from arlib.pipeline import (
+        exceptions_stage,
+        load_stage,
+        match_stage,
+        match_summary,
+        write_reconcile_outputs,
+    )
 
     config = load_config(args.params)
     out = Path(args.out)
@@ -85,16 +91,17 @@ def cmd_reconcile(args) -> int:
         _print_findings(period.findings.filter(period.findings["severity"] == "error"), limit=200)
         print("reconcile stopped: fix the errors above (arlib validate lists them all)")
         return EXIT_DATA
-    result = close_stage(config, state)
+    # what the files below need, not the whole review (aging, KPIs, journal: arlib close)
+    result = match_stage(config, state)
+    raised = exceptions_stage(config, state)
+    findings = fnd.concat(period.findings, result.findings, raised.findings)
     # every file is written in a hidden folder first and moved into --out only when all are
     with staged_output(out, replace=False) as build:
-        written = write_reconcile_outputs(result.match, build, result.findings)
-        written.append(write_csv(result.review.exceptions, build / "exceptions.csv"))
+        written = write_reconcile_outputs(result, build, findings)
+        written.append(write_csv(raised.carried, build / "exceptions.csv"))
     for path in written:
         print(f"wrote {out / path.name}")
-    print(
-        f"{receipts_line(match_summary(result.match))}; {exceptions_line(result.review.exceptions)}"
-    )
+    print(f"{receipts_line(match_summary(result))}; {exceptions_line(raised.carried)}")
     return EXIT_OK
 
 

@@ -161,11 +161,25 @@ class Review:
     findings: pl.DataFrame
 
 
-def review_stage(config: Config, state_dir=None) -> Review:
+@dataclasses.dataclass(frozen=True)
+class Exceptions:
+    """The exceptions of a close: ``found`` by this close's matching, ``carried`` (those
+    plus the ones still open from earlier closes), the ``findings`` of the decisions on
+    them, and the payment ``history`` the classification read."""
+
+    found: pl.DataFrame
+    carried: pl.DataFrame
+    findings: pl.DataFrame
+    history: pl.DataFrame
+
+
+def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
+    """Only what ``exceptions.csv`` needs (``arlib reconcile`` writes no more than that);
+    :func:`review_stage` builds the rest of the review on it."""
     state_dir = {} if state_dir is None else state_dir
 
-    def compute() -> Review:
-        from arlib import aging, exceptions, journal, kpis, provision
+    def compute() -> Exceptions:
+        from arlib import exceptions, kpis
 
         period = load_stage(config, state_dir)
         result = match_stage(config, state_dir)
@@ -195,6 +209,22 @@ def review_stage(config: Config, state_dir=None) -> Review:
             period=config.period,
             actions=config.exceptions.action,
         )
+        return Exceptions(found, carried, decided, history)
+
+    return _cached(state_dir, "exceptions", compute)
+
+
+def review_stage(config: Config, state_dir=None) -> Review:
+    state_dir = {} if state_dir is None else state_dir
+
+    def compute() -> Review:
+        from arlib import aging, journal, kpis, provision
+
+        period = load_stage(config, state_dir)
+        result = match_stage(config, state_dir)
+        frames = period.frames
+        raised = exceptions_stage(config, state_dir)
+        carried, found, history = raised.carried, raised.found, raised.history
         aged = aging.age(
             result.invoices,
             result.receipts,
@@ -231,7 +261,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config=config.adjustments,
             provision=provided,
         )
-        return Review(carried, aged, tiers, measured, provided, proposed, history, decided)
+        return Review(carried, aged, tiers, measured, provided, proposed, history, raised.findings)
 
     return _cached(state_dir, "review", compute)
 
