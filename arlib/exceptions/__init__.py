@@ -1,0 +1,123 @@
+"""Classify every residual of matching into an exception a person can act on (差异分类).
+
+Why: matching leaves amounts it could not explain (unapplied cash, short-paid invoices,
+suggestions awaiting review) and amounts it explained only by a tolerance (bank charges,
+discounts, FX and rounding differences, third-party payers). An auditor needs each one
+named, with the numbers that prove the name, and a next step. The checks are ordered from
+the most specific (a duplicate bank line, a decimal shift) to the generic (short payment,
+unidentified receipt), and each is exact: a near miss (1,000.00 vs 1,000.01 is rounding,
+not a decimal shift; 1,342 vs 1,234 is not a transposition) falls through to the next.
+Decimal shifts and transpositions are keying errors as :mod:`arlib.keying` defines them
+(the shift factors are ``shift_factors``); customers' discount terms are read by
+:mod:`arlib.terms`.
+
+Every row has a stable ``exception_id`` (a hash of type, receipt and invoice), so a
+reviewer's notes and decisions survive reruns of the same close, and a ``key`` (type and
+what it is about: its receipt, its invoice, the pair or the customer) that identifies it
+across closes: :func:`arlib.carry.carry_exceptions` carries open exceptions on by it.
+
+Classes and types:
+
+- ``technical_error``: decimal_shift, transposition, rounding, duplicate_bank_line
+- ``process_gap``: discount_outside_terms, discount (within terms, not yet cleared),
+  tax_difference, bank_charge_over_tolerance, bank_charge (within tolerance),
+  fx_difference, write_off (a short payment within the payment tolerance),
+  third_party_payment, memo_conflict
+- ``dispute``: short_payment, disputed_invoice, repeated_late_payment
+- ``unapplied_cash``: overpayment, duplicate_payment, unidentified_receipt
+
+Status is ``open`` (needs a person) or ``cleared`` (a tolerance allocation inside its
+tolerance: the journal proposal posts it).
+
+Scale: the lookups are built with polars, never per row. The invoices a residual receipt may
+match (decimal shift, transposition, tax, discount, bank charge) are found by equi-joins on
+integer-cent keys per customer and currency (:func:`_candidate_hits`, a superset that the exact
+Decimal checks then decide), duplicate payments by a join on (customer, amount), and only the
+residual rows are looped over in Python, with dict lookups. The result is sorted explicitly
+and does not depend on the row order of the inputs (given unique invoice and receipt ids).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+import polars as pl
+
+from arlib.exceptions.config import (
+    CLASS_OF,
+    COLUMNS,
+    DEFAULT_ACTIONS,
+    TOLERANCE_KINDS,
+    ExceptionConfig,
+)
+from arlib.exceptions.context import Context, customer_discounts, net_of_tax
+from arlib.exceptions.invoices import invoice_residuals
+from arlib.exceptions.late import repeated_late
+from arlib.exceptions.receipts import receipt_residuals
+from arlib.exceptions.register import exception_id, exception_key, in_register_order
+from arlib.exceptions.tolerance import tolerance_allocations
+from arlib.kpis import payment_history
+
+
+def classify_exceptions(
+    allocations: pl.DataFrame,
+    suggestions: pl.DataFrame | None,
+    receipts: pl.DataFrame,
+    invoices: pl.DataFrame,
+    customers: pl.DataFrame | None = None,
+    config: ExceptionConfig | None = None,
+    history: pl.DataFrame | None = None,
+    *,
+    period: str | None = None,
+    disputes: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Every residual and tolerance allocation of a ``MatchResult`` as a classified exception.
+
+    Arguments are the matcher's ``allocations``, ``suggestions``, ``receipts`` and
+    ``invoices`` frames, the canonical ``customers``, an optional payment ``history``
+    of earlier periods (:func:`arlib.kpis.payment_history`) and ``disputes``: the invoice a
+    ``dispute`` decision names, by receipt (the disputed invoice a held receipt is about).
+    Returns ``exceptions.csv`` columns plus currency and provenance, sorted by class, type
+    and ids.
+    """
+    config = config or ExceptionConfig()
+    if history is not None and history.height == 0:
+        history = None
+    clf = Context(
+        allocations, suggestions, receipts, invoices, customers, config, history, disputes or {}
+    )
+    receipt_residuals(clf)
+    invoice_residuals(clf)
+    tolerance_allocations(clf)
+    repeated_late(clf, payment_history(allocations, receipts, invoices, period))
+
+    seen: dict[str, int] = defaultdict(int)
+    for row in clf.out:
+        key = (
+            row["type"],
+            row["receipt_id"],
+            row["invoice_id"] or (row["customer_id"] if row["receipt_id"] is None else None),
+        )
+        seen[key] += 1
+        extra = "" if seen[key] == 1 else str(seen[key])
+        row["exception_id"] = exception_id(key[0], key[1], key[2], extra)
+        if extra:
+            row["key"] += f"#{extra}"
+    df = pl.DataFrame(clf.out, schema=COLUMNS) if clf.out else pl.DataFrame(schema=COLUMNS)
+    return in_register_order(df.select(list(COLUMNS)))
+
+
+__all__ = [
+    "CLASS_OF",
+    "COLUMNS",
+    "DEFAULT_ACTIONS",
+    "TOLERANCE_KINDS",
+    "ExceptionConfig",
+    "classify_exceptions",
+    "customer_discounts",
+    "exception_id",
+    "exception_key",
+    "in_register_order",
+    "net_of_tax",
+]

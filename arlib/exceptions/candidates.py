@@ -1,0 +1,143 @@
+"""Which open invoices a residual receipt may relate to, found by equi-joins on integer-cent
+keys (a superset the exact checks then decide)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR
+
+import polars as pl
+
+from arlib.exceptions.config import ExceptionConfig
+from arlib.keying import transpositions_expr
+from arlib.money import cents_expr, to_cents
+
+# candidate-search tags: which check an invoice key serves (see ``candidate_hits``)
+NEAR, EXACT, DISCOUNT, CHARGE = 0, 1, 2, 3
+
+
+def truthy(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() & (pl.col(column) != "")
+
+
+def candidate_hits(
+    residual: pl.DataFrame, invoices: pl.DataFrame, config: ExceptionConfig, term_rates
+) -> pl.DataFrame:
+    """(``_ord``, ``_tag``, ``invoice_id``): the open invoices of a residual receipt's customer
+    (same currency) that *may* pass a check, found by equi-joins on integer-cent keys.
+
+    A superset: the exact Decimal checks (``pattern``, ``discount_on_receipt``,
+    ``charge_on_receipt``) still decide, on these pairs only. Tags:
+
+    - ``NEAR``: the receipt is within ``near`` cents of an invoice key (rounding, tax, ÷ shift),
+      compared by bucket (key // near, the receipt's bucket ± 1).
+    - ``EXACT``: the invoice amount equals receipt ÷ factor (× shift) or a transposition.
+    - ``DISCOUNT``: within ``near`` cents of invoice × (1 − rate), by bucket as ``NEAR``.
+    - ``CHARGE``: invoice owed in (receipt, receipt + bank-charge tolerance], by bucket.
+    """
+    c = config
+    # tolerances as the cents they reach (ceiling) or always include (floor)
+    near = max(0, *(to_cents(t, ROUND_CEILING) for t in (c.rounding_tolerance, c.tax_tolerance)))
+    near += 3
+    charges = (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
+    charge = max(1, *(to_cents(t, ROUND_CEILING) for t in charges))
+    # a bank charge is a shortfall in (rounding tolerance, tolerance of the currency]
+    short_min = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    default_max = to_cents(c.bank_charge_tolerance, ROUND_FLOOR)
+    short_max = (
+        pl.col("currency")
+        .replace_strict(
+            {k: to_cents(v, ROUND_FLOOR) for k, v in c.bank_charge_tolerance_by_currency.items()},
+            default=default_max,
+            return_dtype=pl.Int64,
+        )
+        .fill_null(default_max)
+    )
+    factors = [int(f) for f in c.shift_factors if int(f) > 0]
+    on = ["customer_id", "currency", "_tag", "_key"]
+    empty = pl.DataFrame(schema={"_ord": pl.UInt32, "_tag": pl.Int32, "invoice_id": pl.String})
+
+    ask = residual.filter(truthy("_customer") & pl.col("_pc").is_not_null()).select(
+        "_ord", pl.col("_customer").alias("customer_id"), "currency", "_pc"
+    )
+    if ask.height == 0:
+        return empty
+    inv = (
+        invoices.filter(pl.col("status").ne_missing("paid"))
+        .join(ask.select("customer_id").unique(), on="customer_id", how="semi")
+        .select(
+            "customer_id",
+            "currency",
+            "invoice_id",
+            cents_expr("open_amount").alias("_o"),
+            cents_expr("amount").alias("_a"),
+            cents_expr("tax_amount").alias("_t"),
+        )
+    )
+    o, a, t = pl.col("_o"), pl.col("_a"), pl.col("_t")
+    values = [pl.when(o > 0).then(o), pl.when(a > 0).then(a)]
+    af = a.cast(pl.Float64)
+    keys = {
+        NEAR: [
+            *values,
+            pl.when(t != 0).then(a - t),
+            *[(af / (1 + float(r))).floor().cast(pl.Int64) for r in c.tax_rates],
+            *[v // f for v in values for f in factors],
+        ],
+        EXACT: values,
+        DISCOUNT: [(af * (1 - float(r))).floor().cast(pl.Int64) for r in term_rates],
+        CHARGE: [pl.when(o.is_not_null() & (o != 0)).then(o).otherwise(a)],
+    }
+    bucket = {NEAR: near, DISCOUNT: near, CHARGE: charge}
+
+    def long(frame: pl.DataFrame, ident: str, tag: int, exprs: list[pl.Expr]) -> pl.DataFrame:
+        return (
+            frame.select(
+                ident,
+                "customer_id",
+                "currency",
+                pl.lit(tag, pl.Int32).alias("_tag"),
+                pl.concat_list(exprs).alias("_key"),
+            )
+            .explode("_key")
+            .drop_nulls("_key")
+        )
+
+    anchors = pl.concat(
+        [
+            long(inv, "invoice_id", tag, exprs)
+            .rename({"_key": "_k"})
+            .with_columns(
+                (pl.col("_k") // bucket[tag] if tag in bucket else pl.col("_k")).alias("_key")
+            )
+            for tag, exprs in keys.items()
+            if exprs
+        ]
+    )
+    p = pl.col("_pc")
+    digits = len(str(abs(ask["_pc"].abs().max() or 0)))
+    probes = pl.concat(
+        [
+            long(ask, "_ord", tag, exprs)
+            for tag, exprs in {
+                NEAR: [p // near - 1, p // near, p // near + 1],
+                EXACT: [
+                    *[pl.when((p > 0) & (p % f == 0)).then(p // f) for f in factors],
+                    *transpositions_expr(p, digits),
+                ],
+                DISCOUNT: [p // near - 1, p // near, p // near + 1] if term_rates else [],
+                CHARGE: [p // charge, p // charge + 1],
+            }.items()
+            if exprs
+        ]
+    )
+    probes = probes.join(ask.select("_ord", "_pc"), on="_ord")
+    gap, tag = pl.col("_k") - pl.col("_pc"), pl.col("_tag")
+    return (
+        probes.join(anchors, on=on, nulls_equal=True)
+        .filter(
+            tag.is_in([NEAR, DISCOUNT]).not_() | (gap.abs() <= near),
+            (tag != CHARGE) | ((gap > short_min) & (gap <= short_max)),
+        )
+        .select("_ord", "_tag", "invoice_id")
+        .unique()
+    )
