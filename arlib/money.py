@@ -149,3 +149,44 @@ def currency_places_expr(currency: pl.Expr | str) -> pl.Expr:
     """Decimals of each row's currency (``Int64``), 2 when unknown: the polars form of
     :func:`currency_places` for canonical (upper-case) codes."""
     return _expr(currency).replace_strict(CURRENCY_DECIMALS, default=2, return_dtype=pl.Int64)
+
+
+def _grouped(whole: pl.Expr) -> pl.Expr:
+    """Non-negative integers as text with thousands separators (``1234567`` -> ``1,234,567``):
+    every three digits from the right, by reversing the text."""
+    reversed_groups = whole.cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "${1},")
+    return reversed_groups.str.strip_chars_end(",").str.reverse()
+
+
+def fmt_money_expr(money: pl.Expr | str) -> pl.Expr:
+    """A money column as :func:`fmt_money` writes it (``-12345.6`` -> ``-12,345.60``,
+    null -> ``n/a``): the polars form, for evidence text built over many rows."""
+    cents = cents_expr(money).cast(pl.Int128)
+    whole, fraction = cents.abs() // 100, cents.abs() % 100
+    text = pl.concat_str(
+        pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+        _grouped(whole),
+        pl.lit("."),
+        fraction.cast(pl.String).str.zfill(2),
+    )
+    return text.fill_null("n/a")
+
+
+def fmt_ratio_pct_expr(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """``numerator / denominator × 100`` with two decimals, as Python formats that Decimal
+    quotient (``f"{a / b * 100:.2f}"``: rounded half to even, the sign of the quotient kept
+    on a zero, ``-0.00``); null where the denominator is 0 or null. Integer inputs (cents),
+    exact in Int128."""
+    n, d = numerator.cast(pl.Int128), denominator.cast(pl.Int128)
+    scaled = n.abs() * 10_000
+    quotient, rest = scaled // d.abs(), scaled % d.abs()
+    up = (2 * rest > d.abs()) | ((2 * rest == d.abs()) & (quotient % 2 == 1))
+    hundredths = quotient + up.cast(pl.Int128)
+    negative = (n < 0) != (d < 0)
+    text = pl.concat_str(
+        pl.when(negative).then(pl.lit("-")).otherwise(pl.lit("")),
+        (hundredths // 100).cast(pl.String),
+        pl.lit("."),
+        (hundredths % 100).cast(pl.String).str.zfill(2),
+    )
+    return pl.when(d.is_not_null() & (d != 0)).then(text)

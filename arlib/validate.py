@@ -28,10 +28,14 @@ def _duplicates(df: pl.DataFrame, key: str, label: str) -> pl.DataFrame:
     if df.height == 0 or key not in df.columns:
         return fnd.to_frame([])
     # only rows whose id repeats can be findings: windows over those alone, not 1M keys
-    marked = df.filter(pl.col(key).is_duplicated()).with_columns(
-        pl.col("source_row").first().over(key).alias("_first_row"),
-        pl.int_range(pl.len()).over(key).alias("_nth"),
-    ).filter(pl.col(key).is_not_null() & (pl.col("_nth") > 0))
+    marked = (
+        df.filter(pl.col(key).is_duplicated())
+        .with_columns(
+            pl.col("source_row").first().over(key).alias("_first_row"),
+            pl.int_range(pl.len()).over(key).alias("_nth"),
+        )
+        .filter(pl.col(key).is_not_null() & (pl.col("_nth") > 0))
+    )
     return marked.select(
         pl.lit("error").alias("severity"),
         pl.col("source_file").alias("file"),

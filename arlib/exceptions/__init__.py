@@ -39,8 +39,8 @@ and does not depend on the row order of the inputs (given unique invoice and rec
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 
 import polars as pl
 
@@ -55,9 +55,29 @@ from arlib.exceptions.context import Context, customer_discounts, net_of_tax
 from arlib.exceptions.invoices import invoice_residuals
 from arlib.exceptions.late import repeated_late
 from arlib.exceptions.receipts import receipt_residuals
-from arlib.exceptions.register import exception_id, exception_key, in_register_order
+from arlib.exceptions.register import exception_id, exception_key, finish, in_register_order
 from arlib.exceptions.tolerance import tolerance_allocations
 from arlib.kpis import payment_history
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A family of checks: what it looks at, and the function raising its rows (a frame of
+    :data:`~arlib.exceptions.register.ROW_SCHEMA`, in the order raised)."""
+
+    about: str
+    description: str
+    check: Callable[[Context], pl.DataFrame]
+
+
+# The families in the order they raise (a second exception on the same ids is numbered in
+# this order); within a family each row's checks run most specific first.
+FAMILIES = (
+    Family("receipt", "residual receipts, in statement order", receipt_residuals),
+    Family("invoice", "disputed or short-paid invoices still open, by id", invoice_residuals),
+    Family("pair", "tolerance allocations and flagged ones, by ids", tolerance_allocations),
+    Family("customer", "customers late again and again", repeated_late),
+)
 
 
 def classify_exceptions(
@@ -84,28 +104,19 @@ def classify_exceptions(
     config = config or ExceptionConfig()
     if history is not None and history.height == 0:
         history = None
-    clf = Context(
-        allocations, suggestions, receipts, invoices, customers, config, history, disputes or {}
+    ctx = Context(
+        allocations,
+        suggestions,
+        receipts,
+        invoices,
+        customers,
+        config,
+        history,
+        disputes or {},
+        payment_history(allocations, receipts, invoices, period),
     )
-    receipt_residuals(clf)
-    invoice_residuals(clf)
-    tolerance_allocations(clf)
-    repeated_late(clf, payment_history(allocations, receipts, invoices, period))
-
-    seen: dict[str, int] = defaultdict(int)
-    for row in clf.out:
-        key = (
-            row["type"],
-            row["receipt_id"],
-            row["invoice_id"] or (row["customer_id"] if row["receipt_id"] is None else None),
-        )
-        seen[key] += 1
-        extra = "" if seen[key] == 1 else str(seen[key])
-        row["exception_id"] = exception_id(key[0], key[1], key[2], extra)
-        if extra:
-            row["key"] += f"#{extra}"
-    df = pl.DataFrame(clf.out, schema=COLUMNS) if clf.out else pl.DataFrame(schema=COLUMNS)
-    return in_register_order(df.select(list(COLUMNS)))
+    rows = pl.concat([family.check(ctx) for family in FAMILIES])
+    return in_register_order(finish(rows, config))
 
 
 __all__ = [

@@ -11,8 +11,8 @@ from decimal import Decimal
 import polars as pl
 
 from arlib.exceptions.candidates import CHARGE, DISCOUNT, candidate_hits, truthy
-from arlib.exceptions.config import CLASS_OF, TOLERANCE_KINDS
-from arlib.exceptions.register import exception_key
+from arlib.exceptions.config import TOLERANCE_KINDS
+from arlib.exceptions.register import ROW_SCHEMA
 from arlib.keying import describe_keying_error
 from arlib.kpis import HISTORY_SCHEMA
 from arlib.money import cents_expr, fmt_money, to_cents
@@ -20,7 +20,7 @@ from arlib.schema import MONEY
 from arlib.terms import parse_terms
 
 
-def _pct(rate: Decimal) -> str:
+def pct_text(rate: Decimal) -> str:
     """0.13 -> '13', 0.015 -> '1.5'."""
     return f"{(rate * 100).normalize():f}"
 
@@ -121,9 +121,19 @@ class Context:
     method per residual family. Python only loops over residual rows, with dict lookups."""
 
     def __init__(
-        self, allocations, suggestions, receipts, invoices, customers, config, history, disputes
+        self,
+        allocations,
+        suggestions,
+        receipts,
+        invoices,
+        customers,
+        config,
+        history,
+        disputes,
+        current_history,
     ):
         c = self.c = config
+        self.current_history = current_history
         self.out: list[dict] = []
         self.disputes = disputes
         self.history = history
@@ -338,23 +348,33 @@ class Context:
             nulls_last=True,
             maintain_order=True,
         )
-        self.tolerance = tol.to_dicts()
-        # the customer's bank charges written off in this close: evidence that its bank
-        # deducts fees (see ``charge_reading``)
-        self.charges: dict[tuple, list[dict]] = defaultdict(list)
-        for a in self.tolerance:
-            if a.get("kind") == "bank_charge" and a.get("customer_id"):
-                self.charges[(a["customer_id"], a.get("currency"))].append(a)
-        self.pairs = defaultdict(list)
-        for a in cash.join(
-            tol.filter(flagged | (pl.col("kind") == "write_off"))
-            .select("receipt_id", "invoice_id")
-            .unique(),
-            on=["receipt_id", "invoice_id"],
-            how="semi",
-            nulls_equal=True,
-        ).iter_rows(named=True):
-            self.pairs[(a["receipt_id"], a["invoice_id"])].append(a["applied_amount"])
+        self.tolerance = tol
+        # the customer's bank charges written off in this close, as (invoice, amount):
+        # evidence that its bank deducts fees (see ``charge_reading``)
+        self.charges: dict[tuple, list[tuple]] = {
+            (customer, currency): list(zip(ids, amounts, strict=True))
+            for customer, currency, ids, amounts in tol.filter(
+                (pl.col("kind") == "bank_charge") & truthy("customer_id")
+            )
+            .group_by("customer_id", "currency", maintain_order=True)
+            .agg("invoice_id", "applied_amount")
+            .iter_rows()
+        }
+        # cash applied on each flagged or written-off pair (what was open before the write-off)
+        self.pair_cash = (
+            cash.join(
+                tol.filter(flagged | (pl.col("kind") == "write_off"))
+                .select("receipt_id", "invoice_id")
+                .unique(),
+                on=["receipt_id", "invoice_id"],
+                how="semi",
+                nulls_equal=True,
+            )
+            .group_by("receipt_id", "invoice_id")
+            .agg(pl.col("applied_amount").sum().alias("_pair_cash"))
+        )
+        self.invoice_frame = inv
+        self.receipt_frame = receipt_by_id
 
         sug_ids = (
             res_sug.select(pl.col("invoice_ids").str.split("|").alias("invoice_id"))
@@ -366,18 +386,19 @@ class Context:
                 hits.select("invoice_id"),
                 cash.join(res_ids, on="receipt_id", how="semi").select("invoice_id"),
                 sug_ids,
-                tol.select("invoice_id"),
             ]
         ).unique()
         self.invoices = {
             r["invoice_id"]: r
             for r in inv.join(need, on="invoice_id", how="semi", nulls_equal=True).to_dicts()
         }
-        need_rec = pl.concat([inv_cash.select("receipt_id"), tol.select("receipt_id")]).unique()
         self.receipt_by_id = {
             r["receipt_id"]: r
             for r in receipt_by_id.join(
-                need_rec, on="receipt_id", how="semi", nulls_equal=True
+                inv_cash.select("receipt_id").unique(),
+                on="receipt_id",
+                how="semi",
+                nulls_equal=True,
             ).to_dicts()
         }
 
@@ -399,8 +420,6 @@ class Context:
         """One exception; ``about`` is what it is about (see :func:`exception_key`)."""
         self.out.append(
             {
-                "key": exception_key(kind, about, receipt, invoice, customer),
-                "class": CLASS_OF[kind],
                 "type": kind,
                 "customer_id": customer,
                 "receipt_id": receipt,
@@ -408,12 +427,17 @@ class Context:
                 "amount": amount,
                 "currency": currency,
                 "evidence": evidence,
-                "suggested_action": self.c.action(kind),
                 "status": status,
                 "source_file": (src or {}).get("source_file"),
                 "source_row": (src or {}).get("source_row"),
+                "about": about,
             }
         )
+
+    def take_rows(self) -> pl.DataFrame:
+        """The rows :meth:`add` collected, as a frame (:data:`ROW_SCHEMA`); starts afresh."""
+        rows, self.out = self.out, []
+        return pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
 
     # -- helpers
     def line_key(self, r: dict) -> tuple:
@@ -472,21 +496,27 @@ class Context:
         tol = self.c.rounding_tolerance
         matching = [(r, d) for r, d in terms if abs(discount - amount * r) <= tol]
         if not matching:
-            allowed = ", ".join(f"{_pct(r)}%" for r, _ in terms)
+            allowed = ", ".join(f"{pct_text(r)}%" for r, _ in terms)
             return "discount_outside_terms", f"{base}; terms allow {allowed}"
         inv_date = inv.get("invoice_date")
         for rate, days in matching:
             if paid_on is None or inv_date is None:
-                return "discount", f"{base}; in terms {_pct(rate)}/{days} (payment date unknown)"
+                return (
+                    "discount",
+                    f"{base}; in terms {pct_text(rate)}/{days} (payment date unknown)",
+                )
             end = inv_date + dt.timedelta(days=days + self.c.discount_grace_days)
             if paid_on <= end:
-                return "discount", f"{base}; paid {paid_on} within {_pct(rate)}/{days} (by {end})"
+                return (
+                    "discount",
+                    f"{base}; paid {paid_on} within {pct_text(rate)}/{days} (by {end})",
+                )
         rate, days = matching[0]
         end = inv_date + dt.timedelta(days=days + self.c.discount_grace_days)
         late = (paid_on - end).days
         return (
             "discount_outside_terms",
-            f"{base}; paid {paid_on}, {late} day(s) after the {_pct(rate)}/{days} window "
+            f"{base}; paid {paid_on}, {late} day(s) after the {pct_text(rate)}/{days} window "
             f"ended {end}",
         )
 
@@ -505,9 +535,9 @@ class Context:
         if not (c.rounding_tolerance < short <= tol) or short != short.to_integral_value():
             return None
         seen = [
-            a
-            for a in self.charges.get((inv.get("customer_id"), cur), [])
-            if a.get("invoice_id") != inv["invoice_id"]
+            amount
+            for invoice_id, amount in self.charges.get((inv.get("customer_id"), cur), [])
+            if invoice_id != inv["invoice_id"]
         ]
         if not seen:
             return False, (
@@ -515,7 +545,7 @@ class Context:
                 f"{fmt_money(tol)}, but no bank charges of {inv.get('customer_id')} were "
                 "seen this close"
             )
-        amounts = ", ".join(fmt_money(a["applied_amount"]) for a in seen[:5])
+        amounts = ", ".join(fmt_money(amount) for amount in seen[:5])
         return True, (
             f"{fmt_money(short)} ≤ bank-charge tolerance {fmt_money(tol)}, and "
             f"{inv.get('customer_id')}'s bank deducted charges on {len(seen)} other "
@@ -571,7 +601,7 @@ class Context:
         rate = net_of_tax(paid, amount, c.tax_rates, c.tax_tolerance)
         if rate is not None:
             return "tax_difference", (
-                f"{fmt_money(paid)} ≈ {label} {fmt_money(amount)} / (1 + {_pct(rate)}%) "
+                f"{fmt_money(paid)} ≈ {label} {fmt_money(amount)} / (1 + {pct_text(rate)}%) "
                 f"= {fmt_money(amount / (1 + rate))}: paid net of VAT"
             )
         return None

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
+
 from arlib.exceptions.context import Context
 from arlib.money import fmt_money
 
 
-def invoice_residuals(ctx: Context) -> None:
+def invoice_residuals(ctx: Context) -> pl.DataFrame:
     """Disputed or partly paid invoices still open, by invoice id."""
     for inv in ctx.residual_invoices:
         invoice_residual(ctx, inv, inv.get("applied") or Decimal(0), inv["open_amount"])
+    return ctx.take_rows()
 
 
 def invoice_residual(ctx: Context, inv: dict, applied: Decimal, open_amt: Decimal) -> None:

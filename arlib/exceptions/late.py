@@ -10,8 +10,9 @@ from arlib.exceptions.context import Context
 from arlib.kpis import HISTORY_SCHEMA
 
 
-def repeated_late(ctx: Context, current: pl.DataFrame) -> None:
+def repeated_late(ctx: Context) -> pl.DataFrame:
     c = ctx.c
+    current = ctx.current_history
     hist = (
         current
         if ctx.history is None
@@ -55,3 +56,4 @@ def repeated_late(ctx: Context, current: pl.DataFrame) -> None:
             src=None,
             about="customer",
         )
+    return ctx.take_rows()

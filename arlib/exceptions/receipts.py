@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
+
 from arlib.exceptions.context import Context
 from arlib.money import fmt_money
 
 
-def receipt_residuals(ctx: Context) -> None:
+def receipt_residuals(ctx: Context) -> pl.DataFrame:
     """Residual receipts in statement order (source file, row, receipt id)."""
     for r in ctx.residual_receipts:
         group = ctx.line_groups.get(ctx.line_key(r), [])
         receipt_residual(ctx, r, group if any(o is r for o in group) else [r])
+    return ctx.take_rows()
 
 
 def receipt_residual(ctx: Context, r: dict, group: list[dict]) -> None:

@@ -7,9 +7,25 @@ import hashlib
 
 import polars as pl
 
-from arlib.exceptions.config import CLASS_OF
+from arlib.exceptions.config import CLASS_OF, COLUMNS, ExceptionConfig
+from arlib.schema import MONEY
 
 ABOUT = ("receipt", "invoice", "pair", "customer")
+
+# A register row as a check raises it; :func:`finish` adds its identities, class and action.
+ROW_SCHEMA = {
+    "type": pl.String,
+    "customer_id": pl.String,
+    "receipt_id": pl.String,
+    "invoice_id": pl.String,
+    "amount": MONEY,
+    "currency": pl.String,
+    "evidence": pl.String,
+    "status": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "about": pl.String,
+}
 
 
 def exception_key(kind, about, receipt_id, invoice_id, customer_id) -> str:
@@ -31,7 +47,50 @@ def exception_id(kind: str, receipt_id: str | None, invoice_id: str | None, extr
     return "EX-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
 
 
-# --------------------------------------------------------------------------- frame prep
+def finish(rows: pl.DataFrame, config: ExceptionConfig) -> pl.DataFrame:
+    """Register rows, in the order the checks raised them, as ``exceptions.csv`` rows: the
+    class and action of each type, the ``key`` (:func:`exception_key`) and the
+    ``exception_id`` (:func:`exception_id`); a second exception of the same type on the
+    same ids is numbered (``#2``) in the order raised."""
+    kind, receipt, invoice = pl.col("type"), pl.col("receipt_id"), pl.col("invoice_id")
+    customer, about = pl.col("customer_id"), pl.col("about")
+    third = (
+        pl.when(invoice.is_not_null() & (invoice != ""))
+        .then(invoice)
+        .when(receipt.is_null())
+        .then(customer)
+    )
+    nth = pl.int_range(1, pl.len() + 1).over(kind, receipt, third)
+    extra = pl.when(nth > 1).then(nth.cast(pl.String)).otherwise(pl.lit(""))
+    ids = {
+        "receipt": [receipt],
+        "invoice": [invoice],
+        "pair": [receipt, invoice],
+        "customer": [customer],
+    }
+    key = pl.lit(None, pl.String)
+    for name, parts in ids.items():
+        joined = pl.concat_str(
+            [kind, pl.lit(name), *(p.fill_null("") for p in parts)], separator=":"
+        )
+        key = pl.when(about == name).then(joined).otherwise(key)
+    hashed_text = pl.concat_str(
+        [kind, receipt.fill_null(""), third.fill_null("")], separator="|"
+    ) + pl.when(nth > 1).then("|" + extra).otherwise(pl.lit(""))
+    done = rows.with_columns(
+        (key + pl.when(nth > 1).then("#" + extra).otherwise(pl.lit(""))).alias("key"),
+        hashed_text.alias("_hashed"),
+        kind.replace_strict(CLASS_OF, return_dtype=pl.String).alias("class"),
+        kind.replace_strict({k: config.action(k) for k in CLASS_OF}, return_dtype=pl.String).alias(
+            "suggested_action"
+        ),
+    )
+    digests = [
+        "EX-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+        for text in done.get_column("_hashed").to_list()
+    ]
+    done = done.with_columns(pl.Series("exception_id", digests, dtype=pl.String))
+    return done.select(list(COLUMNS)).cast(COLUMNS)
 
 
 def in_register_order(exceptions: pl.DataFrame) -> pl.DataFrame:
