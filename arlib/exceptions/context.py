@@ -109,6 +109,14 @@ def _complete(
     return df.with_columns(missing) if missing else df
 
 
+def _last_of_each(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """One row per ``key``, the last (as a dict built row by row would keep); ids are
+    unique in a validated close, so the frame usually comes back as it is."""
+    if frame.get_column(key).n_unique() == frame.height:
+        return frame
+    return frame.unique(key, keep="last", maintain_order=True)
+
+
 def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
     out: dict[object, list[dict]] = defaultdict(list)
     for row in rows:
@@ -140,10 +148,8 @@ class Context:
         keys = list(dict.fromkeys(c.duplicate_line_keys))
 
         # only the columns the checks read (rows become dicts only where needed, and narrow)
-        inv = (
-            _complete(invoices, _INVOICE_COLUMNS)
-            .select(list(_INVOICE_COLUMNS))
-            .unique("invoice_id", keep="last", maintain_order=True)
+        inv = _last_of_each(
+            _complete(invoices, _INVOICE_COLUMNS).select(list(_INVOICE_COLUMNS)), "invoice_id"
         )
         rec = _complete(receipts, _RECEIPT_COLUMNS)
         rec = rec.with_columns(pl.lit(None, pl.String).alias(k) for k in keys if k not in rec)
@@ -174,9 +180,12 @@ class Context:
         first_sug = sug.group_by("receipt_id", maintain_order=True).agg(
             pl.col("customer_id").first().alias("_sug_customer")
         )
-        receipt_by_id = rec.select(
-            "receipt_id", "value_date", "payer_name", "memo", "source_file", "source_row"
-        ).unique("receipt_id", keep="last", maintain_order=True)
+        receipt_by_id = _last_of_each(
+            rec.select(
+                "receipt_id", "value_date", "payer_name", "memo", "source_file", "source_row"
+            ),
+            "receipt_id",
+        )
         u = pl.col("unapplied")
         rec = (
             rec.join(first_sug, on="receipt_id", how="left", maintain_order="left")
@@ -219,10 +228,13 @@ class Context:
 
         # a receipt of the same amount from the same customer, applied whole to a paid invoice
         ask = res.filter(truthy("_customer")).select("_ord", "receipt_id", "_customer", "_pc")
+        # only receipts of a customer and amount some residual receipt has can be its twin
+        alike = rec.join(
+            ask.select("_customer", "_pc").unique(), on=["_customer", "_pc"], how="semi"
+        )
         others = (
-            cash.join(inv.filter(pl.col("status") == "paid"), on="invoice_id", how="semi")
-            .join(
-                rec.select(
+            cash.join(
+                alike.select(
                     "receipt_id",
                     pl.col("_ord").alias("_other_ord"),
                     "_customer",
@@ -232,6 +244,7 @@ class Context:
                 ),
                 on="receipt_id",
             )
+            .join(inv.filter(pl.col("status") == "paid"), on="invoice_id", how="semi")
             .filter(pl.col("applied_amount") == pl.col("_other_amount"))
             .select(
                 "_customer",
