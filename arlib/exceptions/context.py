@@ -266,7 +266,7 @@ class Context:
         self.dup_history: dict[int, dict] = {}
         asked = ask.select(pl.col("_customer").alias("customer_id")).unique()
         if history is not None:
-            h = (
+            paid = (
                 _complete(history, HISTORY_SCHEMA)
                 .select(
                     "period",
@@ -281,8 +281,25 @@ class Context:
                     & pl.col("receipt_id").is_not_null()
                     & pl.col("applied_amount").is_not_null()
                 )
-                .join(asked, on="customer_id", how="semi")
-                .filter(pl.len().over("customer_id", "receipt_id") == 1)  # paid one invoice
+                .join(asked, on="customer_id", how="semi", maintain_order="left")
+            )
+            # only payments of a customer and amount some residual receipt has can be its
+            # twin; of those, receipts that paid exactly one invoice
+            alike = paid.with_columns(cents_expr("applied_amount").alias("_pc")).join(
+                ask.select(pl.col("_customer").alias("customer_id"), "_pc").unique(),
+                on=["customer_id", "_pc"],
+                how="semi",
+                maintain_order="left",
+            )
+            payer = ["customer_id", "receipt_id"]
+            single = (
+                paid.join(alike.select(payer).unique(), on=payer, how="semi")
+                .group_by(payer)
+                .len()
+                .filter(pl.col("len") == 1)
+            )
+            h = (
+                alike.join(single.select(payer), on=payer, how="semi", maintain_order="left")
                 .join(
                     inv.select("invoice_id", "status", pl.lit(True).alias("_known")),
                     on="invoice_id",
@@ -302,7 +319,7 @@ class Context:
                 .with_row_index("_hi")
                 .select(
                     pl.col("customer_id").alias("_customer"),
-                    cents_expr("applied_amount").alias("_pc"),
+                    "_pc",
                     pl.col("receipt_id").alias("_h_receipt"),
                     "_hi",
                     "invoice_id",
