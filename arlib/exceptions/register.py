@@ -8,22 +8,16 @@ import hashlib
 import polars as pl
 
 from arlib.exceptions.config import CLASS_OF, COLUMNS, ExceptionConfig
-from arlib.schema import MONEY
 
 ABOUT = ("receipt", "invoice", "pair", "customer")
 
 # A register row as a check raises it; :func:`finish` adds its identities, class and action.
 ROW_SCHEMA = {
-    "type": pl.String,
-    "customer_id": pl.String,
-    "receipt_id": pl.String,
-    "invoice_id": pl.String,
-    "amount": MONEY,
-    "currency": pl.String,
-    "evidence": pl.String,
-    "status": pl.String,
-    "source_file": pl.String,
-    "source_row": pl.Int64,
+    **{
+        name: dtype
+        for name, dtype in COLUMNS.items()
+        if name not in ("exception_id", "class", "suggested_action", "key")
+    },
     "about": pl.String,
 }
 
