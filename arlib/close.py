@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -59,8 +60,7 @@ ERROR_LINES = 200
 
 
 def _kernel_manager(socket_dir: Path):
-    """A kernel on local IPC sockets in ``socket_dir``: no TCP ports to race for when closes
-    run side by side, and nothing listening on the network."""
+    """A kernel manager on local IPC sockets in ``socket_dir``."""
     from jupyter_client import KernelManager
 
     return KernelManager(
@@ -70,14 +70,52 @@ def _kernel_manager(socket_dir: Path):
     )
 
 
-def execute_notebook(source: Path, target: Path, *, parameters: dict | None, cwd: Path) -> None:
-    """Run one notebook with papermill on a kernel of its own, over local IPC sockets, and
-    shut that kernel down afterwards whatever happened: papermill leaves a kernel it did not
-    start running, and kernels left over (or racing for TCP ports) hung later runs."""
+# What every notebook imports first: a kernel started ahead of its notebook imports these
+# while the previous notebook runs (IPython's exec_lines: no cell, no output, no execution
+# count), so the notebook's own import cell finds them loaded.
+KERNEL_PRELOAD = "import polars; from arlib import charts, notebook, pipeline, views"
+
+
+class Kernel:
+    """A kernel of its own for one notebook, on local IPC sockets: no TCP ports to race for
+    when closes run side by side, and nothing listening on the network. Started when made,
+    so the next notebook's kernel starts (and imports arlib) while this one runs; shut down
+    by :meth:`close` whatever happened (kernels left over hung later runs)."""
+
+    def __init__(self, cwd: Path):
+        self.sockets = Path(tempfile.mkdtemp(prefix="arlib-kernel-"))
+        self.manager = _kernel_manager(self.sockets)
+        # the kernel's own start-up/shutdown chatter stays out of the user's terminal
+        self.manager.start_kernel(
+            cwd=str(cwd),
+            extra_arguments=[
+                "--IPKernelApp.log_level=CRITICAL",
+                f"--IPKernelApp.exec_lines={KERNEL_PRELOAD!r}",
+            ],
+        )
+
+    def close(self) -> None:
+        try:
+            if self.manager.has_kernel:
+                self.manager.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001, S110 - a kernel already gone needs no shutdown
+            pass
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+def execute_notebook(
+    source: Path,
+    target: Path,
+    *,
+    parameters: dict | None,
+    cwd: Path,
+    kernel: Kernel | None = None,
+) -> None:
+    """Run one notebook with papermill on ``kernel`` (a new one when not given), which is
+    shut down afterwards: papermill leaves a kernel it did not start running."""
     import papermill as pm
 
-    sockets = Path(tempfile.mkdtemp(prefix="arlib-kernel-"))
-    manager = _kernel_manager(sockets)
+    kernel = kernel or Kernel(cwd)
     try:
         pm.execute_notebook(
             str(source),
@@ -86,19 +124,12 @@ def execute_notebook(source: Path, target: Path, *, parameters: dict | None, cwd
             cwd=str(cwd),
             progress_bar=False,
             kernel_name="python3",
-            km=manager,
+            km=kernel.manager,
             start_timeout=KERNEL_START_TIMEOUT_S,
             execution_timeout=CELL_TIMEOUT_S,
-            # keep the kernel's own start-up/shutdown chatter out of the user's terminal
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     finally:
-        try:
-            if manager.has_kernel:
-                manager.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001, S110 - a kernel already gone needs no shutdown
-            pass
-        shutil.rmtree(sockets, ignore_errors=True)
+        kernel.close()
 
 
 class CloseFailed(RuntimeError):
@@ -444,36 +475,23 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
     parameters = notebook_parameters(config, params_file, overrides, build, context)
     books = [notebooks_dir(config.root) / name for name in NOTEBOOKS]
     bar = tqdm(books, desc=f"close {config.period}", unit="notebook", disable=not progress)
-    for notebook in bar:
-        bar.set_postfix_str(notebook.name)
-        target = build / notebook.name
-        started = time.perf_counter()
-        try:
-            execute_notebook(notebook, target, parameters=parameters, cwd=build)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a clean, named stop
-            where = _failed_cell(exc)
-            details = "".join(f"  {line}\n" for line in _failure_details(exc, state))
-            kept = _keep_failed_run(
-                build,
-                failed,
-                f"This close of {config.period} FAILED in {notebook.name}, {where}"
-                + ("\n" if where.endswith(":") else ".\n")
-                + details
-                + "These notebooks are the record of the failed run, not a complete close.\n",
+    # the HTML copies are written beside the next notebook's run, one at a time, in order
+    exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arlib-html")
+    pending: list[Future] = []
+    upcoming = Kernel(build)
+    try:
+        for position, notebook in enumerate(bar):
+            bar.set_postfix_str(notebook.name)
+            kernel, upcoming = upcoming, (Kernel(build) if position + 1 < len(books) else None)
+            pending.append(
+                _run_one(config, notebook, build, parameters, kernel, audit, exports, failed)
             )
-            record = (
-                f"the error-bannered notebook is kept in {failed}"
-                if kept is None
-                else f"the record of the failed run could not be kept in {failed}: {kept}"
-            )
-            raise CloseFailed(f"{notebook.name} failed at {where}\n{details}{record}") from None
-        _html(target, target.with_suffix(".html"))
-        audit.step(
-            notebook.stem,
-            parameters={"params_file": parameters["params_file"]},
-            outputs=[target],
-            seconds=time.perf_counter() - started,
-        )
+        for done in pending:
+            done.result()
+    finally:
+        if upcoming is not None:
+            upcoming.close()
+        exports.shutdown(wait=True)
     try:
         _publish_outputs(config, state, build, audit, context)
     except Exception as exc:  # noqa: BLE001 - named like a failed notebook, nothing published
@@ -484,6 +502,46 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
             + "\n".join(bounded_lines(str(exc), limit=ERROR_LINES))
         ) from None
     shutil.rmtree(state)
+
+
+def _run_one(config, notebook, build, parameters, kernel, audit, exports, failed) -> Future:
+    """Run one notebook on ``kernel``; its HTML copy and audit step go to ``exports``
+    (returned as a future). A failure becomes a :class:`CloseFailed` naming the cell, with
+    the error-bannered notebooks kept in ``failed``."""
+    target = build / notebook.name
+    started = time.perf_counter()
+    try:
+        execute_notebook(notebook, target, parameters=parameters, cwd=build, kernel=kernel)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a clean, named stop
+        where = _failed_cell(exc)
+        details = "".join(f"  {line}\n" for line in _failure_details(exc, build / STATE))
+        kept = _keep_failed_run(
+            build,
+            failed,
+            f"This close of {config.period} FAILED in {notebook.name}, {where}"
+            + ("\n" if where.endswith(":") else ".\n")
+            + details
+            + "These notebooks are the record of the failed run, not a complete close.\n",
+        )
+        record = (
+            f"the error-bannered notebook is kept in {failed}"
+            if kept is None
+            else f"the record of the failed run could not be kept in {failed}: {kept}"
+        )
+        raise CloseFailed(f"{notebook.name} failed at {where}\n{details}{record}") from None
+    ran = time.perf_counter() - started
+
+    def export() -> None:
+        exported = time.perf_counter()
+        _html(target, target.with_suffix(".html"))
+        audit.step(
+            notebook.stem,
+            parameters={"params_file": parameters["params_file"]},
+            outputs=[target],
+            seconds=ran + time.perf_counter() - exported,
+        )
+
+    return exports.submit(export)
 
 
 def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, context) -> None:
