@@ -212,6 +212,11 @@ class AuditLog:
             handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
 
 
+def _load_exporter() -> None:
+    """Import nbconvert (a second or two) while the first notebook runs."""
+    import nbconvert  # noqa: F401
+
+
 def _html(notebook: Path, target: Path) -> None:
     """A code-hidden HTML copy for reviewers who do not run Jupyter."""
     import nbformat
@@ -477,7 +482,7 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
     bar = tqdm(books, desc=f"close {config.period}", unit="notebook", disable=not progress)
     # the HTML copies are written beside the next notebook's run, one at a time, in order
     exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arlib-html")
-    pending: list[Future] = []
+    pending: list[Future] = [exports.submit(_load_exporter)]
     upcoming = Kernel(build)
     try:
         for position, notebook in enumerate(bar):
