@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
 import polars as pl
 from pydantic import Field
 
 from arlib.aging import to_base
-from arlib.money import fmt_money, round_money
+from arlib.money import cents_expr, fmt_money, money_expr, round_money
 from arlib.paramtypes import Exact, Flag, Range, Section, Whole
 from arlib.schema import MONEY
 
@@ -129,15 +129,21 @@ def payment_history(
         "currency",
         (pl.col("payment_date") - pl.col("due_date")).dt.total_days().alias("days_late"),
     )
-    return out.cast(HISTORY_SCHEMA).sort("period", "customer_id", "invoice_id", "receipt_id")
+    # a given period is one value on every row: sorting by it too only takes longer
+    keys = ["customer_id", "invoice_id", "receipt_id"]
+    return out.cast(HISTORY_SCHEMA).sort(keys if period else ["period", *keys])
 
 
 def _merge_history(history: pl.DataFrame | None, current: pl.DataFrame) -> pl.DataFrame:
     if history is None or history.height == 0:
         return current
+    keys = ["period", "receipt_id", "invoice_id"]
     past = history.select(list(HISTORY_SCHEMA)).cast(HISTORY_SCHEMA)
-    both = pl.concat([past, current], how="vertical")
-    return both.unique(["period", "receipt_id", "invoice_id"], keep="last", maintain_order=True)
+    # the last row of each key over both, in order, without hashing both: a key this
+    # period has keeps this period's row
+    past = past.join(current, on=keys, how="anti", nulls_equal=True, maintain_order="left")
+    kept = [frame.unique(keys, keep="last", maintain_order=True) for frame in (past, current)]
+    return pl.concat(kept, how="vertical")
 
 
 # --------------------------------------------------------------------------- formulas
@@ -176,51 +182,68 @@ def _days(history: pl.DataFrame, clamp: bool) -> pl.Expr:
     return pl.when(days < 0).then(0).otherwise(days) if clamp else days
 
 
+def _half_up(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    """num / den rounded half-up (away from zero) to a whole number, exactly, in Int128;
+    null when den is 0."""
+    q = (2 * num.abs() + den.abs()) // (2 * den.abs())
+    return pl.when(den != 0).then(q * num.sign() * den.sign())
+
+
 def _weighted_sums(history: pl.DataFrame, keys: list[str], clamp: bool) -> pl.DataFrame:
-    """Per ``keys``: payments, Σ amount, Σ(days late × amount) -- exact Decimal sums in one
-    polars aggregation (a Python loop per customer took 30 s at a million payments) -- and
-    the largest days late."""
-    d = _days(history, clamp)
-    return (
-        history.filter(pl.col("days_late").is_not_null())
-        .group_by(keys)
-        .agg(
-            pl.len().alias("payments"),
-            pl.col("applied_amount").sum().alias("paid"),
-            (d.cast(pl.Decimal(38, 0)) * pl.col("applied_amount")).sum().alias("weighted"),
-            d.max().alias("max_days"),
-        )
-        .sort(keys)  # a blank period sorts first, as it always did in the trend
+    """Per ``keys``: payments, Σ amount, the largest days late, and ``avg`` = Σ(days late ×
+    amount) / Σ amount half-up to the cent (null without payments) -- exact integer sums
+    of cents and their quotient rounded in polars (a Python loop per customer took 30 s at
+    a million payments). ``negative``: the quotient's sign as Decimal division gives it
+    (an average that rounds to 0 from below, or 0 over a negative sum, is ``-0.00``)."""
+    paying = history.filter(pl.col("days_late").is_not_null()).with_columns(
+        cents_expr("applied_amount").cast(pl.Int128).alias("_cents"),
+        _days(history, clamp).alias("_days"),
     )
-
-
-def _weighted(weighted: Decimal, paid: Decimal) -> Decimal | None:
-    """Σ(days × amount) / Σ amount, rounded half-up to the cent; None without payments."""
-    return None if paid == 0 else round_money(weighted / paid)
+    sums = [
+        pl.len().cast(pl.Int64).alias("payments"),
+        pl.col("applied_amount").sum().cast(MONEY).alias("paid"),
+        (pl.col("_days").cast(pl.Int128) * pl.col("_cents")).sum().alias("_weighted"),
+        pl.col("_cents").sum().alias("_paid"),
+        pl.col("_days").max().alias("max_days"),
+    ]
+    # a blank period sorts first, as it always did in the trend; no keys: one row in all
+    per = paying.group_by(keys).agg(sums).sort(keys) if keys else paying.select(sums)
+    weighted, paid = pl.col("_weighted"), pl.col("_paid")
+    avg = _half_up(100 * weighted, paid).cast(pl.Int64)
+    return per.with_columns(avg.alias("avg_cents")).select(
+        *keys,
+        "payments",
+        "paid",
+        money_expr("avg_cents").alias("avg"),
+        "avg_cents",
+        ((weighted < 0) != (paid < 0)).alias("negative"),
+        "max_days",
+    )
 
 
 def average_days_late(history: pl.DataFrame, config: KpiConfig | None = None) -> pl.DataFrame:
     """Per customer: Σ(days late × amount paid) / Σ amount paid, over cash allocations."""
     config = config or KpiConfig()
     sums = _weighted_sums(history, ["customer_id"], config.clamp_early_payments)
-    rows = [
-        {
-            "customer_id": r["customer_id"],
-            "payments": r["payments"],
-            "paid_amount": r["paid"],
-            "avg_days_late": _weighted(r["weighted"], r["paid"]),
-            "max_days_late": r["max_days"],
-        }
-        for r in sums.iter_rows(named=True)
-    ]
-    schema = {
-        "customer_id": pl.String,
-        "payments": pl.Int64,
-        "paid_amount": MONEY,
-        "avg_days_late": MONEY,
-        "max_days_late": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema).sort("customer_id", nulls_last=True)
+    return sums.select(
+        pl.col("customer_id").cast(pl.String),
+        "payments",
+        pl.col("paid").alias("paid_amount"),
+        pl.col("avg").alias("avg_days_late"),
+        pl.col("max_days").cast(pl.Int64).alias("max_days_late"),
+    ).sort("customer_id", nulls_last=True)
+
+
+def _slope(ys: list[Decimal]) -> Decimal:
+    """The least-squares slope of ``ys`` over 0, 1, 2, ... in Decimal arithmetic, half-up
+    to the cent: how a slope exactly halfway between two cents has always been rounded
+    (the 28-digit division can land on either side), so that the exact one in
+    :func:`days_late_trend` defers to it there."""
+    n = len(ys)
+    xs = [Decimal(i) for i in range(n)]
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return round_money(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx)
 
 
 def days_late_trend(history: pl.DataFrame, config: KpiConfig | None = None) -> pl.DataFrame:
@@ -228,57 +251,75 @@ def days_late_trend(history: pl.DataFrame, config: KpiConfig | None = None) -> p
 
     ``trend`` is ``worsening`` (slope > threshold), ``improving`` (< −threshold),
     ``stable``, or ``insufficient data`` (fewer than ``trend_min_periods`` periods).
+
+    The slope over periods x = 0..n−1 of averages Y (in cents) is, exactly,
+    6·Σ(2x − n + 1)·Y / (n(n² − 1)) cents, rounded half-up in integers for every customer
+    at once; only a slope exactly halfway between two cents is left to :func:`_slope`.
     """
     config = config or KpiConfig()
     sums = _weighted_sums(history, ["customer_id", "period"], config.clamp_early_payments)
-    per_customer: dict[str | None, list[tuple[str, Decimal]]] = {}
-    for r in sums.iter_rows(named=True):
-        series = per_customer.setdefault(r["customer_id"], [])
-        value = _weighted(r["weighted"], r["paid"])
-        if value is not None:
-            series.append((r["period"], value))
-    rows = []
-    for cid, series in per_customer.items():
-        n = len(series)
-        slope = None
-        if n >= 2:
-            xs = [Decimal(i) for i in range(n)]
-            ys = [v for _, v in series]
-            mx, my = sum(xs) / n, sum(ys) / n
-            sxx = sum((x - mx) ** 2 for x in xs)
-            slope = round_money(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx)
-        thr = config.trend_threshold_days
-        if n < config.trend_min_periods or slope is None:
-            trend = "insufficient data"
-        elif slope > thr:
-            trend = "worsening"
-        elif slope < -thr:
-            trend = "improving"
-        else:
-            trend = "stable"
-        rows.append(
-            {
-                "customer_id": cid,
-                "periods": n,
-                "series": " | ".join(f"{p}: {v}" for p, v in series),
-                "latest_days_late": series[-1][1] if series else None,
-                "slope_days_per_period": slope,
-                "trend": trend,
-            }
+    n = pl.len().cast(pl.Int128)
+    y = pl.col("avg_cents").cast(pl.Int128)
+    num = 6 * ((2 * pl.int_range(pl.len()).cast(pl.Int128) - n + 1) * y).sum()
+    den = n * (n * n - 1)
+    value = pl.when(pl.col("negative") & (pl.col("avg_cents") == 0))
+    value = value.then(pl.lit("-0.00")).otherwise(pl.col("avg").cast(pl.String))
+    per = (
+        sums.filter(pl.col("avg").is_not_null())
+        .group_by("customer_id", maintain_order=True)
+        .agg(
+            pl.len().cast(pl.Int64).alias("periods"),
+            pl.format("{}: {}", pl.col("period").fill_null("None"), value)
+            .str.join(" | ")
+            .alias("series"),
+            pl.col("avg").last().alias("latest_days_late"),
+            pl.col("avg"),
+            _half_up(num, den).cast(pl.Int64).alias("slope"),
+            ((num.abs() % den.clip(1)) * 2 == den).alias("tie"),
         )
-    schema = {
-        "customer_id": pl.String,
-        "periods": pl.Int64,
-        "series": pl.String,
-        "latest_days_late": MONEY,
-        "slope_days_per_period": MONEY,
-        "trend": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema).sort("customer_id", nulls_last=True)
+    )
+    everyone = sums.select(pl.col("customer_id").unique(maintain_order=True))
+    per = everyone.join(per, on="customer_id", how="left", nulls_equal=True, maintain_order="left")
+    per = per.with_columns(pl.col("periods").fill_null(0), pl.col("series").fill_null(""))
+    ties = per.with_row_index("_i").filter(pl.col("tie") & (pl.col("periods") >= 2))
+    slope = per["slope"]
+    if ties.height:
+        redone = [int(_slope(ys) * 100) for ys in ties["avg"].to_list()]
+        slope = slope.scatter(ties["_i"], pl.Series(redone, dtype=pl.Int64))
+    thr = config.trend_threshold_days * 100  # slope in cents > thr ⇔ > ⌊thr⌋
+    floor = int(thr.to_integral_value(rounding=ROUND_FLOOR))
+    cents = pl.col("slope")
+    trend = (
+        pl.when((pl.col("periods") < config.trend_min_periods) | cents.is_null())
+        .then(pl.lit("insufficient data"))
+        .when(cents > floor)
+        .then(pl.lit("worsening"))
+        .when(cents < -floor)
+        .then(pl.lit("improving"))
+        .otherwise(pl.lit("stable"))
+    )
+    return (
+        per.with_columns(slope.alias("slope"))
+        .select(
+            pl.col("customer_id").cast(pl.String),
+            "periods",
+            "series",
+            pl.col("latest_days_late").cast(MONEY),
+            money_expr(pl.col("slope")).alias("slope_days_per_period"),
+            trend.alias("trend"),
+        )
+        .sort("customer_id", nulls_last=True)
+    )
 
 
 def _sum(df: pl.DataFrame, col: str) -> Decimal:
-    return sum((v for v in df[col].to_list() if v is not None), ZERO)
+    """Σ of a money column, exact: polars adds the Decimal column (0.00 when empty)."""
+    total = df.get_column(col).sum()
+    return ZERO if total is None else ZERO + total
+
+
+def _daily(frame: pl.DataFrame, date: str) -> pl.DataFrame:
+    return frame.group_by(date).agg(pl.col("amount_base").sum())
 
 
 def weekly_collection(
@@ -296,26 +337,22 @@ def weekly_collection(
     ``clearances_base``: date, kind, amount_base (every allocation reduces AR; ``cash``
     rows are what was collected).
     """
+    # each week reads sums per day (exact: sums of sums), not the million rows again
+    sales, cleared = _daily(invoices_base, "invoice_date"), _daily(clearances_base, "date")
+    cash = _daily(clearances_base.filter(pl.col("kind") == "cash"), "date")
     rows = []
     start = period_start
     week = 1
     while start <= period_end:
         end = min(start + dt.timedelta(days=6), period_end)
-        sales_before = invoices_base.filter(
+        sales_before = sales.filter(
             (pl.col("invoice_date") >= period_start) & (pl.col("invoice_date") < start)
         )
-        cleared_before = clearances_base.filter(
-            (pl.col("date") >= period_start) & (pl.col("date") < start)
-        )
+        cleared_before = cleared.filter((pl.col("date") >= period_start) & (pl.col("date") < start))
         ar_start = (
             opening_ar + _sum(sales_before, "amount_base") - _sum(cleared_before, "amount_base")
         )
-        collected = _sum(
-            clearances_base.filter(
-                (pl.col("kind") == "cash") & pl.col("date").is_between(start, end)
-            ),
-            "amount_base",
-        )
+        collected = _sum(cash.filter(pl.col("date").is_between(start, end)), "amount_base")
         rows.append(
             {
                 "week": week,
@@ -367,19 +404,24 @@ def compute_kpis(
     fx_rates: pl.DataFrame | None = None,
     config: KpiConfig | None = None,
     history: pl.DataFrame | None = None,
+    current_history: pl.DataFrame | None = None,
 ) -> KpiResult:
     """All KPIs of the period from the matcher's frames and the aging detail.
 
     ``opening_ar`` is the base-currency AR at the period start (the previous close's
     open items). Credit sales are invoices dated in the period; closing AR is the aging
     detail's outstanding (credit balances excluded), current AR its not-yet-due part.
+    ``current_history`` is this period's :func:`payment_history` when the caller has it
+    already (the close computes it once).
     """
     config = config or KpiConfig()
     opening_ar = Decimal(str(opening_ar))
     days = config.days_in_period or (period_end - period_start).days + 1
     period = period_start.strftime("%Y-%m")
 
-    in_period = invoices.filter(pl.col("invoice_date").is_between(period_start, period_end))
+    in_period = invoices.filter(pl.col("invoice_date").is_between(period_start, period_end)).select(
+        "invoice_date", "amount", "currency"
+    )
     sales_base = to_base(
         in_period, "amount", base_currency=base_currency, fx_rates=fx_rates, as_of=period_end
     )
@@ -387,20 +429,15 @@ def compute_kpis(
     closing = _sum(aging_detail, "open_amount_base")
     current = _sum(aging_detail.filter(pl.col("days_past_due") <= 0), "open_amount_base")
 
-    current_hist = payment_history(allocations, receipts, invoices, period)
+    current_hist = current_history
+    if current_hist is None:
+        current_hist = payment_history(allocations, receipts, invoices, period)
     late = average_days_late(current_hist, config)
-    overall = _weighted_sums(
-        current_hist.with_columns(pl.lit(period).alias("_all")),
-        ["_all"],
-        config.clamp_early_payments,
-    )
-    n_paid, overall_avg = 0, None
-    if overall.height:
-        n_paid = overall["payments"].item()
-        overall_avg = _weighted(overall["weighted"].item(), overall["paid"].item())
+    overall = _weighted_sums(current_hist, [], config.clamp_early_payments)
+    n_paid, overall_avg = overall["payments"].item(), overall["avg"].item()
     merged = _merge_history(history, current_hist)
 
-    clear = allocations.join(
+    clear = allocations.select("receipt_id", "kind", "applied_amount", "currency").join(
         receipts.select("receipt_id", pl.col("value_date").alias("date")),
         on="receipt_id",
         how="left",

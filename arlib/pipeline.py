@@ -165,12 +165,14 @@ class Review:
 class Exceptions:
     """The exceptions of a close: ``found`` by this close's matching, ``carried`` (those
     plus the ones still open from earlier closes), the ``findings`` of the decisions on
-    them, and the payment ``history`` the classification read."""
+    them, the payment ``history`` the classification read, and ``payments``: this period's
+    part of it (:func:`arlib.kpis.payment_history`, computed once for the close)."""
 
     found: pl.DataFrame
     carried: pl.DataFrame
     findings: pl.DataFrame
     history: pl.DataFrame
+    payments: pl.DataFrame
 
 
 def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
@@ -184,10 +186,10 @@ def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
         period = load_stage(config, state_dir)
         result = match_stage(config, state_dir)
         frames = period.frames
-        history = kpis.payment_history(
+        payments = kpis.payment_history(
             result.allocations, result.receipts, result.invoices, period=config.period
         )
-        history = _with_previous_history(config, history)
+        history = _with_previous_history(config, payments)
         found = exceptions.classify_exceptions(
             result.allocations,
             result.suggestions,
@@ -209,7 +211,7 @@ def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
             period=config.period,
             actions=config.exceptions.action,
         )
-        return Exceptions(found, carried, decided, history)
+        return Exceptions(found, carried, decided, history, payments)
 
     return _cached(state_dir, "exceptions", compute)
 
@@ -247,6 +249,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             fx_rates=frames["fx_rates"],
             config=config.kpis,
             history=history,
+            current_history=raised.payments,
         )
         provided = provision.expected_credit_loss(
             aged.detail, config.provision, period.opening_provision

@@ -250,3 +250,27 @@ def test_tiers_worst_per_customer_raise_and_policy():
     assert got["C3"]["tier"] == "B" and "raised C→B" in got["C3"]["reason"]
     assert got["C4"]["tier"] is None and got["C4"]["credit_policy"] == "hold"
     assert tiers["customer_id"].to_list()[:3] == ["C1", "C3", "C2"]  # worst first
+
+
+def test_to_base_as_of_takes_each_currencys_latest_rate_on_or_before_it():
+    # USD: 7.0 on 10-01, 7.2 on 10-20 (given twice: the last one counts), 9.9 after the
+    # as-of date; EUR has no rate; a null currency none either
+    fx = pl.DataFrame(
+        {
+            "date": [dt.date(2026, 10, d) for d in (1, 20, 20, 31)] + [dt.date(2026, 11, 1)],
+            "currency": ["USD", "USD", "USD", "JPY", "USD"],
+            "rate": [D("7.0"), D("7.1"), D("7.2"), D("0.048"), D("9.9")],
+        },
+        schema={"date": pl.Date, "currency": pl.String, "rate": RATE},
+    )
+    df = pl.DataFrame(
+        {
+            "amount": [D("10.00"), D("1.25"), D("3.00"), D("1000.00"), D("5.00")],
+            "currency": ["USD", "CNY", "EUR", "JPY", None],
+        },
+        schema={"amount": MONEY, "currency": pl.String},
+    )
+    out = to_base(df, "amount", base_currency="CNY", fx_rates=fx, as_of=AS_OF)
+    assert out.columns == ["amount", "currency", "fx_rate", "amount_base"]
+    assert out["fx_rate"].to_list() == [D("7.2"), D("1"), None, D("0.048"), None]
+    assert out["amount_base"].to_list() == [D("72.00"), D("1.25"), None, D("48.00"), None]

@@ -163,3 +163,83 @@ def test_days_late_trend_across_periods():
     assert res.history.height == 5
     flat = days_late_trend(history().with_columns(pl.lit(7).alias("days_late")))
     assert flat["trend"][0] == "stable"
+
+
+def series_history(values: list[tuple[str, int]], amount: str = "100.00") -> pl.DataFrame:
+    """One payment of ``amount`` per (period, days late) for customer C1."""
+    return pl.DataFrame(
+        [
+            dict(
+                period=p,
+                customer_id="C1",
+                invoice_id=f"I{i}",
+                receipt_id=f"R{i}",
+                due_date=None,
+                payment_date=None,
+                applied_amount=D(amount),
+                currency="CNY",
+                days_late=n,
+            )
+            for i, (p, n) in enumerate(values)
+        ],
+        schema=HISTORY_SCHEMA,
+    )
+
+
+def test_days_late_average_rounds_half_up_exactly():
+    # (1×1 + 2×2) / 3 = 1.666… -> 1.67; (−1×1 + 0×1) / 2 = −0.5 -> −0.50
+    h = pl.concat(
+        [
+            series_history([("2026-10", 1)], "1.00"),
+            series_history([("2026-10", 2)], "2.00").with_columns(pl.lit("I9").alias("invoice_id")),
+            series_history([("2026-10", -1), ("2026-10", 0)], "1.00").with_columns(
+                pl.lit("C2").alias("customer_id")
+            ),
+        ]
+    )
+    late = average_days_late(h)
+    assert late["avg_days_late"].to_list() == [D("1.67"), D("-0.50")]
+    assert late["paid_amount"].to_list() == [D("3.00"), D("2.00")]
+    assert late["max_days_late"].to_list() == [2, 0]
+
+
+def test_days_late_trend_slope_and_series():
+    # 1, 2, 4 days over three periods: slope (4 − 1) / 2 = 1.5 exactly -> 1.50
+    t = days_late_trend(series_history([("2026-08", 1), ("2026-09", 2), ("2026-10", 4)]))
+    row = t.row(0, named=True)
+    assert row["series"] == "2026-08: 1.00 | 2026-09: 2.00 | 2026-10: 4.00"
+    assert (row["slope_days_per_period"], row["latest_days_late"]) == (D("1.50"), D("4.00"))
+    assert row["trend"] == "stable"  # not above the 2-day threshold
+    # 0, 0, 0, 1: slope 3 × 1 / 10 = 0.3 days per period (6·Σ(2x − n + 1)·y / (n(n² − 1)))
+    t = days_late_trend(
+        series_history([("2026-06", 0), ("2026-07", 0), ("2026-08", 0), ("2026-09", 1)])
+    )
+    assert t["slope_days_per_period"].to_list() == [D("0.30")]
+
+
+def averaging(period: str, days: int, cents: int) -> list[tuple[str, int, str]]:
+    """Payments of one period averaging ``days`` + ``cents``/100 days late: 1.00 paid in
+    all, (100 − cents)/100 at ``days`` and cents/100 a day later."""
+    return [(period, days, f"{(100 - cents) / 100:.2f}"), (period, days + 1, f"{cents / 100:.2f}")]
+
+
+def test_days_late_trend_a_slope_halfway_between_cents_as_decimal_rounds_it():
+    # averages 9.79, −11.03, 0.30: the exact slope (0.30 − 9.79) / 2 = −4.745 is halfway
+    # between cents; the Decimal formula the trend has always used lands its 28-digit
+    # result at −4.74, and the trend keeps that
+    rows = averaging("2026-08", 9, 79) + averaging("2026-09", -12, 97) + averaging("2026-10", 0, 30)
+    h = series_history([(p, n) for p, n, _ in rows])
+    h = h.with_columns(pl.Series("applied_amount", [D(a) for _, _, a in rows], dtype=MONEY))
+    t = days_late_trend(h)
+    assert t["series"].to_list() == ["2026-08: 9.79 | 2026-09: -11.03 | 2026-10: 0.30"]
+    assert t["slope_days_per_period"].to_list() == [D("-4.74")]
+    assert t["trend"].to_list() == ["improving"]
+
+
+def test_days_late_trend_negative_zero_average_as_decimal_writes_it():
+    # −1 day × 0.01 over 3.00 paid: −0.00333… rounds to −0.00, written so in the series
+    h = series_history([("2026-10", -1), ("2026-10", 0), ("2026-10", 0)], "0.01")
+    h = h.with_columns(pl.Series("applied_amount", [D("0.01"), D("1.99"), D("1.00")], dtype=MONEY))
+    t = days_late_trend(h)
+    assert t["series"].to_list() == ["2026-10: -0.00"]
+    assert t["latest_days_late"].to_list() == [D("0.00")]
