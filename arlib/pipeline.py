@@ -200,6 +200,7 @@ def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
             history,
             period=config.period,
             disputes=carry.disputed_by_receipt(frames["decisions"]),
+            current_history=payments,
         )
         carried, decided = carry.carry_exceptions(
             found,

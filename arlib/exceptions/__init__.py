@@ -91,13 +91,15 @@ def classify_exceptions(
     *,
     period: str | None = None,
     disputes: Mapping[str, str] | None = None,
+    current_history: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every residual and tolerance allocation of a ``MatchResult`` as a classified exception.
 
     Arguments are the matcher's ``allocations``, ``suggestions``, ``receipts`` and
     ``invoices`` frames, the canonical ``customers``, an optional payment ``history``
     of earlier periods (:func:`arlib.kpis.payment_history`) and ``disputes``: the invoice a
-    ``dispute`` decision names, by receipt (the disputed invoice a held receipt is about).
+    ``dispute`` decision names, by receipt (the disputed invoice a held receipt is about);
+    ``current_history`` is this period's payment history when the caller has it already.
     Returns ``exceptions.csv`` columns plus currency and provenance, sorted by class, type
     and ids.
     """
@@ -113,7 +115,11 @@ def classify_exceptions(
         config,
         history,
         disputes or {},
-        payment_history(allocations, receipts, invoices, period),
+        (
+            payment_history(allocations, receipts, invoices, period)
+            if current_history is None
+            else current_history
+        ),
     )
     rows = pl.concat([family.check(ctx) for family in FAMILIES])
     return in_register_order(finish(rows, config))
