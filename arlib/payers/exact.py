@@ -1,0 +1,92 @@
+"""The exact methods: the payer account, the normalised name or alias, the same on the loose
+key, and the keys several customers share (``ambiguous``)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from arlib.payers.master import key_customers, split_col
+from arlib.payers.normalize import name_forms, normalize_account_expr
+
+
+def _only(col: str) -> pl.Expr:
+    """The customer of a key that belongs to exactly one."""
+    return pl.when(pl.col(col).list.len() == 1).then(pl.col(col).list.first())
+
+
+def _several(col: str) -> pl.Expr:
+    """The customers of a key that belongs to several."""
+    return pl.when(pl.col(col).list.len() > 1).then(pl.col(col))
+
+
+def _keyed(
+    choices: pl.DataFrame, forms: pl.DataFrame, key: str, target: str, out: tuple[str, str, str]
+) -> pl.DataFrame:
+    """``forms`` with, for its ``target``, the sorted lists of the customers whose
+    name, alias, either has it as ``key`` (null for none); each customer once, sorted
+    before the grouping (a group's list keeps the order of its rows: far cheaper than
+    sorting every list)."""
+    d = (
+        choices.select(pl.col(key).alias(target), "source", "customer_id")
+        .join(forms.select(target), on=target, how="semi")
+        .unique()
+        .sort("customer_id")
+    )
+    lists = [
+        d.filter(pl.col("source") == source).group_by(target).agg(pl.col("customer_id"))
+        for source in ("name", "alias")
+    ]
+    either = d.select(target, "customer_id").unique(maintain_order=True)
+    lists.append(either.group_by(target).agg(pl.col("customer_id")))
+    for name, found in zip(out, lists, strict=True):
+        forms = forms.join(found.rename({"customer_id": name}), on=target, how="left")
+    return forms
+
+
+def exact(pairs: pl.DataFrame, customers: pl.DataFrame, choices: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (distinct payer_name, payer_account, ``_acct``) with the forms of the name
+    (``_norm``, ``_loose``, ``_spaced``, ``_pfx``) and the exact resolution: ``customer_id``,
+    ``candidates``, ``method`` (``none`` when no key decides) and ``score``."""
+    # the forms of each distinct name once, and the customers whose names they are
+    names = pairs.get_column("payer_name").unique().drop_nulls()
+    forms = pl.concat([names.to_frame(), name_forms(names)], how="horizontal").rename(
+        {"norm": "_norm", "loose": "_loose", "spaced": "_spaced", "prefix": "_pfx"}
+    )
+    forms = _keyed(choices, forms, "norm", "_norm", ("_k_name", "_k_alias", "_k_any"))
+    forms = _keyed(choices, forms, "loose", "_loose", ("_k_lname", "_k_lalias", "_k_lany"))
+    pairs = pairs.join(forms, on="payer_name", how="left", maintain_order="left")
+
+    # 1. account; 2./3. name and alias, then the same on the loose key; 4. shared keys
+    accts = split_col(customers, "payer_accounts").select(
+        "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
+    )
+    pairs = (
+        pairs.join(key_customers(accts, "_acct", "_k_acct"), on="_acct", how="left")
+        .with_columns(
+            _only("_k_acct").alias("_c_acct"),
+            pl.coalesce(_only("_k_name"), _only("_k_lname")).alias("_c_name"),
+            pl.coalesce(_only("_k_alias"), _only("_k_lalias")).alias("_c_alias"),
+        )
+        .with_columns(
+            pl.coalesce("_c_acct", "_c_name", "_c_alias").alias("customer_id"),
+        )
+        .with_columns(
+            pl.when(pl.col("customer_id").is_null())
+            .then(pl.coalesce(_several("_k_acct"), _several("_k_any"), _several("_k_lany")))
+            .alias("candidates"),
+        )
+        .with_columns(
+            pl.when(pl.col("_c_acct").is_not_null())
+            .then(pl.lit("account"))
+            .when(pl.col("_c_name").is_not_null())
+            .then(pl.lit("name"))
+            .when(pl.col("_c_alias").is_not_null())
+            .then(pl.lit("alias"))
+            .when(pl.col("candidates").is_not_null())
+            .then(pl.lit("ambiguous"))
+            .otherwise(pl.lit("none"))
+            .alias("method"),
+        )
+        .with_columns(pl.when(pl.col("method") != "none").then(1.0).otherwise(0.0).alias("score"))
+    )
+    return pairs
