@@ -65,6 +65,7 @@ then all whitespace removed. A name that is only a suffix normalises to null.
 Scores are 0-1: exact methods and ``ambiguous`` score 1.0, fuzzy ones the best ratio / 100.
 """
 
+from arlib.payers.master import CustomerNames
 from arlib.payers.memo import memo_payers
 from arlib.payers.normalize import (
     loose_key_expr,
@@ -82,6 +83,7 @@ from arlib.payers.schema import (
 
 __all__ = [
     "CANDIDATE_METHODS",
+    "CustomerNames",
     "MEMO_PAYERS_SCHEMA",
     "METHODS",
     "PAYERS_SCHEMA",

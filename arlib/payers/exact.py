@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from arlib.payers.master import key_customers, split_col
-from arlib.payers.normalize import name_forms, normalize_account_expr
+from arlib.payers.master import CustomerNames
 
 
 def _only(col: str) -> pl.Expr:
@@ -43,25 +42,29 @@ def _keyed(
     return forms
 
 
-def exact(pairs: pl.DataFrame, customers: pl.DataFrame, choices: pl.DataFrame) -> pl.DataFrame:
+def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:
     """``pairs`` (distinct payer_name, payer_account, ``_acct``) with the forms of the name
     (``_norm``, ``_loose``, ``_spaced``, ``_pfx``) and the exact resolution: ``customer_id``,
     ``candidates``, ``method`` (``none`` when no key decides) and ``score``."""
+    choices = customers.choices
     # the forms of each distinct name once, and the customers whose names they are
     names = pairs.get_column("payer_name").unique().drop_nulls()
-    forms = pl.concat([names.to_frame(), name_forms(names)], how="horizontal").rename(
-        {"norm": "_norm", "loose": "_loose", "spaced": "_spaced", "prefix": "_pfx"}
+    forms = customers.forms_of(names).rename(
+        {
+            "raw": "payer_name",
+            "norm": "_norm",
+            "loose": "_loose",
+            "spaced": "_spaced",
+            "prefix": "_pfx",
+        }
     )
     forms = _keyed(choices, forms, "norm", "_norm", ("_k_name", "_k_alias", "_k_any"))
     forms = _keyed(choices, forms, "loose", "_loose", ("_k_lname", "_k_lalias", "_k_lany"))
     pairs = pairs.join(forms, on="payer_name", how="left", maintain_order="left")
 
     # 1. account; 2./3. name and alias, then the same on the loose key; 4. shared keys
-    accts = split_col(customers, "payer_accounts").select(
-        "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
-    )
     pairs = (
-        pairs.join(key_customers(accts, "_acct", "_k_acct"), on="_acct", how="left")
+        pairs.join(customers.accounts, on="_acct", how="left")
         .with_columns(
             _only("_k_acct").alias("_c_acct"),
             pl.coalesce(_only("_k_name"), _only("_k_lname")).alias("_c_name"),

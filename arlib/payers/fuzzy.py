@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from arlib.payers.index import FUZZY_MAX_CHARS, Index, among, firsts, tokens
+from arlib.payers.index import FUZZY_MAX_CHARS, among, firsts, tokens
+from arlib.payers.master import CustomerNames
 
 HAN = r"\p{Han}"
 #: separators other than the space that rapidfuzz's token scorers split words at
@@ -62,7 +63,7 @@ def frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray,
 # --------------------------------------------------------------------------- fuzzy names
 def fuzzy(
     todo: pl.DataFrame,
-    ch: pl.DataFrame,
+    customers: CustomerNames,
     *,
     auto_threshold: float,
     suggest_threshold: float,
@@ -70,8 +71,8 @@ def fuzzy(
 ) -> pl.DataFrame:
     """Per distinct unresolved name (``_norm``): ``_fz_c`` (the resolved customer, or null),
     ``_fz_s`` (the best score), ``_fz_cands`` (candidate customers, or null), ``_fz_cid`` /
-    ``_fz_cs`` (the best customer and score when not resolved); ``ch``: the choices,
-    indexed only when some name is left."""
+    ``_fz_cs`` (the best customer and score when not resolved); the choices of
+    ``customers`` indexed only when some name is left."""
     from rapidfuzz import fuzz, process
     from rapidfuzz.distance import OSA
 
@@ -83,9 +84,10 @@ def fuzzy(
         "_fz_cid": pl.String,
         "_fz_cs": pl.Float64,
     }
+    ch = customers.choices
     if todo.height == 0 or ch.height == 0:
         return pl.DataFrame(schema=schema)
-    index = Index(ch)
+    index = customers.index
     lo, hi, mg = suggest_threshold * 100, auto_threshold * 100, margin * 100
     q = todo.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("q"),

@@ -27,16 +27,18 @@ def tokens(df: pl.DataFrame, key: str, text: str, spaced: str) -> pl.DataFrame:
         pl.col(text).str.slice(0, FUZZY_MAX_CHARS).alias("_t"),
         pl.col(spaced).str.slice(0, FUZZY_MAX_CHARS).alias("_s"),
     ).drop_nulls("_t")
-    keys, bits, vocab = token_keys(t.get_column("_t"), t.get_column("_s"))
+    parts, bits, vocab = token_keys(t.get_column("_t"), t.get_column("_s"))
+    keys = np.concatenate(parts)
     row = keys & ((1 << bits) - 1)
     return pl.DataFrame({key: t.get_column(key).gather(row), "tok": vocab[keys >> bits]})
 
 
-def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, int, np.ndarray]:
+def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[list[np.ndarray], int, np.ndarray]:
     """The tokens of :func:`tokens` of the texts ``text`` (non-null; ``spaced``: their
-    spaced forms) as ``(keys, bits, vocab)``: each (row, token) once as ``tok << bits |
-    row``, sorted, a token by its place in ``vocab`` (the distinct token hashes, sorted;
-    shifts, not divisions, split a key). The grams
+    spaced forms) as ``(parts, bits, vocab)``: each (row, token) once as ``tok << bits |
+    row``, in one of ``parts`` (one per kind of token, each sorted: several small sorts
+    and arrays, not one big), a token by its place in ``vocab`` (the distinct token
+    hashes, sorted; shifts, not divisions, split a key). The grams
     are numbered in numpy from the characters, and only the distinct ones are made into
     strings and hashed (names share most of their grams). Tokens are 64-bit hashes, one
     seed per kind: a collision only adds a pair to score."""
@@ -104,8 +106,26 @@ def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[np.ndarray, int, np.
         offset += w.height
     vocab, tok = dense(np.concatenate(hashes))
     bits = max(text.len(), 1).bit_length()
-    keys = np.sort((tok[np.concatenate(places)] << bits) | np.concatenate(rows))
-    return keys[firsts(keys)], bits, vocab
+    parts = []
+    for r, p in zip(rows, places, strict=True):
+        keys = (tok[p] << bits) | r
+        keys.sort()
+        parts.append(keys[firsts(keys)])
+    return one_each(parts, bits, vocab.size), bits, vocab
+
+
+def one_each(parts: list[np.ndarray], bits: int, size: int) -> list[np.ndarray]:
+    """``parts`` (sorted, distinct keys ``tok << bits | row``, tokens below ``size``), or,
+    when a token is in several of them (two kinds' hashes collide: one token), all of them
+    in one part, each key once."""
+    hits = np.zeros(size, dtype=np.int64)
+    for keys in parts:
+        t = keys >> bits
+        hits[t[firsts(t)]] += 1
+    if hits.max(initial=0) <= 1:
+        return parts
+    keys = np.sort(np.concatenate(parts))
+    return [keys[firsts(keys)]]
 
 
 def firsts(s: np.ndarray) -> np.ndarray:
@@ -150,22 +170,37 @@ class Index:
 
     def __init__(self, ch: pl.DataFrame):
         self.n = max(1, ch.height)
-        t = ch.select(
-            "c",
+        # the tokens of each distinct text once (names and aliases repeat across customers
+        # and sources), each text weighing its choices; the choices' norm is never null
+        rows = ch.select(
             pl.col("norm").str.slice(0, FUZZY_MAX_CHARS),
             pl.col("spaced").str.slice(0, FUZZY_MAX_CHARS),
-        ).drop_nulls("norm")
-        keys, bits, vocab = token_keys(t.get_column("norm"), t.get_column("spaced"))
-        tok = keys >> bits
-        df = np.bincount(tok, minlength=vocab.size)
+        )
+        texts = rows.unique(maintain_order=True)
+        of = rows.join(
+            texts.with_row_index("_u"), on=["norm", "spaced"], how="left", nulls_equal=True
+        )
+        u = of.get_column("_u").to_numpy().astype(np.int64)
+        parts, bits, vocab = token_keys(texts.get_column("norm"), texts.get_column("spaced"))
+        mask = (1 << bits) - 1
+        weight = np.bincount(u, minlength=texts.height)
+        # (float weights: exact, the counts are far below 2**53)
+        df = np.zeros(vocab.size)
+        for keys in parts:
+            df += np.bincount(keys >> bits, weights=weight[keys & mask], minlength=vocab.size)
+        df = df.astype(np.int64)
         rare = df <= PAIR_BUDGET
-        keys = keys[rare[tok]]
-        # sorted by token and choice
+        keys = np.concatenate([keys[rare[keys >> bits]] for keys in parts])
+        tok, text = keys >> bits, keys & mask
+        # each kept (token, text) once per choice of the text, sorted by token and choice
+        by_text = np.argsort(u, kind="stable")
+        count = weight[text]
+        at = np.repeat(np.cumsum(weight)[text] - count - np.cumsum(count) + count, count)
+        c = by_text[at + np.arange(at.size)]
+        cbits = self.n.bit_length()
+        key = np.sort((np.repeat(tok, count) << cbits) | c)
         self.post = pl.DataFrame(
-            {
-                "t": vocab[keys >> bits],
-                "c": t.get_column("c").gather(keys & ((1 << bits) - 1)),
-            }
+            {"t": vocab[key >> cbits], "c": pl.Series(key & ((1 << cbits) - 1), dtype=pl.Int64)}
         )
         self.freq = pl.DataFrame({"t": vocab[rare], "df": pl.Series(df[rare], dtype=pl.UInt32)})
 

@@ -1,11 +1,79 @@
 """Customer master data as the resolution reads it: one row per name or alias with its forms
-(the choices), and the customers of a key."""
+(the choices), their inverted index, the customers of a payer account; prepared once and
+shared by :func:`~arlib.payers.resolve_payers` and :func:`~arlib.payers.memo_payers`."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import polars as pl
 
-from arlib.payers.normalize import name_forms
+from arlib.payers.index import Index
+from arlib.payers.normalize import name_forms, normalize_account_expr
+
+
+class CustomerNames:
+    """The customers' names, aliases and payer accounts, each part built on first use and
+    then kept: one match resolves payer names and memos against the same master data."""
+
+    def __init__(self, customers: pl.DataFrame):
+        self.customers = customers.with_columns(pl.col("customer_id").cast(pl.String))
+        #: the forms of the other names :meth:`forms_of` was asked for (payer names)
+        self._more: pl.DataFrame | None = None
+
+    @cached_property
+    def raw(self) -> pl.DataFrame:
+        """Every name and alias: customer_id, raw (the text), source (name / alias)."""
+        names = self.customers.select(
+            "customer_id", pl.col("name").cast(pl.String).alias("raw")
+        ).with_columns(pl.lit("name").alias("source"))
+        aliases = (
+            split_col(self.customers, "aliases")
+            .select("customer_id", pl.col("aliases").alias("raw"))
+            .with_columns(pl.lit("alias").alias("source"))
+        )
+        return pl.concat([names, aliases])
+
+    @cached_property
+    def forms(self) -> pl.DataFrame:
+        """Each distinct name or alias (``raw``) once, with its :func:`name_forms`."""
+        raw = self.raw.get_column("raw").unique()
+        return pl.concat([raw.to_frame(), name_forms(raw)], how="horizontal")
+
+    @cached_property
+    def choices(self) -> pl.DataFrame:
+        """:func:`customer_choices`."""
+        return customer_choices(self.raw, self.forms)
+
+    def forms_of(self, names: pl.Series) -> pl.DataFrame:
+        """``names`` (distinct, not null) with their :func:`name_forms`, in some order: a
+        payer spelling a customer's name or alias exactly (most do), or a name asked for
+        before (by resolve_payers, then memo_payers), reads its forms."""
+        table = self.forms if self._more is None else pl.concat([self.forms, self._more])
+        names = names.rename("raw").to_frame()
+        known = names.join(table, on="raw")
+        new = names.join(table, on="raw", how="anti").get_column("raw")
+        made = pl.concat([new.to_frame(), name_forms(new)], how="horizontal")
+        self._more = made if self._more is None else pl.concat([self._more, made])
+        return pl.concat([known, made])
+
+    @cached_property
+    def index(self) -> Index:
+        """The inverted index of the choices."""
+        return Index(self.choices)
+
+    @cached_property
+    def accounts(self) -> pl.DataFrame:
+        """``_acct`` (a normalised payer account) -> ``_k_acct``, its customers."""
+        accts = split_col(self.customers, "payer_accounts").select(
+            "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
+        )
+        return key_customers(accts, "_acct", "_k_acct")
+
+
+def customer_names(customers: pl.DataFrame | CustomerNames) -> CustomerNames:
+    """``customers`` prepared (a :class:`CustomerNames` as it is)."""
+    return customers if isinstance(customers, CustomerNames) else CustomerNames(customers)
 
 
 def split_col(customers: pl.DataFrame, col: str) -> pl.DataFrame:
@@ -19,28 +87,18 @@ def split_col(customers: pl.DataFrame, col: str) -> pl.DataFrame:
     )
 
 
-def customer_choices(customers: pl.DataFrame) -> pl.DataFrame:
-    """Names and aliases of every customer, one row each (``c`` numbers them, sorted;
-    ``cc`` numbers the customers): norm, loose, prefix and spaced forms, customer_id,
-    source (name / alias)."""
-    names = customers.select(
-        "customer_id", pl.col("name").cast(pl.String).alias("raw")
-    ).with_columns(pl.lit("name").alias("source"))
-    aliases = (
-        split_col(customers, "aliases")
-        .select("customer_id", pl.col("aliases").alias("raw"))
-        .with_columns(pl.lit("alias").alias("source"))
-    )
-    raw = pl.concat([names, aliases])
+def customer_choices(raw: pl.DataFrame, forms: pl.DataFrame) -> pl.DataFrame:
+    """Names and aliases of every customer (``raw``: customer_id, raw, source; ``forms``:
+    the forms of each raw text), one row each (``c`` numbers them, sorted; ``cc`` numbers
+    the customers): norm, loose, prefix and spaced forms, customer_id, source (name /
+    alias)."""
     # each (norm, customer, source, loose, prefix) once, the first: a stable sort, then
     # the first row of each run
     order = ["norm", "customer_id", "source", "loose", "prefix"]
     first = pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in order)
     return (
-        pl.concat(
-            [name_forms(raw.get_column("raw")), raw.select("customer_id", "source")],
-            how="horizontal",
-        )
+        raw.join(forms, on="raw", how="left", nulls_equal=True, maintain_order="left")
+        .select("norm", "loose", "prefix", "spaced", "customer_id", "source")
         .drop_nulls("norm")
         .sort(order, maintain_order=True)
         .filter(first.fill_null(True))

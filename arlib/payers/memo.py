@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from arlib.payers.index import FUZZY_MAX_CHARS, Index, tokens
-from arlib.payers.master import customer_choices
-from arlib.payers.normalize import loose_nf, normalize_name_expr, plain_expr, plain_nf, spaced_nf
+from arlib.payers.index import FUZZY_MAX_CHARS, tokens
+from arlib.payers.master import CustomerNames, customer_names
+from arlib.payers.normalize import loose_nf, plain_expr, plain_nf, spaced_nf
 from arlib.payers.schema import MEMO_PAYERS_SCHEMA
 
 
@@ -97,7 +97,7 @@ def _memo_runs(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame):
 
 
 def memo_payers(
-    receipts: pl.DataFrame, customers: pl.DataFrame, *, max_candidates: int = 8
+    receipts: pl.DataFrame, customers: pl.DataFrame | CustomerNames, *, max_candidates: int = 8
 ) -> pl.DataFrame:
     """Customers named in the memo of receipts that carry no payer name (many bank lines
     carry none): :data:`MEMO_PAYERS_SCHEMA`, one row per distinct memo naming someone.
@@ -108,7 +108,8 @@ def memo_payers(
     K.K.``, ``北京嘉禾食品有限公司支付货款``, ``BRIGHTWAY ELECTRONICS PAYMENT`` (the
     customer's name without its city). The customers with the longest such run are the
     candidates (a short name several customers share names them all); more than
-    ``max_candidates`` name nobody. ``score`` is the share of the best name found."""
+    ``max_candidates`` name nobody. ``score`` is the share of the best name found.
+    ``customers``: the customer master, or its :class:`~arlib.payers.CustomerNames`."""
     if "memo" not in receipts.columns or receipts.height == 0:
         return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
     name_col = (
@@ -117,9 +118,10 @@ def memo_payers(
         else pl.lit(None, dtype=pl.String)
     )
     rows = receipts.select(name_col.alias("_name"), pl.col("memo").cast(pl.String))
+    customers = customer_names(customers)
     # the names that normalise to nothing, each distinct name once
-    names = rows.get_column("_name").unique().drop_nulls().to_frame()
-    blank = names.filter(normalize_name_expr(pl.col("_name")).is_null()).get_column("_name")
+    names = customers.forms_of(rows.get_column("_name").unique().drop_nulls())
+    blank = names.filter(pl.col("norm").is_null()).get_column("raw")
     memos = (
         rows.filter(pl.col("_name").is_null() | pl.col("_name").is_in(blank.implode()))
         .select("memo")
@@ -137,10 +139,10 @@ def memo_payers(
     )
     if memos.height == 0:
         return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
-    ch = customer_choices(customers.with_columns(pl.col("customer_id").cast(pl.String)))
+    ch = customers.choices
     if ch.height == 0:
         return pl.DataFrame(schema=MEMO_PAYERS_SCHEMA)
-    pairs = Index(ch).pairs(tokens(memos, "q", "_plain", "_spaced"))
+    pairs = customers.index.pairs(tokens(memos, "q", "_plain", "_spaced"))
     memos = memos.with_columns(pl.coalesce("_lp", "_plain").alias("_lp"))
     names = ch.select(
         "c", "customer_id", "norm", pl.col("loose").fill_null(""), *_needs("norm", "loose")

@@ -20,9 +20,19 @@ def _empty_null(expr: pl.Expr) -> pl.Expr:
 
 def spaced_nf(s: pl.Expr) -> pl.Expr:
     """:func:`_spaced_expr` of a text already in NFKC."""
-    s = s.str.to_lowercase().str.replace_all(_PUNCT, " ").str.strip_chars()
-    s = (" " + s).str.replace(_EN_SUFFIX, "").str.strip_chars()
-    return s.str.replace(_ZH_SUFFIX, "").str.replace_all(r"\s+", " ").str.strip_chars()
+    return _unsuffixed(_spaced_runs(s))
+
+
+def _spaced_runs(s: pl.Expr) -> pl.Expr:
+    """Lower case, each run of punctuation, symbols and whitespace one space: the only
+    whitespace left (so no later step needs a whitespace regex)."""
+    return s.str.to_lowercase().str.replace_all(_PUNCT, " ")
+
+
+def _unsuffixed(s: pl.Expr) -> pl.Expr:
+    """:func:`_spaced_runs` stripped and its trailing company suffixes removed."""
+    s = (" " + s.str.strip_chars()).str.replace(_EN_SUFFIX, "").str.strip_chars()
+    return s.str.replace(_ZH_SUFFIX, "").str.strip_chars()
 
 
 def _spaced_expr(expr: pl.Expr) -> pl.Expr:
@@ -74,24 +84,42 @@ def name_forms(names: pl.Series) -> pl.DataFrame:
     (:func:`normalize_name_expr`), ``loose`` (:func:`loose_key_expr`), ``prefix``
     (normalised like the loose key but with the company suffix kept: a truncated bank
     field keeps part of it, ``厦门市佳禾家电贸易有``) and ``spaced`` (:func:`_spaced_expr`).
-    Each step is evaluated once (eager polars shares no sub-expression), the loose key's
-    normalisation only for the names the loose rules change (else it is ``norm``)."""
+    Each step is evaluated once (eager polars shares no sub-expression): the prefix is the
+    spaced runs without their spaces, and the loose rules run only on the names they can
+    change (a ``(`` or a ``市`` in them; else the loose key is ``norm``)."""
     d = pl.DataFrame({"_nf": names.cast(pl.String)}).with_columns(
         pl.col("_nf").str.normalize("NFKC")
     )
+    d = d.with_columns(_spaced_runs(pl.col("_nf")).alias("_p"))
     d = d.with_columns(
-        spaced_nf(pl.col("_nf")).alias("spaced"), loose_nf(pl.col("_nf")).alias("_lt")
+        _unsuffixed(pl.col("_p")).alias("spaced"),
+        _empty_null(pl.col("_p").str.replace_all(" ", "", literal=True)).alias("prefix"),
     )
     d = d.with_columns(
-        _empty_null(pl.col("spaced").str.replace_all(" ", "")).alias("norm"),
-        plain_nf(pl.col("_lt")).alias("prefix"),
+        _empty_null(pl.col("spaced").str.replace_all(" ", "", literal=True)).alias("norm")
     )
-    changed = d.select(pl.col("_lt").ne_missing(pl.col("_nf"))).to_series().arg_true()
-    loose = d.get_column("norm").rename("loose").clone()
-    if changed.len():
-        moved = d.select(pl.col("_lt").gather(changed)).select(normalize_name_expr(pl.col("_lt")))
-        loose = loose.scatter(changed, moved.to_series())
-    return d.select("norm", "prefix", "spaced").insert_column(1, loose)
+    maybe = d.select(
+        pl.col("_nf").str.contains("(", literal=True)
+        | pl.col("_nf").str.contains("市", literal=True)
+    )
+    maybe = maybe.to_series().arg_true()
+    if maybe.len():
+        moved = d.select(pl.col("_nf").gather(maybe)).with_columns(
+            loose_nf(pl.col("_nf")).alias("_lt")
+        )
+        changed = moved.select(pl.col("_lt").ne_missing(pl.col("_nf"))).to_series()
+        moved = moved.filter(changed).select(
+            normalize_name_expr(pl.col("_lt")).alias("loose"),
+            plain_nf(pl.col("_lt")).alias("prefix"),
+        )
+        at = maybe.filter(changed)
+        d = d.with_columns(
+            d.get_column(k).clone().scatter(at, moved.get_column(v)).alias(v)
+            for k, v in (("norm", "loose"), ("prefix", "prefix"))
+        )
+    else:
+        d = d.with_columns(pl.col("norm").alias("loose"))
+    return d.select("norm", "loose", "prefix", "spaced")
 
 
 def normalize_account_expr(expr: pl.Expr) -> pl.Expr:

@@ -7,14 +7,14 @@ import polars as pl
 
 from arlib.payers.exact import exact
 from arlib.payers.fuzzy import fuzzy
-from arlib.payers.master import customer_choices
+from arlib.payers.master import CustomerNames, customer_names
 from arlib.payers.normalize import normalize_account_expr
 from arlib.payers.schema import PAYERS_SCHEMA
 
 
 def resolve_payers(
     receipts: pl.DataFrame,
-    customers: pl.DataFrame,
+    customers: pl.DataFrame | CustomerNames,
     *,
     auto_threshold: float = 0.85,
     suggest_threshold: float = 0.75,
@@ -27,7 +27,9 @@ def resolve_payers(
     Returns :data:`PAYERS_SCHEMA` columns, one row per distinct pair, sorted by
     ``payer_name, payer_account``; ``customer_id`` is null unless one customer is
     resolved, ``candidates`` null unless the method is a candidate method.
-    Join it back on ``payer_name, payer_account`` (``nulls_equal=True``).
+    Join it back on ``payer_name, payer_account`` (``nulls_equal=True``). ``customers``:
+    the customer master, or the :class:`~arlib.payers.CustomerNames` of it that
+    :func:`~arlib.payers.memo_payers` shares.
     """
     name_col = (
         pl.col("payer_name").cast(pl.String)
@@ -45,10 +47,8 @@ def resolve_payers(
         .sort(["payer_name", "payer_account"], nulls_last=True)
         .with_columns(normalize_account_expr(pl.col("payer_account")).alias("_acct"))
     )
-    customers = customers.with_columns(pl.col("customer_id").cast(pl.String))
-    choices = customer_choices(customers)
-
-    pairs = exact(pairs, customers, choices)
+    customers = customer_names(customers)
+    pairs = exact(pairs, customers)
 
     # 5. fuzzy, on the distinct normalised names still unresolved
     todo = (
@@ -59,7 +59,7 @@ def resolve_payers(
     )
     fz = fuzzy(
         todo,
-        choices,
+        customers,
         auto_threshold=auto_threshold,
         suggest_threshold=suggest_threshold,
         margin=margin,
