@@ -24,22 +24,22 @@ def _keyed(
     """``forms`` with, for its ``target``, the sorted lists of the customers whose
     name, alias, either has it as ``key`` (null for none); each customer once, sorted
     before the grouping (a group's list keeps the order of its rows: far cheaper than
-    sorting every list)."""
-    d = (
-        choices.select(pl.col(key).alias(target), "source", "customer_id")
+    sorting every list; ``cc`` numbers the customers in their order)."""
+    customer = pl.col("customer_id")
+    lists = (
+        choices.select(pl.col(key).alias(target), "source", "cc", "customer_id")
         .join(forms.select(target), on=target, how="semi")
-        .unique()
-        .sort("customer_id")
+        .unique([target, "source", "cc"])
+        .sort("cc")
+        .group_by(target)
+        .agg(
+            customer.filter(pl.col("source") == "name").alias(out[0]),
+            customer.filter(pl.col("source") == "alias").alias(out[1]),
+            customer.unique(maintain_order=True).alias(out[2]),
+        )
+        .with_columns(pl.when(pl.col(k).list.len() > 0).then(k).alias(k) for k in out[:2])
     )
-    lists = [
-        d.filter(pl.col("source") == source).group_by(target).agg(pl.col("customer_id"))
-        for source in ("name", "alias")
-    ]
-    either = d.select(target, "customer_id").unique(maintain_order=True)
-    lists.append(either.group_by(target).agg(pl.col("customer_id")))
-    for name, found in zip(out, lists, strict=True):
-        forms = forms.join(found.rename({"customer_id": name}), on=target, how="left")
-    return forms
+    return forms.join(lists, on=target, how="left")
 
 
 def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:

@@ -26,6 +26,24 @@ BLOCK_FROM = 4
 TRUNCATED_FROM = 70
 
 
+class _Strings:
+    """The Python strings of a text column (rapidfuzz reads ``str`` objects), made for the
+    rows asked for only: the fuzzy stage reads a fraction of the customer names."""
+
+    def __init__(self, texts: pl.Series):
+        self.texts = texts
+        self.made = np.zeros(texts.len(), dtype=bool)
+        self.of = np.empty(texts.len(), dtype=object)
+
+    def need(self, rows: np.ndarray) -> None:
+        new = np.zeros(self.made.size, dtype=bool)
+        new[rows] = True
+        at = np.flatnonzero(new & ~self.made)
+        if at.size:
+            self.of[at] = self.texts.gather(at).to_numpy()
+            self.made[at] = True
+
+
 def frame_keys(text: str) -> list[pl.Expr]:
     """A name's frames: its first two and last two characters (city and trade, usually),
     its first four and last two, its first two and last four. A competitor one slip away
@@ -107,17 +125,12 @@ def fuzzy(
     def arr(df: pl.DataFrame, col: str) -> np.ndarray:
         return df.get_column(col).to_numpy().astype(object, copy=False)
 
-    qa = {k: arr(q, k) for k in ("qn", "ql", "qs", "qp")}
-    ca = {k: arr(c, k) for k in ("cn", "cl", "cs", "cp")}
+    qa = {k: arr(q, k) for k in ("qn", "ql", "qs")}
+    ca = {k: _Strings(c.get_column(k)) for k in ("cn", "cl", "cs")}
     qlen = q.get_column("qn").str.len_chars().to_numpy()
     clen = c.get_column("cn").str.len_chars().to_numpy()
     qplen = q.get_column("qp").str.len_chars().to_numpy()
     cplen = c.get_column("cp").str.len_chars().to_numpy()
-    # the first six characters of the prefix keys, numbered alike on both sides (a cut
-    # bank field keeps at least six)
-    heads = pl.concat([q.get_column("qp"), c.get_column("cp")]).str.slice(0, 6)
-    heads = heads.cast(pl.Categorical).to_physical().to_numpy()
-    q_head, c_head = heads[: q.height], heads[q.height :]
     q_han = q.get_column("qn").str.contains(HAN).to_numpy()
     c_han = c.get_column("cn").str.contains(HAN).to_numpy()
     # which names have another loose key, which have several words (Chinese names have one)
@@ -135,14 +148,14 @@ def fuzzy(
         if pairwise:
             return process.cpdist(
                 qa[a][qs],
-                ca[b][cs],
+                ca[b].of[cs],
                 scorer=scorer,
                 score_cutoff=FORM_FLOOR,
                 dtype=np.float32,
                 workers=-1,
             )
         return process.cdist(
-            qa[a][qs], ca[b][cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
+            qa[a][qs], ca[b].of[cs], scorer=scorer, score_cutoff=FORM_FLOOR, dtype=np.float32
         )
 
     def scored(qs: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,6 +185,9 @@ def fuzzy(
         keys_q, start_q, n_q = np.unique(g_q, return_index=True, return_counts=True)
         start_c = np.searchsorted(g_c, keys_q, side="left")
         n_c = np.searchsorted(g_c, keys_q, side="right") - start_c
+        rows = c_of[np.repeat(start_c - np.cumsum(n_c) + n_c, n_c) + np.arange(n_c.sum())]
+        for k in ca:
+            ca[k].need(rows)
         block = (n_c > 0) & (n_q >= BLOCK_FROM)
         for a, n, b, m in zip(
             *(x[block].tolist() for x in (start_q, n_q, start_c, n_c)), strict=True
@@ -253,7 +269,6 @@ def fuzzy(
     short = exact_in & (ql_ < cl_) & (ql_ * 10 >= cl_ * 6) & (ql_ >= np.where(q_han[qi], 4, 6))
     trunc = (
         (s >= TRUNCATED_FROM)
-        & (q_head[qi] == c_head[ci])
         & (qplen[qi] >= 6)
         & (qplen[qi] <= cplen[ci])
         & (qplen[qi] * 10 >= cplen[ci] * 6)
@@ -268,7 +283,7 @@ def fuzzy(
         slip[where] = (
             process.cpdist(
                 qa["qn"][qi[where]],
-                ca["cn"][ci[where]],
+                ca["cn"].of[ci[where]],
                 scorer=OSA.distance,
                 score_cutoff=1,
                 dtype=np.int32,
@@ -276,18 +291,25 @@ def fuzzy(
             )
             == 1
         )
-    for mask, test in (
-        (
-            short,
-            lambda i, j: (
-                qa["qn"][i] in ca["cn"][j] if q_han[i] else f" {qa['qs'][i]} " in f" {ca['cs'][j]} "
-            ),
-        ),
-        (trunc, lambda i, j: ca["cp"][j].startswith(qa["qp"][i])),
-        (glued, lambda i, j: ca["cn"][j] in qa["qn"][i]),
-    ):
+
+    # the forms' texts: a name in the other (whole words in spaces unless Chinese), a prefix
+    def pair_texts(mask: np.ndarray, qcol: str, ccol: str) -> tuple[np.ndarray, pl.Expr, pl.Expr]:
         where = np.flatnonzero(mask)
-        mask[where] = [test(i, j) for i, j in zip(qi[where], ci[where], strict=True)]
+        a = q.get_column(qcol).gather(qi[where]).alias("a")
+        b = c.get_column(ccol).gather(ci[where]).alias("b")
+        return where, pl.lit(a), pl.lit(b)
+
+    where, qn_, cn_ = pair_texts(short, "qn", "cn")
+    _, qs_, cs_ = pair_texts(short, "qs", "cs")
+    short[where] = pl.select(
+        pl.when(pl.lit(pl.Series(q_han[qi[where]])))
+        .then(cn_.str.contains(qn_, literal=True))
+        .otherwise((" " + cs_ + " ").str.contains(" " + qs_ + " ", literal=True))
+    ).to_series()
+    where, qp_, cp_ = pair_texts(trunc, "qp", "cp")
+    trunc[where] = pl.select(cp_.str.starts_with(qp_)).to_series()
+    where, qn_, cn_ = pair_texts(glued, "qn", "cn")
+    glued[where] = pl.select(qn_.str.contains(cn_, literal=True)).to_series()
     # what can still decide: a score near the thresholds, or a form
     keep = (s >= min(lo, hi - mg) - 0.5) | short | trunc | glued | slip
     if not keep.any():

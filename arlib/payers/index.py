@@ -170,20 +170,18 @@ class Index:
 
     def __init__(self, ch: pl.DataFrame):
         self.n = max(1, ch.height)
-        # the tokens of each distinct text once (names and aliases repeat across customers
-        # and sources), each text weighing its choices; the choices' norm is never null
+        # the tokens of each text once, a run of choices alike (sorted by norm: names and
+        # aliases repeat across customers and sources) one text weighing its choices
         rows = ch.select(
             pl.col("norm").str.slice(0, FUZZY_MAX_CHARS),
             pl.col("spaced").str.slice(0, FUZZY_MAX_CHARS),
         )
-        texts = rows.unique(maintain_order=True)
-        of = rows.join(
-            texts.with_row_index("_u"), on=["norm", "spaced"], how="left", nulls_equal=True
-        )
-        u = of.get_column("_u").to_numpy().astype(np.int64)
+        new = pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in rows.columns)
+        start = rows.select(new.fill_null(True)).to_series().arg_true()
+        texts = rows[start]
+        weight = np.diff(start.to_numpy().astype(np.int64), append=rows.height)
         parts, bits, vocab = token_keys(texts.get_column("norm"), texts.get_column("spaced"))
         mask = (1 << bits) - 1
-        weight = np.bincount(u, minlength=texts.height)
         # (float weights: exact, the counts are far below 2**53)
         df = np.zeros(vocab.size)
         for keys in parts:
@@ -193,10 +191,9 @@ class Index:
         keys = np.concatenate([keys[rare[keys >> bits]] for keys in parts])
         tok, text = keys >> bits, keys & mask
         # each kept (token, text) once per choice of the text, sorted by token and choice
-        by_text = np.argsort(u, kind="stable")
         count = weight[text]
-        at = np.repeat(np.cumsum(weight)[text] - count - np.cumsum(count) + count, count)
-        c = by_text[at + np.arange(at.size)]
+        first = start.to_numpy().astype(np.int64)[text]
+        c = np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())
         cbits = self.n.bit_length()
         key = np.sort((np.repeat(tok, count) << cbits) | c)
         self.post = pl.DataFrame(
