@@ -60,7 +60,12 @@ def frame_keys(text: str) -> list[pl.Expr]:
 def frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     """(g, q), and g, c sorted by g and c: the frames (numbered g in the order of their
     keys) of the queries and of the choices, frames of more than FRAME_BUDGET choices left
-    out: who else a slip in the middle of a name comes near."""
+    out: who else a slip in the middle of a name comes near. Only the choices beginning as
+    some query does can share its frames (and then all of a frame's choices do: their count
+    is the frame's)."""
+    n_c = max(ch.height, 1)
+    heads = q.select(pl.col("qn").str.slice(0, 2)).to_series().implode()
+    ch = ch.select("c", "norm").filter(pl.col("norm").str.slice(0, 2).is_in(heads))
     qs, cs = [], []
     for n, (qk, ck) in enumerate(zip(frame_keys("qn"), frame_keys("norm"), strict=True)):
         cf = ch.select("c", pl.concat_str(pl.lit(f"{n}"), ck).alias("_f"))
@@ -69,13 +74,9 @@ def frames(q: pl.DataFrame, ch: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray,
     qf, cf = pl.concat(qs), pl.concat(cs)
     # only the queries' frames make blocks
     number = qf.select("_f").unique().sort("_f").with_columns(pl.int_range(pl.len()).alias("g"))
-    gc = cf.join(number, on="_f").select(pl.col("g") * max(ch.height, 1) + pl.col("c"))
+    gc = cf.join(number, on="_f").select(pl.col("g") * n_c + pl.col("c"))
     gc = np.sort(gc.to_series().to_numpy())
-    return (
-        qf.join(number, on="_f").select("g", "q"),
-        gc // max(ch.height, 1),
-        gc % max(ch.height, 1),
-    )
+    return qf.join(number, on="_f").select("g", "q"), gc // n_c, gc % n_c
 
 
 # --------------------------------------------------------------------------- fuzzy names

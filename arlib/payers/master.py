@@ -93,18 +93,29 @@ def customer_choices(raw: pl.DataFrame, forms: pl.DataFrame) -> pl.DataFrame:
     the customers): norm, loose, prefix and spaced forms, customer_id, source (name /
     alias)."""
     # each (norm, customer, source, loose, prefix) once, the first: a stable sort, then
-    # the first row of each run
-    order = ["norm", "customer_id", "source", "loose", "prefix"]
+    # the first row of each run (the customers numbered before: their ids come nearly
+    # sorted; a source as whether a name: alias sorts first either way)
+    order = ["norm", "cc", "_name", "loose", "prefix"]
     first = pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in order)
     return (
         raw.join(forms, on="raw", how="left", nulls_equal=True, maintain_order="left")
         .select("norm", "loose", "prefix", "spaced", "customer_id", "source")
         .drop_nulls("norm")
+        .with_columns(
+            pl.col("customer_id").rank("dense").cast(pl.Int64).sub(1).alias("cc"),
+            (pl.col("source") == "name").alias("_name"),
+        )
         .sort(order, maintain_order=True)
         .filter(first.fill_null(True))
-        .with_columns(
+        .select(
+            "norm",
+            "loose",
+            "prefix",
+            "spaced",
+            "customer_id",
+            "source",
             pl.int_range(pl.len(), dtype=pl.Int64).alias("c"),
-            pl.col("customer_id").rank("dense").cast(pl.Int64).sub(1).alias("cc"),
+            "cc",
         )
     )
 
