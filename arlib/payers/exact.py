@@ -60,22 +60,30 @@ def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:
     )
     forms = _keyed(choices, forms, "norm", "_norm", ("_k_name", "_k_alias", "_k_any"))
     forms = _keyed(choices, forms, "loose", "_loose", ("_k_lname", "_k_lalias", "_k_lany"))
+    # 2./3. name and alias, then the same on the loose key; 4. keys several customers share:
+    # what the name decides, once per name
+    forms = forms.select(
+        "payer_name",
+        "_norm",
+        "_loose",
+        "_spaced",
+        "_pfx",
+        pl.coalesce(_only("_k_name"), _only("_k_lname")).alias("_c_name"),
+        pl.coalesce(_only("_k_alias"), _only("_k_lalias")).alias("_c_alias"),
+        pl.coalesce(_several("_k_any"), _several("_k_lany")).alias("_k_names"),
+    )
     pairs = pairs.join(forms, on="payer_name", how="left", maintain_order="left")
 
-    # 1. account; 2./3. name and alias, then the same on the loose key; 4. shared keys
+    # 1. account, before the name
     pairs = (
         pairs.join(customers.accounts, on="_acct", how="left")
-        .with_columns(
-            _only("_k_acct").alias("_c_acct"),
-            pl.coalesce(_only("_k_name"), _only("_k_lname")).alias("_c_name"),
-            pl.coalesce(_only("_k_alias"), _only("_k_lalias")).alias("_c_alias"),
-        )
+        .with_columns(_only("_k_acct").alias("_c_acct"))
         .with_columns(
             pl.coalesce("_c_acct", "_c_name", "_c_alias").alias("customer_id"),
         )
         .with_columns(
             pl.when(pl.col("customer_id").is_null())
-            .then(pl.coalesce(_several("_k_acct"), _several("_k_any"), _several("_k_lany")))
+            .then(pl.coalesce(_several("_k_acct"), "_k_names"))
             .alias("candidates"),
         )
         .with_columns(

@@ -91,10 +91,11 @@ def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[list[np.ndarray], in
         places.append(offset + inv)
         hashes.append(grams.hash(seed=seed).to_numpy())
         offset += grams.len()
-    # digit runs and words, hashed row by row (few)
+    # digit runs (of the texts having a digit) and words, hashed row by row (few)
     frame = pl.DataFrame({"_t": text, "_s": spaced}).with_row_index("_r")
+    digits = frame.filter(pl.col("_t").str.contains(r"\d"))
     for seed, words in (
-        (4, frame.select("_r", pl.col("_t").str.extract_all(r"\d+").alias("w"))),
+        (4, digits.select("_r", pl.col("_t").str.extract_all(r"\d+").alias("w"))),
         (5, frame.select("_r", pl.col("_s").fill_null("").str.split(" ").alias("w"))),
     ):
         w = words.explode("w").drop_nulls("w")
@@ -108,7 +109,9 @@ def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[list[np.ndarray], in
     bits = max(text.len(), 1).bit_length()
     parts = []
     for r, p in zip(rows, places, strict=True):
-        keys = (tok[p] << bits) | r
+        keys = tok[p]
+        keys <<= bits
+        keys |= r
         keys.sort()
         parts.append(keys[firsts(keys)])
     return one_each(parts, bits, vocab.size), bits, vocab

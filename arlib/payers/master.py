@@ -9,7 +9,7 @@ from functools import cached_property
 import polars as pl
 
 from arlib.payers.index import Index
-from arlib.payers.normalize import name_forms, normalize_account_expr
+from arlib.payers.normalize import name_forms, normalize_account
 
 
 class CustomerNames:
@@ -65,8 +65,9 @@ class CustomerNames:
     @cached_property
     def accounts(self) -> pl.DataFrame:
         """``_acct`` (a normalised payer account) -> ``_k_acct``, its customers."""
-        accts = split_col(self.customers, "payer_accounts").select(
-            "customer_id", normalize_account_expr(pl.col("payer_accounts")).alias("_acct")
+        accts = split_col(self.customers, "payer_accounts")
+        accts = accts.select(
+            "customer_id", normalize_account(accts.get_column("payer_accounts")).alias("_acct")
         )
         return key_customers(accts, "_acct", "_k_acct")
 

@@ -7,7 +7,7 @@ import polars as pl
 
 from arlib.payers.index import FUZZY_MAX_CHARS, tokens
 from arlib.payers.master import CustomerNames, customer_names
-from arlib.payers.normalize import loose_nf, plain_expr, plain_nf, spaced_nf
+from arlib.payers.normalize import loose_nf, nfkc, plain_expr, plain_nf, spaced_nf
 from arlib.payers.schema import MEMO_PAYERS_SCHEMA
 
 
@@ -124,11 +124,13 @@ def memo_payers(
     blank = names.filter(pl.col("norm").is_null()).get_column("raw")
     memos = (
         rows.filter(pl.col("_name").is_null() | pl.col("_name").is_in(blank.implode()))
-        .select("memo")
+        .get_column("memo")
         .drop_nulls()
         .unique()
-        .sort("memo")
-        .with_columns(pl.col("memo").str.normalize("NFKC").alias("_nf"))
+        .sort()
+    )
+    memos = (
+        pl.DataFrame({"memo": memos, "_nf": nfkc(memos)})
         .with_columns(
             plain_nf(pl.col("_nf")).str.slice(0, FUZZY_MAX_CHARS).alias("_plain"),
             plain_expr(loose_nf(pl.col("_nf"))).str.slice(0, FUZZY_MAX_CHARS).alias("_lp"),

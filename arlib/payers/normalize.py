@@ -13,6 +13,15 @@ _EN_SUFFIX = (
 _ZH_SUFFIX = r"(?:有限责任公司|股份有限公司|集团有限公司|有限公司|集团公司|公司|有限公|有限)$"
 
 
+def nfkc(texts: pl.Series) -> pl.Series:
+    """``texts`` in NFKC; an ASCII text is its own NFKC form, and (half the names) is not
+    copied for it."""
+    wide = (texts.str.len_bytes() != texts.str.len_chars()).arg_true()
+    if wide.len() == 0:
+        return texts
+    return texts.clone().scatter(wide, texts.gather(wide).str.normalize("NFKC"))
+
+
 def _empty_null(expr: pl.Expr) -> pl.Expr:
     """An empty text as null (``expr`` evaluated once, unlike a when/then on it)."""
     return expr.replace("", None)
@@ -87,9 +96,7 @@ def name_forms(names: pl.Series) -> pl.DataFrame:
     Each step is evaluated once (eager polars shares no sub-expression): the prefix is the
     spaced runs without their spaces, and the loose rules run only on the names they can
     change (a ``(`` or a ``市`` in them; else the loose key is ``norm``)."""
-    d = pl.DataFrame({"_nf": names.cast(pl.String)}).with_columns(
-        pl.col("_nf").str.normalize("NFKC")
-    )
+    d = pl.DataFrame({"_nf": nfkc(names.cast(pl.String))})
     d = d.with_columns(_spaced_runs(pl.col("_nf")).alias("_p"))
     d = d.with_columns(
         _unsuffixed(pl.col("_p")).alias("spaced"),
@@ -123,5 +130,14 @@ def name_forms(names: pl.Series) -> pl.DataFrame:
 
 
 def normalize_account_expr(expr: pl.Expr) -> pl.Expr:
-    s = expr.str.normalize("NFKC").str.replace_all(r"[\s\-]+", "").str.to_uppercase()
-    return _empty_null(s)
+    """A payer account without spaces and hyphens, upper case (NFKC first)."""
+    return _account_nf(expr.str.normalize("NFKC"))
+
+
+def normalize_account(accounts: pl.Series) -> pl.Series:
+    """:func:`normalize_account_expr` of ``accounts``."""
+    return pl.select(_account_nf(pl.lit(nfkc(accounts.cast(pl.String))))).to_series()
+
+
+def _account_nf(s: pl.Expr) -> pl.Expr:
+    return _empty_null(s.str.replace_all(r"[\s\-]+", "").str.to_uppercase())

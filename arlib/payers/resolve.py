@@ -8,7 +8,7 @@ import polars as pl
 from arlib.payers.exact import exact
 from arlib.payers.fuzzy import fuzzy
 from arlib.payers.master import CustomerNames, customer_names
-from arlib.payers.normalize import normalize_account_expr
+from arlib.payers.normalize import normalize_account
 from arlib.payers.schema import PAYERS_SCHEMA
 
 
@@ -45,8 +45,8 @@ def resolve_payers(
         receipts.select(name_col.alias("payer_name"), acct_col.alias("payer_account"))
         .unique()
         .sort(["payer_name", "payer_account"], nulls_last=True)
-        .with_columns(normalize_account_expr(pl.col("payer_account")).alias("_acct"))
     )
+    pairs = pairs.with_columns(normalize_account(pairs.get_column("payer_account")).alias("_acct"))
     customers = customer_names(customers)
     pairs = exact(pairs, customers)
 
