@@ -43,13 +43,16 @@ def _keyed(
 
 
 def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:
-    """``pairs`` (distinct payer_name, payer_account, ``_acct``) with the forms of the name
-    (``_norm``, ``_loose``, ``_spaced``, ``_pfx``) and the exact resolution: ``customer_id``,
-    ``candidates``, ``method`` (``none`` when no key decides) and ``score``."""
-    choices = customers.choices
+    """``pairs`` (distinct payer_name, payer_account, ``_acct``) with the exact resolution:
+    ``customer_id``, ``candidates``, ``method`` (``none`` when no key decides) and ``score``;
+    and, unless the account decides, the forms of the name (``_norm``, ``_loose``,
+    ``_spaced``, ``_pfx``)."""
+    # 1. the account: a pair it resolves reads nothing of its name
+    pairs = pairs.join(customers.accounts, on="_acct", how="left", maintain_order="left")
+    pairs = pairs.with_columns(_only("_k_acct").alias("_c_acct"))
     # the forms of each distinct name once, and the customers whose names they are
-    names = pairs.get_column("payer_name").unique().drop_nulls()
-    forms = customers.forms_of(names).rename(
+    names = pairs.filter(pl.col("_c_acct").is_null()).get_column("payer_name")
+    forms = customers.forms_of(names.unique().drop_nulls()).rename(
         {
             "raw": "payer_name",
             "norm": "_norm",
@@ -58,6 +61,7 @@ def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:
             "prefix": "_pfx",
         }
     )
+    choices = customers.choices
     forms = _keyed(choices, forms, "norm", "_norm", ("_k_name", "_k_alias", "_k_any"))
     forms = _keyed(choices, forms, "loose", "_loose", ("_k_lname", "_k_lalias", "_k_lany"))
     # 2./3. name and alias, then the same on the loose key; 4. keys several customers share:
@@ -72,12 +76,8 @@ def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:
         pl.coalesce(_only("_k_alias"), _only("_k_lalias")).alias("_c_alias"),
         pl.coalesce(_several("_k_any"), _several("_k_lany")).alias("_k_names"),
     )
-    pairs = pairs.join(forms, on="payer_name", how="left", maintain_order="left")
-
-    # 1. account, before the name
-    pairs = (
-        pairs.join(customers.accounts, on="_acct", how="left")
-        .with_columns(_only("_k_acct").alias("_c_acct"))
+    return (
+        pairs.join(forms, on="payer_name", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("_c_acct", "_c_name", "_c_alias").alias("customer_id"),
         )
@@ -100,4 +100,3 @@ def exact(pairs: pl.DataFrame, customers: CustomerNames) -> pl.DataFrame:
         )
         .with_columns(pl.when(pl.col("method") != "none").then(1.0).otherwise(0.0).alias("score"))
     )
-    return pairs
