@@ -4,12 +4,33 @@ shared by :func:`~arlib.payers.resolve_payers` and :func:`~arlib.payers.memo_pay
 
 from __future__ import annotations
 
-from functools import cached_property
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 
 from arlib.payers.index import Index
-from arlib.payers.normalize import name_forms, normalize_account
+from arlib.payers.normalize import name_forms, normalize_account, normalize_name_expr
+
+
+class _once:  # noqa: N801 (a decorator, like cached_property)
+    """A property computed on first use and then kept, once even when two threads ask for
+    it at the same time (resolve_payers builds the index in a worker thread while it
+    reads the choices); one lock per property."""
+
+    def __init__(self, make: Callable[[Any], Any]):
+        self.make, self.name, self.lock = make, make.__name__, threading.RLock()
+        self.__doc__ = make.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if self.name not in obj.__dict__:
+            with self.lock:
+                if self.name not in obj.__dict__:
+                    obj.__dict__[self.name] = self.make(obj)
+        return obj.__dict__[self.name]
 
 
 class CustomerNames:
@@ -21,7 +42,7 @@ class CustomerNames:
         #: the forms of the other names :meth:`forms_of` was asked for (payer names)
         self._more: pl.DataFrame | None = None
 
-    @cached_property
+    @_once
     def raw(self) -> pl.DataFrame:
         """Every name and alias: customer_id, raw (the text), source (name / alias)."""
         names = self.customers.select(
@@ -34,13 +55,13 @@ class CustomerNames:
         )
         return pl.concat([names, aliases])
 
-    @cached_property
+    @_once
     def forms(self) -> pl.DataFrame:
         """Each distinct name or alias (``raw``) once, with its :func:`name_forms`."""
         raw = self.raw.get_column("raw").unique()
         return pl.concat([raw.to_frame(), name_forms(raw)], how="horizontal")
 
-    @cached_property
+    @_once
     def choices(self) -> pl.DataFrame:
         """:func:`customer_choices`."""
         return customer_choices(self.raw, self.forms)
@@ -48,21 +69,36 @@ class CustomerNames:
     def forms_of(self, names: pl.Series) -> pl.DataFrame:
         """``names`` (distinct, not null) with their :func:`name_forms`, in some order: a
         payer spelling a customer's name or alias exactly (most do), or a name asked for
-        before (by resolve_payers, then memo_payers), reads its forms."""
-        table = self.forms if self._more is None else pl.concat([self.forms, self._more])
-        names = names.rename("raw").to_frame()
-        known = names.join(table, on="raw")
-        new = names.join(table, on="raw", how="anti").get_column("raw")
+        before, reads its forms."""
+        known, new = self._known(names)
         made = pl.concat([new.to_frame(), name_forms(new)], how="horizontal")
         self._more = made if self._more is None else pl.concat([self._more, made])
-        return pl.concat([known, made])
+        return pl.concat([known.drop("_known"), made])
 
-    @cached_property
+    def blank(self, names: pl.Series) -> pl.Series:
+        """Those of ``names`` (distinct, not null) that normalise to nothing (no norm)."""
+        known, new = self._known(names)
+        new = new.to_frame().filter(normalize_name_expr(pl.col("raw")).is_null())
+        return pl.concat([known.filter(pl.col("norm").is_null()).get_column("raw"), new["raw"]])
+
+    def _known(self, names: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        """The forms of those of ``names`` whose forms are known (customers' names and
+        aliases, the names :meth:`forms_of` made), and the others."""
+        table = self.forms if self._more is None else pl.concat([self.forms, self._more])
+        got = (
+            names.rename("raw")
+            .to_frame()
+            .join(table.with_columns(pl.lit(True).alias("_known")), on="raw", how="left")
+        )
+        new = got.filter(pl.col("_known").is_null()).get_column("raw")
+        return got.filter(pl.col("_known").is_not_null()), new
+
+    @_once
     def index(self) -> Index:
         """The inverted index of the choices."""
         return Index(self.choices)
 
-    @cached_property
+    @_once
     def accounts(self) -> pl.DataFrame:
         """``_acct`` (a normalised payer account) -> ``_k_acct``, its customers."""
         accts = split_col(self.customers, "payer_accounts")

@@ -120,8 +120,7 @@ def memo_payers(
     rows = receipts.select(name_col.alias("_name"), pl.col("memo").cast(pl.String))
     customers = customer_names(customers)
     # the names that normalise to nothing, each distinct name once
-    names = customers.forms_of(rows.get_column("_name").unique().drop_nulls())
-    blank = names.filter(pl.col("norm").is_null()).get_column("raw")
+    blank = customers.blank(rows.get_column("_name").unique().drop_nulls())
     memos = (
         rows.filter(pl.col("_name").is_null() | pl.col("_name").is_in(blank.implode()))
         .get_column("memo")

@@ -3,6 +3,8 @@ by the exact keys, then fuzzy (see :mod:`arlib.payers`)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import polars as pl
 
 from arlib.payers.exact import exact
@@ -31,39 +33,26 @@ def resolve_payers(
     the customer master, or the :class:`~arlib.payers.CustomerNames` of it that
     :func:`~arlib.payers.memo_payers` shares.
     """
-    name_col = (
-        pl.col("payer_name").cast(pl.String)
-        if "payer_name" in receipts.columns
-        else pl.lit(None, dtype=pl.String)
-    )
-    acct_col = (
-        pl.col("payer_account").cast(pl.String)
-        if "payer_account" in receipts.columns
-        else pl.lit(None, dtype=pl.String)
-    )
-    pairs = (
-        receipts.select(name_col.alias("payer_name"), acct_col.alias("payer_account"))
-        .unique()
-        .sort(["payer_name", "payer_account"], nulls_last=True)
-    )
-    pairs = pairs.with_columns(normalize_account(pairs.get_column("payer_account")).alias("_acct"))
     customers = customer_names(customers)
-    pairs = exact(pairs, customers)
-
-    # 5. fuzzy, on the distinct normalised names still unresolved
-    todo = (
-        pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
-        .select("_norm", "_loose", "_spaced", "_pfx")
-        .unique("_norm", keep="first")
-        .sort("_norm")
-    )
-    fz = fuzzy(
-        todo,
-        customers,
-        auto_threshold=auto_threshold,
-        suggest_threshold=suggest_threshold,
-        margin=margin,
-    )
+    # the customer side (choices, then their token index: polars and numpy, mostly outside
+    # the GIL) is built in a worker thread while the receipts' pairs are found and resolved
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: customers.index)  # (a failure raises again where it is read)
+        pairs = exact(_pairs(receipts), customers)
+        # 5. fuzzy, on the distinct normalised names still unresolved
+        todo = (
+            pairs.filter((pl.col("method") == "none") & pl.col("_norm").is_not_null())
+            .select("_norm", "_loose", "_spaced", "_pfx")
+            .unique("_norm", keep="first")
+            .sort("_norm")
+        )
+        fz = fuzzy(
+            todo,
+            customers,
+            auto_threshold=auto_threshold,
+            suggest_threshold=suggest_threshold,
+            margin=margin,
+        )
     pairs = pairs.join(fz, on="_norm", how="left")
     unresolved = pl.col("method") == "none"
     auto = unresolved & pl.col("_fz_c").is_not_null()
@@ -92,3 +81,24 @@ def resolve_payers(
         pl.when(crowd).then(None).otherwise(pl.col("candidates")).alias("candidates"),
     )
     return pairs.select(list(PAYERS_SCHEMA)).cast(PAYERS_SCHEMA)
+
+
+def _pairs(receipts: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (payer_name, payer_account) of ``receipts``, sorted, with ``_acct`` (the
+    normalised account)."""
+    name_col = (
+        pl.col("payer_name").cast(pl.String)
+        if "payer_name" in receipts.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    acct_col = (
+        pl.col("payer_account").cast(pl.String)
+        if "payer_account" in receipts.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    pairs = (
+        receipts.select(name_col.alias("payer_name"), acct_col.alias("payer_account"))
+        .unique()
+        .sort(["payer_name", "payer_account"], nulls_last=True)
+    )
+    return pairs.with_columns(normalize_account(pairs.get_column("payer_account")).alias("_acct"))
