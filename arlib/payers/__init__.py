@@ -63,6 +63,13 @@ gmbh, corp., ...),
 then all whitespace removed. A name that is only a suffix normalises to null.
 
 Scores are 0-1: exact methods and ``ambiguous`` score 1.0, fuzzy ones the best ratio / 100.
+
+The customer side (names and aliases with their forms, their token index, the payer
+accounts) is a :class:`CustomerNames`, built once and shared: pass one to both functions
+(a customers frame works too, prepared on the spot). Modules: :mod:`~arlib.payers.normalize`
+(the forms), :mod:`~arlib.payers.master` (the customer side), :mod:`~arlib.payers.index`
+(the token index), :mod:`~arlib.payers.exact` (steps 1-4), :mod:`~arlib.payers.fuzzy`
+(step 5), :mod:`~arlib.payers.resolve` and :mod:`~arlib.payers.memo` (the two entry points).
 """
 
 from arlib.payers.master import CustomerNames

@@ -90,8 +90,8 @@ def fuzzy(
 ) -> pl.DataFrame:
     """Per distinct unresolved name (``_norm``): ``_fz_c`` (the resolved customer, or null),
     ``_fz_s`` (the best score), ``_fz_cands`` (candidate customers, or null), ``_fz_cid`` /
-    ``_fz_cs`` (the best customer and score when not resolved); the choices of
-    ``customers`` indexed only when some name is left."""
+    ``_fz_cs`` (the best customer and score when not resolved), against the choices of
+    ``customers`` and their index."""
     from rapidfuzz import fuzz, process
     from rapidfuzz.distance import OSA
 

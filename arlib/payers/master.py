@@ -14,7 +14,7 @@ from arlib.payers.index import Index
 from arlib.payers.normalize import name_forms, normalize_account, normalize_name_expr
 
 
-class _once:  # noqa: N801 (a decorator, like cached_property)
+class _Once:
     """A property computed on first use and then kept, once even when two threads ask for
     it at the same time (resolve_payers builds the index in a worker thread while it
     reads the choices); one lock per property."""
@@ -42,7 +42,7 @@ class CustomerNames:
         #: the forms of the other names :meth:`forms_of` was asked for (payer names)
         self._more: pl.DataFrame | None = None
 
-    @_once
+    @_Once
     def raw(self) -> pl.DataFrame:
         """Every name and alias: customer_id, raw (the text), source (name / alias)."""
         names = self.customers.select(
@@ -55,13 +55,13 @@ class CustomerNames:
         )
         return pl.concat([names, aliases])
 
-    @_once
+    @_Once
     def forms(self) -> pl.DataFrame:
         """Each distinct name or alias (``raw``) once, with its :func:`name_forms`."""
         raw = self.raw.get_column("raw").unique()
         return pl.concat([raw.to_frame(), name_forms(raw)], how="horizontal")
 
-    @_once
+    @_Once
     def choices(self) -> pl.DataFrame:
         """:func:`customer_choices`."""
         return customer_choices(self.raw, self.forms)
@@ -93,12 +93,12 @@ class CustomerNames:
         new = got.filter(pl.col("_known").is_null()).get_column("raw")
         return got.filter(pl.col("_known").is_not_null()), new
 
-    @_once
+    @_Once
     def index(self) -> Index:
         """The inverted index of the choices."""
         return Index(self.choices)
 
-    @_once
+    @_Once
     def accounts(self) -> pl.DataFrame:
         """``_acct`` (a normalised payer account) -> ``_k_acct``, its customers."""
         accts = split_col(self.customers, "payer_accounts")
