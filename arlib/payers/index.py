@@ -44,32 +44,45 @@ def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[list[np.ndarray], in
     seed per kind: a collision only adds a pair to score."""
     n = text.str.len_chars().cast(pl.Int64).to_numpy()
     points = np.frombuffer(text.str.join("").item().encode("utf-32-le"), dtype=np.uint32)
+    # (32-bit numbers where they fit: a fresh page costs more than the arithmetic)
+    ix = np.int32 if points.size < 2**31 else np.int64
     seen = np.zeros(0x110000, dtype=bool)
     seen[points] = True
     alphabet = np.flatnonzero(seen)
-    ci = (np.cumsum(seen, dtype=np.int64) - 1)[points]
+    ci = np.cumsum(seen, dtype=np.int32)
+    ci -= 1
+    ci = ci[points]
+    del points
     size = max(alphabet.size, 1)
     chars = pl.Series([chr(x) for x in alphabet.tolist()], dtype=pl.String)
     # every position but the last of every text, with the next two characters (a text's
     # last pair has none: its trigram and its pair one apart are null)
     m = np.maximum(n - 1, 0)
     pairs = np.cumsum(m)
-    row = np.repeat(np.arange(n.size, dtype=np.int64), m)
-    at = np.arange(row.size, dtype=np.int64) + np.repeat(np.cumsum(n) - n - pairs + m, m)
+    row = np.repeat(np.arange(n.size, dtype=ix), m)
+    at = np.repeat((np.cumsum(n) - n - pairs + m).astype(ix), m)
+    at += np.arange(row.size, dtype=ix)
     ends = np.flatnonzero(m > 0)
     three = np.ones(row.size, dtype=bool)
     three[pairs[ends] - 1] = False
     a, b = ci[at], ci[at + 1]
     c = ci[at[three] + 2]
+    del ci, at
     # the grams as numbers (a trigram: its bigram's number, then the third character)
-    two, two_at = dense(a * size + b, size * size)
-    three_at = two_at[three] * size + c
+    two, two_at = dense(a.astype(np.int64) * size + b, size * size)
+    three_at = two_at[three].astype(np.int64) * size + c
     kinds = (  # (seed, rows, the distinct numbers, each row's among them, a null at the end)
         (0, row, two, two_at, False),
         (1, row[three], *dense(three_at, two.size * size), True),
-        (2, row, *dense(np.minimum(a, b) * size + np.maximum(a, b), size * size), False),
-        (3, row[three], *dense(a[three] * size + c, size * size), True),
+        (
+            2,
+            row,
+            *dense(np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b), size * size),
+            False,
+        ),
+        (3, row[three], *dense(a[three].astype(np.int64) * size + c, size * size), True),
     )
+    del a, b, c, three_at, two_at
     rows, places, hashes = [], [], []
     offset = 0
     for seed, r, distinct, inv, null in kinds:
@@ -154,7 +167,7 @@ def dense(x: np.ndarray, space: int | None = None) -> tuple[np.ndarray, np.ndarr
         seen = np.zeros(space, dtype=bool)
         seen[x] = True
         distinct = np.flatnonzero(seen)
-        place = np.empty(space, dtype=np.int64)  # (written where seen only)
+        place = np.empty(space, dtype=np.int32 if space < 2**31 else np.int64)  # (where seen)
         place[distinct] = np.arange(distinct.size)
         return distinct, place[x]
     order = np.argsort(x)
