@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 
@@ -59,3 +61,36 @@ def test_index_counts_choices_not_texts():
     # sorted by token, then choice
     t, c = index.post.get_column("t").to_numpy(), index.post.get_column("c").to_numpy()
     assert np.all((t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (c[1:] > c[:-1])))
+
+
+def naive_tokens(text: str, spaced: str) -> set[tuple[str | None, int]]:
+    """The tokens of one text by their definition: bigrams, trigrams (and the null one),
+    adjacent pairs in either order, pairs one apart (and the null one), digit runs, words
+    of three characters or more."""
+    grams = {(text[i : i + 2], 0) for i in range(len(text) - 1)}
+    grams |= {(text[i : i + 3], 1) for i in range(len(text) - 2)}
+    grams |= {("".join(sorted(text[i : i + 2])), 2) for i in range(len(text) - 1)}
+    grams |= {(text[i] + text[i + 2], 3) for i in range(len(text) - 2)}
+    if len(text) > 1:
+        grams |= {(None, 1), (None, 3)}
+    grams |= {(d, 4) for d in re.findall(r"\d+", text)}
+    return grams | {(w, 5) for w in spaced.split(" ") if len(w) >= 3}
+
+
+def test_token_keys_on_a_wide_alphabet():
+    # ~48k characters: a gram's number passes 2**31 (and the table), so 64-bit arithmetic
+    rng = np.random.default_rng(1)
+    alphabet = [chr(c) for c in [*range(0x4E00, 0x9FFF), *range(0x3400, 0x4DBF)]]
+    alphabet += [chr(c) for c in range(0x20000, 0x24E20)] + list("0123456789ab")
+    texts = ["".join(rng.choice(alphabet, int(rng.integers(1, 12)))) for _ in range(400)]
+    texts += ["abab", "ab12cd34", "x", "上海上海"]
+    spaced = [t[:3] + " " + t[3:] if i % 3 == 0 else t for i, t in enumerate(texts)]
+    parts, bits, vocab = token_keys(pl.Series(texts), pl.Series(spaced))
+    keys = np.concatenate(parts)
+    got: dict[int, set[int]] = {}
+    rows, toks = (keys & ((1 << bits) - 1)).tolist(), vocab[keys >> bits].tolist()
+    for row, tok in zip(rows, toks, strict=True):
+        got.setdefault(row, set()).add(tok)
+    for row, (text, words) in enumerate(zip(texts, spaced, strict=True)):
+        want = {token(g, seed) for g, seed in naive_tokens(text, words)}
+        assert got.get(row, set()) == want, text
