@@ -49,9 +49,9 @@ def token_keys(text: pl.Series, spaced: pl.Series) -> tuple[list[np.ndarray], in
     seen = np.zeros(0x110000, dtype=bool)
     seen[points] = True
     alphabet = np.flatnonzero(seen)
-    ci = np.cumsum(seen, dtype=np.int32)
-    ci -= 1
-    ci = ci[points]
+    code = np.zeros(0x110000, dtype=np.int32)  # (its pages touched where used only)
+    code[alphabet] = np.arange(alphabet.size, dtype=np.int32)
+    ci = code[points]
     del points
     size = max(alphabet.size, 1)
     chars = pl.Series([chr(x) for x in alphabet.tolist()], dtype=pl.String)
