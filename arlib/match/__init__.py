@@ -37,7 +37,7 @@ from arlib.match.ledger import Ledger, LedgerError
 from arlib.match.prepare import fx_table, prep_customers, prep_invoices, prep_receipts, references
 from arlib.match.rules import CASCADE, credit_note, suggestions
 from arlib.match.rules.manual import check_decisions
-from arlib.payers import memo_payers, resolve_payers
+from arlib.payers import CustomerNames, memo_payers, resolve_payers
 
 
 def match(
@@ -54,15 +54,16 @@ def match(
     """Apply receipts to invoices by walking ``cascade`` (see :mod:`arlib.match.rules`)."""
     cfg = config or MatchConfig()
     t0 = time.perf_counter()
+    names = CustomerNames(customers)  # built once, read by both
     payers = resolve_payers(
         receipts,
-        customers,
+        names,
         auto_threshold=cfg.fuzzy_auto_threshold,
         suggest_threshold=cfg.fuzzy_suggest_threshold,
         margin=cfg.fuzzy_margin,
         max_candidates=cfg.payer_max_candidates,
     )
-    named = memo_payers(receipts, customers, max_candidates=cfg.payer_max_candidates)
+    named = memo_payers(receipts, names, max_candidates=cfg.payer_max_candidates)
     t1 = time.perf_counter()
     cust = prep_customers(customers)
     inv0, inv = prep_invoices(invoices, cfg)
