@@ -33,6 +33,38 @@ def net_of_tax(paid: Decimal, invoice: Decimal, rates, tolerance: Decimal) -> De
     return None
 
 
+def net_of_tax_expr(paid_c: pl.Expr, invoice_c: pl.Expr, rates, tolerance: Decimal) -> pl.Expr:
+    """The polars form of :func:`net_of_tax` on integer cents: the position in ``rates`` of
+    the first rate that fits (``Int64``), else null. Exact rationals in Int128: with
+    ``1 + rate = D / N`` and ``tolerance × 100 = T / S``, ``|paid × D − invoice × N| × S ≤
+    T × D``. The Decimal form rounds the quotient to 28 digits first, which can only move a
+    difference across the tolerance when it is within 10⁻²⁰ of it: never for two cent
+    amounts and a rate of a few decimals (a property test holds the forms together)."""
+    p, i = paid_c.cast(pl.Int128), invoice_c.cast(pl.Int128)
+    t_num, t_den = _ratio(tolerance * 100)
+    out = pl.lit(None, pl.Int64)
+    for k in reversed(range(len(rates))):
+        d, n = _ratio(1 + rates[k])
+        fits = (p * d - i * n).abs() * t_den <= t_num * d
+        out = pl.when(fits).then(pl.lit(k, pl.Int64)).otherwise(out)
+    return out
+
+
+def net_of_tax_cents_expr(invoice_c: pl.Expr, rate: Decimal) -> pl.Expr:
+    """``invoice / (1 + rate)`` in cents rounded half-up (away from zero), as
+    :func:`~arlib.money.fmt_money` shows that quotient (``Int128``)."""
+    i = invoice_c.cast(pl.Int128)
+    d, n = _ratio(1 + rate)
+    whole = (2 * i.abs() * n + d) // (2 * d)
+    return pl.when(i < 0).then(whole * -1).otherwise(whole)
+
+
+def _ratio(value: Decimal) -> tuple[int, int]:
+    """A finite Decimal as (numerator, power-of-ten denominator)."""
+    exponent = -min(0, value.as_tuple().exponent)
+    return int(value.scaleb(exponent)), 10**exponent
+
+
 def customer_discounts(text: str | None) -> list[tuple[Decimal, int]]:
     """The early-payment discounts of a customer's ``discount_terms`` as (rate, days from
     invoice date), by days: ``'2/10 net 30'`` -> ``[(0.02, 10)]``, read by
@@ -362,9 +394,10 @@ class Context:
                 | ((applied > 0) & pl.col("status").ne_missing("paid"))
             )
         ).sort("invoice_id", nulls_last=True)
-        self.residual_invoices = residual_inv.to_dicts()
-        inv_cash = cash.join(residual_inv.select("invoice_id"), on="invoice_id", how="semi")
-        self.cash_by_invoice = _groups(inv_cash.to_dicts(), "invoice_id")
+        self.residual_invoices = residual_inv
+        self.invoice_cash = cash.join(
+            residual_inv.select("invoice_id"), on="invoice_id", how="semi"
+        ).select("invoice_id", "receipt_id", "applied_amount")
         flagged = pl.col("flags").str.contains("third_party|memo_conflict")
         tol = alloc.filter(pl.col("kind").is_in(TOLERANCE_KINDS) | flagged).sort(
             "receipt_id",
@@ -381,12 +414,14 @@ class Context:
         self.tolerance = tol
         # the customer's bank charges written off in this close, as (invoice, amount):
         # evidence that its bank deducts fees (see ``charge_reading``)
+        self.charge_frame = tol.filter(
+            (pl.col("kind") == "bank_charge") & truthy("customer_id")
+        ).select("customer_id", "currency", "invoice_id", "applied_amount")
         self.charges: dict[tuple, list[tuple]] = {
             (customer, currency): list(zip(ids, amounts, strict=True))
-            for customer, currency, ids, amounts in tol.filter(
-                (pl.col("kind") == "bank_charge") & truthy("customer_id")
+            for customer, currency, ids, amounts in self.charge_frame.group_by(
+                "customer_id", "currency", maintain_order=True
             )
-            .group_by("customer_id", "currency", maintain_order=True)
             .agg("invoice_id", "applied_amount")
             .iter_rows()
         }
@@ -421,15 +456,6 @@ class Context:
         self.invoices = {
             r["invoice_id"]: r
             for r in inv.join(need, on="invoice_id", how="semi", nulls_equal=True).to_dicts()
-        }
-        self.receipt_by_id = {
-            r["receipt_id"]: r
-            for r in receipt_by_id.join(
-                inv_cash.select("receipt_id").unique(),
-                on="receipt_id",
-                how="semi",
-                nulls_equal=True,
-            ).to_dicts()
         }
 
     # -- output
@@ -503,14 +529,6 @@ class Context:
         if customer not in self._terms:
             self._terms[customer] = customer_discounts(self.terms.get(customer))
         return self._terms[customer]
-
-    def payment_date(self, invoice_id: str) -> dt.date | None:
-        dates = [
-            self.receipt_by_id.get(a["receipt_id"], {}).get("value_date")
-            for a in self.cash_by_invoice.get(invoice_id, [])
-        ]
-        dates = [d for d in dates if d]
-        return max(dates) if dates else None
 
     def discount_verdict(
         self, inv: dict, discount: Decimal, paid_on: dt.date | None
