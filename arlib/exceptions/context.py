@@ -20,6 +20,20 @@ from arlib.schema import MONEY
 from arlib.terms import parse_terms
 
 
+def as_text(expr: pl.Expr) -> pl.Expr:
+    """A value as an f-string writes it: ``None`` where missing."""
+    return expr.cast(pl.String).fill_null("None")
+
+
+def python_repr(column: str, frame: pl.DataFrame) -> pl.Expr:
+    """``repr()`` of each value of a text column (``'ACME'``, ``"O'Neil"``, ``None``), as
+    the evidence has always quoted names and memos; computed once per distinct value."""
+    values = frame.get_column(column).unique().to_list()
+    return pl.col(column).replace_strict(
+        {v: repr(v) for v in values if v is not None}, default="None", return_dtype=pl.String
+    )
+
+
 def pct_text(rate: Decimal) -> str:
     """0.13 -> '13', 0.015 -> '1.5'."""
     return f"{(rate * 100).normalize():f}"
@@ -158,7 +172,8 @@ def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
 
 class Context:
     """Lookups over the match result, built with polars for the rows that need them; one
-    method per residual family. Python only loops over residual rows, with dict lookups."""
+    method per residual family. Python only loops over the residual receipts that reach their
+    candidate invoices, with dict lookups."""
 
     def __init__(
         self,
@@ -241,22 +256,16 @@ class Context:
             .with_row_index("_ord")
         )
         res = rec.filter("_residual")
-        rows = (
-            rec.filter(pl.col("_residual") | (pl.col("_group_n") > 1))
-            .drop("_pc", "_sug_customer")
-            .to_dicts()
+        # the residual receipts and the lines sharing a duplicate-line key, statement order
+        self.receipt_rows = rec.filter(pl.col("_residual") | (pl.col("_group_n") > 1)).drop(
+            "_pc", "_sug_customer"
         )
-        self.residual_receipts = [r for r in rows if r["_residual"]]
-        self.line_groups: dict[tuple, list[dict]] = defaultdict(list)
-        for r in rows:
-            if r["_group_n"] > 1:
-                self.line_groups[self.line_key(r)].append(r)
         res_ids = res.select("receipt_id")
         res_sug = sug.join(res_ids, on="receipt_id", how="semi", maintain_order="left")
+        self.residual_suggestions = res_sug
         self.suggestions = _groups(res_sug.to_dicts(), "receipt_id")
-        self.cash_by_receipt = _groups(
-            cash.join(res_ids, on="receipt_id", how="semi").to_dicts(), "receipt_id"
-        )
+        self.receipt_cash = cash.join(res_ids, on="receipt_id", how="semi")
+        self.cash_by_receipt = _groups(self.receipt_cash.to_dicts(), "receipt_id")
 
         # a receipt of the same amount from the same customer, applied whole to a paid invoice
         ask = res.filter(truthy("_customer")).select("_ord", "receipt_id", "_customer", "_pc")
@@ -287,15 +296,22 @@ class Context:
                 "invoice_id",
             )
         )
-        self.dup_receipt = {
-            row["_ord"]: row
-            for row in ask.join(others, on=["_customer", "_pc"])
+        self.dup_receipt = (
+            ask.join(others, on=["_customer", "_pc"])
             .filter(pl.col("_other") != pl.col("receipt_id"))
             .sort("_ord", "_other_ord", "invoice_id")
             .unique("_ord", keep="first", maintain_order=True)
-            .to_dicts()
-        }
-        self.dup_history: dict[int, dict] = {}
+            .select("_ord", "_other", "_other_date", "invoice_id")
+        )
+        self.dup_history = pl.DataFrame(
+            schema={
+                "_ord": pl.UInt32,
+                "_h_receipt": pl.String,
+                "payment_date": pl.Date,
+                "period": pl.String,
+                "invoice_id": pl.String,
+            }
+        )
         asked = ask.select(pl.col("_customer").alias("customer_id")).unique()
         if history is not None:
             paid = (
@@ -359,30 +375,28 @@ class Context:
                     "period",
                 )
             )
-            self.dup_history = {
-                row["_ord"]: row
-                for row in ask.join(h, on=["_customer", "_pc"])
+            self.dup_history = (
+                ask.join(h, on=["_customer", "_pc"])
                 .filter(pl.col("_h_receipt") != pl.col("receipt_id"))
                 .sort("_ord", "_hi")
                 .unique("_ord", keep="first", maintain_order=True)
-                .to_dicts()
-            }
+                .select(list(self.dup_history.columns))
+                .cast(self.dup_history.schema)
+            )
 
         # open invoices each residual receipt may relate to, and what its customer owes
         hits = candidate_hits(res, inv, c, term_rates)
         self.hits: dict[tuple[int, bool], set[str]] = defaultdict(set)
         for o, tag, iid in hits.iter_rows():
             self.hits[(o, tag in (DISCOUNT, CHARGE))].add(iid)
-        self.owed = {
-            (cid, cur): total
-            for cid, cur, total in inv.filter(pl.col("status").ne_missing("paid"))
+        self.owed = (
+            inv.filter(pl.col("status").ne_missing("paid"))
             .join(
                 ask.select(pl.col("_customer").alias("customer_id")), on="customer_id", how="semi"
             )
             .group_by("customer_id", "currency")
-            .agg(pl.col("open_amount").sum())
-            .iter_rows()
-        }
+            .agg(pl.col("open_amount").sum().alias("_owed"))
+        )
 
         # invoice residuals, and the allocations the checks look at
         applied = pl.col("applied").fill_null(0)
@@ -496,9 +510,6 @@ class Context:
         return pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
 
     # -- helpers
-    def line_key(self, r: dict) -> tuple:
-        return tuple(r.get(k) for k in self.c.duplicate_line_keys)
-
     def candidates(self, r: dict, customer: str | None, *, discount: bool) -> list[dict]:
         """Invoices a residual receipt may relate to, in review order: the customer's unpaid
         invoices (by due date), the ones this receipt was applied to, and the ones suggested

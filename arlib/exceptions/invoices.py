@@ -17,6 +17,7 @@ import polars as pl
 
 from arlib.exceptions.context import (
     Context,
+    as_text,
     net_of_tax_cents_expr,
     net_of_tax_expr,
     pct_text,
@@ -25,11 +26,6 @@ from arlib.exceptions.register import ROW_SCHEMA
 from arlib.exceptions.tolerance import discount_verdicts
 from arlib.keying import decimal_shift_expr, keying_error_expr
 from arlib.money import cents_expr, fmt_money, fmt_money_expr, money_expr, to_cents
-
-
-def _text(expr: pl.Expr) -> pl.Expr:
-    """A value as an f-string writes it: ``None`` where missing."""
-    return expr.cast(pl.String).fill_null("None")
 
 
 def _fmt_cents(cents: pl.Expr) -> pl.Expr:
@@ -81,7 +77,7 @@ def invoice_residuals(ctx: Context) -> pl.DataFrame:
     rows = _pattern(rows, c).with_columns(
         pl.format(
             "invoice {} {}, paid {}, open {}",
-            _text(pl.col("invoice_id")),
+            as_text(pl.col("invoice_id")),
             pl.col("_amount_text"),
             fmt_money_expr("_applied"),
             fmt_money_expr("open_amount"),
@@ -158,7 +154,7 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
     positive = amt_c > 0
     tax_c = cents_expr("tax_amount")
     rows = rows.with_columns(
-        pl.format("invoice {}", _text(pl.col("invoice_id"))).alias("_label"),
+        pl.format("invoice {}", as_text(pl.col("invoice_id"))).alias("_label"),
         fmt_money_expr("_paid").alias("_paid_text"),
         fmt_money_expr("amount").alias("_amount_text"),
         pl.when(positive).then(decimal_shift_expr(paid_c, amt_c, c.shift_factors)).alias("_shift"),
@@ -275,7 +271,7 @@ def _charge(rows: pl.DataFrame, ctx: Context, short: pl.Expr, prefix: str) -> pl
             fmt_money_expr("_charge").head(5).str.join(", ").alias("_amounts"),
         )
     )
-    customer = _text(pl.col("customer_id"))
+    customer = as_text(pl.col("customer_id"))
     reading = possible.join(seen, on="_i", how="left").select(
         "_i",
         pl.col("_n").is_not_null().alias(f"{prefix}_ok"),
@@ -289,7 +285,7 @@ def _charge(rows: pl.DataFrame, ctx: Context, short: pl.Expr, prefix: str) -> pl
                 customer,
                 pl.col("_n"),
                 pl.col("_amounts"),
-                _text(pl.col("currency")),
+                as_text(pl.col("currency")),
             )
         )
         .otherwise(
