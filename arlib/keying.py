@@ -213,6 +213,26 @@ def keying_error_expr(
     )
 
 
+def decimal_shift_expr(
+    received: pl.Expr, expected: pl.Expr, factors: Sequence[int] = SHIFT_FACTORS
+) -> pl.Expr:
+    """The polars form of :func:`decimal_shift` on two integer-cent expressions: ``× f`` /
+    ``÷ f`` (the first factor that fits) or null, row by row (a property test holds them
+    together): the detail the evidence of a ``decimal_shift`` names."""
+    r, e = received.cast(pl.Int64), expected.cast(pl.Int64)
+    out = pl.when(~((r > 0) & (e > 0) & (r != e))).then(pl.lit(None, pl.String))
+    for f in _factors(factors):
+        down = e // f
+        up = down + (e % f != 0).cast(pl.Int64)
+        out = (
+            out.when((r % f == 0) & (r // f == e))
+            .then(pl.lit(f"× {f}"))
+            .when((r == down) | (r == up))
+            .then(pl.lit(f"÷ {f}"))
+        )
+    return out.otherwise(pl.lit(None, pl.String))
+
+
 def is_keying_error_np(
     received: np.ndarray, expected: np.ndarray, *, factors: Sequence[int] = SHIFT_FACTORS
 ) -> np.ndarray:

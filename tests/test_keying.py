@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from arlib.keying import (
     KINDS,
     decimal_shift,
+    decimal_shift_expr,
     describe_keying_error,
     is_keying_error_np,
     keying_error,
@@ -317,3 +318,39 @@ def test_digit_slips_are_the_amounts_with_a_digit_inserted_or_a_doubled_one_remo
         assert mine == inserted + removed, x  # in the order of the places, then the digits
         # each reading is a keying error of the invoice it names (a shift takes precedence)
         assert all(keying_error(x, y) is not None for y in mine), x
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(-5, 10**9)),
+            st.one_of(st.none(), st.integers(-5, 10**9)),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from([(10, 100), (100, 10), (10,), (2, 7, 1000)]),
+)
+def test_decimal_shift_expr_matches_python(pairs, factors):
+    # a shift of a drawn amount, so both arms (× f and ÷ f) are met, not only chance
+    pairs = (
+        pairs
+        + [(e * factors[0], e) for _, e in pairs if e]
+        + [(e // factors[-1], e) for _, e in pairs if e]
+    )
+    df = pl.DataFrame(pairs, schema={"r": pl.Int64, "e": pl.Int64}, orient="row")
+    got = df.select(decimal_shift_expr(pl.col("r"), pl.col("e"), factors))
+    want = [None if r is None or e is None else decimal_shift(r, e, factors) for r, e in pairs]
+    assert got.to_series().to_list() == want
+
+
+def test_decimal_shift_expr_worked_examples():
+    df = pl.DataFrame(
+        {
+            "r": [c("1,234.50"), c("123.45"), c("123.46"), c("123.47"), 5],
+            "e": [c("123.45"), c("1,234.56"), c("1,234.56"), c("1,234.56"), 5],
+        }
+    )
+    got = df.select(decimal_shift_expr(pl.col("r"), pl.col("e"))).to_series().to_list()
+    assert got == ["× 10", "÷ 10", "÷ 10", None, None]

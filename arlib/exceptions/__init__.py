@@ -32,9 +32,10 @@ tolerance: the journal proposal posts it).
 Scale: the lookups are built with polars, never per row. The invoices a residual receipt may
 match (decimal shift, transposition, tax, discount, bank charge) are found by equi-joins on
 integer-cent keys per customer and currency (:func:`_candidate_hits`, a superset that the exact
-Decimal checks then decide), duplicate payments by a join on (customer, amount), and only the
-residual rows are looped over in Python, with dict lookups. The result is sorted explicitly
-and does not depend on the row order of the inputs (given unique invoice and receipt ids).
+Decimal checks then decide), duplicate payments by a join on (customer, amount). The checks
+are polars columns over all the rows of a family; only the residual receipts that reach their
+candidate invoices are read in Python, with dict lookups. The result is sorted explicitly and
+does not depend on the row order of the inputs (given unique invoice and receipt ids).
 """
 
 from __future__ import annotations

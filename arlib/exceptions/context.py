@@ -20,6 +20,20 @@ from arlib.schema import MONEY
 from arlib.terms import parse_terms
 
 
+def as_text(expr: pl.Expr) -> pl.Expr:
+    """A value as an f-string writes it: ``None`` where missing."""
+    return expr.cast(pl.String).fill_null("None")
+
+
+def python_repr(column: str, frame: pl.DataFrame) -> pl.Expr:
+    """``repr()`` of each value of a text column (``'ACME'``, ``"O'Neil"``, ``None``), as
+    the evidence has always quoted names and memos; computed once per distinct value."""
+    values = frame.get_column(column).unique().to_list()
+    return pl.col(column).replace_strict(
+        {v: repr(v) for v in values if v is not None}, default="None", return_dtype=pl.String
+    )
+
+
 def pct_text(rate: Decimal) -> str:
     """0.13 -> '13', 0.015 -> '1.5'."""
     return f"{(rate * 100).normalize():f}"
@@ -31,6 +45,38 @@ def net_of_tax(paid: Decimal, invoice: Decimal, rates, tolerance: Decimal) -> De
         if abs(paid - invoice / (1 + rate)) <= tolerance:
             return rate
     return None
+
+
+def net_of_tax_expr(paid_c: pl.Expr, invoice_c: pl.Expr, rates, tolerance: Decimal) -> pl.Expr:
+    """The polars form of :func:`net_of_tax` on integer cents: the position in ``rates`` of
+    the first rate that fits (``Int64``), else null. Exact rationals in Int128: with
+    ``1 + rate = D / N`` and ``tolerance × 100 = T / S``, ``|paid × D − invoice × N| × S ≤
+    T × D``. The Decimal form rounds the quotient to 28 digits first, which can only move a
+    difference across the tolerance when it is within 10⁻²⁰ of it: never for two cent
+    amounts and a rate of a few decimals (a property test holds the forms together)."""
+    p, i = paid_c.cast(pl.Int128), invoice_c.cast(pl.Int128)
+    t_num, t_den = _ratio(tolerance * 100)
+    out = pl.lit(None, pl.Int64)
+    for k in reversed(range(len(rates))):
+        d, n = _ratio(1 + rates[k])
+        fits = (p * d - i * n).abs() * t_den <= t_num * d
+        out = pl.when(fits).then(pl.lit(k, pl.Int64)).otherwise(out)
+    return out
+
+
+def net_of_tax_cents_expr(invoice_c: pl.Expr, rate: Decimal) -> pl.Expr:
+    """``invoice / (1 + rate)`` in cents rounded half-up (away from zero), as
+    :func:`~arlib.money.fmt_money` shows that quotient (``Int128``)."""
+    i = invoice_c.cast(pl.Int128)
+    d, n = _ratio(1 + rate)
+    whole = (2 * i.abs() * n + d) // (2 * d)
+    return pl.when(i < 0).then(whole * -1).otherwise(whole)
+
+
+def _ratio(value: Decimal) -> tuple[int, int]:
+    """A finite Decimal as (numerator, power-of-ten denominator)."""
+    exponent = -min(0, value.as_tuple().exponent)
+    return int(value.scaleb(exponent)), 10**exponent
 
 
 def customer_discounts(text: str | None) -> list[tuple[Decimal, int]]:
@@ -126,7 +172,8 @@ def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
 
 class Context:
     """Lookups over the match result, built with polars for the rows that need them; one
-    method per residual family. Python only loops over residual rows, with dict lookups."""
+    method per residual family. Python only loops over the residual receipts that reach their
+    candidate invoices, with dict lookups."""
 
     def __init__(
         self,
@@ -209,22 +256,16 @@ class Context:
             .with_row_index("_ord")
         )
         res = rec.filter("_residual")
-        rows = (
-            rec.filter(pl.col("_residual") | (pl.col("_group_n") > 1))
-            .drop("_pc", "_sug_customer")
-            .to_dicts()
+        # the residual receipts and the lines sharing a duplicate-line key, statement order
+        self.receipt_rows = rec.filter(pl.col("_residual") | (pl.col("_group_n") > 1)).drop(
+            "_pc", "_sug_customer"
         )
-        self.residual_receipts = [r for r in rows if r["_residual"]]
-        self.line_groups: dict[tuple, list[dict]] = defaultdict(list)
-        for r in rows:
-            if r["_group_n"] > 1:
-                self.line_groups[self.line_key(r)].append(r)
         res_ids = res.select("receipt_id")
         res_sug = sug.join(res_ids, on="receipt_id", how="semi", maintain_order="left")
+        self.residual_suggestions = res_sug
         self.suggestions = _groups(res_sug.to_dicts(), "receipt_id")
-        self.cash_by_receipt = _groups(
-            cash.join(res_ids, on="receipt_id", how="semi").to_dicts(), "receipt_id"
-        )
+        self.receipt_cash = cash.join(res_ids, on="receipt_id", how="semi")
+        self.cash_by_receipt = _groups(self.receipt_cash.to_dicts(), "receipt_id")
 
         # a receipt of the same amount from the same customer, applied whole to a paid invoice
         ask = res.filter(truthy("_customer")).select("_ord", "receipt_id", "_customer", "_pc")
@@ -255,15 +296,22 @@ class Context:
                 "invoice_id",
             )
         )
-        self.dup_receipt = {
-            row["_ord"]: row
-            for row in ask.join(others, on=["_customer", "_pc"])
+        self.dup_receipt = (
+            ask.join(others, on=["_customer", "_pc"])
             .filter(pl.col("_other") != pl.col("receipt_id"))
             .sort("_ord", "_other_ord", "invoice_id")
             .unique("_ord", keep="first", maintain_order=True)
-            .to_dicts()
-        }
-        self.dup_history: dict[int, dict] = {}
+            .select("_ord", "_other", "_other_date", "invoice_id")
+        )
+        self.dup_history = pl.DataFrame(
+            schema={
+                "_ord": pl.UInt32,
+                "_h_receipt": pl.String,
+                "payment_date": pl.Date,
+                "period": pl.String,
+                "invoice_id": pl.String,
+            }
+        )
         asked = ask.select(pl.col("_customer").alias("customer_id")).unique()
         if history is not None:
             paid = (
@@ -327,30 +375,28 @@ class Context:
                     "period",
                 )
             )
-            self.dup_history = {
-                row["_ord"]: row
-                for row in ask.join(h, on=["_customer", "_pc"])
+            self.dup_history = (
+                ask.join(h, on=["_customer", "_pc"])
                 .filter(pl.col("_h_receipt") != pl.col("receipt_id"))
                 .sort("_ord", "_hi")
                 .unique("_ord", keep="first", maintain_order=True)
-                .to_dicts()
-            }
+                .select(list(self.dup_history.columns))
+                .cast(self.dup_history.schema)
+            )
 
         # open invoices each residual receipt may relate to, and what its customer owes
         hits = candidate_hits(res, inv, c, term_rates)
         self.hits: dict[tuple[int, bool], set[str]] = defaultdict(set)
         for o, tag, iid in hits.iter_rows():
             self.hits[(o, tag in (DISCOUNT, CHARGE))].add(iid)
-        self.owed = {
-            (cid, cur): total
-            for cid, cur, total in inv.filter(pl.col("status").ne_missing("paid"))
+        self.owed = (
+            inv.filter(pl.col("status").ne_missing("paid"))
             .join(
                 ask.select(pl.col("_customer").alias("customer_id")), on="customer_id", how="semi"
             )
             .group_by("customer_id", "currency")
-            .agg(pl.col("open_amount").sum())
-            .iter_rows()
-        }
+            .agg(pl.col("open_amount").sum().alias("_owed"))
+        )
 
         # invoice residuals, and the allocations the checks look at
         applied = pl.col("applied").fill_null(0)
@@ -362,9 +408,10 @@ class Context:
                 | ((applied > 0) & pl.col("status").ne_missing("paid"))
             )
         ).sort("invoice_id", nulls_last=True)
-        self.residual_invoices = residual_inv.to_dicts()
-        inv_cash = cash.join(residual_inv.select("invoice_id"), on="invoice_id", how="semi")
-        self.cash_by_invoice = _groups(inv_cash.to_dicts(), "invoice_id")
+        self.residual_invoices = residual_inv
+        self.invoice_cash = cash.join(
+            residual_inv.select("invoice_id"), on="invoice_id", how="semi"
+        ).select("invoice_id", "receipt_id", "applied_amount")
         flagged = pl.col("flags").str.contains("third_party|memo_conflict")
         tol = alloc.filter(pl.col("kind").is_in(TOLERANCE_KINDS) | flagged).sort(
             "receipt_id",
@@ -381,12 +428,14 @@ class Context:
         self.tolerance = tol
         # the customer's bank charges written off in this close, as (invoice, amount):
         # evidence that its bank deducts fees (see ``charge_reading``)
+        self.charge_frame = tol.filter(
+            (pl.col("kind") == "bank_charge") & truthy("customer_id")
+        ).select("customer_id", "currency", "invoice_id", "applied_amount")
         self.charges: dict[tuple, list[tuple]] = {
             (customer, currency): list(zip(ids, amounts, strict=True))
-            for customer, currency, ids, amounts in tol.filter(
-                (pl.col("kind") == "bank_charge") & truthy("customer_id")
+            for customer, currency, ids, amounts in self.charge_frame.group_by(
+                "customer_id", "currency", maintain_order=True
             )
-            .group_by("customer_id", "currency", maintain_order=True)
             .agg("invoice_id", "applied_amount")
             .iter_rows()
         }
@@ -421,15 +470,6 @@ class Context:
         self.invoices = {
             r["invoice_id"]: r
             for r in inv.join(need, on="invoice_id", how="semi", nulls_equal=True).to_dicts()
-        }
-        self.receipt_by_id = {
-            r["receipt_id"]: r
-            for r in receipt_by_id.join(
-                inv_cash.select("receipt_id").unique(),
-                on="receipt_id",
-                how="semi",
-                nulls_equal=True,
-            ).to_dicts()
         }
 
     # -- output
@@ -470,9 +510,6 @@ class Context:
         return pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
 
     # -- helpers
-    def line_key(self, r: dict) -> tuple:
-        return tuple(r.get(k) for k in self.c.duplicate_line_keys)
-
     def candidates(self, r: dict, customer: str | None, *, discount: bool) -> list[dict]:
         """Invoices a residual receipt may relate to, in review order: the customer's unpaid
         invoices (by due date), the ones this receipt was applied to, and the ones suggested
@@ -503,14 +540,6 @@ class Context:
         if customer not in self._terms:
             self._terms[customer] = customer_discounts(self.terms.get(customer))
         return self._terms[customer]
-
-    def payment_date(self, invoice_id: str) -> dt.date | None:
-        dates = [
-            self.receipt_by_id.get(a["receipt_id"], {}).get("value_date")
-            for a in self.cash_by_invoice.get(invoice_id, [])
-        ]
-        dates = [d for d in dates if d]
-        return max(dates) if dates else None
 
     def discount_verdict(
         self, inv: dict, discount: Decimal, paid_on: dt.date | None

@@ -1,78 +1,354 @@
-"""Residual invoices (disputed, or partly paid and still open): why each is short."""
+"""Residual invoices (disputed, or partly paid and still open): why each is short, as polars
+over all of them at once (each check a column, the first that holds the verdict).
+
+The checks, most specific first: disputed; open within rounding; the cash paid against the
+invoice read as a keying error of its amount (a decimal shift, else a digit swap, which a
+bank charge of the customer's may explain better), as the invoice less its VAT or net of a
+VAT rate; the open amount a discount of the customer's terms or the configured rates
+(judged by :func:`~arlib.exceptions.tolerance.discount_verdicts` with the last payment's
+date); a bank charge the customer's bank is seen deducting; else a short payment.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR
 
 import polars as pl
 
-from arlib.exceptions.context import Context
-from arlib.money import fmt_money
+from arlib.exceptions.context import (
+    Context,
+    as_text,
+    net_of_tax_cents_expr,
+    net_of_tax_expr,
+    pct_text,
+)
+from arlib.exceptions.register import ROW_SCHEMA
+from arlib.exceptions.tolerance import discount_verdicts
+from arlib.keying import decimal_shift_expr, keying_error_expr
+from arlib.money import cents_expr, fmt_money, fmt_money_expr, money_expr, to_cents
+
+
+def _fmt_cents(cents: pl.Expr) -> pl.Expr:
+    return fmt_money_expr(money_expr(cents))
 
 
 def invoice_residuals(ctx: Context) -> pl.DataFrame:
     """Disputed or partly paid invoices still open, by invoice id."""
-    for inv in ctx.residual_invoices:
-        invoice_residual(ctx, inv, inv.get("applied") or Decimal(0), inv["open_amount"])
-    return ctx.take_rows()
-
-
-def invoice_residual(ctx: Context, inv: dict, applied: Decimal, open_amt: Decimal) -> None:
-    iid, amount = inv["invoice_id"], inv["amount"]
-    cash = ctx.cash_by_invoice.get(iid, [])
-    rids = "|".join(sorted({a["receipt_id"] for a in cash})) or None
-    paid = sum((a["applied_amount"] for a in cash), Decimal(0))
-
-    def add(kind, evidence):
-        ctx.add(
-            kind,
-            customer=inv.get("customer_id"),
-            receipt=rids,
-            invoice=iid,
-            amount=open_amt,
-            currency=inv.get("currency"),
-            evidence=evidence,
-            src=inv,
-            about="invoice",
-        )
-
-    head = (
-        f"invoice {iid} {fmt_money(amount)}, paid {fmt_money(applied)}, open {fmt_money(open_amt)}"
+    c = ctx.c
+    if ctx.residual_invoices.height == 0:
+        return pl.DataFrame(schema=ROW_SCHEMA)
+    cash = ctx.invoice_cash
+    # the receipts paying these invoices, found by a filter (cheaper than joining all)
+    receipts = ctx.receipt_frame.select("receipt_id", "value_date").filter(
+        pl.col("receipt_id").is_in(cash.get_column("receipt_id").implode(), nulls_equal=True)
     )
-    if inv.get("disputed"):
-        add("disputed_invoice", f"{head}; invoice marked disputed")
-        return
-    if open_amt <= ctx.c.rounding_tolerance:
-        add("rounding", f"{head} ≤ {fmt_money(ctx.c.rounding_tolerance)}")
-        return
-    if paid > 0:
-        hit = ctx.pattern(paid, {**inv, "open_amount": None}, allow_rounding=False)
-        if hit:
-            add(hit[0], f"cash {hit[1]}; open {fmt_money(open_amt)}")
-            return
-        rates = {rate for rate, _ in ctx.discount_terms(inv.get("customer_id"))}
-        rates.update(ctx.c.discount_rates)
-        for rate in sorted(rates):
-            if abs(open_amt - amount * rate) <= ctx.c.rounding_tolerance:
-                kind, ev = ctx.discount_verdict(inv, open_amt, ctx.payment_date(iid))
-                add(kind, f"{head}: {ev}")
-                return
-        charge = ctx.charge_reading(open_amt, inv)
-        if charge is not None and charge[0]:
-            round_sum = paid % 100 == 0 and amount % 100 != 0
-            add(
-                "bank_charge",
-                f"{head}: {charge[1]}; likely deducted by the bank, not written off by "
-                "matching"
-                + (
-                    f". The payment {fmt_money(paid)} is a round sum: if the customer "
-                    "rounded down (抹零) or paid an installment, it is a short payment"
-                    if round_sum
-                    else ""
-                ),
+    paying = (
+        cash.join(
+            receipts,
+            on="receipt_id",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+        .group_by("invoice_id")
+        .agg(
+            pl.col("receipt_id").unique().sort().str.join("|").alias("_rids"),
+            pl.col("applied_amount").sum().alias("_paid"),
+            pl.col("value_date").max().alias("_paid_on"),
+        )
+    )
+    rows = (
+        ctx.residual_invoices.with_row_index("_i")
+        .join(paying, on="invoice_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("_rids") != "").then(pl.col("_rids")).alias("_rids"),
+            pl.col("applied").fill_null(0).alias("_applied"),
+            pl.col("_paid").fill_null(0),
+            cents_expr("amount").alias("_amt_c"),
+            cents_expr("open_amount").alias("_open_c"),
+            cents_expr(pl.col("_paid").fill_null(0)).alias("_paid_c"),
+        )
+    )
+    amt_c, open_c, paid_c = pl.col("_amt_c"), pl.col("_open_c"), pl.col("_paid_c")
+    rows = _charge(rows, ctx, (amt_c - paid_c).alias("_short"), "_t")
+    rows = _charge(rows, ctx, open_c.alias("_short"), "_o")
+    rows = _discounted(rows, ctx)
+
+    rows = _pattern(rows, c).with_columns(
+        pl.format(
+            "invoice {} {}, paid {}, open {}",
+            as_text(pl.col("invoice_id")),
+            pl.col("_amount_text"),
+            fmt_money_expr("_applied"),
+            fmt_money_expr("open_amount"),
+        ).alias("_head")
+    )
+    head, kind = pl.col("_head"), pl.col("_kind")
+    rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    round_sum = (paid_c % 10_000 == 0) & (amt_c % 10_000 != 0)
+    charge_ev = pl.format(
+        "{}: {}; likely deducted by the bank, not written off by matching{}",
+        head,
+        pl.col("_o_text"),
+        pl.when(round_sum)
+        .then(
+            pl.format(
+                ". The payment {} is a round sum: if the customer rounded down (抹零) or "
+                "paid an installment, it is a short payment",
+                fmt_money_expr("_paid"),
             )
-            return
-    add("short_payment", f"{head}; no explanation found (not rounding, tax, discount)")
+        )
+        .otherwise(pl.lit("")),
+    )
+    paid = paid_c > 0
+    verdict = (
+        pl.when(pl.col("disputed").fill_null(False))
+        .then(pl.struct(t=pl.lit("disputed_invoice"), e=head + "; invoice marked disputed"))
+        .when(open_c <= rounding)
+        .then(pl.struct(t=pl.lit("rounding"), e=head + f" ≤ {fmt_money(c.rounding_tolerance)}"))
+        .when(paid & kind.is_not_null())
+        .then(
+            pl.struct(
+                t=kind,
+                e=pl.format("cash {}; open {}", pl.col("_reading"), fmt_money_expr("open_amount")),
+            )
+        )
+        .when(paid & pl.col("_d_type").is_not_null())
+        .then(pl.struct(t=pl.col("_d_type"), e=pl.format("{}: {}", head, pl.col("_d_text"))))
+        .when(paid & pl.col("_o_ok").fill_null(False))
+        .then(pl.struct(t=pl.lit("bank_charge"), e=charge_ev))
+        .otherwise(
+            pl.struct(
+                t=pl.lit("short_payment"),
+                e=head + "; no explanation found (not rounding, tax, discount)",
+            )
+        )
+    )
+    return (
+        rows.sort("_i")
+        .with_columns(verdict.alias("_verdict"))
+        .select(
+            pl.col("_verdict").struct.field("t").alias("type"),
+            "customer_id",
+            pl.col("_rids").alias("receipt_id"),
+            "invoice_id",
+            pl.col("open_amount").alias("amount"),
+            "currency",
+            pl.col("_verdict").struct.field("e").alias("evidence"),
+            pl.lit("open").alias("status"),
+            "source_file",
+            "source_row",
+            pl.lit("invoice").alias("about"),
+        )
+        .cast(ROW_SCHEMA)
+    )
 
 
-# -- tolerance allocations and flags
+def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
+    """``_kind`` / ``_reading``: :meth:`Context.pattern` of the cash paid against the
+    invoice amount (no rounding reading), null where none holds. The readings are columns
+    first, so each expression is built once."""
+    amt_c, paid_c = pl.col("_amt_c"), pl.col("_paid_c")
+    rates = list(c.tax_rates)
+    # a keying error needs a positive invoice amount (and cash, which the caller checks)
+    positive = amt_c > 0
+    tax_c = cents_expr("tax_amount")
+    rows = rows.with_columns(
+        pl.format("invoice {}", as_text(pl.col("invoice_id"))).alias("_label"),
+        fmt_money_expr("_paid").alias("_paid_text"),
+        fmt_money_expr("amount").alias("_amount_text"),
+        pl.when(positive).then(decimal_shift_expr(paid_c, amt_c, c.shift_factors)).alias("_shift"),
+        (positive & (keying_error_expr(paid_c, amt_c, factors=c.shift_factors) == "transposition"))
+        .fill_null(False)
+        .alias("_swapped"),
+        ((tax_c != 0) & ((paid_c - amt_c + tax_c).abs() <= to_cents(c.tax_tolerance, ROUND_FLOOR)))
+        .fill_null(False)
+        .alias("_vat"),
+        net_of_tax_expr(paid_c, amt_c, rates, c.tax_tolerance).alias("_net"),
+    )
+    label, paid, amount = pl.col("_label"), pl.col("_paid_text"), pl.col("_amount_text")
+    shift, swapped, vat, net = pl.col("_shift"), pl.col("_swapped"), pl.col("_vat"), pl.col("_net")
+    charge = swapped & pl.col("_t_ok").fill_null(False)
+    rows = rows.with_columns(
+        pl.format(
+            "{} vs {} {}: two adjacent digits swapped (difference {}, divisible by 9)",
+            paid,
+            label,
+            amount,
+            _fmt_cents(paid_c - amt_c),
+        ).alias("_swap"),
+    )
+    swap = pl.col("_swap")
+    net_text = pl.lit(None, pl.String)
+    for k in reversed(range(len(rates))):
+        net_text = (
+            pl.when(net == k)
+            .then(
+                pl.format(
+                    "{} ≈ {} {} / (1 + {}%) = {}: paid net of VAT",
+                    paid,
+                    label,
+                    amount,
+                    pl.lit(pct_text(rates[k])),
+                    _fmt_cents(net_of_tax_cents_expr(amt_c, rates[k]).cast(pl.Int64)),
+                )
+            )
+            .otherwise(net_text)
+        )
+    kind = (
+        pl.when(shift.is_not_null())
+        .then(pl.lit("decimal_shift"))
+        .when(charge)
+        .then(pl.lit("bank_charge"))
+        .when(swapped)
+        .then(pl.lit("transposition"))
+        .when(vat | net.is_not_null())
+        .then(pl.lit("tax_difference"))
+    )
+    text = (
+        pl.when(shift.is_not_null())
+        .then(pl.format("{} = {} {} {}", paid, label, amount, shift))
+        .when(charge)
+        .then(
+            pl.format(
+                "{} = {} {} − {}: {}; likely deducted by the bank. Also a digit swap ({}): if "
+                "the remittance advice shows {}, it is a keying error (transposition)",
+                paid,
+                label,
+                amount,
+                _fmt_cents(amt_c - paid_c),
+                pl.col("_t_text"),
+                swap,
+                paid,
+            )
+        )
+        .when(swapped & pl.col("_t_ok").is_not_null())
+        .then(pl.format("{}; {}", swap, pl.col("_t_text")))
+        .when(swapped)
+        .then(swap)
+        .when(vat)
+        .then(pl.format("{} = {} {} − VAT {}", paid, label, amount, fmt_money_expr("tax_amount")))
+        .otherwise(net_text)
+    )
+    return rows.with_columns(kind.alias("_kind"), text.alias("_reading"))
+
+
+def _charge(rows: pl.DataFrame, ctx: Context, short: pl.Expr, prefix: str) -> pl.DataFrame:
+    """:meth:`Context.charge_reading` of a shortfall (cents) on each row's invoice, as
+    ``{prefix}_ok`` (null: no reading; else whether a charge is preferred) and
+    ``{prefix}_text``."""
+    c = ctx.c
+    by_currency = c.bank_charge_tolerance_by_currency
+    limit = pl.col("currency").replace_strict(
+        {k: to_cents(v, ROUND_FLOOR) for k, v in by_currency.items()},
+        default=to_cents(c.bank_charge_tolerance, ROUND_FLOOR),
+        return_dtype=pl.Int64,
+    )
+    shown = pl.col("currency").replace_strict(
+        {k: fmt_money(v) for k, v in by_currency.items()},
+        default=fmt_money(c.bank_charge_tolerance),
+        return_dtype=pl.String,
+    )
+    s = pl.col("_short")
+    rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    frame = rows.with_columns(short, shown.alias("_tol_text"))
+    possible = frame.filter((s > rounding) & (s <= limit) & (s % 100 == 0))
+    charges = ctx.charge_frame.with_row_index("_pos").select(
+        "customer_id",
+        "currency",
+        "_pos",
+        pl.col("invoice_id").alias("_charge_invoice"),
+        pl.col("applied_amount").alias("_charge"),
+    )
+    seen = (
+        possible.select("_i", "customer_id", "currency", "invoice_id")
+        .join(charges, on=["customer_id", "currency"], how="inner", nulls_equal=True)
+        .filter(pl.col("_charge_invoice").ne_missing(pl.col("invoice_id")))
+        .sort("_i", "_pos")
+        .group_by("_i", maintain_order=True)
+        .agg(
+            pl.len().alias("_n"),
+            fmt_money_expr("_charge").head(5).str.join(", ").alias("_amounts"),
+        )
+    )
+    customer = as_text(pl.col("customer_id"))
+    reading = possible.join(seen, on="_i", how="left").select(
+        "_i",
+        pl.col("_n").is_not_null().alias(f"{prefix}_ok"),
+        pl.when(pl.col("_n").is_not_null())
+        .then(
+            pl.format(
+                "{} ≤ bank-charge tolerance {}, and {}'s bank deducted charges on {} other "
+                "payment(s) this close ({} {})",
+                _fmt_cents(s),
+                pl.col("_tol_text"),
+                customer,
+                pl.col("_n"),
+                pl.col("_amounts"),
+                as_text(pl.col("currency")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "the shortfall {} is also within the bank-charge tolerance {}, but no bank "
+                "charges of {} were seen this close",
+                _fmt_cents(s),
+                pl.col("_tol_text"),
+                customer,
+            )
+        )
+        .alias(f"{prefix}_text"),
+    )
+    return rows.join(reading, on="_i", how="left", maintain_order="left")
+
+
+def _discounted(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """``_d_type`` / ``_d_text``: the discount verdict where the open amount is the invoice
+    times one of the customer's term rates or the configured discount rates (within
+    rounding), exactly in integers; null elsewhere."""
+    c = ctx.c
+    by_customer = {
+        cid: sorted({r for r, _ in ctx.discount_terms(cid)} | set(c.discount_rates))
+        for cid in rows.get_column("customer_id").unique().to_list()
+    }
+    every = {r for rates in by_customer.values() for r in rates}
+    if not every:
+        return rows.with_columns(
+            pl.lit(None, pl.String).alias("_d_type"), pl.lit(None, pl.String).alias("_d_text")
+        )
+    scale = 10 ** max(-min(0, r.as_tuple().exponent) for r in every)
+    rates = pl.DataFrame(
+        [(cid, int(r * scale)) for cid, rates in by_customer.items() for r in rates],
+        schema={"customer_id": pl.String, "_rate": pl.Int128},
+        orient="row",
+    )
+    limit = to_cents(c.rounding_tolerance * scale, ROUND_FLOOR)
+    gap = (
+        pl.col("_open_c").cast(pl.Int128) * scale
+        - pl.col("_amt_c").cast(pl.Int128) * pl.col("_rate")
+    ).abs()
+    hit = (
+        rows.filter(pl.col("_paid_c") > 0)
+        .select("_i", "customer_id", "_open_c", "_amt_c")
+        .join(rates, on="customer_id", how="inner", nulls_equal=True)
+        .filter(gap <= limit)
+        .select("_i")
+        .unique()
+    )
+    found = rows.join(hit, on="_i", how="semi").select(
+        "_i",
+        pl.col("_open_c").alias("_amt_c"),
+        pl.col("open_amount").alias("applied_amount"),
+        pl.col("amount").alias("_inv_amount"),
+        pl.col("invoice_date").alias("_inv_date"),
+        "_paid_on",
+        pl.col("customer_id").alias("_inv_customer"),
+    )
+    verdicts = (
+        discount_verdicts(found, ctx, c).select(
+            "_i", pl.col("type").alias("_d_type"), pl.col("evidence").alias("_d_text")
+        )
+        if found.height
+        else pl.DataFrame(schema={"_i": pl.UInt32, "_d_type": pl.String, "_d_text": pl.String})
+    )
+    return rows.join(verdicts, on="_i", how="left", maintain_order="left")

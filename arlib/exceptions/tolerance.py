@@ -13,25 +13,11 @@ from decimal import ROUND_FLOOR, Decimal
 import polars as pl
 
 from arlib.exceptions.candidates import truthy
-from arlib.exceptions.context import Context, customer_discounts, pct_text
+from arlib.exceptions.context import Context, as_text, customer_discounts, pct_text, python_repr
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.money import cents_expr, fmt_money, fmt_money_expr, fmt_ratio_pct_expr, to_cents
 
 _FLAGS = (("third_party", "third_party_payment"), ("memo_conflict", "memo_conflict"))
-
-
-def _text(expr: pl.Expr) -> pl.Expr:
-    """A value as an f-string writes it: ``None`` where missing."""
-    return expr.cast(pl.String).fill_null("None")
-
-
-def _python_repr(column: str, frame: pl.DataFrame) -> pl.Expr:
-    """``repr()`` of each value of a text column (``'ACME'``, ``"O'Neil"``, ``None``), as
-    the evidence has always quoted names and memos; computed once per distinct value."""
-    values = frame.get_column(column).unique().to_list()
-    return pl.col(column).replace_strict(
-        {v: repr(v) for v in values if v is not None}, default="None", return_dtype=pl.String
-    )
 
 
 def _exact_at_most(value_cents: pl.Expr, limit) -> pl.Expr:
@@ -107,8 +93,8 @@ def tolerance_allocations(ctx: Context) -> pl.DataFrame:
                 "{} {} {} on invoice {}",
                 pl.col("kind"),
                 fmt_money_expr("applied_amount"),
-                _text(pl.col("currency")),
-                _text(pl.col("invoice_id")),
+                as_text(pl.col("currency")),
+                as_text(pl.col("invoice_id")),
             ).alias("_head"),
         )
     )
@@ -364,17 +350,17 @@ def _flags(rows: pl.DataFrame) -> pl.DataFrame:
         if kind == "third_party_payment":
             evidence = pl.format(
                 "payer {} paid {} on invoice {} of {}",
-                _python_repr("payer_name", frame),
+                python_repr("payer_name", frame),
                 fmt_money_expr("_paid"),
-                _text(pl.col("invoice_id")),
-                _text(pl.col("_customer")),
+                as_text(pl.col("invoice_id")),
+                as_text(pl.col("_customer")),
             )
         else:
             evidence = pl.format(
                 "memo {} conflicts with allocation to {}: {}",
-                _python_repr("memo", frame),
-                _text(pl.col("invoice_id")),
-                _text(pl.col("reason")),
+                python_repr("memo", frame),
+                as_text(pl.col("invoice_id")),
+                as_text(pl.col("reason")),
             )
         parts.append(
             frame.with_columns(
