@@ -214,65 +214,12 @@ def references(
     a customer's reference in ``invoice_reference_columns`` of ``invoice_columns``, the
     canonical invoices in ``inv`` order), and the receipts one of whose references names
     several invoices open at the start (``unique_reference_only`` holds them back)."""
-    schema = REF_SCHEMA
-    parts = []
-    for col in cfg.reference_columns:
-        if col not in rec.columns:
-            continue
-        t = rec.select("rec_idx", pl.col(col).alias("text")).drop_nulls("text")
-        toks = t.with_columns(
-            pl.concat_list(
-                [pl.col("text").str.extract_all(p) for p in cfg.reference_patterns]
-            ).alias("tok"),
-            pl.lit(col).alias("src"),
-        ).explode("tok")
-        parts.append(toks)
-    named = pl.DataFrame(schema={**schema, "ref": pl.String, "_several": pl.Boolean})
-    # the invoices' numbers, and whether several open invoices carry each (a receipt naming
-    # such a number names several open invoices)
-    keys = inv.select("inv_idx", "key", "start_c").drop_nulls("key").with_columns(_number())
-    carried = keys.filter(pl.col("start_c") > 0)
-    n = np.sort(carried.get_column("_n").drop_nulls().to_numpy())
-    n_twice = pl.Series(np.unique(n[1:][n[1:] == n[:-1]]), dtype=pl.Int64)
-    s_twice = carried.filter(pl.col("_n").is_null()).get_column("key")
-    s_twice = s_twice.filter(s_twice.is_duplicated())
-    keys = keys.select(
-        "inv_idx",
-        "key",
-        "_n",
-        (
-            pl.col("_n").is_in(n_twice.implode())
-            | (pl.col("_n").is_null() & pl.col("key").is_in(s_twice.implode()))
-        ).alias("_several"),
-    )
-    if parts:
-        # a number longer than every invoice's names none: dropped before the join
-        longest = keys.get_column("key").str.len_chars().max() or 0
-        toks = (
-            pl.concat(parts)
-            .with_columns(pl.col("tok").str.replace_all(r"\D+", "").alias("digits"))
-            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
-            .filter(pl.col("key").str.len_chars().is_between(1, longest))
-            .filter(
-                (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
-                | pl.col("tok").str.contains(r"[\p{L}]")
-            )
-        )
-        toks = toks.with_columns(_number())
-        named = pl.concat(
-            [
-                toks.drop_nulls("_n").join(keys.drop_nulls("_n").drop("key"), on="_n"),
-                toks.filter(pl.col("_n").is_null()).join(
-                    keys.filter(pl.col("_n").is_null()).drop("_n"), on="key"
-                ),
-            ],
-            how="diagonal",
-        ).select(*schema, pl.col("key").alias("ref"), "_several")
+    cols = [col for col in cfg.reference_columns if col in rec.columns]
+    named = _named_by_number(rec, cols, _invoice_numbers(inv), cfg)
     shared = named.filter("_several").get_column("rec_idx")
-    named = named.drop("_several")
     own_refs = customer_refs(rec, inv, cust, cfg, invoice_columns)
+    extra = [own_refs.select(list(REF_SCHEMA)).cast(REF_SCHEMA)]
     if own_refs.height:
-        named = pl.concat([named.cast({**schema, "ref": pl.String}), own_refs])
         # (an own reference, icol:word, is never a number)
         own = (
             own_refs.join(
@@ -284,12 +231,96 @@ def references(
             .get_column("rec_idx")
         )
         shared = pl.concat([shared, own])
-    refs = named.select(list(schema))
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
-        short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
-        refs = pl.concat([refs.cast(schema), short.cast(schema)])
-    refs = _first_per_pair(refs.select(list(schema)).cast(schema))
+        has_refs = np.zeros(rec.height, dtype=bool)
+        for part in (named, own_refs):
+            has_refs[part.get_column("rec_idx").to_numpy()] = True
+        extra.append(short_own_refs(rec, inv, cust, cfg, has_refs).cast(REF_SCHEMA))
+    refs = _first_per_pair(rec, cols, named, pl.concat(extra))
     return refs, shared.unique().sort().to_list()
+
+
+def _invoice_numbers(inv: pl.DataFrame) -> pl.DataFrame:
+    """(inv_idx, key, _n, _several): the invoices' numbers, and whether several open
+    invoices carry each (a receipt naming such a number names several open invoices)."""
+    keys = inv.select("inv_idx", "key", "start_c").drop_nulls("key").with_columns(_number())
+    carried = keys.filter(pl.col("start_c") > 0)
+    n = np.sort(carried.get_column("_n").drop_nulls().to_numpy())
+    n_twice = pl.Series(np.unique(n[1:][n[1:] == n[:-1]]), dtype=pl.Int64)
+    s_twice = carried.filter(pl.col("_n").is_null()).get_column("key")
+    s_twice = s_twice.filter(s_twice.is_duplicated())
+    return keys.select(
+        "inv_idx",
+        "key",
+        "_n",
+        (
+            pl.col("_n").is_in(n_twice.implode())
+            | (pl.col("_n").is_null() & pl.col("key").is_in(s_twice.implode()))
+        ).alias("_several"),
+    )
+
+
+def _named_by_number(
+    rec: pl.DataFrame, cols: list[str], keys: pl.DataFrame, cfg: MatchConfig
+) -> pl.DataFrame:
+    """(rec_idx, inv_idx, col, _several): the invoices whose number a match of
+    ``reference_patterns`` in ``rec[cols[col]]`` is, integers only (the text is gathered
+    for the references kept, :func:`_first_per_pair`)."""
+    out = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "col": pl.Int64, "_several": pl.Boolean}
+    if not cols:
+        return pl.DataFrame(schema=out)
+    # the columns' matches in one select: polars runs the regexes side by side
+    found = rec.select(
+        (
+            pl.col(col).str.extract_all(cfg.reference_patterns[0])
+            if len(cfg.reference_patterns) == 1
+            else pl.concat_list([pl.col(col).str.extract_all(p) for p in cfg.reference_patterns])
+        ).alias(str(k))
+        for k, col in enumerate(cols)
+    )
+    rec_idx = rec.get_column("rec_idx").to_numpy()
+    toks = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "rec_idx": np.repeat(rec_idx, lists.list.len().fill_null(0).to_numpy()),
+                    "tok": lists.explode(empty_as_null=False, keep_nulls=False),
+                }
+            ).with_columns(pl.lit(k, dtype=pl.Int64).alias("col"))
+            for k, lists in enumerate(found.iter_columns())
+        ]
+    )
+    # a number longer than every invoice's names none: dropped before the join
+    longest = keys.get_column("key").str.len_chars().max() or 0
+    key = pl.col("digits").str.strip_chars_start("0")
+    enough = pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits)
+
+    def numbers(t: pl.DataFrame, digits: pl.Expr, letters: bool) -> pl.DataFrame:
+        """The tokens whose digits (leading zeros stripped) may be an invoice's number:
+        enough digits, or letters in the match (a prefix such as INV / 发票号)."""
+        t = t.with_columns(digits.alias("digits")).with_columns(key.alias("key"))
+        t = t.filter(pl.col("key").str.len_chars().is_between(1, longest))
+        return t.filter(enough | pl.col("tok").str.contains(r"[\p{L}]") if letters else enough)
+
+    # a match of ASCII digits only (most: bare numbers, bank references) is its own digits
+    # and has no letter: no regex for it
+    plain = ~toks.get_column("tok").str.contains("[^0-9]")
+    toks = pl.concat(
+        [
+            numbers(toks.filter(plain), pl.col("tok"), letters=False),
+            numbers(toks.filter(~plain), pl.col("tok").str.replace_all(r"\D+", ""), letters=True),
+        ]
+    ).select("rec_idx", "col", "key", _number())
+    several = ["inv_idx", "_several"]
+    return pl.concat(
+        [
+            toks.drop_nulls("_n").join(keys.drop_nulls("_n").select("_n", *several), on="_n"),
+            toks.filter(pl.col("_n").is_null()).join(
+                keys.filter(pl.col("_n").is_null()).select("key", *several), on="key"
+            ),
+        ],
+        how="diagonal",
+    ).select(list(out))
 
 
 def _number() -> pl.Expr:
@@ -298,25 +329,48 @@ def _number() -> pl.Expr:
     return pl.col("key").cast(pl.Int64, strict=False).alias("_n")
 
 
-def _first_per_pair(refs: pl.DataFrame) -> pl.DataFrame:
-    """``refs.sort(["rec_idx", "inv_idx", "src"]).unique(["rec_idx", "inv_idx"],
-    keep="first", maintain_order=True)``, by one integer sort key (``src`` by its rank
-    among the few sources) and a look at the row before. Rows equal on all three are
-    equal on ``text`` too (the text of that column of that receipt): their order is
-    no matter."""
-    if refs.height == 0:
-        return refs
-    srcs = refs.get_column("src").unique().sort()
-    rank = refs.get_column("src").replace_strict(
-        srcs, pl.int_range(srcs.len(), dtype=pl.Int64, eager=True), return_dtype=pl.Int64
+def _first_per_pair(
+    rec: pl.DataFrame, cols: list[str], named: pl.DataFrame, extra: pl.DataFrame
+) -> pl.DataFrame:
+    """The references (REF_SCHEMA) of ``named`` (:func:`_named_by_number`) and ``extra``
+    sorted by (rec_idx, inv_idx, src), the first of each (rec_idx, inv_idx) pair: by one
+    integer sort key (``src`` by its rank among the few sources), then the texts gathered
+    for the rows kept (a number's text is its column of the receipt). Rows equal on all
+    three are equal on ``text`` too (the text of that column of that receipt): their order
+    is no matter."""
+    srcs = sorted(set(cols) | set(extra.get_column("src").unique().to_list()))
+    rank = {s: k for k, s in enumerate(srcs)}
+    col = named.get_column("col").to_numpy()
+    r = np.concatenate([named.get_column("rec_idx").to_numpy(), extra.get_column("rec_idx")])
+    i = np.concatenate([named.get_column("inv_idx").to_numpy(), extra.get_column("inv_idx")])
+    s = np.concatenate(
+        [
+            np.array([rank[c] for c in cols], dtype=np.int64)[col],
+            extra.get_column("src").replace_strict(rank, return_dtype=pl.Int64).to_numpy(),
+        ]
     )
-    n_inv = refs.get_column("inv_idx").max() + 1
-    key = refs.get_column("rec_idx").to_numpy() * n_inv + refs.get_column("inv_idx").to_numpy()
-    order = np.argsort(key * srcs.len() + rank.to_numpy())
-    pair = key[order]
+    if r.size == 0:
+        return pl.DataFrame(schema=REF_SCHEMA)
+    # where each text is: texts = the columns one after the other, then extra's
+    at = np.concatenate(
+        [col * rec.height + r[: col.size], len(cols) * rec.height + np.arange(extra.height)]
+    )
+    pair = r * (i.max() + 1) + i
+    order = np.argsort(pair * len(srcs) + s, kind="stable")
+    pair = pair[order]
     first = np.ones(pair.size, dtype=bool)
     np.not_equal(pair[1:], pair[:-1], out=first[1:])
-    return refs[order[first]]
+    keep = order[first]
+    texts = pl.concat([*(rec.get_column(c) for c in cols), extra.get_column("text")])
+    return pl.DataFrame(
+        {
+            "rec_idx": r[keep],
+            "inv_idx": i[keep],
+            "src": pl.Series(srcs, dtype=pl.String).gather(s[keep]),
+            "text": texts.gather(at[keep]),
+        },
+        schema=REF_SCHEMA,
+    )
 
 
 #: the words of a memo a customer's reference is compared with: text between blanks and
@@ -405,14 +459,15 @@ def short_own_refs(
     inv: pl.DataFrame,
     cust: pl.DataFrame,
     cfg: MatchConfig,
-    has_refs: pl.DataFrame,
+    has_refs: np.ndarray,
 ) -> pl.DataFrame:
     """Short bare numbers (fewer than ``reference_min_digits`` digits, e.g. memo ``556`` or
     ``556 第2期``) naming an open invoice of the resolved payer's own customer.
 
     Only when the receipt's payer is resolved, the text column holds exactly one such
     stand-alone number (instalment markers like 第2期 / 2/3 removed first), the receipt names
-    no invoice otherwise, and exactly one open invoice of that customer has that number.
+    no invoice otherwise (``has_refs``, by rec_idx), and exactly one open invoice of that
+    customer has that number.
     Failing that, a related company's (parent, subsidiary or sibling) invoice with that number
     *and* the receipt's exact amount, when exactly one does: a parent paying its
     subsidiary's invoice (flagged ``third_party`` by the reference rule). An unrelated
@@ -426,9 +481,9 @@ def short_own_refs(
             continue
         t = (
             rec.select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
+            .filter(pl.Series(~has_refs))
             .drop_nulls(["c_pay", "text"])
             .filter(pl.col("text").str.contains(short))
-            .join(has_refs, on="rec_idx", how="anti")
         )
         words = (
             t.with_columns(

@@ -35,42 +35,199 @@ from arlib.match.prepare import (
     bank_charge_limit,
     cash_with_write_off,
     is_keying_error,
+    is_related,
     ref_candidates,
-    ref_text,
     round_sum,
     with_rate,
 )
 from arlib.match.search import subsets, subsets_many
 from arlib.money import fmt_cents_expr, to_cents
 
+#: what explains a named invoice's amount, strongest first (the rank: a tolerance is a policy,
+#: not a fact about the payment), and the payer's relation to the invoice's customer
+EXPLAINED = ("exact", "rounding", "discount", "bank_charge", "fx_difference", "write_off")
+RELATIONS = ("own", "unknown", "related", "other")
+
 
 def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
-    """One named invoice per candidate: exact, or within a tolerance (its own row)."""
-    cfg, fx, base = ctx.cfg, ctx.fx, ctx.base_currency
-    c = ref_candidates(ctx.ledger, receipts, ctx.refs, ctx.customers)
+    """One named invoice per candidate: exact, or within a tolerance (its own row).
+
+    Most candidates are the payer's own invoice at its exact amount in its currency: those
+    are exact without testing the tolerances (:func:`_explained` tests the others), and
+    get the plain reason without formatting every other branch's text for them."""
+    c = _named_open(ctx, receipts)
     if c.height == 0:
         return Proposal()
+    # a write-off only where one receipt names the invoice (two: whose shortfall is it?);
+    # the references name each (receipt, invoice) pair once, so receipts are rows
+    ii = c.get_column("inv_idx").to_numpy()
+    one_payer = np.bincount(ii)[ii] == 1
+    simple = (
+        c.select(
+            (
+                pl.col("same")
+                & (pl.col("c_pay") == pl.col("c_inv"))
+                & (pl.col("amt_c") == pl.col("open_c"))
+            ).fill_null(False)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    hard_at = np.flatnonzero(~simple)
+    hard = _explained(ctx, c[hard_at].with_columns(pl.Series("_one_payer", one_payer[hard_at])))
+    wo, rel = np.zeros(c.height, dtype=np.int64), np.zeros(c.height, dtype=np.int64)
+    conv = c.get_column("amt_c").to_numpy().copy()
+    code = {name: k for k, name in enumerate(EXPLAINED)}
+    wo[hard_at] = hard.get_column("wo").replace_strict(code, return_dtype=pl.Int64).fill_null(-1)
+    code = {name: k for k, name in enumerate(RELATIONS)}
+    rel[hard_at] = hard.get_column("rel").replace_strict(code, return_dtype=pl.Int64)
+    conv[hard_at] = hard.get_column("conv_c").fill_null(0)
+    keep = wo >= 0
+    # a short amount that is the named invoice's amount with two digits swapped is a keying
+    # error (the exceptions stage classifies it), not a bank charge or rounding
+    typo = hard.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
+    typo = typo.filter(is_keying_error("conv_c", "open_c"))
+    if typo.height:
+        keep &= ~np.isin(c.get_column("rec_idx").to_numpy(), typo.get_column("rec_idx"))
+    kept = np.flatnonzero(keep)
+    if kept.size == 0:
+        return Proposal()
+    wo, rel = wo[kept], rel[kept]
+    # the weakest explanation last: a tolerance is a policy, not a fact about the payment
+    c = numbered(
+        c[kept].with_columns(
+            pl.Series("conv_c", conv[kept]),
+            pl.Series(EXPLAINED).gather(wo).alias("wo"),
+            pl.Series("rank", wo * 2 + (rel >= RELATIONS.index("related"))),
+        )
+    )
+    # the others' rule ids, details, payers and flags: made for them alone (they are among
+    # the tested ones), gathered into place
+    other = np.flatnonzero((wo != 0) | (rel != 0))
+    hard_row = np.full(simple.size, -1, dtype=np.int64)
+    hard_row[hard_at] = np.arange(hard_at.size)
+    told = _described(ctx, hard[hard_row[kept[other]]])
+    plain_told = {"rule_id": "reference.exact", "detail": "amount equal", "who": "", "flags": ""}
+    slot = np.zeros(c.height, dtype=np.int64)
+    slot[other] = np.arange(1, other.size + 1)
+    told = pl.concat([pl.DataFrame([plain_told]), told])[slot]
+    ledger, refs = ctx.ledger, ctx.refs
+    at = c.get_column("_ref")
+    text_s = (
+        refs.get_column("text")
+        .gather(at)
+        .str.replace_all("\n", " ", literal=True)
+        .str.replace_all("'", "’", literal=True)
+        .str.slice(0, 60)
+    )
+    described = c.with_columns(
+        ledger.rec.get_column("receipt_id").gather(c.get_column("rec_idx")),
+        pl.lit("reference").alias("rule"),
+        told.get_column("rule_id"),
+        pl.format(
+            "{} '{}' names invoice {}; {}{}",
+            refs.get_column("src").gather(at),
+            text_s,
+            ledger.inv.get_column("invoice_id").gather(c.get_column("inv_idx")),
+            told.get_column("detail"),
+            told.get_column("who"),
+        ).alias("reason"),
+        told.get_column("flags"),
+    )
+    meta = [pl.col(name) for name in ("rule", "rule_id", "reason", "flags")]
+    return Proposal(
+        rows=cash_with_write_off(
+            described,
+            applied=pl.col("conv_c"),
+            received=pl.col("amt_c"),
+            write_off_kind=pl.col("wo"),
+            write_off=pl.col("open_c") - pl.col("conv_c"),
+            write_off_rows=pl.col("wo") != "exact",
+            meta=meta,
+        )
+    )
+
+
+def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`ref_candidates`' rows, narrow, the cross-currency ones last: the reference's
+    row (``_ref``), positions, value date, amounts, ``same`` currency and the customers
+    (the payer's ``c_pay``, the invoice's ``c_inv``)."""
+    ledger, refs = ctx.ledger, ctx.refs
+    rec, inv = ledger.rec, ledger.inv
+    wanted = np.zeros(rec.height, dtype=bool)
+    wanted[receipts.get_column("rec_idx").to_numpy()] = True
+    ri, ii = refs.get_column("rec_idx").to_numpy(), refs.get_column("inv_idx").to_numpy()
+    at = np.flatnonzero(wanted[ri] & (ledger.inv_open[ii] > 0))
+    c = ledger.drop_rejected(pl.DataFrame({"_ref": at, "rec_idx": ri[at], "inv_idx": ii[at]}))
+    r, i = c.get_column("rec_idx"), c.get_column("inv_idx")
+    # currencies compared by their codes in one enum (a gather of strings is slower)
+    ccy = [f.get_column("currency") for f in (rec, inv)]
+    enum = pl.Enum(pl.concat([s.unique() for s in ccy]).unique().drop_nulls().sort())
+    code = [s.cast(enum).to_physical() for s in ccy]
+    c = c.with_columns(
+        *(rec.get_column(name).gather(r) for name in ("value_date", "amt_c")),
+        pl.Series("open_c", ledger.inv_open).gather(i),
+        (code[0].gather(r) == code[1].gather(i)).alias("same"),
+        rec.get_column("c_pay").gather(r),
+        inv.get_column("customer_id").gather(i).alias("c_inv"),
+    )
+    return pl.concat([c.filter(pl.col("same")), c.filter(~pl.col("same"))])
+
+
+def _explained(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
+    """Candidates of :func:`_named_open` with ``rel`` (the payer's relation to the invoice's
+    customer), ``conv_c`` (the receipt in the invoice's currency at the value-date rate,
+    exact half-up rounding) and ``wo`` (what explains the amount, :data:`EXPLAINED`; null:
+    nothing), with what their texts need; same rows."""
+    cfg, ledger = ctx.cfg, ctx.ledger
+    rec, inv = ledger.rec, ledger.inv
+    r, i = c.get_column("rec_idx"), c.get_column("inv_idx")
+    c = c.with_columns(
+        *(rec.get_column(name).gather(r) for name in ("inst", "par_pay", "payer_name")),
+        rec.get_column("currency").gather(r).alias("r_ccy"),
+        inv.get_column("currency").gather(i).alias("i_ccy"),
+        inv.get_column("invoice_date").gather(i),
+        inv.get_column("amt_c").gather(i).alias("inv_amt_c"),
+    ).join(
+        ctx.customers.select(
+            pl.col("customer_id").alias("c_inv"),
+            pl.col("parent_id").alias("par_inv"),
+            "disc_bp",
+            "disc_days",
+            "discount_terms",
+        ),
+        on="c_inv",
+        how="left",
+        maintain_order="left",
+    )
+    rel = (
+        pl.when(pl.col("c_pay").is_null())
+        .then(pl.lit("unknown"))
+        .when(pl.col("c_pay") == pl.col("c_inv"))
+        .then(pl.lit("own"))
+        .when(is_related())
+        .then(pl.lit("related"))
+        .otherwise(pl.lit("other"))
+    )
+    c = c.with_columns(rel.alias("rel"))
+    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows (the last)
+    cross = c.filter(~pl.col("same"))
+    if cross.height:
+        cross = with_rate(cross, "r_ccy", "rate_r", ctx.fx, ctx.base_currency, cfg)
+        cross = with_rate(cross, "i_ccy", "rate_i", ctx.fx, ctx.base_currency, cfg)
+        conv = (
+            (pl.col("amt_c").cast(pl.Int128) * pl.col("rate_r") * 2 + pl.col("rate_i"))
+            // (2 * pl.col("rate_i"))
+        ).cast(pl.Int64)
+        cross = cross.select(conv.alias("conv_c")).to_series()
+    else:
+        cross = pl.Series("conv_c", [], dtype=pl.Int64)
+    c = c.with_columns(
+        pl.concat([c.filter(pl.col("same")).get_column("amt_c"), cross]).alias("conv_c")
+    )
     rt = to_cents(cfg.rounding_tolerance)
     bc = bank_charge_limit(cfg, "i_ccy", "open_c")
-    same = pl.col("r_ccy") == pl.col("i_ccy")
-    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows
-    cross = c.filter(~same).with_columns(pl.lit(None, dtype=pl.Int64).alias("conv_c"))
-    if cross.height:
-        cross = cross.drop("conv_c")
-        cross = with_rate(cross, "r_ccy", "rate_r", fx, base, cfg)
-        cross = with_rate(cross, "i_ccy", "rate_i", fx, base, cfg)
-        cross = cross.with_columns(
-            (
-                (pl.col("amt_c").cast(pl.Int128) * pl.col("rate_r") * 2 + pl.col("rate_i"))
-                // (2 * pl.col("rate_i"))
-            )
-            .cast(pl.Int64)
-            .alias("conv_c")
-        ).drop("rate_r", "rate_i")
-    c = pl.concat(
-        [c.filter(same).with_columns(pl.col("amt_c").alias("conv_c")), cross],
-        how="vertical_relaxed",
-    )
+    same = pl.col("same")
     diff = pl.col("open_c") - pl.col("conv_c")
     disc_c = (pl.col("inv_amt_c") * pl.col("disc_bp") * 2 + 10_000) // 20_000
     disc_ok = (
@@ -112,36 +269,14 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(pl.lit("write_off"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
-    # the weakest explanation last: a tolerance is a policy, not a fact about the payment
-    prio = pl.col("wo").replace_strict(
-        {
-            "exact": 0,
-            "rounding": 1,
-            "discount": 2,
-            "bank_charge": 3,
-            "fx_difference": 4,
-            "write_off": 5,
-        },
-        return_dtype=pl.Int64,
-    ) * 2 + pl.col("rel").is_in(["related", "other"]).cast(pl.Int64)
-    # a write-off only where one receipt names the invoice (two: whose shortfall is it?)
-    c = c.with_columns((pl.col("rec_idx").n_unique().over("inv_idx") == 1).alias("_one_payer"))
-    c = c.with_columns(kind.alias("wo"), disc_c.alias("disc_c")).filter(pl.col("wo").is_not_null())
-    # a short amount that is the named invoice's amount with two digits swapped is a keying
-    # error (the exceptions stage classifies it), not a bank charge or rounding
-    wo_rows = c.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
-    if wo_rows.height:
-        typo = wo_rows.filter(is_keying_error("conv_c", "open_c")).select("rec_idx").unique()
-        c = c.join(typo, on="rec_idx", how="anti")
-    if c.height == 0:
-        return Proposal()
-    uniq = numbered(c.with_columns(prio.alias("rank"))).with_columns(
-        pl.col("text")
-        .str.replace_all("\n", " ")
-        .str.replace_all("'", "’")
-        .str.slice(0, 60)
-        .alias("text_s")
-    )
+    return c.with_columns(kind.alias("wo"))
+
+
+def _described(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
+    """(rule_id, detail, who, flags) of the candidates ``c`` (:func:`_explained`): the
+    sub-rule, what explains the amount, who paid whose invoice, the third-party flag."""
+    cfg = ctx.cfg
+    diff = pl.col("open_c") - pl.col("conv_c")
     sub_rule = (
         pl.when(pl.col("rel") == "related")
         .then(pl.lit("reference.third_party"))
@@ -217,35 +352,8 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(pl.lit("third_party"))
         .otherwise(pl.lit(""))
     )
-
-    def described(df: pl.DataFrame, detail: pl.Expr, who: pl.Expr) -> pl.DataFrame:
-        return df.with_columns(
-            pl.lit("reference").alias("rule"),
-            sub_rule.alias("rule_id"),
-            pl.format("{}; {}{}", ref_text(), detail, who).alias("reason"),
-            flags.alias("flags"),
-        )
-
-    # the payer's own invoice at its exact amount (most rows): the plain reason, without
-    # formatting every other branch's text for them
-    plain = (pl.col("wo") == "exact") & (pl.col("rel") == "own")
-    described_rows = pl.concat(
-        [
-            described(uniq.filter(plain), pl.lit("amount equal"), pl.lit("")),
-            described(uniq.filter(~plain), detail, who),
-        ]
-    ).sort("proposal")
-    meta = [pl.col(name) for name in ("rule", "rule_id", "reason", "flags")]
-    return Proposal(
-        rows=cash_with_write_off(
-            described_rows,
-            applied=pl.col("conv_c"),
-            received=pl.col("amt_c"),
-            write_off_kind=pl.col("wo"),
-            write_off=diff,
-            write_off_rows=pl.col("wo") != "exact",
-            meta=meta,
-        )
+    return c.select(
+        sub_rule.alias("rule_id"), detail.alias("detail"), who.alias("who"), flags.alias("flags")
     )
 
 
