@@ -202,10 +202,15 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
     # receipts are numbered in receipt_id order (prepare.prep_receipts): rec_idx sorts as
     # receipt_id does, without comparing strings
     last = "rec_idx" if heads.get_column("rec_idx").null_count() == 0 else "receipt_id"
-    heads = heads.sort(["inv_idx", "rank", "value_date", last]).filter(
-        pl.col("inv_idx").is_first_distinct()
+    # an invoice one head names goes to it; only the others are sorted
+    contested = heads.select(pl.len().over("inv_idx") > 1).to_series()
+    won = (
+        heads.filter(contested)
+        .sort(["inv_idx", "rank", "value_date", last])
+        .filter(pl.col("inv_idx").is_first_distinct())
     )
-    return rows.filter(pl.col("proposal").is_in(heads.get_column("proposal").implode()))
+    winners = pl.concat([heads.filter(~contested), won]).get_column("proposal")
+    return rows.filter(pl.col("proposal").is_in(winners.implode()))
 
 
 def with_confidence(ctx: Context, rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:

@@ -95,44 +95,38 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     wo, rel = wo[kept], rel[kept]
     # the weakest explanation last: a tolerance is a policy, not a fact about the payment
     c = numbered(
-        c[kept].with_columns(
+        c.drop("same", "c_pay", "c_inv")[kept].with_columns(
             pl.Series("conv_c", conv[kept]),
             pl.Series(EXPLAINED).gather(wo).alias("wo"),
             pl.Series("rank", wo * 2 + (rel >= RELATIONS.index("related"))),
         )
     )
     # the others' rule ids, details, payers and flags: made for them alone (they are among
-    # the tested ones), gathered into place
+    # the tested ones) and put in place
     other = np.flatnonzero((wo != 0) | (rel != 0))
     hard_row = np.full(simple.size, -1, dtype=np.int64)
     hard_row[hard_at] = np.arange(hard_at.size)
     told = _described(ctx, hard[hard_row[kept[other]]])
-    plain_told = {"rule_id": "reference.exact", "detail": "amount equal", "who": "", "flags": ""}
-    slot = np.zeros(c.height, dtype=np.int64)
-    slot[other] = np.arange(1, other.size + 1)
-    told = pl.concat([pl.DataFrame([plain_told]), told])[slot]
+    plain = {"rule_id": "reference.exact", "detail": "amount equal", "who": "", "flags": ""}
+    told = {
+        name: pl.repeat(value, c.height, eager=True).scatter(other, told.get_column(name))
+        for name, value in plain.items()
+    }
     ledger, refs = ctx.ledger, ctx.refs
     at = c.get_column("_ref")
-    text_s = (
-        refs.get_column("text")
-        .gather(at)
-        .str.replace_all("\n", " ", literal=True)
-        .str.replace_all("'", "’", literal=True)
-        .str.slice(0, 60)
-    )
     described = c.with_columns(
         ledger.rec.get_column("receipt_id").gather(c.get_column("rec_idx")),
         pl.lit("reference").alias("rule"),
-        told.get_column("rule_id"),
+        told["rule_id"].alias("rule_id"),
         pl.format(
             "{} '{}' names invoice {}; {}{}",
             refs.get_column("src").gather(at),
-            text_s,
+            _shown(refs.get_column("text").gather(at)),
             ledger.inv.get_column("invoice_id").gather(c.get_column("inv_idx")),
-            told.get_column("detail"),
-            told.get_column("who"),
+            told["detail"],
+            told["who"],
         ).alias("reason"),
-        told.get_column("flags"),
+        told["flags"].alias("flags"),
     )
     meta = [pl.col(name) for name in ("rule", "rule_id", "reason", "flags")]
     return Proposal(
@@ -148,6 +142,19 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     )
 
 
+def _shown(text: pl.Series) -> pl.Series:
+    """``text`` on one line, its quotes curly, at most 60 characters: only the texts that
+    change are rewritten (most are short, on one line, without quotes)."""
+    odd = np.flatnonzero(text.str.contains_any(["\n", "'"]) | (text.str.len_chars() > 60))
+    shown = (
+        text.gather(odd)
+        .str.replace_all("\n", " ", literal=True)
+        .str.replace_all("'", "’", literal=True)
+        .str.slice(0, 60)
+    )
+    return text.scatter(odd, shown)
+
+
 def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
     """:func:`ref_candidates`' rows, narrow, the cross-currency ones last: the reference's
     row (``_ref``), positions, value date, amounts, ``same`` currency and the customers
@@ -160,18 +167,19 @@ def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
     at = np.flatnonzero(wanted[ri] & (ledger.inv_open[ii] > 0))
     c = ledger.drop_rejected(pl.DataFrame({"_ref": at, "rec_idx": ri[at], "inv_idx": ii[at]}))
     r, i = c.get_column("rec_idx"), c.get_column("inv_idx")
-    # currencies compared by their codes in one enum (a gather of strings is slower)
-    ccy = [f.get_column("currency") for f in (rec, inv)]
-    enum = pl.Enum(pl.concat([s.unique() for s in ccy]).unique().drop_nulls().sort())
-    code = [s.cast(enum).to_physical() for s in ccy]
     c = c.with_columns(
         *(rec.get_column(name).gather(r) for name in ("value_date", "amt_c")),
         pl.Series("open_c", ledger.inv_open).gather(i),
-        (code[0].gather(r) == code[1].gather(i)).alias("same"),
+        (rec.get_column("currency").gather(r) == inv.get_column("currency").gather(i)).alias(
+            "same"
+        ),
         rec.get_column("c_pay").gather(r),
         inv.get_column("customer_id").gather(i).alias("c_inv"),
     )
-    return pl.concat([c.filter(pl.col("same")), c.filter(~pl.col("same"))])
+    same = c.get_column("same")
+    if same.null_count() or not same.all():
+        c = pl.concat([c.filter(same), c.filter(~same)])
+    return c
 
 
 def _explained(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
@@ -286,75 +294,69 @@ def _described(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("reference.unknown_payer"))
         .otherwise(pl.format("reference.{}", "wo"))
     )
-    detail = (
-        pl.when(pl.col("wo") == "exact")
-        .then(pl.lit("amount equal"))
-        .when(pl.col("wo") == "rounding")
-        .then(pl.format("difference {} written off as rounding", fmt_cents_expr(diff)))
-        .when(pl.col("wo") == "discount")
-        .then(
-            pl.format(
-                "short {} = early-payment discount ({}) paid within {} days",
-                fmt_cents_expr(diff),
-                "discount_terms",
-                "disc_days",
-            )
-        )
-        .when(pl.col("wo") == "bank_charge")
-        .then(pl.format("short {} written off as bank charge", fmt_cents_expr(diff)))
-        .when(pl.col("wo") == "write_off")
-        .then(
-            pl.format(
-                "short {} = {}% of the open {}, within the payment tolerance of {}%: written off",
-                fmt_cents_expr(diff),
-                _pct_of(diff, pl.col("open_c")),
-                fmt_cents_expr(pl.col("open_c")),
-                pl.lit(f"{cfg.payment_tolerance_pct.normalize():f}"),
-            )
-        )
-        .otherwise(
-            pl.format(
-                "{} {} at the value-date rate = {} {}; fx difference {}",
-                "r_ccy",
-                fmt_cents_expr(pl.col("amt_c")),
-                "i_ccy",
-                fmt_cents_expr(pl.col("conv_c")),
-                fmt_cents_expr(diff),
-            )
-        )
-    )
-    who = (
-        pl.when(pl.col("rel") == "related")
-        .then(
-            pl.format(
-                "; paid by '{}' (customer {}, related company) for {}",
-                pl.col("payer_name").fill_null(""),
-                "c_pay",
-                "c_inv",
-            )
-        )
-        .when(pl.col("rel") == "other")
-        .then(
-            pl.format(
-                "; paid by '{}' (customer {}, no link to {} in the master data): the "
-                "invoice number and its exact amount decide",
-                pl.col("payer_name").fill_null(""),
-                "c_pay",
-                "c_inv",
-            )
-        )
-        .when(pl.col("rel") == "unknown")
-        .then(pl.lit("; payer not identified"))
-        .otherwise(pl.lit(""))
-    )
+    detail = {
+        "exact": pl.lit("amount equal"),
+        "rounding": pl.format("difference {} written off as rounding", fmt_cents_expr(diff)),
+        "discount": pl.format(
+            "short {} = early-payment discount ({}) paid within {} days",
+            fmt_cents_expr(diff),
+            "discount_terms",
+            "disc_days",
+        ),
+        "bank_charge": pl.format("short {} written off as bank charge", fmt_cents_expr(diff)),
+        "write_off": pl.format(
+            "short {} = {}% of the open {}, within the payment tolerance of {}%: written off",
+            fmt_cents_expr(diff),
+            _pct_of(diff, pl.col("open_c")),
+            fmt_cents_expr(pl.col("open_c")),
+            pl.lit(f"{cfg.payment_tolerance_pct.normalize():f}"),
+        ),
+        "fx_difference": pl.format(
+            "{} {} at the value-date rate = {} {}; fx difference {}",
+            "r_ccy",
+            fmt_cents_expr(pl.col("amt_c")),
+            "i_ccy",
+            fmt_cents_expr(pl.col("conv_c")),
+            fmt_cents_expr(diff),
+        ),
+    }
+    who = {
+        "related": pl.format(
+            "; paid by '{}' (customer {}, related company) for {}",
+            pl.col("payer_name").fill_null(""),
+            "c_pay",
+            "c_inv",
+        ),
+        "other": pl.format(
+            "; paid by '{}' (customer {}, no link to {} in the master data): the "
+            "invoice number and its exact amount decide",
+            pl.col("payer_name").fill_null(""),
+            "c_pay",
+            "c_inv",
+        ),
+        "unknown": pl.lit("; payer not identified"),
+        "own": pl.lit(""),
+    }
     flags = (
         pl.when(pl.col("rel").is_in(["related", "other"]))
         .then(pl.lit("third_party"))
         .otherwise(pl.lit(""))
     )
-    return c.select(
-        sub_rule.alias("rule_id"), detail.alias("detail"), who.alias("who"), flags.alias("flags")
+    return c.select(sub_rule.alias("rule_id"), flags.alias("flags")).with_columns(
+        _by_value(c, "wo", detail).alias("detail"), _by_value(c, "rel", who).alias("who")
     )
+
+
+def _by_value(c: pl.DataFrame, column: str, texts: dict[str, pl.Expr]) -> pl.Series:
+    """``texts[value]`` for each row of ``c`` by its ``column``, each text made for its
+    own rows only (a when-chain formats every branch for every row)."""
+    key = c.get_column(column)
+    out = pl.repeat(None, c.height, dtype=pl.String, eager=True)
+    for value, text in texts.items():
+        at = (key == value).arg_true()
+        if at.len():
+            out = out.scatter(at, c[at].select(text).to_series())
+    return out
 
 
 def _pct_of(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
