@@ -187,18 +187,26 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
     proposal of its best rank (two equally strong candidates: people decide); per invoice,
     the proposal with the best rank, then the earliest (value_date, receipt_id)."""
     cols = ["proposal", "rec_idx", "receipt_id", "inv_idx", "rank", "value_date"]
-    if rows.get_column("proposal").is_duplicated().any():
-        heads = rows.group_by("proposal").agg(
-            pl.col("rec_idx").first(),
-            pl.col("receipt_id").first(),
-            pl.col("inv_idx").first(),
-            pl.col("rank").min(),
-            pl.col("value_date").first(),
+    # each proposal's first row, with its best rank (most rules: one row per proposal; a
+    # write-off is a second row, few): the other rows grouped alone
+    first = rows.get_column("proposal").is_first_distinct()
+    heads = rows.select(cols)
+    if not first.all():
+        more = rows.filter(~first).group_by("proposal").agg(pl.col("rank").min().alias("_more"))
+        heads = (
+            heads.filter(first)
+            .join(more, on="proposal", how="left", maintain_order="left")
+            .with_columns(pl.min_horizontal("rank", "_more").alias("rank"))
+            .drop("_more")
         )
-    else:  # one row per proposal (most rules): the rows are their own heads
-        heads = rows.select(cols)
-    heads = heads.filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
-    heads = heads.filter(pl.len().over("rec_idx") == 1)
+    # a receipt with one head keeps it (if ranked); only the others are compared
+    several = heads.select(pl.len().over("rec_idx") > 1).to_series()
+    best = (
+        heads.filter(several)
+        .filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
+        .filter(pl.len().over("rec_idx") == 1)
+    )
+    heads = pl.concat([heads.filter(~several, pl.col("rank").is_not_null()), best])
     # receipts are numbered in receipt_id order (prepare.prep_receipts): rec_idx sorts as
     # receipt_id does, without comparing strings
     last = "rec_idx" if heads.get_column("rec_idx").null_count() == 0 else "receipt_id"

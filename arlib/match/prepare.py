@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from arlib.keying import keying_error_expr, transpositions
+from arlib.keying import transpositions
 from arlib.match.config import MatchConfig
 from arlib.match.frames import basis_points, col_or_null, ensure, sorted_unique
 from arlib.match.ledger import Ledger
@@ -349,12 +349,16 @@ def _by_number(toks: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     found[inside] = carriers[q[inside]]
     one = np.flatnonzero(found == 1)
     at = pl.Series(row[q[one]])
-    single = toks[one].select(
-        "rec_idx",
-        "col",
-        keys.get_column("inv_idx").gather(at),
-        keys.get_column("_several").gather(at),
+    single = pl.DataFrame(
+        {
+            "rec_idx": toks.get_column("rec_idx").to_numpy()[one],
+            "col": toks.get_column("col").to_numpy()[one],
+            "inv_idx": keys.get_column("inv_idx").gather(at),
+            "_several": keys.get_column("_several").gather(at),
+        }
     )
+    if not (found > 1).any():
+        return single
     several = toks.filter(pl.Series(found > 1)).join(
         keys.filter(pl.Series(carriers[n] > 1)).select("_n", "inv_idx", "_several"), on="_n"
     )
@@ -399,7 +403,7 @@ def _first_per_pair(
     first = np.ones(pair.size, dtype=bool)
     np.not_equal(pair[1:], pair[:-1], out=first[1:])
     keep = order[first]
-    texts = pl.concat([*(rec.get_column(c) for c in cols), extra.get_column("text")])
+    texts = pl.concat([*(rec.get_column(c) for c in cols), extra.get_column("text")]).rechunk()
     return pl.DataFrame(
         {
             "rec_idx": r[keep],
@@ -692,10 +696,6 @@ def ref_candidates(
     return c.with_columns(rel.alias("rel"))
 
 
-def ref_text() -> pl.Expr:
-    return pl.format("{} '{}' names invoice {}", "src", pl.col("text_s"), "invoice_id")
-
-
 def bank_charge_cap(cfg: MatchConfig, ccy: str) -> pl.Expr:
     """The currency's bank-charge cap in cents (``bank_charge_max``, '*' for the rest)."""
     bc_map = {k: to_cents(v) for k, v in cfg.bank_charge_max.items()}
@@ -774,17 +774,6 @@ def cash_with_write_off(
     return pl.concat([cash, written_off])
 
 
-def residue_lists(ledger: Ledger, customers_of: pl.DataFrame) -> dict[tuple[str, str], list[int]]:
-    """(customer_id, currency) -> open invoice indexes sorted oldest first."""
-    oi = ledger.open_invoices().join(customers_of, on="customer_id", how="semi")
-    g = (
-        oi.sort(["invoice_date", "invoice_id"])
-        .group_by(["customer_id", "currency"], maintain_order=True)
-        .agg(pl.col("inv_idx"))
-    )
-    return {(c, k): list(v) for c, k, v in g.iter_rows()}
-
-
 def parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """'2/10 net 30' -> (basis points 200, days 10)."""
     pat = r"^\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+)"
@@ -799,13 +788,6 @@ def exact_keying_errors(amount: int) -> set[int]:
     ``e`` with two adjacent digits swapped, or ``e`` x10 / x100. The rounded x10 / x100
     readings (``e`` about ten or a hundred times ``amount``) are ranges, searched apart."""
     return transpositions(amount) | {amount // d for d in (10, 100) if amount % d == 0}
-
-
-def is_keying_error(received: str, expected: str) -> pl.Expr:
-    """The ``received`` cents are the ``expected`` ones keyed wrongly (a decimal shift, also
-    truncated or rounded, two digits swapped, one dropped or doubled: :mod:`arlib.keying`):
-    such an amount is never applied, in full or in part -- people confirm it."""
-    return keying_error_expr(pl.col(received), pl.col(expected)).is_not_null()
 
 
 def in_date_window(cfg: MatchConfig) -> pl.Expr:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from arlib.keying import is_keying_error_np
 from arlib.match.cascade import (
     PROPOSAL_ROWS,
     Context,
@@ -34,7 +35,6 @@ from arlib.match.frames import basis_points
 from arlib.match.prepare import (
     bank_charge_limit,
     cash_with_write_off,
-    is_keying_error,
     is_related,
     ref_candidates,
     round_sum,
@@ -85,11 +85,16 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     keep = wo >= 0
     # a short amount that is the named invoice's amount with two digits swapped is a keying
     # error (the exceptions stage classifies it), not a bank charge or rounding
-    typo = hard.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
-    typo = typo.filter(is_keying_error("conv_c", "open_c"))
-    if typo.height:
-        keep &= ~np.isin(c.get_column("rec_idx").to_numpy(), typo.get_column("rec_idx"))
-    kept = np.flatnonzero(keep)
+    short = hard.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
+    typo = is_keying_error_np(
+        short.get_column("conv_c").to_numpy(), short.get_column("open_c").to_numpy()
+    )
+    if typo.any():
+        typo = short.get_column("rec_idx").filter(pl.Series(typo))
+        keep &= ~np.isin(c.get_column("rec_idx").to_numpy(), typo)
+    # in the references' order, the cross-currency candidates last
+    same = c.get_column("same").to_numpy()
+    kept = np.concatenate([np.flatnonzero(keep & same), np.flatnonzero(keep & ~same)])
     if kept.size == 0:
         return Proposal()
     wo, rel = wo[kept], rel[kept]
@@ -156,9 +161,9 @@ def _shown(text: pl.Series) -> pl.Series:
 
 
 def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
-    """:func:`ref_candidates`' rows, narrow, the cross-currency ones last: the reference's
-    row (``_ref``), positions, value date, amounts, ``same`` currency and the customers
-    (the payer's ``c_pay``, the invoice's ``c_inv``)."""
+    """:func:`ref_candidates`' rows, narrow: the reference's row (``_ref``), positions,
+    value date, amounts, ``same`` currency and the customers (the payer's ``c_pay``, the
+    invoice's ``c_inv``)."""
     ledger, refs = ctx.ledger, ctx.refs
     rec, inv = ledger.rec, ledger.inv
     wanted = np.zeros(rec.height, dtype=bool)
@@ -176,10 +181,7 @@ def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
         rec.get_column("c_pay").gather(r),
         inv.get_column("customer_id").gather(i).alias("c_inv"),
     )
-    same = c.get_column("same")
-    if same.null_count() or not same.all():
-        c = pl.concat([c.filter(same), c.filter(~same)])
-    return c
+    return c.filter(pl.col("same").is_not_null()) if c.get_column("same").null_count() else c
 
 
 def _explained(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
@@ -218,21 +220,18 @@ def _explained(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("other"))
     )
     c = c.with_columns(rel.alias("rel"))
-    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows (the last)
-    cross = c.filter(~pl.col("same"))
-    if cross.height:
-        cross = with_rate(cross, "r_ccy", "rate_r", ctx.fx, ctx.base_currency, cfg)
+    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows
+    conv = c.get_column("amt_c")
+    at = (~c.get_column("same")).arg_true()
+    if at.len():
+        cross = with_rate(c[at], "r_ccy", "rate_r", ctx.fx, ctx.base_currency, cfg)
         cross = with_rate(cross, "i_ccy", "rate_i", ctx.fx, ctx.base_currency, cfg)
-        conv = (
+        converted = (
             (pl.col("amt_c").cast(pl.Int128) * pl.col("rate_r") * 2 + pl.col("rate_i"))
             // (2 * pl.col("rate_i"))
         ).cast(pl.Int64)
-        cross = cross.select(conv.alias("conv_c")).to_series()
-    else:
-        cross = pl.Series("conv_c", [], dtype=pl.Int64)
-    c = c.with_columns(
-        pl.concat([c.filter(pl.col("same")).get_column("amt_c"), cross]).alias("conv_c")
-    )
+        conv = conv.scatter(at, cross.select(converted).to_series())
+    c = c.with_columns(conv.alias("conv_c"))
     rt = to_cents(cfg.rounding_tolerance)
     bc = bank_charge_limit(cfg, "i_ccy", "open_c")
     same = pl.col("same")
