@@ -312,10 +312,10 @@ def _named_by_number(
     # and has no letter: no regex for it; longer than every invoice's number without a
     # leading zero, it names none
     plain = ~toks.get_column("tok").str.contains("[^0-9]")
-    short = (pl.col("tok").str.len_bytes() <= longest) | pl.col("tok").str.starts_with("0")
+    fits = (pl.col("tok").str.len_bytes() <= longest) | pl.col("tok").str.starts_with("0")
     toks = pl.concat(
         [
-            numbers(toks.filter(plain).filter(short), pl.col("tok"), letters=False),
+            numbers(toks.filter(plain).filter(fits), pl.col("tok"), letters=False),
             numbers(toks.filter(~plain), pl.col("tok").str.replace_all(r"\D+", ""), letters=True),
         ]
     ).select("rec_idx", "col", "key", _number())

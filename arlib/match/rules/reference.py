@@ -85,12 +85,12 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     keep = wo >= 0
     # a short amount that is the named invoice's amount with two digits swapped is a keying
     # error (the exceptions stage classifies it), not a bank charge or rounding
-    short = hard.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
+    shortfalls = hard.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
     typo = is_keying_error_np(
-        short.get_column("conv_c").to_numpy(), short.get_column("open_c").to_numpy()
+        shortfalls.get_column("conv_c").to_numpy(), shortfalls.get_column("open_c").to_numpy()
     )
     if typo.any():
-        typo = short.get_column("rec_idx").filter(pl.Series(typo))
+        typo = shortfalls.get_column("rec_idx").filter(pl.Series(typo))
         keep &= ~np.isin(c.get_column("rec_idx").to_numpy(), typo)
     # in the references' order, the cross-currency candidates last
     same = c.get_column("same").to_numpy()
@@ -103,18 +103,19 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         c.drop("same", "c_pay", "c_inv")[kept].with_columns(
             pl.Series("conv_c", conv[kept]),
             pl.Series(EXPLAINED).gather(wo).alias("wo"),
+            # (related or other: a third party)
             pl.Series("rank", wo * 2 + (rel >= RELATIONS.index("related"))),
         )
     )
-    # the others' rule ids, details, payers and flags: made for them alone (they are among
-    # the tested ones) and put in place
-    other = np.flatnonzero((wo != 0) | (rel != 0))
+    # the other candidates' rule ids, details, payers and flags: made for them alone (they
+    # are among the tested ones) and put in place
+    special = np.flatnonzero((wo != 0) | (rel != 0))
     hard_row = np.full(simple.size, -1, dtype=np.int64)
     hard_row[hard_at] = np.arange(hard_at.size)
-    told = _described(ctx, hard[hard_row[kept[other]]])
+    told = _described(ctx, hard[hard_row[kept[special]]])
     plain = {"rule_id": "reference.exact", "detail": "amount equal", "who": "", "flags": ""}
     told = {
-        name: pl.repeat(value, c.height, eager=True).scatter(other, told.get_column(name))
+        name: pl.repeat(value, c.height, eager=True).scatter(special, told.get_column(name))
         for name, value in plain.items()
     }
     ledger, refs = ctx.ledger, ctx.refs
@@ -150,7 +151,7 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
 def _shown(text: pl.Series) -> pl.Series:
     """``text`` on one line, its quotes curly, at most 60 characters: only the texts that
     change are rewritten (most are short, on one line, without quotes)."""
-    odd = np.flatnonzero(text.str.contains_any(["\n", "'"]) | (text.str.len_chars() > 60))
+    odd = (text.str.contains_any(["\n", "'"]) | (text.str.len_chars() > 60)).arg_true()
     shown = (
         text.gather(odd)
         .str.replace_all("\n", " ", literal=True)
@@ -163,7 +164,7 @@ def _shown(text: pl.Series) -> pl.Series:
 def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
     """:func:`ref_candidates`' rows, narrow: the reference's row (``_ref``), positions,
     value date, amounts, ``same`` currency and the customers (the payer's ``c_pay``, the
-    invoice's ``c_inv``)."""
+    invoice's ``c_inv``); a row without a currency to compare is none."""
     ledger, refs = ctx.ledger, ctx.refs
     rec, inv = ledger.rec, ledger.inv
     wanted = np.zeros(rec.height, dtype=bool)
