@@ -200,7 +200,7 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
             .drop("_more")
         )
     # a receipt with one head keeps it (if ranked); only the others are compared
-    several = heads.select(pl.len().over("rec_idx") > 1).to_series()
+    several = _repeated(heads.get_column("rec_idx"))
     best = (
         heads.filter(several)
         .filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
@@ -211,7 +211,7 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
     # receipt_id does, without comparing strings
     last = "rec_idx" if heads.get_column("rec_idx").null_count() == 0 else "receipt_id"
     # an invoice one head names goes to it; only the others are sorted
-    contested = heads.select(pl.len().over("inv_idx") > 1).to_series()
+    contested = _repeated(heads.get_column("inv_idx"))
     won = (
         heads.filter(contested)
         .sort(["inv_idx", "rank", "value_date", last])
@@ -219,6 +219,15 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
     )
     winners = pl.concat([heads.filter(~contested), won]).get_column("proposal")
     return rows.filter(pl.col("proposal").is_in(winners.implode()))
+
+
+def _repeated(s: pl.Series) -> pl.Series:
+    """Whether each value of ``s`` is another row's too: counted by position for row
+    positions (rec_idx, inv_idx: no null, none negative), else by hash."""
+    if s.len() and not s.null_count() and s.min() >= 0 and s.max() < 4 * s.len() + 4096:
+        at = s.to_numpy()
+        return pl.Series(np.bincount(at)[at] > 1)
+    return s.is_duplicated()
 
 
 def with_confidence(ctx: Context, rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:
