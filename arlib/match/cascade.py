@@ -187,25 +187,47 @@ def resolve_unique(rows: pl.DataFrame) -> pl.DataFrame:
     proposal of its best rank (two equally strong candidates: people decide); per invoice,
     the proposal with the best rank, then the earliest (value_date, receipt_id)."""
     cols = ["proposal", "rec_idx", "receipt_id", "inv_idx", "rank", "value_date"]
-    if rows.get_column("proposal").is_duplicated().any():
-        heads = rows.group_by("proposal").agg(
-            pl.col("rec_idx").first(),
-            pl.col("receipt_id").first(),
-            pl.col("inv_idx").first(),
-            pl.col("rank").min(),
-            pl.col("value_date").first(),
+    # each proposal's first row, with its best rank (most rules: one row per proposal; a
+    # write-off is a second row, few): the other rows grouped alone
+    first = rows.get_column("proposal").is_first_distinct()
+    heads = rows.select(cols)
+    if not first.all():
+        more = rows.filter(~first).group_by("proposal").agg(pl.col("rank").min().alias("_more"))
+        heads = (
+            heads.filter(first)
+            .join(more, on="proposal", how="left", maintain_order="left")
+            .with_columns(pl.min_horizontal("rank", "_more").alias("rank"))
+            .drop("_more")
         )
-    else:  # one row per proposal (most rules): the rows are their own heads
-        heads = rows.select(cols)
-    heads = heads.filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
-    heads = heads.filter(pl.len().over("rec_idx") == 1)
+    # a receipt with one head keeps it (if ranked); only the others are compared
+    several = _repeated(heads.get_column("rec_idx"))
+    best = (
+        heads.filter(several)
+        .filter(pl.col("rank") == pl.col("rank").min().over("rec_idx"))
+        .filter(pl.len().over("rec_idx") == 1)
+    )
+    heads = pl.concat([heads.filter(~several, pl.col("rank").is_not_null()), best])
     # receipts are numbered in receipt_id order (prepare.prep_receipts): rec_idx sorts as
     # receipt_id does, without comparing strings
     last = "rec_idx" if heads.get_column("rec_idx").null_count() == 0 else "receipt_id"
-    heads = heads.sort(["inv_idx", "rank", "value_date", last]).filter(
-        pl.col("inv_idx").is_first_distinct()
+    # an invoice one head names goes to it; only the others are sorted
+    contested = _repeated(heads.get_column("inv_idx"))
+    won = (
+        heads.filter(contested)
+        .sort(["inv_idx", "rank", "value_date", last])
+        .filter(pl.col("inv_idx").is_first_distinct())
     )
-    return rows.filter(pl.col("proposal").is_in(heads.get_column("proposal").implode()))
+    winners = pl.concat([heads.filter(~contested), won]).get_column("proposal")
+    return rows.filter(pl.col("proposal").is_in(winners.implode()))
+
+
+def _repeated(s: pl.Series) -> pl.Series:
+    """Whether each value of ``s`` is another row's too: counted by position for row
+    positions (rec_idx, inv_idx: no null, none negative), else by hash."""
+    if s.len() and not s.null_count() and s.min() >= 0 and s.max() < 4 * s.len() + 4096:
+        at = s.to_numpy()
+        return pl.Series(np.bincount(at)[at] > 1)
+    return s.is_duplicated()
 
 
 def with_confidence(ctx: Context, rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:

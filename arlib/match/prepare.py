@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from arlib.keying import keying_error_expr, transpositions
+from arlib.keying import transpositions
 from arlib.match.config import MatchConfig
 from arlib.match.frames import basis_points, col_or_null, ensure, sorted_unique
 from arlib.match.ledger import Ledger
@@ -64,6 +64,9 @@ def prep_invoices(invoices: pl.DataFrame, cfg: MatchConfig) -> tuple[pl.DataFram
             "start_c",
             "key",
         )
+        # one chunk (a file's row groups are several): the rules gather invoices by
+        # position, many times slower across chunks
+        .rechunk()
     )
     return inv0, inv
 
@@ -163,7 +166,7 @@ def prep_receipts(
     )
     if not rec.get_column("rec_idx").is_sorted():
         rec = rec.sort("rec_idx")
-    return rec0, rec
+    return rec0, rec.rechunk()  # one chunk, like the invoices
 
 
 def _join_payers(rec: pl.DataFrame, payers: pl.DataFrame) -> pl.DataFrame:
@@ -214,65 +217,12 @@ def references(
     a customer's reference in ``invoice_reference_columns`` of ``invoice_columns``, the
     canonical invoices in ``inv`` order), and the receipts one of whose references names
     several invoices open at the start (``unique_reference_only`` holds them back)."""
-    schema = REF_SCHEMA
-    parts = []
-    for col in cfg.reference_columns:
-        if col not in rec.columns:
-            continue
-        t = rec.select("rec_idx", pl.col(col).alias("text")).drop_nulls("text")
-        toks = t.with_columns(
-            pl.concat_list(
-                [pl.col("text").str.extract_all(p) for p in cfg.reference_patterns]
-            ).alias("tok"),
-            pl.lit(col).alias("src"),
-        ).explode("tok")
-        parts.append(toks)
-    named = pl.DataFrame(schema={**schema, "ref": pl.String, "_several": pl.Boolean})
-    # the invoices' numbers, and whether several open invoices carry each (a receipt naming
-    # such a number names several open invoices)
-    keys = inv.select("inv_idx", "key", "start_c").drop_nulls("key").with_columns(_number())
-    carried = keys.filter(pl.col("start_c") > 0)
-    n = np.sort(carried.get_column("_n").drop_nulls().to_numpy())
-    n_twice = pl.Series(np.unique(n[1:][n[1:] == n[:-1]]), dtype=pl.Int64)
-    s_twice = carried.filter(pl.col("_n").is_null()).get_column("key")
-    s_twice = s_twice.filter(s_twice.is_duplicated())
-    keys = keys.select(
-        "inv_idx",
-        "key",
-        "_n",
-        (
-            pl.col("_n").is_in(n_twice.implode())
-            | (pl.col("_n").is_null() & pl.col("key").is_in(s_twice.implode()))
-        ).alias("_several"),
-    )
-    if parts:
-        # a number longer than every invoice's names none: dropped before the join
-        longest = keys.get_column("key").str.len_chars().max() or 0
-        toks = (
-            pl.concat(parts)
-            .with_columns(pl.col("tok").str.replace_all(r"\D+", "").alias("digits"))
-            .with_columns(pl.col("digits").str.strip_chars_start("0").alias("key"))
-            .filter(pl.col("key").str.len_chars().is_between(1, longest))
-            .filter(
-                (pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits))
-                | pl.col("tok").str.contains(r"[\p{L}]")
-            )
-        )
-        toks = toks.with_columns(_number())
-        named = pl.concat(
-            [
-                toks.drop_nulls("_n").join(keys.drop_nulls("_n").drop("key"), on="_n"),
-                toks.filter(pl.col("_n").is_null()).join(
-                    keys.filter(pl.col("_n").is_null()).drop("_n"), on="key"
-                ),
-            ],
-            how="diagonal",
-        ).select(*schema, pl.col("key").alias("ref"), "_several")
+    cols = [col for col in cfg.reference_columns if col in rec.columns]
+    named = _named_by_number(rec, cols, _invoice_numbers(inv), cfg)
     shared = named.filter("_several").get_column("rec_idx")
-    named = named.drop("_several")
     own_refs = customer_refs(rec, inv, cust, cfg, invoice_columns)
+    extra = [own_refs.select(list(REF_SCHEMA)).cast(REF_SCHEMA)]
     if own_refs.height:
-        named = pl.concat([named.cast({**schema, "ref": pl.String}), own_refs])
         # (an own reference, icol:word, is never a number)
         own = (
             own_refs.join(
@@ -284,12 +234,135 @@ def references(
             .get_column("rec_idx")
         )
         shared = pl.concat([shared, own])
-    refs = named.select(list(schema))
     if cfg.reference_short_own and cfg.reference_min_digits > 1:
-        short = short_own_refs(rec, inv, cust, cfg, refs.select("rec_idx").unique())
-        refs = pl.concat([refs.cast(schema), short.cast(schema)])
-    refs = _first_per_pair(refs.select(list(schema)).cast(schema))
+        has_refs = np.zeros(rec.height, dtype=bool)
+        for part in (named, own_refs):
+            has_refs[part.get_column("rec_idx").to_numpy()] = True
+        extra.append(short_own_refs(rec, inv, cust, cfg, has_refs).cast(REF_SCHEMA))
+    refs = _first_per_pair(rec, cols, named, pl.concat(extra))
     return refs, shared.unique().sort().to_list()
+
+
+def _invoice_numbers(inv: pl.DataFrame) -> pl.DataFrame:
+    """(inv_idx, key, _n, _several): the invoices' numbers, and whether several open
+    invoices carry each (a receipt naming such a number names several open invoices)."""
+    keys = inv.select("inv_idx", "key", "start_c").drop_nulls("key").with_columns(_number())
+    carried = keys.filter(pl.col("start_c") > 0)
+    n = np.sort(carried.get_column("_n").drop_nulls().to_numpy())
+    n_twice = pl.Series(np.unique(n[1:][n[1:] == n[:-1]]), dtype=pl.Int64)
+    s_twice = carried.filter(pl.col("_n").is_null()).get_column("key")
+    s_twice = s_twice.filter(s_twice.is_duplicated())
+    return keys.select(
+        "inv_idx",
+        "key",
+        "_n",
+        (
+            pl.col("_n").is_in(n_twice.implode())
+            | (pl.col("_n").is_null() & pl.col("key").is_in(s_twice.implode()))
+        ).alias("_several"),
+    )
+
+
+def _named_by_number(
+    rec: pl.DataFrame, cols: list[str], keys: pl.DataFrame, cfg: MatchConfig
+) -> pl.DataFrame:
+    """(rec_idx, inv_idx, col, _several): the invoices whose number a match of
+    ``reference_patterns`` in ``rec[cols[col]]`` is, integers only (the text is gathered
+    for the references kept, :func:`_first_per_pair`)."""
+    out = {"rec_idx": pl.Int64, "inv_idx": pl.Int64, "col": pl.Int64, "_several": pl.Boolean}
+    if not cols:
+        return pl.DataFrame(schema=out)
+    # the columns' matches in one select: polars runs the regexes side by side
+    found = rec.select(
+        (
+            pl.col(col).str.extract_all(cfg.reference_patterns[0])
+            if len(cfg.reference_patterns) == 1
+            else pl.concat_list([pl.col(col).str.extract_all(p) for p in cfg.reference_patterns])
+        ).alias(str(k))
+        for k, col in enumerate(cols)
+    )
+    rec_idx = rec.get_column("rec_idx").to_numpy()
+    toks = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "rec_idx": np.repeat(rec_idx, lists.list.len().fill_null(0).to_numpy()),
+                    "tok": lists.explode(empty_as_null=False, keep_nulls=False),
+                }
+            ).with_columns(pl.lit(k, dtype=pl.Int64).alias("col"))
+            for k, lists in enumerate(found.iter_columns())
+        ]
+    )
+    # a number longer than every invoice's names none: dropped before the join
+    longest = keys.get_column("key").str.len_chars().max() or 0
+    key = pl.col("digits").str.strip_chars_start("0")
+    enough = pl.col("digits").str.len_chars() >= max(1, cfg.reference_min_digits)
+
+    def numbers(t: pl.DataFrame, digits: pl.Expr, letters: bool) -> pl.DataFrame:
+        """The tokens whose digits (leading zeros stripped) may be an invoice's number:
+        enough digits, or letters in the match (a prefix such as INV / 发票号)."""
+        t = t.with_columns(digits.alias("digits")).with_columns(key.alias("key"))
+        t = t.filter(pl.col("key").str.len_chars().is_between(1, longest))
+        if not letters:
+            return t.filter(enough)
+        few = t.filter(~enough).filter(pl.col("tok").str.contains(r"[\p{L}]"))
+        return pl.concat([t.filter(enough), few])
+
+    # a match of ASCII digits only (most: bare numbers, bank references) is its own digits
+    # and has no letter: no regex for it; longer than every invoice's number without a
+    # leading zero, it names none
+    plain = ~toks.get_column("tok").str.contains("[^0-9]")
+    fits = (pl.col("tok").str.len_bytes() <= longest) | pl.col("tok").str.starts_with("0")
+    toks = pl.concat(
+        [
+            numbers(toks.filter(plain).filter(fits), pl.col("tok"), letters=False),
+            numbers(toks.filter(~plain), pl.col("tok").str.replace_all(r"\D+", ""), letters=True),
+        ]
+    ).select("rec_idx", "col", "key", _number())
+    several = ["inv_idx", "_several"]
+    return pl.concat(
+        [
+            _by_number(toks.drop_nulls("_n"), keys.drop_nulls("_n")),
+            toks.filter(pl.col("_n").is_null()).join(
+                keys.filter(pl.col("_n").is_null()).select("key", *several), on="key"
+            ),
+        ],
+        how="diagonal",
+    ).select(list(out))
+
+
+def _by_number(toks: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """``toks.join(keys, on="_n")`` (rec_idx, col, inv_idx, _several), in ``toks`` order where
+    one invoice carries the number: invoices' numbers are usually dense (1 to n), so a
+    table indexed by the number finds each one without hashing; sparse numbers, and those
+    several invoices carry, are joined."""
+    cols = ["rec_idx", "col", "inv_idx", "_several"]
+    n = keys.get_column("_n").to_numpy()
+    if n.size == 0 or n.min() < 0 or n.max() > 4 * n.size + 4096:
+        return toks.join(keys.select("_n", "inv_idx", "_several"), on="_n").select(cols)
+    carriers = np.bincount(n)
+    row = np.zeros(carriers.size, dtype=np.int64)
+    row[n] = np.arange(n.size)
+    q = toks.get_column("_n").to_numpy()
+    found = np.zeros(q.size, dtype=np.int64)
+    inside = np.flatnonzero(q < carriers.size)
+    found[inside] = carriers[q[inside]]
+    one = np.flatnonzero(found == 1)
+    at = pl.Series(row[q[one]])
+    single = pl.DataFrame(
+        {
+            "rec_idx": toks.get_column("rec_idx").to_numpy()[one],
+            "col": toks.get_column("col").to_numpy()[one],
+            "inv_idx": keys.get_column("inv_idx").gather(at),
+            "_several": keys.get_column("_several").gather(at),
+        }
+    )
+    if not (found > 1).any():
+        return single
+    several = toks.filter(pl.Series(found > 1)).join(
+        keys.filter(pl.Series(carriers[n] > 1)).select("_n", "inv_idx", "_several"), on="_n"
+    )
+    return pl.concat([single, several.select(cols)])
 
 
 def _number() -> pl.Expr:
@@ -298,25 +371,48 @@ def _number() -> pl.Expr:
     return pl.col("key").cast(pl.Int64, strict=False).alias("_n")
 
 
-def _first_per_pair(refs: pl.DataFrame) -> pl.DataFrame:
-    """``refs.sort(["rec_idx", "inv_idx", "src"]).unique(["rec_idx", "inv_idx"],
-    keep="first", maintain_order=True)``, by one integer sort key (``src`` by its rank
-    among the few sources) and a look at the row before. Rows equal on all three are
-    equal on ``text`` too (the text of that column of that receipt): their order is
-    no matter."""
-    if refs.height == 0:
-        return refs
-    srcs = refs.get_column("src").unique().sort()
-    rank = refs.get_column("src").replace_strict(
-        srcs, pl.int_range(srcs.len(), dtype=pl.Int64, eager=True), return_dtype=pl.Int64
+def _first_per_pair(
+    rec: pl.DataFrame, cols: list[str], named: pl.DataFrame, extra: pl.DataFrame
+) -> pl.DataFrame:
+    """The references (REF_SCHEMA) of ``named`` (:func:`_named_by_number`) and ``extra``
+    sorted by (rec_idx, inv_idx, src), the first of each (rec_idx, inv_idx) pair: by one
+    integer sort key (``src`` by its rank among the few sources), then the texts gathered
+    for the rows kept (a number's text is its column of the receipt). Rows equal on all
+    three are equal on ``text`` too (the text of that column of that receipt): their order
+    is no matter."""
+    srcs = sorted(set(cols) | set(extra.get_column("src").unique().to_list()))
+    rank = {s: k for k, s in enumerate(srcs)}
+    col = named.get_column("col").to_numpy()
+    r = np.concatenate([named.get_column("rec_idx").to_numpy(), extra.get_column("rec_idx")])
+    i = np.concatenate([named.get_column("inv_idx").to_numpy(), extra.get_column("inv_idx")])
+    s = np.concatenate(
+        [
+            np.array([rank[c] for c in cols], dtype=np.int64)[col],
+            extra.get_column("src").replace_strict(rank, return_dtype=pl.Int64).to_numpy(),
+        ]
     )
-    n_inv = refs.get_column("inv_idx").max() + 1
-    key = refs.get_column("rec_idx").to_numpy() * n_inv + refs.get_column("inv_idx").to_numpy()
-    order = np.argsort(key * srcs.len() + rank.to_numpy())
-    pair = key[order]
+    if r.size == 0:
+        return pl.DataFrame(schema=REF_SCHEMA)
+    # where each text is: texts = the columns one after the other, then extra's
+    at = np.concatenate(
+        [col * rec.height + r[: col.size], len(cols) * rec.height + np.arange(extra.height)]
+    )
+    pair = r * (i.max() + 1) + i
+    order = np.argsort(pair * len(srcs) + s, kind="stable")
+    pair = pair[order]
     first = np.ones(pair.size, dtype=bool)
     np.not_equal(pair[1:], pair[:-1], out=first[1:])
-    return refs[order[first]]
+    keep = order[first]
+    texts = pl.concat([*(rec.get_column(c) for c in cols), extra.get_column("text")]).rechunk()
+    return pl.DataFrame(
+        {
+            "rec_idx": r[keep],
+            "inv_idx": i[keep],
+            "src": pl.Series(srcs, dtype=pl.String).gather(s[keep]),
+            "text": texts.gather(at[keep]),
+        },
+        schema=REF_SCHEMA,
+    )
 
 
 #: the words of a memo a customer's reference is compared with: text between blanks and
@@ -405,14 +501,15 @@ def short_own_refs(
     inv: pl.DataFrame,
     cust: pl.DataFrame,
     cfg: MatchConfig,
-    has_refs: pl.DataFrame,
+    has_refs: np.ndarray,
 ) -> pl.DataFrame:
     """Short bare numbers (fewer than ``reference_min_digits`` digits, e.g. memo ``556`` or
     ``556 第2期``) naming an open invoice of the resolved payer's own customer.
 
     Only when the receipt's payer is resolved, the text column holds exactly one such
     stand-alone number (instalment markers like 第2期 / 2/3 removed first), the receipt names
-    no invoice otherwise, and exactly one open invoice of that customer has that number.
+    no invoice otherwise (``has_refs``, by rec_idx), and exactly one open invoice of that
+    customer has that number.
     Failing that, a related company's (parent, subsidiary or sibling) invoice with that number
     *and* the receipt's exact amount, when exactly one does: a parent paying its
     subsidiary's invoice (flagged ``third_party`` by the reference rule). An unrelated
@@ -426,9 +523,9 @@ def short_own_refs(
             continue
         t = (
             rec.select("rec_idx", "c_pay", "currency", "amt_c", pl.col(col).alias("text"))
+            .filter(pl.Series(~has_refs))
             .drop_nulls(["c_pay", "text"])
             .filter(pl.col("text").str.contains(short))
-            .join(has_refs, on="rec_idx", how="anti")
         )
         words = (
             t.with_columns(
@@ -599,10 +696,6 @@ def ref_candidates(
     return c.with_columns(rel.alias("rel"))
 
 
-def ref_text() -> pl.Expr:
-    return pl.format("{} '{}' names invoice {}", "src", pl.col("text_s"), "invoice_id")
-
-
 def bank_charge_cap(cfg: MatchConfig, ccy: str) -> pl.Expr:
     """The currency's bank-charge cap in cents (``bank_charge_max``, '*' for the rest)."""
     bc_map = {k: to_cents(v) for k, v in cfg.bank_charge_max.items()}
@@ -681,17 +774,6 @@ def cash_with_write_off(
     return pl.concat([cash, written_off])
 
 
-def residue_lists(ledger: Ledger, customers_of: pl.DataFrame) -> dict[tuple[str, str], list[int]]:
-    """(customer_id, currency) -> open invoice indexes sorted oldest first."""
-    oi = ledger.open_invoices().join(customers_of, on="customer_id", how="semi")
-    g = (
-        oi.sort(["invoice_date", "invoice_id"])
-        .group_by(["customer_id", "currency"], maintain_order=True)
-        .agg(pl.col("inv_idx"))
-    )
-    return {(c, k): list(v) for c, k, v in g.iter_rows()}
-
-
 def parse_discount(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """'2/10 net 30' -> (basis points 200, days 10)."""
     pat = r"^\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+)"
@@ -706,13 +788,6 @@ def exact_keying_errors(amount: int) -> set[int]:
     ``e`` with two adjacent digits swapped, or ``e`` x10 / x100. The rounded x10 / x100
     readings (``e`` about ten or a hundred times ``amount``) are ranges, searched apart."""
     return transpositions(amount) | {amount // d for d in (10, 100) if amount % d == 0}
-
-
-def is_keying_error(received: str, expected: str) -> pl.Expr:
-    """The ``received`` cents are the ``expected`` ones keyed wrongly (a decimal shift, also
-    truncated or rounded, two digits swapped, one dropped or doubled: :mod:`arlib.keying`):
-    such an amount is never applied, in full or in part -- people confirm it."""
-    return keying_error_expr(pl.col(received), pl.col(expected)).is_not_null()
 
 
 def in_date_window(cfg: MatchConfig) -> pl.Expr:

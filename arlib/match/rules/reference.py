@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from arlib.keying import is_keying_error_np
 from arlib.match.cascade import (
     PROPOSAL_ROWS,
     Context,
@@ -34,43 +35,207 @@ from arlib.match.frames import basis_points
 from arlib.match.prepare import (
     bank_charge_limit,
     cash_with_write_off,
-    is_keying_error,
+    is_related,
     ref_candidates,
-    ref_text,
     round_sum,
     with_rate,
 )
 from arlib.match.search import subsets, subsets_many
 from arlib.money import fmt_cents_expr, to_cents
 
+#: what explains a named invoice's amount, strongest first (the rank: a tolerance is a policy,
+#: not a fact about the payment), and the payer's relation to the invoice's customer
+EXPLAINED = ("exact", "rounding", "discount", "bank_charge", "fx_difference", "write_off")
+RELATIONS = ("own", "unknown", "related", "other")
+
 
 def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
-    """One named invoice per candidate: exact, or within a tolerance (its own row)."""
-    cfg, fx, base = ctx.cfg, ctx.fx, ctx.base_currency
-    c = ref_candidates(ctx.ledger, receipts, ctx.refs, ctx.customers)
+    """One named invoice per candidate: exact, or within a tolerance (its own row).
+
+    Most candidates are the payer's own invoice at its exact amount in its currency: those
+    are exact without testing the tolerances (:func:`_explained` tests the others), and
+    get the plain reason without formatting every other branch's text for them."""
+    c = _named_open(ctx, receipts)
     if c.height == 0:
         return Proposal()
+    # a write-off only where one receipt names the invoice (two: whose shortfall is it?);
+    # the references name each (receipt, invoice) pair once, so receipts are rows
+    ii = c.get_column("inv_idx").to_numpy()
+    one_payer = np.bincount(ii)[ii] == 1
+    simple = (
+        c.select(
+            (
+                pl.col("same")
+                & (pl.col("c_pay") == pl.col("c_inv"))
+                & (pl.col("amt_c") == pl.col("open_c"))
+            ).fill_null(False)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    hard_at = np.flatnonzero(~simple)
+    hard = _explained(ctx, c[hard_at].with_columns(pl.Series("_one_payer", one_payer[hard_at])))
+    wo, rel = np.zeros(c.height, dtype=np.int64), np.zeros(c.height, dtype=np.int64)
+    conv = c.get_column("amt_c").to_numpy().copy()
+    code = {name: k for k, name in enumerate(EXPLAINED)}
+    wo[hard_at] = hard.get_column("wo").replace_strict(code, return_dtype=pl.Int64).fill_null(-1)
+    code = {name: k for k, name in enumerate(RELATIONS)}
+    rel[hard_at] = hard.get_column("rel").replace_strict(code, return_dtype=pl.Int64)
+    conv[hard_at] = hard.get_column("conv_c").fill_null(0)
+    keep = wo >= 0
+    # a short amount that is the named invoice's amount with two digits swapped is a keying
+    # error (the exceptions stage classifies it), not a bank charge or rounding
+    shortfalls = hard.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
+    typo = is_keying_error_np(
+        shortfalls.get_column("conv_c").to_numpy(), shortfalls.get_column("open_c").to_numpy()
+    )
+    if typo.any():
+        typo = shortfalls.get_column("rec_idx").filter(pl.Series(typo))
+        keep &= ~np.isin(c.get_column("rec_idx").to_numpy(), typo)
+    # in the references' order, the cross-currency candidates last
+    same = c.get_column("same").to_numpy()
+    kept = np.concatenate([np.flatnonzero(keep & same), np.flatnonzero(keep & ~same)])
+    if kept.size == 0:
+        return Proposal()
+    wo, rel = wo[kept], rel[kept]
+    # the weakest explanation last: a tolerance is a policy, not a fact about the payment
+    c = numbered(
+        c.drop("same", "c_pay", "c_inv")[kept].with_columns(
+            pl.Series("conv_c", conv[kept]),
+            pl.Series(EXPLAINED).gather(wo).alias("wo"),
+            # (related or other: a third party)
+            pl.Series("rank", wo * 2 + (rel >= RELATIONS.index("related"))),
+        )
+    )
+    # the other candidates' rule ids, details, payers and flags: made for them alone (they
+    # are among the tested ones) and put in place
+    special = np.flatnonzero((wo != 0) | (rel != 0))
+    hard_row = np.full(simple.size, -1, dtype=np.int64)
+    hard_row[hard_at] = np.arange(hard_at.size)
+    told = _described(ctx, hard[hard_row[kept[special]]])
+    plain = {"rule_id": "reference.exact", "detail": "amount equal", "who": "", "flags": ""}
+    told = {
+        name: pl.repeat(value, c.height, eager=True).scatter(special, told.get_column(name))
+        for name, value in plain.items()
+    }
+    ledger, refs = ctx.ledger, ctx.refs
+    at = c.get_column("_ref")
+    described = c.with_columns(
+        ledger.rec.get_column("receipt_id").gather(c.get_column("rec_idx")),
+        pl.lit("reference").alias("rule"),
+        told["rule_id"].alias("rule_id"),
+        pl.format(
+            "{} '{}' names invoice {}; {}{}",
+            refs.get_column("src").gather(at),
+            _shown(refs.get_column("text").gather(at)),
+            ledger.inv.get_column("invoice_id").gather(c.get_column("inv_idx")),
+            told["detail"],
+            told["who"],
+        ).alias("reason"),
+        told["flags"].alias("flags"),
+    )
+    meta = [pl.col(name) for name in ("rule", "rule_id", "reason", "flags")]
+    return Proposal(
+        rows=cash_with_write_off(
+            described,
+            applied=pl.col("conv_c"),
+            received=pl.col("amt_c"),
+            write_off_kind=pl.col("wo"),
+            write_off=pl.col("open_c") - pl.col("conv_c"),
+            write_off_rows=pl.col("wo") != "exact",
+            meta=meta,
+        )
+    )
+
+
+def _shown(text: pl.Series) -> pl.Series:
+    """``text`` on one line, its quotes curly, at most 60 characters: only the texts that
+    change are rewritten (most are short, on one line, without quotes)."""
+    odd = (text.str.contains_any(["\n", "'"]) | (text.str.len_chars() > 60)).arg_true()
+    shown = (
+        text.gather(odd)
+        .str.replace_all("\n", " ", literal=True)
+        .str.replace_all("'", "’", literal=True)
+        .str.slice(0, 60)
+    )
+    return text.scatter(odd, shown)
+
+
+def _named_open(ctx: Context, receipts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`ref_candidates`' rows, narrow: the reference's row (``_ref``), positions,
+    value date, amounts, ``same`` currency and the customers (the payer's ``c_pay``, the
+    invoice's ``c_inv``); a row without a currency to compare is none."""
+    ledger, refs = ctx.ledger, ctx.refs
+    rec, inv = ledger.rec, ledger.inv
+    wanted = np.zeros(rec.height, dtype=bool)
+    wanted[receipts.get_column("rec_idx").to_numpy()] = True
+    ri, ii = refs.get_column("rec_idx").to_numpy(), refs.get_column("inv_idx").to_numpy()
+    at = np.flatnonzero(wanted[ri] & (ledger.inv_open[ii] > 0))
+    c = ledger.drop_rejected(pl.DataFrame({"_ref": at, "rec_idx": ri[at], "inv_idx": ii[at]}))
+    r, i = c.get_column("rec_idx"), c.get_column("inv_idx")
+    c = c.with_columns(
+        *(rec.get_column(name).gather(r) for name in ("value_date", "amt_c")),
+        pl.Series("open_c", ledger.inv_open).gather(i),
+        (rec.get_column("currency").gather(r) == inv.get_column("currency").gather(i)).alias(
+            "same"
+        ),
+        rec.get_column("c_pay").gather(r),
+        inv.get_column("customer_id").gather(i).alias("c_inv"),
+    )
+    return c.filter(pl.col("same").is_not_null()) if c.get_column("same").null_count() else c
+
+
+def _explained(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
+    """Candidates of :func:`_named_open` with ``rel`` (the payer's relation to the invoice's
+    customer), ``conv_c`` (the receipt in the invoice's currency at the value-date rate,
+    exact half-up rounding) and ``wo`` (what explains the amount, :data:`EXPLAINED`; null:
+    nothing), with what their texts need; same rows."""
+    cfg, ledger = ctx.cfg, ctx.ledger
+    rec, inv = ledger.rec, ledger.inv
+    r, i = c.get_column("rec_idx"), c.get_column("inv_idx")
+    c = c.with_columns(
+        *(rec.get_column(name).gather(r) for name in ("inst", "par_pay", "payer_name")),
+        rec.get_column("currency").gather(r).alias("r_ccy"),
+        inv.get_column("currency").gather(i).alias("i_ccy"),
+        inv.get_column("invoice_date").gather(i),
+        inv.get_column("amt_c").gather(i).alias("inv_amt_c"),
+    ).join(
+        ctx.customers.select(
+            pl.col("customer_id").alias("c_inv"),
+            pl.col("parent_id").alias("par_inv"),
+            "disc_bp",
+            "disc_days",
+            "discount_terms",
+        ),
+        on="c_inv",
+        how="left",
+        maintain_order="left",
+    )
+    rel = (
+        pl.when(pl.col("c_pay").is_null())
+        .then(pl.lit("unknown"))
+        .when(pl.col("c_pay") == pl.col("c_inv"))
+        .then(pl.lit("own"))
+        .when(is_related())
+        .then(pl.lit("related"))
+        .otherwise(pl.lit("other"))
+    )
+    c = c.with_columns(rel.alias("rel"))
+    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows
+    conv = c.get_column("amt_c")
+    at = (~c.get_column("same")).arg_true()
+    if at.len():
+        cross = with_rate(c[at], "r_ccy", "rate_r", ctx.fx, ctx.base_currency, cfg)
+        cross = with_rate(cross, "i_ccy", "rate_i", ctx.fx, ctx.base_currency, cfg)
+        converted = (
+            (pl.col("amt_c").cast(pl.Int128) * pl.col("rate_r") * 2 + pl.col("rate_i"))
+            // (2 * pl.col("rate_i"))
+        ).cast(pl.Int64)
+        conv = conv.scatter(at, cross.select(converted).to_series())
+    c = c.with_columns(conv.alias("conv_c"))
     rt = to_cents(cfg.rounding_tolerance)
     bc = bank_charge_limit(cfg, "i_ccy", "open_c")
-    same = pl.col("r_ccy") == pl.col("i_ccy")
-    # fx conversion (Int128, exact half-up rounding) for the cross-currency rows
-    cross = c.filter(~same).with_columns(pl.lit(None, dtype=pl.Int64).alias("conv_c"))
-    if cross.height:
-        cross = cross.drop("conv_c")
-        cross = with_rate(cross, "r_ccy", "rate_r", fx, base, cfg)
-        cross = with_rate(cross, "i_ccy", "rate_i", fx, base, cfg)
-        cross = cross.with_columns(
-            (
-                (pl.col("amt_c").cast(pl.Int128) * pl.col("rate_r") * 2 + pl.col("rate_i"))
-                // (2 * pl.col("rate_i"))
-            )
-            .cast(pl.Int64)
-            .alias("conv_c")
-        ).drop("rate_r", "rate_i")
-    c = pl.concat(
-        [c.filter(same).with_columns(pl.col("amt_c").alias("conv_c")), cross],
-        how="vertical_relaxed",
-    )
+    same = pl.col("same")
     diff = pl.col("open_c") - pl.col("conv_c")
     disc_c = (pl.col("inv_amt_c") * pl.col("disc_bp") * 2 + 10_000) // 20_000
     disc_ok = (
@@ -112,36 +277,14 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(pl.lit("write_off"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
-    # the weakest explanation last: a tolerance is a policy, not a fact about the payment
-    prio = pl.col("wo").replace_strict(
-        {
-            "exact": 0,
-            "rounding": 1,
-            "discount": 2,
-            "bank_charge": 3,
-            "fx_difference": 4,
-            "write_off": 5,
-        },
-        return_dtype=pl.Int64,
-    ) * 2 + pl.col("rel").is_in(["related", "other"]).cast(pl.Int64)
-    # a write-off only where one receipt names the invoice (two: whose shortfall is it?)
-    c = c.with_columns((pl.col("rec_idx").n_unique().over("inv_idx") == 1).alias("_one_payer"))
-    c = c.with_columns(kind.alias("wo"), disc_c.alias("disc_c")).filter(pl.col("wo").is_not_null())
-    # a short amount that is the named invoice's amount with two digits swapped is a keying
-    # error (the exceptions stage classifies it), not a bank charge or rounding
-    wo_rows = c.filter(pl.col("wo").is_in(["rounding", "bank_charge", "write_off"]))
-    if wo_rows.height:
-        typo = wo_rows.filter(is_keying_error("conv_c", "open_c")).select("rec_idx").unique()
-        c = c.join(typo, on="rec_idx", how="anti")
-    if c.height == 0:
-        return Proposal()
-    uniq = numbered(c.with_columns(prio.alias("rank"))).with_columns(
-        pl.col("text")
-        .str.replace_all("\n", " ")
-        .str.replace_all("'", "’")
-        .str.slice(0, 60)
-        .alias("text_s")
-    )
+    return c.with_columns(kind.alias("wo"))
+
+
+def _described(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
+    """(rule_id, detail, who, flags) of the candidates ``c`` (:func:`_explained`): the
+    sub-rule, what explains the amount, who paid whose invoice, the third-party flag."""
+    cfg = ctx.cfg
+    diff = pl.col("open_c") - pl.col("conv_c")
     sub_rule = (
         pl.when(pl.col("rel") == "related")
         .then(pl.lit("reference.third_party"))
@@ -151,102 +294,69 @@ def propose_single(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         .then(pl.lit("reference.unknown_payer"))
         .otherwise(pl.format("reference.{}", "wo"))
     )
-    detail = (
-        pl.when(pl.col("wo") == "exact")
-        .then(pl.lit("amount equal"))
-        .when(pl.col("wo") == "rounding")
-        .then(pl.format("difference {} written off as rounding", fmt_cents_expr(diff)))
-        .when(pl.col("wo") == "discount")
-        .then(
-            pl.format(
-                "short {} = early-payment discount ({}) paid within {} days",
-                fmt_cents_expr(diff),
-                "discount_terms",
-                "disc_days",
-            )
-        )
-        .when(pl.col("wo") == "bank_charge")
-        .then(pl.format("short {} written off as bank charge", fmt_cents_expr(diff)))
-        .when(pl.col("wo") == "write_off")
-        .then(
-            pl.format(
-                "short {} = {}% of the open {}, within the payment tolerance of {}%: written off",
-                fmt_cents_expr(diff),
-                _pct_of(diff, pl.col("open_c")),
-                fmt_cents_expr(pl.col("open_c")),
-                pl.lit(f"{cfg.payment_tolerance_pct.normalize():f}"),
-            )
-        )
-        .otherwise(
-            pl.format(
-                "{} {} at the value-date rate = {} {}; fx difference {}",
-                "r_ccy",
-                fmt_cents_expr(pl.col("amt_c")),
-                "i_ccy",
-                fmt_cents_expr(pl.col("conv_c")),
-                fmt_cents_expr(diff),
-            )
-        )
-    )
-    who = (
-        pl.when(pl.col("rel") == "related")
-        .then(
-            pl.format(
-                "; paid by '{}' (customer {}, related company) for {}",
-                pl.col("payer_name").fill_null(""),
-                "c_pay",
-                "c_inv",
-            )
-        )
-        .when(pl.col("rel") == "other")
-        .then(
-            pl.format(
-                "; paid by '{}' (customer {}, no link to {} in the master data): the "
-                "invoice number and its exact amount decide",
-                pl.col("payer_name").fill_null(""),
-                "c_pay",
-                "c_inv",
-            )
-        )
-        .when(pl.col("rel") == "unknown")
-        .then(pl.lit("; payer not identified"))
-        .otherwise(pl.lit(""))
-    )
+    detail = {
+        "exact": pl.lit("amount equal"),
+        "rounding": pl.format("difference {} written off as rounding", fmt_cents_expr(diff)),
+        "discount": pl.format(
+            "short {} = early-payment discount ({}) paid within {} days",
+            fmt_cents_expr(diff),
+            "discount_terms",
+            "disc_days",
+        ),
+        "bank_charge": pl.format("short {} written off as bank charge", fmt_cents_expr(diff)),
+        "write_off": pl.format(
+            "short {} = {}% of the open {}, within the payment tolerance of {}%: written off",
+            fmt_cents_expr(diff),
+            _pct_of(diff, pl.col("open_c")),
+            fmt_cents_expr(pl.col("open_c")),
+            pl.lit(f"{cfg.payment_tolerance_pct.normalize():f}"),
+        ),
+        "fx_difference": pl.format(
+            "{} {} at the value-date rate = {} {}; fx difference {}",
+            "r_ccy",
+            fmt_cents_expr(pl.col("amt_c")),
+            "i_ccy",
+            fmt_cents_expr(pl.col("conv_c")),
+            fmt_cents_expr(diff),
+        ),
+    }
+    who = {
+        "related": pl.format(
+            "; paid by '{}' (customer {}, related company) for {}",
+            pl.col("payer_name").fill_null(""),
+            "c_pay",
+            "c_inv",
+        ),
+        "other": pl.format(
+            "; paid by '{}' (customer {}, no link to {} in the master data): the "
+            "invoice number and its exact amount decide",
+            pl.col("payer_name").fill_null(""),
+            "c_pay",
+            "c_inv",
+        ),
+        "unknown": pl.lit("; payer not identified"),
+        "own": pl.lit(""),
+    }
     flags = (
         pl.when(pl.col("rel").is_in(["related", "other"]))
         .then(pl.lit("third_party"))
         .otherwise(pl.lit(""))
     )
-
-    def described(df: pl.DataFrame, detail: pl.Expr, who: pl.Expr) -> pl.DataFrame:
-        return df.with_columns(
-            pl.lit("reference").alias("rule"),
-            sub_rule.alias("rule_id"),
-            pl.format("{}; {}{}", ref_text(), detail, who).alias("reason"),
-            flags.alias("flags"),
-        )
-
-    # the payer's own invoice at its exact amount (most rows): the plain reason, without
-    # formatting every other branch's text for them
-    plain = (pl.col("wo") == "exact") & (pl.col("rel") == "own")
-    described_rows = pl.concat(
-        [
-            described(uniq.filter(plain), pl.lit("amount equal"), pl.lit("")),
-            described(uniq.filter(~plain), detail, who),
-        ]
-    ).sort("proposal")
-    meta = [pl.col(name) for name in ("rule", "rule_id", "reason", "flags")]
-    return Proposal(
-        rows=cash_with_write_off(
-            described_rows,
-            applied=pl.col("conv_c"),
-            received=pl.col("amt_c"),
-            write_off_kind=pl.col("wo"),
-            write_off=diff,
-            write_off_rows=pl.col("wo") != "exact",
-            meta=meta,
-        )
+    return c.select(sub_rule.alias("rule_id"), flags.alias("flags")).with_columns(
+        _by_value(c, "wo", detail).alias("detail"), _by_value(c, "rel", who).alias("who")
     )
+
+
+def _by_value(c: pl.DataFrame, column: str, texts: dict[str, pl.Expr]) -> pl.Series:
+    """``texts[value]`` for each row of ``c`` by its ``column``, each text made for its
+    own rows only (a when-chain formats every branch for every row)."""
+    key = c.get_column(column)
+    out = pl.repeat(None, c.height, dtype=pl.String, eager=True)
+    for value, text in texts.items():
+        at = (key == value).arg_true()
+        if at.len():
+            out = out.scatter(at, c[at].select(text).to_series())
+    return out
 
 
 def _pct_of(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
