@@ -42,15 +42,8 @@ def candidate_hits(
     charge = max(1, *(to_cents(t, ROUND_CEILING) for t in charges))
     # a bank charge is a shortfall in (rounding tolerance, tolerance of the currency]
     short_min = to_cents(c.rounding_tolerance, ROUND_FLOOR)
-    default_max = to_cents(c.bank_charge_tolerance, ROUND_FLOOR)
-    short_max = (
-        pl.col("currency")
-        .replace_strict(
-            {k: to_cents(v, ROUND_FLOOR) for k, v in c.bank_charge_tolerance_by_currency.items()},
-            default=default_max,
-            return_dtype=pl.Int64,
-        )
-        .fill_null(default_max)
+    short_max = c.bank_charge_cents(pl.col("currency")).fill_null(
+        to_cents(c.bank_charge_tolerance, ROUND_FLOOR)
     )
     factors = [int(f) for f in c.shift_factors if int(f) > 0]
     on = ["customer_id", "currency", "_tag", "_key"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
 import polars as pl
@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from arlib.findings import quote
+from arlib.money import fmt_money, to_cents
 from arlib.paramtypes import (
     Days,
     Exact,
@@ -190,6 +191,24 @@ class ExceptionConfig(Section):
 
     def action(self, kind: str) -> str:
         return self.actions.get(kind, DEFAULT_ACTIONS[kind])
+
+    def bank_charge_cents(self, currency: pl.Expr) -> pl.Expr:
+        """The largest bank charge of each row's currency, in whole cents it reaches (a
+        charge of integer cents is within it exactly when it is at most this)."""
+        caps = self.bank_charge_tolerance_by_currency
+        return currency.replace_strict(
+            {k: to_cents(v, ROUND_FLOOR) for k, v in caps.items()},
+            default=to_cents(self.bank_charge_tolerance, ROUND_FLOOR),
+            return_dtype=pl.Int64,
+        )
+
+    def bank_charge_text(self, currency: pl.Expr) -> pl.Expr:
+        """The same limit as the evidence writes it (``50.00``)."""
+        return currency.replace_strict(
+            {k: fmt_money(v) for k, v in self.bank_charge_tolerance_by_currency.items()},
+            default=fmt_money(self.bank_charge_tolerance),
+            return_dtype=pl.String,
+        )
 
     def with_tolerances_of(self, matching) -> ExceptionConfig:
         """This section with matching's rounding, bank-charge, fx and payment tolerances, so a

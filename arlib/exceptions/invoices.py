@@ -238,17 +238,8 @@ def _charge(rows: pl.DataFrame, ctx: Context, short: pl.Expr, prefix: str) -> pl
     ``{prefix}_ok`` (null: no reading; else whether a charge is preferred) and
     ``{prefix}_text``."""
     c = ctx.c
-    by_currency = c.bank_charge_tolerance_by_currency
-    limit = pl.col("currency").replace_strict(
-        {k: to_cents(v, ROUND_FLOOR) for k, v in by_currency.items()},
-        default=to_cents(c.bank_charge_tolerance, ROUND_FLOOR),
-        return_dtype=pl.Int64,
-    )
-    shown = pl.col("currency").replace_strict(
-        {k: fmt_money(v) for k, v in by_currency.items()},
-        default=fmt_money(c.bank_charge_tolerance),
-        return_dtype=pl.String,
-    )
+    limit = c.bank_charge_cents(pl.col("currency"))
+    shown = c.bank_charge_text(pl.col("currency"))
     s = pl.col("_short")
     rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
     frame = rows.with_columns(short, shown.alias("_tol_text"))

@@ -139,17 +139,8 @@ def _verdict(frame: pl.DataFrame, kind, evidence, cleared) -> pl.DataFrame:
 
 def _bank_charge(rows: pl.DataFrame, c) -> pl.DataFrame:
     frame = rows.filter(pl.col("kind") == "bank_charge")
-    by_currency = c.bank_charge_tolerance_by_currency
-    limit = pl.col("currency").replace_strict(
-        {k: to_cents(v, ROUND_FLOOR) for k, v in by_currency.items()},
-        default=to_cents(c.bank_charge_tolerance, ROUND_FLOOR),
-        return_dtype=pl.Int64,
-    )
-    shown = pl.col("currency").replace_strict(
-        {k: fmt_money(v) for k, v in by_currency.items()},
-        default=fmt_money(c.bank_charge_tolerance),
-        return_dtype=pl.String,
-    )
+    limit = c.bank_charge_cents(pl.col("currency"))
+    shown = c.bank_charge_text(pl.col("currency"))
     over = pl.col("_amt_c").abs() > limit
     return _verdict(
         frame,

@@ -644,6 +644,22 @@ def is_related() -> pl.Expr:
     )
 
 
+def with_invoice_customer(frame: pl.DataFrame, cust: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its invoice customer's (``c_inv``) parent and discount terms."""
+    return frame.join(
+        cust.select(
+            pl.col("customer_id").alias("c_inv"),
+            pl.col("parent_id").alias("par_inv"),
+            "disc_bp",
+            "disc_days",
+            "discount_terms",
+        ),
+        on="c_inv",
+        how="left",
+        maintain_order="left",
+    )
+
+
 def ref_candidates(
     ledger: Ledger, receipts: pl.DataFrame, refs: pl.DataFrame, cust: pl.DataFrame
 ) -> pl.DataFrame:
@@ -671,18 +687,7 @@ def ref_candidates(
         inv.get_column("invoice_date").gather(ii),
         inv.get_column("amt_c").gather(ii).alias("inv_amt_c"),
         pl.Series("open_c", ledger.inv_open).gather(ii),
-    ).join(
-        cust.select(
-            pl.col("customer_id").alias("c_inv"),
-            pl.col("parent_id").alias("par_inv"),
-            "disc_bp",
-            "disc_days",
-            "discount_terms",
-        ),
-        on="c_inv",
-        how="left",
-        maintain_order="left",
-    )
+    ).pipe(with_invoice_customer, cust)
     c = ledger.drop_rejected(c)
     rel = (
         pl.when(pl.col("c_pay").is_null())

@@ -38,6 +38,7 @@ from arlib.match.prepare import (
     is_related,
     ref_candidates,
     round_sum,
+    with_invoice_customer,
     with_rate,
 )
 from arlib.match.search import subsets, subsets_many
@@ -199,18 +200,7 @@ def _explained(ctx: Context, c: pl.DataFrame) -> pl.DataFrame:
         inv.get_column("currency").gather(i).alias("i_ccy"),
         inv.get_column("invoice_date").gather(i),
         inv.get_column("amt_c").gather(i).alias("inv_amt_c"),
-    ).join(
-        ctx.customers.select(
-            pl.col("customer_id").alias("c_inv"),
-            pl.col("parent_id").alias("par_inv"),
-            "disc_bp",
-            "disc_days",
-            "discount_terms",
-        ),
-        on="c_inv",
-        how="left",
-        maintain_order="left",
-    )
+    ).pipe(with_invoice_customer, ctx.customers)
     rel = (
         pl.when(pl.col("c_pay").is_null())
         .then(pl.lit("unknown"))
