@@ -84,7 +84,7 @@ def cmd_reconcile(args) -> int:
     config = load_config(args.params)
     out = Path(args.out)
     check_output_folder(out)  # before the work, not after it
-    check_outputs_apart(out, [spec.path for spec in config.inputs.values()], replace=False)
+    check_outputs_apart(out, config.input_files, replace=False)
     state: dict = {}
     period = load_stage(config, state)
     if fnd.has_errors(period.findings):
@@ -201,6 +201,7 @@ def cmd_synth(args) -> int:
         invoices_per_period=args.invoices,
         fmt=args.format,
         world=args.world,
+        erp=args.format == "csv",
     )
     print(summary)
     return EXIT_OK

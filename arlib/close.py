@@ -320,7 +320,7 @@ def run_close(
         )
     final = config.out_dir
     try:
-        check_outputs_apart(final, [spec.path for spec in config.inputs.values()], replace=True)
+        check_outputs_apart(final, config.input_files, replace=True)
     except OutputFailed as exc:
         raise CloseFailed(str(exc)) from None
     previous = published_close(final)
@@ -557,7 +557,7 @@ def _publish_outputs(config: Config, state: Path, build: Path, audit: AuditLog, 
     started = time.perf_counter()
     result = pipeline.close_stage(config, state)
     written = pipeline.write_close_outputs(result, build)
-    inputs = [spec.path for spec in config.inputs.values()]
+    inputs = config.input_files
     audit.step(
         "outputs",
         parameters={"row_cap": config.workpapers.row_cap},

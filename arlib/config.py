@@ -126,11 +126,85 @@ def _given(value: Any) -> Any:
     return value
 
 
-class InputSpec(Section):
-    """Where one input lives and how to read it: a path, or a mapping with ``path``."""
+#: inputs that may come from a database query or table instead of a file (opening items
+#: and decisions are files arlib itself writes or a preparer edits)
+DATABASE_INPUTS = ("invoices", "receipts", "customers", "credit_notes", "fx_rates")
+# a table name as params give it: ``customers`` or ``erp.customers``, nothing to quote
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 
-    path: FilePath = Field(
-        description="the file, relative to the project root (the folder holding params/)"
+
+class Connection(Section):
+    """A database that inputs are read from (``connections.<name>``): a URL, or a mapping
+    with ``url`` and ``password_env``. The password is never written in params (which the
+    manifest records): it is read from the environment variable ``password_env`` names."""
+
+    url: Text = Field(
+        description="sqlite:///path (relative to the project root; sqlite:////abs for an "
+        "absolute one) or postgresql://user@host:port/database, without a password"
+    )
+    password_env: Text | None = Field(
+        None, description="the environment variable holding the password; null: none"
+    )
+    timeout_seconds: Annotated[Whole, Range(ge=1)] = Field(
+        300,
+        description="PostgreSQL: a query running longer is cancelled, a finding naming the "
+        "input (SQLite reads a local file, and its driver cannot cancel a query)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_alone(cls, value: Any) -> Any:
+        """``erp: "sqlite:///data/erp.db"`` is short for ``erp: {url: ...}``."""
+        return {"url": value} if isinstance(value, str) else value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [{"type": "string", "description": "the URL"}, handler(schema)]}
+
+    @field_validator("url")
+    @classmethod
+    def _no_secret(cls, url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in _DATABASE_SCHEMES:
+            raise problem(
+                f"{quote(url)} is not a database URL (known: sqlite:///path, "
+                "postgresql://user@host:port/database)"
+            )
+        if scheme.lower() != "sqlite" and ":" in rest.partition("@")[0] and "@" in rest:
+            raise problem(
+                "the URL holds a password: remove it and name the environment variable "
+                "holding it in password_env"
+            )
+        if "password" in rest.partition("?")[2].lower():
+            raise problem("the URL holds a password: give it through password_env")
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.lower().startswith("sqlite://")
+
+    def sqlite_path(self, root: Path) -> Path:
+        """The database file of a ``sqlite://`` URL, relative ones against ``root``."""
+        given = Path(self.url.partition("://")[2].removeprefix("/").partition("?")[0])
+        return resolve(root, given)
+
+
+class InputSpec(Section):
+    """Where one input lives and how to read it: a path, or a mapping with ``path``, or
+    with ``sql`` or ``table`` and the ``connection`` to read them from."""
+
+    path: FilePath | None = Field(
+        None, description="the file, relative to the project root (the folder holding params/)"
+    )
+    sql: Text | None = Field(
+        None,
+        description="a query giving the input's rows; :period_start, :period_end and :as_of "
+        "are bound as parameters (never written into the SQL)",
+    )
+    table: Text | None = Field(None, description="a table (or view) read whole: SELECT *")
+    connection: Text | None = Field(
+        None, description="for sql or table: the name of a database under connections:"
     )
     format: Format | None = Field(
         None, description="csv, xlsx, parquet or a bank format; null: from suffix and content"
@@ -156,13 +230,59 @@ class InputSpec(Section):
         """``invoices: data/invoices.csv`` is short for ``invoices: {path: ...}``."""
         if isinstance(value, str | Path):
             return {"path": value}
-        if isinstance(value, InputSpec) or (isinstance(value, Mapping) and "path" in value):
+        if isinstance(value, InputSpec) or (
+            isinstance(value, Mapping) and {"path", "sql", "table"} & set(value)
+        ):
             return value
-        raise problem("expected a path or a mapping with 'path'")
+        raise problem("expected a path, or a mapping with 'path', 'sql' or 'table'")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputSpec:
+        given = [k for k in ("path", "sql", "table") if getattr(self, k) is not None]
+        located: list[tuple[tuple[str, ...], str]] = []
+        if len(given) > 1:
+            located.append(((), f"give one of path, sql and table, not {' and '.join(given)}"))
+        if self.path is not None:
+            if self.connection is not None:
+                located.append((("connection",), "a connection is for sql or table, not a path"))
+        else:
+            if self.connection is None:
+                located.append((("connection",), "missing (the database under connections:)"))
+            file_only = ("format", "encoding", "sheet", "decimal_comma", "preset")
+            for key in [k for k in file_only if getattr(self, k) is not None]:
+                located.append(((key,), f"{key} is for files; a query's columns are typed"))
+        if self.table is not None and not _TABLE_NAME.fullmatch(self.table):
+            located.append(
+                (("table",), f"{quote(self.table)} is not a table name (use sql: for more)")
+            )
+        if self.sql is not None:
+            from arlib.database import unknown_parameters
+
+            for name in unknown_parameters(self.sql):
+                located.append(
+                    (
+                        ("sql",),
+                        f":{name} is not a parameter arlib binds (known: "
+                        ":period_start, :period_end, :as_of)",
+                    )
+                )
+        if located:
+            raise problems_at("input", located)
+        return self
+
+    @property
+    def is_database(self) -> bool:
+        return self.path is None
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"anyOf": [{"type": "string", "description": "the file's path"}, handler(schema)]}
+        mapping = handler(schema)
+        handler.resolve_ref_schema(mapping)["anyOf"] = [
+            {"required": ["path"]},
+            {"required": ["sql", "connection"]},
+            {"required": ["table", "connection"]},
+        ]
+        return {"anyOf": [{"type": "string", "description": "the file's path"}, mapping]}
 
 
 def resolve(root: Path, path: Path) -> Path:
@@ -239,7 +359,10 @@ class Inputs(Section):
             (("columns", *loc), why) for loc, why in _unknown_columns(info.field_name, spec.columns)
         ]
         root = (info.context or {}).get("root")
-        if root is not None and (why := _unusable(info.field_name, root, spec.path)):
+        if spec.is_database:
+            if info.field_name not in DATABASE_INPUTS:
+                located.insert(0, ((), f"{info.field_name} is read from a file, not a database"))
+        elif root is not None and (why := _unusable(info.field_name, root, spec.path)):
             located.insert(0, ((), why))
         if located:
             raise problems_at("inputs", located)
@@ -347,6 +470,9 @@ class Params(Section):
     base_currency: Currency = Field(
         "CNY", description="the currency of the ledger: totals, aging, provision, journal"
     )
+    connections: dict[Text, Connection] = Field(
+        {}, description="databases that inputs are read from (inputs.<name>.connection)"
+    )
     inputs: Inputs = Field(description="the input files, relative to the project root")
     columns: Columns = Field(
         Columns(), description="per input, the files' headers → canonical column names"
@@ -408,6 +534,37 @@ class Params(Section):
             if moved:
                 raise problems_at("arlib params", moved)
         return value
+
+    @model_validator(mode="after")
+    def _known_connections(self, info: ValidationInfo) -> Params:
+        """Each database input names a connection given here, and a SQLite database file
+        exists (checked like input files: when validated against a project root)."""
+        root = (info.context or {}).get("root")
+        located: list[tuple[tuple[str, ...], str]] = []
+        for name in DATABASE_INPUTS:
+            spec = getattr(self.inputs, name)
+            if spec is None or not spec.is_database:
+                continue
+            connection = self.connections.get(spec.connection)
+            if connection is None:
+                known = ", ".join(self.connections) or "none given"
+                located.append(
+                    (
+                        ("inputs", name, "connection"),
+                        f"{quote(spec.connection)} is not a connection (known: {known})",
+                    )
+                )
+        for name, connection in self.connections.items():
+            if root is None or not connection.is_sqlite:
+                continue
+            path = connection.sqlite_path(root)
+            if not path.is_file():
+                located.append(
+                    (("connections", name, "url"), f"database file not found: {excerpt(path, 200)}")
+                )
+        if located:
+            raise problems_at("arlib params", located)
+        return self
 
     @model_validator(mode="after")
     def _one_home_for_tolerances(self) -> Params:
@@ -548,9 +705,23 @@ class Config:
             spec = getattr(self.params.inputs, name)
             if spec is not None:
                 columns = {**getattr(self.params.columns, name), **spec.columns}
-                update = {"path": resolve(self.root, spec.path), "columns": columns}
+                update = {"columns": columns}
+                if spec.path is not None:
+                    update["path"] = resolve(self.root, spec.path)
                 specs[name] = spec.model_copy(update=update)
         return specs
+
+    @property
+    def input_files(self) -> list[Path]:
+        """The files the inputs are read from (a SQLite database among them): what a
+        close must not write over."""
+        files = [spec.path for spec in self.inputs.values() if spec.path is not None]
+        used = {spec.connection for spec in self.inputs.values() if spec.is_database}
+        for name in sorted(used):
+            connection = self.params.connections[name]
+            if connection.is_sqlite:
+                files.append(connection.sqlite_path(self.root))
+        return files
 
     @property
     def out_dir(self) -> Path:
@@ -842,6 +1013,8 @@ def _model_at(loc: tuple) -> type[BaseModel]:
     """The model whose keys are at ``loc`` in the params (``('inputs', 'invoices')``)."""
     model: type[BaseModel] = Params
     for part in loc:
+        if part not in model.model_fields:  # the key of a mapping of models (connections.erp)
+            continue
         annotation = model.model_fields[part].annotation
         model = next(t for t in (annotation, *typing.get_args(annotation)) if _is_model(t))
     return model
@@ -888,6 +1061,11 @@ def defaults_yaml() -> str:
     for key, sub in InputSpec.model_fields.items():
         if not sub.is_required():
             lines += _comment(sub.description, "  ") + _dumped(key, sub.default, "  ")
+    lines += ["", *_comment("a database given as a mapping (besides its url)", "")]
+    lines.append("connections.<name>:")
+    for key, sub in Connection.model_fields.items():
+        if not sub.is_required():
+            lines += _comment(sub.description, "  ") + _dumped(key, sub.default, "  ")
     return "\n".join(lines) + "\n"
 
 
@@ -909,11 +1087,13 @@ def differences(params: Params) -> list[tuple[str, Any, Any]]:
     """``(key, value, default)`` of each setting of ``params`` that is not its default,
     keys dotted (``matching.bank_charge_max.CNY``): the defaults being those of a params
     file that gives only this period and these input paths."""
-    minimal = {"period": params.period, "inputs": {}}
+    minimal = {"period": params.period, "inputs": {}, "connections": params.connections}
     for name in INPUT_NAMES:
         spec = getattr(params.inputs, name)
         if spec is not None:
-            minimal["inputs"][name] = str(spec.path)
+            minimal["inputs"][name] = spec.model_dump(
+                include={"path", "sql", "table", "connection"}, exclude_none=True
+            )
     # compared as values (a rate of 1 is the default 1.00), shown as JSON
     given = _flat(params.model_dump(exclude=set(INJECTED)))
     default = _flat(Params.model_validate(minimal).model_dump(exclude=set(INJECTED)))

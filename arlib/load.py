@@ -1196,13 +1196,15 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
 
 def load_period(config: Config) -> Period:
     """Load and validate every input named in the params."""
-    from arlib import carry, learning, validate
+    from arlib import carry, database, learning, validate
     from arlib.schema import empty
 
     loaded: dict[str, LoadedInput] = {}
     for name in ("invoices", "receipts", "customers", "credit_notes", "fx_rates"):
         spec = config.inputs.get(name)
-        if spec is not None:
+        if spec is not None and spec.is_database:
+            loaded[name] = database.load_input(name, spec, config)
+        elif spec is not None:
             loaded[name] = load_input(name, spec, config.root, config.base_currency)
     frames = {name: item.frame for name, item in loaded.items()}
     for name in ("credit_notes", "fx_rates"):
@@ -1293,7 +1295,7 @@ def load_period(config: Config) -> Period:
     findings.append(fnd.to_frame(problems))
     return Period(
         frames=frames,
-        findings=fnd.concat(*findings),
+        findings=database.with_row_keys(fnd.concat(*findings), loaded.values()),
         provenance=provenance,
         opening_provision=start,
         statements=extras.get("statements"),

@@ -126,10 +126,13 @@ def params_table(config: Config) -> pl.DataFrame:
         ("gl_control_balance", config.gl_control_balance),
     ]
     for name, spec in config.inputs.items():
-        shown = Path(spec.path)
-        if shown.is_relative_to(config.root):
-            shown = shown.relative_to(config.root)
-        rows.append((f"inputs.{name}", shown.as_posix()))
+        if spec.is_database:
+            rows.append((f"inputs.{name}", f"{spec.connection}: {spec.sql or spec.table}"))
+        else:
+            shown = Path(spec.path)
+            if shown.is_relative_to(config.root):
+                shown = shown.relative_to(config.root)
+            rows.append((f"inputs.{name}", shown.as_posix()))
         if spec.columns:
             rows.append(
                 (f"inputs.{name}.columns", json.dumps(dict(spec.columns), ensure_ascii=False))
@@ -200,6 +203,46 @@ def provenance_table(period) -> pl.DataFrame:
     from arlib.load import provenance_frame
 
     return provenance_frame(period.provenance)
+
+
+def database_inputs(period) -> pl.DataFrame:
+    """Inputs read from a database: the connection (its URL holds no password), the query
+    as run (its :placeholders bound to the values shown), the rows read and the SHA-256 of
+    the result as canonical CSV (:func:`arlib.database.result_sha256`)."""
+    rows = [
+        {
+            "input": p["input"],
+            "connection": f"{p['connection']} ({p['url']})",
+            "query": p["query"],
+            "parameters": ", ".join(f":{k} = {v}" for k, v in p["parameters"].items()),
+            "rows": p.get("rows"),
+            "sha256": p.get("sha256"),
+        }
+        for p in period.provenance
+        if "query" in p
+    ]
+    schema = dict.fromkeys(["input", "connection", "query", "parameters"], pl.String)
+    schema |= {"rows": pl.Int64, "sha256": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def database_prose(period) -> str:
+    """Each input read from a database: its connection, the query as run, the values
+    bound to its parameters and the rows read (:func:`database_inputs` has the hashes)."""
+    read = [p for p in period.provenance if "query" in p]
+    if not read:
+        return "No input of this close was read from a database: each came from a file above."
+    parts = []
+    for p in read:
+        bound = ", ".join(f"`:{k}` = {v}" for k, v in p["parameters"].items()) or "none"
+        parts.append(
+            f"**{p['input']}** from connection `{p['connection']}` (`{p['url']}`): "
+            f"{int(p.get('rows') or 0):,} rows read; parameters {bound}.\n\n"
+            f"```sql\n{p['query'].strip()}\n```"
+        )
+    return f"{len(read)} input(s) read from a database, each in a read-only transaction.\n\n" + (
+        "\n\n".join(parts)
+    )
 
 
 def provenance_prose(period) -> str:

@@ -2046,9 +2046,13 @@ def generate(
     fmt: str = "csv",
     paid_share: float | None = None,
     world: str = "default",
+    erp: bool = False,
 ) -> dict:
     """Write a customer master and, per period, invoices, bank statement, credit notes,
     FX rates and the ground truth; return counts.
+
+    ``erp``: also write the first period into ``erp.db``, a SQLite database laid out like
+    a small ERP (:mod:`arlib.erp`), read from the CSVs just written (``fmt="csv"``).
 
     ``world``: ``"default"`` (the bundled sample) or ``"wide"``: customers sharing trade
     names across cities, the wide world's scenarios (``WIDE_SCENARIOS``) and a backlog of
@@ -2195,4 +2199,11 @@ def generate(
                 .iter_rows()
             },
         }
+    if erp:
+        from arlib import erp as erp_db
+
+        if fmt != "csv":
+            raise ValueError("the ERP database is written from the CSV sample (fmt='csv')")
+        erp_db.write_sqlite(erp_db.sample_tables(out_dir, periods[0]), out_dir / "erp.db")
+        summary["erp"] = {"database": "erp.db", "period": periods[0]}
     return summary

@@ -96,6 +96,17 @@ provenance = nb.provenance_table(period)
 display(Markdown(nb.provenance_prose(period)))
 nb.show(provenance)"""
     ),
+    md(
+        "### Inputs read from a database\n\nThe connection (its URL never holds a password), "
+        "the query as run and the values bound to its parameters, the rows read and the "
+        "SHA-256 of the result as canonical CSV: re-run the query with these values to see "
+        "the same rows."
+    ),
+    code(
+        """display(Markdown(nb.database_prose(period)))
+if nb.database_inputs(period).height:
+    nb.show(nb.database_inputs(period))"""
+    ),
     md("## Bank statement controls"),
     code("nb.statement_controls(period)"),
     md(

@@ -259,7 +259,10 @@ def test_opening_provision_must_fit_the_base_currency():
 def test_defaults_cover_every_key_with_its_description():
     defaults = yaml.safe_load(arlib.cli.defaults_yaml())
     optional = [k for k, f in Params.model_fields.items() if not f.is_required()]
-    assert set(defaults) == {*optional, "inputs.<name>"} - {"params_file", "root"}
+    assert set(defaults) == {*optional, "inputs.<name>", "connections.<name>"} - {
+        "params_file",
+        "root",
+    }
     for name in SECTIONS:
         section = type(Params.model_fields[name].default)
         assert set(defaults[name]) == set(section.model_fields), name
