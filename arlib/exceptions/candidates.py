@@ -32,21 +32,19 @@ def candidate_hits(
       compared by bucket (key // near, the receipt's bucket ± 1).
     - ``EXACT``: the invoice amount equals receipt ÷ factor (× shift) or a transposition.
     - ``DISCOUNT``: within ``near`` cents of invoice × (1 − rate), by bucket as ``NEAR``.
-    - ``CHARGE``: invoice owed in (receipt, receipt + bank-charge tolerance], by bucket.
+    - ``CHARGE``: invoice owed in (receipt, receipt + bank-charge tolerance of the currency],
+      by bucket of that tolerance.
     """
     c = config
     # tolerances as the cents they reach (ceiling) or always include (floor)
     near = max(0, *(to_cents(t, ROUND_CEILING) for t in (c.rounding_tolerance, c.tax_tolerance)))
     near += 3
-    charges = (c.bank_charge_tolerance, *c.bank_charge_tolerance_by_currency.values())
-    charge = max(1, *(to_cents(t, ROUND_CEILING) for t in charges))
     # a bank charge is a shortfall in (rounding tolerance, tolerance of the currency]
     short_min = to_cents(c.rounding_tolerance, ROUND_FLOOR)
     short_max = c.bank_charge_cents(pl.col("currency")).fill_null(
         to_cents(c.bank_charge_tolerance, ROUND_FLOOR)
     )
     factors = [int(f) for f in c.shift_factors if int(f) > 0]
-    on = ["customer_id", "currency", "_tag", "_key"]
     empty = pl.DataFrame(schema={"_ord": pl.UInt32, "_tag": pl.Int32, "invoice_id": pl.String})
 
     ask = residual.filter(truthy("_customer") & pl.col("_pc").is_not_null()).select(
@@ -54,12 +52,22 @@ def candidate_hits(
     )
     if ask.height == 0:
         return empty
+    # each (customer, currency) of a residual receipt as an integer, so the keys exploded
+    # and joined below are integers only
+    pair = ["customer_id", "currency"]
+    groups = (
+        ask.select(pair)
+        .unique()
+        .with_row_index("_g")
+        .with_columns(pl.col("_g") * 4, short_max.clip(lower_bound=1).alias("_w"))
+    )
+    ask = ask.join(groups, on=pair, nulls_equal=True)
     inv = (
         invoices.filter(pl.col("status").ne_missing("paid"))
-        .join(ask.select("customer_id").unique(), on="customer_id", how="semi")
+        .join(groups, on=pair, nulls_equal=True)
         .select(
-            "customer_id",
-            "currency",
+            "_g",
+            "_w",
             "invoice_id",
             cents_expr("open_amount").alias("_o"),
             cents_expr("amount").alias("_a"),
@@ -80,20 +88,18 @@ def candidate_hits(
         DISCOUNT: [(af * (1 - float(r))).floor().cast(pl.Int64) for r in term_rates],
         CHARGE: [pl.when(o.is_not_null() & (o != 0)).then(o).otherwise(a)],
     }
-    bucket = {NEAR: near, DISCOUNT: near, CHARGE: charge}
+    w = pl.col("_w")
+    bucket = {NEAR: near, DISCOUNT: near, CHARGE: w}
 
     def long(frame: pl.DataFrame, ident: str, tag: int, exprs: list[pl.Expr]) -> pl.DataFrame:
-        return (
-            frame.select(
-                ident,
-                "customer_id",
-                "currency",
-                pl.lit(tag, pl.Int32).alias("_tag"),
-                pl.concat_list(exprs).alias("_key"),
-            )
-            .explode("_key")
-            .drop_nulls("_key")
-        )
+        """One row per (row, key) of ``exprs`` that is not null; ``_gt`` is the row's
+        group and the tag in one integer."""
+        return pl.concat(
+            [
+                frame.select(ident, "_w", (pl.col("_g") + tag).alias("_gt"), e.alias("_key"))
+                for e in exprs
+            ]
+        ).drop_nulls("_key")
 
     anchors = pl.concat(
         [
@@ -118,19 +124,19 @@ def candidate_hits(
                     *transpositions_expr(p, digits),
                 ],
                 DISCOUNT: [p // near - 1, p // near, p // near + 1] if term_rates else [],
-                CHARGE: [p // charge, p // charge + 1],
+                CHARGE: [p // w, p // w + 1],
             }.items()
             if exprs
         ]
     )
-    probes = probes.join(ask.select("_ord", "_pc"), on="_ord")
-    gap, tag = pl.col("_k") - pl.col("_pc"), pl.col("_tag")
+    probes = probes.drop("_w").join(ask.select("_ord", "_pc", "currency"), on="_ord")
+    gap, tag = pl.col("_k") - pl.col("_pc"), pl.col("_gt") % 4
     return (
-        probes.join(anchors, on=on, nulls_equal=True)
+        probes.join(anchors.drop("_w"), on=["_gt", "_key"])
         .filter(
             tag.is_in([NEAR, DISCOUNT]).not_() | (gap.abs() <= near),
             (tag != CHARGE) | ((gap > short_min) & (gap <= short_max)),
         )
-        .select("_ord", "_tag", "invoice_id")
+        .select("_ord", tag.cast(pl.Int32).alias("_tag"), "invoice_id")
         .unique()
     )

@@ -1,21 +1,17 @@
 """What the checks look up, built once per close with polars, and the readings they share
-(a keying error, a tax difference, a discount within terms, a bank charge)."""
+(a tax difference, a customer's discount terms, a bank charge)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import polars as pl
 
-from arlib.exceptions.candidates import CHARGE, DISCOUNT, candidate_hits, truthy
+from arlib.exceptions.candidates import candidate_hits, truthy
 from arlib.exceptions.config import TOLERANCE_KINDS
-from arlib.exceptions.register import ROW_SCHEMA
-from arlib.keying import describe_keying_error
 from arlib.kpis import HISTORY_SCHEMA
-from arlib.money import cents_expr, fmt_money, to_cents
+from arlib.money import cents_expr, fmt_money_expr, money_expr, to_cents
 from arlib.schema import MONEY
 from arlib.terms import parse_terms
 
@@ -163,17 +159,138 @@ def _last_of_each(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     return frame.unique(key, keep="last", maintain_order=True)
 
 
-def _groups(rows: list[dict], key: str) -> dict[object, list[dict]]:
-    out: dict[object, list[dict]] = defaultdict(list)
-    for row in rows:
-        out[row[key]].append(row)
-    return out
+# discount rates as integers: rate × RATE_SCALE (terms are read to at most 12 decimals)
+RATE_SCALE = 10**12
+
+
+def scaled_rate(rate: Decimal) -> int:
+    scaled = rate * RATE_SCALE
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"discount rate {rate} has more decimals than arlib compares exactly")
+    return int(scaled)
+
+
+TERM_SCHEMA = {
+    "customer_id": pl.String,
+    "_t": pl.Int64,
+    "_rate": pl.Int64,
+    "_days": pl.Int64,
+    "_rp": pl.String,
+}
+
+
+def _term_table(customers: pl.DataFrame) -> pl.DataFrame:
+    """Each customer's discounts (:func:`customer_discounts`) as rows in their order ``_t``:
+    the rate as an integer (``_rate`` = rate × :data:`RATE_SCALE`), its days and its
+    percentage as the evidence writes it (``_rp``); each distinct text is read once."""
+    texts = customers.get_column("discount_terms").unique().to_list()
+    parsed = pl.DataFrame(
+        [
+            (text, t, scaled_rate(rate), days, pct_text(rate))
+            for text in texts
+            for t, (rate, days) in enumerate(customer_discounts(text))
+        ],
+        schema={
+            "discount_terms": pl.String,
+            **{k: v for k, v in TERM_SCHEMA.items() if k != "customer_id"},
+        },
+        orient="row",
+    )
+    return (
+        customers.join(parsed, on="discount_terms", nulls_equal=True)
+        .select(list(TERM_SCHEMA))
+        .sort("customer_id", "_t", nulls_last=True)
+    )
+
+
+def discount_rates(ctx, customers: pl.Series) -> pl.DataFrame:
+    """(``customer_id``, ``_rate``) for each of ``customers``: every discount rate its
+    payments are read against, those of its terms and the configured ones (as
+    :data:`RATE_SCALE` integers)."""
+    who = customers.unique().to_frame("customer_id")
+    own = ctx.term_table.join(who, on="customer_id", how="semi", nulls_equal=True)
+    configured = pl.DataFrame(
+        {"_rate": [scaled_rate(r) for r in ctx.c.discount_rates]}, schema={"_rate": pl.Int64}
+    )
+    return pl.concat(
+        [own.select("customer_id", "_rate"), who.join(configured, how="cross")]
+    ).unique()
+
+
+def charge_readings(rows: pl.DataFrame, ctx, short: pl.Expr, prefix: str) -> pl.DataFrame:
+    """Whether a shortfall (cents, ``short``) on each row's invoice (``_i``, ``customer_id``,
+    ``currency``, ``invoice_id``) that has another explanation (a digit swap, a round
+    installment) reads better as a bank charge, as ``{prefix}_ok`` (null: it cannot be one:
+    not short, within rounding, over the currency's tolerance, or not whole currency units
+    as bank fees are; else whether a charge is preferred) and ``{prefix}_text``. A charge is
+    preferred only when the customer's bank is seen deducting charges: bank charges written
+    off on the customer's other payments in this close (same currency). Between two
+    readings of the same small amount that is the one an AR clerk can act on without
+    troubling the customer; the evidence names the other."""
+    c = ctx.c
+    limit = c.bank_charge_cents(pl.col("currency"))
+    shown = c.bank_charge_text(pl.col("currency"))
+    s = pl.col("_short")
+    rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    frame = rows.with_columns(short.alias("_short"), shown.alias("_tol_text"))
+    possible = frame.filter((s > rounding) & (s <= limit) & (s % 100 == 0))
+    charges = ctx.charge_frame.with_row_index("_pos").select(
+        "customer_id",
+        "currency",
+        "_pos",
+        pl.col("invoice_id").alias("_charge_invoice"),
+        pl.col("applied_amount").alias("_charge"),
+    )
+    seen = (
+        possible.select("_i", "customer_id", "currency", "invoice_id")
+        .join(charges, on=["customer_id", "currency"], how="inner", nulls_equal=True)
+        .filter(pl.col("_charge_invoice").ne_missing(pl.col("invoice_id")))
+        .sort("_i", "_pos")
+        .group_by("_i", maintain_order=True)
+        .agg(
+            pl.len().alias("_n"),
+            fmt_money_expr("_charge").head(5).str.join(", ").alias("_amounts"),
+        )
+    )
+    customer = as_text(pl.col("customer_id"))
+    reading = possible.join(seen, on="_i", how="left").select(
+        "_i",
+        pl.col("_n").is_not_null().alias(f"{prefix}_ok"),
+        pl.when(pl.col("_n").is_not_null())
+        .then(
+            pl.format(
+                "{} ≤ bank-charge tolerance {}, and {}'s bank deducted charges on {} other "
+                "payment(s) this close ({} {})",
+                fmt_cents_text(s),
+                pl.col("_tol_text"),
+                customer,
+                pl.col("_n"),
+                pl.col("_amounts"),
+                as_text(pl.col("currency")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "the shortfall {} is also within the bank-charge tolerance {}, but no bank "
+                "charges of {} were seen this close",
+                fmt_cents_text(s),
+                pl.col("_tol_text"),
+                customer,
+            )
+        )
+        .alias(f"{prefix}_text"),
+    )
+    return rows.join(reading, on="_i", how="left", maintain_order="left")
+
+
+def fmt_cents_text(cents: pl.Expr) -> pl.Expr:
+    """Integer cents as :func:`~arlib.money.fmt_money` writes the amount (``12,345.60``)."""
+    return fmt_money_expr(money_expr(cents))
 
 
 class Context:
-    """Lookups over the match result, built with polars for the rows that need them; one
-    method per residual family. Python only loops over the residual receipts that reach their
-    candidate invoices, with dict lookups."""
+    """Lookups over the match result, built once with polars for the rows that need them
+    and shared by the families of checks (frames, no per-row Python)."""
 
     def __init__(
         self,
@@ -189,7 +306,6 @@ class Context:
     ):
         c = self.c = config
         self.current_history = current_history
-        self.out: list[dict] = []
         self.disputes = disputes
         self.history = history
         keys = list(dict.fromkeys(c.duplicate_line_keys))
@@ -215,11 +331,12 @@ class Context:
             nulls_last=True,
             maintain_order=True,
         )
-        cust = _complete(customers, _CUSTOMER_COLUMNS)
-        self.terms = dict(zip(cust["customer_id"], cust["discount_terms"], strict=True))
-        self._terms: dict[str | None, list[tuple[Decimal, int]]] = {}
+        cust = _last_of_each(
+            _complete(customers, _CUSTOMER_COLUMNS).select(list(_CUSTOMER_COLUMNS)), "customer_id"
+        )
+        self.term_table = _term_table(cust)
         term_rates = sorted(
-            {r for text in set(self.terms.values()) for r, _ in customer_discounts(text)}
+            {r for text in cust["discount_terms"].unique() for r, _ in customer_discounts(text)}
             | set(c.discount_rates)
         )
 
@@ -263,9 +380,7 @@ class Context:
         res_ids = res.select("receipt_id")
         res_sug = sug.join(res_ids, on="receipt_id", how="semi", maintain_order="left")
         self.residual_suggestions = res_sug
-        self.suggestions = _groups(res_sug.to_dicts(), "receipt_id")
         self.receipt_cash = cash.join(res_ids, on="receipt_id", how="semi")
-        self.cash_by_receipt = _groups(self.receipt_cash.to_dicts(), "receipt_id")
 
         # a receipt of the same amount from the same customer, applied whole to a paid invoice
         ask = res.filter(truthy("_customer")).select("_ord", "receipt_id", "_customer", "_pc")
@@ -385,10 +500,7 @@ class Context:
             )
 
         # open invoices each residual receipt may relate to, and what its customer owes
-        hits = candidate_hits(res, inv, c, term_rates)
-        self.hits: dict[tuple[int, bool], set[str]] = defaultdict(set)
-        for o, tag, iid in hits.iter_rows():
-            self.hits[(o, tag in (DISCOUNT, CHARGE))].add(iid)
+        self.hits = candidate_hits(res, inv, c, term_rates)
         self.owed = (
             inv.filter(pl.col("status").ne_missing("paid"))
             .join(
@@ -427,18 +539,10 @@ class Context:
         )
         self.tolerance = tol
         # the customer's bank charges written off in this close, as (invoice, amount):
-        # evidence that its bank deducts fees (see ``charge_reading``)
+        # evidence that its bank deducts fees (see :func:`charge_readings`)
         self.charge_frame = tol.filter(
             (pl.col("kind") == "bank_charge") & truthy("customer_id")
         ).select("customer_id", "currency", "invoice_id", "applied_amount")
-        self.charges: dict[tuple, list[tuple]] = {
-            (customer, currency): list(zip(ids, amounts, strict=True))
-            for customer, currency, ids, amounts in self.charge_frame.group_by(
-                "customer_id", "currency", maintain_order=True
-            )
-            .agg("invoice_id", "applied_amount")
-            .iter_rows()
-        }
         # cash applied on each flagged or written-off pair (what was open before the write-off)
         self.pair_cash = (
             cash.join(
@@ -454,215 +558,3 @@ class Context:
         )
         self.invoice_frame = inv
         self.receipt_frame = receipt_by_id
-
-        sug_ids = (
-            res_sug.select(pl.col("invoice_ids").str.split("|").alias("invoice_id"))
-            .explode("invoice_id")
-            .filter(truthy("invoice_id"))
-        )
-        need = pl.concat(
-            [
-                hits.select("invoice_id"),
-                cash.join(res_ids, on="receipt_id", how="semi").select("invoice_id"),
-                sug_ids,
-            ]
-        ).unique()
-        self.invoices = {
-            r["invoice_id"]: r
-            for r in inv.join(need, on="invoice_id", how="semi", nulls_equal=True).to_dicts()
-        }
-
-    # -- output
-    def add(
-        self,
-        kind,
-        *,
-        customer,
-        receipt,
-        invoice,
-        amount,
-        currency,
-        evidence,
-        src,
-        about,
-        status="open",
-    ):
-        """One exception; ``about`` is what it is about (see :func:`exception_key`)."""
-        self.out.append(
-            {
-                "type": kind,
-                "customer_id": customer,
-                "receipt_id": receipt,
-                "invoice_id": invoice,
-                "amount": amount,
-                "currency": currency,
-                "evidence": evidence,
-                "status": status,
-                "source_file": (src or {}).get("source_file"),
-                "source_row": (src or {}).get("source_row"),
-                "about": about,
-            }
-        )
-
-    def take_rows(self) -> pl.DataFrame:
-        """The rows :meth:`add` collected, as a frame (:data:`ROW_SCHEMA`); starts afresh."""
-        rows, self.out = self.out, []
-        return pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
-
-    # -- helpers
-    def candidates(self, r: dict, customer: str | None, *, discount: bool) -> list[dict]:
-        """Invoices a residual receipt may relate to, in review order: the customer's unpaid
-        invoices (by due date), the ones this receipt was applied to, and the ones suggested
-        for it. Of the customer's unpaid invoices only those the candidate search found for
-        this check (``discount``: the discount / bank-charge checks, else ``pattern``) are
-        listed: the others cannot pass it."""
-        ids = {a["invoice_id"] for a in self.cash_by_receipt.get(r["receipt_id"], [])}
-        for s in self.suggestions.get(r["receipt_id"], []):
-            ids.update(i for i in (s.get("invoice_ids") or "").split("|") if i)
-        own, other = [], []
-        for iid in self.hits.get((r["_ord"], discount), set()) | ids:
-            inv = self.invoices.get(iid)
-            if inv is None:
-                continue
-            if (
-                customer
-                and inv.get("customer_id") == customer
-                and (inv.get("status") != "paid" or iid in ids)
-            ):
-                own.append(inv)
-            elif iid in ids:
-                other.append(inv)
-        own.sort(key=lambda i: (i.get("due_date") or dt.date.max, i["invoice_id"]))
-        other.sort(key=lambda i: i["invoice_id"])
-        return [inv for inv in own + other if inv.get("currency") == r.get("currency")]
-
-    def discount_terms(self, customer: str | None) -> list[tuple[Decimal, int]]:
-        if customer not in self._terms:
-            self._terms[customer] = customer_discounts(self.terms.get(customer))
-        return self._terms[customer]
-
-    def discount_verdict(
-        self, inv: dict, discount: Decimal, paid_on: dt.date | None
-    ) -> tuple[str, str]:
-        """(type, evidence) for a discount taken on ``inv``: ``discount`` when the rate is
-        in the customer's terms and paid inside the window, else ``discount_outside_terms``."""
-        amount = inv["amount"]
-        terms = self.discount_terms(inv.get("customer_id"))
-        pct = f"{discount / amount * 100:.2f}%" if amount else "n/a"
-        base = f"discount {fmt_money(discount)} = {pct} of invoice {fmt_money(amount)}"
-        if not terms:
-            return "discount_outside_terms", f"{base}; customer has no discount terms"
-        tol = self.c.rounding_tolerance
-        matching = [(r, d) for r, d in terms if abs(discount - amount * r) <= tol]
-        if not matching:
-            allowed = ", ".join(f"{pct_text(r)}%" for r, _ in terms)
-            return "discount_outside_terms", f"{base}; terms allow {allowed}"
-        inv_date = inv.get("invoice_date")
-        for rate, days in matching:
-            if paid_on is None or inv_date is None:
-                return (
-                    "discount",
-                    f"{base}; in terms {pct_text(rate)}/{days} (payment date unknown)",
-                )
-            end = inv_date + dt.timedelta(days=days + self.c.discount_grace_days)
-            if paid_on <= end:
-                return (
-                    "discount",
-                    f"{base}; paid {paid_on} within {pct_text(rate)}/{days} (by {end})",
-                )
-        rate, days = matching[0]
-        end = inv_date + dt.timedelta(days=days + self.c.discount_grace_days)
-        late = (paid_on - end).days
-        return (
-            "discount_outside_terms",
-            f"{base}; paid {paid_on}, {late} day(s) after the {pct_text(rate)}/{days} window "
-            f"ended {end}",
-        )
-
-    def charge_reading(self, short: Decimal, inv: dict) -> tuple[bool, str] | None:
-        """Whether a shortfall on ``inv`` that has another explanation (a digit swap, a round
-        installment) reads better as a bank charge: None when it cannot be one (not short,
-        within rounding, over the currency's tolerance, or not whole currency units as bank
-        fees are), else (preferred, evidence). A charge is preferred only when the customer's
-        bank is seen deducting charges: bank charges written off on the customer's other
-        payments in this close (same currency). Between two readings of the same small amount
-        that is the one an AR clerk can act on without troubling the customer; the evidence
-        names the other."""
-        c = self.c
-        cur = inv.get("currency")
-        tol = c.bank_charge_tolerance_by_currency.get(cur, c.bank_charge_tolerance)
-        if not (c.rounding_tolerance < short <= tol) or short != short.to_integral_value():
-            return None
-        seen = [
-            amount
-            for invoice_id, amount in self.charges.get((inv.get("customer_id"), cur), [])
-            if invoice_id != inv["invoice_id"]
-        ]
-        if not seen:
-            return False, (
-                f"the shortfall {fmt_money(short)} is also within the bank-charge tolerance "
-                f"{fmt_money(tol)}, but no bank charges of {inv.get('customer_id')} were "
-                "seen this close"
-            )
-        amounts = ", ".join(fmt_money(amount) for amount in seen[:5])
-        return True, (
-            f"{fmt_money(short)} ≤ bank-charge tolerance {fmt_money(tol)}, and "
-            f"{inv.get('customer_id')}'s bank deducted charges on {len(seen)} other "
-            f"payment(s) this close ({amounts} {cur})"
-        )
-
-    def pattern(self, paid: Decimal, inv: dict, *, allow_rounding: bool) -> tuple[str, str] | None:
-        """Technical / tax patterns between a payment and an invoice, most specific first."""
-        c = self.c
-        label = f"invoice {inv['invoice_id']}"
-        values = []
-        for v in (inv.get("open_amount"), inv["amount"]):
-            if v is not None and v > 0 and v not in values:
-                values.append(v)
-        for v in values:
-            if allow_rounding and paid != v and abs(paid - v) <= c.rounding_tolerance:
-                return "rounding", (
-                    f"{fmt_money(paid)} vs {label} {fmt_money(v)}: "
-                    f"difference {fmt_money(paid - v)} ≤ {fmt_money(c.rounding_tolerance)}"
-                )
-        # keying errors (arlib.keying; a dropped or doubled digit is not an exception type):
-        # a decimal shift of any of the values first, then a digit swap
-        keyed = [
-            (v, describe_keying_error(to_cents(paid), to_cents(v), factors=c.shift_factors))
-            for v in values
-        ]
-        for v, k in keyed:
-            if k is not None and k.kind == "decimal_shift":
-                return "decimal_shift", f"{fmt_money(paid)} = {label} {fmt_money(v)} {k.detail}"
-        for v, k in keyed:
-            if k is not None and k.kind == "transposition":
-                swap = (
-                    f"{fmt_money(paid)} vs {label} {fmt_money(v)}: two adjacent digits "
-                    f"swapped (difference {fmt_money(paid - v)}, divisible by 9)"
-                )
-                charge = self.charge_reading(v - paid, inv)
-                if charge is None:
-                    return "transposition", swap
-                if charge[0]:
-                    return "bank_charge", (
-                        f"{fmt_money(paid)} = {label} {fmt_money(v)} − {fmt_money(v - paid)}: "
-                        f"{charge[1]}; likely deducted by the bank. Also a digit swap "
-                        f"({swap}): if the remittance advice shows {fmt_money(paid)}, it is a "
-                        "keying error (transposition)"
-                    )
-                return "transposition", f"{swap}; {charge[1]}"
-        amount = inv["amount"]
-        tax = inv.get("tax_amount")
-        if tax and abs(paid - (amount - tax)) <= c.tax_tolerance:
-            return "tax_difference", (
-                f"{fmt_money(paid)} = {label} {fmt_money(amount)} − VAT {fmt_money(tax)}"
-            )
-        rate = net_of_tax(paid, amount, c.tax_rates, c.tax_tolerance)
-        if rate is not None:
-            return "tax_difference", (
-                f"{fmt_money(paid)} ≈ {label} {fmt_money(amount)} / (1 + {pct_text(rate)}%) "
-                f"= {fmt_money(amount / (1 + rate))}: paid net of VAT"
-            )
-        return None
-
-    # -- receipts

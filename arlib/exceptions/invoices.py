@@ -16,8 +16,12 @@ from decimal import ROUND_FLOOR
 import polars as pl
 
 from arlib.exceptions.context import (
+    RATE_SCALE,
     Context,
     as_text,
+    charge_readings,
+    discount_rates,
+    fmt_cents_text,
     net_of_tax_cents_expr,
     net_of_tax_expr,
     pct_text,
@@ -25,11 +29,7 @@ from arlib.exceptions.context import (
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.exceptions.tolerance import discount_verdicts
 from arlib.keying import decimal_shift_expr, keying_error_expr
-from arlib.money import cents_expr, fmt_money, fmt_money_expr, money_expr, to_cents
-
-
-def _fmt_cents(cents: pl.Expr) -> pl.Expr:
-    return fmt_money_expr(money_expr(cents))
+from arlib.money import cents_expr, fmt_money, fmt_money_expr, to_cents
 
 
 def invoice_residuals(ctx: Context) -> pl.DataFrame:
@@ -70,8 +70,8 @@ def invoice_residuals(ctx: Context) -> pl.DataFrame:
         )
     )
     amt_c, open_c, paid_c = pl.col("_amt_c"), pl.col("_open_c"), pl.col("_paid_c")
-    rows = _charge(rows, ctx, (amt_c - paid_c).alias("_short"), "_t")
-    rows = _charge(rows, ctx, open_c.alias("_short"), "_o")
+    rows = charge_readings(rows, ctx, amt_c - paid_c, "_t")
+    rows = charge_readings(rows, ctx, open_c, "_o")
     rows = _discounted(rows, ctx)
 
     rows = _pattern(rows, c).with_columns(
@@ -175,7 +175,7 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
             paid,
             label,
             amount,
-            _fmt_cents(paid_c - amt_c),
+            fmt_cents_text(paid_c - amt_c),
         ).alias("_swap"),
     )
     swap = pl.col("_swap")
@@ -190,7 +190,7 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
                     label,
                     amount,
                     pl.lit(pct_text(rates[k])),
-                    _fmt_cents(net_of_tax_cents_expr(amt_c, rates[k]).cast(pl.Int64)),
+                    fmt_cents_text(net_of_tax_cents_expr(amt_c, rates[k]).cast(pl.Int64)),
                 )
             )
             .otherwise(net_text)
@@ -216,7 +216,7 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
                 paid,
                 label,
                 amount,
-                _fmt_cents(amt_c - paid_c),
+                fmt_cents_text(amt_c - paid_c),
                 pl.col("_t_text"),
                 swap,
                 paid,
@@ -233,96 +233,27 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
     return rows.with_columns(kind.alias("_kind"), text.alias("_reading"))
 
 
-def _charge(rows: pl.DataFrame, ctx: Context, short: pl.Expr, prefix: str) -> pl.DataFrame:
-    """:meth:`Context.charge_reading` of a shortfall (cents) on each row's invoice, as
-    ``{prefix}_ok`` (null: no reading; else whether a charge is preferred) and
-    ``{prefix}_text``."""
-    c = ctx.c
-    limit = c.bank_charge_cents(pl.col("currency"))
-    shown = c.bank_charge_text(pl.col("currency"))
-    s = pl.col("_short")
-    rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
-    frame = rows.with_columns(short, shown.alias("_tol_text"))
-    possible = frame.filter((s > rounding) & (s <= limit) & (s % 100 == 0))
-    charges = ctx.charge_frame.with_row_index("_pos").select(
-        "customer_id",
-        "currency",
-        "_pos",
-        pl.col("invoice_id").alias("_charge_invoice"),
-        pl.col("applied_amount").alias("_charge"),
-    )
-    seen = (
-        possible.select("_i", "customer_id", "currency", "invoice_id")
-        .join(charges, on=["customer_id", "currency"], how="inner", nulls_equal=True)
-        .filter(pl.col("_charge_invoice").ne_missing(pl.col("invoice_id")))
-        .sort("_i", "_pos")
-        .group_by("_i", maintain_order=True)
-        .agg(
-            pl.len().alias("_n"),
-            fmt_money_expr("_charge").head(5).str.join(", ").alias("_amounts"),
-        )
-    )
-    customer = as_text(pl.col("customer_id"))
-    reading = possible.join(seen, on="_i", how="left").select(
-        "_i",
-        pl.col("_n").is_not_null().alias(f"{prefix}_ok"),
-        pl.when(pl.col("_n").is_not_null())
-        .then(
-            pl.format(
-                "{} ≤ bank-charge tolerance {}, and {}'s bank deducted charges on {} other "
-                "payment(s) this close ({} {})",
-                _fmt_cents(s),
-                pl.col("_tol_text"),
-                customer,
-                pl.col("_n"),
-                pl.col("_amounts"),
-                as_text(pl.col("currency")),
-            )
-        )
-        .otherwise(
-            pl.format(
-                "the shortfall {} is also within the bank-charge tolerance {}, but no bank "
-                "charges of {} were seen this close",
-                _fmt_cents(s),
-                pl.col("_tol_text"),
-                customer,
-            )
-        )
-        .alias(f"{prefix}_text"),
-    )
-    return rows.join(reading, on="_i", how="left", maintain_order="left")
-
-
 def _discounted(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """``_d_type`` / ``_d_text``: the discount verdict where the open amount is the invoice
     times one of the customer's term rates or the configured discount rates (within
     rounding), exactly in integers; null elsewhere."""
     c = ctx.c
-    by_customer = {
-        cid: sorted({r for r, _ in ctx.discount_terms(cid)} | set(c.discount_rates))
-        for cid in rows.get_column("customer_id").unique().to_list()
-    }
-    every = {r for rates in by_customer.values() for r in rates}
-    if not every:
-        return rows.with_columns(
-            pl.lit(None, pl.String).alias("_d_type"), pl.lit(None, pl.String).alias("_d_text")
-        )
-    scale = 10 ** max(-min(0, r.as_tuple().exponent) for r in every)
-    rates = pl.DataFrame(
-        [(cid, int(r * scale)) for cid, rates in by_customer.items() for r in rates],
-        schema={"customer_id": pl.String, "_rate": pl.Int128},
-        orient="row",
-    )
-    limit = to_cents(c.rounding_tolerance * scale, ROUND_FLOOR)
-    gap = (
-        pl.col("_open_c").cast(pl.Int128) * scale
-        - pl.col("_amt_c").cast(pl.Int128) * pl.col("_rate")
-    ).abs()
     hit = (
         rows.filter(pl.col("_paid_c") > 0)
         .select("_i", "customer_id", "_open_c", "_amt_c")
-        .join(rates, on="customer_id", how="inner", nulls_equal=True)
-        .filter(gap <= limit)
+        .join(
+            discount_rates(ctx, rows.get_column("customer_id")),
+            on="customer_id",
+            how="inner",
+            nulls_equal=True,
+        )
+        .filter(
+            (
+                pl.col("_open_c").cast(pl.Int128) * RATE_SCALE
+                - pl.col("_amt_c").cast(pl.Int128) * pl.col("_rate")
+            ).abs()
+            <= to_cents(c.rounding_tolerance * RATE_SCALE, ROUND_FLOOR)
+        )
         .select("_i")
         .unique()
     )

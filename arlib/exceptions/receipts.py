@@ -3,20 +3,34 @@
 The checks that read a receipt on its own or against one lookup are polars columns over all
 residual receipts at once: before the candidates, a receipt held as a dispute, a duplicate
 bank line, a duplicate payment and rounding; after them, an overpayment and an unidentified
-receipt. Only the receipts that reach the candidate invoices (a keying error, tax, a
-discount or a bank charge against one of them) are read in Python, one by one.
+receipt; between them the readings against candidate invoices (a keying error, tax, a
+discount or a bank charge), over all (receipt, invoice) pairs at once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_FLOOR
 
 import polars as pl
 
-from arlib.exceptions.candidates import truthy
-from arlib.exceptions.context import Context, as_text, python_repr
+from arlib.exceptions.candidates import CHARGE, DISCOUNT, truthy
+from arlib.exceptions.context import (
+    RATE_SCALE,
+    Context,
+    as_text,
+    charge_readings,
+    discount_rates,
+    fmt_cents_text,
+    net_of_tax_cents_expr,
+    net_of_tax_expr,
+    pct_text,
+    python_repr,
+)
 from arlib.exceptions.register import ROW_SCHEMA
-from arlib.money import cents_expr, fmt_money, fmt_money_expr, to_cents
+from arlib.exceptions.tolerance import discount_verdicts
+from arlib.keying import decimal_shift_expr, keying_error_expr
+from arlib.money import cents_expr, fmt_money, fmt_money_expr, money_expr, to_cents
 
 _MIDDLE = {
     "_ord": pl.UInt32,
@@ -309,65 +323,318 @@ def _with_twins(rows: pl.DataFrame, line_keys) -> pl.DataFrame:
 
 
 def _middle(ctx: Context, rows: pl.DataFrame) -> pl.DataFrame:
-    """The candidate checks of the receipts that reach them, in Python: (``_ord``, type,
-    evidence, invoice) of those with a reading."""
-    found = []
-    for r in rows.select(
-        "_ord", "receipt_id", "currency", "amount", "value_date", "_customer", "_alloc"
-    ).iter_rows(named=True):
-        hit = candidate_reading(ctx, r)
-        if hit:
-            found.append((r["_ord"], *hit))
-    return pl.DataFrame(found, schema=_MIDDLE, orient="row")
+    """The candidate checks of the receipts that reach them: (``_ord``, type, evidence,
+    invoice) of the first candidate invoice a residual receipt reads against. First a
+    keying error, rounding or tax (against the invoices it was applied to, if any), then,
+    when nothing was applied, a discount or a bank charge; the candidates of each in review
+    order (:func:`_candidates`)."""
+    pairs = _candidates(ctx, rows)
+    if pairs.height == 0:
+        return pl.DataFrame(schema=_MIDDLE)
+    first = pairs.filter(pl.col("_pass") == 1)
+    second = pairs.filter(pl.col("_pass") == 2)
+    readings = pl.concat(
+        [
+            _pattern(ctx, first).select("_i", "_m_type", "_m_evidence"),
+            _discount_or_charge(ctx, second).select("_i", "_m_type", "_m_evidence"),
+        ]
+    )
+    return (
+        pairs.join(readings.drop_nulls("_m_type"), on="_i")
+        .sort("_pass", "_other", "_due", "invoice_id", nulls_last=True)
+        .unique("_ord", keep="first", maintain_order=True)
+        .select("_ord", "_m_type", "_m_evidence", pl.col("invoice_id").alias("_m_invoice"))
+        .cast(_MIDDLE)
+    )
 
 
-def candidate_reading(ctx: Context, r: dict) -> tuple[str, str, str] | None:
-    """(type, evidence, invoice) of the first candidate invoice a residual receipt reads
-    against: a keying error, rounding or tax (against those it was applied to, if any), or
-    when nothing was applied a discount or a bank charge; else None."""
-    customer, allocated = r["_customer"], r["_alloc"]
-    applied_to = {a["invoice_id"] for a in ctx.cash_by_receipt.get(r["receipt_id"], [])}
-    for inv in ctx.candidates(r, customer, discount=False):
-        # a receipt partly applied to an invoice was meant for it (memo, amount): its
-        # whole amount against another invoice (5,000.00 = 50,000.00 ÷ 10) is chance
-        if allocated > 0 and inv["invoice_id"] not in applied_to:
-            continue
-        hit = ctx.pattern(r["amount"], inv, allow_rounding=allocated == 0)
-        if hit:
-            return hit[0], f"receipt {hit[1]}", inv["invoice_id"]
-    if allocated == 0:
-        for inv in ctx.candidates(r, customer, discount=True):
-            hit = discount_on_receipt(ctx, r, inv) or charge_on_receipt(ctx, r, inv)
-            if hit:
-                return hit[0], hit[1], inv["invoice_id"]
-    return None
-
-
-def discount_on_receipt(ctx: Context, r: dict, inv: dict) -> tuple[str, str] | None:
-    """An unapplied receipt equal to an invoice less a discount the matcher did not take."""
-    amount, paid = inv["amount"], r["amount"]
-    rates = {rate for rate, _ in ctx.discount_terms(inv.get("customer_id"))}
-    rates.update(ctx.c.discount_rates)
-    for rate in sorted(rates):
-        if abs(paid - amount * (1 - rate)) <= ctx.c.rounding_tolerance:
-            kind, ev = ctx.discount_verdict(inv, amount - paid, r.get("value_date"))
-            return kind, f"receipt {fmt_money(paid)} = invoice {inv['invoice_id']} less {ev}"
-    return None
-
-
-def charge_on_receipt(ctx: Context, r: dict, inv: dict) -> tuple[str, str] | None:
-    """An unapplied receipt short of an invoice by a bank-charge-sized amount."""
-    c = ctx.c
-    owed = inv.get("open_amount") or inv["amount"]
-    short = owed - r["amount"]
-    tol = c.bank_charge_tolerance_by_currency.get(r.get("currency"), c.bank_charge_tolerance)
-    if c.rounding_tolerance < short <= tol:
-        return "bank_charge", (
-            f"receipt {fmt_money(r['amount'])} = invoice {inv['invoice_id']} "
-            f"{fmt_money(owed)} − {fmt_money(short)} (≤ bank-charge tolerance "
-            f"{fmt_money(tol)}): likely deducted by the bank; not yet applied"
+def _candidates(ctx: Context, rows: pl.DataFrame) -> pl.DataFrame:
+    """(receipt, invoice) pairs a check reads, one row each (``_i``), by ``_pass``: 1 for the
+    keying, rounding and tax checks, 2 for the discount and bank-charge ones (receipts with
+    nothing applied). The candidates of a receipt are its customer's unpaid invoices the
+    candidate search found for the pass, and the invoices it was applied to or suggested
+    for, in the same currency; a receipt partly applied reads only against the invoices it
+    was applied to (it was meant for them: its whole amount against another invoice,
+    5,000.00 = 50,000.00 ÷ 10, is chance). Review order: the customer's own invoices by due
+    date, then the others by id (``_other``, ``_due``, ``invoice_id``)."""
+    receipts = rows.select(
+        "_ord",
+        "receipt_id",
+        pl.col("currency").alias("_r_currency"),
+        pl.col("amount").alias("_r_amount"),
+        cents_expr("amount").alias("_p"),
+        "value_date",
+        "_customer",
+        "_alloc",
+    )
+    applied = ctx.receipt_cash.select("receipt_id", "invoice_id", pl.lit(True).alias("_applied"))
+    suggested = (
+        ctx.residual_suggestions.select(
+            "receipt_id",
+            pl.col("invoice_ids").str.split("|").alias("invoice_id"),
+            pl.lit(False).alias("_applied"),
         )
-    return None
+        .explode("invoice_id")
+        .filter(truthy("invoice_id"))
+    )
+    named = (
+        pl.concat([applied, suggested])
+        .group_by("receipt_id", "invoice_id")
+        .agg(pl.col("_applied").any())
+        .join(receipts.select("_ord", "receipt_id"), on="receipt_id", nulls_equal=True)
+        .select("_ord", "invoice_id", "_applied", pl.lit(True).alias("_named"))
+    )
+    found = ctx.hits.select(
+        "_ord",
+        pl.when(pl.col("_tag").is_in([DISCOUNT, CHARGE]))
+        .then(pl.lit(2, pl.Int32))
+        .otherwise(pl.lit(1, pl.Int32))
+        .alias("_pass"),
+        "invoice_id",
+    )
+    passes = pl.DataFrame({"_pass": [1, 2]}, schema={"_pass": pl.Int32})
+    inv = ctx.invoice_frame
+    customer, alloc = pl.col("_customer"), pl.col("_alloc")
+    own = (
+        truthy("_customer")
+        & (pl.col("customer_id") == customer).fill_null(False)
+        & (pl.col("status").ne_missing("paid") | pl.col("_named"))
+    )
+    return (
+        pl.concat(
+            [
+                found,
+                named.select("_ord", "invoice_id").join(passes, how="cross").select(found.columns),
+            ]
+        )
+        .unique()
+        .join(named, on=["_ord", "invoice_id"], how="left", nulls_equal=True)
+        .with_columns(pl.col("_named").fill_null(False), pl.col("_applied").fill_null(False))
+        .join(receipts, on="_ord")
+        .join(inv, on="invoice_id", nulls_equal=True)
+        .filter(
+            own | pl.col("_named"),
+            pl.col("currency").eq_missing(pl.col("_r_currency")),
+            pl.when(pl.col("_pass") == 1)
+            .then(~(alloc > 0) | pl.col("_applied"))
+            .otherwise(alloc == 0),
+        )
+        .with_columns(
+            (~own).alias("_other"),
+            pl.when(own).then(pl.col("due_date").fill_null(dt.date.max)).alias("_due"),
+        )
+        .with_row_index("_i")
+    )
 
 
-__all__ = ["candidate_reading", "receipt_residuals"]
+def _pattern(ctx: Context, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``_m_type`` / ``_m_evidence``: the technical or tax reading of a receipt's amount
+    against a candidate invoice, most specific first, else null. The invoice's open amount
+    and amount (the positive ones, open first) are read for rounding (only for a receipt
+    with nothing applied), then a decimal shift of either, then a digit swap of either
+    (which a bank charge of the customer's may explain better, :func:`charge_readings`);
+    then its amount less VAT, or net of a VAT rate."""
+    c = ctx.c
+    p, o, a = pl.col("_p"), pl.col("_o"), pl.col("_a")
+    rates = list(c.tax_rates)
+    pairs = pairs.with_columns(
+        cents_expr("open_amount").alias("_o"),
+        cents_expr("amount").alias("_a"),
+        cents_expr("tax_amount").alias("_tax"),
+    ).with_columns(
+        pl.when(o.is_not_null() & (o > 0)).then(o).alias("_v1"),
+    )
+    v1 = pl.col("_v1")
+    pairs = pairs.with_columns(
+        pl.when((a > 0) & (v1.is_null() | (a != v1))).then(a).alias("_v2"),
+    )
+    v2 = pl.col("_v2")
+    values = (v1, v2)
+    rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+
+    def first_of(test) -> pl.Expr:
+        return pl.when(test(v1).fill_null(False)).then(v1).when(test(v2).fill_null(False)).then(v2)
+
+    shifts = [decimal_shift_expr(p, v, c.shift_factors) for v in values]
+    pairs = pairs.with_columns(
+        pl.when(pl.col("_alloc") == 0)
+        .then(first_of(lambda v: (p != v) & ((p - v).abs() <= rounding)))
+        .alias("_round_v"),
+        pl.when(shifts[0].is_not_null())
+        .then(v1)
+        .when(shifts[1].is_not_null())
+        .then(v2)
+        .alias("_shift_v"),
+        pl.coalesce(shifts).alias("_shift"),
+        first_of(
+            lambda v: keying_error_expr(p, v, factors=c.shift_factors) == "transposition"
+        ).alias("_swap_v"),
+        pl.format("invoice {}", as_text(pl.col("invoice_id"))).alias("_label"),
+        fmt_money_expr("_r_amount").alias("_paid_text"),
+    )
+    swap_v = pl.col("_swap_v")
+    pairs = charge_readings(pairs, ctx, swap_v - p, "_t")
+    paid, label = pl.col("_paid_text"), pl.col("_label")
+    amount = fmt_money_expr("amount")
+    swap = pl.format(
+        "{} vs {} {}: two adjacent digits swapped (difference {}, divisible by 9)",
+        paid,
+        label,
+        fmt_cents_text(swap_v),
+        fmt_cents_text(p - swap_v),
+    )
+    tax = pl.col("_tax")
+    vat = (tax != 0) & ((p - (a - tax)).abs() <= to_cents(c.tax_tolerance, ROUND_FLOOR))
+    net = net_of_tax_expr(p, a, rates, c.tax_tolerance)
+    net_text = pl.lit(None, pl.String)
+    for k in reversed(range(len(rates))):
+        net_text = (
+            pl.when(net == k)
+            .then(
+                pl.format(
+                    "{} ≈ {} {} / (1 + {}%) = {}: paid net of VAT",
+                    paid,
+                    label,
+                    amount,
+                    pl.lit(pct_text(rates[k])),
+                    fmt_cents_text(net_of_tax_cents_expr(a, rates[k]).cast(pl.Int64)),
+                )
+            )
+            .otherwise(net_text)
+        )
+    ok = pl.col("_t_ok")
+    round_v, shift_v = pl.col("_round_v"), pl.col("_shift_v")
+    verdict = (
+        pl.when(round_v.is_not_null())
+        .then(
+            pl.struct(
+                t=pl.lit("rounding"),
+                e=pl.format(
+                    "{} vs {} {}: difference {} ≤ {}",
+                    paid,
+                    label,
+                    fmt_cents_text(round_v),
+                    fmt_cents_text(p - round_v),
+                    pl.lit(fmt_money(c.rounding_tolerance)),
+                ),
+            )
+        )
+        .when(shift_v.is_not_null())
+        .then(
+            pl.struct(
+                t=pl.lit("decimal_shift"),
+                e=pl.format("{} = {} {} {}", paid, label, fmt_cents_text(shift_v), "_shift"),
+            )
+        )
+        .when(swap_v.is_not_null() & ok.fill_null(False))
+        .then(
+            pl.struct(
+                t=pl.lit("bank_charge"),
+                e=pl.format(
+                    "{} = {} {} − {}: {}; likely deducted by the bank. Also a digit swap ({}): "
+                    "if the remittance advice shows {}, it is a keying error (transposition)",
+                    paid,
+                    label,
+                    fmt_cents_text(swap_v),
+                    fmt_cents_text(swap_v - p),
+                    pl.col("_t_text"),
+                    swap,
+                    paid,
+                ),
+            )
+        )
+        .when(swap_v.is_not_null() & ok.is_not_null())
+        .then(pl.struct(t=pl.lit("transposition"), e=pl.format("{}; {}", swap, pl.col("_t_text"))))
+        .when(swap_v.is_not_null())
+        .then(pl.struct(t=pl.lit("transposition"), e=swap))
+        .when(vat.fill_null(False))
+        .then(
+            pl.struct(
+                t=pl.lit("tax_difference"),
+                e=pl.format(
+                    "{} = {} {} − VAT {}", paid, label, amount, fmt_money_expr("tax_amount")
+                ),
+            )
+        )
+        .when(net.is_not_null())
+        .then(pl.struct(t=pl.lit("tax_difference"), e=net_text))
+    )
+    return pairs.with_columns(verdict.alias("_v")).select(
+        "_i",
+        pl.col("_v").struct.field("t").alias("_m_type"),
+        ("receipt " + pl.col("_v").struct.field("e")).alias("_m_evidence"),
+    )
+
+
+def _discount_or_charge(ctx: Context, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``_m_type`` / ``_m_evidence``: an unapplied receipt equal to the invoice less a
+    discount the matcher did not take (a rate of the invoice customer's terms or the
+    configured ones, within rounding; judged by :func:`discount_verdicts`), else short of
+    what the invoice owes by a bank-charge-sized amount; else null."""
+    c = ctx.c
+    p, a = pl.col("_p"), cents_expr("amount")
+    rounding = to_cents(c.rounding_tolerance, ROUND_FLOOR)
+    gap = (
+        p.cast(pl.Int128) * RATE_SCALE - a.cast(pl.Int128) * (RATE_SCALE - pl.col("_rate"))
+    ).abs()
+    discounted = (
+        pairs.select("_i", "customer_id", "_p", "amount")
+        .join(
+            discount_rates(ctx, pairs.get_column("customer_id")),
+            on="customer_id",
+            nulls_equal=True,
+        )
+        .filter(gap <= to_cents(c.rounding_tolerance * RATE_SCALE, ROUND_FLOOR))
+        .select("_i")
+        .unique()
+    )
+    found = pairs.join(discounted, on="_i", how="semi").select(
+        "_i",
+        (a - p).alias("_amt_c"),
+        money_expr(a - p).alias("applied_amount"),
+        pl.col("amount").alias("_inv_amount"),
+        pl.col("invoice_date").alias("_inv_date"),
+        pl.col("value_date").alias("_paid_on"),
+        pl.col("customer_id").alias("_inv_customer"),
+    )
+    discounts = (
+        discount_verdicts(found, ctx, c).select("_i", "type", pl.col("evidence").alias("_ev"))
+        if found.height
+        else pl.DataFrame(schema={"_i": pl.UInt32, "type": pl.String, "_ev": pl.String})
+    )
+    o = cents_expr("open_amount")
+    owed = pl.when(o.is_not_null() & (o != 0)).then(o).otherwise(a)
+    short = pl.col("_short")
+    paid = fmt_money_expr("_r_amount")
+    label = as_text(pl.col("invoice_id"))
+    charge = (short > rounding) & (short <= c.bank_charge_cents(pl.col("_r_currency")))
+    return (
+        pairs.with_columns(owed.alias("_owed"), (owed - p).alias("_short"))
+        .join(discounts, on="_i", how="left")
+        .select(
+            "_i",
+            pl.when(pl.col("type").is_not_null())
+            .then(pl.col("type"))
+            .when(charge.fill_null(False))
+            .then(pl.lit("bank_charge"))
+            .alias("_m_type"),
+            pl.when(pl.col("type").is_not_null())
+            .then(pl.format("receipt {} = invoice {} less {}", paid, label, pl.col("_ev")))
+            .when(charge.fill_null(False))
+            .then(
+                pl.format(
+                    "receipt {} = invoice {} {} − {} (≤ bank-charge tolerance {}): likely "
+                    "deducted by the bank; not yet applied",
+                    paid,
+                    label,
+                    fmt_cents_text(pl.col("_owed")),
+                    fmt_cents_text(short),
+                    c.bank_charge_text(pl.col("_r_currency")),
+                )
+            )
+            .alias("_m_evidence"),
+        )
+    )
+
+
+__all__ = ["receipt_residuals"]

@@ -8,12 +8,18 @@ where flagged (once per receipt and invoice), in the allocations' sorted order.
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR
 
 import polars as pl
 
 from arlib.exceptions.candidates import truthy
-from arlib.exceptions.context import Context, as_text, customer_discounts, pct_text, python_repr
+from arlib.exceptions.context import (
+    RATE_SCALE,
+    Context,
+    as_text,
+    customer_discounts,
+    python_repr,
+)
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.money import cents_expr, fmt_money, fmt_money_expr, fmt_ratio_pct_expr, to_cents
 
@@ -204,7 +210,7 @@ def _rounding(rows: pl.DataFrame, c) -> pl.DataFrame:
 def _discount(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """A discount matching took: ``discount`` (cleared) when the rate is one of the
     customer's terms and the receipt came inside the window, else
-    ``discount_outside_terms`` (:meth:`Context.discount_verdict`, for all rows at once)."""
+    ``discount_outside_terms`` (:func:`discount_verdicts`, for all rows at once)."""
     c = ctx.c
     frame = rows.filter(pl.col("kind") == "discount")
     missing = frame.filter(~pl.col("_inv_found"))
@@ -216,40 +222,17 @@ def _discount(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal_relaxed")
 
 
-# discount rates as integers: rate × RATE_SCALE (terms are read to at most 12 decimals)
-RATE_SCALE = 10**12
-
-
-def _scaled(rate: Decimal) -> int:
-    scaled = rate * RATE_SCALE
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"discount rate {rate} has more decimals than arlib compares exactly")
-    return int(scaled)
-
-
 def discount_verdicts(found: pl.DataFrame, ctx: Context, c) -> pl.DataFrame:
-    """:meth:`Context.discount_verdict` of ``found``'s rows (the discount ``applied_amount``
-    on the invoice ``_inv_amount`` of ``_inv_customer``, paid ``_paid_on``)."""
-    customers = found.get_column("_inv_customer").unique().to_list()
-    terms = pl.DataFrame(
-        [
-            {
-                "_inv_customer": cid,
-                "_t": t,
-                "_rate": _scaled(rate),
-                "_days": days,
-                "_rp": pct_text(rate),
-            }
-            for cid in customers
-            for t, (rate, days) in enumerate(ctx.discount_terms(cid))
-        ],
-        schema={
-            "_inv_customer": pl.String,
-            "_t": pl.Int64,
-            "_rate": pl.Int64,
-            "_days": pl.Int64,
-            "_rp": pl.String,
-        },
+    """(``_i``, type, evidence, status, ``_amount``) of a discount taken on an invoice, for
+    ``found``'s rows (the discount ``applied_amount``, ``_amt_c`` in cents, on the invoice
+    ``_inv_amount`` of ``_inv_customer``, paid ``_paid_on``): ``discount`` when the rate is in
+    the customer's terms and paid inside the window, else ``discount_outside_terms``."""
+    terms = ctx.term_table.rename({"customer_id": "_inv_customer"}).join(
+        found.select("_inv_customer").unique(),
+        on="_inv_customer",
+        how="semi",
+        nulls_equal=True,
+        maintain_order="left",
     )
     allowed = terms.group_by("_inv_customer", maintain_order=True).agg(
         (pl.col("_rp") + "%").str.join(", ").alias("_allowed")
