@@ -14,6 +14,8 @@ the failure record itself cannot be written. Each step appends one JSON line to
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.util
 import json
 import os
 import pickle
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
@@ -70,21 +73,35 @@ def _kernel_manager(socket_dir: Path):
     )
 
 
-# What every notebook imports first: a kernel started ahead of its notebook imports these
-# while the previous notebook runs (IPython's exec_lines: no cell, no output, no execution
-# count), so the notebook's own import cell finds them loaded.
+# What every notebook imports first: the kernel imports these as it starts, while arlib
+# loads papermill (IPython's exec_lines: no cell, no output, no execution count), so the
+# notebooks' own import cells find them loaded.
 KERNEL_PRELOAD = "import polars; from arlib import charts, notebook, pipeline, views"
+
+# Between two notebooks on one kernel: the next starts as on a new kernel (no variables,
+# no history, execution count 1, nothing left to collect, every warning shown again the
+# first time it is raised: appending the catch-all "default" filter changes no filtering
+# but forgets which warnings were shown), with the modules still loaded.
+CLEAN_SLATE = """\
+get_ipython().reset(new_session=True)
+__import__("gc").collect()
+__import__("warnings").onceregistry.clear()
+__import__("warnings").simplefilter("default", append=True)
+"""
 
 
 class Kernel:
-    """A kernel of its own for one notebook, on local IPC sockets: no TCP ports to race for
-    when closes run side by side, and nothing listening on the network. Started when made,
-    so the next notebook's kernel starts (and imports arlib) while this one runs; shut down
-    by :meth:`close` whatever happened (kernels left over hung later runs)."""
+    """The kernel the notebooks of a close run on, one after the other, on local IPC
+    sockets: no TCP ports to race for when closes run side by side, and nothing listening
+    on the network. Started when made, so it starts (and imports arlib) while the close
+    gets ready; shut down by :meth:`close` whatever happened (kernels left over hung later
+    runs). Each notebook after the first begins on a clean slate (:data:`CLEAN_SLATE`), so
+    its outputs are those of a kernel of its own, without paying for one."""
 
     def __init__(self, cwd: Path):
         self.sockets = Path(tempfile.mkdtemp(prefix="arlib-kernel-"))
         self.manager = _kernel_manager(self.sockets)
+        self.used = False
         # the kernel's own start-up/shutdown chatter stays out of the user's terminal
         self.manager.start_kernel(
             cwd=str(cwd),
@@ -93,6 +110,24 @@ class Kernel:
                 f"--IPKernelApp.exec_lines={KERNEL_PRELOAD!r}",
             ],
         )
+
+    def clear(self) -> None:
+        """Forget what the previous notebook left in the kernel (see :data:`CLEAN_SLATE`)."""
+        client = self.manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=KERNEL_START_TIMEOUT_S)
+            reply = client.execute_interactive(
+                CLEAN_SLATE,
+                silent=True,
+                store_history=False,
+                timeout=CELL_TIMEOUT_S,
+                output_hook=lambda _message: None,
+            )
+        finally:
+            client.stop_channels()
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel could not be cleared: {reply['content']}")
 
     def close(self) -> None:
         try:
@@ -111,25 +146,62 @@ def execute_notebook(
     cwd: Path,
     kernel: Kernel | None = None,
 ) -> None:
-    """Run one notebook with papermill on ``kernel`` (a new one when not given), which is
-    shut down afterwards: papermill leaves a kernel it did not start running."""
+    """Run one notebook with papermill on ``kernel`` (cleared first if a notebook ran on
+    it; the caller shuts it down), or on a kernel of its own, shut down afterwards:
+    papermill leaves a kernel it did not start running.
+
+    The notebook is written once, when it has run (or failed: papermill then writes it
+    with its error banner), not after every cell, which cost seconds per close."""
+    _defer_iri_grammar()
     import papermill as pm
 
+    own = kernel is None
     kernel = kernel or Kernel(cwd)
     try:
+        if kernel.used:
+            kernel.clear()
+        kernel.used = True
         pm.execute_notebook(
             str(source),
             str(target),
             parameters=parameters,
             cwd=str(cwd),
             progress_bar=False,
+            request_save_on_cell_execute=False,
             kernel_name="python3",
             km=kernel.manager,
             start_timeout=KERNEL_START_TIMEOUT_S,
             execution_timeout=CELL_TIMEOUT_S,
         )
     finally:
-        kernel.close()
+        if own:
+            kernel.close()
+
+
+IRI_GRAMMAR = "rfc3987_syntax"
+
+
+def _defer_iri_grammar() -> None:
+    """Build jsonschema's IRI grammar when it is first used, not when papermill and
+    nbconvert are imported. jsonschema (read by nbformat) imports ``rfc3987_syntax``, which
+    compiles ~35 Earley parsers as it is imported: 1-2 CPU-s of every close, for a format
+    check no notebook schema asks for (python-jsonschema/jsonschema#1428). A stand-in
+    module with the same function imports the real one on its first call."""
+    if IRI_GRAMMAR in sys.modules or importlib.util.find_spec(IRI_GRAMMAR) is None:
+        return
+    stand_in = types.ModuleType(IRI_GRAMMAR, "imports rfc3987_syntax when first used")
+
+    @functools.cache
+    def real():
+        if sys.modules.get(IRI_GRAMMAR) is stand_in:
+            del sys.modules[IRI_GRAMMAR]
+        return importlib.import_module(IRI_GRAMMAR)
+
+    def is_valid_syntax(term: str, value: str) -> bool:
+        return real().is_valid_syntax(term, value)
+
+    stand_in.is_valid_syntax = is_valid_syntax
+    sys.modules[IRI_GRAMMAR] = stand_in
 
 
 class CloseFailed(RuntimeError):
@@ -480,22 +552,21 @@ def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: 
     parameters = notebook_parameters(config, params_file, overrides, build, context)
     books = [notebooks_dir(config.root) / name for name in NOTEBOOKS]
     bar = tqdm(books, desc=f"close {config.period}", unit="notebook", disable=not progress)
+    kernel = Kernel(build)
+    _defer_iri_grammar()
     # the HTML copies are written beside the next notebook's run, one at a time, in order
     exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arlib-html")
     pending: list[Future] = [exports.submit(_load_exporter)]
-    upcoming = Kernel(build)
     try:
-        for position, notebook in enumerate(bar):
+        for notebook in bar:
             bar.set_postfix_str(notebook.name)
-            kernel, upcoming = upcoming, (Kernel(build) if position + 1 < len(books) else None)
             pending.append(
                 _run_one(config, notebook, build, parameters, kernel, audit, exports, failed)
             )
         for done in pending:
             done.result()
     finally:
-        if upcoming is not None:
-            upcoming.close()
+        kernel.close()
         exports.shutdown(wait=True)
     try:
         _publish_outputs(config, state, build, audit, context)

@@ -417,6 +417,9 @@ def _write_sheet(book, layout: _Layout, layouts: dict[str, _Layout], fmt) -> Non
     highlight = columns.index(sheet.highlight) if sheet.highlight in columns else None
     wrapped = [c for c, wrap in enumerate(wraps) if wrap]
     link = fmt(font_color="blue", underline=1)
+    # each column's format, plain and overdue, made when first used (as the formats are
+    # numbered in the order they are made)
+    styles: dict[tuple[int, bool], Any] = {}
     for i, values in enumerate(frame.head(limit).iter_rows()):
         r = HEAD_ROW + 1 + i
         lines = max((_lines(values[c], widths[c]) for c in wrapped), default=1)
@@ -424,9 +427,11 @@ def _write_sheet(book, layout: _Layout, layouts: dict[str, _Layout], fmt) -> Non
             ws.set_row(r, LINE_HEIGHT * lines)
         marked = highlight is not None and bool(values[highlight])
         for c, value in enumerate(values):
-            style = _cell_format(
-                fmt, kinds[c], overdue=marked, wrap=wraps[c], centre=columns[c] == "tick"
-            )
+            style = styles.get((c, marked))
+            if style is None:
+                style = styles[c, marked] = _cell_format(
+                    fmt, kinds[c], overdue=marked, wrap=wraps[c], centre=columns[c] == "tick"
+                )
             _write_cell(ws, r, c, value, kinds[c], style)
         ref = sheet.refs[i] if i < len(sheet.refs) else None
         if ref is not None:
@@ -460,6 +465,8 @@ LINE_HEIGHT = 15  # points per line of 11-point text
 
 def _display_width(text: str) -> int:
     """Columns ``text`` takes in a cell: a Chinese character (East Asian wide) takes two."""
+    if text.isascii():  # no wide character: one column each
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

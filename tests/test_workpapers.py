@@ -272,3 +272,12 @@ def test_totals_never_add_different_currencies(tmp_path):
     rows = list(openpyxl.load_workbook(path)["Exceptions"].iter_rows(values_only=True))
     totals = {r[0]: r[1] for r in rows[HEAD_ROW:] if str(r[0]).startswith("Total")}
     assert totals == {"Total CNY": 12.95, "Total USD": 7.15}  # 10.00 + 2.95; 0.05 + 7.10
+
+
+def test_display_width_counts_wide_characters_twice():
+    from arlib.workpapers import _display_width
+
+    assert _display_width("") == 0
+    assert _display_width("C000269 short_payment") == 21
+    assert _display_width("广州市旭日 (C000269)") == 10 + 10
+    assert _display_width("ＡＢ1") == 5  # full-width letters take two columns
