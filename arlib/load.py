@@ -1032,16 +1032,21 @@ def read_money(
         unit = pl.lit("money")
     work = work.with_columns(
         parsing.canonical_from_body(
-            pl.col("_body"), pl.col("_negative"), decimal_comma=decimal_comma
+            pl.col("_body"), pl.col("_negative"), decimal_comma=decimal_comma, fits=fits
         ).alias("_canonical")
     )
     canonical = pl.col("_canonical")
+    work = work.with_columns(canonical.cast(dtype, strict=False).alias("_value"))
     has_text = pl.col("_has_text")
-    too_large = parsing.integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
-    too_many = parsing.written_decimals(canonical) > allowed
-    has_currency = "currency" in frame.columns and dtype != RATE
+    too_large = parsing.canonical_integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
+    too_many = parsing.canonical_decimals(canonical) > allowed
     mark = pl.col("_mark")
-    foreign = ~parsing.mark_allows(mark, pl.col("currency")) if has_currency else pl.lit(False)
+    has_currency = "currency" in frame.columns and dtype != RATE
+    # a column written without currency marks (the usual case) has no mismatch to look for
+    marked = work["_mark"].null_count() < work.height
+    foreign = (
+        ~parsing.mark_allows(mark, pl.col("currency")) if has_currency and marked else pl.lit(False)
+    )
     refusal = (
         pl.when(~has_text)
         .then(None)
@@ -1057,16 +1062,23 @@ def read_money(
         .then(pl.lit("too_many_decimals"))
         .when(foreign)
         .then(pl.lit("currency_mismatch"))
-        .when(canonical.cast(dtype, strict=False).is_null())
+        .when(pl.col("_value").is_null())
         .then(pl.lit("bad_value"))  # a backstop: nothing unreadable passes as empty
     )
     work = work.with_columns(refusal.alias("_refusal"))
     read = work.with_columns(
-        pl.when(pl.col("_refusal").is_null() & has_text)
-        .then(canonical)
-        .cast(dtype, strict=False)
-        .alias(column)
-    ).drop("_body", "_negative", "_point", "_comma", "_canonical", "_refusal", "_has_text", "_mark")
+        pl.when(pl.col("_refusal").is_null() & has_text).then(pl.col("_value")).alias(column)
+    ).drop(
+        "_body",
+        "_negative",
+        "_point",
+        "_comma",
+        "_canonical",
+        "_value",
+        "_refusal",
+        "_has_text",
+        "_mark",
+    )
 
     this, that = ("comma", "point") if decimal_comma else ("point", "comma")
     if declared is not None:
