@@ -19,6 +19,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -1234,11 +1235,21 @@ def load_period(config: Config) -> Period:
     from arlib import carry, learning, validate
     from arlib.schema import empty
 
-    loaded: dict[str, LoadedInput] = {}
-    for name in ("invoices", "receipts", "customers", "credit_notes", "fx_rates"):
-        spec = config.inputs.get(name)
-        if spec is not None:
-            loaded[name] = load_input(name, spec, config.root, config.base_currency)
+    names = [
+        name
+        for name in ("invoices", "receipts", "customers", "credit_notes", "fx_rates")
+        if config.inputs.get(name) is not None
+    ]
+    # two inputs at a time: polars releases the GIL, so one file's single-threaded steps
+    # run beside the other's; results (and any exception) are taken in this order
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [
+            pool.submit(load_input, name, config.inputs[name], config.root, config.base_currency)
+            for name in names
+        ]
+        loaded: dict[str, LoadedInput] = {
+            name: future.result() for name, future in zip(names, pending, strict=True)
+        }
     frames = {name: item.frame for name, item in loaded.items()}
     for name in ("credit_notes", "fx_rates"):
         frames.setdefault(name, empty(name))
