@@ -12,12 +12,14 @@ value) so that later checks still see it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
 import io
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -158,22 +160,36 @@ def detect_encoding(data: bytes) -> str:
     return _detect(data)[0]
 
 
-def _detect(data: bytes) -> tuple[str, str | None]:
-    """:func:`detect_encoding`, with the text when detecting it meant decoding it all."""
+def _detect(data: bytes) -> tuple[str, bool]:
+    """:func:`detect_encoding`, and whether ``data`` was found to be valid UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", None
+        return "utf-8-sig", False
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16", None
+        return "utf-16", False
     without_bom = _utf16_without_bom(data)
     if without_bom:
-        return without_bom, None
+        return without_bom, False
+    if is_utf8(data):
+        return "utf-8", True
     try:
-        return "utf-8", data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         if sum(1 for byte in before[-4096:] if byte >= 0xC0) >= 2:
-            return "utf-8", None
-        return "gb18030", None
+            return "utf-8", False
+        return "gb18030", False
+    return "utf-8", True
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data.decode("utf-8")`` would succeed, checked by polars' UTF-8 validator
+    (the same strict rules: no surrogates, overlong forms or code points past U+10FFFF)
+    without building a str of a 100 MB file."""
+    try:
+        pl.Series([data], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:
+        return False
+    return True
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -192,14 +208,14 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def _nul_bytes(text: str, shown: str) -> fnd.Finding | None:
+def _nul_bytes(text: bytes, shown: str) -> fnd.Finding | None:
     """NUL characters: at the end of the file they are padding and are dropped (a warning);
     inside the text they sit in a value, which then cannot be read as written: refused on
-    the line of the first one."""
-    if "\x00" not in text:
+    the line of the first one. ``text`` is UTF-8, where a NUL byte is a NUL character."""
+    if b"\x00" not in text:
         return None
-    body = text.rstrip("\x00")
-    if "\x00" not in body:
+    body = text.rstrip(b"\x00")
+    if b"\x00" not in body:
         return fnd.warning(
             shown,
             None,
@@ -208,14 +224,15 @@ def _nul_bytes(text: str, shown: str) -> fnd.Finding | None:
             "nul_bytes",
             f"{len(text) - len(body)} NUL byte(s) of padding at the end of the file ignored",
         )
-    line = body[: body.index("\x00")].count("\n") + 1
+    line = body[: body.index(b"\x00")].count(b"\n") + 1
+    inside = body.count(b"\x00")
     return fnd.error(
         shown,
         line,
         None,
         None,
         "nul_bytes",
-        f"line {line} holds a NUL byte ({body.count(chr(0))} in the file): a damaged export? "
+        f"line {line} holds a NUL byte ({inside} in the file): a damaged export? "
         "save it again as UTF-8 CSV",
     )
 
@@ -235,8 +252,10 @@ def _decode_error(data: bytes, exc: UnicodeDecodeError, encoding: str, shown: st
     )
 
 
-def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
+def _line_structure(text: bytes, shown: str) -> tuple[bytes, list[fnd.Finding]]:
     """Line breaks and quotes that would make rows run into each other, named by line.
+    ``text`` is UTF-8, which writes no ASCII byte inside another character: its breaks and
+    quotes are those of the text.
 
     A lone carriage return outside quotes ends a line for some programs and not for others,
     so the rows around it are a guess: refused (a file that uses only CR, as classic Mac
@@ -244,12 +263,13 @@ def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
     would swallow the rest of the file into one value: refused at the line it opens.
     """
     problems = []
-    if "\r" in text and "\n" not in text:
-        return text.replace("\r", "\n"), problems
+    if b"\r" in text and b"\n" not in text:
+        return text.replace(b"\r", b"\n"), problems
     quotes_before, position, line, lines_before = 0, 0, 0, 0
-    for found in re.finditer(r"\r(?!\n)", text):
-        quotes_before += text.count('"', position, found.start())
-        lines_before += text.count("\n", position, found.start())
+    carriage_returns = b"\r" in text  # most files have none: no scan for lone ones
+    for found in re.finditer(rb"\r(?!\n)", text) if carriage_returns else ():
+        quotes_before += text.count(b'"', position, found.start())
+        lines_before += text.count(b"\n", position, found.start())
         position = found.start()
         if quotes_before % 2 == 0 and lines_before + 1 != line:
             line = lines_before + 1
@@ -266,7 +286,7 @@ def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
             )
             if len(problems) >= 20:
                 break
-    if text.count('"') % 2:
+    if text.count(b'"') % 2:
         opened = _unclosed_quote_line(text)
         problems.append(
             fnd.error(
@@ -282,26 +302,26 @@ def _line_structure(text: str, shown: str) -> tuple[str, list[fnd.Finding]]:
     return text, problems
 
 
-def _head_lines(text: str, count: int) -> list[str]:
-    """``text.splitlines()[:count]`` without splitting a 100 MB file to read its head: the
-    text up to its ``count``-th line feed holds at least ``count`` lines, cut at a break."""
+def _head_lines(text: bytes, count: int) -> list[str]:
+    """``text.decode().splitlines()[:count]`` without decoding a 100 MB file to read its
+    head: the text up to its ``count``-th line feed holds at least ``count`` lines."""
     end = -1
     for _ in range(count):
-        end = text.find("\n", end + 1)
+        end = text.find(b"\n", end + 1)
         if end < 0:
-            return text.splitlines()[:count]
-    return text[: end + 1].splitlines()[:count]
+            return text.decode("utf-8").splitlines()[:count]
+    return text[: end + 1].decode("utf-8").splitlines()[:count]
 
 
-def _unclosed_quote_line(text: str) -> int:
+def _unclosed_quote_line(text: bytes) -> int:
     """The line where the quote still open at the end of ``text`` was opened.
 
     A well-formed line holds an even number of quotes; a quoted value running over several
     lines opens on a line with an odd count and closes on the next such line. So the odd
     lines pair up, and the one left without a partner is where the stray quote is."""
     inside, opened = False, 1
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.count('"') % 2:
+    for number, line in enumerate(text.split(b"\n"), start=1):
+        if line.count(b'"') % 2:
             inside = not inside
             if inside:
                 opened = number
@@ -389,43 +409,47 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
                 "source_row"
             )
         )
-        body = body.filter(~pl.all_horizontal(pl.exclude("source_row").is_null()))
+        body = _without_empty_rows(body)
         details["header_row"] = header_index + 1
         details["sheet"] = sheet
         return body, details, problems
     data = path.read_bytes()
-    encoding, text = (spec.encoding, None) if spec.encoding else _detect(data)
+    if spec.encoding:
+        encoding, valid_utf8 = spec.encoding, spec.encoding == "utf-8" and is_utf8(data)
+    else:
+        encoding, valid_utf8 = _detect(data)
     details["encoding"] = encoding
-    try:
-        text = data.decode(encoding) if text is None else text
-    except LookupError:
-        problems.append(fnd.error(shown, None, None, encoding, "encoding", "no such encoding"))
-        return None, details, problems
-    except UnicodeDecodeError as exc:
-        problems.append(_decode_error(data, exc, encoding, shown))
-        return None, details, problems
-    decoded_length = len(text)
-    text = text.lstrip("\ufeff")
-    cr_only = "\r" in text and "\n" not in text  # _line_structure rewrites those breaks
-    text, structure = _line_structure(text, shown)
+    # the checks and the reader take UTF-8: the file's own bytes where they are valid
+    # UTF-8 (no 100 MB str to build), else its text decoded and encoded once
+    if encoding == "utf-8" and valid_utf8:
+        utf8 = data
+    else:
+        try:
+            utf8 = data.decode(encoding).encode("utf-8")
+        except LookupError:
+            problems.append(fnd.error(shown, None, None, encoding, "encoding", "no such encoding"))
+            return None, details, problems
+        except UnicodeDecodeError as exc:
+            problems.append(_decode_error(data, exc, encoding, shown))
+            return None, details, problems
+    while utf8.startswith(codecs.BOM_UTF8):  # a BOM the encoding named kept
+        utf8 = utf8[len(codecs.BOM_UTF8) :]
+    utf8, structure = _line_structure(utf8, shown)
     if structure:
         problems.extend(structure)
         return None, details, problems
-    nul = _nul_bytes(text, shown)
+    nul = _nul_bytes(utf8, shown)
     if nul is not None:
         problems.append(nul)
         if nul.severity == "error":
             return None, details, problems
-        text = text.rstrip("\x00")
-    head_lines = _head_lines(text, MAX_HEADER_SCAN)
+        utf8 = utf8.rstrip(b"\x00")
+    head_lines = _head_lines(utf8, MAX_HEADER_SCAN)
     try:
         sample_rows = list(csv.reader(head_lines))
     except csv.Error:  # a field longer than the csv module allows: scan plain splits
         sample_rows = [line.split(",") for line in head_lines]
     header_index = _find_header(sample_rows, mapping, wanted) or 0
-    # the file's own bytes where they already are the text in UTF-8 (no copy of 100 MB)
-    as_read = encoding == "utf-8" and not cr_only and len(text) == decoded_length
-    utf8 = data if as_read else text.encode("utf-8")
 
     def read(ragged: bool) -> pl.DataFrame:
         return pl.read_csv(
@@ -441,9 +465,9 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
             frame = read(ragged=False)
         except pl.exceptions.ComputeError:  # rows with more values than the header
             frame = read(ragged=True)
-            problems.extend(_ragged_rows(text, header_index, shown))
+            problems.extend(_ragged_rows(utf8.decode("utf-8"), header_index, shown))
     except Exception as exc:  # noqa: BLE001
-        problems.append(_table_error(text, exc, shown))
+        problems.append(_table_error(utf8.decode("utf-8"), exc, shown))
         return None, details, problems
     originals = sample_rows[header_index] if len(sample_rows) > header_index else []
     if len(originals) != frame.width:
@@ -454,9 +478,18 @@ def read_table(path: Path, spec: InputSpec, mapping: dict[str, str], wanted: set
     frame = frame.with_columns(
         pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("source_row")
     )
-    frame = frame.filter(~pl.all_horizontal(pl.exclude("source_row").is_null()))
+    frame = _without_empty_rows(frame)
     details["header_row"] = header_index + 1
     return frame, details, problems
+
+
+def _without_empty_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` without the rows that hold no value at all; as it is, not copied row by
+    row, when it has none (the usual case: filtering 1M rows costs more than asking)."""
+    empty = pl.all_horizontal(pl.exclude("source_row").is_null())
+    if frame.width > 1 and not frame.select(empty.any()).item():
+        return frame
+    return frame.filter(~empty)
 
 
 # An XLSX is a zip: its parts together may not inflate to more than this.
@@ -827,14 +860,18 @@ def canonicalise(
     for column in money_columns:
         frame, found = read_money(frame, column, types[column], spec, typed=column in typed_numbers)
         problems.append(found)
+    # which cells hold text, evaluated once per column (in one pass) for both checks below
+    texts = frame.select(
+        (pl.col(f"_raw_{c}").is_not_null() & (pl.col(f"_raw_{c}").str.strip_chars() != "")).alias(c)
+        for c in types
+        if c in frame.columns and (c in required or c not in money_columns)
+    )
     for column, dtype in types.items():
         if column not in frame.columns:
             continue
-        raw_col = pl.col(f"_raw_{column}")
-        has_text = raw_col.is_not_null() & (raw_col.str.strip_chars() != "")
-        bad = has_text & pl.col(column).is_null()
-        if column in money_columns:
-            bad = pl.lit(False)  # read_money gave each unreadable amount its own reason
+        has_text = pl.lit(texts[column]) if column in texts.columns else None
+        # a money column's unreadable cells have their own reasons (read_money)
+        bad = pl.lit(False) if column in money_columns else has_text & pl.col(column).is_null()
         expected = _EXPECTED[dtype] if dtype in _EXPECTED else str(dtype)
         problems.append(
             fnd.from_rows(
@@ -1032,16 +1069,21 @@ def read_money(
         unit = pl.lit("money")
     work = work.with_columns(
         parsing.canonical_from_body(
-            pl.col("_body"), pl.col("_negative"), decimal_comma=decimal_comma
+            pl.col("_body"), pl.col("_negative"), decimal_comma=decimal_comma, fits=fits
         ).alias("_canonical")
     )
     canonical = pl.col("_canonical")
+    work = work.with_columns(canonical.cast(dtype, strict=False).alias("_value"))
     has_text = pl.col("_has_text")
-    too_large = parsing.integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
-    too_many = parsing.written_decimals(canonical) > allowed
-    has_currency = "currency" in frame.columns and dtype != RATE
+    too_large = parsing.canonical_integer_digits(canonical) > parsing.MAX_INTEGER_DIGITS
+    too_many = parsing.canonical_decimals(canonical) > allowed
     mark = pl.col("_mark")
-    foreign = ~parsing.mark_allows(mark, pl.col("currency")) if has_currency else pl.lit(False)
+    has_currency = "currency" in frame.columns and dtype != RATE
+    # a column written without currency marks (the usual case) has no mismatch to look for
+    marked = work["_mark"].null_count() < work.height
+    foreign = (
+        ~parsing.mark_allows(mark, pl.col("currency")) if has_currency and marked else pl.lit(False)
+    )
     refusal = (
         pl.when(~has_text)
         .then(None)
@@ -1057,16 +1099,23 @@ def read_money(
         .then(pl.lit("too_many_decimals"))
         .when(foreign)
         .then(pl.lit("currency_mismatch"))
-        .when(canonical.cast(dtype, strict=False).is_null())
+        .when(pl.col("_value").is_null())
         .then(pl.lit("bad_value"))  # a backstop: nothing unreadable passes as empty
     )
     work = work.with_columns(refusal.alias("_refusal"))
     read = work.with_columns(
-        pl.when(pl.col("_refusal").is_null() & has_text)
-        .then(canonical)
-        .cast(dtype, strict=False)
-        .alias(column)
-    ).drop("_body", "_negative", "_point", "_comma", "_canonical", "_refusal", "_has_text", "_mark")
+        pl.when(pl.col("_refusal").is_null() & has_text).then(pl.col("_value")).alias(column)
+    ).drop(
+        "_body",
+        "_negative",
+        "_point",
+        "_comma",
+        "_canonical",
+        "_value",
+        "_refusal",
+        "_has_text",
+        "_mark",
+    )
 
     this, that = ("comma", "point") if decimal_comma else ("point", "comma")
     if declared is not None:
@@ -1199,13 +1248,25 @@ def load_period(config: Config) -> Period:
     from arlib import carry, database, learning, validate
     from arlib.schema import empty
 
-    loaded: dict[str, LoadedInput] = {}
-    for name in ("invoices", "receipts", "customers", "credit_notes", "fx_rates"):
-        spec = config.inputs.get(name)
-        if spec is not None and spec.is_database:
-            loaded[name] = database.load_input(name, spec, config)
-        elif spec is not None:
-            loaded[name] = load_input(name, spec, config.root, config.base_currency)
+    names = [
+        name
+        for name in ("invoices", "receipts", "customers", "credit_notes", "fx_rates")
+        if config.inputs.get(name) is not None
+    ]
+
+    def read(name: str) -> LoadedInput:
+        spec = config.inputs[name]
+        if spec.is_database:
+            return database.load_input(name, spec, config)
+        return load_input(name, spec, config.root, config.base_currency)
+
+    # two inputs at a time: polars releases the GIL, so one file's single-threaded steps
+    # run beside the other's; results (and any exception) are taken in this order
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(read, name) for name in names]
+        loaded: dict[str, LoadedInput] = {
+            name: future.result() for name, future in zip(names, pending, strict=True)
+        }
     frames = {name: item.frame for name, item in loaded.items()}
     for name in ("credit_notes", "fx_rates"):
         frames.setdefault(name, empty(name))

@@ -223,15 +223,18 @@ def money_canonical(expr: pl.Expr, *, decimal_comma: bool = False) -> pl.Expr:
     return canonical_from_body(money_body(expr), money_negative(expr), decimal_comma=decimal_comma)
 
 
-def canonical_from_body(body: pl.Expr, negative: pl.Expr, *, decimal_comma: bool) -> pl.Expr:
-    """:func:`money_canonical` from an already extracted :func:`money_body` and sign."""
+def canonical_from_body(
+    body: pl.Expr, negative: pl.Expr, *, decimal_comma: bool, fits: pl.Expr | None = None
+) -> pl.Expr:
+    """:func:`money_canonical` from an already extracted :func:`money_body` and sign;
+    ``fits`` is the convention's grammar test of ``body`` when already evaluated."""
     grouped = body.str.replace_all(r"[ ']", "")
     if decimal_comma:
         plain = grouped.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-        fits = fits_comma(body)
+        fits = fits_comma(body) if fits is None else fits
     else:
         plain = grouped.str.replace_all(",", "", literal=True)
-        fits = fits_point(body)
+        fits = fits_point(body) if fits is None else fits
     signed = pl.when(negative).then("-" + plain).otherwise(plain)
     return pl.when(fits).then(signed)
 
@@ -246,6 +249,20 @@ def integer_digits(canonical: pl.Expr) -> pl.Expr:
     """Digits before the decimal separator, leading zeros ignored."""
     whole = canonical.str.extract(r"^-?(\d+)", 1).str.strip_chars_start("0")
     return whole.str.len_chars().fill_null(0)
+
+
+# What :func:`canonical_from_body` returns where not null: ``-?[0-9]+(\.[0-9]+)?``. On such
+# text the two counts above need no regex: the dot's position says both.
+def canonical_decimals(canonical: pl.Expr) -> pl.Expr:
+    """:func:`written_decimals` of :func:`canonical_from_body`'s text (0 where null)."""
+    dot = canonical.str.find(".", literal=True)
+    return (canonical.str.len_bytes() - dot - 1).fill_null(0)
+
+
+def canonical_integer_digits(canonical: pl.Expr) -> pl.Expr:
+    """:func:`integer_digits` of :func:`canonical_from_body`'s text (0 where null)."""
+    whole = canonical.str.strip_chars_start("-0")
+    return pl.coalesce(whole.str.find(".", literal=True), whole.str.len_bytes()).fill_null(0)
 
 
 def parse_money(expr: pl.Expr, *, decimal_comma: bool = False, max_decimals: int = 2) -> pl.Expr:

@@ -167,7 +167,11 @@ def duplicate_bank_lines(receipts: pl.DataFrame) -> pl.DataFrame:
     if receipts.height == 0:
         return fnd.to_frame([])
     key = [c for c in DUPLICATE_LINE_KEY if c in receipts.columns]
-    repeated = receipts.filter(pl.struct(key).is_duplicated())  # the only candidates
+    # the only candidates: lines repeating the whole key, found among the few that repeat
+    # its cheap numeric part (every line sharing a key shares that part too)
+    cheap = [c for c in ("value_date", "amount") if c in key]
+    repeated = receipts.filter(pl.struct(cheap).is_duplicated()) if cheap else receipts
+    repeated = repeated.filter(pl.struct(key).is_duplicated())
     marked = repeated.with_columns(
         pl.col("source_row").first().over(key, order_by="source_row").alias("_first_row"),
         pl.col("receipt_id").first().over(key, order_by="source_row").alias("_first_id"),
@@ -235,7 +239,14 @@ def check_credit_notes(credits: pl.DataFrame, invoices: pl.DataFrame, customers)
         )
     )
     parts.append(_unknown_customer(credits, customers))
-    known = invoices["invoice_id"].drop_nulls().unique().implode()
+    # the invoices the credit notes name that exist: a set of the few names, not of 1M ids
+    named = credits["invoice_id"].drop_nulls().unique().implode()
+    known = (
+        invoices.select(pl.col("invoice_id").filter(pl.col("invoice_id").is_in(named)))
+        .to_series()
+        .unique()
+        .implode()
+    )
     parts.append(
         fnd.from_rows(
             credits,

@@ -5,10 +5,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 import xlsxwriter
 
 from arlib.config import InputSpec
-from arlib.load import detect_encoding, load_input
+from arlib.load import detect_encoding, is_utf8, load_input
 from tests.conftest import write
 
 INVOICES = (
@@ -40,6 +41,36 @@ def test_bom_and_gbk_detected(tmp_path):
     assert detect_encoding("发票号".encode("gbk")) == "gb18030"
     bom = write(tmp_path / "bom.csv", "\ufeff" + INVOICES)
     assert load(tmp_path, "invoices", bom).frame.height == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"a,b\n",
+        "发票号,金额\n".encode(),
+        "😀".encode(),
+        "\U0010ffff".encode(),
+        b"a\x00b",
+        "\ufeffa".encode(),
+        b"\xed\x9f\xbf",  # U+D7FF, the last before the surrogates
+        b"\xed\xa0\x80",  # a surrogate
+        b"\xc0\x80",  # an overlong NUL
+        b"\xe0\x80\xaf",  # an overlong slash
+        b"\xf4\x90\x80\x80",  # past U+10FFFF
+        b"abc\xe4\xb8",  # a character cut at the end
+        b"\x80",
+        b"\xff",
+        "发票号".encode("gbk"),
+    ],
+)
+def test_is_utf8_agrees_with_python(data):
+    try:
+        data.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    assert is_utf8(data) is valid
 
 
 def test_gbk_csv_with_chinese_headers_mapped(tmp_path):

@@ -192,3 +192,38 @@ def test_money_by_form_equals_full_path_on_any_cells(cells):
     frame = pl.DataFrame({"s": cells}, schema={"s": pl.String})
     fast = parsing.by_form(frame, parsing.plain_number(col), short, full)
     assert fast.equals(frame.select(full))
+
+
+@pytest.mark.parametrize("decimal_comma", [False, True])
+def test_canonical_counts_equal_the_regex_counts(decimal_comma):
+    """The dot-position counts on canonical text give what the regex counts give."""
+    cells = [*NEAR_MISSES, "-0.000", "000", "0.5", "-00012.30", "1.234.567,891", "9" * 20 + ".1"]
+    body, negative = parsing.money_body(pl.col("s")), parsing.money_negative(pl.col("s"))
+    canonical = parsing.canonical_from_body(body, negative, decimal_comma=decimal_comma)
+    frame = pl.DataFrame({"s": cells}, schema={"s": pl.String}).select(canonical.alias("c"))
+    c = pl.col("c")
+    counts = frame.select(
+        parsing.canonical_decimals(c).alias("fast_decimals"),
+        parsing.written_decimals(c).alias("decimals"),
+        parsing.canonical_integer_digits(c).alias("fast_digits"),
+        parsing.integer_digits(c).alias("digits"),
+    )
+    assert counts["fast_decimals"].to_list() == counts["decimals"].to_list()
+    assert counts["fast_digits"].to_list() == counts["digits"].to_list()
+    assert frame["c"].null_count() < frame.height  # some cells read: the counts are tested
+    assert counts["digits"].max() >= 20 and counts["decimals"].max() == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(_CHARS, max_size=10).map("".join)), min_size=1))
+def test_canonical_counts_on_any_cells(cells):
+    body, negative = parsing.money_body(pl.col("s")), parsing.money_negative(pl.col("s"))
+    canonical = parsing.canonical_from_body(body, negative, decimal_comma=False)
+    frame = pl.DataFrame({"s": cells}, schema={"s": pl.String}).select(canonical.alias("c"))
+    c = pl.col("c")
+    assert frame.select(parsing.canonical_decimals(c)).to_series().to_list() == (
+        frame.select(parsing.written_decimals(c)).to_series().to_list()
+    )
+    assert frame.select(parsing.canonical_integer_digits(c)).to_series().to_list() == (
+        frame.select(parsing.integer_digits(c)).to_series().to_list()
+    )
