@@ -33,41 +33,35 @@ def assemble(
     conflict = flagged.fill_null(False) & ~alloc.get_column("rule").is_in(
         ["reference", "manual", "credit_note"]
     )
-    alloc = alloc.with_columns(
-        pl.when(conflict)
-        .then(
-            pl.when(pl.col("flags") == "")
-            .then(pl.lit("memo_conflict"))
-            .otherwise(pl.col("flags") + "|memo_conflict")
-        )
-        .otherwise(pl.col("flags"))
+    alloc = edited(
+        alloc,
+        conflict.arg_true(),
+        pl.when(pl.col("flags") == "")
+        .then(pl.lit("memo_conflict"))
+        .otherwise(pl.col("flags") + "|memo_conflict")
         .alias("flags"),
-        pl.when(conflict)
-        .then(pl.col("reason") + "; the memo names a different invoice (memo_conflict)")
-        .otherwise(pl.col("reason"))
-        .alias("reason"),
+        (pl.col("reason") + "; the memo names a different invoice (memo_conflict)").alias("reason"),
     )
 
     # a payer who was one of several candidate customers: the customer whose invoice the
-    # receipt paid (the only one among its cash rows, and one of the candidates)
+    # receipt paid (the only one among its cash rows, and one of the candidates); the
+    # reference rule's reason says so (decided: one row per receipt)
     decided = decided_customers(alloc, inv, rec)
-    alloc = (
-        alloc.join(decided.select("rec_idx", "_note"), on="rec_idx", how="left")
-        .with_columns(
-            pl.when(pl.col("_note").is_not_null() & (pl.col("rule") == "reference"))
-            .then(pl.col("reason") + pl.col("_note"))
-            .otherwise(pl.col("reason"))
-            .alias("reason")
-        )
-        .drop("_note")
-    )
+    note_at = np.full(rec.height + 1, -1, dtype=np.int64)  # (the last: no receipt)
+    note_at[decided.get_column("rec_idx").to_numpy()] = np.arange(decided.height)
+    at = note_at[alloc.get_column("rec_idx").fill_null(rec.height).to_numpy()]
+    noted = (
+        alloc.get_column("rec_idx").is_not_null() & (alloc.get_column("rule") == "reference")
+    ).to_numpy() & (at >= 0)
+    rows = np.flatnonzero(noted)
+    note = decided.get_column("_note").gather(at[rows])
+    alloc = edited(alloc, pl.Series(rows), (pl.col("reason") + note).alias("reason"))
 
     inv_open, rec_rem = ledger.inv_open, ledger.rec_rem
 
-    # allocations output
-    kind_order = {k: i for i, k in enumerate(KINDS)}
-    # inv_idx and rec_idx are positions, numbered in invoice_id / receipt_id order: gathers
-    # instead of joins, and inv_idx sorts as invoice_id does
+    # allocations output, sorted by (receipt_id, invoice_id, kind, rule) from integers; inv_idx
+    # and rec_idx are positions, numbered in invoice_id / receipt_id order: gathers, not joins
+    alloc = alloc[allocation_order(alloc, rec.get_column("receipt_id"))]
     ii, ri = alloc.get_column("inv_idx"), alloc.get_column("rec_idx")
     out_alloc = (
         alloc.with_columns(
@@ -75,9 +69,7 @@ def assemble(
             inv.get_column("customer_id").gather(ii),
             inv.get_column("currency").gather(ii),
             rec.get_column("currency").gather(ri).alias("receipt_currency"),
-            pl.col("kind").replace_strict(kind_order, return_dtype=pl.Int64).alias("_k"),
         )
-        .sort(["receipt_id", "inv_idx", "_k", "rule"])
         .select(
             "receipt_id",
             "invoice_id",
@@ -217,6 +209,55 @@ def assemble(
         findings=fnd,
         stats=stats,
     )
+
+
+def edited(df: pl.DataFrame, rows: pl.Series, *exprs: pl.Expr) -> pl.DataFrame:
+    """``df`` with the columns ``exprs`` make, evaluated on ``rows`` only and written there
+    (a few rows of a million: not a when/then over every row)."""
+    new = df[rows].select(exprs)
+    return df.with_columns(
+        df.get_column(c).clone().scatter(rows, new.get_column(c)) for c in new.columns
+    )
+
+
+def allocation_order(alloc: pl.DataFrame, receipt_ids: pl.Series) -> np.ndarray:
+    """The order of ``alloc`` by (receipt_id, inv_idx, kind in :data:`KINDS` order, rule),
+    from one integer per row instead of a sort of strings: a receipt by its position in
+    ``receipt_ids`` (sorted, distinct: rec_idx) among the credit notes' ids (the rows
+    without rec_idx) merged in. A credit id equal to a receipt's, or none, takes the sort
+    of the strings."""
+    kinds = pl.col("kind").replace_strict(
+        {k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int64
+    )
+    rules = sorted(alloc.get_column("rule").unique().to_list(), key=lambda r: (r is None, r))
+    null = alloc.get_column("rec_idx").is_null()
+    credit = alloc.get_column("receipt_id").filter(null)
+    ids = credit.unique().sort()
+    at = receipt_ids.search_sorted(ids, side="left").cast(pl.Int64).to_numpy()
+    hit = at < receipt_ids.len()
+    clash = (receipt_ids.gather(at[hit]) == ids.filter(pl.Series(hit))).any()
+    if credit.null_count() or None in rules or clash:
+        return (
+            alloc.with_row_index("_row")
+            .with_columns(kinds.alias("_k"))
+            .sort(["receipt_id", "inv_idx", "_k", "rule"])
+            .get_column("_row")
+            .to_numpy()
+        )
+    # the merged place of a receipt: its rec_idx plus the credit ids before it (those with
+    # fewer receipt ids before them than it); of a credit id: its place among the credit ids
+    # plus the receipt ids before it
+    rec_idx = alloc.get_column("rec_idx").fill_null(0).to_numpy()
+    place = rec_idx + np.searchsorted(at, rec_idx, side="right")
+    j = ids.search_sorted(credit, side="left").cast(pl.Int64).to_numpy()
+    place[null.to_numpy()] = j + at[j]
+    inv_idx = alloc.get_column("inv_idx").to_numpy()
+    k = alloc.select(kinds).to_series().to_numpy()
+    r = alloc.select(pl.col("rule").replace_strict(rules, list(range(len(rules))))).to_series()
+    bits = [max(int(x.max(initial=0)), 1).bit_length() for x in (inv_idx, k)]
+    key = (place << bits[0]) | inv_idx
+    key = (((key << bits[1]) | k) << max(len(rules) - 1, 1).bit_length()) | r.to_numpy()
+    return np.argsort(key, kind="stable")
 
 
 def memo_conflicts(
