@@ -288,6 +288,41 @@ def fmt_cents_text(cents: pl.Expr) -> pl.Expr:
     return fmt_money_expr(money_expr(cents))
 
 
+def swap_text(paid: pl.Expr, label: pl.Expr, amount: pl.Expr, difference_c: pl.Expr) -> pl.Expr:
+    """The evidence of two adjacent digits swapped, as both families word it."""
+    return pl.format(
+        "{} vs {} {}: two adjacent digits swapped (difference {}, divisible by 9)",
+        paid,
+        label,
+        amount,
+        fmt_cents_text(difference_c),
+    )
+
+
+def net_of_tax_text(
+    net: pl.Expr, paid: pl.Expr, label: pl.Expr, amount: pl.Expr, invoice_c: pl.Expr, rates
+) -> pl.Expr:
+    """The evidence of cash paid net of VAT at ``rates[net]`` (``net`` as
+    :func:`net_of_tax_expr` gives it), null where no rate holds."""
+    text = pl.lit(None, pl.String)
+    for k in reversed(range(len(rates))):
+        text = (
+            pl.when(net == k)
+            .then(
+                pl.format(
+                    "{} ≈ {} {} / (1 + {}%) = {}: paid net of VAT",
+                    paid,
+                    label,
+                    amount,
+                    pl.lit(pct_text(rates[k])),
+                    fmt_cents_text(net_of_tax_cents_expr(invoice_c, rates[k]).cast(pl.Int64)),
+                )
+            )
+            .otherwise(text)
+        )
+    return text
+
+
 class Context:
     """Lookups over the match result, built once with polars for the rows that need them
     and shared by the families of checks (frames, no per-row Python)."""

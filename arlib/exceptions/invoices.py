@@ -22,9 +22,9 @@ from arlib.exceptions.context import (
     charge_readings,
     discount_rates,
     fmt_cents_text,
-    net_of_tax_cents_expr,
     net_of_tax_expr,
-    pct_text,
+    net_of_tax_text,
+    swap_text,
 )
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.exceptions.tolerance import discount_verdicts
@@ -170,31 +170,10 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
     shift, swapped, vat, net = pl.col("_shift"), pl.col("_swapped"), pl.col("_vat"), pl.col("_net")
     charge = swapped & pl.col("_t_ok").fill_null(False)
     rows = rows.with_columns(
-        pl.format(
-            "{} vs {} {}: two adjacent digits swapped (difference {}, divisible by 9)",
-            paid,
-            label,
-            amount,
-            fmt_cents_text(paid_c - amt_c),
-        ).alias("_swap"),
+        swap_text(paid, label, amount, paid_c - amt_c).alias("_swap"),
     )
     swap = pl.col("_swap")
-    net_text = pl.lit(None, pl.String)
-    for k in reversed(range(len(rates))):
-        net_text = (
-            pl.when(net == k)
-            .then(
-                pl.format(
-                    "{} ≈ {} {} / (1 + {}%) = {}: paid net of VAT",
-                    paid,
-                    label,
-                    amount,
-                    pl.lit(pct_text(rates[k])),
-                    fmt_cents_text(net_of_tax_cents_expr(amt_c, rates[k]).cast(pl.Int64)),
-                )
-            )
-            .otherwise(net_text)
-        )
+    net_text = net_of_tax_text(net, paid, label, amount, amt_c, rates)
     kind = (
         pl.when(shift.is_not_null())
         .then(pl.lit("decimal_shift"))

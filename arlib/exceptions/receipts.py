@@ -22,10 +22,10 @@ from arlib.exceptions.context import (
     charge_readings,
     discount_rates,
     fmt_cents_text,
-    net_of_tax_cents_expr,
     net_of_tax_expr,
-    pct_text,
+    net_of_tax_text,
     python_repr,
+    swap_text,
 )
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.exceptions.tolerance import discount_verdicts
@@ -476,32 +476,11 @@ def _pattern(ctx: Context, pairs: pl.DataFrame) -> pl.DataFrame:
     pairs = charge_readings(pairs, ctx, swap_v - p, "_t")
     paid, label = pl.col("_paid_text"), pl.col("_label")
     amount = fmt_money_expr("amount")
-    swap = pl.format(
-        "{} vs {} {}: two adjacent digits swapped (difference {}, divisible by 9)",
-        paid,
-        label,
-        fmt_cents_text(swap_v),
-        fmt_cents_text(p - swap_v),
-    )
+    swap = swap_text(paid, label, fmt_cents_text(swap_v), p - swap_v)
     tax = pl.col("_tax")
     vat = (tax != 0) & ((p - (a - tax)).abs() <= to_cents(c.tax_tolerance, ROUND_FLOOR))
     net = net_of_tax_expr(p, a, rates, c.tax_tolerance)
-    net_text = pl.lit(None, pl.String)
-    for k in reversed(range(len(rates))):
-        net_text = (
-            pl.when(net == k)
-            .then(
-                pl.format(
-                    "{} ≈ {} {} / (1 + {}%) = {}: paid net of VAT",
-                    paid,
-                    label,
-                    amount,
-                    pl.lit(pct_text(rates[k])),
-                    fmt_cents_text(net_of_tax_cents_expr(a, rates[k]).cast(pl.Int64)),
-                )
-            )
-            .otherwise(net_text)
-        )
+    net_text = net_of_tax_text(net, paid, label, amount, a, rates)
     ok = pl.col("_t_ok")
     round_v, shift_v = pl.col("_round_v"), pl.col("_shift_v")
     verdict = (
