@@ -173,11 +173,7 @@ def keying_error_expr(
     digit counts decide what the text form sees as a leading zero."""
     r, e = received.cast(pl.Int64), expected.cast(pl.Int64)
     valid = (r > 0) & (e > 0) & (r != e)
-    shift = pl.lit(False)
-    for f in _factors(factors):
-        down = e // f
-        up = down + (e % f != 0).cast(pl.Int64)
-        shift = shift | ((r % f == 0) & (r // f == e)) | (r == down) | (r == up)
+    shift = _shift_expr(r, e, factors)
     powers = [10**k for k in range(_MAX_DIGITS)]
 
     def n_digits(x: pl.Expr) -> pl.Expr:
@@ -211,6 +207,54 @@ def keying_error_expr(
         .then(pl.lit("doubled_digit"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+
+
+def _shift_expr(r: pl.Expr, e: pl.Expr, factors: Sequence[int]) -> pl.Expr:
+    """Whether ``r`` is a decimal shift of ``e`` by one of ``factors`` (Int64 cents; the
+    positive-and-different test is the caller's)."""
+    shift = pl.lit(False)
+    for f in _factors(factors):
+        down = e // f
+        up = down + (e % f != 0).cast(pl.Int64)
+        shift = shift | ((r % f == 0) & (r // f == e)) | (r == down) | (r == up)
+    return shift
+
+
+def is_transposition_expr(
+    received: pl.Expr,
+    expected: pl.Expr,
+    *,
+    factors: Sequence[int] = SHIFT_FACTORS,
+    max_digits: int = _MAX_DIGITS,
+) -> pl.Expr:
+    """``keying_error_expr(received, expected) == 'transposition'`` with the nulls of
+    "none of the kinds" read as False (a property test holds them together), over the
+    swap positions of amounts of up to ``max_digits`` digits (see :func:`most_digits`)
+    instead of every kind over all 19: a candidate check asks only this. A shift still
+    comes first. The swap of digits ``k`` and ``k + 1`` is the gap ``(d_k − d_k+1) × 9 ×
+    10**k``; both amounts at least ``10**(k+1)`` keeps it inside the expected amount's
+    digits and rules out a zero moved to the front (the received amount shorter)."""
+    r, e = received.cast(pl.Int64), expected.cast(pl.Int64)
+    powers = [10**k for k in range(min(max_digits, _MAX_DIGITS))]
+    gap = r - e
+    swapped = [
+        (e >= powers[k + 1])
+        & (r >= powers[k + 1])
+        & (gap == ((e // powers[k]) % 10 - (e // powers[k + 1]) % 10) * (9 * powers[k]))
+        for k in range(len(powers) - 1)
+    ]
+    if not swapped:
+        return pl.lit(False)
+    valid = (r > 0) & (e > 0) & (r != e)
+    return valid & ~_shift_expr(r, e, factors) & pl.any_horizontal(swapped)
+
+
+def most_digits(*cents: pl.Series) -> int:
+    """The digit count of the largest absolute amount among ``cents`` (0 when there is
+    none): the bound a caller passes to :func:`is_transposition_expr` or
+    :func:`transpositions_expr` for the amounts it has."""
+    top = max((int(s.abs().max() or 0) for s in cents), default=0)
+    return len(str(top)) if top else 0
 
 
 def decimal_shift_expr(

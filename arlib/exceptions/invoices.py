@@ -28,7 +28,7 @@ from arlib.exceptions.context import (
 )
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.exceptions.tolerance import discount_verdicts
-from arlib.keying import decimal_shift_expr, keying_error_expr
+from arlib.keying import decimal_shift_expr, is_transposition_expr, most_digits
 from arlib.money import cents_expr, fmt_money, fmt_money_expr, to_cents
 
 
@@ -153,12 +153,16 @@ def _pattern(rows: pl.DataFrame, c) -> pl.DataFrame:
     # a keying error needs a positive invoice amount (and cash, which the caller checks)
     positive = amt_c > 0
     tax_c = cents_expr("tax_amount")
+    digits = most_digits(*rows.select(amt_c, paid_c))
     rows = rows.with_columns(
         pl.format("invoice {}", as_text(pl.col("invoice_id"))).alias("_label"),
         fmt_money_expr("_paid").alias("_paid_text"),
         fmt_money_expr("amount").alias("_amount_text"),
         pl.when(positive).then(decimal_shift_expr(paid_c, amt_c, c.shift_factors)).alias("_shift"),
-        (positive & (keying_error_expr(paid_c, amt_c, factors=c.shift_factors) == "transposition"))
+        (
+            positive
+            & is_transposition_expr(paid_c, amt_c, factors=c.shift_factors, max_digits=digits)
+        )
         .fill_null(False)
         .alias("_swapped"),
         ((tax_c != 0) & ((paid_c - amt_c + tax_c).abs() <= to_cents(c.tax_tolerance, ROUND_FLOOR)))

@@ -29,7 +29,7 @@ from arlib.exceptions.context import (
 )
 from arlib.exceptions.register import ROW_SCHEMA
 from arlib.exceptions.tolerance import discount_verdicts
-from arlib.keying import decimal_shift_expr, keying_error_expr
+from arlib.keying import decimal_shift_expr, is_transposition_expr, most_digits
 from arlib.money import cents_expr, fmt_money, fmt_money_expr, money_expr, to_cents
 
 _MIDDLE = {
@@ -456,6 +456,7 @@ def _pattern(ctx: Context, pairs: pl.DataFrame) -> pl.DataFrame:
         return pl.when(test(v1).fill_null(False)).then(v1).when(test(v2).fill_null(False)).then(v2)
 
     shifts = [decimal_shift_expr(p, v, c.shift_factors) for v in values]
+    digits = most_digits(pairs["_p"], pairs["_v1"], pairs["_v2"])
     pairs = pairs.with_columns(
         pl.when(pl.col("_alloc") == 0)
         .then(first_of(lambda v: (p != v) & ((p - v).abs() <= rounding)))
@@ -467,7 +468,7 @@ def _pattern(ctx: Context, pairs: pl.DataFrame) -> pl.DataFrame:
         .alias("_shift_v"),
         pl.coalesce(shifts).alias("_shift"),
         first_of(
-            lambda v: keying_error_expr(p, v, factors=c.shift_factors) == "transposition"
+            lambda v: is_transposition_expr(p, v, factors=c.shift_factors, max_digits=digits)
         ).alias("_swap_v"),
         pl.format("invoice {}", as_text(pl.col("invoice_id"))).alias("_label"),
         fmt_money_expr("_r_amount").alias("_paid_text"),
