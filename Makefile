@@ -33,10 +33,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix arlib tests benchmarks
 
 bench: $(STAMP)
+	bash scripts/system_packages.sh
 	-$(BIN)/python benchmarks/match_quality.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/close.py
 	$(BIN)/python benchmarks/exception_confusion.py
+	$(BIN)/python benchmarks/reconcile_scale.py
+	$(BIN)/python benchmarks/database_read.py
 
 clean:
 	rm -rf outputs .pytest_cache
