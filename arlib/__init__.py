@@ -2,10 +2,9 @@
 
 Stages, one module each, frames in and frames out: ``load`` → ``validate`` → ``match`` →
 ``exceptions`` → ``aging`` → ``workpapers``; ``close`` runs the notebooks around them.
+
+Nothing is imported here, so that ``arlib --help`` and each command pay only for the stages
+they run: import from the stage's module (``from arlib.config import load_config``).
 """
 
-from arlib.config import Config, ConfigError, load_config
-
 __version__ = "0.1.0"
-
-__all__ = ["Config", "ConfigError", "load_config", "__version__"]

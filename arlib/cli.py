@@ -22,23 +22,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from arlib.config import ConfigError, defaults_yaml, load_config
-from arlib.findings import quote
-from arlib.safe_output import (
-    OutputFailed,
-    check_output_folder,
-    check_outputs_apart,
-    describe_os_error,
-    staged_output,
-    write_csv,
-)
-
 EXIT_OK, EXIT_DATA = 0, 2
 SCHEMA_FILE = "docs/params.schema.json"
 
 
 def _print_findings(findings, limit: int | None = None) -> tuple[int, int]:
     import polars as pl
+
+    from arlib.findings import quote
 
     errors = findings.filter(pl.col("severity") == "error").height
     warnings = findings.height - errors
@@ -57,6 +48,7 @@ def _print_findings(findings, limit: int | None = None) -> tuple[int, int]:
 
 
 def cmd_validate(args) -> int:
+    from arlib.config import load_config
     from arlib.load import load_period, provenance_frame
 
     config = load_config(args.params)
@@ -72,6 +64,7 @@ def cmd_validate(args) -> int:
 
 def cmd_reconcile(args) -> int:
     from arlib import findings as fnd
+    from arlib.config import load_config
     from arlib.notebook import exceptions_line, receipts_line
     from arlib.pipeline import (
         exceptions_stage,
@@ -80,6 +73,7 @@ def cmd_reconcile(args) -> int:
         match_summary,
         write_reconcile_outputs,
     )
+    from arlib.safe_output import check_output_folder, check_outputs_apart, staged_output, write_csv
 
     config = load_config(args.params)
     out = Path(args.out)
@@ -136,6 +130,7 @@ def cmd_close(args) -> int:
 
 def cmd_demo(args) -> int:
     from arlib.close import CloseFailed, close_summary, published_close, run_close
+    from arlib.config import load_config
 
     root = Path(args.root).resolve()
     for period in ("2026-09", "2026-10"):
@@ -159,6 +154,8 @@ def cmd_demo(args) -> int:
 def cmd_signoff(args) -> int:
     import datetime as dt
 
+    from arlib.config import load_config
+    from arlib.findings import quote
     from arlib.signoff import SignOffError, sign
 
     params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
@@ -228,6 +225,8 @@ def cmd_templates(args) -> int:
 
 
 def cmd_defaults(args) -> int:
+    from arlib.config import defaults_yaml
+
     print(defaults_yaml(), end="")
     return EXIT_OK
 
@@ -329,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("close", "signoff") and not (args.period or args.params):
         print(f"arlib {args.command}: give --period YYYY-MM or --params FILE", file=sys.stderr)
         return EXIT_DATA
+    # after parsing, so that --help and a usage error import no stage
+    from arlib.config import ConfigError
+    from arlib.safe_output import OutputFailed, describe_os_error
+
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -18,12 +18,12 @@ dunning history travels with the open items (:func:`plan_letters`).
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-import jinja2
 import polars as pl
 from pydantic import Field
 
@@ -169,8 +169,7 @@ _TEXT = {
     },
 }
 
-_PAGE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
-    """<!DOCTYPE html>
+_PAGE_HTML = """<!DOCTYPE html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
 <title>{{ t.statement if kind == 'statement' else t.letter }} {{ c.customer_id }}</title>
 <style>
@@ -233,7 +232,17 @@ p.letter { white-space: pre-line; }
 {% endif %}
 </body></html>
 """
-)
+
+
+@functools.cache
+def _page():
+    """The statement and letter page, compiled on first use: importing the params types
+    (:class:`StatementConfig`) then does not import jinja2."""
+    import jinja2
+
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+        _PAGE_HTML
+    )
 
 
 def _language(declared: str | None, name: str | None) -> str:
@@ -388,13 +397,13 @@ def write_statements(result, out: Path) -> list[Path]:
             "reply_days": config.reply_days,
         }
         path = folder / f"{stem}.html"
-        path.write_text(_PAGE.render(kind="statement", **page), encoding="utf-8")
+        path.write_text(_page().render(kind="statement", **page), encoding="utf-8")
         written.append(path)
         letter = None
         if c["level"]:
             letters.mkdir(parents=True, exist_ok=True)
             letter = letters / f"{stem}.html"
-            letter.write_text(_PAGE.render(kind="letter", **page), encoding="utf-8")
+            letter.write_text(_page().render(kind="letter", **page), encoding="utf-8")
             written.append(letter)
         for row in c["totals_raw"]:
             index_rows.append(

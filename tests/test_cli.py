@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 import yaml
 
-from arlib.cli import defaults_yaml, main
+from arlib.cli import main
+from arlib.config import defaults_yaml
 from tests.conftest import ROOT, write
 
 SAMPLE_PARAMS = ROOT / "params" / "2026-09.yaml"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import arlib.cli
+import arlib.config
 from arlib.config import (
     SECTIONS,
     Config,
@@ -257,7 +257,7 @@ def test_opening_provision_must_fit_the_base_currency():
 
 
 def test_defaults_cover_every_key_with_its_description():
-    defaults = yaml.safe_load(arlib.cli.defaults_yaml())
+    defaults = yaml.safe_load(arlib.config.defaults_yaml())
     optional = [k for k, f in Params.model_fields.items() if not f.is_required()]
     assert set(defaults) == {*optional, "inputs.<name>", "connections.<name>"} - {
         "params_file",
@@ -270,13 +270,13 @@ def test_defaults_cover_every_key_with_its_description():
             assert field.description, (name, field)
     assert defaults["matching"]["date_window_days"] == 180
     assert defaults["matching"]["rounding_tolerance"] == "0.05"  # exact, as text
-    text = arlib.cli.defaults_yaml()
+    text = arlib.config.defaults_yaml()
     assert "  # without a reference, a near amount (exact_amount.tolerance / .fx) or an" in text
 
 
 def test_documented_defaults_do_not_drift():
     documented = (ROOT / "docs" / "params-defaults.yaml").read_text(encoding="utf-8")
-    assert documented == arlib.cli.defaults_yaml(), (
+    assert documented == arlib.config.defaults_yaml(), (
         "docs/params-defaults.yaml is stale: regenerate it with "
         "`arlib defaults > docs/params-defaults.yaml`"
     )

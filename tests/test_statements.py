@@ -13,7 +13,7 @@ import pytest
 
 from arlib import pipeline
 from arlib.config import ConfigError, load_config
-from arlib.statements import _PAGE, _TEXT, _file_stem, _language, _severity, write_statements
+from arlib.statements import _TEXT, _file_stem, _language, _page, _severity, write_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params" / "2026-09.yaml"
@@ -140,7 +140,7 @@ def test_names_are_escaped():
         "disputed_count": 1,
         "disputed_text": "<i>CNY</i> 2.00",
     }
-    page = _PAGE.render(
+    page = _page().render(
         kind="letter",
         c=view,
         t=_TEXT["en"],
