@@ -109,9 +109,14 @@ def payment_history(
     ``days_late`` = payment (receipt value) date − invoice due date; negative when early.
     ``period`` defaults to the payment date's month (``YYYY-MM``).
     """
-    cash = allocations.filter(pl.col("kind") == "cash") if "kind" in allocations else allocations
+    # only the columns the history keeps: the filter, joins and sort move every column they carry
+    used = ("receipt_id", "invoice_id", "customer_id", "applied_amount", "currency", "kind")
+    optional = ("customer_id", "kind")
+    cash = allocations.select(name for name in used if name in allocations or name not in optional)
+    cash = cash.filter(pl.col("kind") == "cash").drop("kind") if "kind" in cash else cash
     rec = receipts.select("receipt_id", pl.col("value_date").alias("payment_date"))
     inv = invoices.select("invoice_id", "due_date", pl.col("customer_id").alias("_inv_cust"))
+    rec, inv = _with_rank(rec, "receipt_id"), _with_rank(inv, "invoice_id")
     df = cash.join(rec, on="receipt_id", how="left").join(inv, on="invoice_id", how="left")
     cust = pl.col("customer_id") if "customer_id" in df.columns else pl.lit(None, pl.String)
     out = df.select(
@@ -128,10 +133,43 @@ def payment_history(
         pl.col("applied_amount").cast(MONEY),
         "currency",
         (pl.col("payment_date") - pl.col("due_date")).dt.total_days().alias("days_late"),
+        *_RANKS.values(),
     )
     # a given period is one value on every row: sorting by it too only takes longer
     keys = ["customer_id", "invoice_id", "receipt_id"]
-    return out.cast(HISTORY_SCHEMA).sort(keys if period else ["period", *keys])
+    return _sort_by_ranks(out.cast(HISTORY_SCHEMA), keys if period else ["period", *keys])
+
+
+# the rank columns the lookups bring along (see _with_rank), by the key they rank
+_RANKS = {"receipt_id": "_receipt_id_rank", "invoice_id": "_invoice_id_rank"}
+
+
+def _with_rank(lookup: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``lookup`` with the dense rank of ``key``, read off its row order in one pass when it
+    is already sorted by it (receipts and invoices are): the history is then sorted by
+    integers, not by a million strings."""
+    ids = pl.col(key)
+    rank = ids.rle_id() if lookup[key].is_sorted() else ids.rank("dense")
+    return lookup.with_columns(rank.cast(pl.Int64).alias(_RANKS[key]))
+
+
+def _dense_rank(frame: pl.DataFrame, key: str) -> pl.Expr:
+    """The dense rank of ``key`` in ``frame`` (null stays null, so it sorts first, as the
+    string does): a rank a lookup brought when it found every id, else the few distinct
+    values (customers, periods) sorted and mapped back."""
+    rank = _RANKS.get(key)
+    if rank in frame.columns and frame[rank].null_count() == frame[key].null_count():
+        return pl.col(rank)
+    values = frame.get_column(key).drop_nulls().unique().sort()
+    return pl.col(key).replace_strict(values, pl.int_range(values.len(), eager=True), default=None)
+
+
+def _sort_by_ranks(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``frame.sort(keys)`` over string keys, sorted by their integer ranks instead."""
+    ranks = [_dense_rank(frame, key).alias(f"_sort_{key}") for key in keys]
+    by = [f"_sort_{key}" for key in keys]
+    dropped = [*by, *(name for name in _RANKS.values() if name in frame.columns)]
+    return frame.with_columns(ranks).sort(by).drop(dropped)
 
 
 def _merge_history(history: pl.DataFrame | None, current: pl.DataFrame) -> pl.DataFrame:

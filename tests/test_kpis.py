@@ -243,3 +243,41 @@ def test_days_late_trend_negative_zero_average_as_decimal_writes_it():
     t = days_late_trend(h)
     assert t["series"].to_list() == ["2026-10: -0.00"]
     assert t["latest_days_late"].to_list() == [D("0.00")]
+
+
+def test_history_is_sorted_by_customer_invoice_receipt_whatever_the_lookups_hold():
+    allocations = pl.DataFrame(
+        {
+            "receipt_id": ["R2", "R1", "R1", "R2", "R0", "R1"],
+            "invoice_id": ["I1", "I1", "O1", "X9", "I2", "I2"],  # X9: not an invoice
+            "customer_id": ["C1", "C1", "C2", "C1", None, None],  # None: the invoice's
+            "applied_amount": [D("1.00")] * 6,
+            "currency": ["CNY"] * 6,
+            "kind": ["cash"] * 6,
+        },
+        schema_overrides={"applied_amount": MONEY},
+    )
+    receipts = pl.DataFrame(  # R0 is not a receipt: no payment date, so no period
+        {"receipt_id": ["R2", "R1"], "value_date": [d(11, 2), d(10, 5)]},
+    )
+    for invoices in (INVOICES, INVOICES.reverse(), INVOICES.sort("invoice_id")):
+        for lookups in (receipts, receipts.sort("receipt_id")):
+            h = payment_history(allocations, lookups, invoices, "2026-10")
+            assert h.select("customer_id", "invoice_id", "receipt_id").rows() == [
+                ("C1", "I1", "R1"),
+                ("C1", "I1", "R2"),
+                ("C1", "I2", "R0"),
+                ("C1", "I2", "R1"),
+                ("C1", "X9", "R2"),
+                ("C2", "O1", "R1"),
+            ]
+            by_month = payment_history(allocations, lookups, invoices)
+            assert by_month.select("period", "receipt_id").rows() == [
+                (None, "R0"),
+                ("2026-10", "R1"),
+                ("2026-10", "R1"),
+                ("2026-10", "R1"),
+                ("2026-11", "R2"),
+                ("2026-11", "R2"),
+            ]
+            assert by_month["invoice_id"].to_list() == ["I2", "I1", "I2", "O1", "I1", "X9"]
