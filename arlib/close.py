@@ -176,6 +176,21 @@ def execute_notebook(
     finally:
         if own:
             kernel.close()
+    _relative_paths(Path(target))
+
+
+def _relative_paths(target: Path) -> None:
+    """Papermill records the absolute paths it read and wrote (a build folder that is gone
+    once the close is published): keep only the notebooks' names, so an executed notebook
+    says nothing about the machine it ran on."""
+    import nbformat
+
+    book = nbformat.read(target, as_version=4)
+    record = book.metadata.get("papermill", {})
+    record.update(
+        {key: Path(record[key]).name for key in ("input_path", "output_path") if record.get(key)}
+    )
+    nbformat.write(book, target)
 
 
 IRI_GRAMMAR = "rfc3987_syntax"

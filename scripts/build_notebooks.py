@@ -105,7 +105,7 @@ nb.show(provenance)"""
     code(
         """display(Markdown(nb.database_prose(period)))
 if nb.database_inputs(period).height:
-    nb.show(nb.database_inputs(period))"""
+    display(nb.show(nb.database_inputs(period)))"""
     ),
     md("## Bank statement controls"),
     code("nb.statement_controls(period)"),

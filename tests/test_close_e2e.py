@@ -441,6 +441,8 @@ def test_published_notebook_reruns_where_it_lies(project, notebook, tmp_path):
     book = nbformat.read(published, as_version=4)
     injected = next(c for c in book.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert str(project) not in injected.source and "building-" not in injected.source
+    text = published.read_text(encoding="utf-8")
+    assert str(project) not in text and "building-" not in text
     rerun = tmp_path / notebook
     execute_notebook(published, rerun, parameters=None, cwd=published.parent)
     assert read_recorded(rerun) == read_recorded(published)
