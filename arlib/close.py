@@ -150,8 +150,9 @@ def execute_notebook(
     it; the caller shuts it down), or on a kernel of its own, shut down afterwards:
     papermill leaves a kernel it did not start running.
 
-    The notebook is written once, when it has run (or failed: papermill then writes it
-    with its error banner), not after every cell, which cost seconds per close."""
+    Papermill writes the notebook once, when it has run (or failed: then with its error
+    banner), not after every cell, which cost seconds per close; a notebook that ran is
+    then rewritten once more with its recorded paths made relative (:func:`_relative_paths`)."""
     _defer_iri_grammar()
     import papermill as pm
 
