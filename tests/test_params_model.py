@@ -355,3 +355,14 @@ def test_a_symlink_loop_is_a_named_problem(tmp_path):
         assert any(p.startswith("inputs.customers: cannot use the path") for p in problems_of(raw))
     finally:
         loop.unlink()
+
+
+def test_a_discount_rate_is_refused_when_it_cannot_be_compared_exactly():
+    """The exceptions compare discount rates as integers of 12 decimals: a rate with more
+    is a params error naming it, not a failure in the middle of a close."""
+    raw = sample_raw()
+    raw["exceptions"] = {"discount_rates": ["0.0200000000000001"]}
+    problems = problems_of(raw)
+    assert any("discount_rates" in p and "more than 12 decimals" in p for p in problems), problems
+    raw["exceptions"] = {"discount_rates": ["0.020000000001"]}  # 12 decimals: compared exactly
+    assert from_mapping(raw, root=ROOT).exceptions.discount_rates == (D("0.020000000001"),)

@@ -7,7 +7,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from arlib.findings import quote
@@ -22,6 +22,7 @@ from arlib.paramtypes import (
     check_places,
     choice,
     problem,
+    shown,
 )
 from arlib.schema import MONEY, columns
 
@@ -94,6 +95,22 @@ TOLERANCE_KINDS = ("bank_charge", "discount", "fx_difference", "rounding", "writ
 
 Tolerance = Annotated[Exact, Range(ge=0)]
 TaxRate = Annotated[Exact, Range(ge=0, lt=1)]
+
+#: discount rates are compared as exact integers, rate × 10 ** RATE_DECIMALS
+RATE_DECIMALS = 12
+
+
+def _compared_exactly(rate: Decimal) -> Decimal:
+    """A discount rate the checks can compare exactly, refused in the params, not later."""
+    if rate != rate.quantize(Decimal(1).scaleb(-RATE_DECIMALS)):
+        raise problem(
+            f"{shown(rate)} has more than {RATE_DECIMALS} decimals "
+            "(discount rates are compared exactly to that many)"
+        )
+    return rate
+
+
+DiscountRate = Annotated[TaxRate, AfterValidator(_compared_exactly)]
 ExceptionType = choice(tuple(CLASS_OF), "exception type")
 LateUnit = choice(("invoices", "periods"), "unit")
 
@@ -120,7 +137,7 @@ class ExceptionConfig(Section):
         description="VAT rates (fractions) for paid-net-of-tax checks",
     )
     tax_tolerance: Tolerance = Field(Decimal("0.02"), description="how close net-of-tax must be")
-    discount_rates: tuple[TaxRate, ...] = Field(
+    discount_rates: tuple[DiscountRate, ...] = Field(
         (Decimal("0.01"), Decimal("0.02"), Decimal("0.03")),
         description="early-payment discounts (fractions) recognised even when not in the "
         "customer's terms",

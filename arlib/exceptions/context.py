@@ -9,7 +9,7 @@ from decimal import ROUND_FLOOR, Decimal
 import polars as pl
 
 from arlib.exceptions.candidates import candidate_hits, truthy
-from arlib.exceptions.config import TOLERANCE_KINDS
+from arlib.exceptions.config import RATE_DECIMALS, TOLERANCE_KINDS
 from arlib.kpis import HISTORY_SCHEMA
 from arlib.money import cents_expr, fmt_money_expr, money_expr, to_cents
 from arlib.schema import MONEY
@@ -159,8 +159,9 @@ def _last_of_each(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     return frame.unique(key, keep="last", maintain_order=True)
 
 
-# discount rates as integers: rate × RATE_SCALE (terms are read to at most 12 decimals)
-RATE_SCALE = 10**12
+# discount rates as integers: rate × RATE_SCALE (terms are read to at most four decimals,
+# the params' rates to RATE_DECIMALS)
+RATE_SCALE = 10**RATE_DECIMALS
 
 
 def scaled_rate(rate: Decimal) -> int:
