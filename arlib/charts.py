@@ -189,6 +189,7 @@ _NOT_BUCKETS = {
     "customer_id",
     "total_outstanding",
     "unapplied_cash",
+    "unapplied_credit_notes",
     "credit_balance",
     "net_balance",
     "invalid_date",

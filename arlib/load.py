@@ -1278,6 +1278,9 @@ def load_period(config: Config) -> Period:
     frames["receipts"] = frames["receipts"].with_columns(
         pl.lit("period").alias("origin"), pl.lit(config.period).alias("origin_period")
     )
+    frames["credit_notes"] = frames["credit_notes"].with_columns(
+        pl.lit("period").alias("origin"), pl.lit(config.period).alias("origin_period")
+    )
     frames["opening_exceptions"] = pl.DataFrame()
     recorded, recorded_in = None, None  # the previous close's provision, and its file
     frames["dunning"] = pl.DataFrame(schema=carry.DUNNING_SCHEMA)
@@ -1305,6 +1308,13 @@ def load_period(config: Config) -> Period:
         )
         frames["receipts"] = pl.concat(
             [items["receipts"].with_columns(pl.lit("opening").alias("origin")), frames["receipts"]],
+            how="diagonal_relaxed",
+        )
+        frames["credit_notes"] = pl.concat(
+            [
+                items["credit_notes"].with_columns(pl.lit("opening").alias("origin")),
+                frames["credit_notes"],
+            ],
             how="diagonal_relaxed",
         )
         frames["opening_exceptions"] = items["exceptions"]

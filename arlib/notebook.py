@@ -433,6 +433,42 @@ def cash_bridge_prose(bridge: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def credit_note_bridge_prose(bridge: pl.DataFrame, unapplied: pl.DataFrame, base: str) -> str:
+    """One line per currency from :func:`arlib.pipeline.credit_note_bridge`, and what is
+    left unapplied (base currency), where it is listed and what happens to it."""
+    from arlib.pipeline import CREDIT_NOTE_BRIDGE_LINES
+
+    if bridge.height == 0:
+        return "No credit notes this period and none carried in."
+    keys = {label: key for key, label in CREDIT_NOTE_BRIDGE_LINES}
+    lines = []
+    for (currency,), part in bridge.group_by("currency", maintain_order=True):
+        amount = {keys[line]: a for line, a in part.select("line", "amount").rows()}
+        v = {k: money(a, currency) for k, a in amount.items()}
+        verdict = (
+            "ties"
+            if amount["difference"] == 0
+            else f"**does not tie: difference {v['difference']}: investigate**"
+        )
+        lines.append(
+            f"- {currency}: {v['issued']} issued this period + {v['carried_in']} carried in − "
+            f"{v['left_unapplied']} left unapplied − {v['taken_out']} taken out of AR by "
+            f"decisions (refunded, reversed) = {v['applied']} netted against invoices, "
+            f"against {v['rollforward']} credit notes applied in the roll-forward: {verdict}."
+        )
+    if unapplied.height:
+        total = money(unapplied["unapplied_base"].sum(), base)
+        lines.append(
+            f"\n{unapplied.height:,} credit notes are not (fully) netted against an invoice: "
+            f"{total} ({base} at the as-of rates) left. The AR account was credited with "
+            "them when they were issued, so the GL tie-out takes them off net AR. Each is an "
+            "open `unapplied_credit_note` exception, carried to the next close, which nets it "
+            "when the customer's payment or invoice allows; listed in "
+            "workpaper AR-11.1 and `unapplied_credit_notes.csv`."
+        )
+    return "\n".join(lines)
+
+
 def record_match(summary: dict) -> None:
     record(
         "match",
