@@ -56,7 +56,8 @@ def cmd_validate(args) -> int:
     print(f"Inputs for {config.period} ({config.source}):")
     for row in provenance_frame(period.provenance).iter_rows(named=True):
         total = f"{row['currency']} {row['control_total']}" if row["currency"] else ""
-        print(f"  {row['input']:13} {row['file']}  rows={row['rows']}  {total}")
+        rows = "" if row["rows"] is None else f"rows={row['rows']}"
+        print(f"  {row['input']:13} {row['file']}  {rows}  {total}".rstrip())
     errors, warnings = _print_findings(period.findings)
     print(f"{errors} error(s), {warnings} warning(s)")
     return EXIT_DATA if errors else EXIT_OK

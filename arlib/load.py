@@ -1417,25 +1417,31 @@ def opening_unchanged(path: Path, shown: str) -> list[fnd.Finding]:
 
 def provenance_frame(provenance: list[dict]) -> pl.DataFrame:
     """Provenance as a table: one row per input and currency with its control total, as
-    money (the manifest keeps it as an exact string) so that it can be added and compared."""
+    money (the manifest keeps it as an exact string) so that it can be added and compared.
+    An input's rows, format and SHA-256 are on its first line only (a column of row counts
+    adds up to the rows read); a database input names its connection and query."""
+    database = any(item.get("query") for item in provenance)
     rows = []
     for item in provenance:
         totals = item.get("control_totals") or {"": None}
-        for currency, total in totals.items():
-            rows.append(
-                {
-                    "input": item["input"],
-                    "file": item["file"],
-                    "format": item.get("format"),
-                    "encoding": item.get("encoding"),
-                    "rows": item.get("rows"),
-                    "currency": currency or None,
-                    "control_total": None if total is None else Decimal(total),
-                    "sha256": item["sha256"],
-                }
-            )
+        for n, (currency, total) in enumerate(totals.items()):
+            first = n == 0
+            row = {
+                "input": item["input"],
+                "file": item["file"],
+                "format": item.get("format") if first else None,
+                "encoding": item.get("encoding") if first else None,
+                "rows": item.get("rows") if first else None,
+                "currency": currency or None,
+                "control_total": None if total is None else Decimal(total),
+                "sha256": item["sha256"] if first else None,
+            }
+            if database:
+                where = item.get("connection")
+                row["query"] = f"{where}: {item['query']}" if first and where else None
+            rows.append(row)
     return pl.DataFrame(
         rows,
-        schema_overrides={"rows": pl.Int64, "control_total": MONEY},
+        schema_overrides={"rows": pl.Int64, "control_total": MONEY, "sha256": pl.String},
         infer_schema_length=None,
     )

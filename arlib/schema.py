@@ -150,6 +150,7 @@ COLUMN_WORDS: dict[str, str] = {
     "period_start": "Period start",
     "provision": "Provision (base)",
     "rank": "Rank",
+    "query": "Connection: query",
     "reason": "Reason",
     "receipt_amount": "Receipt amount",
     "receipt_currency": "Receipt currency",

@@ -185,9 +185,9 @@ def duplicate_bank_lines(receipts: pl.DataFrame) -> pl.DataFrame:
         pl.col("receipt_id").alias("value"),
         pl.lit("duplicate_bank_line").alias("rule"),
         pl.format(
-            "same date, amount, payer and memo as row {} ({}); kept and flagged",
-            pl.col("_first_row"),
+            "same date, amount, payer and memo as receipt {} (row {}); kept and flagged",
             pl.col("_first_id"),
+            pl.col("_first_row"),
         ).alias("message"),
     )
 
