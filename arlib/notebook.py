@@ -240,7 +240,8 @@ def database_prose(period) -> str:
             f"{int(p.get('rows') or 0):,} rows read; parameters {bound}.\n\n"
             f"```sql\n{p['query'].strip()}\n```"
         )
-    return f"{len(read)} input(s) read from a database, each in a read-only transaction.\n\n" + (
+    inputs = "1 input" if len(read) == 1 else f"{len(read)} inputs"
+    return f"{inputs} read from a database, each in a read-only transaction.\n\n" + (
         "\n\n".join(parts)
     )
 
@@ -972,7 +973,7 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     workbook), no dtype row, no index.
 
     ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
-    hold everything).
+    hold everything); an empty frame is the word "None", not a bare header.
     """
     from IPython.display import HTML
 
@@ -985,6 +986,8 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
         "number": lambda v: f"{v:,.3f}",
         "integer": lambda v: f"{v:,}",
     }
+    if frame.height == 0:  # a header over nothing reads as a table that failed to fill
+        return HTML(f"<p><em>None{f' ({caption})' if caption else ''}.</em></p>")
     shown = frame if rows is None else frame.head(rows)
     columns = {}
     for name, dtype in shown.schema.items():
@@ -1038,9 +1041,22 @@ def customer_explorer(result):
     return widgets.VBox([picker, out])
 
 
+#: on screen a table wider than the page scrolls sideways inside its box; on paper every
+#: cell may wrap and the type is smaller, so no column is cut off at the page edge
+_TABLE_CSS = (
+    "<style>.arlib-scroll{overflow-x:auto;max-width:100%}"
+    "@media print{.arlib-scroll{overflow:visible}"
+    "table.arlib{font-size:7.5pt;width:100%}"
+    "table.arlib th,table.arlib td{white-space:normal!important;min-width:0!important;"
+    "overflow-wrap:anywhere}}</style>"
+)
+
+
 def _html_table(columns: dict[str, list[str]], numeric: set[str]) -> str:
     """A plain HTML table: numbers right-aligned, short text kept on one line, long text
-    (reasons, evidence) given room to wrap instead of squeezing every column."""
+    (reasons, evidence) given room to wrap instead of squeezing every column; headers
+    wrap, a long unbroken value (a SHA-256) breaks anywhere, and a table wider than the
+    page scrolls on screen and wraps on paper (:data:`_TABLE_CSS`)."""
     from html import escape
 
     def style(name: str, values: list[str]) -> str:
@@ -1048,18 +1064,22 @@ def _html_table(columns: dict[str, list[str]], numeric: set[str]) -> str:
         if name in numeric:
             return "text-align:right;white-space:nowrap"
         if longest > 40:
-            return "text-align:left;min-width:28em"
+            return "text-align:left;min-width:28em;overflow-wrap:anywhere"
         return "text-align:left;white-space:nowrap"
 
     styles = {name: style(name, values) for name, values in columns.items()}
-    head = "".join(f'<th style="{styles[n]}">{escape(n)}</th>' for n in columns)
+    align = {n: "right" if n in numeric else "left" for n in columns}
+    head = "".join(
+        f'<th style="text-align:{align[n]};vertical-align:bottom">{escape(n)}</th>' for n in columns
+    )
     rows = []
     height = len(next(iter(columns.values()), []))
     for i in range(height):
         cells = "".join(f'<td style="{styles[n]}">{escape(v[i])}</td>' for n, v in columns.items())
         rows.append(f"<tr>{cells}</tr>")
     return (
-        f'<table class="arlib"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'{_TABLE_CSS}<div class="arlib-scroll"><table class="arlib"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

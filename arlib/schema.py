@@ -116,6 +116,7 @@ COLUMN_WORDS: dict[str, str] = {
     "key": "Key",
     "kind": "Kind",
     "kpi": "KPI",
+    "kpi_name": "Measure",
     "late_payments": "Late payments",
     "line": "Line",
     "lines": "Lines",
