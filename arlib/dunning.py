@@ -214,7 +214,8 @@ LOG_COLUMNS = (
 
 
 def read_contact_log(path: Path) -> pl.DataFrame:
-    """The contact log as text columns (empty when there is none)."""
+    """The contact log as text columns (empty when there is none; see
+    :func:`check_contact_log` for one a person may have edited)."""
     if not path.is_file():
         return pl.DataFrame(schema={c: pl.String for c in LOG_COLUMNS})
     log = pl.read_csv(path, infer_schema=False)
@@ -222,6 +223,35 @@ def read_contact_log(path: Path) -> pl.DataFrame:
         if c not in log.columns:
             log = log.with_columns(pl.lit(None, pl.String).alias(c))
     return log.select(LOG_COLUMNS).with_columns(pl.col("result").str.strip_chars("'"))
+
+
+def check_contact_log(path: Path, shown: str) -> tuple[pl.DataFrame, list]:
+    """The contact log and findings: one that cannot be read counts nothing (an error:
+    the levels would be too low), a row whose result is none of :data:`STATUSES` counts
+    nothing (a warning naming the row)."""
+    from arlib import findings as fnd
+
+    try:
+        log = read_contact_log(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is a finding
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        problem = f"the contact log cannot be read, so no notice counts as sent: {first}"
+        empty = pl.DataFrame(schema={c: pl.String for c in LOG_COLUMNS})
+        return empty, [fnd.error(shown, None, None, None, "unreadable", fnd.excerpt(problem))]
+    known = pl.col("result").is_in(STATUSES[1:]).fill_null(False)
+    odd = log.with_row_index("_row", offset=2).filter(~known)
+    problems = [
+        fnd.warning(
+            shown,
+            row,
+            "result",
+            value,
+            "bad_value",
+            "not a result of a message (sent, failed, confirmed): counted as nothing",
+        )
+        for row, value in odd.select("_row", "result").head(50).iter_rows()
+    ]
+    return log, problems
 
 
 def message_results(log: pl.DataFrame) -> pl.DataFrame:

@@ -1310,9 +1310,9 @@ def load_period(config: Config) -> Period:
         )
         frames["opening_exceptions"] = items["exceptions"]
         log_file = Path(opening.path).parent / "outbox" / dunning.CONTACT_LOG
-        frames["notices"] = dunning.with_contact_log(
-            items["notices"], dunning.read_contact_log(log_file)
-        )
+        log, problems = dunning.check_contact_log(log_file, display_path(log_file, config.root))
+        findings.append(fnd.to_frame(problems))
+        frames["notices"] = dunning.with_contact_log(items["notices"], log)
         findings.append(fnd.to_frame(dunning.legacy_findings(items["legacy_dunning"], shown)))
         frames["opening_rejections"] = items.get("rejections", frames["opening_rejections"])
         reviewed = Path(opening.path).parent / learning.LEARNED_ALIASES

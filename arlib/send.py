@@ -174,11 +174,9 @@ def send_outbox(config, *, channel: str = "email", dry_run: bool = False, by: st
     ready = mine.filter(pl.col("sendable") == "true")
     report = SendReport(unsendable=mine.height - ready.height)
     done = _done(folder)
-    todo = []
-    for m in ready.iter_rows(named=True):
-        (report.already if m["message_id"] in done else todo).append(m)
-    if report.already:
-        report.already = [m["message_id"] for m in report.already]
+    rows = list(ready.iter_rows(named=True))
+    report.already = [m["message_id"] for m in rows if m["message_id"] in done]
+    todo = [m for m in rows if m["message_id"] not in done]
     if dry_run or not todo:
         report.planned = [(m["message_id"], m["recipient"]) for m in todo]
         return report
@@ -193,10 +191,16 @@ def send_outbox(config, *, channel: str = "email", dry_run: bool = False, by: st
     try:
         for m in todo:
             mail = message_from_bytes((folder / m["file"]).read_bytes(), policy=policy.default)
-            shown = mail["From"].addresses[0].display_name if mail["From"] else ""
+            named = mail["From"].addresses[0].display_name if mail["From"] else ""
+            shown = named or config.statements.sender or config.entity or ""
             del mail["From"], mail["Date"]
             mail["From"] = Address(display_name=shown, addr_spec=smtp.from_address)
             mail["Date"] = formatdate(usegmt=True)
+            domain = smtp.from_address.rpartition("@")[2]
+            if mail["Message-ID"] and mail["Message-ID"].endswith("@arlib.invalid>"):
+                # written before from_address was set: the id of the sender's own domain
+                key = str(mail["Message-ID"]).removesuffix("@arlib.invalid>")
+                mail.replace_header("Message-ID", f"{key}@{domain}>")
             try:
                 ok, reply = _send_one(server, mail, smtp.from_address, m["recipient"])
             except smtplib.SMTPServerDisconnected as exc:

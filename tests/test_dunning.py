@@ -297,3 +297,62 @@ def test_the_contact_log_turns_prepared_notices_into_sent_ones():
         ),
         ("m9", "prepared", dt.date(2026, 9, 30), "2026-09: prepared"),  # nothing logged
     ]
+
+
+def test_open_items_of_an_earlier_version_are_read_and_their_letters_not_counted(tmp_path):
+    """Before notices, open items held one ``dunning`` row per customer (its last letter's
+    level) and no channel, recipient or level columns: such a file still opens, with a
+    warning, and its letters count as none (nothing recorded that they were sent)."""
+    write(tmp_path / "data" / "customers.csv", CUSTOMERS)
+    close(tmp_path, "2026-09")
+    path = tmp_path / "outputs" / "2026-09" / "open_items.parquet"
+    items = pl.read_parquet(path)
+    old = pl.concat(
+        [
+            items.filter(pl.col("item_type") != "notice"),
+            items.filter(pl.col("item_type") == "notice")
+            .unique("customer_id", keep="first")
+            .with_columns(
+                pl.lit("dunning").alias("item_type"),
+                pl.col("customer_id").alias("item_id"),
+                pl.lit("second").alias("status"),
+                pl.lit("2026-08: reminder | 2026-09: second").alias("history"),
+                pl.lit(None, pl.String).alias("invoice_id"),
+            ),
+        ]
+    ).drop("channel", "recipient", "dunning_level")
+    carry.write_open_items(old, path, period="2026-09")
+    result = close(tmp_path, "2026-10")
+    warned = result.period.findings.filter(pl.col("rule") == "unsent_letters")
+    assert warned["message"].to_list() == [
+        "3 customer(s) have letters of an earlier close that were never recorded as sent: "
+        "they are not counted, so their next letter is a reminder"
+    ]
+    assert levels(tmp_path, "2026-10") == {
+        "C001": "reminder",
+        "C002": "reminder",
+        "C003": None,
+        "C004": "reminder",
+    }
+    kept = pl.read_parquet(tmp_path / "outputs" / "2026-10" / "open_items.parquet")
+    assert "dunning" not in kept["item_type"].to_list()  # written as notices from now on
+
+
+def test_a_damaged_contact_log_counts_nothing_and_says_so(tmp_path):
+    write(tmp_path / "data" / "customers.csv", CUSTOMERS)
+    close(tmp_path, "2026-09")
+    write(
+        tmp_path / "outputs" / "2026-09" / "outbox" / "contact_log.csv",
+        "logged_at,message_id,result\n"
+        "2026-10-02T08:00:00+00:00,2026-09/C002/email,Sent\n"  # not a result arlib writes
+        "2026-10-02T08:00:00+00:00,2026-09/C004/email,sent\n",
+    )
+    result = close(tmp_path, "2026-10")
+    odd = result.period.findings.filter(pl.col("rule") == "bad_value")
+    assert odd.select("file", "row", "value").rows() == [
+        ("outputs/2026-09/outbox/contact_log.csv", 2, "Sent")
+    ]
+    # C004's notice counts, but its tier (C) caps it at a reminder; C002's 'Sent' does not
+    assert levels(tmp_path, "2026-10")["C002"] == "reminder"
+    kept = notices(tmp_path, "2026-10")
+    assert ("2026-09/C004/email", "INV6", "email", "ap@delta.example", "reminder", "sent") in kept

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from arlib import cli
+from arlib.config import load_config
 from arlib.send import SendFailed, confirm, send_outbox
 from tests.smtpserver import LocalSmtp, free_port
 from tests.test_outbox import close_into
@@ -53,6 +54,7 @@ def test_the_emails_arrive_with_attachments_and_a_rerun_sends_nothing_new(tmp_pa
     assert beta["From"].addresses[0].addr_spec == "ar@acme.example"
     assert beta["From"].addresses[0].display_name == "ACME-SH"
     assert beta["Date"] is not None and beta["Subject"] == "付款提醒 - ACME-SH"
+    assert beta["Message-ID"] == "<2026-09.C002.email@acme.example>"
     [attached] = list(beta.iter_attachments())
     statement = (folder.parent / "statements" / "C002.html").read_bytes()
     assert attached.get_filename() == "C002.html"
@@ -190,3 +192,65 @@ def test_only_email_is_sent(tmp_path, server):
     config, _ = project(tmp_path, server.params())
     with pytest.raises(SendFailed, match="sends e-mail only"):
         send_outbox(config, channel="sms")
+
+
+def test_a_reopened_close_keeps_its_contact_log_out_of_the_hashes(tmp_path, monkeypatch):
+    """What was sent stays sent when the period is closed again: the new version's outbox
+    has the log, and the manifest does not hash a file that grows after publishing."""
+    import json
+    import shutil
+
+    from arlib.close import run_close
+    from tests.conftest import ROOT, fake_notebooks
+
+    fake_notebooks(monkeypatch)
+    root = tmp_path / "project"
+    (root / "params").mkdir(parents=True)
+    shutil.copy2(ROOT / "params" / "2026-09.yaml", root / "params")
+    shutil.copytree(ROOT / "data" / "sample" / "2026-09", root / "data" / "sample" / "2026-09")
+    shutil.copy2(ROOT / "data" / "sample" / "customers.csv", root / "data" / "sample")
+    (root / "notebooks").symlink_to(ROOT / "notebooks", target_is_directory=True)
+    out = run_close(root / "params" / "2026-09.yaml", progress=False)
+    line = "2026-10-02T08:00:00+00:00,2026-09/C000001/email,C000001,email,a@b.example,sent,250,x\n"
+    logged = out / "outbox" / "contact_log.csv"
+    logged.write_text(",".join(LOG_HEADER) + "\n" + line, encoding="utf-8")
+    run_close(root / "params" / "2026-09.yaml", progress=False, reopen="late credit note")
+    assert logged.read_text(encoding="utf-8").endswith(line)
+    hashed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["output_sha256"]
+    assert "outbox/index.csv" in hashed and "outbox/contact_log.csv" not in hashed
+
+
+LOG_HEADER = (
+    "logged_at",
+    "message_id",
+    "customer_id",
+    "channel",
+    "recipient",
+    "result",
+    "reply",
+    "by",
+)
+
+
+def test_a_sender_given_after_the_close_signs_the_message(tmp_path, server):
+    """The outbox was written before outbox.smtp.from_address was set: no From, and a
+    Message-ID of no domain; sending sets both from the params as they are now."""
+    import yaml
+
+    smtp = {k: v for k, v in server.params().items() if k != "from_address"}
+    config, folder = project(tmp_path, smtp)
+    assert parse_eml(folder / "C002.eml")["From"] is None
+    params = yaml.safe_load(Path(config.source).read_text(encoding="utf-8"))
+    params["outbox"]["smtp"]["from_address"] = "ar@acme.example"
+    Path(config.source).write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    send_outbox(load_config(config.source))
+    beta = server.mailbox.received[1][2]
+    assert beta["From"].addresses[0].addr_spec == "ar@acme.example"
+    assert beta["From"].addresses[0].display_name == "ACME-SH"  # the entity
+    assert beta["Message-ID"] == "<2026-09.C002.email@acme.example>"
+
+
+def parse_eml(path: Path):
+    from email import message_from_bytes, policy
+
+    return message_from_bytes(path.read_bytes(), policy=policy.default)
