@@ -2,8 +2,10 @@
 
 ``open_items.parquet`` holds, in one frame, the open invoices (with their open balance),
 unapplied cash and open exceptions/disputes of a close, each with the period it first
-appeared and a short history, and the collection letters sent to each customer (its
-dunning history: which letter, in which period). The next period's params point
+appeared and a short history, and the dunning notices about each open invoice (which
+notice, by which channel, to whom, and whether it was sent: :mod:`arlib.dunning`). Files
+of earlier versions held one ``dunning`` row per customer instead: they are still read,
+and not counted as notices sent (nothing recorded that they were). The next period's params point
 ``inputs.opening`` at it; :func:`read_open_items` turns it back into canonical invoices and
 receipts so that the matching engine sees old and new items alike.
 """
@@ -19,7 +21,7 @@ from arlib import findings as fnd
 from arlib.schema import DECISION_COLUMNS, MONEY, columns
 
 OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
-    # invoice | unapplied_cash | credit_note | exception | dunning | rejection
+    # invoice | unapplied_cash | credit_note | exception | notice | rejection
     "item_type": pl.String,
     "item_id": pl.String,
     "customer_id": pl.String,
@@ -46,6 +48,9 @@ OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
     "evidence": pl.String,
     "exception_key": pl.String,
     "owner": pl.String,
+    "channel": pl.String,
+    "recipient": pl.String,
+    "dunning_level": pl.String,
     "source_file": pl.String,
     "source_row": pl.Int64,
 }
@@ -71,7 +76,7 @@ def build_open_items(
     receipts: pl.DataFrame,
     exceptions: pl.DataFrame,
     period: str,
-    dunning: pl.DataFrame | None = None,
+    notices: pl.DataFrame | None = None,
     rejections: pl.DataFrame | None = None,
     credit_notes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
@@ -86,8 +91,8 @@ def build_open_items(
             (``cleared`` ones are tolerance write-offs the journal proposal deals with,
             ``resolved`` ones were closed by this close).
         period: the period being closed (becomes ``origin_period`` for new items).
-        dunning: the letters sent so far, by customer (:func:`dunning_history`): one
-            ``dunning`` item each, its ``status`` the last letter's level.
+        notices: the dunning notices about open invoices (:func:`arlib.dunning.notice_history`):
+            one ``notice`` item per notice and invoice.
         rejections: (receipt, invoice) pairs people rejected that still matter
             (:func:`arlib.learning.rejections_to_carry`): one ``rejection`` item each.
         credit_notes: matching output with ``unapplied``: each credit note with some left
@@ -164,19 +169,10 @@ def build_open_items(
                 )
             )
         )
-    if dunning is not None and dunning.height:
-        parts.append(
-            _fit(
-                dunning.select(
-                    pl.lit("dunning").alias("item_type"),
-                    pl.col("customer_id").alias("item_id"),
-                    "customer_id",
-                    pl.col("level").alias("status"),
-                    pl.col("last_period").alias("origin_period"),
-                    "history",
-                )
-            )
-        )
+    if notices is not None and notices.height:
+        from arlib.dunning import notice_items
+
+        parts.append(_fit(notice_items(notices)))
     if rejections is not None and rejections.height:
         parts.append(
             _fit(
@@ -251,7 +247,17 @@ KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
 # figure of the close, not an open item, so it travels as metadata, not as a row.
 PROVISION_KEY, BASE_CURRENCY_KEY = "arlib_provision", "arlib_base_currency"
 OPEN_ITEMS_KIND = "open_items"
-ITEM_TYPES = ("invoice", "unapplied_cash", "credit_note", "exception", "dunning", "rejection")
+#: ``dunning`` (one row per customer) is what files of earlier versions hold instead of
+#: ``notice`` rows: read, never written
+ITEM_TYPES = (
+    "invoice",
+    "unapplied_cash",
+    "credit_note",
+    "exception",
+    "notice",
+    "rejection",
+    "dunning",
+)
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
@@ -490,9 +496,10 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
     one) and
     ``exceptions`` (open exceptions with their key, first period, owner and history, as
     :func:`carry_exceptions` reads them; files written before exceptions had keys carry
-    them by the receipt and invoice they name), ``dunning`` (by customer: the last
-    letter's level and period, and every letter in its history) and ``rejections``
-    (remembered (receipt, invoice) rejections, :mod:`arlib.learning`).
+    them by the receipt and invoice they name), ``notices`` (the dunning notices about
+    open invoices, :func:`arlib.dunning.notices_of`), ``legacy_dunning`` (the per-customer
+    letter rows of files of earlier versions) and ``rejections`` (remembered (receipt,
+    invoice) rejections, :mod:`arlib.learning`).
     """
     inv = items.filter(pl.col("item_type") == "invoice")
     invoices = inv.select(
@@ -569,11 +576,10 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         pl.col("owner").fill_null(UNASSIGNED),
         "history",
     )
-    dunning = items.filter(pl.col("item_type") == "dunning").select(
-        "customer_id",
-        pl.col("status").alias("level"),
-        pl.col("origin_period").alias("last_period"),
-        "history",
+    from arlib.dunning import notices_of
+
+    legacy = items.filter(pl.col("item_type") == "dunning").select(
+        "customer_id", pl.col("status").alias("level"), "history"
     )
     rejections = items.filter(pl.col("item_type") == "rejection").select(
         "receipt_id",
@@ -587,7 +593,8 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "receipts": receipts,
         "credit_notes": credit_notes,
         "exceptions": exceptions,
-        "dunning": dunning,
+        "notices": notices_of(items),
+        "legacy_dunning": legacy,
         "rejections": rejections,
     }
 
@@ -939,37 +946,3 @@ def carried_disputes(
         pl.lit(shown).alias("source_file"),
         pl.lit(None, pl.Int64).alias("source_row"),
     ).cast(schema)
-
-
-DUNNING_SCHEMA = {
-    "customer_id": pl.String,
-    "level": pl.String,
-    "last_period": pl.String,
-    "history": pl.String,
-}
-
-
-def dunning_history(previous: pl.DataFrame, letters: pl.DataFrame, period: str) -> pl.DataFrame:
-    """The letters sent so far, by customer, after this close's ``letters`` (customer_id,
-    level): the next close words its letters by them (:func:`arlib.statements.plan_letters`).
-    A customer not written to this time keeps its history as it was."""
-    sent = letters.select(
-        "customer_id",
-        "level",
-        pl.lit(period).alias("last_period"),
-        pl.format("{}: {}", pl.lit(period), "level").alias("_event"),
-    )
-    before = previous.select(list(DUNNING_SCHEMA)).cast(DUNNING_SCHEMA)
-    joined = before.join(sent, on="customer_id", how="full", coalesce=True, suffix="_now")
-    return (
-        joined.select(
-            "customer_id",
-            pl.coalesce("level_now", "level").alias("level"),
-            pl.coalesce("last_period_now", "last_period").alias("last_period"),
-            pl.concat_str(["history", "_event"], separator=" | ", ignore_nulls=True).alias(
-                "history"
-            ),
-        )
-        .cast(DUNNING_SCHEMA)
-        .sort("customer_id")
-    )

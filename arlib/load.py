@@ -1176,7 +1176,8 @@ class Period:
     ``frames['invoices']`` and ``frames['receipts']`` include the previous close's open
     invoices and unapplied cash (``origin`` = ``opening``), so matching treats them alike;
     ``frames['opening_exceptions']`` carries open exceptions and disputes forward,
-    ``frames['dunning']`` the letters sent to each customer so far;
+    ``frames['notices']`` the dunning notices about open invoices so far (with what the
+    previous close's contact log says was sent: :func:`arlib.dunning.with_contact_log`);
     ``opening_provision`` is the ECL provision the period starts from, and why.
     """
 
@@ -1245,7 +1246,7 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
 
 def load_period(config: Config) -> Period:
     """Load and validate every input named in the params."""
-    from arlib import carry, database, learning, validate
+    from arlib import carry, database, dunning, learning, validate
     from arlib.schema import empty
 
     names = [
@@ -1283,7 +1284,7 @@ def load_period(config: Config) -> Period:
     )
     frames["opening_exceptions"] = pl.DataFrame()
     recorded, recorded_in = None, None  # the previous close's provision, and its file
-    frames["dunning"] = pl.DataFrame(schema=carry.DUNNING_SCHEMA)
+    frames["notices"] = pl.DataFrame(schema=dunning.NOTICE_SCHEMA)
     frames["opening_rejections"] = pl.DataFrame(schema=learning.REJECTION_SCHEMA)
     opening = config.inputs.get("opening")
     if opening is not None:
@@ -1318,7 +1319,11 @@ def load_period(config: Config) -> Period:
             how="diagonal_relaxed",
         )
         frames["opening_exceptions"] = items["exceptions"]
-        frames["dunning"] = items["dunning"]
+        log_file = Path(opening.path).parent / "outbox" / dunning.CONTACT_LOG
+        log, problems = dunning.check_contact_log(log_file, display_path(log_file, config.root))
+        findings.append(fnd.to_frame(problems))
+        frames["notices"] = dunning.with_contact_log(items["notices"], log)
+        findings.append(fnd.to_frame(dunning.legacy_findings(items["legacy_dunning"], shown)))
         frames["opening_rejections"] = items.get("rejections", frames["opening_rejections"])
         reviewed = Path(opening.path).parent / learning.LEARNED_ALIASES
         if reviewed.is_file() and "customers" in frames:

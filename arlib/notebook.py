@@ -892,7 +892,8 @@ def _amount_sum(column: str) -> pl.Expr:
 
 def statements_prose(closed) -> str:
     """What the close will write as customer statements and letters, in one paragraph."""
-    from arlib.statements import LEVELS, disputed_invoices, selected_customers
+    from arlib.dunning import LEVELS
+    from arlib.statements import disputed_invoices, selected_customers
 
     config = closed.config.statements
     ids = selected_customers(closed.review, closed.match, config)
@@ -907,7 +908,8 @@ def statements_prose(closed) -> str:
     by_level = ", ".join(f"{counts[k]:,} {words[k]}" for k in LEVELS if k in counts)
     written = (
         f" and {letters.height:,} a collection letter ({by_level}), worded one step past the "
-        "last letter each was sent and never past its overdue tier"
+        "notices its overdue invoices were sent (only those recorded as sent or confirmed "
+        "count) and never past its overdue tier"
         if letters.height
         else ""
     )
@@ -930,6 +932,44 @@ def statements_prose(closed) -> str:
     )
 
 
+def outbox_counts(messages: pl.DataFrame) -> pl.DataFrame:
+    """The outbox's messages per channel and kind: how many can go, and how many cannot."""
+    return (
+        messages.group_by("channel", "kind")
+        .agg(
+            pl.len().alias("messages"),
+            pl.col("sendable").sum().cast(pl.Int64).alias("sendable"),
+            (~pl.col("sendable")).sum().cast(pl.Int64).alias("not_sendable"),
+        )
+        .sort("channel", "kind")
+    )
+
+
+def outbox_prose(closed) -> str:
+    """What the close put in its outbox, and that nothing was sent."""
+    messages = closed.outbox
+    if messages.height == 0:
+        return "The outbox of this close is empty: no statements or letters are requested."
+    by = dict(messages.filter(pl.col("sendable")).group_by("channel").len().iter_rows())
+    words = {"email": "e-mails", "sms": "SMS", "phone": "phone calls for the collector"}
+    parts = ", ".join(f"{by[c]:,} {words[c]}" for c in ("email", "sms", "phone") if c in by)
+    blocked = messages.filter(~pl.col("sendable"))
+    reasons = dict(
+        blocked.with_columns(pl.col("reason").str.replace(r"^'.*' is not", "a value that is not"))
+        .group_by("reason")
+        .len()
+        .iter_rows()
+    )
+    held = "; ".join(f"{n:,} {r}" for r, n in sorted(reasons.items()))
+    return (
+        f"The outbox (`outbox/`, listed in `outbox/index.csv`) holds {parts or 'nothing to send'}"
+        + (f"; {blocked.height:,} messages cannot go ({held})" if blocked.height else "")
+        + ". Nothing is sent by the close: `arlib send` sends the e-mails and records each "
+        "result in `outbox/contact_log.csv`, and only notices recorded there as sent or "
+        "confirmed raise the next letter's level."
+    )
+
+
 def record_close(closed) -> None:
     record("rollforward", closed.rollforward.to_dicts())
     record("tie_out", closed.tie_out)
@@ -944,13 +984,24 @@ def record_close(closed) -> None:
         },
     )
     record("letters", dict(closed.letters.group_by("level").len().sort("level").iter_rows()))
+    record(
+        "outbox",
+        dict(
+            closed.outbox.filter(pl.col("sendable"))
+            .group_by("channel")
+            .len()
+            .sort("channel")
+            .iter_rows()
+        ),
+    )
 
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
     counts = exception_counts(closed.review.exceptions)
-    items = closed.open_items.filter(pl.col("item_type") != "dunning")
-    dunned = closed.open_items.height - items.height
+    notices = closed.open_items.filter(pl.col("item_type") == "notice")
+    items = closed.open_items.filter(pl.col("item_type") != "notice")
+    dunned = notices.get_column("invoice_id").n_unique()
     tie = closed.tie_out
     lines = [
         "- The roll-forward "
@@ -961,7 +1012,7 @@ def conclusions(closed) -> str:
         + ".",
         f"- {tie_out_sentence(tie)}",
         f"- {items.height:,} open items are carried to the next period (open_items.parquet)"
-        + (f", with the letters sent so far to {dunned:,} customers." if dunned else "."),
+        + (f", with the dunning notices about {dunned:,} of the invoices." if dunned else "."),
     ]
     return "\n".join(lines)
 

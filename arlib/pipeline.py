@@ -353,6 +353,7 @@ class CloseResult:
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
     letters: pl.DataFrame  # the collection letters this close writes, by customer
+    outbox: pl.DataFrame  # what the outbox holds, by customer and channel (arlib.outbox)
     learned_aliases: pl.DataFrame  # payer names people matched, for review (arlib.learning)
 
     @property
@@ -696,19 +697,26 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
     state_dir = {} if state_dir is None else state_dir
 
     def compute() -> CloseResult:
-        from arlib.statements import plan_letters
+        from arlib import dunning
+        from arlib.outbox import plan_messages
 
         period = load_stage(config, state_dir)
         result = match_stage(config, state_dir)
         review = review_stage(config, state_dir)
-        letters = plan_letters(config, review, result, period.frames)
+        letters = dunning.plan_letters(config, review, result, period.frames)
+        messages = plan_messages(config, review, result, letters, period.frames["customers"])
+        notices = dunning.notice_history(
+            period.frames["notices"],
+            dunning.prepared_notices(messages, config.as_of, config.period),
+            result.invoices,
+        )
         decisions = period.frames["decisions"]
         items = carry.build_open_items(
             result.invoices,
             result.receipts,
             review.exceptions,
             config.period,
-            dunning=carry.dunning_history(period.frames["dunning"], letters, config.period),
+            notices=notices,
             rejections=learning.rejections_to_carry(
                 decisions, result.receipts, result.invoices, config.period
             ),
@@ -727,6 +735,7 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             tie_out=tie_out(config, review),
             open_items=items,
             letters=letters,
+            outbox=messages,
             learned_aliases=learning.learned_aliases(
                 result.allocations,
                 result.receipts,
@@ -780,6 +789,7 @@ def write_reconcile_outputs(
 def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     """Every machine-readable output of a close plus the Excel workpapers."""
     from arlib.export import write_workpapers
+    from arlib.outbox import write_outbox
     from arlib.statements import write_statements
 
     written = write_reconcile_outputs(result.match, out, result.findings)
@@ -809,4 +819,5 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(history)
     written.append(write_workpapers(result, out / "workpapers.xlsx"))
     written.extend(write_statements(result, out))
+    written.extend(write_outbox(result, out))
     return written

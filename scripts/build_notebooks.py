@@ -317,6 +317,11 @@ nb.show(pipeline.tie_out_frame(closed.tie_out))"""
     code("nb.show(nb.open_items_summary(closed.open_items))"),
     md("## Customer statements and collection letters"),
     code("display(Markdown(nb.statements_prose(closed)))"),
+    md("## Outbox"),
+    code(
+        """display(Markdown(nb.outbox_prose(closed)))
+nb.show(nb.outbox_counts(closed.outbox))"""
+    ),
     code("nb.record_close(closed)"),
     md("## Conclusions"),
     code("display(Markdown(nb.conclusions(closed)))"),
