@@ -30,6 +30,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from arlib.money import fmt_money
 from arlib.schema import column_words, value_kind
+from arlib.sheetxml import as_text, wide_characters, write_rows
 
 EXCEL_MAX_ROWS = 1_048_576
 HEAD_ROW = 2  # zero-based: the title, a note line, then the header
@@ -102,7 +103,7 @@ class Sheet:
         frame: The rows.
         capped: Whether the row cap applies (detail sheets); summaries are never capped.
         full_detail: Where the complete rows are when the cap cuts them (e.g. matches.csv).
-        highlight: Column whose truthy value marks a row as overdue/attention (red fill).
+        highlight: Boolean column whose true value marks a row as overdue/attention (red fill).
         total_columns: Money columns to total at the bottom.
         total_by: The column naming each row's currency when the rows are in several:
             then there is one total row per currency (``Total CNY``, ``Total EUR``...),
@@ -414,32 +415,27 @@ def _write_sheet(book, layout: _Layout, layouts: dict[str, _Layout], fmt) -> Non
     )
     for col, text in enumerate(headers):
         ws.write_string(HEAD_ROW, col, text, _head_format(fmt))
-    highlight = columns.index(sheet.highlight) if sheet.highlight in columns else None
-    wrapped = [c for c, wrap in enumerate(wraps) if wrap]
-    link = fmt(font_color="blue", underline=1)
-    # each column's format, plain and overdue, made when first used (as the formats are
-    # numbered in the order they are made)
-    styles: dict[tuple[int, bool], Any] = {}
-    for i, values in enumerate(frame.head(limit).iter_rows()):
-        r = HEAD_ROW + 1 + i
-        lines = max((_lines(values[c], widths[c]) for c in wrapped), default=1)
-        if lines > 1:  # a wrapped cell gets the height it needs (no reader sizes rows)
-            ws.set_row(r, LINE_HEIGHT * lines)
-        marked = highlight is not None and bool(values[highlight])
-        for c, value in enumerate(values):
-            style = styles.get((c, marked))
-            if style is None:
-                style = styles[c, marked] = _cell_format(
-                    fmt, kinds[c], overdue=marked, wrap=wraps[c], centre=columns[c] == "tick"
-                )
-            _write_cell(ws, r, c, value, kinds[c], style)
-        ref = sheet.refs[i] if i < len(sheet.refs) else None
-        if ref is not None:
-            text, url = _ref_link(ref, layouts)
-            if url is None:
-                ws.write_string(r, len(columns), text)
-            else:
-                ws.write_url(r, len(columns), url, link, string=text)
+    data = frame.head(limit)
+    marked = data[sheet.highlight].cast(pl.Boolean) if sheet.highlight in columns else None
+    styles = [
+        tuple(
+            _cell_format(fmt, kind, overdue=overdue, wrap=wrap, centre=name == "tick")
+            for overdue in (False, True)
+        )
+        for name, kind, wrap in zip(columns, kinds, wraps, strict=True)
+    ]
+    wrapped = [(columns[c], widths[c]) for c, wrap in enumerate(wraps) if wrap]
+    write_rows(
+        ws,
+        data,
+        HEAD_ROW + 1,
+        kinds=kinds,
+        styles=styles,
+        marked=marked,
+        heights=_row_heights(data, wrapped),
+        extra=[None if r is None else _ref_link(r, layouts) for r in sheet.refs[:limit]],
+        extra_format=fmt(font_color="blue", underline=1),
+    )
     last = HEAD_ROW + limit
     if totals:
         bold, total = fmt(bold=True), fmt(num_format=TOTAL_FORMAT, bold=True, top=1)
@@ -468,6 +464,26 @@ def _display_width(text: str) -> int:
     if text.isascii():  # no wide character: one column each
         return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _row_heights(frame: pl.DataFrame, wrapped: list[tuple[str, int]]) -> pl.Series | None:
+    """Per row, the height in points its wrapped cells need (a reader does not size rows),
+    or None where one line is enough: :func:`_lines` over whole columns."""
+    if not wrapped:
+        return None
+    counts = []
+    for name, width in wrapped:
+        text = as_text(frame[name])
+        part = pl.element().str.len_chars()
+        if (wide := wide_characters(text)) is not None:
+            part = part + pl.element().str.count_matches(wide)
+        room = max(width - 1, 1)
+        lines = text.str.split("\n").list.eval(
+            (0.9 * part.cast(pl.Float64) / room).ceil().clip(lower_bound=1)
+        )
+        counts.append(pl.lit(lines.list.sum()).fill_null(1))
+    lines = pl.select(pl.max_horizontal(counts).cast(pl.Int64)).to_series()
+    return pl.select(pl.when(lines > 1).then(LINE_HEIGHT * lines)).to_series()
 
 
 def _lines(value, width: int) -> int:
@@ -513,22 +529,6 @@ def _print_setup(ws, title: str, repeat_row: int | None = None) -> None:
     if repeat_row is not None:
         ws.repeat_rows(repeat_row)
     ws.set_footer(f"&L{title.replace('&', '&&')}&RPage &P of &N")
-
-
-def _write_cell(ws, r, c, value, kind, style) -> None:
-    if value is None:
-        ws.write_blank(r, c, None, style)
-        return
-    if kind in ("money", "fraction", "rate"):
-        ws.write_number(r, c, float(value), style)
-    elif kind == "date":
-        ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), style)
-    elif kind in ("decimal", "integer", "number"):
-        ws.write_number(r, c, _plain(value), style)
-    elif kind == "bool":
-        ws.write_boolean(r, c, bool(value), style)
-    else:
-        ws.write_string(r, c, str(value), style)
 
 
 SIGNOFF_HEADER_ROW = 3  # zero-based: title, entity line, a blank row, then the table

@@ -281,3 +281,29 @@ def test_display_width_counts_wide_characters_twice():
     assert _display_width("C000269 short_payment") == 21
     assert _display_width("广州市旭日 (C000269)") == 10 + 10
     assert _display_width("ＡＢ1") == 5  # full-width letters take two columns
+
+
+def test_row_heights_fit_every_wrapped_cell():
+    """The heights written over whole columns are those :func:`_lines` gives cell by cell:
+    the most lines any wrapped cell of the row needs, Chinese text at two columns a
+    character, each line of a multi-line text counted apart; one line needs no height."""
+    from arlib.workpapers import LINE_HEIGHT, _lines, _row_heights
+
+    evidence = [
+        "short",
+        None,
+        "",
+        "word " * 30,
+        "上海浦东发展银行" * 6,
+        "one\n" * 4,
+        "a" * 67,
+        "a" * 68,
+        "中" * 33 + "\n" + "x" * 10,
+    ]
+    history = ["h " * 40, *[None] * 7, "h"]
+    frame = pl.DataFrame({"evidence": evidence, "history": history})
+    heights = _row_heights(frame, [("evidence", 62), ("history", 40)]).to_list()
+    expected = [max(_lines(e, 62), _lines(h, 40)) for e, h in zip(evidence, history, strict=True)]
+    assert heights == [LINE_HEIGHT * n if n > 1 else None for n in expected]
+    assert expected == [2, 1, 1, 3, 2, 5, 1, 2, 2]  # by hand: 0.9 × columns ÷ 61, rounded up
+    assert _row_heights(frame, []) is None
