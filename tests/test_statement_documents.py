@@ -267,6 +267,9 @@ def test_letter_pdf_in_the_customers_language(out):
     assert "上海甲乙贸易有限公司" in zh and "可能是贵司疏忽" in zh
     # INV3 is overdue and asked for; INV5, under dispute, is named apart
     assert "CNY 2,000.00" in zh and "另有1张争议中的发票（CNY 300.00）" in zh
+    page = (out / "letters" / "C001.html").read_text(encoding="utf-8")
+    bank = "收款账户：艾克美（上海）贸易有限公司, 招商银行上海分行, 1219 0000 0000 888。"
+    assert f'<p class="letter">{bank}</p>' in page  # a paragraph of its own
     en = "\n".join(pdf_pages(out / "letters" / "C002.pdf"))
     assert "Perhaps this has been overlooked" in en and "CNY 1,000.00" in en
 
@@ -359,3 +362,31 @@ def test_the_same_close_writes_the_same_bytes(tmp_path, project):
     for name in ("C001.pdf", "C001.xlsx", "C001.html", "index.csv"):
         a = (tmp_path / "a" / "statements" / name).read_bytes()
         assert a == (tmp_path / "b" / "statements" / name).read_bytes(), name
+
+
+def test_without_a_system_cjk_font_the_builtin_one_still_gives_chinese_text(
+    tmp_path, project, monkeypatch
+):
+    """A fresh machine without fonts: reportlab's STSong-Light (nothing to install beyond
+    PyPI); the text is Chinese in the PDF all the same, and the font is not embedded."""
+    from arlib.statements import pdf
+
+    def fonts(path: Path) -> set[str]:
+        pages = pypdf.PdfReader(path).pages
+        return {str(f["/BaseFont"]) for p in pages for f in p["/Resources"]["/Font"].values()}
+
+    if any(Path(f).is_file() for f in pdf.FONT_FILES):  # near miss: the system's, embedded
+        assert "/STSong-Light" not in fonts(project[0] / "outputs/2026-10/statements/C001.pdf")
+    monkeypatch.setattr(pdf, "FONT_FILES", ("/nonexistent/font.ttc",))
+    pdf.font.cache_clear()
+    pdf._styles.cache_clear()
+    try:
+        assert pdf.font() == "STSong-Light"
+        write_statements(project[1], tmp_path)
+    finally:
+        pdf.font.cache_clear()
+        pdf._styles.cache_clear()
+    reader = pypdf.PdfReader(tmp_path / "statements" / "C001.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "上海甲乙贸易有限公司" in text and "信息证明无误" in text and "3,100.00" in text
+    assert "/STSong-Light" in fonts(tmp_path / "statements" / "C001.pdf")

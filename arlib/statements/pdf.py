@@ -93,7 +93,10 @@ def _cell(text: str, width_mm: float) -> str:
     return "\n".join(lines)
 
 
-def _table(rows, widths, *, header: bool = True, numeric=(), bold_rows=()):
+def _table(rows, widths, *, header: bool = True, numeric=(), bold_rows=(), heights=None):
+    """A grid of 7.5 pt text. Rows of plain strings get their heights from their line
+    counts, so reportlab need not measure every cell again each time a long table is split
+    over a page."""
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
 
@@ -112,7 +115,11 @@ def _table(rows, widths, *, header: bool = True, numeric=(), bold_rows=()):
         style.append(("ALIGN", (column, 1 if header else 0), (column, -1), "RIGHT"))
     for row in bold_rows:
         style.append(("BACKGROUND", (0, row), (-1, row), colors.HexColor("#f3f3f3")))
-    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    if heights is None and all(isinstance(c, str) for row in rows for c in row):
+        heights = [9 * (1 + max(c.count("\n") for c in row)) + 4 for row in rows]
+    table = Table(
+        rows, colWidths=widths, rowHeights=heights, repeatRows=1 if header else 0, hAlign="LEFT"
+    )
     table.setStyle(TableStyle(style))
     return table
 
@@ -309,8 +316,7 @@ def _reply_slip(doc) -> list:
     balances = ", ".join(f"{b.currency} {_money(b.closing)}" for b in doc.ledgers)
     rows = [[t["reply_item"], t["reply_ours"], t["reply_theirs"], t["reply_remark"]]]
     rows += [["", "", "", ""] for _ in range(4)]
-    table = _table(rows, [50 * mm, 32 * mm, 32 * mm, 60 * mm])
-    table.setStyle([("ROWHEIGHT", (0, 1), (-1, -1), 7 * mm)])
+    table = _table(rows, [50 * mm, 32 * mm, 32 * mm, 60 * mm], heights=[13] + [7 * mm] * 4)
     return [
         Spacer(1, 8 * mm),
         _p("- " * 60, "small"),
