@@ -235,7 +235,7 @@ def write_statement(doc, path: Path) -> Path:
             + [t["debit"], t["credit"], t["balance"]],
             ["", t["opening"], "", "", "", "", "", b["opening"]],
         ]
-        widths = [16, 19, 36, 21, 30, 18, 18, 18]
+        widths = [16, 16, 34, 20, 28, 20, 20, 22]  # mm; balances of 100 million fit
         for r in b["lines"]:
             rows.append(
                 [
