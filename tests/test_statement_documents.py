@@ -390,3 +390,17 @@ def test_without_a_system_cjk_font_the_builtin_one_still_gives_chinese_text(
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert "上海甲乙贸易有限公司" in text and "信息证明无误" in text and "3,100.00" in text
     assert "/STSong-Light" in fonts(tmp_path / "statements" / "C001.pdf")
+
+
+def test_a_template_that_fails_when_filled_names_its_file(tmp_path, project):
+    """A placeholder the params check passes (``customer``) used in a way it cannot be
+    filled: the close stops naming the company's file, before any statement is written."""
+    from arlib.statements.letters import TemplateProblem
+
+    root = project[0]
+    write(root / "odd_letters" / "letter_reminder.en.j2", "Dear {{ customer.no_such }},\n")
+    result = pipeline.close_stage(load_config(params(root, "2026-10", template_dir="odd_letters")))
+    with pytest.raises(TemplateProblem, match="odd_letters/letter_reminder.en.j2: .*no_such"):
+        write_statements(result, tmp_path)
+    assert not (tmp_path / "statements").exists()
+    params(root, "2026-10")
