@@ -37,6 +37,7 @@ bench: $(STAMP)
 	-$(BIN)/python benchmarks/match_quality.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/close.py
+	$(BIN)/python benchmarks/statements.py
 	$(BIN)/python benchmarks/exception_confusion.py
 	$(BIN)/python benchmarks/reconcile_scale.py
 	$(BIN)/python benchmarks/database_read.py

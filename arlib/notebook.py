@@ -926,9 +926,10 @@ def statements_prose(closed) -> str:
         + (f" plus {len(config.customer_ids)} named" if config.customer_ids else "")
         + f": {len(ids):,} customers get a statement of account{written}. "
         + f"{held.height:,} overdue invoices under dispute are marked so on the statements "
-        "and left out of the letters. They are written "
-        "to `statements/` and `letters/` of this close, listed in `statements/index.csv` "
-        "with their totals, which are checked against the aging before they are written."
+        "and left out of the letters. They are written to `statements/` (PDF to send, HTML, "
+        "xlsx) and `letters/` (PDF, HTML) of this close and listed in `statements/index.csv` "
+        "with each ledger's figures; nothing is written unless every ledger's opening plus "
+        "its movements is its closing and the closings are the aging less the unapplied cash."
     )
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests need beyond PyPI, installed where this machine allows (root):
-# - a CJK font, so charts and rendered workpapers show Chinese customer names;
+# - a CJK font, so charts and rendered workpapers show Chinese customer names, and the
+#   statement and letter PDFs embed it (without it they use reportlab's built-in STSong-Light,
+#   which viewers supply, but poppler renders as boxes where no CJK font is installed);
 # - PostgreSQL (Debian's `postgresql`): tests/pgcluster.py starts a throwaway cluster of it
 #   in a temporary folder on a free port for the database-input tests and stops it after.
 # Without root nothing is installed; the tests that need it then skip with the reason

@@ -117,8 +117,16 @@ def test_publishes_every_listed_file(project, period):
     assert folders <= {"statements", "letters", "outbox"}, "no build/state folders inside"
     assert (out / "outbox" / "index.csv").is_file()  # every close writes its outbox
     if period == "2026-10":  # its params ask for statements of overdue customers
-        assert (out / "statements" / "index.csv").is_file()
-        assert folders == {"statements", "letters", "outbox"}
+        assert (out / "statements" / "index.csv").is_file() and folders == {
+            "statements",
+            "letters",
+            "outbox",
+        }
+        rows = read_csv(out / "statements" / "index.csv")
+        documents = {r[k] for r in rows for k in ("statement_pdf", "letter_pdf") if r[k]}
+        assert len(documents) > len({r["customer_id"] for r in rows})  # letters among them
+        assert all((out / d).read_bytes().startswith(b"%PDF-") for d in documents)
+        assert all((out / r["statement_xlsx"]).is_file() for r in rows)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 

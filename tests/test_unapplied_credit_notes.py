@@ -63,7 +63,13 @@ def params(root: Path, period: str, previous: str | None) -> Path:
     if previous:
         inputs["opening"] = f"outputs/{previous}/open_items.parquet"
     path = root / "params" / f"{period}.yaml"
-    write(path, yaml.safe_dump({"period": period, "base_currency": "CNY", "inputs": inputs}))
+    settings = {
+        "period": period,
+        "base_currency": "CNY",
+        "inputs": inputs,
+        "statements": {"customers": "all", "letters": False},
+    }
+    write(path, yaml.safe_dump(settings))
     return path
 
 
@@ -207,3 +213,23 @@ def test_a_resolve_decision_takes_a_refunded_credit_note_out_of_ar(closes):
     assert oct_.review.credit_notes.filter(pl.col("credit_id") == "CN4")["status"].item() == (
         "taken_out"
     )
+
+
+def statement_figures(result, folder: Path) -> dict[str, tuple]:
+    from arlib.statements import write_statements
+
+    write_statements(result, folder)
+    index = pl.read_csv(folder / "statements" / "index.csv", infer_schema=False)
+    keys = ("opening", "credited", "closing", "unapplied", "balance")
+    return {r["customer_id"]: tuple(D(r[k]) for k in keys) for r in index.to_dicts()}
+
+
+def test_statements_show_what_the_aging_nets(closes, tmp_path):
+    """A customer asked to confirm its balance sees the credit it holds: September's
+    statement of Beta credits CN2 and CN3 (150 + 80) and CN4 (60) and owes 260.00, as its
+    aging net balance says; October's opens from it, and the refunded CN4 comes back."""
+    sep = statement_figures(closes["2026-09"], tmp_path / "sep")
+    assert sep["C001"] == (D("0.00"), D("200.00"), D("800.00"), D("200.00"), D("800.00"))
+    assert sep["C002"] == (D("0.00"), D("290.00"), D("260.00"), D("90.00"), D("260.00"))
+    oct_ = statement_figures(closes["2026-10"], tmp_path / "oct")
+    assert oct_["C002"] == (D("260.00"), D("-60.00"), D("320.00"), D("30.00"), D("320.00"))
