@@ -385,7 +385,10 @@ def sheets_for(result) -> list[Sheet]:
                 statements,
             )
         )
-    return [*front, cash_bridge_sheet(result, by_ref), *sheets[1:]]
+    from arlib.followup import report
+
+    follow = report.sheets(result.followup, config.as_of)
+    return [*front, cash_bridge_sheet(result, by_ref), *sheets[1:], *follow]
 
 
 def workpaper_sections(result) -> list[tuple[str, str]]:

@@ -874,8 +874,9 @@ def statements_prose(closed) -> str:
         if letters.height
         else ""
     )
+    frames = closed.period.frames
     disputed = disputed_invoices(
-        closed.match.invoices, closed.period.frames["decisions"], closed.review.exceptions
+        closed.match.invoices, frames["decisions"], closed.review.exceptions, frames.get("disputes")
     )
     held = closed.review.aging.detail.filter(
         pl.col("customer_id").is_in(ids)

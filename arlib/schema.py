@@ -241,6 +241,7 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
             "parent_id": pl.String,
             "discount_terms": pl.String,
             "policy": pl.String,
+            "collector": pl.String,
         },
     ),
     "credit_notes": (
@@ -255,6 +256,31 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
     "fx_rates": (
         {"date": pl.Date, "currency": pl.String, "rate": RATE},
         {},
+    ),
+    # customers' replies to statements (回函, arlib.followup.replies): one row per reply
+    # that confirms, or per disputed invoice of a reply that does not
+    "replies": (
+        {"customer_id": pl.String, "statement_no": pl.String, "confirmed": pl.Boolean},
+        {
+            "reply_date": pl.Date,
+            "invoice_id": pl.String,
+            "amount": MONEY,
+            "remark": pl.String,
+            "balance": MONEY,
+        },
+    ),
+    # the collectors' contact log (催收记录, arlib.followup.contacts)
+    "contacts": (
+        {"date": pl.Date, "customer_id": pl.String, "channel": pl.String},
+        {
+            "person": pl.String,
+            "outcome": pl.String,
+            "promise_date": pl.Date,
+            "promise_amount": MONEY,
+            "currency": pl.String,
+            "dispute_id": pl.String,
+            "dispute_status": pl.String,
+        },
     ),
 }
 

@@ -288,12 +288,18 @@ def selected_customers(review, match, config: StatementConfig) -> list[str]:
 
 
 def disputed_invoices(
-    invoices: pl.DataFrame, decisions: pl.DataFrame | None, exceptions: pl.DataFrame
+    invoices: pl.DataFrame,
+    decisions: pl.DataFrame | None,
+    exceptions: pl.DataFrame,
+    disputes: pl.DataFrame | None = None,
 ) -> set[str]:
     """Invoices under dispute: flagged ``disputed`` (in the invoice file, or carried so),
-    named by a ``dispute`` decision (carried ones included), or by an open exception of a
-    :data:`DISPUTE_CLASSES` class."""
-    ids: set[str] = set()
+    named by a ``dispute`` decision (carried ones included), by an open exception of a
+    :data:`DISPUTE_CLASSES` class, or by a customer's dispute not yet resolved
+    (``disputes``, the register of :mod:`arlib.followup.disputes`)."""
+    from arlib.followup.disputes import open_dispute_invoices
+
+    ids: set[str] = open_dispute_invoices(disputes)
     if "disputed" in invoices.columns:
         ids |= set(invoices.filter(pl.col("disputed").fill_null(False))["invoice_id"])
     if decisions is not None and decisions.height:
@@ -317,7 +323,9 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     ids = selected_customers(review, match, settings) if settings.letters else []
     if not ids:
         return pl.DataFrame(schema=LETTER_SCHEMA)
-    disputed = disputed_invoices(match.invoices, frames["decisions"], review.exceptions)
+    disputed = disputed_invoices(
+        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
+    )
     undisputed = review.aging.detail.filter(
         pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
     )
@@ -344,8 +352,9 @@ def write_statements(result, out: Path) -> list[Path]:
     if not ids:
         return []
     levels = {r["customer_id"]: r["level"] for r in result.letters.iter_rows(named=True)}
+    frames = result.period.frames
     disputed = disputed_invoices(
-        match.invoices, result.period.frames["decisions"], review.exceptions
+        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
     )
     customers = result.period.frames["customers"]
     info = {
