@@ -799,7 +799,10 @@ def load_input(name: str, spec: InputSpec, root: Path, base_currency: str = "CNY
         headers=details.get("headers"),
         header_row=details.get("header_row"),
     )
-    provenance.update(rows=frame.height, control_totals=control_totals(frame))
+    # a reply's disputed amounts are in their invoices' currencies, which it does not
+    # name: no control total rather than one adding money of several currencies
+    totals = {} if name == "replies" else control_totals(frame)
+    provenance.update(rows=frame.height, control_totals=totals)
     found = fnd.concat(problems, parse_findings)
     return LoadedInput(name, frame, found, provenance)
 
@@ -1422,7 +1425,10 @@ def _followup(frames: dict[str, pl.DataFrame], config: Config) -> list:
     path = Path(opening.path) if opening is not None else None
     shown = display_path(path.parent, config.root) if path is not None else ""
     registers, problems = followup.read_registers(path, shown)
-    for name in carry.FOLLOWUP_REGISTERS if path is not None else ():
+    # checked against the manifest like the open items; without a manifest the open
+    # items' own warning says the previous close cannot be shown, once
+    manifest = path is not None and (path.parent / "manifest.json").is_file()
+    for name in carry.FOLLOWUP_REGISTERS if manifest else ():
         beside = carry.followup_path(path, name)
         if beside.is_file():
             problems += opening_unchanged(beside, display_path(beside, config.root))

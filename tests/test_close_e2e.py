@@ -114,9 +114,13 @@ def test_publishes_every_listed_file(project, period):
     missing = [name for name in PUBLISHED if not (out / name).is_file()]
     assert not missing
     folders = {p.name for p in out.iterdir() if p.is_dir()}
-    assert folders <= {"statements", "letters"}, "no build/state folders inside"
+    assert folders <= {"statements", "letters", "followup"}, "no build/state folders inside"
     if period == "2026-10":  # its params ask for statements of overdue customers
-        assert (out / "statements" / "index.csv").is_file() and folders == {"statements", "letters"}
+        assert (out / "statements" / "index.csv").is_file() and folders == {
+            "statements",
+            "letters",
+            "followup",
+        }
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
@@ -372,7 +376,9 @@ def test_manifest_hashes_match_inputs(project, period):
     manifest = json.loads((project / "outputs" / period / "manifest.json").read_text("utf-8"))
     assert manifest["period"] == period
     inputs = {item["input"]: item for item in manifest["inputs"]}
-    expected = {"invoices", "receipts", "customers", "credit_notes", "fx_rates"}
+    expected = {"invoices", "receipts", "customers", "credit_notes", "fx_rates", "contacts"}
+    if period == "2026-09":  # the replies to September's statements
+        expected |= {"replies"}
     if period == "2026-10":  # September's open items, and its learned aliases as reviewed
         expected |= {"opening", "learned_aliases"}
     assert set(inputs) == expected

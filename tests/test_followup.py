@@ -298,12 +298,13 @@ def test_confirmed_reads_as_people_write_it(tmp_path, written, confirmed):
     assert period.frames["replies"]["confirmed"].to_list() == [confirmed]
 
 
-def test_template_loads_clean_against_the_sample():
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_template_loads_clean_against_the_sample(suffix):
     from arlib.config import InputSpec
     from arlib.followup.replies import check_replies
     from arlib.load import load_input
 
-    spec = InputSpec(path=ROOT / "docs" / "templates" / "replies_template.csv")
+    spec = InputSpec(path=ROOT / "docs" / "templates" / f"replies_template.{suffix}")
     loaded = load_input("replies", spec, ROOT)
     assert loaded.findings.height == 0
     sample = load_period(load_config(ROOT / "params" / "2026-09.yaml")).frames
@@ -418,3 +419,25 @@ def test_open_disputes_by_owner_and_age_band():
         ("Li", "61-90", 1, Decimal("4.00")),
         ("Li", ">90", 1, Decimal("5.00")),
     ]
+
+
+def test_a_register_changed_after_its_close_is_refused(tmp_path):
+    import hashlib
+    import json
+
+    first = pipeline.close_stage(load_config(params(tmp_path, "2026-09", DATA["2026-09"])))
+    out = tmp_path / "outputs" / "2026-09"
+    out.mkdir(parents=True)
+    items = out / "open_items.parquet"
+    carry.write_open_items(first.open_items, items, period="2026-09")
+    written = [items, *followup.write_registers(first.followup, items)]
+    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in written}
+    (out / "manifest.json").write_text(json.dumps({"output_sha256": hashes}), encoding="utf-8")
+    october = load_config(params(tmp_path, "2026-10", DATA["2026-10"]))
+    assert load_period(october).findings.filter(pl.col("severity") == "error").height == 0
+    disputes = carry.followup_path(items, "disputes")
+    pl.read_parquet(disputes).with_columns(pl.lit("resolved").alias("status")).write_parquet(
+        disputes, metadata={carry.KIND_KEY: "followup_disputes"}
+    )
+    refused = load_period(october).findings.filter(pl.col("rule") == "opening_changed")
+    assert refused["file"].to_list() == ["outputs/2026-09/followup_disputes.parquet"]

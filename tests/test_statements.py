@@ -164,10 +164,14 @@ def test_notebook_prose_states_the_counts(result_all):
         | set(result_all.match.receipts.filter(pl.col("unapplied") > 0)["customer_id"].drop_nulls())
     )
     assert f"{n:,} customers get a statement" in text
-    # independently: overdue invoices, those named by an open dispute exception apart
+    # independently: overdue invoices, those named by an open dispute exception or by a
+    # customer's unresolved dispute (the sample's reply disputes INV0001999) apart
     disputes = result_all.review.exceptions.filter(
         (pl.col("class") == "dispute") & (pl.col("status") == "open")
     )["invoice_id"].drop_nulls()
+    replied = result_all.period.frames["disputes"].filter(pl.col("status") != "resolved")
+    assert replied["invoice_id"].to_list() == ["INV0001999"]
+    disputes = pl.concat([disputes, replied["invoice_id"]])
     overdue = result_all.review.aging.detail.filter(pl.col("days_past_due") > 0)
     held = overdue.filter(pl.col("invoice_id").is_in(disputes.implode()))
     dunned = overdue.join(held, on="invoice_id", how="anti")["customer_id"].n_unique()

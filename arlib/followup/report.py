@@ -113,7 +113,10 @@ def tasks_chart(fu: FollowUp):
         axis.barh(table["collector"].to_list(), values, left=left, color=colours[kind],
                   label=KIND_WORDS[kind])  # fmt: skip
         left = [a + b for a, b in zip(left, values, strict=True)]
+    from matplotlib.ticker import MaxNLocator
+
     axis.invert_yaxis()
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("tasks")
     axis.set_title("Collection tasks per collector")
     axis.legend(loc="lower right", fontsize="small")
