@@ -694,7 +694,7 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     )
     written.append(items)
     written.extend(followup.write_registers(result.followup, items))
-    written.extend(followup.write_tables(result.followup, out, result.config.as_of))
+    written.extend(followup.write_tables(result.followup, out))
     history = out / "payment_history.parquet"
     review.history.write_parquet(
         history, statistics=False, metadata={carry.KIND_KEY: "payment history"}

@@ -360,6 +360,11 @@ nb.show(fu.promises)"""
         """display(Markdown(report.tasks_prose(fu)))
 report.tasks_chart(fu)"""
     ),
+    code(
+        """from arlib.followup.tasks import tasks_per_collector
+
+nb.show(tasks_per_collector(fu.tasks), caption="Tasks per collector")"""
+    ),
     code("nb.show(fu.tasks, rows=40)"),
     code("report.record_followup(fu, config.as_of)"),
 ]

@@ -3,7 +3,7 @@
 One module-scoped fixture copies params/ and data/sample/ into tmp_path (notebooks/ is a
 symlink), closes 2026-09 and then 2026-10 (which starts from 2026-09's open items), and
 closes 2026-09 a second time into another folder to check reproducibility. Nothing is
-written into the repository's own outputs/. Each close runs the four notebooks with
+written into the repository's own outputs/. Each close runs the five notebooks with
 papermill (~10-20 s per close).
 """
 

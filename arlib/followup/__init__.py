@@ -236,7 +236,7 @@ def write_registers(result: FollowUp, items: Path) -> list[Path]:
     return written
 
 
-def write_tables(result: FollowUp, out: Path, as_of: dt.date) -> list[Path]:
+def write_tables(result: FollowUp, out: Path) -> list[Path]:
     """``followup/*.csv``: what a person opens to work the follow-up."""
     from arlib.safe_output import write_csv
 

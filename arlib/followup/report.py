@@ -177,4 +177,10 @@ def sheets(fu: FollowUp, as_of) -> list:
             fu.tasks.with_columns((pl.col("priority") == 1).alias("urgent")),
             highlight="urgent",
         ),
+        Sheet(
+            "AR-15.1",
+            "Tasks per collector",
+            "How many tasks each collector has, of each kind, and the first due date",
+            tasks_per_collector(fu.tasks),
+        ),
     ]
