@@ -186,10 +186,13 @@ class AgingResult:
 
     - ``detail``: one row per open invoice with a positive open amount.
     - ``by_customer``: one row per customer: a column per bucket, ``total_outstanding``
-      (= sum of the buckets), ``unapplied_cash``, ``credit_balance``, ``net_balance``.
+      (= sum of the buckets), ``unapplied_cash``, ``unapplied_credit_notes``,
+      ``credit_balance``, ``net_balance``.
     - ``totals``: bucket, invoices, amount_base, share_pct; bucket amounts sum to the total.
     - ``unapplied``: unapplied receipts in base, with days since the value date.
     - ``credits``: open items with a negative open amount (credit balances), not bucketed.
+    - ``unapplied_credit_notes``: credit notes not (fully) netted, in base, with days
+      since issue; per customer they reduce the net balance as unapplied cash does.
     - ``findings``: rows that could not be converted (no FX rate), never silently dropped.
     """
 
@@ -200,6 +203,7 @@ class AgingResult:
     credits: pl.DataFrame
     findings: pl.DataFrame
     total_outstanding: Decimal
+    unapplied_credit_notes: pl.DataFrame
 
 
 DETAIL_COLUMNS = [
@@ -262,13 +266,15 @@ def age(
     config: AgingConfig | None = None,
     fx_rates: pl.DataFrame | None = None,
     base_currency: str = "CNY",
+    credit_notes: pl.DataFrame | None = None,
 ) -> AgingResult:
     """Age open invoices as of ``as_of`` into buckets, per customer and in total.
 
     ``open_invoices`` is the matcher's ``invoices`` frame (``open_amount`` is aged; plain
     canonical invoices age their ``amount``); paid rows (open amount 0) are skipped.
     ``unapplied_receipts`` is the matcher's ``receipts`` frame: rows with ``unapplied`` > 0
-    are listed separately (status ``not_ar`` excluded).
+    are listed separately (status ``not_ar`` excluded). ``credit_notes`` is the matcher's
+    credit notes frame: those with ``unapplied`` > 0 are listed separately too.
     """
     config = config or AgingConfig()
     inv = open_invoices
@@ -327,6 +333,11 @@ def age(
         [findings, _missing_rate_findings(unapplied, "receipt_id", "unapplied")], how="vertical"
     )
     unapplied = unapplied.filter(pl.col("fx_rate").is_not_null())
+    left_credit = _unapplied_credit_notes(credit_notes, as_of, fx_rates, base_currency)
+    findings = pl.concat(
+        [findings, _missing_rate_findings(left_credit, "credit_id", "unapplied")], how="vertical"
+    )
+    left_credit = left_credit.filter(pl.col("fx_rate").is_not_null())
 
     labels = config.labels
     zero = pl.lit(Decimal(0)).cast(MONEY)
@@ -340,24 +351,26 @@ def age(
     cred = credits.group_by("customer_id").agg(
         pl.col("open_amount_base").sum().alias("credit_balance")
     )
+    notes = left_credit.group_by("customer_id").agg(
+        pl.col("unapplied_base").sum().alias("unapplied_credit_notes")
+    )
+    sums = [*labels, "total_outstanding", "unapplied_cash", "unapplied_credit_notes"]
     by_customer = (
         per_bucket.join(cash, on="customer_id", how="full", coalesce=True, nulls_equal=True)
+        .join(notes, on="customer_id", how="full", coalesce=True, nulls_equal=True)
         .join(cred, on="customer_id", how="full", coalesce=True, nulls_equal=True)
-        .with_columns(
-            pl.col([*labels, "total_outstanding", "unapplied_cash", "credit_balance"])
-            .cast(MONEY)
-            .fill_null(zero)
-        )
+        .with_columns(pl.col([*sums, "credit_balance"]).cast(MONEY).fill_null(zero))
         .with_columns(
             (
-                pl.col("total_outstanding") - pl.col("unapplied_cash") + pl.col("credit_balance")
+                pl.col("total_outstanding")
+                - pl.col("unapplied_cash")
+                - pl.col("unapplied_credit_notes")
+                + pl.col("credit_balance")
             ).alias("net_balance")
         )
         .select(
             "customer_id",
-            *labels,
-            "total_outstanding",
-            "unapplied_cash",
+            *sums,
             "credit_balance",
             "net_balance",
         )
@@ -382,7 +395,9 @@ def age(
             "share_pct": MONEY,
         },
     )
-    return AgingResult(detail, by_customer, totals, unapplied, credits, findings, total)
+    return AgingResult(
+        detail, by_customer, totals, unapplied, credits, findings, total, left_credit
+    )
 
 
 UNAPPLIED_COLUMNS = [
@@ -445,6 +460,68 @@ def _unapplied(
     )
     rec = rec.with_columns(days_unapplied(as_of))
     return rec.select(UNAPPLIED_COLUMNS).sort("customer_id", "receipt_id", nulls_last=True)
+
+
+UNAPPLIED_CREDIT_NOTE_COLUMNS = [
+    "credit_id",
+    "customer_id",
+    "date",
+    "currency",
+    "invoice_id",
+    "reason",
+    "amount",
+    "unapplied",
+    "fx_rate",
+    "unapplied_base",
+    "days_unapplied",
+    "origin_period",
+    "source_file",
+    "source_row",
+]
+
+
+def _unapplied_credit_notes(
+    credit_notes: pl.DataFrame | None,
+    as_of: dt.date,
+    fx_rates: pl.DataFrame | None,
+    base_currency: str,
+) -> pl.DataFrame:
+    """Credit notes with an unapplied amount, in base at the as-of rate. One that names no
+    currency is taken in the base currency: it was issued in the books' own currency."""
+    schema = {
+        "credit_id": pl.String,
+        "customer_id": pl.String,
+        "date": pl.Date,
+        "currency": pl.String,
+        "invoice_id": pl.String,
+        "reason": pl.String,
+        "amount": MONEY,
+        "unapplied": MONEY,
+        "origin_period": pl.String,
+        "source_file": pl.String,
+        "source_row": pl.Int64,
+    }
+    if credit_notes is None or "unapplied" not in credit_notes.columns:
+        cn = pl.DataFrame(schema=schema)
+    else:
+        cn = _ensure(credit_notes, schema).filter(pl.col("unapplied") > 0)
+        if "original_amount" in cn.columns:  # carried in: the amount it was issued for
+            cn = cn.with_columns(pl.coalesce("original_amount", "amount").alias("amount"))
+    cn = cn.select(list(schema)).cast(schema)
+    cn = cn.with_columns(pl.col("currency").fill_null(base_currency))
+    cn = to_base(
+        cn,
+        "unapplied",
+        base_currency=base_currency,
+        fx_rates=fx_rates,
+        as_of=as_of,
+        out="unapplied_base",
+    ).with_columns(
+        (pl.lit(as_of, dtype=pl.Date) - pl.col("date")).dt.total_days().alias("days_unapplied")
+    )
+    return cn.select(UNAPPLIED_CREDIT_NOTE_COLUMNS).sort(
+        "customer_id", "credit_id", nulls_last=True
+    )
 
 
 # --------------------------------------------------------------------------- tiers

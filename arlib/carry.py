@@ -2,8 +2,10 @@
 
 ``open_items.parquet`` holds, in one frame, the open invoices (with their open balance),
 unapplied cash and open exceptions/disputes of a close, each with the period it first
-appeared and a short history, and the collection letters sent to each customer (its
-dunning history: which letter, in which period). The next period's params point
+appeared and a short history, and the dunning notices about each open invoice (which
+notice, by which channel, to whom, and whether it was sent: :mod:`arlib.dunning`). Files
+of earlier versions held one ``dunning`` row per customer instead: they are still read,
+and not counted as notices sent (nothing recorded that they were). The next period's params point
 ``inputs.opening`` at it; :func:`read_open_items` turns it back into canonical invoices and
 receipts so that the matching engine sees old and new items alike.
 """
@@ -19,7 +21,8 @@ from arlib import findings as fnd
 from arlib.schema import DECISION_COLUMNS, MONEY, columns
 
 OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
-    "item_type": pl.String,  # invoice | unapplied_cash | exception | dunning | rejection
+    # invoice | unapplied_cash | credit_note | exception | notice | rejection
+    "item_type": pl.String,
     "item_id": pl.String,
     "customer_id": pl.String,
     "date": pl.Date,
@@ -45,6 +48,9 @@ OPEN_ITEM_SCHEMA: dict[str, pl.DataType] = {
     "evidence": pl.String,
     "exception_key": pl.String,
     "owner": pl.String,
+    "channel": pl.String,
+    "recipient": pl.String,
+    "dunning_level": pl.String,
     "source_file": pl.String,
     "source_row": pl.Int64,
 }
@@ -70,8 +76,9 @@ def build_open_items(
     receipts: pl.DataFrame,
     exceptions: pl.DataFrame,
     period: str,
-    dunning: pl.DataFrame | None = None,
+    notices: pl.DataFrame | None = None,
     rejections: pl.DataFrame | None = None,
+    credit_notes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Open items after a close, sorted for byte-stable output.
 
@@ -84,10 +91,13 @@ def build_open_items(
             (``cleared`` ones are tolerance write-offs the journal proposal deals with,
             ``resolved`` ones were closed by this close).
         period: the period being closed (becomes ``origin_period`` for new items).
-        dunning: the letters sent so far, by customer (:func:`dunning_history`): one
-            ``dunning`` item each, its ``status`` the last letter's level.
+        notices: the dunning notices about open invoices (:func:`arlib.dunning.notice_history`):
+            one ``notice`` item per notice and invoice.
         rejections: (receipt, invoice) pairs people rejected that still matter
             (:func:`arlib.learning.rejections_to_carry`): one ``rejection`` item each.
+        credit_notes: matching output with ``unapplied``: each credit note with some left
+            is a ``credit_note`` item whose open amount is what is left, so a later close
+            can net it (the AR account was credited with all of it when it was issued).
     """
     origin = pl.col("origin_period") if "origin_period" in invoices.columns else pl.lit(None)
     inv = invoices.filter(pl.col("open_amount") != 0).select(
@@ -131,6 +141,8 @@ def build_open_items(
         "source_row",
     )
     parts = [_fit(inv), _fit(cash)]
+    if credit_notes is not None and "unapplied" in credit_notes.columns:
+        parts.append(_fit(_credit_note_items(credit_notes, period)))
     if exceptions.height:
         open_ex = exceptions.filter(pl.col("status") == "open")
         parts.append(
@@ -157,19 +169,10 @@ def build_open_items(
                 )
             )
         )
-    if dunning is not None and dunning.height:
-        parts.append(
-            _fit(
-                dunning.select(
-                    pl.lit("dunning").alias("item_type"),
-                    pl.col("customer_id").alias("item_id"),
-                    "customer_id",
-                    pl.col("level").alias("status"),
-                    pl.col("last_period").alias("origin_period"),
-                    "history",
-                )
-            )
-        )
+    if notices is not None and notices.height:
+        from arlib.dunning import notice_items
+
+        parts.append(_fit(notice_items(notices)))
     if rejections is not None and rejections.height:
         parts.append(
             _fit(
@@ -193,6 +196,27 @@ def build_open_items(
     )
 
 
+def _credit_note_items(credit_notes: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Credit notes with an unapplied amount as ``credit_note`` open items."""
+    cn = credit_notes.filter(pl.col("unapplied") > 0)
+    origin = pl.col("origin_period") if "origin_period" in cn.columns else pl.lit(None)
+    return cn.select(
+        pl.lit("credit_note").alias("item_type"),
+        pl.col("credit_id").alias("item_id"),
+        "customer_id",
+        "date",
+        "currency",
+        pl.col("original_amount" if "original_amount" in cn.columns else "amount").alias("amount"),
+        pl.col("unapplied").alias("open_amount"),
+        pl.lit("unapplied").alias("status"),
+        pl.coalesce(origin, pl.lit(period)).alias("origin_period"),
+        _history(cn, period, "credit_note"),
+        pl.col("reason").alias("description"),
+        "invoice_id",
+        *[c for c in ("source_file", "source_row") if c in cn.columns],
+    )
+
+
 def _history(frame: pl.DataFrame, period: str, kind: str) -> pl.Expr:
     previous = pl.col("history") if "history" in frame.columns else pl.lit(None, pl.String)
     if kind == "invoice":
@@ -204,8 +228,9 @@ def _history(frame: pl.DataFrame, period: str, kind: str) -> pl.Expr:
             pl.col("amount"),
         )
     else:
+        whole = "original_amount" if "original_amount" in frame.columns else "amount"
         event = pl.format(
-            "{}: unapplied {} of {}", pl.lit(period), pl.col("unapplied"), pl.col("amount")
+            "{}: unapplied {} of {}", pl.lit(period), pl.col("unapplied"), pl.col(whole)
         )
     return (
         pl.when(previous.is_null())
@@ -222,7 +247,17 @@ KIND_KEY, PERIOD_KEY, ENTITY_KEY = "arlib_kind", "arlib_period", "arlib_entity"
 # figure of the close, not an open item, so it travels as metadata, not as a row.
 PROVISION_KEY, BASE_CURRENCY_KEY = "arlib_provision", "arlib_base_currency"
 OPEN_ITEMS_KIND = "open_items"
-ITEM_TYPES = ("invoice", "unapplied_cash", "exception", "dunning", "rejection")
+#: ``dunning`` (one row per customer) is what files of earlier versions hold instead of
+#: ``notice`` rows: read, never written
+ITEM_TYPES = (
+    "invoice",
+    "unapplied_cash",
+    "credit_note",
+    "exception",
+    "notice",
+    "rejection",
+    "dunning",
+)
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
@@ -369,8 +404,12 @@ def check_open_items(
         for row, value in strange.select("_row", "item_type").head(50).iter_rows()
     ]
     no_balance = rows.filter(
-        pl.col("item_type").is_in(["invoice", "unapplied_cash"])
-        & (pl.col("open_amount").is_null() | pl.col("currency").is_null())
+        (
+            pl.col("item_type").is_in(["invoice", "unapplied_cash"])
+            & (pl.col("open_amount").is_null() | pl.col("currency").is_null())
+        )
+        # a credit note may name no currency (it then nets in any, as when issued)
+        | ((pl.col("item_type") == "credit_note") & pl.col("open_amount").is_null())
     )
     problems += [
         fnd.error(
@@ -463,12 +502,15 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Open items as canonical frames.
 
     Returns ``invoices`` (canonical + open_amount, origin_period, history), ``receipts``
-    (unapplied cash as receipts whose amount is what is still unapplied) and
+    (unapplied cash as receipts whose amount is what is still unapplied), ``credit_notes``
+    (credit notes whose amount is what is still unapplied, ``original_amount`` the issued
+    one) and
     ``exceptions`` (open exceptions with their key, first period, owner and history, as
     :func:`carry_exceptions` reads them; files written before exceptions had keys carry
-    them by the receipt and invoice they name), ``dunning`` (by customer: the last
-    letter's level and period, and every letter in its history) and ``rejections``
-    (remembered (receipt, invoice) rejections, :mod:`arlib.learning`).
+    them by the receipt and invoice they name), ``notices`` (the dunning notices about
+    open invoices, :func:`arlib.dunning.notices_of`), ``legacy_dunning`` (the per-customer
+    letter rows of files of earlier versions) and ``rejections`` (remembered (receipt,
+    invoice) rejections, :mod:`arlib.learning`).
     """
     inv = items.filter(pl.col("item_type") == "invoice")
     invoices = inv.select(
@@ -506,6 +548,20 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "history",
     )
     receipts = receipts.select([*columns("receipts"), "customer_id", "origin_period", "history"])
+    credit_notes = items.filter(pl.col("item_type") == "credit_note").select(
+        pl.col("item_id").alias("credit_id"),
+        "customer_id",
+        "date",
+        pl.col("open_amount").alias("amount"),
+        "currency",
+        "invoice_id",
+        pl.col("description").alias("reason"),
+        "source_file",
+        "source_row",
+        pl.col("amount").alias("original_amount"),
+        "origin_period",
+        "history",
+    )
     named = pl.concat_str(
         pl.col("exception_type"),
         pl.lit("pair"),
@@ -531,11 +587,10 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
         pl.col("owner").fill_null(UNASSIGNED),
         "history",
     )
-    dunning = items.filter(pl.col("item_type") == "dunning").select(
-        "customer_id",
-        pl.col("status").alias("level"),
-        pl.col("origin_period").alias("last_period"),
-        "history",
+    from arlib.dunning import notices_of
+
+    legacy = items.filter(pl.col("item_type") == "dunning").select(
+        "customer_id", pl.col("status").alias("level"), "history"
     )
     rejections = items.filter(pl.col("item_type") == "rejection").select(
         "receipt_id",
@@ -547,8 +602,10 @@ def split_open_items(items: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {
         "invoices": invoices,
         "receipts": receipts,
+        "credit_notes": credit_notes,
         "exceptions": exceptions,
-        "dunning": dunning,
+        "notices": notices_of(items),
+        "legacy_dunning": legacy,
         "rejections": rejections,
     }
 
@@ -565,9 +622,10 @@ CARRY_COLUMNS = {
     "history": pl.String,
 }
 #: exceptions about a receipt or an invoice (the ``about`` of their key) are resolved when a
-#: match or credit note of the close clears that item; those about a pair (a flagged or
+#: match or credit note of the close clears that item (a credit note: netting it in full);
+#: those about a pair (a flagged or
 #: tolerance allocation) or a customer are closed only by a ``resolve`` decision
-CLEARED_BY = {"receipt": "receipt_id", "invoice": "invoice_id"}
+CLEARED_BY = {"receipt": "receipt_id", "invoice": "invoice_id", "credit_note": "receipt_id"}
 #: how a resolution by a person's decision starts (``decision by li.wei on 2026-10-31: ...``)
 DECIDED = "decision by"
 
@@ -602,6 +660,7 @@ def carry_exceptions(
     decisions: pl.DataFrame | None,
     period: str,
     actions,
+    credit_notes: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """This close's exceptions with those the previous close left open, each with its first
     period, age, owner, resolution and history.
@@ -618,7 +677,7 @@ def carry_exceptions(
     Args:
         found: :func:`arlib.exceptions.classify_exceptions` of this close.
         opening: the previous close's open exceptions (:func:`split_open_items`).
-        invoices, receipts, allocations: this close's matching result.
+        invoices, receipts, allocations, credit_notes: this close's matching result.
         decisions: the period's decisions (canonical, validated), or None.
         period: the period being closed.
         actions: ``type -> suggested action`` (:meth:`ExceptionConfig.action`).
@@ -683,7 +742,7 @@ def carry_exceptions(
             pl.lit("open").alias("status"),
             pl.col("type").replace_strict(action, default=None).alias("suggested_action"),
             pl.col("history").alias("_before"),
-            _cleared(left, invoices, receipts, allocations).alias("resolution"),
+            _cleared(left, invoices, receipts, allocations, credit_notes).alias("resolution"),
         ).with_columns(
             pl.when(pl.col("resolution").is_not_null())
             .then(pl.lit("resolved"))
@@ -711,7 +770,11 @@ def carry_exceptions(
 
 
 def _cleared(
-    carried: pl.DataFrame, invoices: pl.DataFrame, receipts: pl.DataFrame, allocations: pl.DataFrame
+    carried: pl.DataFrame,
+    invoices: pl.DataFrame,
+    receipts: pl.DataFrame,
+    allocations: pl.DataFrame,
+    credit_notes: pl.DataFrame | None = None,
 ) -> pl.Expr:
     """How this close cleared the receipt or invoice a carried exception is about (None when
     it did not): by which receipts, credit notes and write-offs, or to which invoices."""
@@ -734,7 +797,23 @@ def _cleared(
         .agg(pl.col("_to").unique(maintain_order=True).str.join(", "))
         .iter_rows()
     )
+    netted = {}
+    if credit_notes is not None and "unapplied" in credit_notes.columns:
+        done = credit_notes.filter(pl.col("unapplied") == 0).select("credit_id")
+        on = how.filter(pl.col("kind") == "credit_note").join(
+            done, left_on="receipt_id", right_on="credit_id", how="semi"
+        )
+        netted = dict(
+            on.group_by("receipt_id", maintain_order=True)
+            .agg(pl.col("invoice_id").unique(maintain_order=True).str.join(", "))
+            .iter_rows()
+        )
     about = _about(pl.col("key"))
+    credit_text = pl.format(
+        "credit note {} netted in full against invoice {}",
+        "receipt_id",
+        pl.col("receipt_id").replace_strict(netted, default=None, return_dtype=pl.String),
+    )
     invoice_text = pl.format(
         "invoice {} cleared by {}",
         "invoice_id",
@@ -746,7 +825,12 @@ def _cleared(
         pl.col("receipt_id").replace_strict(to_receipt, default=None, return_dtype=pl.String),
     )
     return (
-        pl.when(about == "invoice").then(invoice_text).when(about == "receipt").then(receipt_text)
+        pl.when(about == "invoice")
+        .then(invoice_text)
+        .when(about == "receipt")
+        .then(receipt_text)
+        .when(about == "credit_note")
+        .then(credit_text)
     )
 
 
@@ -873,37 +957,3 @@ def carried_disputes(
         pl.lit(shown).alias("source_file"),
         pl.lit(None, pl.Int64).alias("source_row"),
     ).cast(schema)
-
-
-DUNNING_SCHEMA = {
-    "customer_id": pl.String,
-    "level": pl.String,
-    "last_period": pl.String,
-    "history": pl.String,
-}
-
-
-def dunning_history(previous: pl.DataFrame, letters: pl.DataFrame, period: str) -> pl.DataFrame:
-    """The letters sent so far, by customer, after this close's ``letters`` (customer_id,
-    level): the next close words its letters by them (:func:`arlib.statements.plan_letters`).
-    A customer not written to this time keeps its history as it was."""
-    sent = letters.select(
-        "customer_id",
-        "level",
-        pl.lit(period).alias("last_period"),
-        pl.format("{}: {}", pl.lit(period), "level").alias("_event"),
-    )
-    before = previous.select(list(DUNNING_SCHEMA)).cast(DUNNING_SCHEMA)
-    joined = before.join(sent, on="customer_id", how="full", coalesce=True, suffix="_now")
-    return (
-        joined.select(
-            "customer_id",
-            pl.coalesce("level_now", "level").alias("level"),
-            pl.coalesce("last_period_now", "last_period").alias("last_period"),
-            pl.concat_str(["history", "_event"], separator=" | ", ignore_nulls=True).alias(
-                "history"
-            ),
-        )
-        .cast(DUNNING_SCHEMA)
-        .sort("customer_id")
-    )

@@ -189,6 +189,7 @@ _NOT_BUCKETS = {
     "customer_id",
     "total_outstanding",
     "unapplied_cash",
+    "unapplied_credit_notes",
     "credit_balance",
     "net_balance",
     "invalid_date",
@@ -246,6 +247,15 @@ def kpi_trend(trend: pl.DataFrame):
     other = axis.twinx()
     (cei,) = other.plot(periods, values("cei"), marker="s", color=GREEN, label="CEI (%)")
     other.set_ylabel("CEI (%)")
-    axis.legend(handles=[dso, cei], loc="upper left", fontsize="small")
-    axis.set_title(f"DSO and CEI over {len(periods)} closed period(s)")
+    # below the axes, where no point of either line can lie under it
+    axis.legend(
+        handles=[dso, cei],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=2,
+        frameon=False,
+        fontsize="small",
+    )
+    count = "1 closed period" if len(periods) == 1 else f"{len(periods)} closed periods"
+    axis.set_title(f"DSO and CEI over {count}")
     return _done(plt, fig)

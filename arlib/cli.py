@@ -4,6 +4,8 @@
     arlib reconcile --params params/2026-10.yaml --out DIR matches, suggestions, exceptions
     arlib close     --period 2026-10 [--params FILE] [--entity E] [--reopen --reason "..."]
     arlib signoff   --period 2026-10 --section AR-1 --role preparer|reviewer --name "..."
+    arlib send      --period 2026-10 [--params FILE] [--channel email] [--dry-run]
+                    [--confirm MESSAGE_ID --by NAME]      the close's outbox over SMTP, logged
     arlib demo                                            sample data → full closes, offline
     arlib rules     [--params FILE]                       the matching cascade and its settings
     arlib templates                                       the rule templates and presets
@@ -56,7 +58,8 @@ def cmd_validate(args) -> int:
     print(f"Inputs for {config.period} ({config.source}):")
     for row in provenance_frame(period.provenance).iter_rows(named=True):
         total = f"{row['currency']} {row['control_total']}" if row["currency"] else ""
-        print(f"  {row['input']:13} {row['file']}  rows={row['rows']}  {total}")
+        rows = "" if row["rows"] is None else f"rows={row['rows']}"
+        print(f"  {row['input']:13} {row['file']}  {rows}  {total}".rstrip())
     errors, warnings = _print_findings(period.findings)
     print(f"{errors} error(s), {warnings} warning(s)")
     return EXIT_DATA if errors else EXIT_OK
@@ -148,6 +151,43 @@ def cmd_demo(args) -> int:
         )
         for line in close_summary(out):
             print(f"  {line}")
+    return EXIT_OK
+
+
+def cmd_send(args) -> int:
+    from arlib.config import load_config
+    from arlib.send import SendFailed, confirm, send_outbox
+
+    params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
+    overrides = {"entity": args.entity} if args.entity else {}
+    config = load_config(params, overrides)
+    if args.period and config.period != args.period:
+        print(f"{params} is the params of {config.period}, not of {args.period}", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        if args.confirm:
+            ids = [i.strip() for part in args.confirm for i in part.split(",") if i.strip()]
+            new = confirm(config, ids, args.by or "", args.note)
+            print(f"confirmed {len(new)} message(s); {len(ids) - len(new)} were already on record")
+            return EXIT_OK
+        report = send_outbox(config, channel=args.channel, dry_run=args.dry_run, by=args.by)
+    except SendFailed as exc:
+        print(f"arlib send: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    for message_id, recipient in report.planned:
+        print(f"{'would send' if args.dry_run else 'to send'} {message_id} to {recipient}")
+    for message_id in report.sent:
+        print(f"sent {message_id}")
+    for message_id, reply in report.failed:
+        print(f"FAILED {message_id}: {reply}")
+    print(
+        f"{len(report.sent)} sent, {len(report.failed)} failed, {len(report.already)} sent "
+        f"before, {report.unsendable} not sendable (outbox/index.csv says why)"
+        + (f", {len(report.planned)} to send (dry run: nothing sent)" if args.dry_run else "")
+    )
+    if report.failed:
+        print("run arlib send again to retry the failed ones", file=sys.stderr)
+        return EXIT_DATA
     return EXIT_OK
 
 
@@ -286,6 +326,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="the date of the sign-off (default today), YYYY-MM-DD")
     p.set_defaults(func=cmd_signoff)
 
+    p = sub.add_parser("send", help="send a closed period's outbox by e-mail (SMTP)")
+    p.add_argument("--period")
+    p.add_argument("--params")
+    p.add_argument("--entity")
+    p.add_argument("--channel", choices=("email",), default="email")
+    p.add_argument("--dry-run", action="store_true", help="list what would be sent; send nothing")
+    p.add_argument(
+        "--confirm",
+        action="append",
+        help="message id(s) of the outbox that went out another way (SMS gateway, phone "
+        "call): recorded as confirmed, counted as sent (repeatable, or comma-separated)",
+    )
+    p.add_argument("--by", help="who sends or confirms (recorded in the contact log)")
+    p.add_argument("--note", help="with --confirm: how it went out")
+    p.set_defaults(func=cmd_send)
+
     p = sub.add_parser("demo", help="close the bundled sample periods in order")
     p.add_argument("--root", default=".", help="project folder holding params/ and data/")
     p.add_argument("--quiet", action="store_true")
@@ -325,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("close", "signoff") and not (args.period or args.params):
+    if args.command in ("close", "signoff", "send") and not (args.period or args.params):
         print(f"arlib {args.command}: give --period YYYY-MM or --params FILE", file=sys.stderr)
         return EXIT_DATA
     # after parsing, so that --help and a usage error import no stage

@@ -428,14 +428,16 @@ def run_close(
             _run_notebooks(config, params_file, overrides, build, failed, progress)
             if previous is not None:
                 _keep_previous(final, build, previous, reopen.strip(), preparer(config))
+                _keep_contact_log(final, build)
     except OutputFailed as exc:
         raise CloseFailed(f"close of {config.period}: {exc}") from None
     shutil.rmtree(failed, ignore_errors=True)
     return final
 
 
-# Files of a close folder that change after it is published, or are not its outputs.
-UNHASHED = ("manifest.json", "audit_log.jsonl", "signoff.yaml")
+# Files of a close folder that change after it is published, or are not its outputs
+# (arlib send appends to the outbox's contact log).
+UNHASHED = ("manifest.json", "audit_log.jsonl", "signoff.yaml", "outbox/contact_log.csv")
 
 
 def output_hashes(folder: Path) -> dict[str, str]:
@@ -446,7 +448,8 @@ def output_hashes(folder: Path) -> dict[str, str]:
     hashes = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if not path.is_file() or relative.parts[0] in (STATE, HISTORY, *UNHASHED):
+        skipped = relative.parts[0] in (STATE, HISTORY, *UNHASHED)
+        if not path.is_file() or skipped or relative.as_posix() in UNHASHED:
             continue
         hashes[relative.as_posix()] = sha256_of(path)
     return hashes
@@ -546,6 +549,14 @@ def _keep_previous(final: Path, build: Path, previous: dict, reason: str, who: s
     with open(history / "log.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
     AuditLog(build / "audit_log.jsonl").step("reopen", parameters=record)
+
+
+def _keep_contact_log(final: Path, build: Path) -> None:
+    """The reopened close keeps what was sent from its outbox: a message is sent once, and
+    its notice counts, however often the period is closed again."""
+    log = Path("outbox") / "contact_log.csv"
+    if (final / log).is_file() and (build / "outbox").is_dir():
+        shutil.copy2(final / log, build / log)
 
 
 STATE = ".state"

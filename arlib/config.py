@@ -53,6 +53,7 @@ from arlib.followup.tasks import FollowupConfig
 from arlib.journal import JournalConfig
 from arlib.kpis import KpiConfig
 from arlib.match import MatchConfig
+from arlib.outbox import OutboxConfig
 from arlib.paramtypes import (
     PROBLEM,
     Exact,
@@ -536,6 +537,11 @@ class Params(Section):
         FollowupConfig(),
         description="customer follow-up: collectors, dispute owners, task due days",
     )
+    outbox: OutboxConfig = Field(
+        OutboxConfig(),
+        description="the outbox each close writes (e-mails, SMS, calls) and the mail server "
+        "arlib send sends it through",
+    )
     params_file: Text | None = Field(
         None, description="set by arlib close for the notebooks, not written by users"
     )
@@ -553,6 +559,23 @@ class Params(Section):
             if moved:
                 raise problems_at("arlib params", moved)
         return value
+
+    @model_validator(mode="after")
+    def _channels_of_known_tiers(self) -> Params:
+        """``outbox.channels`` names tiers of ``tiers.rules``: another name is a typo that
+        would leave the tier's channels to its action."""
+        tiers = self.tiers.order
+        located = [
+            (
+                ("outbox", "channels", name),
+                f"{quote(name)} is not a tier (known: {', '.join(tiers)})",
+            )
+            for name in self.outbox.channels
+            if name not in tiers
+        ]
+        if located:
+            raise problems_at("arlib params", located)
+        return self
 
     @model_validator(mode="after")
     def _known_connections(self, info: ValidationInfo) -> Params:
@@ -818,6 +841,10 @@ class Config:
     def followup(self) -> FollowupConfig:
         return self.params.followup
 
+    @property
+    def outbox(self) -> OutboxConfig:
+        return self.params.outbox
+
     def resolved(self) -> dict[str, Any]:
         """The params as JSON with every default filled in: what the run was told."""
         return self.params.model_dump(mode="json", exclude=set(INJECTED))
@@ -1077,6 +1104,12 @@ def defaults_yaml() -> str:
         if name in SECTIONS:
             lines += _comment(field.description, "") + [f"{name}:"]
             for key, sub in type(field.default).model_fields.items():
+                if isinstance(sub.default, Section):  # outbox.smtp: its keys, one by one
+                    lines += _comment(sub.description, "  ") + [f"  {key}:"]
+                    for inner, part in type(sub.default).model_fields.items():
+                        lines += _comment(part.description, "    ")
+                        lines += _dumped(inner, part.default, "    ")
+                    continue
                 lines += _comment(sub.description, "  ") + _dumped(key, sub.default, "  ")
         else:
             lines += _comment(field.description, "") + _dumped(name, field.default, "")

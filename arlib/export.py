@@ -19,7 +19,13 @@ import polars as pl
 
 from arlib import views
 from arlib.money import fmt_money
-from arlib.pipeline import CASH_BRIDGE_LINES, MOVEMENTS, TIE_OUT_LINES, tie_out_frame
+from arlib.pipeline import (
+    CASH_BRIDGE_LINES,
+    CREDIT_NOTE_BRIDGE_LINES,
+    MOVEMENTS,
+    TIE_OUT_LINES,
+    tie_out_frame,
+)
 from arlib.provision import movement_lines
 from arlib.schema import MONEY
 from arlib.workpapers import (
@@ -65,6 +71,7 @@ RECOMPUTED = {
         "net_ar_base": (
             ("closing_ar_base", 1),
             ("unapplied_cash_base", -1),
+            ("unapplied_credit_notes_base", -1),
             ("credit_balances_base", 1),
         ),
         "difference": (("gl_control_balance", 1), ("net_ar_base", -1)),
@@ -104,6 +111,7 @@ def _support(block: str, key: str | None, currency: str, ar_account: str) -> Ref
     return {
         "closing_ar_base": Ref("AR-5", "amount_base", total="Total"),
         "unapplied_cash_base": Ref("AR-5.1", "unapplied_cash", total="Total"),
+        "unapplied_credit_notes_base": Ref("AR-5.1", "unapplied_credit_notes", total="Total"),
         "credit_balances_base": Ref("AR-5.1", "credit_balance", total="Total"),
         "net_ar_base": Ref("AR-5.1", "net_balance", total="Total"),
         "gl_control_balance": "params: gl_control_balance",
@@ -219,6 +227,51 @@ def cash_bridge_sheet(result, sheets: dict[str, Sheet]) -> Sheet:
         "Bank receipts to the roll-forward's cash applied, per currency (must tie to 0)",
         bridge.with_columns(pl.Series("tick", ticks, dtype=pl.String)),
         refs=tuple(refs),
+    )
+
+
+def credit_note_bridge_sheet(result, sheets: dict[str, Sheet]) -> Sheet:
+    """AR-1.4 with its ends cross-referenced: credit notes issued to the credit-note
+    input's control total (AR-1.1), what was left unapplied to AR-11.1, the roll-forward's
+    credit-note line to the Lead (AR-1)."""
+    labels = dict(CREDIT_NOTE_BRIDGE_LINES)
+    bridge = result.credit_note_bridge
+    refs, ticks = [], []
+    for currency, line, amount in bridge.iter_rows():
+        ref = None
+        if line == labels["issued"]:
+            ref = _input_total("credit_notes", currency)
+        elif line == labels["left_unapplied"]:
+            ref = Ref("AR-11.1", "unapplied", total=f"Total {currency}")
+        elif line == labels["rollforward"]:
+            ref = Ref("AR-1", "amount", rows=(_line(currency, "− Credit notes applied"),))
+        ref = _absent_as_words(ref, amount, sheets)
+        refs.append(ref)
+        ticks.append(" ".join(_agreement(amount, ref, sheets)) or None)
+    return Sheet(
+        "AR-1.4",
+        "Credit-note bridge",
+        "Credit notes issued to the roll-forward's credit notes applied, per currency "
+        "(must tie to 0)",
+        bridge.with_columns(pl.Series("tick", ticks, dtype=pl.String)),
+        refs=tuple(refs),
+    )
+
+
+def _unapplied_credit_notes_sheet(aging) -> Sheet:
+    """AR-11.1: credit notes not (fully) netted, largest (base) first, with a Total in base
+    (the Lead's tie-out line) and per currency (the credit-note bridge's line)."""
+    frame = aging.unapplied_credit_notes.sort(
+        ["unapplied_base", "date", "credit_id"], descending=[True, False, False], nulls_last=True
+    )
+    return Sheet(
+        "AR-11.1",
+        "Unapplied credit notes",
+        "Credit notes not (fully) netted against invoices, largest unapplied (base) first: "
+        "credited to AR when issued, carried until applied or refunded",
+        frame,
+        total_columns=("unapplied", "unapplied_base"),
+        total_by="currency",
     )
 
 
@@ -370,6 +423,7 @@ def sheets_for(result) -> list[Sheet]:
             total_columns=("unapplied",),
             total_by="currency",
         ),
+        _unapplied_credit_notes_sheet(aging),
     ]
     by_ref = {sheet.ref: sheet for sheet in sheets}
     lead = lead_sheet(result, by_ref)
@@ -385,10 +439,11 @@ def sheets_for(result) -> list[Sheet]:
                 statements,
             )
         )
+    bridges = [cash_bridge_sheet(result, by_ref), credit_note_bridge_sheet(result, by_ref)]
     from arlib.followup import report
 
     follow = report.sheets(result.followup, config.as_of)
-    return [*front, cash_bridge_sheet(result, by_ref), *sheets[1:], *follow]
+    return [*front, *bridges, *sheets[1:], *follow]
 
 
 def workpaper_sections(result) -> list[tuple[str, str]]:

@@ -429,6 +429,21 @@ FORMULAS = {
 }
 
 
+#: each KPI's name in words, beside its key (the key is what the manifest and trend keep)
+NAMES = {
+    "dso": "Days sales outstanding (DSO)",
+    "ar_turnover": "AR turnover",
+    "cei": "Collection effectiveness index (CEI)",
+    "pct_current": "Current (not yet due) share of AR",
+    "avg_days_late": "Average days late, weighted by amount paid",
+    "avg_weekly_recovery": "Average weekly recovery rate",
+}
+
+
+def _counted(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def compute_kpis(
     invoices: pl.DataFrame,
     allocations: pl.DataFrame,
@@ -512,22 +527,30 @@ def compute_kpis(
             "avg_days_late",
             overall_avg,
             "days",
-            f"over {n_paid} payment(s) in {period}",
+            f"over {_counted(n_paid, 'payment')} in {period}",
         ),
         (
             "avg_weekly_recovery",
             round_money(sum(rates, ZERO) / len(rates)) if rates else None,
             "%",
-            " , ".join(str(r) for r in rates) + f" over {len(rates)} week(s)",
+            ", ".join(str(r) for r in rates) + f" over {_counted(len(rates), 'week')}",
         ),
     ]
     summary = pl.DataFrame(
         [
-            {"kpi": k, "value": v, "unit": u, "formula": FORMULAS[k], "computation": comp}
+            {
+                "kpi": k,
+                "kpi_name": NAMES[k],
+                "value": v,
+                "unit": u,
+                "formula": FORMULAS[k],
+                "computation": comp,
+            }
             for k, v, u, comp in rows
         ],
         schema={
             "kpi": pl.String,
+            "kpi_name": pl.String,
             "value": MONEY,
             "unit": pl.String,
             "formula": pl.String,

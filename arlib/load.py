@@ -1218,7 +1218,8 @@ class Period:
     ``frames['invoices']`` and ``frames['receipts']`` include the previous close's open
     invoices and unapplied cash (``origin`` = ``opening``), so matching treats them alike;
     ``frames['opening_exceptions']`` carries open exceptions and disputes forward,
-    ``frames['dunning']`` the letters sent to each customer so far;
+    ``frames['notices']`` the dunning notices about open invoices so far (with what the
+    previous close's contact log says was sent: :func:`arlib.dunning.with_contact_log`);
     ``opening_provision`` is the ECL provision the period starts from, and why.
     """
 
@@ -1287,7 +1288,7 @@ def load_decisions(spec: InputSpec, root: Path) -> LoadedInput:
 
 def load_period(config: Config) -> Period:
     """Load and validate every input named in the params."""
-    from arlib import carry, database, learning, validate
+    from arlib import carry, database, dunning, learning, validate
     from arlib.schema import empty
 
     names = [
@@ -1328,9 +1329,12 @@ def load_period(config: Config) -> Period:
     frames["receipts"] = frames["receipts"].with_columns(
         pl.lit("period").alias("origin"), pl.lit(config.period).alias("origin_period")
     )
+    frames["credit_notes"] = frames["credit_notes"].with_columns(
+        pl.lit("period").alias("origin"), pl.lit(config.period).alias("origin_period")
+    )
     frames["opening_exceptions"] = pl.DataFrame()
     recorded, recorded_in = None, None  # the previous close's provision, and its file
-    frames["dunning"] = pl.DataFrame(schema=carry.DUNNING_SCHEMA)
+    frames["notices"] = pl.DataFrame(schema=dunning.NOTICE_SCHEMA)
     frames["opening_rejections"] = pl.DataFrame(schema=learning.REJECTION_SCHEMA)
     opening = config.inputs.get("opening")
     if opening is not None:
@@ -1357,8 +1361,19 @@ def load_period(config: Config) -> Period:
             [items["receipts"].with_columns(pl.lit("opening").alias("origin")), frames["receipts"]],
             how="diagonal_relaxed",
         )
+        frames["credit_notes"] = pl.concat(
+            [
+                items["credit_notes"].with_columns(pl.lit("opening").alias("origin")),
+                frames["credit_notes"],
+            ],
+            how="diagonal_relaxed",
+        )
         frames["opening_exceptions"] = items["exceptions"]
-        frames["dunning"] = items["dunning"]
+        log_file = Path(opening.path).parent / "outbox" / dunning.CONTACT_LOG
+        log, problems = dunning.check_contact_log(log_file, display_path(log_file, config.root))
+        findings.append(fnd.to_frame(problems))
+        frames["notices"] = dunning.with_contact_log(items["notices"], log)
+        findings.append(fnd.to_frame(dunning.legacy_findings(items["legacy_dunning"], shown)))
         frames["opening_rejections"] = items.get("rejections", frames["opening_rejections"])
         reviewed = Path(opening.path).parent / learning.LEARNED_ALIASES
         if reviewed.is_file() and "customers" in frames:
@@ -1479,25 +1494,31 @@ def opening_unchanged(path: Path, shown: str) -> list[fnd.Finding]:
 
 def provenance_frame(provenance: list[dict]) -> pl.DataFrame:
     """Provenance as a table: one row per input and currency with its control total, as
-    money (the manifest keeps it as an exact string) so that it can be added and compared."""
+    money (the manifest keeps it as an exact string) so that it can be added and compared.
+    An input's rows, format and SHA-256 are on its first line only (a column of row counts
+    adds up to the rows read); a database input names its connection and query."""
+    database = any(item.get("query") for item in provenance)
     rows = []
     for item in provenance:
         totals = item.get("control_totals") or {"": None}
-        for currency, total in totals.items():
-            rows.append(
-                {
-                    "input": item["input"],
-                    "file": item["file"],
-                    "format": item.get("format"),
-                    "encoding": item.get("encoding"),
-                    "rows": item.get("rows"),
-                    "currency": currency or None,
-                    "control_total": None if total is None else Decimal(total),
-                    "sha256": item["sha256"],
-                }
-            )
+        for n, (currency, total) in enumerate(totals.items()):
+            first = n == 0
+            row = {
+                "input": item["input"],
+                "file": item["file"],
+                "format": item.get("format") if first else None,
+                "encoding": item.get("encoding") if first else None,
+                "rows": item.get("rows") if first else None,
+                "currency": currency or None,
+                "control_total": None if total is None else Decimal(total),
+                "sha256": item["sha256"] if first else None,
+            }
+            if database:
+                where = item.get("connection")
+                row["query"] = f"{where}: {item['query']}" if first and where else None
+            rows.append(row)
     return pl.DataFrame(
         rows,
-        schema_overrides={"rows": pl.Int64, "control_total": MONEY},
+        schema_overrides={"rows": pl.Int64, "control_total": MONEY, "sha256": pl.String},
         infer_schema_length=None,
     )

@@ -240,7 +240,8 @@ def database_prose(period) -> str:
             f"{int(p.get('rows') or 0):,} rows read; parameters {bound}.\n\n"
             f"```sql\n{p['query'].strip()}\n```"
         )
-    return f"{len(read)} input(s) read from a database, each in a read-only transaction.\n\n" + (
+    inputs = "1 input" if len(read) == 1 else f"{len(read)} inputs"
+    return f"{inputs} read from a database, each in a read-only transaction.\n\n" + (
         "\n\n".join(parts)
     )
 
@@ -429,6 +430,42 @@ def cash_bridge_prose(bridge: pl.DataFrame) -> str:
             f"to invoices in other currencies + {v['from_other']} applied to {currency} "
             f"invoices from other currencies' receipts = {v['applied_to']}, against "
             f"{v['rollforward']} cash applied in the roll-forward: {verdict}."
+        )
+    return "\n".join(lines)
+
+
+def credit_note_bridge_prose(bridge: pl.DataFrame, unapplied: pl.DataFrame, base: str) -> str:
+    """One line per currency from :func:`arlib.pipeline.credit_note_bridge`, and what is
+    left unapplied (base currency), where it is listed and what happens to it."""
+    from arlib.pipeline import CREDIT_NOTE_BRIDGE_LINES
+
+    if bridge.height == 0:
+        return "No credit notes this period and none carried in."
+    keys = {label: key for key, label in CREDIT_NOTE_BRIDGE_LINES}
+    lines = []
+    for (currency,), part in bridge.group_by("currency", maintain_order=True):
+        amount = {keys[line]: a for line, a in part.select("line", "amount").rows()}
+        v = {k: money(a, currency) for k, a in amount.items()}
+        verdict = (
+            "ties"
+            if amount["difference"] == 0
+            else f"**does not tie: difference {v['difference']}: investigate**"
+        )
+        lines.append(
+            f"- {currency}: {v['issued']} issued this period + {v['carried_in']} carried in − "
+            f"{v['left_unapplied']} left unapplied − {v['taken_out']} taken out of AR by "
+            f"decisions (refunded, reversed) = {v['applied']} netted against invoices, "
+            f"against {v['rollforward']} credit notes applied in the roll-forward: {verdict}."
+        )
+    if unapplied.height:
+        total = money(unapplied["unapplied_base"].sum(), base)
+        lines.append(
+            f"\n{unapplied.height:,} credit notes are not (fully) netted against an invoice: "
+            f"{total} ({base} at the as-of rates) left. The AR account was credited with "
+            "them when they were issued, so the GL tie-out takes them off net AR. Each is an "
+            "open `unapplied_credit_note` exception, carried to the next close, which nets it "
+            "when the customer's payment or invoice allows; listed in "
+            "workpaper AR-11.1 and `unapplied_credit_notes.csv`."
         )
     return "\n".join(lines)
 
@@ -855,7 +892,8 @@ def _amount_sum(column: str) -> pl.Expr:
 
 def statements_prose(closed) -> str:
     """What the close will write as customer statements and letters, in one paragraph."""
-    from arlib.statements import LEVELS, disputed_invoices, selected_customers
+    from arlib.dunning import LEVELS
+    from arlib.statements import disputed_invoices, selected_customers
 
     config = closed.config.statements
     ids = selected_customers(closed.review, closed.match, config)
@@ -870,7 +908,8 @@ def statements_prose(closed) -> str:
     by_level = ", ".join(f"{counts[k]:,} {words[k]}" for k in LEVELS if k in counts)
     written = (
         f" and {letters.height:,} a collection letter ({by_level}), worded one step past the "
-        "last letter each was sent and never past its overdue tier"
+        "notices its overdue invoices were sent (only those recorded as sent or confirmed "
+        "count) and never past its overdue tier"
         if letters.height
         else ""
     )
@@ -894,6 +933,44 @@ def statements_prose(closed) -> str:
     )
 
 
+def outbox_counts(messages: pl.DataFrame) -> pl.DataFrame:
+    """The outbox's messages per channel and kind: how many can go, and how many cannot."""
+    return (
+        messages.group_by("channel", "kind")
+        .agg(
+            pl.len().alias("messages"),
+            pl.col("sendable").sum().cast(pl.Int64).alias("sendable"),
+            (~pl.col("sendable")).sum().cast(pl.Int64).alias("not_sendable"),
+        )
+        .sort("channel", "kind")
+    )
+
+
+def outbox_prose(closed) -> str:
+    """What the close put in its outbox, and that nothing was sent."""
+    messages = closed.outbox
+    if messages.height == 0:
+        return "The outbox of this close is empty: no statements or letters are requested."
+    by = dict(messages.filter(pl.col("sendable")).group_by("channel").len().iter_rows())
+    words = {"email": "e-mails", "sms": "SMS", "phone": "phone calls for the collector"}
+    parts = ", ".join(f"{by[c]:,} {words[c]}" for c in ("email", "sms", "phone") if c in by)
+    blocked = messages.filter(~pl.col("sendable"))
+    reasons = dict(
+        blocked.with_columns(pl.col("reason").str.replace(r"^'.*' is not", "a value that is not"))
+        .group_by("reason")
+        .len()
+        .iter_rows()
+    )
+    held = "; ".join(f"{n:,} {r}" for r, n in sorted(reasons.items()))
+    return (
+        f"The outbox (`outbox/`, listed in `outbox/index.csv`) holds {parts or 'nothing to send'}"
+        + (f"; {blocked.height:,} messages cannot go ({held})" if blocked.height else "")
+        + ". Nothing is sent by the close: `arlib send` sends the e-mails and records each "
+        "result in `outbox/contact_log.csv`, and only notices recorded there as sent or "
+        "confirmed raise the next letter's level."
+    )
+
+
 def record_close(closed) -> None:
     record("rollforward", closed.rollforward.to_dicts())
     record("tie_out", closed.tie_out)
@@ -908,13 +985,24 @@ def record_close(closed) -> None:
         },
     )
     record("letters", dict(closed.letters.group_by("level").len().sort("level").iter_rows()))
+    record(
+        "outbox",
+        dict(
+            closed.outbox.filter(pl.col("sendable"))
+            .group_by("channel")
+            .len()
+            .sort("channel")
+            .iter_rows()
+        ),
+    )
 
 
 def conclusions(closed) -> str:
     ties = all(d == 0 for d in closed.rollforward["difference"].to_list())
     counts = exception_counts(closed.review.exceptions)
-    items = closed.open_items.filter(pl.col("item_type") != "dunning")
-    dunned = closed.open_items.height - items.height
+    notices = closed.open_items.filter(pl.col("item_type") == "notice")
+    items = closed.open_items.filter(pl.col("item_type") != "notice")
+    dunned = notices.get_column("invoice_id").n_unique()
     tie = closed.tie_out
     lines = [
         "- The roll-forward "
@@ -925,7 +1013,7 @@ def conclusions(closed) -> str:
         + ".",
         f"- {tie_out_sentence(tie)}",
         f"- {items.height:,} open items are carried to the next period (open_items.parquet)"
-        + (f", with the letters sent so far to {dunned:,} customers." if dunned else "."),
+        + (f", with the dunning notices about {dunned:,} of the invoices." if dunned else "."),
     ]
     return "\n".join(lines)
 
@@ -937,7 +1025,7 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
     workbook), no dtype row, no index.
 
     ``rows`` limits long tables and says how many are not shown (the workpapers and CSVs
-    hold everything).
+    hold everything); an empty frame is the word "None", not a bare header.
     """
     from IPython.display import HTML
 
@@ -950,6 +1038,8 @@ def show(frame: pl.DataFrame, rows: int | None = None, caption: str | None = Non
         "number": lambda v: f"{v:,.3f}",
         "integer": lambda v: f"{v:,}",
     }
+    if frame.height == 0:  # a header over nothing reads as a table that failed to fill
+        return HTML(f"<p><em>None{f' ({caption})' if caption else ''}.</em></p>")
     shown = frame if rows is None else frame.head(rows)
     columns = {}
     for name, dtype in shown.schema.items():
@@ -1003,9 +1093,22 @@ def customer_explorer(result):
     return widgets.VBox([picker, out])
 
 
+#: on screen a table wider than the page scrolls sideways inside its box; on paper every
+#: cell may wrap and the type is smaller, so no column is cut off at the page edge
+_TABLE_CSS = (
+    "<style>.arlib-scroll{overflow-x:auto;max-width:100%}"
+    "@media print{.arlib-scroll{overflow:visible}"
+    "table.arlib{font-size:7.5pt;width:100%}"
+    "table.arlib th,table.arlib td{white-space:normal!important;min-width:0!important;"
+    "overflow-wrap:anywhere}}</style>"
+)
+
+
 def _html_table(columns: dict[str, list[str]], numeric: set[str]) -> str:
     """A plain HTML table: numbers right-aligned, short text kept on one line, long text
-    (reasons, evidence) given room to wrap instead of squeezing every column."""
+    (reasons, evidence) given room to wrap instead of squeezing every column; headers
+    wrap, a long unbroken value (a SHA-256) breaks anywhere, and a table wider than the
+    page scrolls on screen and wraps on paper (:data:`_TABLE_CSS`)."""
     from html import escape
 
     def style(name: str, values: list[str]) -> str:
@@ -1013,18 +1116,22 @@ def _html_table(columns: dict[str, list[str]], numeric: set[str]) -> str:
         if name in numeric:
             return "text-align:right;white-space:nowrap"
         if longest > 40:
-            return "text-align:left;min-width:28em"
+            return "text-align:left;min-width:28em;overflow-wrap:anywhere"
         return "text-align:left;white-space:nowrap"
 
     styles = {name: style(name, values) for name, values in columns.items()}
-    head = "".join(f'<th style="{styles[n]}">{escape(n)}</th>' for n in columns)
+    align = {n: "right" if n in numeric else "left" for n in columns}
+    head = "".join(
+        f'<th style="text-align:{align[n]};vertical-align:bottom">{escape(n)}</th>' for n in columns
+    )
     rows = []
     height = len(next(iter(columns.values()), []))
     for i in range(height):
         cells = "".join(f'<td style="{styles[n]}">{escape(v[i])}</td>' for n, v in columns.items())
         rows.append(f"<tr>{cells}</tr>")
     return (
-        f'<table class="arlib"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'{_TABLE_CSS}<div class="arlib-scroll"><table class="arlib"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

@@ -159,6 +159,7 @@ class Review:
     journal: pl.DataFrame
     history: pl.DataFrame
     findings: pl.DataFrame
+    credit_notes: pl.DataFrame  # matching's, with their status at close (credit_notes_at_close)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +202,7 @@ def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
             period=config.period,
             disputes=carry.disputed_by_receipt(frames["decisions"]),
             current_history=payments,
+            credit_notes=result.credit_notes,
         )
         carried, decided = carry.carry_exceptions(
             found,
@@ -211,6 +213,7 @@ def exceptions_stage(config: Config, state_dir=None) -> Exceptions:
             decisions=frames["decisions"],
             period=config.period,
             actions=config.exceptions.action,
+            credit_notes=result.credit_notes,
         )
         return Exceptions(found, carried, decided, history, payments)
 
@@ -228,6 +231,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
         frames = period.frames
         raised = exceptions_stage(config, state_dir)
         carried, found, history = raised.carried, raised.found, raised.history
+        credit_notes = credit_notes_at_close(result.credit_notes, carried)
         aged = aging.age(
             result.invoices,
             result.receipts,
@@ -235,6 +239,7 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config.aging,
             fx_rates=frames["fx_rates"],
             base_currency=config.base_currency,
+            credit_notes=credit_notes.filter(pl.col("status") == "unapplied"),
         )
         tiers = aging.overdue_tiers(aged.detail, frames["customers"], config.tiers, history=history)
         opening_ar = _opening_ar_base(result.invoices, frames["fx_rates"], config)
@@ -265,9 +270,42 @@ def review_stage(config: Config, state_dir=None) -> Review:
             config=config.adjustments,
             provision=provided,
         )
-        return Review(carried, aged, tiers, measured, provided, proposed, history, raised.findings)
+        return Review(
+            carried,
+            aged,
+            tiers,
+            measured,
+            provided,
+            proposed,
+            history,
+            raised.findings,
+            credit_notes,
+        )
 
     return _cached(state_dir, "review", compute)
+
+
+def credit_notes_at_close(credit_notes: pl.DataFrame, exceptions: pl.DataFrame) -> pl.DataFrame:
+    """The matcher's credit notes with ``status``: ``applied`` (netted in full),
+    ``unapplied`` (some left: listed, taken off net AR, carried) or ``taken_out``: what was
+    left, a ``resolve`` decision on its ``unapplied_credit_note`` exception recorded as
+    settled outside matching (refunded, reversed), so it leaves AR as a ``not_ar`` receipt
+    does."""
+    if "unapplied" not in credit_notes.columns:
+        return credit_notes.with_columns(pl.lit(None, pl.String).alias("status"))
+    decided = exceptions.filter(
+        (pl.col("type") == "unapplied_credit_note")
+        & (pl.col("status") == "resolved")
+        & pl.col("resolution").str.starts_with(carry.DECIDED)
+    )["receipt_id"]
+    return credit_notes.with_columns(
+        pl.when(pl.col("unapplied") == 0)
+        .then(pl.lit("applied"))
+        .when(pl.col("credit_id").is_in(decided.implode()))
+        .then(pl.lit("taken_out"))
+        .otherwise(pl.lit("unapplied"))
+        .alias("status")
+    )
 
 
 def _opening_ar_base(invoices: pl.DataFrame, fx_rates: pl.DataFrame, config: Config) -> Decimal:
@@ -311,9 +349,11 @@ class CloseResult:
     review: Review
     rollforward: pl.DataFrame
     cash_bridge: pl.DataFrame
+    credit_note_bridge: pl.DataFrame
     tie_out: dict[str, Any]
     open_items: pl.DataFrame
     letters: pl.DataFrame  # the collection letters this close writes, by customer
+    outbox: pl.DataFrame  # what the outbox holds, by customer and channel (arlib.outbox)
     learned_aliases: pl.DataFrame  # payer names people matched, for review (arlib.learning)
     followup: Any  # replies, disputes, promises and collection tasks (arlib.followup)
 
@@ -345,6 +385,7 @@ class CloseResult:
         return {
             "rollforward": self.rollforward.to_dicts(),
             "cash_bridge": self.cash_bridge.to_dicts(),
+            "credit_note_bridge": self.credit_note_bridge.to_dicts(),
             "tie_out": self.tie_out,
             "provision": {
                 "opening": provided.opening_provision,
@@ -499,12 +540,81 @@ def cash_bridge(result: MatchResult) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
 
 
+# The credit-note bridge's lines (key, label), in order, for every currency.
+CREDIT_NOTE_BRIDGE_LINES = (
+    ("issued", "Credit notes issued this period (inputs)"),
+    ("carried_in", "+ Unapplied credit notes carried in from the previous close"),
+    ("left_unapplied", "− Left unapplied at close (listed, carried forward)"),
+    ("taken_out", "− Taken out of AR by resolve decisions (refunded, reversed)"),
+    ("applied", "= Credit notes netted against invoices"),
+    ("rollforward", "Credit notes applied in the roll-forward (AR-1)"),
+    ("difference", "Difference (must be 0)"),
+)
+
+
+def credit_note_bridge(
+    result: MatchResult, base_currency: str, credit_notes: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """From the credit-note input to the roll-forward's credit-note line, per currency.
+
+    Why: the input's control total (AR-1.1) counts every credit note issued, the
+    roll-forward only what was netted against invoices; the bridge shows the rest is left
+    unapplied (listed, raised as an exception and carried forward) or taken out of AR by a
+    decision, to the cent: issued + carried in − left unapplied − taken out = netted,
+    against the roll-forward's line (``credit_notes``: with their status at close,
+    :func:`credit_notes_at_close`; by default none is taken out). A
+    credit note naming no currency counts in the currency of the invoices it netted, else
+    in the base currency (as the aging converts it). Returns currency, line, amount.
+    """
+    zero = Decimal("0.00")
+    notes = result.credit_notes if credit_notes is None else credit_notes
+    if "status" not in notes.columns:
+        notes = notes.with_columns(pl.lit("unapplied").alias("status"))
+    alloc = result.allocations.filter(pl.col("kind") == "credit_note")
+    rolled = dict(rollforward(result).select("currency", "credit_notes_applied").iter_rows())
+    if notes.height == 0 and not any(rolled.values()):
+        return pl.DataFrame(schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
+    netted_in = alloc.group_by("receipt_id").agg(pl.col("currency").first().alias("_netted_ccy"))
+    notes = notes.join(
+        netted_in, left_on="credit_id", right_on="receipt_id", how="left"
+    ).with_columns(
+        pl.coalesce("currency", "_netted_ccy", pl.lit(base_currency)).alias("_ccy"),
+        (pl.col("origin") == "opening").fill_null(False).alias("_carried"),
+    )
+    currencies = sorted(set(notes["_ccy"].to_list()) | {c for c, v in rolled.items() if v}, key=str)
+
+    def total(where: pl.Expr, column: str) -> Decimal:
+        value = notes.filter(where)[column].sum()
+        return zero if value is None else Decimal(str(value))
+
+    rows = []
+    for currency in currencies:
+        mine = pl.col("_ccy") == currency
+        line = {
+            "issued": total(mine & ~pl.col("_carried"), "amount"),
+            "carried_in": total(mine & pl.col("_carried"), "amount"),
+            "left_unapplied": total(mine & (pl.col("status") != "taken_out"), "unapplied"),
+            "taken_out": total(mine & (pl.col("status") == "taken_out"), "unapplied"),
+        }
+        line["applied"] = (
+            line["issued"] + line["carried_in"] - line["left_unapplied"] - line["taken_out"]
+        )
+        line["rollforward"] = rolled.get(currency, zero)
+        line["difference"] = line["rollforward"] - line["applied"]
+        rows += [
+            {"currency": currency, "line": label, "amount": line[key]}
+            for key, label in CREDIT_NOTE_BRIDGE_LINES
+        ]
+    return pl.DataFrame(rows, schema={"currency": pl.String, "line": pl.String, "amount": MONEY})
+
+
 # The one set of tie-out statuses; every place that shows the tie-out uses these words.
 TIE_OUT_STATUSES = ("ties", "ties after adjustments", "difference", "not performed")
 # The tie-out's lines, in the order the Lead (AR-1) and notebook 04 show them.
 TIE_OUT_LINES = (
     ("closing_ar_base", "Open invoices in base currency (as-of rates)"),
     ("unapplied_cash_base", "− Unapplied cash"),
+    ("unapplied_credit_notes_base", "− Unapplied credit notes"),
     ("credit_balances_base", "+ Credit balances (negative open items)"),
     ("net_ar_base", "= Net AR per sub-ledger"),
     ("gl_control_balance", "GL control balance (params)"),
@@ -520,7 +630,8 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     The GL's AR account is credited with all cash received, matched or not, and has not yet
     seen the write-offs matching made in the sub-ledger (bank charges, discounts, FX and
     rounding on tolerance allocations; the proposal books them, ``in_subledger``). So the
-    comparison is: open invoices − unapplied cash + credit balances = net AR; GL − net AR =
+    comparison is: open invoices − unapplied cash − unapplied credit notes (credited to the
+    AR account when issued) + credit balances = net AR; GL − net AR =
     difference; the part of it those write-offs explain; and what is left unexplained.
     Proposed write-offs of residuals still open in both ledgers explain nothing.
     ``status`` is one of :data:`TIE_OUT_STATUSES`.
@@ -530,7 +641,9 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     gross = Decimal(str(aged.total_outstanding))
     unapplied = aged.unapplied["unapplied_base"].sum() if aged.unapplied.height else zero
     credits = _sum_base(aged.credits)
-    net = gross - Decimal(str(unapplied)) + credits
+    notes = aged.unapplied_credit_notes
+    left_credit = Decimal(str(notes["unapplied_base"].sum())) if notes.height else zero
+    net = gross - Decimal(str(unapplied)) - left_credit + credits
     journal = review.journal
     ar_account = config.adjustments.ar_account
     to_ar = (
@@ -558,6 +671,7 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
         "base_currency": config.base_currency,
         "closing_ar_base": gross,
         "unapplied_cash_base": Decimal(str(unapplied)),
+        "unapplied_credit_notes_base": left_credit,
         "credit_balances_base": credits,
         "net_ar_base": net,
         "gl_control_balance": gl,
@@ -589,23 +703,31 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
     state_dir = {} if state_dir is None else state_dir
 
     def compute() -> CloseResult:
+        from arlib import dunning
         from arlib.followup import follow_up
-        from arlib.statements import plan_letters
+        from arlib.outbox import plan_messages
 
         period = load_stage(config, state_dir)
         result = match_stage(config, state_dir)
         review = review_stage(config, state_dir)
-        letters = plan_letters(config, review, result, period.frames)
+        letters = dunning.plan_letters(config, review, result, period.frames)
+        messages = plan_messages(config, review, result, letters, period.frames["customers"])
+        notices = dunning.notice_history(
+            period.frames["notices"],
+            dunning.prepared_notices(messages, config.as_of, config.period),
+            result.invoices,
+        )
         decisions = period.frames["decisions"]
         items = carry.build_open_items(
             result.invoices,
             result.receipts,
             review.exceptions,
             config.period,
-            dunning=carry.dunning_history(period.frames["dunning"], letters, config.period),
+            notices=notices,
             rejections=learning.rejections_to_carry(
                 decisions, result.receipts, result.invoices, config.period
             ),
+            credit_notes=review.credit_notes.filter(pl.col("status") == "unapplied"),
         )
         return CloseResult(
             config=config,
@@ -614,9 +736,13 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
             review=review,
             rollforward=rollforward(result),
             cash_bridge=cash_bridge(result),
+            credit_note_bridge=credit_note_bridge(
+                result, config.base_currency, review.credit_notes
+            ),
             tie_out=tie_out(config, review),
             open_items=items,
             letters=letters,
+            outbox=messages,
             learned_aliases=learning.learned_aliases(
                 result.allocations,
                 result.receipts,
@@ -672,6 +798,7 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     """Every machine-readable output of a close plus the Excel workpapers."""
     from arlib import followup
     from arlib.export import write_workpapers
+    from arlib.outbox import write_outbox
     from arlib.statements import write_statements
 
     written = write_reconcile_outputs(result.match, out, result.findings)
@@ -679,6 +806,7 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(_csv(review.exceptions, out / "exceptions.csv"))
     written.append(_csv(review.aging.detail, out / "aging.csv"))
     written.append(_csv(review.aging.by_customer, out / "aging_by_customer.csv"))
+    written.append(_csv(review.aging.unapplied_credit_notes, out / "unapplied_credit_notes.csv"))
     written.append(_csv(review.tiers, out / "tiers.csv"))
     written.append(_csv(review.journal, out / "proposed_adjustments.csv"))
     written.append(_csv(result.rollforward, out / "rollforward.csv"))
@@ -702,4 +830,5 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     written.append(history)
     written.append(write_workpapers(result, out / "workpapers.xlsx"))
     written.extend(write_statements(result, out))
+    written.extend(write_outbox(result, out))
     return written

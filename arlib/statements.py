@@ -12,8 +12,8 @@ the open amounts are checked against the aging before anything is written: a sta
 never shows a balance the workpapers do not.
 
 A collection letter asks only for what is not in dispute (:func:`disputed_invoices`), and
-says "second notice" or "final demand" only when the letters before it were sent: the
-dunning history travels with the open items (:func:`plan_letters`).
+says "second notice" or "final demand" only when the notices before it were sent: its level
+comes from the dunning history of its invoices (:func:`arlib.dunning.plan_letters`).
 """
 
 from __future__ import annotations
@@ -27,16 +27,12 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field
 
-from arlib.aging import overdue_tiers
 from arlib.money import fmt_money
 from arlib.paramtypes import Flag, Range, Section, Text, Whole, choice
 from arlib.safe_output import write_csv
 from arlib.schema import MONEY
 
 SELECTIONS = ("none", "all", "overdue")
-#: a letter's wording, mildest first: a customer's first letter is a reminder, the next one a
-#: second notice, then a final demand, each capped by what the overdue tier asks for
-LEVELS = ("reminder", "second", "final")
 #: an open exception of these classes puts the invoice it names under dispute (a short
 #: payment nobody has explained is one, until it is resolved)
 DISPUTE_CLASSES = ("dispute",)
@@ -59,9 +55,10 @@ class StatementConfig(Section):
     letters: Flag = Field(
         True,
         description="a collection letter for each selected customer with an overdue tier once "
-        "its invoices under dispute are left out; worded one step past the last letter the "
-        "customer was sent (reminder, second notice, final demand), never past what the tier "
-        "asks for (most severe tier: final demand, mildest: reminder)",
+        "its invoices under dispute are left out; worded one step past the notices its overdue "
+        "invoices were sent (reminder, second notice, final demand; only notices recorded as "
+        "sent or confirmed count), never past what the tier asks for (most severe tier: final "
+        "demand, mildest: reminder)",
     )
     sender: Text | None = Field(
         None, description="the company named on statements and letters; null: the entity"
@@ -85,7 +82,6 @@ INDEX_SCHEMA = {
     "statement": pl.String,
     "letter": pl.String,
 }
-LETTER_SCHEMA = {"customer_id": pl.String, "tier": pl.String, "level": pl.String}
 
 _TEXT = {
     "en": {
@@ -265,15 +261,6 @@ def _file_stem(customer_id: str, taken: set[str]) -> str:
     return candidate
 
 
-def _severity(tier: str, order: list[str]) -> str:
-    """The most a letter may say for a tier, by the tier's place: the most severe tier a
-    final demand, the mildest a reminder, any between a second notice."""
-    pos = order.index(tier)
-    if pos == 0 and len(order) > 1:
-        return "final"
-    return "reminder" if pos == len(order) - 1 else "second"
-
-
 def selected_customers(review, match, config: StatementConfig) -> list[str]:
     """Customer ids that get a statement, sorted."""
     chosen: set[str] = set(config.customer_ids)
@@ -309,38 +296,6 @@ def disputed_invoices(
         (pl.col("status") == "open") & pl.col("class").is_in(DISPUTE_CLASSES)
     )["invoice_id"]
     return ids | set(named.drop_nulls())
-
-
-def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The collection letters a close writes (:data:`LETTER_SCHEMA`, by customer).
-
-    One per selected customer with an overdue tier once its invoices under dispute are left
-    out, worded one step past the customer's last letter (``frames['dunning']``, carried
-    in the open items) but never past what that tier asks for: the tier alone does not know
-    whether a first letter was ever sent, and a letter must not claim one that was not.
-    """
-    settings = config.statements
-    ids = selected_customers(review, match, settings) if settings.letters else []
-    if not ids:
-        return pl.DataFrame(schema=LETTER_SCHEMA)
-    disputed = disputed_invoices(
-        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
-    )
-    undisputed = review.aging.detail.filter(
-        pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
-    )
-    tier_config = config.tiers
-    tiers = overdue_tiers(undisputed, frames["customers"], tier_config)
-    sent = dict(frames["dunning"].select("customer_id", "level").iter_rows())
-    rows = []
-    for cid, tier in (
-        tiers.filter(pl.col("tier").is_not_null()).select("customer_id", "tier").sort("customer_id")
-    ).iter_rows():
-        before = sent.get(cid)
-        step = 0 if before is None else min(LEVELS.index(before) + 1, len(LEVELS) - 1)
-        cap = LEVELS.index(_severity(tier, tier_config.order))
-        rows.append({"customer_id": cid, "tier": tier, "level": LEVELS[min(step, cap)]})
-    return pl.DataFrame(rows, schema=LETTER_SCHEMA)
 
 
 def write_statements(result, out: Path) -> list[Path]:

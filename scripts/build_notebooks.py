@@ -160,6 +160,20 @@ display(Markdown(nb.cash_bridge_prose(bridge)))
 nb.record("cash_bridge", bridge.to_dicts())
 nb.show(bridge)"""
     ),
+    md(
+        "## Credit-note bridge\n\nPer currency, from the credit notes issued (the input's "
+        "control total) and carried in to those netted against invoices in the roll-forward; "
+        "what is left unapplied is listed below it. The difference must be 0."
+    ),
+    code(
+        """review = pipeline.review_stage(config, state_dir)
+credit_bridge = pipeline.credit_note_bridge(result, config.base_currency, review.credit_notes)
+left_credit = review.aging.unapplied_credit_notes
+display(Markdown(nb.credit_note_bridge_prose(credit_bridge, left_credit, config.base_currency)))
+nb.record("credit_note_bridge", credit_bridge.to_dicts())
+nb.show(credit_bridge)
+nb.show(left_credit.drop("source_file", "source_row"), rows=30)"""
+    ),
     md("## Allocations per rule"),
     code("nb.show(summary['per_rule'])"),
     code("nb.rule_chart(result)"),
@@ -303,6 +317,11 @@ nb.show(pipeline.tie_out_frame(closed.tie_out))"""
     code("nb.show(nb.open_items_summary(closed.open_items))"),
     md("## Customer statements and collection letters"),
     code("display(Markdown(nb.statements_prose(closed)))"),
+    md("## Outbox"),
+    code(
+        """display(Markdown(nb.outbox_prose(closed)))
+nb.show(nb.outbox_counts(closed.outbox))"""
+    ),
     code("nb.record_close(closed)"),
     md("## Conclusions"),
     code("display(Markdown(nb.conclusions(closed)))"),

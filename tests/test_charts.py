@@ -197,4 +197,4 @@ def test_aging_buckets_and_kpi_trend_axes():
         schema={"period": pl.String, "dso": pl.Decimal(38, 2), "cei": pl.Decimal(38, 2)},
     )
     fig = charts.kpi_trend(trend)  # one close, and a KPI it could not compute: a gap
-    assert fig.axes[0].get_title() == "DSO and CEI over 1 closed period(s)"
+    assert fig.axes[0].get_title() == "DSO and CEI over 1 closed period"

@@ -114,13 +114,13 @@ def test_publishes_every_listed_file(project, period):
     missing = [name for name in PUBLISHED if not (out / name).is_file()]
     assert not missing
     folders = {p.name for p in out.iterdir() if p.is_dir()}
-    assert folders <= {"statements", "letters", "followup"}, "no build/state folders inside"
+    allowed = {"statements", "letters", "outbox", "followup"}
+    assert folders <= allowed, "no build/state folders inside"
+    assert (out / "outbox" / "index.csv").is_file()  # every close writes its outbox
+    assert (out / "followup" / "tasks.csv").is_file()  # and its collection tasks
     if period == "2026-10":  # its params ask for statements of overdue customers
-        assert (out / "statements" / "index.csv").is_file() and folders == {
-            "statements",
-            "letters",
-            "followup",
-        }
+        assert (out / "statements" / "index.csv").is_file()
+        assert folders == allowed
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
@@ -518,3 +518,42 @@ def test_params_error_exits_2_and_creates_nothing(tmp_path, capsys, extra, named
     assert named in err, err
     assert not (root / "outputs").exists()
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+# ------------------------------------------------------------------------- outbox
+def test_the_october_outbox_opens_in_a_mail_program_and_sends_nothing(project):
+    """Every e-mail of the 2026-10 sample parses back (RFC 5322) with its customer's address,
+    a text and an HTML body, and its statement attached byte for byte; every SMS fits one
+    message; no contact log (the demo never sends), so October's letters are reminders."""
+    from email import message_from_bytes, policy
+
+    from arlib.outbox import sms_fits
+
+    out = project / "outputs" / "2026-10"
+    index = read_csv(out / "outbox" / "index.csv")
+    statements = {r["customer_id"]: r for r in read_csv(out / "statements" / "index.csv")}
+    assert {r["customer_id"] for r in index} == set(statements)
+    emails = [r for r in index if r["channel"] == "email" and r["sendable"] == "true"]
+    assert sorted(p.name for p in (out / "outbox").glob("*.eml")) == sorted(
+        r["file"] for r in emails
+    )
+    assert len(emails) == len(statements)  # every sample customer has an address
+    for row in emails:
+        mail = message_from_bytes(
+            (out / "outbox" / row["file"]).read_bytes(), policy=policy.default
+        )
+        assert mail["To"].addresses[0].addr_spec == row["recipient"]
+        assert mail.get_body(("plain",)).get_content().strip()
+        assert "<html" in mail.get_body(("html",)).get_content()
+        [attached] = list(mail.iter_attachments())
+        statement = out / statements[row["customer_id"]]["statement"]
+        assert attached.get_filename() == statement.name
+        assert attached.get_content().encode("utf-8") == statement.read_bytes()
+    sms = read_csv(out / "outbox" / "sms.csv")
+    assert sms and all(sms_fits(r["text"]) for r in sms)
+    assert {r["message_id"] for r in sms} == {
+        r["message_id"] for r in index if r["channel"] == "sms" and r["sendable"] == "true"
+    }
+    assert not (out / "outbox" / "contact_log.csv").exists()
+    levels = {r["level"] for r in index if r["kind"] == "notice"}
+    assert levels == {"reminder"}  # September's notices were only prepared

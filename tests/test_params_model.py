@@ -273,7 +273,7 @@ def test_differences_from_the_defaults():
     assert found["matching.date_window_days"] == (90, 180)
     assert found["provision.opening_provision"] == ("5", None)
     assert found["entity"] == ("ACME-SH", None)
-    assert found["gl_control_balance"] == ("81048506.02", None)
+    assert found["gl_control_balance"] == ("81020739.4", None)
     assert found["columns.receipts.流水号"] == ("receipt_id", None)
     assert "as_of" not in found and "out_dir" not in found  # the sample's are the defaults
     assert "inputs.invoices.path" not in found  # the inputs are what a period gives

@@ -13,7 +13,8 @@ import pytest
 
 from arlib import pipeline
 from arlib.config import ConfigError, load_config
-from arlib.statements import _TEXT, _file_stem, _language, _page, _severity, write_statements
+from arlib.dunning import tier_cap
+from arlib.statements import _TEXT, _file_stem, _language, _page, write_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params" / "2026-09.yaml"
@@ -117,8 +118,8 @@ def test_language_and_severity_and_file_names():
     assert _language(None, "Acme GmbH") == "en"
     assert _language("", "上海某某有限公司") == "zh"
     assert _language("EN", "上海某某有限公司") == "en"
-    assert [_severity(t, ["A", "B", "C"]) for t in "ABC"] == ["final", "second", "reminder"]
-    assert _severity("X", ["X"]) == "reminder"
+    assert [tier_cap(t, ["A", "B", "C"]) for t in "ABC"] == ["final", "second", "reminder"]
+    assert tier_cap("X", ["X"]) == "reminder"
     taken: set[str] = set()
     assert _file_stem("../etc/passwd", taken) == "_etc_passwd"
     assert _file_stem("C/1", taken) == "C_1"

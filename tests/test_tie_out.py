@@ -15,11 +15,14 @@ from tests.conftest import ROOT
 D = Decimal
 
 
-def review(journal_rows):
+def review(journal_rows, credit_notes=()):
     aging = SimpleNamespace(
         total_outstanding=D("1000.00"),
         unapplied=pl.DataFrame({"unapplied_base": [D("150.00")]}, schema={"unapplied_base": MONEY}),
         credits=pl.DataFrame(schema={"open_amount_base": MONEY}),
+        unapplied_credit_notes=pl.DataFrame(
+            {"unapplied_base": list(credit_notes)}, schema={"unapplied_base": MONEY}
+        ),
     )
     journal = pl.DataFrame(
         journal_rows,
@@ -46,6 +49,15 @@ def test_without_gl_balance_the_tie_out_is_not_performed(config):
     assert tie["net_ar_base"] == D("850.00")
     assert tie["difference"] is None
     assert tie["status"] == "not performed"
+
+
+def test_unapplied_credit_notes_come_off_net_ar(config):
+    # 1,000.00 open − 150.00 unapplied cash − (40.00 + 10.00) unapplied credit notes = 800.00
+    tie = tie_out(with_gl(config, D("800.00")), review([], [D("40.00"), D("10.00")]))
+    assert tie["unapplied_credit_notes_base"] == D("50.00")
+    assert (tie["net_ar_base"], tie["status"]) == (D("800.00"), "ties")
+    near = tie_out(with_gl(config, D("850.00")), review([], [D("40.00"), D("10.00")]))
+    assert (near["difference"], near["status"]) == (D("50.00"), "difference")
 
 
 def test_gl_equal_to_net_ar_ties(config):

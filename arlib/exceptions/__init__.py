@@ -22,7 +22,7 @@ Classes and types:
 - ``process_gap``: discount_outside_terms, discount (within terms, not yet cleared),
   tax_difference, bank_charge_over_tolerance, bank_charge (within tolerance),
   fx_difference, write_off (a short payment within the payment tolerance),
-  third_party_payment, memo_conflict
+  third_party_payment, memo_conflict, unapplied_credit_note
 - ``dispute``: short_payment, disputed_invoice, repeated_late_payment
 - ``unapplied_cash``: overpayment, duplicate_payment, unidentified_receipt
 
@@ -53,6 +53,7 @@ from arlib.exceptions.config import (
     ExceptionConfig,
 )
 from arlib.exceptions.context import Context, customer_discounts, net_of_tax
+from arlib.exceptions.credit_notes import unapplied_credit_notes
 from arlib.exceptions.invoices import invoice_residuals
 from arlib.exceptions.late import repeated_late
 from arlib.exceptions.receipts import receipt_residuals
@@ -78,6 +79,7 @@ FAMILIES = (
     Family("invoice", "disputed or short-paid invoices still open, by id", invoice_residuals),
     Family("pair", "tolerance allocations and flagged ones, by ids", tolerance_allocations),
     Family("customer", "customers late again and again", repeated_late),
+    Family("credit_note", "credit notes left unapplied, by id", unapplied_credit_notes),
 )
 
 
@@ -93,6 +95,7 @@ def classify_exceptions(
     period: str | None = None,
     disputes: Mapping[str, str] | None = None,
     current_history: pl.DataFrame | None = None,
+    credit_notes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every residual and tolerance allocation of a ``MatchResult`` as a classified exception.
 
@@ -100,7 +103,8 @@ def classify_exceptions(
     ``invoices`` frames, the canonical ``customers``, an optional payment ``history``
     of earlier periods (:func:`arlib.kpis.payment_history`) and ``disputes``: the invoice a
     ``dispute`` decision names, by receipt (the disputed invoice a held receipt is about);
-    ``current_history`` is this period's payment history when the caller has it already.
+    ``current_history`` is this period's payment history when the caller has it already;
+    ``credit_notes`` the matcher's credit notes (with ``applied`` and ``unapplied``).
     Returns ``exceptions.csv`` columns plus currency and provenance, sorted by class, type
     and ids.
     """
@@ -121,6 +125,7 @@ def classify_exceptions(
             if current_history is None
             else current_history
         ),
+        credit_notes,
     )
     rows = pl.concat([family.check(ctx) for family in FAMILIES])
     return in_register_order(finish(rows, config))

@@ -40,6 +40,7 @@ CLASS_OF = {
     "write_off": "process_gap",
     "third_party_payment": "process_gap",
     "memo_conflict": "process_gap",
+    "unapplied_credit_note": "process_gap",
     "short_payment": "dispute",
     "disputed_invoice": "dispute",
     "repeated_late_payment": "dispute",
@@ -65,6 +66,8 @@ DEFAULT_ACTIONS = {
     "write_off": "post the short payment written off within the payment tolerance",
     "third_party_payment": "obtain the third-party payment agreement (三方协议) before applying",
     "memo_conflict": "confirm which invoice the customer meant (remittance advice)",
+    "unapplied_credit_note": "apply it to an open invoice of the customer (a decision) or "
+    "refund it; a resolve decision records which",
     "short_payment": "send a statement and ask the customer for the reason",
     "disputed_invoice": "resolve the dispute with sales; hold dunning",
     "repeated_late_payment": "review credit terms (prepayment / credit hold)",

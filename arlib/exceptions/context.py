@@ -339,8 +339,10 @@ class Context:
         history,
         disputes,
         current_history,
+        credit_notes=None,
     ):
         c = self.c = config
+        self.credit_notes = credit_notes
         self.current_history = current_history
         self.disputes = disputes
         self.history = history

@@ -9,7 +9,7 @@ import polars as pl
 
 from arlib.exceptions.config import CLASS_OF, COLUMNS, ExceptionConfig
 
-ABOUT = ("receipt", "invoice", "pair", "customer")
+ABOUT = ("receipt", "invoice", "pair", "customer", "credit_note")
 
 # A register row as a check raises it; :func:`finish` adds its identities, class and action.
 ROW_SCHEMA = {
@@ -31,6 +31,7 @@ def exception_key(kind, about, receipt_id, invoice_id, customer_id) -> str:
         "invoice": (invoice_id,),
         "pair": (receipt_id, invoice_id),
         "customer": (customer_id,),
+        "credit_note": (receipt_id,),  # a credit note's id is in receipt_id, as in matches
     }[about]
     return ":".join([kind, about, *(i or "" for i in ids)])
 
@@ -61,6 +62,7 @@ def finish(rows: pl.DataFrame, config: ExceptionConfig) -> pl.DataFrame:
         "invoice": [invoice],
         "pair": [receipt, invoice],
         "customer": [customer],
+        "credit_note": [receipt],
     }
     key = pl.lit(None, pl.String)
     for name, parts in ids.items():
