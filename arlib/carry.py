@@ -261,6 +261,17 @@ ITEM_TYPES = (
 REQUIRED_COLUMNS = ("item_type", "item_id", "customer_id", "currency", "amount", "open_amount")
 
 
+# The customer follow-up registers (arlib.followup) travel beside the open items, one
+# Parquet file each, so that an open items file of a close before them stays as it was
+# and still reads (without them, nothing was on record).
+FOLLOWUP_REGISTERS = ("statements", "disputes", "dispute_history", "contacts")
+
+
+def followup_path(items: Path, register: str) -> Path:
+    """Where a follow-up register lies beside ``open_items.parquet``."""
+    return items.with_name(f"followup_{register}.parquet")
+
+
 def write_open_items(
     items: pl.DataFrame,
     path: Path,

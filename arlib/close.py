@@ -50,7 +50,10 @@ NOTEBOOKS = (
     "02_reconcile.ipynb",
     "03_exceptions_and_aging.ipynb",
     "04_close_and_signoff.ipynb",
+    "05_customer_followup.ipynb",
 )
+# the notebook a reader starts with: the close's conclusions and sign-off
+SUMMARY_NOTEBOOK = "04_close_and_signoff.ipynb"
 PACKAGES = ("arlib", "polars", "pydantic", "papermill", "rapidfuzz", "xlsxwriter", "pyarrow")
 
 
@@ -474,7 +477,15 @@ def close_summary(folder: Path) -> list[str]:
         frame = pl.read_csv(findings, infer_schema=False)
         warned = frame.filter(pl.col("severity") == "warning").height
         lines.append(f"input warnings: {warned} (findings.csv, workpaper AR-10)")
-    lines.append(f"start with {folder / NOTEBOOKS[-1].replace('.ipynb', '.html')}")
+    tasks, disputes = folder / "followup" / "tasks.csv", folder / "followup" / "disputes.csv"
+    if tasks.is_file() and disputes.is_file():
+        todo = pl.read_csv(tasks, infer_schema=False)
+        held = pl.read_csv(disputes, infer_schema=False).filter(pl.col("status") != "resolved")
+        lines.append(
+            f"follow-up: {todo.height} collection tasks for {todo['collector'].n_unique()} "
+            f"collectors, {held.height} disputes unresolved (followup/, workpapers AR-12 to AR-15)"
+        )
+    lines.append(f"start with {folder / SUMMARY_NOTEBOOK.replace('.ipynb', '.html')}")
     return lines
 
 
@@ -569,7 +580,8 @@ def notebook_parameters(config: Config, params_file, overrides, build: Path, con
 
 
 def _run_notebooks(config: Config, params_file, overrides, build: Path, failed: Path, progress):
-    """The four notebooks, their HTML copies and the outputs, all written into ``build``."""
+    """The notebooks of :data:`NOTEBOOKS` in order, their HTML copies and the outputs, all
+    written into ``build``."""
     from tqdm import tqdm
 
     state = build / STATE

@@ -49,6 +49,7 @@ from pydantic_core import to_jsonable_python
 from arlib.aging import AgingConfig, TierConfig
 from arlib.exceptions import ExceptionConfig
 from arlib.findings import excerpt, quote
+from arlib.followup.tasks import FollowupConfig
 from arlib.journal import JournalConfig
 from arlib.kpis import KpiConfig
 from arlib.match import MatchConfig
@@ -80,6 +81,8 @@ INPUT_NAMES = (
     "fx_rates",
     "opening",
     "decisions",
+    "replies",
+    "contacts",
 )
 REQUIRED_INPUTS = ("invoices", "receipts", "customers")
 FORMATS = ("csv", "xlsx", "parquet", "mt940", "camt053", "camt054", "ofx", "bai2")
@@ -345,6 +348,16 @@ class Inputs(Section):
     decisions: InputSpec | None = Field(
         None, description="manual matches, rejections, disputes, assignments and resolutions"
     )
+    replies: InputSpec | None = Field(
+        None,
+        description="customers' replies to statements (回函): confirmed, or the disputed "
+        "invoices with amount and remark (docs/templates/replies_template.csv)",
+    )
+    contacts: InputSpec | None = Field(
+        None,
+        description="the collectors' contact log: date, customer, channel, person, outcome, "
+        "promise to pay, dispute status",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -385,6 +398,8 @@ class Columns(Section):
     fx_rates: dict[Text, Text] = _header_mapping("fx_rates")
     opening: dict[Text, Text] = _header_mapping("opening")
     decisions: dict[Text, Text] = _header_mapping("decisions")
+    replies: dict[Text, Text] = _header_mapping("replies")
+    contacts: dict[Text, Text] = _header_mapping("contacts")
 
     @field_validator(*INPUT_NAMES)
     @classmethod
@@ -517,6 +532,10 @@ class Params(Section):
     statements: StatementConfig = Field(
         StatementConfig(),
         description="customer statements (对账单) and collection letters (催收函)",
+    )
+    followup: FollowupConfig = Field(
+        FollowupConfig(),
+        description="customer follow-up: collectors, dispute owners, task due days",
     )
     outbox: OutboxConfig = Field(
         OutboxConfig(),
@@ -817,6 +836,10 @@ class Config:
     @property
     def statements(self) -> StatementConfig:
         return self.params.statements
+
+    @property
+    def followup(self) -> FollowupConfig:
+        return self.params.followup
 
     @property
     def outbox(self) -> OutboxConfig:

@@ -124,7 +124,9 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     ids = selected_customers(review, match, settings) if settings.letters else []
     if not ids:
         return pl.DataFrame(schema=LETTER_SCHEMA)
-    disputed = disputed_invoices(match.invoices, frames["decisions"], review.exceptions)
+    disputed = disputed_invoices(
+        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
+    )
     undisputed = review.aging.detail.filter(
         pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
     )

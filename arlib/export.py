@@ -440,7 +440,10 @@ def sheets_for(result) -> list[Sheet]:
             )
         )
     bridges = [cash_bridge_sheet(result, by_ref), credit_note_bridge_sheet(result, by_ref)]
-    return [*front, *bridges, *sheets[1:]]
+    from arlib.followup import report
+
+    follow = report.sheets(result.followup, config.as_of)
+    return [*front, *bridges, *sheets[1:], *follow]
 
 
 def workpaper_sections(result) -> list[tuple[str, str]]:

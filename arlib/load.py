@@ -102,6 +102,8 @@ HEADER_SYNONYMS: dict[str, dict[str, str]] = {
         "邮箱": "email",
         "电话": "phone",
         "母公司": "parent_id",
+        "催收员": "collector",
+        "收款负责人": "collector",
     },
     "credit_notes": {
         "红字发票号": "credit_id",
@@ -114,6 +116,43 @@ HEADER_SYNONYMS: dict[str, dict[str, str]] = {
         "币种": "currency",
     },
     "fx_rates": {"日期": "date", "币种": "currency", "汇率": "rate"},
+    "replies": {
+        "客户编号": "customer_id",
+        "客户代码": "customer_id",
+        "对账单号": "statement_no",
+        "对账单编号": "statement_no",
+        "statement": "statement_no",
+        "statement number": "statement_no",
+        "是否确认": "confirmed",
+        "确认无误": "confirmed",
+        "回函日期": "reply_date",
+        "发票号": "invoice_id",
+        "发票号码": "invoice_id",
+        "不符金额": "amount",
+        "差异金额": "amount",
+        "金额": "amount",
+        "说明": "remark",
+        "备注": "remark",
+        "确认余额": "balance",
+    },
+    "contacts": {
+        "日期": "date",
+        "联系日期": "date",
+        "客户编号": "customer_id",
+        "客户代码": "customer_id",
+        "方式": "channel",
+        "联系方式": "channel",
+        "联系人": "person",
+        "结果": "outcome",
+        "沟通结果": "outcome",
+        "承诺付款日": "promise_date",
+        "承诺付款日期": "promise_date",
+        "承诺金额": "promise_amount",
+        "承诺付款金额": "promise_amount",
+        "币种": "currency",
+        "争议单号": "dispute_id",
+        "争议状态": "dispute_status",
+    },
 }
 
 MAX_HEADER_SCAN = 30
@@ -760,7 +799,10 @@ def load_input(name: str, spec: InputSpec, root: Path, base_currency: str = "CNY
         headers=details.get("headers"),
         header_row=details.get("header_row"),
     )
-    provenance.update(rows=frame.height, control_totals=control_totals(frame))
+    # a reply's disputed amounts are in their invoices' currencies, which it does not
+    # name: no control total rather than one adding money of several currencies
+    totals = {} if name == "replies" else control_totals(frame)
+    provenance.update(rows=frame.height, control_totals=totals)
     found = fnd.concat(problems, parse_findings)
     return LoadedInput(name, frame, found, provenance)
 
@@ -1251,7 +1293,15 @@ def load_period(config: Config) -> Period:
 
     names = [
         name
-        for name in ("invoices", "receipts", "customers", "credit_notes", "fx_rates")
+        for name in (
+            "invoices",
+            "receipts",
+            "customers",
+            "credit_notes",
+            "fx_rates",
+            "replies",
+            "contacts",
+        )
         if config.inputs.get(name) is not None
     ]
 
@@ -1269,7 +1319,7 @@ def load_period(config: Config) -> Period:
             name: future.result() for name, future in zip(names, pending, strict=True)
         }
     frames = {name: item.frame for name, item in loaded.items()}
-    for name in ("credit_notes", "fx_rates"):
+    for name in ("credit_notes", "fx_rates", "replies", "contacts"):
         frames.setdefault(name, empty(name))
     findings = [item.findings for item in loaded.values()]
     provenance = [item.provenance for item in loaded.values()]
@@ -1363,6 +1413,7 @@ def load_period(config: Config) -> Period:
             [frames["decisions"], held, rejected], how="diagonal_relaxed"
         )
     findings.append(validate.validate(frames, config))
+    findings.extend(_followup(frames, config))
     bank = loaded.get("receipts")
     extras = bank.extras if bank else {}
     start, problems = opening_provision(
@@ -1377,6 +1428,27 @@ def load_period(config: Config) -> Period:
         statements=extras.get("statements"),
         debits=extras.get("debits"),
     )
+
+
+def _followup(frames: dict[str, pl.DataFrame], config: Config) -> list:
+    """The follow-up registers the previous close left (each checked against its manifest,
+    like the open items) brought up to date by this period's replies and contacts
+    (:func:`arlib.followup.at_load`); their findings."""
+    from arlib import carry, followup
+
+    opening = config.inputs.get("opening")
+    path = Path(opening.path) if opening is not None else None
+    shown = display_path(path.parent, config.root) if path is not None else ""
+    registers, problems = followup.read_registers(path, shown)
+    # checked against the manifest like the open items; without a manifest the open
+    # items' own warning says the previous close cannot be shown, once
+    manifest = path is not None and (path.parent / "manifest.json").is_file()
+    for name in carry.FOLLOWUP_REGISTERS if manifest else ():
+        beside = carry.followup_path(path, name)
+        if beside.is_file():
+            problems += opening_unchanged(beside, display_path(beside, config.root))
+    found = followup.at_load(frames, registers, config.period, config.as_of)
+    return [fnd.to_frame(problems), *found]
 
 
 def opening_unchanged(path: Path, shown: str) -> list[fnd.Finding]:

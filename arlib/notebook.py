@@ -870,7 +870,7 @@ def tie_out_prose(closed) -> str:
     """The tie-out sentence, then where its lines are (the table below and AR-1)."""
     return (
         tie_out_sentence(closed.tie_out) + "\n\nThe lines below are those of the Lead (AR-1); "
-        "net AR is open invoices − unapplied cash + credit balances, in "
+        "net AR is open invoices − unapplied cash − unapplied credit notes + credit balances, in "
         f"{closed.config.base_currency} at the as-of rates."
     )
 
@@ -913,8 +913,9 @@ def statements_prose(closed) -> str:
         if letters.height
         else ""
     )
+    frames = closed.period.frames
     disputed = disputed_invoices(
-        closed.match.invoices, closed.period.frames["decisions"], closed.review.exceptions
+        closed.match.invoices, frames["decisions"], closed.review.exceptions, frames.get("disputes")
     )
     held = closed.review.aging.detail.filter(
         pl.col("customer_id").is_in(ids)
@@ -929,7 +930,8 @@ def statements_prose(closed) -> str:
         "and left out of the letters. They are written to `statements/` (PDF to send, HTML, "
         "xlsx) and `letters/` (PDF, HTML) of this close and listed in `statements/index.csv` "
         "with each ledger's figures; nothing is written unless every ledger's opening plus "
-        "its movements is its closing and the closings are the aging less the unapplied cash."
+        "its movements is its closing and the closings are the aging less the unapplied cash "
+        "and credit notes."
     )
 
 

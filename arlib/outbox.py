@@ -261,7 +261,7 @@ _SMS = {
         "levels": _LEVEL_WORDS["zh"],
         "forms": (
             "{sender}{level}：贵司{count}张发票已逾期，合计{amounts}，请尽快安排付款，"
-            "对账单已发至贵司邮箱。",
+            "如有疑问请与我司联系。",
             "{sender}{level}：贵司{count}张发票已逾期，合计{amounts}，请尽快付款。",
             "{sender}{level}：贵司{count}张发票已逾期，请尽快付款。",
         ),
@@ -269,10 +269,10 @@ _SMS = {
     "en": {
         "levels": _LEVEL_WORDS["en"],
         "forms": (
-            "{sender}{level}. {count} invoice(s) overdue, total {amounts}. Please arrange "
-            "payment promptly; our statement of account was sent to you by e-mail.",
-            "{sender}{level}. {count} invoice(s) overdue, total {amounts}. Please pay promptly.",
-            "{sender}{level}. {count} invoice(s) overdue. Please pay promptly.",
+            "{sender}{level}. {invoices} overdue, total {amounts}. Please arrange payment "
+            "promptly; any questions, please contact us.",
+            "{sender}{level}. {invoices} overdue, total {amounts}. Please pay promptly.",
+            "{sender}{level}. {invoices} overdue. Please pay promptly.",
         ),
     },
 }
@@ -283,7 +283,14 @@ def sms_text(lang: str, sender: str, level: str, count: int, amounts: str) -> st
     ``sender: `` in English); the sender's name is cut only when even the shortest does
     not fit."""
     words = _SMS[lang]
-    fields = {"level": words["levels"][level], "count": count, "amounts": amounts}
+    # an SMS never says the statement was e-mailed: it may go out before or without it
+    invoices = "1 invoice" if count == 1 else f"{count} invoices"
+    fields = {
+        "level": words["levels"][level],
+        "count": count,
+        "invoices": invoices,
+        "amounts": amounts,
+    }
 
     def signed(form: str, name: str) -> str:
         mark = "" if not name else f"【{name}】" if lang == "zh" else f"{name}: "
@@ -370,11 +377,12 @@ def build_email(
     subject: str,
     text: str,
     page: str,
-    attachments: list[Path],
+    attachments: list[tuple[Path, str]],
     sender: str,
     from_address: str | None,
 ):
-    """One customer's e-mail as an :class:`email.message.EmailMessage`."""
+    """One customer's e-mail as an :class:`email.message.EmailMessage`; ``attachments``
+    are (file, the name the customer sees)."""
     from email.headerregistry import Address
     from email.message import EmailMessage
 
@@ -390,14 +398,14 @@ def build_email(
     # base64 keeps the message 7-bit clean: any server takes it, Chinese text included
     mail.set_content(text, cte="base64")
     mail.add_alternative(page, subtype="html", cte="base64")
-    for path in attachments:
+    for path, name in attachments:
         # as bytes: the customer gets the file as written, to the last byte
         pdf = path.suffix.lower() == ".pdf"
         mail.add_attachment(
             path.read_bytes(),
             maintype="application" if pdf else "text",
             subtype="pdf" if pdf else "html",
-            filename=path.name,
+            filename=name,
             params={} if pdf else {"charset": "utf-8"},
         )
     _boundaries(mail, message["message_id"])
@@ -415,7 +423,7 @@ def write_outbox(result, out: Path) -> list[Path]:
     messages = result.outbox
     config = result.config
     statements = _statement_files(out)
-    sender = config.statements.sender or config.entity or ""
+    sender = config.statements.sender.with_defaults(config.entity).legal_name or ""
     smtp = config.params.outbox.smtp
     amounts = _overdue_amounts(result)
     written: list[Path] = []
@@ -439,7 +447,14 @@ def write_outbox(result, out: Path) -> list[Path]:
                 )
                 page = _cover_page(text, lang)
                 subject = f"{words['statement'].format(period=config.period)} - {sender}"
-            attach = [out / p for p in (files.get("statement"), files.get("letter_pdf")) if p]
+            attach = [
+                (out / p, _attachment_name(p, number))
+                for p, number in (
+                    (files.get("statement"), files.get("number")),
+                    (files.get("letter_pdf"), files.get("letter_number")),
+                )
+                if p
+            ]
             if m["kind"] != "notice":
                 attach = attach[:1]
             mail = build_email(
@@ -499,6 +514,12 @@ def _cover_page(text: str, lang: str) -> str:
     return f"{head}<body>{body}</body></html>\n"
 
 
+def _attachment_name(path: str, number: str | None) -> str:
+    """The name the customer sees: the document's number (``ST-2026-10-C000001.pdf``), so a
+    statement and a letter of one customer never share a name; else the file's own."""
+    return f"{number}{Path(path).suffix}" if number else Path(path).name
+
+
 def _statement_files(out: Path) -> dict[str, dict[str, str]]:
     """Per customer, from ``statements/index.csv``: the statement to attach (its PDF,
     ``statement_pdf``, when the index names one, else ``statement``), the letter page, the
@@ -509,7 +530,11 @@ def _statement_files(out: Path) -> dict[str, dict[str, str]]:
     rows = pl.read_csv(index, infer_schema=False).unique("customer_id", keep="first")
     found = {}
     for r in rows.iter_rows(named=True):
+        number = r.get("document_number")
         found[r["customer_id"]] = {
+            "number": number,
+            # the letter's number is the statement's with its own prefix (DL- for ST-)
+            "letter_number": "DL-" + number[3:] if number and number.startswith("ST-") else None,
             "statement": r.get("statement_pdf") or r.get("statement"),
             "letter": r.get("letter"),
             "letter_pdf": r.get("letter_pdf"),

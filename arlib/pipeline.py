@@ -355,6 +355,7 @@ class CloseResult:
     letters: pl.DataFrame  # the collection letters this close writes, by customer
     outbox: pl.DataFrame  # what the outbox holds, by customer and channel (arlib.outbox)
     learned_aliases: pl.DataFrame  # payer names people matched, for review (arlib.learning)
+    followup: Any  # replies, disputes, promises and collection tasks (arlib.followup)
 
     @property
     def findings(self) -> pl.DataFrame:
@@ -362,7 +363,12 @@ class CloseResult:
         (load and validation), matching's (a budget hit, a decision that matching itself
         refused) and the review's (a decision on exceptions that found none), so none is
         seen only by whoever ran the notebook."""
-        return fnd.concat(self.period.findings, self.match.findings, self.review.findings)
+        return fnd.concat(
+            self.period.findings,
+            self.match.findings,
+            self.review.findings,
+            self.followup.findings,
+        )
 
     def row_counts(self) -> dict[str, int]:
         return {
@@ -698,6 +704,7 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
 
     def compute() -> CloseResult:
         from arlib import dunning
+        from arlib.followup import follow_up
         from arlib.outbox import plan_messages
 
         period = load_stage(config, state_dir)
@@ -743,6 +750,7 @@ def close_stage(config: Config, state_dir=None) -> CloseResult:
                 decisions,
                 config.period,
             ),
+            followup=follow_up(config, period, result, review),
         )
 
     return _cached(state_dir, "close", compute)
@@ -788,6 +796,7 @@ def write_reconcile_outputs(
 
 def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
     """Every machine-readable output of a close plus the Excel workpapers."""
+    from arlib import followup
     from arlib.export import write_workpapers
     from arlib.outbox import write_outbox
     from arlib.statements import write_statements
@@ -812,6 +821,8 @@ def write_close_outputs(result: CloseResult, out: Path) -> list[Path]:
         base_currency=result.config.base_currency,
     )
     written.append(items)
+    written.extend(followup.write_registers(result.followup, items))
+    written.extend(followup.write_tables(result.followup, out))
     history = out / "payment_history.parquet"
     review.history.write_parquet(
         history, statistics=False, metadata={carry.KIND_KEY: "payment history"}

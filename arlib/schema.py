@@ -185,6 +185,38 @@ COLUMN_WORDS: dict[str, str] = {
     "value_date": "Value date",
     "adjustments": "− Written off (bank charges, discounts, FX, rounding)",
     "balanced": "Balanced",
+    # customer follow-up (arlib.followup)
+    "age_band": "Age band (days)",
+    "age_days": "Age (days)",
+    "balance": "Statement balance",
+    "broken": "Broken",
+    "broken_promise": "Broken promises",
+    "dispute": "Dispute tasks",
+    "first_due": "First due",
+    "reply": "Replies overdue",
+    "tasks": "Tasks",
+    "by": "By",
+    "collector": "Collector",
+    "confirmed_balance": "Confirmed balance",
+    "dispute_id": "Dispute ID",
+    "disputes": "Disputes",
+    "next_action": "Next action",
+    "opened": "Opened",
+    "opened_in": "Opened in (close)",
+    "paid": "Received since promise",
+    "person": "Person",
+    "priority": "Priority",
+    "promise_amount": "Promised amount",
+    "promise_date": "Promise date",
+    "promise_status": "Promise status",
+    "remark": "Customer's remark",
+    "replied_in": "Replied in (close)",
+    "reply_date": "Reply date",
+    "short": "Short of promise",
+    "stated_balance": "Balance stated by customer",
+    "statement_no": "Statement no.",
+    "status_date": "Status since",
+    "urgent": "Urgent",
 }
 
 
@@ -246,6 +278,7 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
             "parent_id": pl.String,
             "discount_terms": pl.String,
             "policy": pl.String,
+            "collector": pl.String,
         },
     ),
     "credit_notes": (
@@ -260,6 +293,31 @@ FRAMES: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] = {
     "fx_rates": (
         {"date": pl.Date, "currency": pl.String, "rate": RATE},
         {},
+    ),
+    # customers' replies to statements (回函, arlib.followup.replies): one row per reply
+    # that confirms, or per disputed invoice of a reply that does not
+    "replies": (
+        {"customer_id": pl.String, "statement_no": pl.String, "confirmed": pl.Boolean},
+        {
+            "reply_date": pl.Date,
+            "invoice_id": pl.String,
+            "amount": MONEY,
+            "remark": pl.String,
+            "balance": MONEY,
+        },
+    ),
+    # the collectors' contact log (催收记录, arlib.followup.contacts)
+    "contacts": (
+        {"date": pl.Date, "customer_id": pl.String, "channel": pl.String},
+        {
+            "person": pl.String,
+            "outcome": pl.String,
+            "promise_date": pl.Date,
+            "promise_amount": MONEY,
+            "currency": pl.String,
+            "dispute_id": pl.String,
+            "dispute_status": pl.String,
+        },
     ),
 }
 

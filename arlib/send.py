@@ -192,7 +192,8 @@ def send_outbox(config, *, channel: str = "email", dry_run: bool = False, by: st
         for m in todo:
             mail = message_from_bytes((folder / m["file"]).read_bytes(), policy=policy.default)
             named = mail["From"].addresses[0].display_name if mail["From"] else ""
-            shown = named or config.statements.sender or config.entity or ""
+            legal = config.statements.sender.with_defaults(config.entity).legal_name
+            shown = named or legal or ""
             del mail["From"], mail["Date"]
             mail["From"] = Address(display_name=shown, addr_spec=smtp.from_address)
             mail["Date"] = formatdate(usegmt=True)

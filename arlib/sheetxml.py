@@ -93,7 +93,8 @@ def _numbers(series: pl.Series) -> pl.Series:
     integers exact in a float, Python's formatting otherwise (a float's 16 significant
     digits, e.g. 9.300000000000001 for 9.30, are not polars' shortest form)."""
     if series.dtype.is_integer():
-        inside = series.is_null() | ((series > -EXACT_INT) & (series < EXACT_INT))
+        wide = series.cast(pl.Int128)  # an unsigned or narrow column compares without overflow
+        inside = series.is_null() | ((wide > -EXACT_INT) & (wide < EXACT_INT))
         if inside.all():
             return series.cast(pl.String)
     values = series.cast(pl.Float64)

@@ -1,8 +1,8 @@
-"""Write the four close notebooks from the cell texts below, then execute them in place
+"""Write the five close notebooks from the cell texts below, then execute them in place
 on the sample period so the committed copies show real output.
 
 Run from the project root: ``.venv/bin/python scripts/build_notebooks.py``. Keeping the
-cells here (rather than editing JSON by hand) keeps the four notebooks consistent.
+cells here (rather than editing JSON by hand) keeps the notebooks consistent.
 """
 
 from __future__ import annotations
@@ -329,6 +329,66 @@ nb.show(nb.outbox_counts(closed.outbox))"""
 ]
 
 
+NB05 = [
+    *opening(
+        "05 · Customer follow-up",
+        "What customers answered to their statements (回函), what they dispute (争议), what "
+        "collectors agreed with them (催收记录), and who must do what next.",
+    ),
+    code(
+        """from arlib.followup import report
+
+closed = pipeline.close_stage(config, state_dir)
+fu = closed.followup"""
+    ),
+    md(
+        "## Statement replies and confirmations\n\nEach statement is numbered "
+        "`<period>-<customer_id>`; a reply confirms its balance or lists the invoices that "
+        "differ. A reply that would confirm and list a difference is refused at load."
+    ),
+    code(
+        """display(Markdown(report.replies_prose(fu, config.period)))
+nb.show(fu.statements)"""
+    ),
+    code("nb.show(fu.confirmations, caption='Confirmation register')"),
+    md(
+        "## Disputes (争议处理工单)\n\nOne per disputed invoice, with its owner and status; "
+        "an unresolved dispute holds the invoice out of dunning."
+    ),
+    code(
+        """from arlib.followup import disputes
+
+display(Markdown(report.disputes_prose(fu, config.as_of)))
+nb.show(disputes.open_disputes(fu.disputes, config.as_of).drop("source_file", "source_row"))"""
+    ),
+    code("nb.show(disputes.by_owner(fu.disputes, config.as_of), caption='By owner and age')"),
+    md("### History of every dispute"),
+    code("nb.show(fu.history)"),
+    md("## Contacts and promises to pay"),
+    code(
+        """display(Markdown(report.promises_prose(fu)))
+nb.show(fu.promises)"""
+    ),
+    code("nb.show(fu.contacts.drop('source_file', 'source_row'), rows=30)"),
+    md(
+        "## Collection tasks per collector\n\nCollectors come from the customer master's "
+        "`collector` column, else the first `followup.collectors` rule that fits (tier, "
+        "currency), else `followup.default_collector`."
+    ),
+    code(
+        """display(Markdown(report.tasks_prose(fu)))
+report.tasks_chart(fu)"""
+    ),
+    code(
+        """from arlib.followup.tasks import tasks_per_collector
+
+nb.show(tasks_per_collector(fu.tasks), caption="Tasks per collector")"""
+    ),
+    code("nb.show(fu.tasks, rows=40)"),
+    code("report.record_followup(fu, config.as_of)"),
+]
+
+
 def build(name: str, cells: list) -> Path:
     book = new_notebook(cells=cells)
     book.metadata["kernelspec"] = {
@@ -351,6 +411,7 @@ def main() -> int:
         build("02_reconcile.ipynb", NB02),
         build("03_exceptions_and_aging.ipynb", NB03),
         build("04_close_and_signoff.ipynb", NB04),
+        build("05_customer_followup.ipynb", NB05),
     ]
     if "--no-execute" in sys.argv:
         return 0

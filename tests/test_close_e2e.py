@@ -3,7 +3,7 @@
 One module-scoped fixture copies params/ and data/sample/ into tmp_path (notebooks/ is a
 symlink), closes 2026-09 and then 2026-10 (which starts from 2026-09's open items), and
 closes 2026-09 a second time into another folder to check reproducibility. Nothing is
-written into the repository's own outputs/. Each close runs the four notebooks with
+written into the repository's own outputs/. Each close runs the five notebooks with
 papermill (~10-20 s per close).
 """
 
@@ -114,14 +114,13 @@ def test_publishes_every_listed_file(project, period):
     missing = [name for name in PUBLISHED if not (out / name).is_file()]
     assert not missing
     folders = {p.name for p in out.iterdir() if p.is_dir()}
-    assert folders <= {"statements", "letters", "outbox"}, "no build/state folders inside"
+    allowed = {"statements", "letters", "outbox", "followup"}
+    assert folders <= allowed, "no build/state folders inside"
     assert (out / "outbox" / "index.csv").is_file()  # every close writes its outbox
+    assert (out / "followup" / "tasks.csv").is_file()  # and its collection tasks
     if period == "2026-10":  # its params ask for statements of overdue customers
-        assert (out / "statements" / "index.csv").is_file() and folders == {
-            "statements",
-            "letters",
-            "outbox",
-        }
+        assert (out / "statements" / "index.csv").is_file()
+        assert folders == allowed
         rows = read_csv(out / "statements" / "index.csv")
         documents = {r[k] for r in rows for k in ("statement_pdf", "letter_pdf") if r[k]}
         assert len(documents) > len({r["customer_id"] for r in rows})  # letters among them
@@ -382,7 +381,9 @@ def test_manifest_hashes_match_inputs(project, period):
     manifest = json.loads((project / "outputs" / period / "manifest.json").read_text("utf-8"))
     assert manifest["period"] == period
     inputs = {item["input"]: item for item in manifest["inputs"]}
-    expected = {"invoices", "receipts", "customers", "credit_notes", "fx_rates"}
+    expected = {"invoices", "receipts", "customers", "credit_notes", "fx_rates", "contacts"}
+    if period == "2026-09":  # the replies to September's statements
+        expected |= {"replies"}
     if period == "2026-10":  # September's open items, and its learned aliases as reviewed
         expected |= {"opening", "learned_aliases"}
     assert set(inputs) == expected

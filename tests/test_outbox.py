@@ -129,18 +129,23 @@ def test_each_email_opens_with_the_letter_as_body_and_the_statement_attached(out
     assert mail["Date"] is None  # set when sent
     text = mail.get_body(("plain",)).get_content()
     page = mail.get_body(("html",)).get_content()
-    assert "催款函" in text and "CNY 2,000.00" in text and "USD 35.50" in text
-    assert page.startswith("<!DOCTYPE html>") and "催款函" in page
-    [attached] = list(mail.iter_attachments())
-    assert attached.get_filename() == "C002.html"
-    statement = (outbox.parent / "statements" / "C002.html").read_text(encoding="utf-8")
-    assert attached.get_content() == statement
+    assert "付款提醒函" in text and "CNY 2,000.00" in text and "USD 35.50" in text
+    assert page.startswith("<!DOCTYPE html>") and "付款提醒函" in page
+    # the statement and the letter, each under its own document number (both are C002.pdf
+    # in their folders: a customer must not get two attachments of one name)
+    statement, letter = list(mail.iter_attachments())
+    assert [statement.get_filename(), letter.get_filename()] == [
+        "ST-2026-09-C002.pdf",
+        "DL-2026-09-C002.pdf",
+    ]
+    assert statement.get_content() == (outbox.parent / "statements" / "C002.pdf").read_bytes()
+    assert letter.get_content() == (outbox.parent / "letters" / "C002.pdf").read_bytes()
     # near miss: tier B sends its notice by SMS, so Alpha's e-mail is the statement alone
     alpha = parse(outbox / "C001.eml")
     assert alpha["Subject"] == "Statement of account 2026-09 - ACME-SH"
     body = alpha.get_body(("plain",)).get_content()
     assert body.startswith("Dear Alpha Trading Ltd,") and "as of 2026-09-30" in body
-    assert [a.get_filename() for a in alpha.iter_attachments()] == ["C001.html"]
+    assert [a.get_filename() for a in alpha.iter_attachments()] == ["ST-2026-09-C001.pdf"]
 
 
 def test_the_outbox_is_byte_stable(tmp_path, outbox):
@@ -149,27 +154,27 @@ def test_the_outbox_is_byte_stable(tmp_path, outbox):
         assert (again / name).read_bytes() == (outbox / name).read_bytes(), name
 
 
-def test_a_statement_pdf_named_in_the_index_is_attached_instead(tmp_path):
+def test_a_statement_without_a_pdf_in_the_index_is_attached_as_its_page(tmp_path):
+    """The index names each statement's PDF; where it names none (an index written before
+    statements had PDFs), the HTML statement is attached instead."""
     result, folder = close_into(tmp_path)
     out = folder.parent
     index_file = out / "statements" / "index.csv"
     rows = list(csv.DictReader(index_file.open(encoding="utf-8", newline="")))
-    write(out / "statements" / "C002.pdf", "%PDF-1.4 fake\n")
     with open(index_file, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, [*rows[0], "statement_pdf"], lineterminator="\n")
+        writer = csv.DictWriter(handle, list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            pdf = "statements/C002.pdf" if r["customer_id"] == "C002" else ""
-            writer.writerow({**r, "statement_pdf": pdf})
+            blank = {"statement_pdf": "", "letter_pdf": ""} if r["customer_id"] == "C001" else {}
+            writer.writerow({**r, **blank})
     write_outbox(result, out)
-    [attached] = list(parse(folder / "C002.eml").iter_attachments())
-    assert attached.get_filename() == "C002.pdf"
-    assert attached.get_content_type() == "application/pdf"
-    assert attached.get_content() == b"%PDF-1.4 fake\n"
-    # near miss: a customer whose statement_pdf is empty keeps its page
-    assert [a.get_filename() for a in parse(folder / "C001.eml").iter_attachments()] == [
-        "C001.html"
-    ]
+    [page] = list(parse(folder / "C001.eml").iter_attachments())
+    assert page.get_filename() == "ST-2026-09-C001.html"
+    assert page.get_content() == (out / "statements" / "C001.html").read_text(encoding="utf-8")
+    # near miss: a customer whose index row names its PDF keeps it
+    statement = next(parse(folder / "C002.eml").iter_attachments())
+    assert statement.get_content_type() == "application/pdf"
+    assert statement.get_content() == (out / "statements" / "C002.pdf").read_bytes()
 
 
 def test_sms_csv_holds_one_message_per_text(outbox):
@@ -177,10 +182,11 @@ def test_sms_csv_holds_one_message_per_text(outbox):
         [row] = list(csv.DictReader(handle))
     assert row["phone"] == "+8613800000001"  # as the gateway wants it: no formula quote
     assert row["text"] == (
-        "ACME-SH: Payment reminder. 1 invoice(s) overdue, total CNY 1,000.00. Please arrange "
-        "payment promptly; our statement of account was sent to you by e-mail."
+        "ACME-SH: Payment reminder. 1 invoice overdue, total CNY 1,000.00. Please arrange "
+        "payment promptly; any questions, please contact us."
     )
-    assert int(row["characters"]) == len(row["text"]) == 153 and row["limit"] == "160"
+    # never "the statement was e-mailed to you": the SMS may go out before or without it
+    assert int(row["characters"]) == len(row["text"]) == 132 and row["limit"] == "160"
 
 
 def test_sms_limits_are_70_with_chinese_and_160_in_latin():
@@ -199,7 +205,7 @@ def test_an_sms_takes_the_longest_wording_that_fits():
         "【嘉兴金源建材进出口有限公司】第二次催款通知：贵司3张发票已逾期，"
         "合计CNY 1,234,567.89，请尽快付款。"
     )
-    # its longest wording (", 请尽快安排付款，对账单已发至贵司邮箱。") would be 71: one too many
+    # its longest wording (", 请尽快安排付款，如有疑问请与我司联系。") would be 71: one too many
     assert len(long) == 58 and sms_fits(long)
     amounts = "CNY 1,234,567.89, USD 9,999,999.00, EUR 12,000.00"
     shorter = sms_text("zh", "嘉兴金源建材进出口有限公司", "final", 3, amounts)
@@ -207,7 +213,10 @@ def test_an_sms_takes_the_longest_wording_that_fits():
     cut = sms_text("zh", "嘉" * 60, "final", 3, amounts)
     # the shortest wording is 23 characters and 【】 two more: 45 of the sender's 60 are left
     assert len(cut) == 70 and cut.startswith("【" + "嘉" * 45 + "】最后")
-    assert sms_text("en", "", "reminder", 1, "CNY 5.00").startswith("Payment reminder. 1 invoice")
+    assert sms_text("en", "", "reminder", 1, "CNY 5.00").startswith(
+        "Payment reminder. 1 invoice overdue"
+    )
+    assert "3 invoices overdue" in sms_text("en", "", "reminder", 3, "CNY 5.00")
 
 
 def test_phone_numbers_and_page_text():

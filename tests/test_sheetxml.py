@@ -153,6 +153,7 @@ def test_every_kind_of_value_is_written_as_xlsxwriter_writes_it(tmp_path):
             ],
             "fraction": [Decimal("0.005"), Decimal("0.333333"), *[None] * (n - 2)],
             "integer": [0, -5, 2**53 + 1, -(2**62), None, 10**16 + 1, *range(n - 6)],
+            "count": [3, 0, None, *range(n - 3)],  # unsigned, as pl.len() and ranks give
             "number": [0.1 + 0.2, 1e-7, 1e20, None, -0.0, 1 / 3, 123.0, *[2.5] * (n - 7)],
             "date": [
                 dt.date(1900, 1, 1),
@@ -174,6 +175,7 @@ def test_every_kind_of_value_is_written_as_xlsxwriter_writes_it(tmp_path):
             "fraction": FRACTION,
             "decimal": pl.Decimal(38, 3),
             "nothing": pl.Null,
+            "count": pl.UInt32,
         },
     )
     _same(tmp_path, frame)

@@ -62,6 +62,10 @@ def test_every_customer_with_open_items_or_cash_ties_to_independent_sums(result_
         want_open[r["currency"]] += r["open_amount"]
     for r in cash.iter_rows(named=True):
         want_cash[r["currency"]] += r["unapplied"]
+    # credit notes not netted are the customer's credit too, as in the aging's net balance
+    credits = result_all.review.aging.unapplied_credit_notes
+    for r in credits.iter_rows(named=True):
+        want_cash[r["currency"]] += r["unapplied"]
     got_open: dict[str, Decimal] = defaultdict(Decimal)
     got_cash: dict[str, Decimal] = defaultdict(Decimal)
     for row in index:
@@ -71,7 +75,9 @@ def test_every_customer_with_open_items_or_cash_ties_to_independent_sums(result_
     assert dict(got_open) == {k: v for k, v in want_open.items()}
     assert dict(got_cash) == {k: v for k, v in want_cash.items()}
     customers = {row["customer_id"] for row in index}
-    assert customers == set(inv["customer_id"]) | set(cash["customer_id"])
+    assert customers == (
+        set(inv["customer_id"]) | set(cash["customer_id"]) | set(credits["customer_id"])
+    )
     # one statement per customer, each listing all of its open invoices
     statements = [p for p in written if p.parent.name == "statements" and p.suffix == ".html"]
     assert len(statements) == len(customers)
@@ -173,12 +179,17 @@ def test_notebook_prose_states_the_counts(result_all):
     n = len(
         set(result_all.review.aging.detail["customer_id"])
         | set(result_all.match.receipts.filter(pl.col("unapplied") > 0)["customer_id"].drop_nulls())
+        | set(result_all.review.aging.unapplied_credit_notes["customer_id"])
     )
     assert f"{n:,} customers get a statement" in text
-    # independently: overdue invoices, those named by an open dispute exception apart
+    # independently: overdue invoices, those named by an open dispute exception or by a
+    # customer's unresolved dispute (the sample's reply disputes INV0001999) apart
     disputes = result_all.review.exceptions.filter(
         (pl.col("class") == "dispute") & (pl.col("status") == "open")
     )["invoice_id"].drop_nulls()
+    replied = result_all.period.frames["disputes"].filter(pl.col("status") != "resolved")
+    assert replied["invoice_id"].to_list() == ["INV0001999"]
+    disputes = pl.concat([disputes, replied["invoice_id"]])
     overdue = result_all.review.aging.detail.filter(pl.col("days_past_due") > 0)
     held = overdue.filter(pl.col("invoice_id").is_in(disputes.implode()))
     dunned = overdue.join(held, on="invoice_id", how="anti")["customer_id"].n_unique()

@@ -41,9 +41,23 @@ def regenerated(tmp_path_factory) -> tuple[Path, dict]:
     return out, generate(out, erp=True)
 
 
+# The customer follow-up of the sample (replies to statements, the collectors' contact
+# log) is a scripted scenario written by hand on the generated ledgers: it names their
+# customers and invoices, so it is not generated, and changes only when they do.
+HAND_WRITTEN = {
+    Path("2026-09/replies.csv"),
+    Path("2026-09/contacts.csv"),
+    Path("2026-10/contacts.csv"),
+}
+
+
 def test_regeneration_reproduces_committed_sample_byte_for_byte(regenerated):
     out, _ = regenerated
-    committed = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file())
+    committed = sorted(
+        p.relative_to(SAMPLE)
+        for p in SAMPLE.rglob("*")
+        if p.is_file() and p.relative_to(SAMPLE) not in HAND_WRITTEN
+    )
     produced = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert committed, "data/sample is empty: run generate(Path('data/sample'))"
     assert produced == committed

@@ -104,8 +104,8 @@ class StatementConfig(Section):
 
     customers: Selection = Field(
         "none",
-        description="none, all (every customer with an open invoice or unapplied cash) or "
-        "overdue (customers with an overdue tier)",
+        description="none, all (every customer with an open invoice, unapplied cash or an "
+        "unapplied credit note) or overdue (customers with an overdue tier)",
     )
     customer_ids: tuple[Text, ...] = Field(
         (), description="these customers too, whatever customers says"
@@ -210,6 +210,8 @@ def selected_customers(review, match, config: StatementConfig) -> list[str]:
         chosen |= set(review.aging.detail.get_column("customer_id").drop_nulls().to_list())
         cash = match.receipts.filter(pl.col("unapplied") > 0)
         chosen |= set(cash.get_column("customer_id").drop_nulls().to_list())
+        credits = review.aging.unapplied_credit_notes  # a credit the customer holds
+        chosen |= set(credits.get_column("customer_id").drop_nulls().to_list())
     elif config.customers == "overdue":
         tiers = review.tiers.filter(pl.col("tier").is_not_null())
         chosen |= set(tiers.get_column("customer_id").drop_nulls().to_list())
@@ -217,12 +219,18 @@ def selected_customers(review, match, config: StatementConfig) -> list[str]:
 
 
 def disputed_invoices(
-    invoices: pl.DataFrame, decisions: pl.DataFrame | None, exceptions: pl.DataFrame
+    invoices: pl.DataFrame,
+    decisions: pl.DataFrame | None,
+    exceptions: pl.DataFrame,
+    disputes: pl.DataFrame | None = None,
 ) -> set[str]:
     """Invoices under dispute: flagged ``disputed`` (in the invoice file, or carried so),
-    named by a ``dispute`` decision (carried ones included), or by an open exception of a
-    :data:`DISPUTE_CLASSES` class."""
-    ids: set[str] = set()
+    named by a ``dispute`` decision (carried ones included), by an open exception of a
+    :data:`DISPUTE_CLASSES` class, or by a customer's dispute not yet resolved
+    (``disputes``, the register of :mod:`arlib.followup.disputes`)."""
+    from arlib.followup.disputes import open_dispute_invoices
+
+    ids: set[str] = open_dispute_invoices(disputes)
     if "disputed" in invoices.columns:
         ids |= set(invoices.filter(pl.col("disputed").fill_null(False))["invoice_id"])
     if decisions is not None and decisions.height:
@@ -276,8 +284,9 @@ def write_statements(result, out: Path) -> list[Path]:
     if not ids:
         return []
     levels = {r["customer_id"]: r["level"] for r in result.letters.iter_rows(named=True)}
+    frames = result.period.frames
     disputed = disputed_invoices(
-        match.invoices, result.period.frames["decisions"], review.exceptions
+        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
     )
     customers = result.period.frames["customers"]
     info = {
