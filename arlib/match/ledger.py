@@ -45,6 +45,7 @@ class Ledger:
         self.frames: list[pl.DataFrame] = []
         self.counts: dict[str, int] = defaultdict(int)
         self._open: pl.DataFrame | None = None  # open_invoices() until the balances move
+        self._alloc: tuple[int, pl.DataFrame] | None = None  # allocations(), per len(frames)
 
     def invoice_ids(self, inv_idx) -> list[str]:
         """The invoice_id of each of ``inv_idx`` (positions), for the reasons rules write:
@@ -93,9 +94,13 @@ class Ledger:
         return cands.join(rej, on=["rec_idx", "inv_idx"], how="anti")
 
     def allocations(self) -> pl.DataFrame:
-        frames = [f for f in self.frames if f.height]
-        out = pl.concat(frames) if frames else pl.DataFrame(schema=ALLOCATION_ROWS)
-        return out.cast(ALLOCATION_ROWS)
+        """Every allocation so far; concatenated once per application (the cascade, the
+        check after it and the result read it with nothing applied in between)."""
+        if self._alloc is None or self._alloc[0] != len(self.frames):
+            frames = [f for f in self.frames if f.height]
+            out = pl.concat(frames) if frames else pl.DataFrame(schema=ALLOCATION_ROWS)
+            self._alloc = (len(self.frames), out.cast(ALLOCATION_ROWS))
+        return self._alloc[1]
 
     # changes -----------------------------------------------------------------------------
     def lock(self, rec_idx: list[int]) -> None:
