@@ -26,6 +26,7 @@ amount won over the memo).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -55,15 +56,22 @@ def match(
     cfg = config or MatchConfig()
     t0 = time.perf_counter()
     names = CustomerNames(customers)  # built once, read by both
-    payers = resolve_payers(
-        receipts,
-        names,
-        auto_threshold=cfg.fuzzy_auto_threshold,
-        suggest_threshold=cfg.fuzzy_suggest_threshold,
-        margin=cfg.fuzzy_margin,
-        max_candidates=cfg.payer_max_candidates,
-    )
-    named = memo_payers(receipts, names, max_candidates=cfg.payer_max_candidates)
+    # the memos are searched in a worker thread while the payer names are resolved: the two
+    # read the same master data and nothing of each other (numpy and polars mostly run
+    # outside the GIL, so the two cores share the work)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        memo_named = pool.submit(
+            memo_payers, receipts, names, max_candidates=cfg.payer_max_candidates
+        )
+        payers = resolve_payers(
+            receipts,
+            names,
+            auto_threshold=cfg.fuzzy_auto_threshold,
+            suggest_threshold=cfg.fuzzy_suggest_threshold,
+            margin=cfg.fuzzy_margin,
+            max_candidates=cfg.payer_max_candidates,
+        )
+        named = memo_named.result()
     t1 = time.perf_counter()
     cust = prep_customers(customers)
     inv0, inv = prep_invoices(invoices, cfg)

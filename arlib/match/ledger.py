@@ -45,28 +45,12 @@ class Ledger:
         self.frames: list[pl.DataFrame] = []
         self.counts: dict[str, int] = defaultdict(int)
         self._open: pl.DataFrame | None = None  # open_invoices() until the balances move
+        self._alloc: tuple[int, pl.DataFrame] | None = None  # allocations(), per len(frames)
 
-    # the invoices' columns as Python lists, for rules that decide receipt by receipt (made
-    # on first use: a million-row list costs a tenth of a second)
-    @cached_property
-    def inv_id(self) -> list[str]:
-        return self.inv.get_column("invoice_id").to_list()
-
-    @cached_property
-    def inv_date(self) -> list:
-        return self.inv.get_column("invoice_date").to_list()
-
-    @cached_property
-    def inv_cust(self) -> list[str]:
-        return self.inv.get_column("customer_id").to_list()
-
-    @cached_property
-    def inv_ccy(self) -> list[str]:
-        return self.inv.get_column("currency").to_list()
-
-    @cached_property
-    def inv_amt(self) -> list[int]:
-        return self.inv.get_column("amt_c").to_list()
+    def invoice_ids(self, inv_idx) -> list[str]:
+        """The invoice_id of each of ``inv_idx`` (positions), for the reasons rules write:
+        gathered, not a Python list of a million ids."""
+        return self.inv.get_column("invoice_id").gather(inv_idx).to_list()
 
     @cached_property
     def payer_factor(self) -> pl.Series:
@@ -110,9 +94,13 @@ class Ledger:
         return cands.join(rej, on=["rec_idx", "inv_idx"], how="anti")
 
     def allocations(self) -> pl.DataFrame:
-        frames = [f for f in self.frames if f.height]
-        out = pl.concat(frames) if frames else pl.DataFrame(schema=ALLOCATION_ROWS)
-        return out.cast(ALLOCATION_ROWS)
+        """Every allocation so far; concatenated once per application (the cascade, the
+        check after it and the result read it with nothing applied in between)."""
+        if self._alloc is None or self._alloc[0] != len(self.frames):
+            frames = [f for f in self.frames if f.height]
+            out = pl.concat(frames) if frames else pl.DataFrame(schema=ALLOCATION_ROWS)
+            self._alloc = (len(self.frames), out.cast(ALLOCATION_ROWS))
+        return self._alloc[1]
 
     # changes -----------------------------------------------------------------------------
     def lock(self, rec_idx: list[int]) -> None:
@@ -149,7 +137,8 @@ class Ledger:
             r = wrong.row(0, named=True)
             raise LedgerError(
                 f"{rule}: row {r['kind']} receipt {r['receipt_id']} on invoice "
-                f"{self.inv_id[r['inv_idx']]} takes {fmt_cents(r['receipt_c'])} of cash for "
+                f"{self.invoice_ids([r['inv_idx']])[0]} takes {fmt_cents(r['receipt_c'])} of cash "
+                f"for "
                 f"{fmt_cents(r['applied_c'])}: cash rows are never negative and write-off rows "
                 "take no cash"
             )
@@ -159,7 +148,8 @@ class Ledger:
         if over.size:
             k = int(ii[over[0]])
             raise LedgerError(
-                f"{rule}: invoice {self.inv_id[k]} is open {fmt_cents(self.inv_open[k])}; the "
+                f"{rule}: invoice {self.invoice_ids([k])[0]} is open "
+                f"{fmt_cents(self.inv_open[k])}; the "
                 f"rule would clear {fmt_cents(cleared[over[0]])} of it"
             )
         ri, spent = _sums(

@@ -45,11 +45,14 @@ def _memo_runs(p: pl.DataFrame, memos: pl.DataFrame, names: pl.DataFrame):
     size = int(seen.sum())
     ci = (np.cumsum(seen, dtype=np.int64) - 1)[points]
     starts = np.cumsum(lens) - lens
+    # the 4-gram starting at every position of the joined texts, once (those crossing from
+    # one text into the next are never read): a look-up per gram asked for, not four
+    g4 = ((ci[:-3] * size + ci[1:-2]) * size + ci[2:-1]) * size + ci[3:]
+    del ci
 
     def grams(first: np.ndarray, at: np.ndarray) -> np.ndarray:
         """The 4-grams of the strings ``first`` (indexes into ``every``) at ``at``."""
-        o = starts[first] + at
-        return ((ci[o] * size + ci[o + 1]) * size + ci[o + 2]) * size + ci[o + 3]
+        return g4[starts[first] + at]
 
     def ranges(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each row repeated ``count`` times, and 0 .. count - 1 beside."""

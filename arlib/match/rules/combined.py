@@ -349,10 +349,12 @@ class _State:
                 )
 
     def proposal(self) -> Proposal:
-        inv_id = self.ledger.inv_id
         sugg = None
         if self.suggested:
             self.suggested.sort(key=lambda x: x[0])
+            # the ids of the invoices the suggestions name, gathered once
+            named = np.unique(np.concatenate([i for _, c, _, _ in self.suggested for i, _ in c]))
+            inv_id = dict(zip(named.tolist(), self.ledger.invoice_ids(named), strict=True))
             info = self.fr[[x[0] for x in self.suggested]].select("rec_idx", "c_pay", "n_named")
             rows = []
             for (_, combos, complete, off_count), (ri, c_pay, count) in zip(

@@ -60,6 +60,8 @@ def propose_only_invoice(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     c = ledger.drop_rejected(c).sort(["value_date", "receipt_id"])
     rows: list[tuple] = []
     inv_open = ledger.inv_open.copy()
+    # (the reasons' invoice ids gathered for these rows only)
+    c = c.with_columns(_iid=pl.Series(ledger.invoice_ids(c.get_column("inv_idx"))))
     for r in c.iter_rows(named=True):
         ri, i = r["rec_idx"], r["inv_idx"]
         amt, o = int(ledger.rec_amt[ri]), int(inv_open[i])
@@ -68,7 +70,7 @@ def propose_only_invoice(ctx: Context, receipts: pl.DataFrame) -> Proposal:
         inv_open[i] -= amt
         text = short(r["memo"] if r["memo"] is not None else r["bank_ref"])
         reason = (
-            f"memo '{text}' announces an instalment; invoice {ledger.inv_id[i]} is the only open "
+            f"memo '{text}' announces an instalment; invoice {r['_iid']} is the only open "
             f"{r['currency']} invoice of customer {r['c_pay']} (open {fmt_cents(o)}); "
             f"applied {fmt_cents(amt)}"
         )
@@ -198,7 +200,7 @@ class _Progress:
         # rec_idx follows receipt_id (the prepared receipts are sorted by it)
         self.fr = fr.join(keys, on=["c_pay", "currency"]).sort(["value_date", "rec_idx"])
         prog = progress.join(keys, on=["c_pay", "currency"]).sort(["_g", "invoice_date", "inv_idx"])
-        n_inv = len(ledger.inv_id)
+        n_inv = ledger.inv.height
         # invoices in progress: position q -> inv_idx, key; each key's span of positions
         self.p_i = prog.get_column("inv_idx").to_numpy()
         p_g = prog.get_column("_g").to_numpy()
@@ -348,7 +350,7 @@ def propose_progress(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     # the next position still open (a paid invoice is skipped); per key the invoices
     # part-paid in this pass, still open
     p_i, span, bp = run.p_i.tolist(), run.span.tolist(), run.near_bp
-    p_amt = [ledger.inv_amt[i] for i in p_i]
+    p_amt = ledger.inv.get_column("amt_c").gather(run.p_i).to_list()
     rest = ledger.inv_open[run.p_i].tolist()
     by_rest: dict[int, list[int]] = defaultdict(list)
     for q, o in enumerate(rest):
@@ -363,7 +365,7 @@ def propose_progress(ctx: Context, receipts: pl.DataFrame) -> Proposal:
             skip[q], q = root, skip[q]
         return root
 
-    position = np.zeros(len(ledger.inv_id), dtype=np.int64)
+    position = np.zeros(ledger.inv.height, dtype=np.int64)
     position[run.p_i] = np.arange(len(p_i))
     watch, watch_from = position[run.watch].tolist(), run.watch_from.tolist()
     part_paid: dict[int, list[int]] = defaultdict(list)
@@ -429,13 +431,14 @@ def propose_progress(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     picked = run.fr[[p for p, *_ in applied]].select(
         "value_date", "receipt_id", "rec_idx", "amt_c", "c_pay", "currency", "memo", "bank_ref"
     )
-    for (_, target, o, last), (day, rid, ri, amt, cust, ccy, memo, ref) in zip(
-        applied, picked.iter_rows(), strict=True
+    ids = ledger.invoice_ids([target for _, target, _, _ in applied])
+    for (_, target, o, last), iid, (day, rid, ri, amt, cust, ccy, memo, ref) in zip(
+        applied, ids, picked.iter_rows(), strict=True
     ):
         text = short(memo if memo is not None else ref)
         reason = (
             f"memo '{text}' names no invoice; customer {cust} is paying invoice "
-            f"{ledger.inv_id[target]} in instalments (open {fmt_cents(o)}); "
+            f"{iid} in instalments (open {fmt_cents(o)}); "
         )
         if last:
             reason += f"amount {fmt_cents(amt)} equals its open rest: it clears the invoice"

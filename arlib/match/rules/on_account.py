@@ -108,13 +108,14 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
     picked = c[[k for k, _ in applied]].select(
         "value_date", "receipt_id", "rec_idx", "inv_idx", "currency", "c_pay", "memo", "bank_ref"
     )
-    for (_, o), (day, rid, ri, i, ccy, cust, memo, ref) in zip(
-        applied, picked.iter_rows(), strict=True
+    ids = ledger.invoice_ids(picked.get_column("inv_idx"))
+    for (_, o), iid, (day, rid, ri, i, ccy, cust, memo, ref) in zip(
+        applied, ids, picked.iter_rows(), strict=True
     ):
         amt = int(ledger.rec_amt[ri])
         text = short(memo if memo is not None else ref) or "none"
         reason = (
-            f"memo '{text}' names no invoice; invoice {ledger.inv_id[i]} is the only open "
+            f"memo '{text}' names no invoice; invoice {iid} is the only open "
             f"{ccy} invoice customer {cust} still has that is dated by {day} (open "
             f"{fmt_cents(o)}); applied {fmt_cents(amt)} on account, {fmt_cents(o - amt)} "
             "left open"

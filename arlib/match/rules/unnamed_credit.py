@@ -131,7 +131,7 @@ class _Pass:
         self.r_amt = self.fr.get_column("amt_c").to_numpy()
         self.r_g = self.fr.get_column("_g").to_numpy()
         ref_r = ctx.refs.get_column("rec_idx").to_numpy()
-        ref_k = np.full(len(ledger.inv_id), -1, dtype=np.int64)
+        ref_k = np.full(ledger.inv.height, -1, dtype=np.int64)
         ref_k[self.inv_i] = np.arange(inv.height)
         ref_k = ref_k[ctx.refs.get_column("inv_idx").to_numpy()]
         names = np.zeros(ledger.rec.height, dtype=bool)
@@ -313,10 +313,12 @@ def propose(ctx: Context, receipts: pl.DataFrame) -> Proposal:
                 queue, j = run.net(p, *hit).tolist(), 0
     rows: list[tuple] = []
     fr = run.fr.select("receipt_id", "value_date", "c_pay")
-    for p, k, notes_used in sorted(netted, key=lambda t: t[0]):
+    netted.sort(key=lambda t: t[0])
+    ids = ledger.invoice_ids([int(run.inv_i[k]) for _, k, _ in netted])
+    for (p, k, notes_used), iid in zip(netted, ids, strict=True):
         rid, day, cust = fr.row(p)
         ri, amt, i = int(run.r_ri[p]), int(run.r_amt[p]), int(run.inv_i[k])
-        o, iid, named = int(run.inv_v[k]), ledger.inv_id[i], bool(run.r_named[p])
+        o, named = int(run.inv_v[k]), bool(run.r_named[p])
         sub_rule = "credit_note.netted_named" if named else "credit_note.netted"
         notes = ", ".join(f"{c[1]} ({fmt_cents(c[2])})" for c in notes_used)
         reason = (
