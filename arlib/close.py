@@ -483,7 +483,8 @@ def close_summary(folder: Path) -> list[str]:
         held = pl.read_csv(disputes, infer_schema=False).filter(pl.col("status") != "resolved")
         lines.append(
             f"follow-up: {todo.height} collection tasks for {todo['collector'].n_unique()} "
-            f"collectors, {held.height} disputes unresolved (followup/, workpapers AR-12 to AR-15)"
+            f"collectors, {held.height} {'dispute' if held.height == 1 else 'disputes'} "
+            "unresolved (followup/, workpapers AR-12 to AR-15)"
         )
     lines.append(f"start with {folder / SUMMARY_NOTEBOOK.replace('.ipynb', '.html')}")
     return lines

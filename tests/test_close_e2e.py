@@ -550,10 +550,11 @@ def test_the_october_outbox_opens_in_a_mail_program_and_sends_nothing(project):
         assert mail["To"].addresses[0].addr_spec == row["recipient"]
         assert mail.get_body(("plain",)).get_content().strip()
         assert "<html" in mail.get_body(("html",)).get_content()
-        [attached] = list(mail.iter_attachments())
-        statement = out / statements[row["customer_id"]]["statement"]
-        assert attached.get_filename() == statement.name
-        assert attached.get_content().encode("utf-8") == statement.read_bytes()
+        # the statement's PDF first, under its document number; then the letter's, if any
+        attached = next(mail.iter_attachments())
+        listed = statements[row["customer_id"]]
+        assert attached.get_filename() == f"{listed['document_number']}.pdf"
+        assert attached.get_content() == (out / listed["statement_pdf"]).read_bytes()
     sms = read_csv(out / "outbox" / "sms.csv")
     assert sms and all(sms_fits(r["text"]) for r in sms)
     assert {r["message_id"] for r in sms} == {

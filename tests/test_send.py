@@ -55,11 +55,12 @@ def test_the_emails_arrive_with_attachments_and_a_rerun_sends_nothing_new(tmp_pa
     assert beta["From"].addresses[0].display_name == "ACME-SH"
     assert beta["Date"] is not None and beta["Subject"] == "付款提醒 - ACME-SH"
     assert beta["Message-ID"] == "<2026-09.C002.email@acme.example>"
-    [attached] = list(beta.iter_attachments())
-    statement = (folder.parent / "statements" / "C002.html").read_bytes()
-    assert attached.get_filename() == "C002.html"
-    assert attached.get_content().encode("utf-8") == statement
-    assert "催款函" in beta.get_body(("plain",)).get_content()
+    attached, letter = list(beta.iter_attachments())  # the statement and the letter
+    statement = (folder.parent / "statements" / "C002.pdf").read_bytes()
+    assert attached.get_filename() == "ST-2026-09-C002.pdf"
+    assert attached.get_content() == statement  # as written, to the last byte
+    assert letter.get_filename() == "DL-2026-09-C002.pdf"
+    assert "付款提醒函" in beta.get_body(("plain",)).get_content()
     rows = log(folder)
     assert [(r["message_id"], r["result"], r["reply"]) for r in rows] == [
         ("2026-09/C001/email", "sent", "250 2.0.0 queued as 1"),

@@ -297,8 +297,8 @@ def _unapplied_credits(credits: pl.DataFrame) -> pl.DataFrame:
         pl.col("credit_id").alias("receipt_id"),
         pl.col("date").alias("value_date"),
         "currency",
-        pl.format("credit note {}", "credit_id").alias("memo"),
-        pl.col("reason").alias("bank_ref"),
+        pl.col("reason").alias("memo"),  # the id is in our column, in either language
+        pl.lit(None, pl.String).alias("bank_ref"),
         pl.col("left").alias("unapplied"),
         pl.col("customer_id").alias("payer_id"),
     )
