@@ -154,15 +154,25 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def cmd_send(args) -> int:
+def _period_config(args):
+    """The params of ``--period`` (``params/<period>.yaml`` unless ``--params``), or None
+    after saying why when the file is another period's."""
     from arlib.config import load_config
-    from arlib.send import SendFailed, confirm, send_outbox
 
     params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
     overrides = {"entity": args.entity} if args.entity else {}
     config = load_config(params, overrides)
     if args.period and config.period != args.period:
         print(f"{params} is the params of {config.period}, not of {args.period}", file=sys.stderr)
+        return None
+    return config
+
+
+def cmd_send(args) -> int:
+    from arlib.send import SendFailed, confirm, send_outbox
+
+    config = _period_config(args)
+    if config is None:
         return EXIT_DATA
     try:
         if args.confirm:
@@ -194,15 +204,11 @@ def cmd_send(args) -> int:
 def cmd_signoff(args) -> int:
     import datetime as dt
 
-    from arlib.config import load_config
     from arlib.findings import quote
     from arlib.signoff import SignOffError, sign
 
-    params = Path(args.params) if args.params else Path("params") / f"{args.period}.yaml"
-    overrides = {"entity": args.entity} if args.entity else {}
-    config = load_config(params, overrides)
-    if args.period and config.period != args.period:
-        print(f"{params} is the params of {config.period}, not of {args.period}", file=sys.stderr)
+    config = _period_config(args)
+    if config is None:
         return EXIT_DATA
     try:
         on = dt.date.fromisoformat(args.date) if args.date else None

@@ -206,27 +206,39 @@ def lead_sheet(result, sheets: dict[str, Sheet]) -> Sheet:
     )
 
 
+def _bridge_sheet(ref, name, title, bridge, supports, sheets: dict[str, Sheet]) -> Sheet:
+    """A bridge (currency, line, amount) with the lines ``supports`` names cross-referenced
+    (label -> currency -> Ref) and ticked where the support agrees."""
+    refs, ticks = [], []
+    for currency, line, amount in bridge.iter_rows():
+        support = supports.get(line)
+        found = _absent_as_words(support(currency) if support else None, amount, sheets)
+        refs.append(found)
+        ticks.append(" ".join(_agreement(amount, found, sheets)) or None)
+    return Sheet(
+        ref,
+        name,
+        title,
+        bridge.with_columns(pl.Series("tick", ticks, dtype=pl.String)),
+        refs=tuple(refs),
+    )
+
+
 def cash_bridge_sheet(result, sheets: dict[str, Sheet]) -> Sheet:
     """AR-1.3 with its two ends cross-referenced: the receipts to the receipts input's
     control total (AR-1.1), the roll-forward's cash line to the Lead (AR-1)."""
     labels = dict(CASH_BRIDGE_LINES)
-    bridge = result.cash_bridge
-    refs, ticks = [], []
-    for currency, line, amount in bridge.iter_rows():
-        ref = None
-        if line == labels["received"]:
-            ref = _input_total("receipts", currency)
-        elif line == labels["rollforward"]:
-            ref = Ref("AR-1", "amount", rows=(_line(currency, "− Cash applied"),))
-        ref = _absent_as_words(ref, amount, sheets)
-        refs.append(ref)
-        ticks.append(" ".join(_agreement(amount, ref, sheets)) or None)
-    return Sheet(
+    supports = {
+        labels["received"]: lambda c: _input_total("receipts", c),
+        labels["rollforward"]: lambda c: Ref("AR-1", "amount", rows=(_line(c, "− Cash applied"),)),
+    }
+    return _bridge_sheet(
         "AR-1.3",
         "Cash bridge",
         "Bank receipts to the roll-forward's cash applied, per currency (must tie to 0)",
-        bridge.with_columns(pl.Series("tick", ticks, dtype=pl.String)),
-        refs=tuple(refs),
+        result.cash_bridge,
+        supports,
+        sheets,
     )
 
 
@@ -235,26 +247,21 @@ def credit_note_bridge_sheet(result, sheets: dict[str, Sheet]) -> Sheet:
     input's control total (AR-1.1), what was left unapplied to AR-11.1, the roll-forward's
     credit-note line to the Lead (AR-1)."""
     labels = dict(CREDIT_NOTE_BRIDGE_LINES)
-    bridge = result.credit_note_bridge
-    refs, ticks = [], []
-    for currency, line, amount in bridge.iter_rows():
-        ref = None
-        if line == labels["issued"]:
-            ref = _input_total("credit_notes", currency)
-        elif line == labels["left_unapplied"]:
-            ref = Ref("AR-11.1", "unapplied", total=f"Total {currency}")
-        elif line == labels["rollforward"]:
-            ref = Ref("AR-1", "amount", rows=(_line(currency, "− Credit notes applied"),))
-        ref = _absent_as_words(ref, amount, sheets)
-        refs.append(ref)
-        ticks.append(" ".join(_agreement(amount, ref, sheets)) or None)
-    return Sheet(
+    supports = {
+        labels["issued"]: lambda c: _input_total("credit_notes", c),
+        labels["left_unapplied"]: lambda c: Ref("AR-11.1", "unapplied", total=f"Total {c}"),
+        labels["rollforward"]: lambda c: Ref(
+            "AR-1", "amount", rows=(_line(c, "− Credit notes applied"),)
+        ),
+    }
+    return _bridge_sheet(
         "AR-1.4",
         "Credit-note bridge",
         "Credit notes issued to the roll-forward's credit notes applied, per currency "
         "(must tie to 0)",
-        bridge.with_columns(pl.Series("tick", ticks, dtype=pl.String)),
-        refs=tuple(refs),
+        result.credit_note_bridge,
+        supports,
+        sheets,
     )
 
 
