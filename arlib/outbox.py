@@ -154,6 +154,23 @@ def phone_number(raw: str | None) -> tuple[str | None, str | None]:
     return number, None
 
 
+_CN_MOBILE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
+
+
+def sms_problem(number: str | None) -> str | None:
+    """Why an SMS cannot go to ``number`` (a :func:`phone_number` result), or None. A
+    Chinese number takes an SMS only when it is a mobile (1[3-9] and nine digits, with or
+    without +86); one dialled with the trunk prefix 0 (an area code) or +86 and no mobile
+    prefix is a fixed line. Numbers of other countries are taken as given."""
+    if number is None:
+        return None
+    domestic = not number.startswith("+")
+    chinese = number.startswith("+86") or (domestic and number[:1] in "01")
+    if chinese and not _CN_MOBILE.fullmatch(number):
+        return f"{number} is a fixed line: an SMS needs a mobile number"
+    return None
+
+
 def plan_messages(config, review, match, letters: pl.DataFrame, customers) -> pl.DataFrame:
     """Every message of the close's outbox (:data:`MESSAGE_SCHEMA`), by customer and channel.
 
@@ -214,7 +231,8 @@ def plan_messages(config, review, match, letters: pl.DataFrame, customers) -> pl
         )
         number, bad = phone_number(who["phone"])
         if "sms" in by:
-            rows.append(row("sms", notice=True, recipient=number, reason=bad, file=SMS_FILE))
+            reason = bad or sms_problem(number)
+            rows.append(row("sms", notice=True, recipient=number, reason=reason, file=SMS_FILE))
         if "phone" in by:
             rows.append(row("phone", notice=True, recipient=number, reason=bad))
         if dunned and not by:

@@ -28,7 +28,15 @@ import yaml
 
 from arlib import pipeline
 from arlib.config import ConfigError, load_config
-from arlib.outbox import html_text, phone_number, sms_fits, sms_limit, sms_text, write_outbox
+from arlib.outbox import (
+    html_text,
+    phone_number,
+    sms_fits,
+    sms_limit,
+    sms_problem,
+    sms_text,
+    write_outbox,
+)
 from arlib.statements import write_statements
 from tests.conftest import write
 
@@ -217,6 +225,15 @@ def test_an_sms_takes_the_longest_wording_that_fits():
         "Payment reminder. 1 invoice overdue"
     )
     assert "3 invoices overdue" in sms_text("en", "", "reminder", 3, "CNY 5.00")
+
+
+def test_an_sms_goes_only_to_a_mobile_number():
+    assert sms_problem("13800000001") is None and sms_problem("+8613800000001") is None
+    assert sms_problem("+13975552179") is None  # another country's: taken as given
+    # near misses: a Beijing fixed line, with its area code or +86, and a short 1-number
+    assert "fixed line" in sms_problem("01066890039")
+    assert "fixed line" in sms_problem("+861066890039")
+    assert "fixed line" in sms_problem("1380000000")
 
 
 def test_phone_numbers_and_page_text():
