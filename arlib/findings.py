@@ -156,5 +156,19 @@ def from_rows(
     )
 
 
+def from_checks(df: pl.DataFrame, checks) -> tuple[list[pl.DataFrame], pl.Expr]:
+    """Error findings of a table of row checks ``(mask, column, rule, message)`` (see
+    :func:`from_rows`), and the mask of the rows any of them refused (null counts as
+    passed)."""
+    found = [
+        from_rows(df, mask.fill_null(False), severity="error", column=c, rule=r, message=m)
+        for mask, c, r, m in checks
+    ]
+    bad = pl.lit(False)
+    for mask, *_ in checks:
+        bad = bad | mask.fill_null(False)
+    return found, bad
+
+
 def has_errors(findings: pl.DataFrame) -> bool:
     return findings.filter(pl.col("severity") == "error").height > 0

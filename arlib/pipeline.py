@@ -407,6 +407,12 @@ MOVEMENTS: dict[str, pl.Expr] = {
 }
 
 
+def _total(frame: pl.DataFrame, column: str, where: pl.Expr) -> Decimal:
+    """Exact sum of ``column`` over the rows where ``where`` holds (0.00 for none)."""
+    value = frame.filter(where)[column].sum()
+    return Decimal("0.00") if value is None else Decimal(str(value))
+
+
 def rollforward(result: MatchResult) -> pl.DataFrame:
     """Per currency: opening AR + invoiced − cash − credit notes − write-offs = closing AR.
 
@@ -419,14 +425,10 @@ def rollforward(result: MatchResult) -> pl.DataFrame:
     alloc = result.allocations
     currencies = sorted(set(invoices["currency"].drop_nulls().to_list()))
     rows = []
-    zero = Decimal("0.00")
 
     def total(frame: pl.DataFrame, column: str, currency: str, extra=None) -> Decimal:
-        sel = frame.filter(pl.col("currency") == currency)
-        if extra is not None:
-            sel = sel.filter(extra)
-        value = sel[column].sum() if sel.height else None
-        return Decimal(str(value)) if value is not None else zero
+        mine = pl.col("currency") == currency
+        return _total(frame, column, mine if extra is None else mine & extra)
 
     for currency in currencies:
         # what the carried-forward invoices owed before this period's matching
@@ -512,24 +514,21 @@ def cash_bridge(result: MatchResult) -> pl.DataFrame:
     rolled = dict(rollforward(result).select("currency", "cash_applied").iter_rows())
     currencies = sorted(set(receipts["currency"].drop_nulls().to_list()) | set(rolled), key=str)
     zero = Decimal("0.00")
-
-    def total(frame: pl.DataFrame, column: str, where: pl.Expr) -> Decimal:
-        value = frame.filter(where)[column].sum()
-        return zero if value is None else Decimal(str(value))
-
     rows = []
     for currency in currencies:
         mine = pl.col("currency") == currency
         line = {
-            "received": total(receipts, "amount", mine & (pl.col("origin") != "opening")),
-            "carried_in": total(receipts, "amount", mine & (pl.col("origin") == "opening")),
+            "received": _total(receipts, "amount", mine & (pl.col("origin") != "opening")),
+            "carried_in": _total(receipts, "amount", mine & (pl.col("origin") == "opening")),
         }
         line["available"] = line["received"] + line["carried_in"]
         for key, status in _LEFT_BY_STATUS.items():
-            line[key] = total(receipts, "unapplied", mine & (pl.col("status") == status))
+            line[key] = _total(receipts, "unapplied", mine & (pl.col("status") == status))
         line["applied_from"] = line["available"] - sum((line[k] for k in _LEFT_BY_STATUS), zero)
-        line["to_other"] = total(crossing, "receipt_amount", pl.col("receipt_currency") == currency)
-        line["from_other"] = total(crossing, "applied_amount", mine)
+        line["to_other"] = _total(
+            crossing, "receipt_amount", pl.col("receipt_currency") == currency
+        )
+        line["from_other"] = _total(crossing, "applied_amount", mine)
         line["applied_to"] = line["applied_from"] - line["to_other"] + line["from_other"]
         line["rollforward"] = rolled.get(currency, zero)
         line["difference"] = line["rollforward"] - line["applied_to"]
@@ -553,7 +552,7 @@ CREDIT_NOTE_BRIDGE_LINES = (
 
 
 def credit_note_bridge(
-    result: MatchResult, base_currency: str, credit_notes: pl.DataFrame | None = None
+    result: MatchResult, base_currency: str, credit_notes: pl.DataFrame
 ) -> pl.DataFrame:
     """From the credit-note input to the roll-forward's credit-note line, per currency.
 
@@ -561,15 +560,13 @@ def credit_note_bridge(
     roll-forward only what was netted against invoices; the bridge shows the rest is left
     unapplied (listed, raised as an exception and carried forward) or taken out of AR by a
     decision, to the cent: issued + carried in − left unapplied − taken out = netted,
-    against the roll-forward's line (``credit_notes``: with their status at close,
-    :func:`credit_notes_at_close`; by default none is taken out). A
+    against the roll-forward's line (``credit_notes``: matching's, with their status at
+    close, :func:`credit_notes_at_close`). A
     credit note naming no currency counts in the currency of the invoices it netted, else
     in the base currency (as the aging converts it). Returns currency, line, amount.
     """
     zero = Decimal("0.00")
-    notes = result.credit_notes if credit_notes is None else credit_notes
-    if "status" not in notes.columns:
-        notes = notes.with_columns(pl.lit("unapplied").alias("status"))
+    notes = credit_notes
     alloc = result.allocations.filter(pl.col("kind") == "credit_note")
     rolled = dict(rollforward(result).select("currency", "credit_notes_applied").iter_rows())
     if notes.height == 0 and not any(rolled.values()):
@@ -583,18 +580,15 @@ def credit_note_bridge(
     )
     currencies = sorted(set(notes["_ccy"].to_list()) | {c for c, v in rolled.items() if v}, key=str)
 
-    def total(where: pl.Expr, column: str) -> Decimal:
-        value = notes.filter(where)[column].sum()
-        return zero if value is None else Decimal(str(value))
-
     rows = []
     for currency in currencies:
         mine = pl.col("_ccy") == currency
+        out = pl.col("status") == "taken_out"
         line = {
-            "issued": total(mine & ~pl.col("_carried"), "amount"),
-            "carried_in": total(mine & pl.col("_carried"), "amount"),
-            "left_unapplied": total(mine & (pl.col("status") != "taken_out"), "unapplied"),
-            "taken_out": total(mine & (pl.col("status") == "taken_out"), "unapplied"),
+            "issued": _total(notes, "amount", mine & ~pl.col("_carried")),
+            "carried_in": _total(notes, "amount", mine & pl.col("_carried")),
+            "left_unapplied": _total(notes, "unapplied", mine & ~out),
+            "taken_out": _total(notes, "unapplied", mine & out),
         }
         line["applied"] = (
             line["issued"] + line["carried_in"] - line["left_unapplied"] - line["taken_out"]
@@ -641,8 +635,7 @@ def tie_out(config: Config, review: Review) -> dict[str, Any]:
     gross = Decimal(str(aged.total_outstanding))
     unapplied = aged.unapplied["unapplied_base"].sum() if aged.unapplied.height else zero
     credits = _sum_base(aged.credits)
-    notes = aged.unapplied_credit_notes
-    left_credit = Decimal(str(notes["unapplied_base"].sum())) if notes.height else zero
+    left_credit = _sum_base(aged.unapplied_credit_notes)
     net = gross - Decimal(str(unapplied)) - left_credit + credits
     journal = review.journal
     ar_account = config.adjustments.ar_account

@@ -99,13 +99,7 @@ def check_contacts(
         (pl.col("dispute_id").is_not_null() & pl.col("dispute_status").is_null(),
          "dispute_status", "missing_value", "name the dispute's new status"),
     ]  # fmt: skip
-    found = [
-        fnd.from_rows(work, mask.fill_null(False), severity="error", column=c, rule=r, message=m)
-        for mask, c, r, m in checks
-    ]
-    bad = pl.lit(False)
-    for mask, *_ in checks:
-        bad = bad | mask.fill_null(False)
+    found, bad = fnd.from_checks(work, checks)
     usable = work.filter(~bad & pl.col("customer_id").is_not_null() & pl.col("date").is_not_null())
     log = usable.with_columns(
         pl.when(promise).then(pl.coalesce("currency", "_currency")).alias("currency"),

@@ -124,13 +124,7 @@ def check_replies(
          pl.format("more than the invoice's amount {}", pl.col("_invoice_amount"))),
         (repeated, "invoice_id", "duplicate_item", "the same invoice twice in one reply"),
     ]  # fmt: skip
-    found = [
-        fnd.from_rows(work, mask.fill_null(False), severity="error", column=c, rule=r, message=m)
-        for mask, c, r, m in checks
-    ]
-    bad = pl.lit(False)
-    for mask, *_ in checks:
-        bad = bad | mask.fill_null(False)
+    found, bad = fnd.from_checks(work, checks)
     silent = ~confirmed & ~differs & pl.col("confirmed").is_not_null()
     found.append(
         fnd.from_rows(
