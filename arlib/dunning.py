@@ -20,7 +20,9 @@ procedure allows. Here:
   capped by what its overdue tier asks for (:func:`tier_cap`): the most severe tier
   (A, legal letter and stop supply) up to a final demand, the mildest (C, e-mail reminder)
   a reminder only, those between (B, SMS and phone) a second notice;
-- invoices under dispute (:func:`arlib.statements.disputed_invoices`) are not dunned.
+- invoices under dispute (:func:`arlib.statements.disputed_invoices`) are not dunned, nor
+  are those a receipt not yet applied probably pays
+  (:func:`arlib.statements.payment_pending_invoices`) until that receipt is settled.
 
 The notices travel with the open items (``item_type`` ``notice``: one row per notice and
 invoice, with its channel, recipient, level, status and history) while their invoice is
@@ -118,7 +120,7 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     (``frames['notices']``, carried in the open items), never past what the tier asks for.
     """
     from arlib.aging import overdue_tiers
-    from arlib.statements import disputed_invoices, selected_customers
+    from arlib.statements import disputed_invoices, payment_pending_invoices, selected_customers
 
     settings = config.statements
     ids = selected_customers(review, match, settings) if settings.letters else []
@@ -127,6 +129,7 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     disputed = disputed_invoices(
         match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
     )
+    disputed |= payment_pending_invoices(match, review.exceptions)
     undisputed = review.aging.detail.filter(
         pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
     )

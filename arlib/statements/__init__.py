@@ -242,6 +242,25 @@ def disputed_invoices(
     return ids | set(named.drop_nulls())
 
 
+def payment_pending_invoices(match, exceptions: pl.DataFrame) -> set[str]:
+    """Invoices that a receipt still unapplied probably pays: named by its best
+    suggestion (rank 1) or by an open exception about it (a keying error, say).
+
+    Why: a collector does not ask a customer for money it appears to have sent; like an
+    ERP's dunning block, the invoice is held until the payment is applied or rejected.
+    A receipt already applied (a short payment, say) holds nothing."""
+    waiting = match.receipts.filter(pl.col("unapplied") > 0).select("receipt_id")
+    suggested = (
+        match.suggestions.filter(pl.col("rank") == 1)
+        .join(waiting, on="receipt_id")
+        .select(pl.col("invoice_ids").str.split("|").explode().str.strip_chars())
+        .to_series()
+    )
+    raised = exceptions.filter(pl.col("status") == "open").join(waiting, on="receipt_id")
+    named = set(suggested.drop_nulls()) | set(raised["invoice_id"].drop_nulls())
+    return named - {""}
+
+
 @dataclasses.dataclass(frozen=True)
 class Document:
     """One customer's statement (and letter): what every renderer shows."""
@@ -301,7 +320,8 @@ def write_statements(result, out: Path) -> list[Path]:
     }
     tiers = {r["customer_id"]: r["tier"] for r in review.tiers.iter_rows(named=True)}
     detail = review.aging.detail.filter(pl.col("customer_id").is_in(ids))
-    ledgers = build_ledgers(result, ids, disputed)
+    pending = frozenset(payment_pending_invoices(match, review.exceptions) - disputed)
+    ledgers = build_ledgers(result, ids, disputed, pending)
     prove(
         ledgers,
         detail,
@@ -360,21 +380,25 @@ def _under(root: Path, given: str | None) -> Path | None:
 
 
 def overdue_figures(doc: Document) -> dict[str, Any]:
-    """What the letter asks for: the overdue items not under dispute (and those apart)."""
+    """What the letter asks for: the overdue items neither under dispute nor probably paid
+    by a receipt not yet applied (and those two apart)."""
     late = [
         (book.currency, item)
         for book in doc.ledgers
         for item in book.open_items
         if item.days_past_due > 0
     ]
-    asked = [(ccy, i) for ccy, i in late if not i.disputed]
+    asked = [(ccy, i) for ccy, i in late if not (i.disputed or i.payment_pending)]
     held = [(ccy, i) for ccy, i in late if i.disputed]
+    pending = [(ccy, i) for ccy, i in late if i.payment_pending and not i.disputed]
     return {
         "overdue_count": len(asked),
         "oldest_days": max((i.days_past_due for _, i in asked), default=0),
         "overdue_amount": _per_currency(asked),
         "disputed_count": len(held),
         "disputed_amount": _per_currency(held),
+        "pending_count": len(pending),
+        "pending_amount": _per_currency(pending),
     }
 
 

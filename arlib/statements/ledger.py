@@ -58,6 +58,7 @@ class OpenItem:
     days_past_due: int
     bucket: str
     disputed: bool
+    payment_pending: bool = False  # a receipt not yet applied probably pays it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +110,9 @@ def customer_reference(memo: str | None, bank_ref: str | None) -> str:
     return " / ".join(dict.fromkeys(parts))
 
 
-def build_ledgers(result, ids: list[str], disputed: set[str]) -> dict[str, list[CurrencyLedger]]:
+def build_ledgers(
+    result, ids: list[str], disputed: set[str], pending: frozenset[str] = frozenset()
+) -> dict[str, list[CurrencyLedger]]:
     """Each selected customer's ledgers, one per currency it has figures in, by currency."""
     match, review = result.match, result.review
     buckets = [b[0] for b in result.config.aging.buckets]
@@ -196,6 +199,7 @@ def build_ledgers(result, ids: list[str], disputed: set[str]) -> dict[str, list[
                 max(r["days_past_due"] or 0, 0),
                 r["bucket"],
                 r["invoice_id"] in disputed,
+                r["invoice_id"] in pending,
             )
             for r in items_by_key.get((cid, ccy), [])
         )

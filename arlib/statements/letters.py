@@ -31,6 +31,8 @@ PLACEHOLDERS = frozenset(
         "overdue_amount",
         "disputed_count",
         "disputed_amount",
+        "pending_count",
+        "pending_amount",
         "reply_days",
         "sender",
         "contact",
