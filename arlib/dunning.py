@@ -120,25 +120,22 @@ def plan_letters(config, review, match, frames: dict[str, pl.DataFrame]) -> pl.D
     (``frames['notices']``, carried in the open items), never past what the tier asks for.
     """
     from arlib.aging import overdue_tiers
-    from arlib.statements import disputed_invoices, payment_pending_invoices, selected_customers
+    from arlib.statements import dunning_holds, selected_customers
 
     settings = config.statements
     ids = selected_customers(review, match, settings) if settings.letters else []
     if not ids:
         return pl.DataFrame(schema=LETTER_SCHEMA)
-    disputed = disputed_invoices(
-        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
-    )
-    disputed |= payment_pending_invoices(match, review.exceptions)
-    undisputed = review.aging.detail.filter(
-        pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in(list(disputed))
+    disputed, pending = dunning_holds(match, review, frames)
+    dunnable = review.aging.detail.filter(
+        pl.col("customer_id").is_in(ids) & ~pl.col("invoice_id").is_in([*disputed, *pending])
     )
     tier_config = config.tiers
-    tiers = overdue_tiers(undisputed, frames["customers"], tier_config).filter(
+    tiers = overdue_tiers(dunnable, frames["customers"], tier_config).filter(
         pl.col("tier").is_not_null()
     )
     before = (
-        undisputed.filter(pl.col("days_past_due") > 0)
+        dunnable.filter(pl.col("days_past_due") > 0)
         .join(counted_notices(frames["notices"]), on="invoice_id", how="left")
         .sort("customer_id", "due_date", "invoice_id")
         .group_by("customer_id", maintain_order=True)

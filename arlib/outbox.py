@@ -180,7 +180,7 @@ def plan_messages(config, review, match, letters: pl.DataFrame, customers) -> pl
     that its tier's action names no channel.
     """
     from arlib.dunning import tier_channels
-    from arlib.statements import selected_customers
+    from arlib.statements import file_stem, selected_customers
 
     ids = selected_customers(review, match, config.statements)
     if not ids:
@@ -201,7 +201,7 @@ def plan_messages(config, review, match, letters: pl.DataFrame, customers) -> pl
         who = info.get(cid) or dict.fromkeys(wanted)
         dunned = letter.get(cid)
         by = channels.get(dunned["tier"], ()) if dunned else ()
-        stem = _stem(cid, stems)
+        stem = file_stem(cid, stems)
 
         def row(channel, *, notice, recipient, reason, file=None, cid=cid, who=who, dun=dunned):
             return {
@@ -240,16 +240,6 @@ def plan_messages(config, review, match, letters: pl.DataFrame, customers) -> pl
             why = f"tier {dunned['tier']}'s action {action!r} names no channel (outbox.channels)"
             rows.append(row("none", notice=True, recipient=None, reason=why))
     return pl.DataFrame(rows, schema=MESSAGE_SCHEMA)
-
-
-def _stem(customer_id: str, taken: set[str]) -> str:
-    """A file name from the customer id: path separators and odd characters become '_'."""
-    stem = re.sub(r"[^\w.-]", "_", customer_id).strip(".") or "customer"
-    candidate, k = stem, 2
-    while candidate in taken:
-        candidate, k = f"{stem}_{k}", k + 1
-    taken.add(candidate)
-    return candidate
 
 
 # --------------------------------------------------------------------------- SMS

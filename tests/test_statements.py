@@ -17,8 +17,8 @@ from arlib.dunning import tier_cap
 from arlib.statements import (
     Document,
     SenderConfig,
-    _file_stem,
     _language,
+    file_stem,
     write_statements,
 )
 from arlib.statements import html as html_pages
@@ -160,9 +160,9 @@ def test_language_and_severity_and_file_names():
     assert [tier_cap(t, ["A", "B", "C"]) for t in "ABC"] == ["final", "second", "reminder"]
     assert tier_cap("X", ["X"]) == "reminder"
     taken: set[str] = set()
-    assert _file_stem("../etc/passwd", taken) == "_etc_passwd"
-    assert _file_stem("C/1", taken) == "C_1"
-    assert _file_stem("C:1", taken) == "C_1_2"  # no two customers share a file
+    assert file_stem("../etc/passwd", taken) == "_etc_passwd"
+    assert file_stem("C/1", taken) == "C_1"
+    assert file_stem("C:1", taken) == "C_1_2"  # no two customers share a file
 
 
 def test_names_are_escaped(tmp_path):

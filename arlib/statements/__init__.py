@@ -193,7 +193,7 @@ def _language(declared: str | None, name: str | None) -> str:
     return "zh" if re.search(r"[\u4e00-\u9fff]", name or "") else "en"
 
 
-def _file_stem(customer_id: str, taken: set[str]) -> str:
+def file_stem(customer_id: str, taken: set[str]) -> str:
     """A file name from the customer id: path separators and odd characters become '_'."""
     stem = re.sub(r"[^\w.-]", "_", customer_id).strip(".") or "customer"
     candidate, k = stem, 2
@@ -240,6 +240,16 @@ def disputed_invoices(
         (pl.col("status") == "open") & pl.col("class").is_in(DISPUTE_CLASSES)
     )["invoice_id"]
     return ids | set(named.drop_nulls())
+
+
+def dunning_holds(match, review, frames) -> tuple[set[str], frozenset[str]]:
+    """What a letter does not ask for: the invoices under dispute, and apart from them
+    those a receipt not yet applied probably pays (:func:`payment_pending_invoices`)."""
+    disputed = disputed_invoices(
+        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
+    )
+    pending = payment_pending_invoices(match, review.exceptions) - disputed
+    return disputed, frozenset(pending)
 
 
 def payment_pending_invoices(match, exceptions: pl.DataFrame) -> set[str]:
@@ -304,9 +314,7 @@ def write_statements(result, out: Path) -> list[Path]:
         return []
     levels = {r["customer_id"]: r["level"] for r in result.letters.iter_rows(named=True)}
     frames = result.period.frames
-    disputed = disputed_invoices(
-        match.invoices, frames["decisions"], review.exceptions, frames.get("disputes")
-    )
+    disputed, pending = dunning_holds(match, review, frames)
     customers = result.period.frames["customers"]
     info = {
         r["customer_id"]: r
@@ -320,7 +328,6 @@ def write_statements(result, out: Path) -> list[Path]:
     }
     tiers = {r["customer_id"]: r["tier"] for r in review.tiers.iter_rows(named=True)}
     detail = review.aging.detail.filter(pl.col("customer_id").is_in(ids))
-    pending = frozenset(payment_pending_invoices(match, review.exceptions) - disputed)
     ledgers = build_ledgers(result, ids, disputed, pending)
     prove(
         ledgers,
@@ -347,7 +354,7 @@ def write_statements(result, out: Path) -> list[Path]:
         if level:
             values = letter_values(doc)
             doc = dataclasses.replace(doc, letter=render_letter(folder, level, lang, values))
-        docs.append((_file_stem(cid, taken), doc))
+        docs.append((file_stem(cid, taken), doc))
     index = pl.DataFrame(
         [row for stem, doc in docs for row in _index_rows(doc, stem)], schema=INDEX_SCHEMA
     )
